@@ -1,0 +1,111 @@
+# Brightwood assistant. `make run` starts it, `make test` tests it; both build
+# whatever is missing or out of date first (environments, models, index).
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+VENV := .venv
+APP := $(VENV)/app/bin/python
+RASA_PY := $(VENV)/rasa/bin/python
+RASA := $(VENV)/rasa/bin/rasa
+APP_STAMP := $(VENV)/app/.installed
+RASA_STAMP := $(VENV)/rasa/.installed
+
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TOKENIZERS_PARALLELISM := false
+
+ENCODER := models/encoder/encoder.json
+SPACY := models/spacy/en_brightwood/meta.json
+KB_INDEX := models/knowledge/meta.json
+MODEL := models/rasa/assistant.tar.gz
+KNOWLEDGE_SOURCES := $(shell find data/knowledge -type f 2>/dev/null)
+DIALOGUE_SOURCES := config.yml $(shell find data/nlu data/rules bot/domain -name '*.yml' 2>/dev/null)
+BOT_CODE := $(wildcard bot/*.py bot/components/*.py) bot/entity_patterns.jsonl
+
+.PHONY: run setup models chat test test-app test-rasa lint eval eval-nlu eval-kb bench clean
+
+## Environments -------------------------------------------------------------------------------
+
+$(APP_STAMP): requirements/app.in requirements/app.lock
+	@echo "== creating the Python 3.11 environment ($(VENV)/app)"
+	"$$(scripts/find_python.sh 3.11)" -m venv $(VENV)/app
+	$(VENV)/app/bin/pip install --quiet --upgrade pip
+	$(VENV)/app/bin/pip install --progress-bar off -r requirements/app.in -c requirements/app.lock
+	touch $@
+
+$(RASA_STAMP): requirements/rasa.in requirements/rasa.lock
+	@echo "== creating the Python 3.10 environment for Rasa ($(VENV)/rasa)"
+	"$$(scripts/find_python.sh 3.10)" -m venv $(VENV)/rasa
+	$(VENV)/rasa/bin/pip install --quiet --upgrade pip wheel 'setuptools<70'
+	$(VENV)/rasa/bin/pip install --progress-bar off -r requirements/rasa.in -c requirements/rasa.lock
+	touch $@
+
+setup: $(APP_STAMP) $(RASA_STAMP)
+
+## Models (rebuilt only when their inputs change) -----------------------------------------------
+
+$(ENCODER): $(APP_STAMP) knowledge/embed.py
+	$(APP) -m knowledge export-encoder --out models/encoder
+
+$(SPACY): $(RASA_STAMP) bot/spacy_pipeline.py bot/entity_patterns.jsonl
+	$(RASA_PY) -m bot.spacy_pipeline --out models/spacy/en_brightwood
+
+$(KB_INDEX): $(APP_STAMP) $(KNOWLEDGE_SOURCES) $(wildcard knowledge/*.py)
+	$(APP) -m knowledge build
+
+$(MODEL): $(RASA_STAMP) $(ENCODER) $(SPACY) $(DIALOGUE_SOURCES) $(BOT_CODE)
+	$(RASA) train --config config.yml --domain bot/domain --data data/nlu data/rules \
+		--out models/rasa --fixed-model-name assistant
+
+models: $(KB_INDEX) $(MODEL)
+
+## Running ----------------------------------------------------------------------------------------
+
+run: models
+	$(APP) scripts/run.py
+
+chat: $(APP_STAMP)
+	$(APP) scripts/chat.py
+
+## Tests ------------------------------------------------------------------------------------------
+
+test: models
+	scripts/ensure_services.sh
+	$(MAKE) --no-print-directory test-rasa test-app
+
+test-rasa: $(RASA_STAMP)
+	$(RASA_PY) -m pytest -W error::DeprecationWarning:bot tests/bot
+
+test-app: $(APP_STAMP)
+	$(APP) -m pytest tests --ignore=tests/bot
+
+lint: $(APP_STAMP)
+	$(VENV)/app/bin/ruff check knowledge actions scripts tests
+	$(VENV)/app/bin/mypy knowledge
+
+## Evaluation and benchmarks --------------------------------------------------------------------
+
+OUT ?= build/eval/report.json
+THRESHOLD ?=
+
+eval-nlu: $(RASA_STAMP) $(ENCODER) $(SPACY)
+	@test -n "$(TRAIN)" -a -n "$(TEST)" || { echo "usage: make eval-nlu TRAIN=train.yml TEST=test.yml OUT=report.json"; exit 2; }
+	$(RASA_PY) -m bot.evaluate --train "$(TRAIN)" --test "$(TEST)" --out "$(OUT)"
+
+eval-kb: $(APP_STAMP)
+	@test -n "$(ARTICLES)" -a -n "$(QUERIES)" || { echo "usage: make eval-kb ARTICLES=articles.jsonl QUERIES=queries.jsonl OUT=report.json"; exit 2; }
+	$(APP) -m knowledge evaluate --articles "$(ARTICLES)" --queries "$(QUERIES)" --out "$(OUT)" \
+		$(if $(THRESHOLD),--threshold $(THRESHOLD))
+
+eval: $(APP_STAMP) $(RASA_STAMP) $(ENCODER) $(SPACY)
+	$(APP) scripts/evaluate_all.py
+
+bench: models
+	$(APP) scripts/bench.py
+
+clean:
+	rm -rf models/encoder models/spacy models/knowledge models/rasa build

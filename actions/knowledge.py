@@ -1,0 +1,104 @@
+"""Answer from the knowledge base, or hand off when the bot should not guess.
+
+``action_answer_or_handoff`` runs for knowledge intents, out-of-scope messages,
+complaints and NLU fallbacks. It searches the knowledge base (narrowed to the
+category the intent implies, widened when that finds nothing), then lets
+:func:`actions.escalation.decide` choose: answer with the best article and cite
+it, ask the customer to rephrase, or hand off with reasons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.escalation import decide
+from actions.handoff import hand_off
+from actions.settings import ActionSettings
+from actions.signals import FALLBACK_COUNT_SLOT, ranking, read_signals
+from knowledge.embed import SentenceTransformerEmbedder
+from knowledge.search import KnowledgeBase
+from knowledge.settings import KnowledgeSettings
+
+logger = logging.getLogger(__name__)
+
+# Which knowledge category an intent points at. Intents not listed search everything.
+INTENT_CATEGORY = {
+    "shipping_options": "shipping", "delivery_tracking": "shipping",
+    "return_policy": "returns", "exchange_item": "returns", "damaged_item": "returns", "return_request": "returns",
+    "payment_failed": "payments", "payment_methods": "payments", "invoice_request": "payments",
+    "account_login_problem": "accounts", "password_reset": "accounts",
+    "product_availability": "products", "warranty_claim": "products",
+    "privacy_data": "privacy",
+    "change_address": "orders", "missing_item": "orders", "order_status": "orders", "cancel_order": "orders",
+}
+CANDIDATES = 5
+
+_lock = threading.Lock()
+_knowledge_base: KnowledgeBase | None = None
+
+
+def knowledge_base() -> KnowledgeBase:
+    """The knowledge base in ``KB_INDEX_DIR``, loaded once per process."""
+    global _knowledge_base
+    with _lock:
+        if _knowledge_base is None:
+            settings = KnowledgeSettings.from_env()
+            embedder = SentenceTransformerEmbedder(settings.model, settings.batch_size, settings.device)
+            _knowledge_base = KnowledgeBase.load(settings.index_dir, embedder, settings.index_kind,
+                                                 settings.hnsw_threshold)
+            logger.info("knowledge base loaded: %d articles", len(_knowledge_base.store))
+        return _knowledge_base
+
+
+def use_knowledge_base(kb: KnowledgeBase) -> None:
+    """Serve ``kb`` instead of loading one from ``KB_INDEX_DIR`` (for embedding the actions elsewhere)."""
+    global _knowledge_base
+    with _lock:
+        _knowledge_base = kb
+
+
+def find_candidates(text: str, intent: str | None, confident: bool) -> list[dict[str, Any]]:
+    """Knowledge candidates for ``text``, best first, as plain dictionaries."""
+    kb = knowledge_base()
+    vector = kb.embedder.encode([text])
+    category = INTENT_CATEGORY.get(intent or "") if confident else None
+    hits = kb.search_vector(vector, k=CANDIDATES, category=category) if category else []
+    if not hits or hits[0].score < ActionSettings.from_env().kb_min_score:
+        widened = kb.search_vector(vector, k=CANDIDATES)
+        if not hits or (widened and widened[0].score > hits[0].score):
+            hits = widened
+    return [h.to_dict() for h in hits]
+
+
+class ActionAnswerOrHandoff(Action):
+    def name(self) -> str:
+        return "action_answer_or_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        settings = ActionSettings.from_env()
+        text = str((tracker.latest_message or {}).get("text") or "")
+        ranked = ranking(tracker)
+        top = ranked[0] if ranked else {"name": None, "confidence": 0.0}
+        confident = float(top.get("confidence") or 0.0) >= settings.nlu_min_confidence
+        candidates = await asyncio.to_thread(find_candidates, text, top.get("name"), confident) if text else []
+        signals = read_signals(tracker, candidates[0]["score"] if candidates else None)
+        decision = decide(signals, settings)
+        logger.info("conversation %s: %s (%s)", tracker.sender_id, decision.action, ",".join(decision.codes))
+        if decision.action == "answer":
+            best = candidates[0]
+            citation = {k: best[k] for k in ("article_id", "version", "title", "category", "score")}
+            dispatcher.utter_message(response="utter_kb_answer", answer=best["answer"], title=best["title"],
+                                     json_message={"citation": citation})
+            return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
+        if decision.action == "rephrase":
+            dispatcher.utter_message(response="utter_ask_rephrase")
+            return [SlotSet(FALLBACK_COUNT_SLOT, float(signals.fallbacks + 1))]
+        return hand_off(dispatcher, tracker, decision, candidates)

@@ -1,0 +1,47 @@
+"""Read the escalation signals of the latest turn out of a Rasa tracker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+
+from actions.escalation import FALLBACK, Signals
+
+HUMAN_INTENT = "request_human"
+FALLBACK_COUNT_SLOT = "fallback_count"
+
+
+def ranking(tracker: Tracker) -> list[dict[str, Any]]:
+    """The classifier's intent ranking of the latest message, without ``nlu_fallback``."""
+    message = tracker.latest_message or {}
+    ranked = [r for r in message.get("intent_ranking") or [] if r.get("name") != FALLBACK]
+    if not ranked and (message.get("intent") or {}).get("name"):
+        ranked = [message["intent"]]
+    return ranked
+
+
+def sentiment(tracker: Tracker) -> dict[str, Any]:
+    found = (tracker.latest_message or {}).get("sentiment") or {}
+    return {"label": found.get("label", "neutral"), "score": float(found.get("score", 0.0)),
+            "frustration": float(found.get("frustration", 0.0))}
+
+
+def read_signals(tracker: Tracker, kb_score: float | None) -> Signals:
+    """Signals of the latest user message, with the best knowledge score found for it."""
+    ranked = ranking(tracker)
+    top = ranked[0] if ranked else {"name": None, "confidence": 0.0}
+    second = ranked[1] if len(ranked) > 1 else None
+    feeling = sentiment(tracker)
+    final_intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    return Signals(
+        intent=FALLBACK if final_intent == FALLBACK else top.get("name"),
+        confidence=float(top.get("confidence") or 0.0),
+        runner_up=second.get("name") if second else None,
+        margin=float(top.get("confidence") or 0.0) - float(second.get("confidence") or 0.0) if second else 1.0,
+        kb_score=kb_score,
+        fallbacks=int(tracker.get_slot(FALLBACK_COUNT_SLOT) or 0),
+        sentiment=feeling["score"],
+        frustration=feeling["frustration"],
+        explicit_request=top.get("name") == HUMAN_INTENT,
+    )

@@ -1,0 +1,154 @@
+"""NLU evaluation: intent accuracy and hand-off decisions on any Rasa NLU data.
+
+``python -m bot.evaluate --train TRAIN.yml --test TEST.yml --out REPORT.json
+[--config config.yml]`` trains the NLU pipeline of ``--config`` on TRAIN and
+parses every TEST example with the trained model.
+
+Test examples of intent ``out_of_scope`` should be handed to a person. A
+message is *handed off* when the pipeline's final intent is ``out_of_scope``
+or ``nlu_fallback`` (the FallbackClassifier found the classifier too unsure,
+or the top two intents too close). Reported:
+
+- ``intent_accuracy``: in-scope examples given the right intent and not handed off;
+- ``handoff_recall``: out-of-scope examples handed off;
+- ``handoff_precision``: handed-off examples that were out of scope;
+- ``macro_f1``: macro F1 over the gold intents, hand-offs counting as ``out_of_scope``;
+- ``curve``: the same accuracy / recall / precision when the confidence
+  threshold alone varies (margin rule off), to pick a threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+OUT_OF_SCOPE = "out_of_scope"
+FALLBACK = "nlu_fallback"
+THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)]
+
+
+def load_examples(path: Path) -> List[Tuple[str, str]]:
+    """(text, intent) pairs of a Rasa NLU file or folder."""
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    data = TrainingDataImporter.load_from_dict(training_data_paths=[str(path)]).get_nlu_data()
+    examples = [(m.get("text"), m.get("intent")) for m in data.intent_examples]
+    if not examples:
+        raise SystemExit(f"error: no intent examples found in {path}")
+    return examples
+
+
+def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, Any]]]) -> Dict[str, Any]:
+    """Every metric of the report from gold intents, final predictions and raw rankings."""
+    from sklearn.metrics import f1_score
+
+    handed = [p in (OUT_OF_SCOPE, FALLBACK) for p in predicted]
+    in_scope = [i for i, g in enumerate(gold) if g != OUT_OF_SCOPE]
+    oos = [i for i, g in enumerate(gold) if g == OUT_OF_SCOPE]
+    n_handed = sum(handed)
+    report: Dict[str, Any] = {
+        "n_test": len(gold),
+        "n_in_scope": len(in_scope),
+        "n_out_of_scope": len(oos),
+        "intent_accuracy": _ratio(sum(predicted[i] == gold[i] for i in in_scope), len(in_scope)),
+        "handoff_recall": _ratio(sum(handed[i] for i in oos), len(oos)) if oos else None,
+        "handoff_precision": _ratio(sum(handed[i] for i in oos), n_handed) if oos else None,
+        "handoff_rate_in_scope": _ratio(sum(handed[i] for i in in_scope), len(in_scope)),
+        "macro_f1": round(float(f1_score(gold, [OUT_OF_SCOPE if h else p for p, h in zip(predicted, handed)],
+                                         average="macro", zero_division=0)), 4),
+    }
+    curve = []
+    for threshold in THRESHOLDS:
+        top = [(r[0]["name"], r[0]["confidence"]) if r else (OUT_OF_SCOPE, 0.0) for r in rankings]
+        h = [name == OUT_OF_SCOPE or conf < threshold for name, conf in top]
+        curve.append({
+            "threshold": threshold,
+            "intent_accuracy": _ratio(sum(top[i][0] == gold[i] and not h[i] for i in in_scope), len(in_scope)),
+            "handoff_recall": _ratio(sum(h[i] for i in oos), len(oos)) if oos else None,
+            "handoff_precision": _ratio(sum(h[i] for i in oos), sum(h)) if oos else None,
+        })
+    report["curve"] = curve
+    return report
+
+
+def _ratio(part: float, whole: float) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+async def _parse_all(model_path: str, texts: List[str]) -> Tuple[List[Dict[str, Any]], float]:
+    from rasa.core.agent import Agent
+    from tqdm import tqdm
+
+    agent = Agent.load(model_path)
+    results = []
+    started = time.perf_counter()
+    for text in tqdm(texts, desc="parsing test set", unit="msg", mininterval=2.0):
+        results.append(await agent.parse_message(text))
+    return results, (time.perf_counter() - started) / max(len(texts), 1)
+
+
+def evaluate(config: Path, train: Path, test: Path, model_dir: Optional[Path] = None) -> Dict[str, Any]:
+    from rasa.model_training import train_nlu
+
+    examples = load_examples(test)
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        model = train_nlu(str(config), str(train), str(model_dir or scratch), fixed_model_name="eval-nlu")
+        train_seconds = time.perf_counter() - started
+        if not model:
+            raise SystemExit("error: NLU training failed (see the log above)")
+        parsed, per_message = asyncio.run(_parse_all(model, [t for t, _ in examples]))
+    gold = [g for _, g in examples]
+    predicted = [p.get("intent", {}).get("name") or FALLBACK for p in parsed]
+    rankings = [[r for r in p.get("intent_ranking", []) if r["name"] != FALLBACK] for p in parsed]
+    report = score(gold, predicted, rankings)
+    report.update({"config": str(config), "train": str(train), "test": str(test),
+                   "train_seconds": round(train_seconds, 1), "parse_ms_per_message": round(per_message * 1000, 2)})
+    return report
+
+
+def table(report: Dict[str, Any]) -> str:
+    keys = ["n_test", "n_in_scope", "n_out_of_scope", "intent_accuracy", "handoff_recall", "handoff_precision",
+            "handoff_rate_in_scope", "macro_f1", "train_seconds", "parse_ms_per_message"]
+    lines = [f"{k:<22} {report[k] if report[k] is not None else '-'}" for k in keys]
+    if report["n_out_of_scope"]:
+        lines += ["", "threshold  intent_accuracy  handoff_recall  handoff_precision"]
+        lines += [f"{c['threshold']:>9.2f}  {c['intent_accuracy']:>15.3f}  {c['handoff_recall']:>14.3f}  "
+                  f"{c['handoff_precision']:>17.3f}" for c in report["curve"]]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", type=Path, required=True, help="Rasa NLU YAML training data")
+    parser.add_argument("--test", type=Path, required=True, help="Rasa NLU YAML test data")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the JSON report")
+    parser.add_argument("--config", type=Path, default=Path("config.yml"), help="pipeline to evaluate")
+    args = parser.parse_args(argv)
+    for path in (args.train, args.test, args.config):
+        if not path.exists():
+            print(f"error: {path} does not exist", file=sys.stderr)
+            return 2
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.INFO)
+    configure_structlog(logging.INFO)
+    report = evaluate(args.config, args.train, args.test)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(f"report written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

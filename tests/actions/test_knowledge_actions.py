@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import jsonschema
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff import ActionRequestHandoff
+from actions.handoff_request import schema
+from actions.knowledge import ActionAnswerOrHandoff
+from knowledge.search import KnowledgeBase
+from tests.actions.conftest import tracker
+
+
+def run(action: Any, t: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {}))
+    return dispatcher.messages, events
+
+
+def test_a_knowledge_question_is_answered_with_a_citation(kb: KnowledgeBase) -> None:
+    messages, events = run(ActionAnswerOrHandoff(), tracker("how much is shipping?", [("shipping_options", 0.93)]))
+    assert len(messages) == 1
+    assert messages[0]["response"] == "utter_kb_answer"
+    assert messages[0]["answer"].startswith("Standard shipping costs $4.95")
+    citation = messages[0]["custom"]["citation"]
+    assert citation["article_id"] == "shipping-costs"
+    assert citation["version"] == kb.store.get("shipping-costs").version
+    assert events == [SlotSet("fallback_count", 0.0)]
+
+
+def test_an_unrelated_question_is_handed_off_with_reasons(kb: KnowledgeBase) -> None:
+    t = tracker("who will win the football tonight?", [("out_of_scope", 0.91), ("greet", 0.02)])
+    messages, events = run(ActionAnswerOrHandoff(), t)
+    assert messages[0]["response"] == "utter_handoff"
+    request = messages[0]["custom"]["handoff"]
+    jsonschema.validate(request, schema())
+    assert [r["code"] for r in request["reasons"]] == ["out_of_scope", "low_knowledge_score"]
+    assert request["reasons"][0]["figures"]["confidence"] == 0.91
+    assert request["intents"][0] == {"name": "out_of_scope", "confidence": 0.91}
+    assert request["last_user_message"] == "who will win the football tonight?"
+    assert "football" in request["summary"]
+    assert SlotSet("handoff_requested", True) in events
+
+
+def test_an_unclear_message_asks_to_rephrase_then_hands_off(kb: KnowledgeBase) -> None:
+    first, events = run(ActionAnswerOrHandoff(), tracker("blorp zzz", [("greet", 0.2), ("thank", 0.15)],
+                                                          fallback=True))
+    assert first[0]["response"] == "utter_ask_rephrase"
+    assert events == [SlotSet("fallback_count", 1.0)]
+    second, _ = run(ActionAnswerOrHandoff(), tracker("qwerty asdf", [("greet", 0.2)], fallback=True,
+                                                     slots={"fallback_count": 1.0}))
+    request = second[0]["custom"]["handoff"]
+    assert request["reasons"][0]["code"] == "repeated_fallback"
+    jsonschema.validate(request, schema())
+
+
+def test_a_frustrated_customer_is_handed_off_with_priority(kb: KnowledgeBase) -> None:
+    t = tracker("THIS IS RIDICULOUS, still no refund!!!", [("refund_status", 0.8)],
+                sentiment={"label": "negative", "score": -0.75, "frustration": 0.95})
+    messages, _ = run(ActionAnswerOrHandoff(), t)
+    assert messages[0]["response"] == "utter_handoff_frustrated"
+    request = messages[0]["custom"]["handoff"]
+    assert request["priority"] == "high"
+    assert request["sentiment"] == {"label": "negative", "score": -0.75, "frustration": 0.95}
+
+
+def test_asking_for_a_person_hands_off_with_the_conversation_summary(kb: KnowledgeBase) -> None:
+    history = [{"event": "user", "text": "where is my order 12345",
+                "parse_data": {"intent": {"name": "order_status", "confidence": 0.97}}},
+               {"event": "bot", "text": "Order 12345 is on its way.", "data": {}},
+               {"event": "user", "text": "how much is shipping",
+                "parse_data": {"intent": {"name": "shipping_options", "confidence": 0.9}}},
+               {"event": "bot", "text": "Standard shipping costs ...",
+                "data": {"custom": {"citation": {"title": "Shipping costs"}}}}]
+    t = tracker("let me talk to a real person", [("request_human", 0.98)], history=history,
+                slots={"order_number": "12345"})
+    messages, _ = run(ActionRequestHandoff(), t)
+    request = messages[0]["custom"]["handoff"]
+    jsonschema.validate(request, schema())
+    assert request["reasons"][0]["code"] == "explicit_request"
+    assert request["slots"] == {"order_number": "12345"}
+    summary = request["summary"]
+    assert "3 messages" in summary and "order status" in summary and "shipping options" in summary
+    assert '"Shipping costs"' in summary and "order number 12345" in summary

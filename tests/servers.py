@@ -1,0 +1,96 @@
+"""Start the real assistant (action server + Rasa server) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tests.conftest import ROOT, TIMEOUT
+
+MODEL = ROOT / "models" / "rasa" / "assistant.tar.gz"
+KB_INDEX = ROOT / "models" / "knowledge" / "meta.json"
+
+
+@dataclass(frozen=True)
+class Assistant:
+    rasa_url: str
+    actions_url: str
+    token: str
+    log: Path
+
+    def say(self, sender: str, text: str) -> list[dict]:
+        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook",
+                                 json={"sender": sender, "message": text}, timeout=TIMEOUT)
+        response.raise_for_status()
+        replies: list[dict] = response.json()
+        return replies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + TIMEOUT * 2
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}; its log:\n{log.read_text()[-4000:]}")
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer in time; log:\n{log.read_text()[-4000:]}")
+
+
+@contextmanager
+def running_assistant(tmp: Path, extra_env: dict[str, str] | None = None) -> Iterator[Assistant]:
+    """Both servers on free ports, stopped on exit; fails clearly if the model is not built."""
+    for artifact in (MODEL, KB_INDEX):
+        if not artifact.exists():
+            raise RuntimeError(f"{artifact} is missing: run `make models` (make test does) first")
+    rasa_port, actions_port = free_port(), free_port()
+    token = "test-token-" + os.urandom(4).hex()
+    env = {**os.environ, "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
+           "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "HF_HUB_OFFLINE": "1",
+           "RASA_TELEMETRY_ENABLED": "false", "SQLALCHEMY_SILENCE_UBER_WARNING": "1", **(extra_env or {})}
+    if "REDIS_URL" not in (extra_env or {}):
+        env.pop("REDIS_URL", None)
+    logs = {name: tmp / f"{name}.log" for name in ("actions", "rasa")}
+    processes = []
+    try:
+        with logs["actions"].open("wb") as out:
+            processes.append(subprocess.Popen(
+                [str(ROOT / ".venv/app/bin/python"), "-m", "rasa_sdk", "--actions", "actions",
+                 "--port", str(actions_port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True))
+        with logs["rasa"].open("wb") as out:
+            processes.append(subprocess.Popen(
+                [str(ROOT / ".venv/rasa/bin/rasa"), "run", "--model", str(MODEL), "--port", str(rasa_port),
+                 "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml",
+                 "--credentials", "credentials.yml"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True))
+        _wait(f"http://127.0.0.1:{actions_port}/health", processes[0], logs["actions"])
+        _wait(f"http://127.0.0.1:{rasa_port}/", processes[1], logs["rasa"])
+        yield Assistant(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token, logs["rasa"])
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)

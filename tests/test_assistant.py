@@ -1,0 +1,139 @@
+"""The assistant end to end: the trained model, the real action server, the real knowledge index.
+
+Runs once per deployment profile: embedded (in-memory stores) and Redis
+(tracker and lock stores in the local Redis).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+import redis
+import requests
+
+from tests.conftest import ROOT, TIMEOUT
+from tests.servers import Assistant, running_assistant
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+SCHEMA = json.loads((ROOT / "schemas" / "handoff-request.v1.json").read_text())
+
+
+@pytest.fixture(scope="module", params=["embedded", "redis"])
+def assistant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    extra = {}
+    if request.param == "redis":
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            client.ping()
+        except redis.ConnectionError:
+            pytest.fail("Redis is not running on 127.0.0.1:6379 (make test starts it)")
+        client.flushdb()
+        extra = {"REDIS_URL": REDIS_URL}
+    with running_assistant(tmp_path_factory.mktemp(request.param), extra) as running:
+        yield running
+    if request.param == "redis":
+        redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def conversation() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+def texts(replies: list[dict]) -> str:
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def handoff(replies: list[dict]) -> dict:
+    requests_ = [r["custom"]["handoff"] for r in replies if "handoff" in (r.get("custom") or {})]
+    assert len(requests_) == 1, f"expected one hand-off request in {replies}"
+    jsonschema.validate(requests_[0], SCHEMA)
+    return requests_[0]
+
+
+def indexed_versions() -> dict[str, str]:
+    stored = json.loads((ROOT / "models" / "knowledge" / "articles.json").read_text())
+    return {row["article"]["id"]: row["version"] for row in stored["articles"]}
+
+
+def test_order_status_with_the_number_in_the_question(assistant: Assistant) -> None:
+    replies = assistant.say(conversation(), "where is my order 12345")
+    assert "Order 12345" in texts(replies) and "on its way" in texts(replies)
+    assert "JD014600003828" in texts(replies)
+
+
+def test_order_status_asks_for_the_number_when_missing(assistant: Assistant) -> None:
+    sender = conversation()
+    assert "order number" in texts(assistant.say(sender, "has my order shipped yet?")).lower()
+    assert "Order 4409812" in texts(assistant.say(sender, "it's #4409812"))
+
+
+def test_a_shipping_question_is_answered_from_the_knowledge_base_with_a_citation(assistant: Assistant) -> None:
+    replies = assistant.say(conversation(), "How long does standard shipping take?")
+    citations = [r["custom"]["citation"] for r in replies if "citation" in (r.get("custom") or {})]
+    assert len(citations) == 1
+    citation = citations[0]
+    assert citation["category"] == "shipping"
+    assert indexed_versions()[citation["article_id"]] == citation["version"]
+    assert f"Source: {citation['title']}" in texts(replies)
+    assert "business days" in texts(replies)
+
+
+def test_an_unrelated_question_is_handed_off_with_reasons(assistant: Assistant) -> None:
+    replies = assistant.say(conversation(), "Can you recommend a good lasagne recipe?")
+    request = handoff(replies)
+    codes = [r["code"] for r in request["reasons"]]
+    assert codes[0] in ("out_of_scope", "repeated_fallback", "no_answer")
+    assert "low_knowledge_score" in codes
+    assert request["summary"] and request["last_user_message"] == "Can you recommend a good lasagne recipe?"
+    assert "colleague" in texts(replies).lower() or "team" in texts(replies).lower()
+
+
+def test_asking_for_a_person_hands_off(assistant: Assistant) -> None:
+    request = handoff(assistant.say(conversation(), "I want to talk to a human agent please"))
+    assert request["reasons"][0]["code"] == "explicit_request"
+
+
+def test_a_return_collects_order_item_and_reason(assistant: Assistant) -> None:
+    sender = conversation()
+    assert "order number" in texts(assistant.say(sender, "I'd like to return something I bought")).lower()
+    assert "which item" in texts(assistant.say(sender, "45678")).lower()
+    assert "why" in texts(assistant.say(sender, "the linen duvet cover")).lower()
+    done = texts(assistant.say(sender, "the colour is not what I expected"))
+    assert "R-45678-" in done and "linen duvet cover" in done
+
+
+def test_three_bad_order_numbers_hand_off(assistant: Assistant) -> None:
+    sender = conversation()
+    assistant.say(sender, "track my parcel please")
+    assert "couldn't find order 99999" in texts(assistant.say(sender, "99999"))
+    assistant.say(sender, "88888")
+    request = handoff(assistant.say(sender, "77777"))
+    assert request["reasons"][0]["code"] == "order_lookup_failed"
+
+
+def test_the_http_api_needs_the_token(assistant: Assistant) -> None:
+    sender = conversation()
+    assistant.say(sender, "hello")
+    url = f"{assistant.rasa_url}/conversations/{sender}/tracker"
+    assert requests.get(url, timeout=TIMEOUT).status_code == 401
+    tracker = requests.get(url, params={"token": assistant.token}, timeout=TIMEOUT)
+    assert tracker.status_code == 200
+    assert tracker.json()["latest_message"]["text"] == "hello"
+
+
+def test_a_conversation_lives_in_redis_in_the_redis_profile(assistant: Assistant, request: pytest.FixtureRequest) -> None:
+    sender = conversation()
+    assistant.say(sender, "hi")
+    keys = redis.Redis.from_url(REDIS_URL).keys(f"brightwood:tracker:{sender}")
+    profile = request.node.callspec.params["assistant"]
+    assert (keys == [f"brightwood:tracker:{sender}".encode()]) is (profile == "redis")
+
+
+def test_log_has_no_errors(assistant: Assistant) -> None:
+    log = Path(assistant.log).read_text()
+    assert "Traceback" not in log, log[-3000:]
