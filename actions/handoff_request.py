@@ -42,8 +42,10 @@ def build(tracker: Tracker, decision: Decision, candidates: list[dict[str, Any]]
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "priority": decision.priority,
         "reasons": [r.to_dict() for r in decision.reasons],
-        "intents": [{"name": r["name"], "confidence": round(float(r["confidence"]), 4)} for r in ranking(tracker)[:5]],
-        "knowledge": [{k: c[k] for k in ("article_id", "version", "title", "category", "score")} for c in candidates[:5]],
+        "intents": [{"name": r["name"], "confidence": round(float(r["confidence"]), 4)}
+                    for r in ranking(tracker)[:5]],
+        "knowledge": [{k: c[k] for k in ("article_id", "version", "title", "category", "score")}
+                      for c in candidates[:5]],
         "sentiment": sentiment(tracker),
         "summary": summarise(tracker, decision),
         "last_user_message": str(latest.get("text") or ""),

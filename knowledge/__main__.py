@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from knowledge.embed import SentenceTransformerEmbedder
-from knowledge.errors import KnowledgeError
+from knowledge.errors import IndexNotBuilt, KnowledgeError
 from knowledge.ingest import load_sources
-from knowledge.search import KnowledgeBase, open_or_create
+from knowledge.search import META_FILE, KnowledgeBase, open_or_create
 from knowledge.settings import KnowledgeSettings
 
 logger = logging.getLogger("knowledge")
@@ -25,7 +25,7 @@ logger = logging.getLogger("knowledge")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = KnowledgeSettings.from_env()
@@ -93,8 +93,10 @@ def _embedder(settings: KnowledgeSettings) -> SentenceTransformerEmbedder:
 
 
 def _open(args: argparse.Namespace, settings: KnowledgeSettings) -> KnowledgeBase:
-    return KnowledgeBase.load(_index_dir(args, settings), _embedder(settings), settings.index_kind,
-                              settings.hnsw_threshold)
+    directory = _index_dir(args, settings)
+    if not (directory / META_FILE).exists():  # before loading the model: fail fast
+        raise IndexNotBuilt(f"No knowledge index in {directory}: run `python -m knowledge build` first.")
+    return KnowledgeBase.load(directory, _embedder(settings), settings.index_kind, settings.hnsw_threshold)
 
 
 def _build(args: argparse.Namespace, settings: KnowledgeSettings) -> int:

@@ -51,6 +51,9 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # weight loading is instant; its bar is noise
 
         path = resolve_model(model)
         try:
@@ -94,7 +97,7 @@ class SentenceTransformerEmbedder:
         import torch
 
         out_dir.mkdir(parents=True, exist_ok=True)
-        transformer = self._model[0].auto_model.eval()
+        transformer = self._model[0].auto_model.eval()  # type: ignore[union-attr]
         tokenizer = self._model.tokenizer
         sample = tokenizer(["where is my order", "hello"], padding=True, return_tensors="pt")
         names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -123,6 +126,6 @@ class SentenceTransformerEmbedder:
         )
         tokenizer.backend_tokenizer.save(str(out_dir / "tokenizer.json"))
         meta = {"model": self.name, "dimension": self.dimension, "pooling": "mean",
-                "normalize": True, "max_seq_length": int(self._model.max_seq_length)}
+                "normalize": True, "max_seq_length": int(self._model.max_seq_length or 256)}
         (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n")
         return target

@@ -111,7 +111,8 @@ def evaluate_files(articles: Path, queries: Path, out: Path, embedder: Embedder,
     kb.sync(load_sources(articles), progress=True)
     report = evaluate(kb, load_queries(queries), settings.min_score if threshold is None else threshold)
     out.parent.mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = {"articles": str(articles), "queries": str(queries), "model": embedder.name, **asdict(report)}
+    data: dict[str, Any] = {"articles": str(articles), "queries": str(queries), "model": embedder.name,
+                            **asdict(report)}
     out.write_text(json.dumps(data, indent=2) + "\n")
     return report
 

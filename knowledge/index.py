@@ -45,12 +45,11 @@ class VectorIndex:
 
     def _empty(self) -> faiss.IndexIDMap2:
         if self.kind == "flat":
-            inner = faiss.IndexFlatIP(self.dimension)
-        else:
-            inner = faiss.IndexHNSWFlat(self.dimension, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = self.ef_construction
-            inner.hnsw.efSearch = self.ef_search
-        return faiss.IndexIDMap2(inner)
+            return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+        graph = faiss.IndexHNSWFlat(self.dimension, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = self.ef_construction
+        graph.hnsw.efSearch = self.ef_search
+        return faiss.IndexIDMap2(graph)
 
     def __len__(self) -> int:
         return int(self._index.ntotal) - len(self._tombstones)
@@ -69,7 +68,7 @@ class VectorIndex:
         if not ids:
             return
         if self.kind == "flat":
-            self._index.remove_ids(np.asarray(sorted(ids), dtype=np.int64))
+            self._index.remove_ids(np.asarray(sorted(ids), dtype=np.int64))  # type: ignore[arg-type]
             return
         self._tombstones.update(int(i) for i in ids)
         if len(self._tombstones) > COMPACT_RATIO * max(1, self._index.ntotal):
@@ -107,7 +106,7 @@ class VectorIndex:
             dead = np.asarray(sorted(self._tombstones), dtype=np.int64)
             selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(dead))
         if self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW()
+            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
             params.efSearch = self.ef_search
         elif selector is None:
             return None
@@ -116,7 +115,7 @@ class VectorIndex:
         if selector is not None:
             params.sel = selector
             params._selector_ref = selector  # keep the selector alive while FAISS holds a pointer
-        return params
+        return params  # type: ignore[no-any-return]
 
     def ids(self) -> Ids:
         """Every live id."""
@@ -142,5 +141,5 @@ class VectorIndex:
     def load(cls, path: Path, kind: str, ef_search: int = 96) -> VectorIndex:
         raw = faiss.read_index(str(path))
         index = cls(raw.d, kind=kind, ef_search=ef_search)
-        index._index = faiss.downcast_index(raw) if not isinstance(raw, faiss.IndexIDMap2) else raw
+        index._index = raw if isinstance(raw, faiss.IndexIDMap2) else faiss.downcast_index(raw)  # type: ignore[assignment]
         return index

@@ -49,7 +49,7 @@ def read_seq(folder: Path, oos_intent: str | None = None) -> list[tuple[str, str
     labels = (folder / "label").read_text(encoding="utf-8").splitlines()
     if len(texts) != len(labels):
         raise SystemExit(f"{folder}: seq.in and label have different lengths")
-    return [(t, oos_intent or label) for t, label in zip(texts, labels)]
+    return [(t, oos_intent or label) for t, label in zip(texts, labels, strict=True)]
 
 
 def convert(datasets: Path, out: Path) -> None:

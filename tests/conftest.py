@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from knowledge.embed import SentenceTransformerEmbedder  # noqa: E402
+from knowledge.embed import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120  # seconds: the one timeout constant for waiting on servers

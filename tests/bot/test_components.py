@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ from bot.components.sentiment import SentimentAnalyzer
 from tests.bot.conftest import ENCODER, ROOT
 
 
-def encoder_config(**overrides: Any) -> Dict[str, Any]:
+def encoder_config(**overrides: Any) -> dict[str, Any]:
     return {**SentenceEncoderFeaturizer.get_default_config(), "encoder": str(ENCODER), **overrides}
 
 
@@ -61,7 +61,7 @@ def agent(nlu_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Agent:
     shutil.rmtree(out, ignore_errors=True)
 
 
-def parse(agent: Agent, text: str) -> Dict[str, Any]:
+def parse(agent: Agent, text: str) -> dict[str, Any]:
     return asyncio.run(agent.parse_message(text))
 
 

@@ -55,7 +55,7 @@ def test_allowed_ids_filter_the_results(kind: str) -> None:
 
 
 def test_an_empty_index_returns_no_ids() -> None:
-    scores, ids = VectorIndex(16).search(unit(1), k=4)
+    _, ids = VectorIndex(16).search(unit(1), k=4)
     assert ids.tolist() == [[-1, -1, -1, -1]]
 
 

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.evaluate import score
+from tests.bot.conftest import NLU, ROOT
+
+TEST = """version: "3.1"
+nlu:
+- intent: order_status
+  examples: |
+    - where's my parcel for order 99812
+    - did my order ship
+- intent: greet
+  examples: |
+    - hello!
+    - morning
+- intent: out_of_scope
+  examples: |
+    - what's a good pasta recipe
+    - who is the president of France
+"""
+
+
+def test_score_counts_handoffs_as_out_of_scope() -> None:
+    gold = ["a", "a", "b", "out_of_scope", "out_of_scope"]
+    predicted = ["a", "nlu_fallback", "b", "out_of_scope", "b"]
+    rankings = [[{"name": "a", "confidence": 0.9}], [{"name": "a", "confidence": 0.2}],
+                [{"name": "b", "confidence": 0.8}], [{"name": "out_of_scope", "confidence": 0.7}],
+                [{"name": "b", "confidence": 0.6}]]
+    report = score(gold, predicted, rankings)
+    assert report["intent_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+    assert report["handoff_recall"] == 0.5
+    assert report["handoff_precision"] == 0.5
+    at_07 = next(c for c in report["curve"] if c["threshold"] == 0.7)
+    assert at_07 == {"threshold": 0.7, "intent_accuracy": pytest.approx(2 / 3, abs=1e-4),
+                     "handoff_recall": 1.0, "handoff_precision": pytest.approx(2 / 3, abs=1e-4)}
+
+
+def test_eval_command_trains_scores_and_writes_the_report(tmp_path: Path) -> None:
+    (tmp_path / "train.yml").write_text(NLU)
+    (tmp_path / "test.yml").write_text(TEST)
+    out = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-m", "bot.evaluate", "--train", str(tmp_path / "train.yml"),
+                           "--test", str(tmp_path / "test.yml"), "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    for key in ("intent_accuracy", "handoff_recall", "handoff_precision", "macro_f1", "n_test", "curve"):
+        assert key in report
+    assert report["n_test"] == 6 and report["n_out_of_scope"] == 2
+    assert report["intent_accuracy"] >= 0.5
+    assert "intent_accuracy" in done.stdout and "threshold" in done.stdout
+
+
+def test_eval_command_names_a_missing_file(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "bot.evaluate", "--train", str(tmp_path / "nope.yml"),
+                           "--test", str(tmp_path / "nope.yml"), "--out", str(tmp_path / "r.json")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "nope.yml does not exist" in done.stderr
