@@ -34,13 +34,13 @@ def order_service() -> OrderService:
     return DemoOrderService(ActionSettings.from_env().orders_file)
 
 
-class _OrderNumberValidation(FormValidationAction):
-    """Validates ``order_number`` for every order form."""
+class OrderNumberValidation:
+    """Validates ``order_number`` for every order form (a mixin: rasa-sdk registers every Action subclass)."""
 
-    form_name = ""
+    FORM = ""
 
     def name(self) -> str:
-        return f"validate_{self.form_name}"
+        return f"validate_{self.FORM}"
 
     def validate_order_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> dict[str, Any]:
@@ -60,24 +60,24 @@ class _OrderNumberValidation(FormValidationAction):
         return {"order_number": None, ATTEMPTS_SLOT: float(attempts + 1)}
 
 
-class ValidateOrderStatusForm(_OrderNumberValidation):
-    form_name = "order_status_form"
+class ValidateOrderStatusForm(OrderNumberValidation, FormValidationAction):
+    FORM = "order_status_form"
 
 
-class ValidateTrackingForm(_OrderNumberValidation):
-    form_name = "tracking_form"
+class ValidateTrackingForm(OrderNumberValidation, FormValidationAction):
+    FORM = "tracking_form"
 
 
-class ValidateCancelForm(_OrderNumberValidation):
-    form_name = "cancel_form"
+class ValidateCancelForm(OrderNumberValidation, FormValidationAction):
+    FORM = "cancel_form"
 
 
-class ValidateRefundForm(_OrderNumberValidation):
-    form_name = "refund_form"
+class ValidateRefundForm(OrderNumberValidation, FormValidationAction):
+    FORM = "refund_form"
 
 
-class ValidateReturnForm(_OrderNumberValidation):
-    form_name = "return_form"
+class ValidateReturnForm(OrderNumberValidation, FormValidationAction):
+    FORM = "return_form"
 
     def validate_return_item(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> dict[str, Any]:
@@ -90,8 +90,8 @@ class ValidateReturnForm(_OrderNumberValidation):
         return {"return_reason": text or None}
 
 
-class _OrderAction(Action):
-    """Base of the actions that run after an order form: resolve the order or hand off."""
+class OrderLookup:
+    """Resolves the form's order or hands off (a mixin for the actions that run after an order form)."""
 
     def order(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> tuple[Order | None, list[EventType]]:
         number = tracker.get_slot("order_number")
@@ -115,7 +115,7 @@ def _details(order: Order) -> dict[str, Any]:
             "eta": order.eta or order.delivered_on}
 
 
-class ActionReportOrderStatus(_OrderAction):
+class ActionReportOrderStatus(OrderLookup, Action):
     def name(self) -> str:
         return "action_report_order_status"
 
@@ -129,7 +129,7 @@ class ActionReportOrderStatus(_OrderAction):
         return events
 
 
-class ActionReportTracking(_OrderAction):
+class ActionReportTracking(OrderLookup, Action):
     def name(self) -> str:
         return "action_report_tracking"
 
@@ -143,7 +143,7 @@ class ActionReportTracking(_OrderAction):
         return events
 
 
-class ActionReportRefund(_OrderAction):
+class ActionReportRefund(OrderLookup, Action):
     def name(self) -> str:
         return "action_report_refund"
 
@@ -166,7 +166,7 @@ class ActionReportRefund(_OrderAction):
         return events
 
 
-class ActionOfferCancel(_OrderAction):
+class ActionOfferCancel(OrderLookup, Action):
     def name(self) -> str:
         return "action_offer_cancel"
 
@@ -180,7 +180,7 @@ class ActionOfferCancel(_OrderAction):
         return events
 
 
-class ActionCancelOrder(_OrderAction):
+class ActionCancelOrder(OrderLookup, Action):
     def name(self) -> str:
         return "action_cancel_order"
 
@@ -209,7 +209,7 @@ class ActionKeepOrder(Action):
         return []
 
 
-class ActionSubmitReturn(_OrderAction):
+class ActionSubmitReturn(OrderLookup, Action):
     def name(self) -> str:
         return "action_submit_return"
 

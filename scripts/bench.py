@@ -77,7 +77,7 @@ class Server:
             try:
                 requests.get(health, timeout=2)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.5)
         raise SystemExit(f"server did not start; see {log}")
 

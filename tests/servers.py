@@ -50,7 +50,7 @@ def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.5)
     raise RuntimeError(f"{url} did not answer in time; log:\n{log.read_text()[-4000:]}")
 
