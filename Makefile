@@ -78,7 +78,7 @@ test: models
 	$(MAKE) --no-print-directory test-rasa test-app
 
 test-rasa: $(RASA_STAMP)
-	$(RASA_PY) -m pytest -W error::DeprecationWarning:bot tests/bot
+	$(RASA_PY) -m pytest -c tests/bot/pytest.ini --rootdir . tests/bot
 
 test-app: $(APP_STAMP)
 	$(APP) -m pytest tests --ignore=tests/bot

@@ -7,7 +7,8 @@ parses every TEST example with the trained model.
 Test examples of intent ``out_of_scope`` should be handed to a person. A
 message is *handed off* when the pipeline's final intent is ``out_of_scope``
 or ``nlu_fallback`` (the FallbackClassifier found the classifier too unsure,
-or the top two intents too close). Reported:
+or the top two intents too close), or the sentiment component escalated it
+for frustration. Reported:
 
 - ``intent_accuracy``: in-scope examples given the right intent and not handed off;
 - ``handoff_recall``: out-of-scope examples handed off;
@@ -45,11 +46,17 @@ def load_examples(path: Path) -> List[Tuple[str, str]]:
     return examples
 
 
-def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, Any]]]) -> Dict[str, Any]:
-    """Every metric of the report from gold intents, final predictions and raw rankings."""
+def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, Any]]],
+          escalated: Optional[List[bool]] = None) -> Dict[str, Any]:
+    """Every metric of the report from gold intents, final predictions and raw rankings.
+
+    ``escalated`` marks messages the sentiment component escalated (handed off
+    for frustration, whatever their intent).
+    """
     from sklearn.metrics import f1_score
 
-    handed = [p in (OUT_OF_SCOPE, FALLBACK) for p in predicted]
+    escalated = escalated or [False] * len(gold)
+    handed = [p in (OUT_OF_SCOPE, FALLBACK) or e for p, e in zip(predicted, escalated)]
     in_scope = [i for i, g in enumerate(gold) if g != OUT_OF_SCOPE]
     oos = [i for i, g in enumerate(gold) if g == OUT_OF_SCOPE]
     n_handed = sum(handed)
@@ -57,7 +64,7 @@ def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, A
         "n_test": len(gold),
         "n_in_scope": len(in_scope),
         "n_out_of_scope": len(oos),
-        "intent_accuracy": _ratio(sum(predicted[i] == gold[i] for i in in_scope), len(in_scope)),
+        "intent_accuracy": _ratio(sum(predicted[i] == gold[i] and not handed[i] for i in in_scope), len(in_scope)),
         "handoff_recall": _ratio(sum(handed[i] for i in oos), len(oos)) if oos else None,
         "handoff_precision": _ratio(sum(handed[i] for i in oos), n_handed) if oos else None,
         "handoff_rate_in_scope": _ratio(sum(handed[i] for i in in_scope), len(in_scope)),
@@ -108,7 +115,8 @@ def evaluate(config: Path, train: Path, test: Path, model_dir: Optional[Path] = 
     gold = [g for _, g in examples]
     predicted = [p.get("intent", {}).get("name") or FALLBACK for p in parsed]
     rankings = [[r for r in p.get("intent_ranking", []) if r["name"] != FALLBACK] for p in parsed]
-    report = score(gold, predicted, rankings)
+    escalated = [bool((p.get("sentiment") or {}).get("escalate")) for p in parsed]
+    report = score(gold, predicted, rankings, escalated)
     report.update({"config": str(config), "train": str(train), "test": str(test),
                    "train_seconds": round(train_seconds, 1), "parse_ms_per_message": round(per_message * 1000, 2)})
     return report

@@ -53,7 +53,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()  # weight loading is instant; its bar is noise
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # loading is instant
 
         path = resolve_model(model)
         try:

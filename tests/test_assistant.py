@@ -134,6 +134,13 @@ def test_a_conversation_lives_in_redis_in_the_redis_profile(assistant: Assistant
     assert (keys == [f"brightwood:tracker:{sender}".encode()]) is (profile == "redis")
 
 
+def test_a_furious_customer_goes_to_a_person_before_any_form(assistant: Assistant) -> None:
+    request = handoff(assistant.say(conversation(), "THIS IS THE WORST SERVICE EVER, my refund STILL has not arrived!!!"))
+    assert request["reasons"][0]["code"] == "negative_sentiment"
+    assert request["priority"] == "high"
+    assert request["intents"][0]["name"] == "refund_status"
+
+
 def test_logs_have_no_errors(assistant: Assistant) -> None:
     for log in (assistant.log, assistant.log.parent / "actions.log"):
         text = Path(log).read_text()

@@ -6,7 +6,13 @@ helpdesk: shouting (capitals), repeated punctuation, and phrases that say the
 customer has been failed before ("still", "again", "third time"). The result is
 added to the parse data as ``sentiment``:
 
-    {"label": "negative", "score": -0.62, "frustration": 0.7}
+    {"label": "negative", "score": -0.62, "frustration": 0.7, "escalate": true}
+
+A customer this upset should not be walked through a form first: at or above
+``escalation_threshold`` the component, placed after the FallbackClassifier,
+replaces the final intent with ``escalation_intent`` (``complaint``), whose
+rule hands the conversation off. The classifier's ranking is kept untouched in
+``intent_ranking``, so the hand-off request still says what was asked.
 
 It can fail on sarcasm and on domain words with a neutral meaning here (a
 "charge" on a card); it is one escalation signal among several, never the only one.
@@ -21,7 +27,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -31,7 +37,7 @@ _REPEAT_PHRASES = re.compile(
     r"ridiculous|unacceptable|useless|waste of time|fed up|sick of|worst|scam)\b", re.IGNORECASE)
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class SentimentAnalyzer(GraphComponent):
     """Adds ``sentiment`` (label, score, frustration) to every message."""
 
@@ -42,6 +48,10 @@ class SentimentAnalyzer(GraphComponent):
             "negative_threshold": -0.3,
             # compound score at or above which a message is "positive"
             "positive_threshold": 0.3,
+            # frustration at or above which the final intent becomes
+            # `escalation_intent` (keep equal to ACTIONS_FRUSTRATION); null: never
+            "escalation_threshold": 0.7,
+            "escalation_intent": "complaint",
         }
 
     @staticmethod
@@ -72,12 +82,20 @@ class SentimentAnalyzer(GraphComponent):
             label = "positive"
         else:
             label = "neutral"
-        return {"label": label, "score": round(score, 3), "frustration": round(frustration, 3)}
+        threshold = self.config["escalation_threshold"]
+        escalate = threshold is not None and frustration >= float(threshold)
+        return {"label": label, "score": round(score, 3), "frustration": round(frustration, 3), "escalate": escalate}
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            if message.get(TEXT):
-                message.set(SENTIMENT, self.analyse(message.get(TEXT)), add_to_output=True)
+            if not message.get(TEXT):
+                continue
+            result = self.analyse(message.get(TEXT))
+            message.set(SENTIMENT, result, add_to_output=True)
+            if result["escalate"]:
+                intent = {INTENT_NAME_KEY: self.config["escalation_intent"],
+                          PREDICTED_CONFIDENCE_KEY: result["frustration"]}
+                message.set(INTENT, intent, add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

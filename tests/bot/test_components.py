@@ -81,6 +81,13 @@ def test_the_pipeline_finds_emails_and_phone_numbers(agent: Agent) -> None:
         ("email", "jo@example.com"), ("phone_number", "+44 20 7946 0958")}
 
 
+def test_a_furious_message_becomes_a_complaint_with_the_ranking_kept(agent: Agent) -> None:
+    result = parse(agent, "WHERE IS MY ORDER?? This is RIDICULOUS, the worst service ever, still nothing!!!")
+    assert result["intent"]["name"] == "complaint"
+    assert result["sentiment"]["escalate"] is True
+    assert result["intent_ranking"][0]["name"] == "order_status"
+
+
 def test_gibberish_falls_back_instead_of_guessing(agent: Agent) -> None:
     result = parse(agent, "zxqv plmok")
     assert result["intent"]["name"] == "nlu_fallback"
