@@ -23,7 +23,8 @@ from actions.handoff import hand_off
 from actions.settings import ActionSettings
 from actions.signals import FALLBACK_COUNT_SLOT, ranking, read_signals
 from knowledge.embed import SentenceTransformerEmbedder
-from knowledge.search import KnowledgeBase
+from knowledge.errors import IndexNotBuilt, KnowledgeError
+from knowledge.search import META_FILE, KnowledgeBase
 from knowledge.settings import KnowledgeSettings
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ def knowledge_base() -> KnowledgeBase:
     with _lock:
         if _knowledge_base is None:
             settings = KnowledgeSettings.from_env()
+            if not (settings.index_dir / META_FILE).exists():  # cheap check first: retried every turn
+                raise IndexNotBuilt(f"No knowledge index in {settings.index_dir}: run `python -m knowledge build`.")
             embedder = SentenceTransformerEmbedder(settings.model, settings.batch_size, settings.device)
             _knowledge_base = KnowledgeBase.load(settings.index_dir, embedder, settings.index_kind,
                                                  settings.hnsw_threshold)
@@ -88,7 +91,11 @@ class ActionAnswerOrHandoff(Action):
         ranked = ranking(tracker)
         top = ranked[0] if ranked else {"name": None, "confidence": 0.0}
         confident = float(top.get("confidence") or 0.0) >= settings.nlu_min_confidence
-        candidates = await asyncio.to_thread(find_candidates, text, top.get("name"), confident) if text else []
+        try:
+            candidates = await asyncio.to_thread(find_candidates, text, top.get("name"), confident) if text else []
+        except KnowledgeError as exc:  # degraded: decide without the knowledge base rather than fail the turn
+            logger.warning("conversation %s: knowledge base unavailable: %s", tracker.sender_id, exc)
+            candidates = []
         signals = read_signals(tracker, candidates[0]["score"] if candidates else None)
         decision = decide(signals, settings)
         logger.info("conversation %s: %s (%s)", tracker.sender_id, decision.action, ",".join(decision.codes))

@@ -85,3 +85,17 @@ def test_asking_for_a_person_hands_off_with_the_conversation_summary(kb: Knowled
     summary = request["summary"]
     assert "3 messages" in summary and "order status" in summary and "shipping options" in summary
     assert '"Shipping costs"' in summary and "order number 12345" in summary
+
+
+def test_without_a_knowledge_index_the_bot_still_decides(tmp_path: Any, monkeypatch: Any) -> None:
+    from actions import knowledge as knowledge_actions
+
+    knowledge_actions._knowledge_base = None
+    monkeypatch.setenv("KB_INDEX_DIR", str(tmp_path / "missing"))
+    try:
+        messages, _ = run(ActionAnswerOrHandoff(), tracker("do you ship to Peru?", [("shipping_options", 0.9)]))
+    finally:
+        knowledge_actions._knowledge_base = None
+    request = messages[0]["custom"]["handoff"]
+    assert [r["code"] for r in request["reasons"]] == ["no_answer", "low_knowledge_score"]
+    assert request["knowledge"] == []
