@@ -125,6 +125,12 @@ def write_doc(nlu_results: dict[str, dict[str, dict[str, Any]]], kb: dict[str, A
             lines.append(f"| {label} | {pipeline} | {pct(r['intent_accuracy'])} | {pct(r['handoff_recall'])} | "
                          f"{pct(r['handoff_precision'])} | {pct(r['handoff_rate_in_scope'])} | {pct(r['macro_f1'])} | "
                          f"{r['train_seconds']:.0f} s | {r['parse_ms_per_message']:.1f} ms |")
+    lines += ["", "Train times of a few seconds mean Rasa's training cache (`.rasa/cache`) reused the components",
+              "of an earlier identical training in the same session; a cold training of the product pipeline",
+              "takes 3-5 minutes on these data sets, most of it embedding the training sentences."]
+    if any("stock" not in runs for runs in nlu_results.values()):
+        lines += ["", "Where the stock pipeline is *not measured*, this run skipped it (`--stock oos`): DIET takes",
+                  "about an hour per data set on two cores. `make eval` measures all of them."]
     stock_configs = sorted({r["config"] for runs in nlu_results.values() for p, r in runs.items() if p == "stock"})
     if stock_configs and stock_configs != ["scripts/stock_config.yml"]:
         lines += ["", f"Stock runs used {', '.join(f'`{c}`' for c in stock_configs)}: the stock pipeline with DIET's",
