@@ -67,13 +67,17 @@ def use_knowledge_base(kb: KnowledgeBase) -> None:
         _knowledge_base = kb
 
 
-def find_candidates(text: str, intent: str | None, confident: bool) -> list[dict[str, Any]]:
-    """Knowledge candidates for ``text``, best first, as plain dictionaries."""
+def find_candidates(text: str, intent: str | None, confident: bool, min_score: float) -> list[dict[str, Any]]:
+    """Knowledge candidates for ``text``, best first, as plain dictionaries.
+
+    The search is narrowed to the intent's category when the intent is trusted,
+    and widened to everything when that finds nothing scoring ``min_score``.
+    """
     kb = knowledge_base()
     vector = kb.embedder.encode([text])
     category = INTENT_CATEGORY.get(intent or "") if confident else None
     hits = kb.search_vector(vector, k=CANDIDATES, category=category) if category else []
-    if not hits or hits[0].score < ActionSettings.from_env().kb_min_score:
+    if not hits or hits[0].score < min_score:
         widened = kb.search_vector(vector, k=CANDIDATES)
         if not hits or (widened and widened[0].score > hits[0].score):
             hits = widened
@@ -92,7 +96,8 @@ class ActionAnswerOrHandoff(Action):
         top = ranked[0] if ranked else {"name": None, "confidence": 0.0}
         confident = float(top.get("confidence") or 0.0) >= settings.nlu_min_confidence
         try:
-            candidates = await asyncio.to_thread(find_candidates, text, top.get("name"), confident) if text else []
+            candidates = await asyncio.to_thread(find_candidates, text, top.get("name"), confident,
+                                                settings.kb_min_score) if text else []
         except KnowledgeError as exc:  # degraded: decide without the knowledge base rather than fail the turn
             logger.warning("conversation %s: knowledge base unavailable: %s", tracker.sender_id, exc)
             candidates = []

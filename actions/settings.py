@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from knowledge.settings import KnowledgeSettings
+
 
 class SettingsError(ValueError):
     """A configuration value is malformed; the message names the variable."""
@@ -37,7 +39,7 @@ class ActionSettings:
 
     nlu_min_confidence: float = 0.5
     nlu_min_margin: float = 0.1
-    kb_min_score: float = 0.55
+    kb_min_score: float = KnowledgeSettings.min_score  # one default for the bot and `knowledge evaluate`
     max_fallbacks: int = 2
     negative_sentiment: float = -0.6
     frustration: float = 0.7

@@ -21,8 +21,6 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +40,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from scripts.servers import free_port, start_logged, stop, wait_until_up  # noqa: E402
+
 BUILD = ROOT / "build" / "bench"
 IMG = ROOT / "docs" / "img"
 RASA = ROOT / ".venv" / "rasa" / "bin" / "rasa"
@@ -56,38 +56,19 @@ PRODUCT_MESSAGES = ["How long does standard shipping take?", "Do you ship to Can
 STOCK_MESSAGES = ["hi", "I am sad", "yes", "great", "bye", "are you a bot?", "no", "I am happy"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
-    """A server process on a free port, stopped on exit."""
+    """A server process, up and answering once constructed; ``stop()`` ends it."""
 
     def __init__(self, command: list[str], health: str, log: Path, env: dict[str, str], cwd: Path = ROOT) -> None:
-        self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"server failed; see {log}")
-            try:
-                requests.get(health, timeout=2)
-                return
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.5)
-        raise SystemExit(f"server did not start; see {log}")
+        self.process = start_logged(command, log, env, cwd)
+        try:
+            wait_until_up(health, self.process, 300, log)
+        except RuntimeError as exc:
+            stop([self.process])
+            raise SystemExit(f"server did not start: {exc}") from exc
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        stop([self.process])
 
 
 def say(session: requests.Session, url: str, sender: str, text: str) -> float:
@@ -266,35 +247,39 @@ def knowledge_bench(count: int) -> dict[str, Any]:
             "speedup_p95": round(hnsw_full["flat_p95_ms"] / hnsw_full["hnsw_p95_ms"], 1)}
 
 
+def save_chart(name: str, series: list[tuple[list[float], list[float], str]], xlabel: str, ylabel: str,
+               title: str, log_x: bool = False) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for xs, ys, label in series:
+        ax.plot(xs, ys, marker="o" if log_x else None, label=label)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(IMG / name, dpi=120)
+    plt.close(fig)
+
+
 def charts(report: dict[str, Any]) -> None:
     IMG.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    window = 10
+    long_series = []
     for name in ("product", "stock"):
         lat = report[name]["long"]["latencies_ms"]
-        window = 10
         smooth = [statistics.median(lat[max(0, i - window):i + 1]) for i in range(len(lat))]
-        ax.plot(range(1, len(lat) + 1), smooth, label=name)
-    ax.set_xlabel("turn of one conversation")
-    ax.set_ylabel("reply latency, ms (running median of 10)")
-    ax.set_title("Latency as a conversation grows")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(IMG / "bench_long_conversation.png", dpi=120)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 4))
+        long_series.append((list(range(1, len(lat) + 1)), smooth, name))
+    save_chart("bench_long_conversation.png", long_series, "turn of one conversation",
+               "reply latency, ms (running median of 10)", "Latency as a conversation grows")
     rows = report["knowledge"]["by_size"]
-    ax.plot([r["vectors"] for r in rows], [r["flat_p95_ms"] for r in rows], marker="o", label="flat (exact) p95")
-    ax.plot([r["vectors"] for r in rows], [r["hnsw_p95_ms"] for r in rows], marker="o", label="HNSW p95")
-    ax.set_xscale("log")
-    ax.set_xlabel("articles (vectors)")
-    ax.set_ylabel("search latency p95, ms")
-    ax.set_title("Knowledge search: exact vs HNSW")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(IMG / "bench_knowledge_search.png", dpi=120)
-    plt.close(fig)
+    sizes = [r["vectors"] for r in rows]
+    save_chart("bench_knowledge_search.png",
+               [(sizes, [r["flat_p95_ms"] for r in rows], "flat (exact) p95"),
+                (sizes, [r["hnsw_p95_ms"] for r in rows], "HNSW p95")],
+               "articles (vectors)", "search latency p95, ms", "Knowledge search: exact vs HNSW", log_x=True)
 
 
 def write_doc(report: dict[str, Any]) -> None:

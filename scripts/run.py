@@ -17,11 +17,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from scripts.servers import stop, wait_until_up  # noqa: E402
+
 MODEL = ROOT / "models" / "rasa" / "assistant.tar.gz"
 
 
@@ -32,35 +33,11 @@ def stream(name: str, process: subprocess.Popen[str]) -> None:
         sys.stdout.flush()
 
 
-def wait_for(url: str, process: subprocess.Popen[str], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return True
-        except OSError:
-            time.sleep(0.5)
-    return False
-
-
 def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True)
     threading.Thread(target=stream, args=(name, process), daemon=True).start()
     return process
-
-
-def stop(processes: list[subprocess.Popen[str]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def main() -> int:
@@ -79,10 +56,11 @@ def main() -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        up = wait_for(f"http://localhost:{actions_port}/health", actions, 120) and \
-            wait_for(f"http://localhost:{rasa_port}/", rasa, 300)
-        if not up:
-            print("error: a server did not start; see its log above.", file=sys.stderr)
+        try:
+            wait_until_up(f"http://localhost:{actions_port}/health", actions, 120)
+            wait_until_up(f"http://localhost:{rasa_port}/", rasa, 300)
+        except RuntimeError as exc:
+            print(f"error: a server did not start ({exc}); see its log above.", file=sys.stderr)
             return 1
         print(f"""
 The Brightwood assistant is running.

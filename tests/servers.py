@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +10,7 @@ from pathlib import Path
 
 import requests
 
+from scripts.servers import free_port, start_logged, stop, wait_until_up
 from tests.conftest import ROOT, TIMEOUT
 
 MODEL = ROOT / "models" / "rasa" / "assistant.tar.gz"
@@ -35,26 +32,6 @@ class Assistant:
         return replies
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + TIMEOUT * 2
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}; its log:\n{log.read_text()[-4000:]}")
-        try:
-            requests.get(url, timeout=2)
-            return
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer in time; log:\n{log.read_text()[-4000:]}")
-
-
 @contextmanager
 def running_assistant(tmp: Path, extra_env: dict[str, str] | None = None) -> Iterator[Assistant]:
     """Both servers on free ports, stopped on exit; fails clearly if the model is not built."""
@@ -71,26 +48,15 @@ def running_assistant(tmp: Path, extra_env: dict[str, str] | None = None) -> Ite
     logs = {name: tmp / f"{name}.log" for name in ("actions", "rasa")}
     processes = []
     try:
-        with logs["actions"].open("wb") as out:
-            processes.append(subprocess.Popen(
-                [str(ROOT / ".venv/app/bin/python"), "-m", "rasa_sdk", "--actions", "actions",
-                 "--port", str(actions_port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True))
-        with logs["rasa"].open("wb") as out:
-            processes.append(subprocess.Popen(
-                [str(ROOT / ".venv/rasa/bin/rasa"), "run", "--model", str(MODEL), "--port", str(rasa_port),
-                 "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml",
-                 "--credentials", "credentials.yml"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True))
-        _wait(f"http://127.0.0.1:{actions_port}/health", processes[0], logs["actions"])
-        _wait(f"http://127.0.0.1:{rasa_port}/", processes[1], logs["rasa"])
+        processes.append(start_logged(
+            [str(ROOT / ".venv/app/bin/python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+            logs["actions"], env, ROOT))
+        processes.append(start_logged(
+            [str(ROOT / ".venv/rasa/bin/rasa"), "run", "--model", str(MODEL), "--port", str(rasa_port),
+             "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
+            logs["rasa"], env, ROOT))
+        wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[0], TIMEOUT * 2, logs["actions"])
+        wait_until_up(f"http://127.0.0.1:{rasa_port}/", processes[1], TIMEOUT * 2, logs["rasa"])
         yield Assistant(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token, logs["rasa"])
     finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop(processes)

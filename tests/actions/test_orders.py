@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,7 +105,7 @@ def test_refund_status_reports_the_refund() -> None:
     assert "119.00 USD" in messages[0]["refund_text"] and "Visa ending 4242" in messages[0]["refund_text"]
 
 
-def test_the_demo_store_never_rewrites_its_source(tmp_path: Path) -> None:
+def test_the_demo_store_never_rewrites_its_source() -> None:
     source = ROOT / "data/demo/orders.yml"
     before = source.read_text()
     service = DemoOrderService(source)
