@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Make sure the services the tests talk to are running on their standard local
-# ports: Redis (6379). Start them if they are installed but stopped; fail with
-# a clear message if they cannot be had.
+# Make sure what the tests talk to is here and running: Redis (6379) and
+# PostgreSQL (5432) on their standard local ports, and Debian's Chromium for the
+# browser tests. Install and start what is missing; fail with a clear message
+# if something cannot be had.
 set -euo pipefail
 
+apt_install() {
+  echo "== installing $* (Debian packages)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# Redis ---------------------------------------------------------------------------------------------
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-  if ! command -v redis-server >/dev/null 2>&1; then
-    echo "== installing Redis"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-  fi
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server redis-tools
   echo "== starting Redis on 127.0.0.1:6379"
   mkdir -p /var/lib/redis /var/log/redis
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
@@ -16,4 +20,22 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.2; done
 fi
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "error: Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
-echo "== services ready: Redis"
+
+# PostgreSQL ----------------------------------------------------------------------------------------
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
+  echo "== starting PostgreSQL on 127.0.0.1:5432"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
+  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+fi
+pg_isready -q -h 127.0.0.1 -p 5432 || { echo "error: PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+psql -h 127.0.0.1 -U postgres -d postgres -Atc "select 1" >/dev/null 2>&1 \
+  || { echo "error: cannot connect to PostgreSQL as user postgres on 127.0.0.1:5432 (the tests expect trust auth)" >&2; exit 1; }
+
+# Chromium for the browser tests --------------------------------------------------------------------
+if [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium
+fi
+/usr/bin/chromium --version >/dev/null 2>&1 || { echo "error: /usr/bin/chromium does not run" >&2; exit 1; }
+
+echo "== services ready: Redis, PostgreSQL, Chromium"

@@ -1,12 +1,15 @@
-"""Start the assistant: the action server and the Rasa server, until Ctrl-C.
+"""Start the product: the action server, the Rasa server and the handoff service, until Ctrl-C.
 
-``make run`` calls this after building what changed. It starts both servers,
-prefixes their logs, waits until both answer, prints how to talk to the
-assistant, and on Ctrl-C (or SIGTERM) stops both and exits.
+``make run`` calls this after building what changed. It brings the ticket
+database up to date, loads the demo team once (``data/demo``), starts the
+three servers, prefixes their logs, waits until all answer, prints where the
+chat page and the agent console are, and on Ctrl-C (or SIGTERM) stops them all.
 
-Environment: ``RASA_PORT`` (5005), ``ACTIONS_PORT`` (5055), ``RASA_TOKEN``
-(the token protecting Rasa's HTTP API; a random one is made for this run if
-unset), ``REDIS_URL`` (optional: Redis tracker and lock stores).
+Environment: ``HANDOFF_PORT`` (8000), ``RASA_PORT`` (5005), ``ACTIONS_PORT``
+(5055), ``RASA_TOKEN`` (the token protecting Rasa's HTTP API; a random one is
+made for this run if unset), ``HANDOFF_DEMO_PASSWORD`` (the demo agents'
+password when they are first created; random and printed if unset),
+``REDIS_URL`` and ``DATABASE_URL`` (the production profile; see the README).
 """
 
 from __future__ import annotations
@@ -43,28 +46,40 @@ def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Pope
 def main() -> int:
     rasa_port = os.environ.get("RASA_PORT", "5005")
     actions_port = os.environ.get("ACTIONS_PORT", "5055")
+    handoff_port = os.environ.get("HANDOFF_PORT", "8000")
     token = os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24)
     env = {**os.environ, "ACTION_SERVER_URL": f"http://localhost:{actions_port}/webhook",
+           "RASA_URL": f"http://localhost:{rasa_port}", "RASA_TOKEN": token, "HANDOFF_PORT": handoff_port,
            "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "HF_HUB_OFFLINE": "1"}
     venv = ROOT / ".venv"
+    (ROOT / "var").mkdir(exist_ok=True)
+    for step in (["migrate"], ["seed", "data/demo"]):
+        if subprocess.run([str(venv / "app/bin/python"), "-m", "handoff", *step], cwd=ROOT, env=env).returncode:
+            print(f"error: `python -m handoff {' '.join(step)}` failed; see above.", file=sys.stderr)
+            return 1
     actions = start("actions", [str(venv / "app/bin/python"), "-m", "rasa_sdk", "--actions", "actions",
                                 "--port", actions_port], env)
     rasa = start("rasa", [str(venv / "rasa/bin/rasa"), "run", "--model", str(MODEL), "--port", rasa_port,
                           "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml",
                           "--credentials", "credentials.yml"], env)
-    processes = [actions, rasa]
+    handoff = start("handoff", [str(venv / "app/bin/python"), "-m", "handoff", "serve"], env)
+    processes = [actions, rasa, handoff]
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         try:
             wait_until_up(f"http://localhost:{actions_port}/health", actions, 120)
             wait_until_up(f"http://localhost:{rasa_port}/", rasa, 300)
+            wait_until_up(f"http://localhost:{handoff_port}/health", handoff, 120)
         except RuntimeError as exc:
             print(f"error: a server did not start ({exc}); see its log above.", file=sys.stderr)
             return 1
         print(f"""
-The Brightwood assistant is running.
-  Chat in this terminal:   make chat
+Brightwood customer service is running.
+  Customer chat (widget):  http://localhost:{handoff_port}/
+  Agent console:           http://localhost:{handoff_port}/console   (demo agents: ada, grace, linus, admin)
+  API reference:           http://localhost:{handoff_port}/docs
+  Chat with the bot alone: make chat
   Or send a message:       curl -s localhost:{rasa_port}/webhooks/rest/webhook \\
                              -d '{{"sender": "me", "message": "where is my order 12345"}}'
   Rasa HTTP API token:     {'(from RASA_TOKEN)' if os.environ.get('RASA_TOKEN') else token}
@@ -73,7 +88,7 @@ Press Ctrl-C to stop.
         while not stopping.is_set() and all(p.poll() is None for p in processes):
             stopping.wait(0.5)
         if not stopping.is_set():
-            print("error: a server stopped unexpectedly; stopping the other.", file=sys.stderr)
+            print("error: a server stopped unexpectedly; stopping the others.", file=sys.stderr)
             return 1
         return 0
     except KeyboardInterrupt:

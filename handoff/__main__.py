@@ -1,0 +1,119 @@
+"""``python -m handoff``: run the service, or manage agents, customers and canned responses.
+
+::
+
+    python -m handoff serve                      # the service (HANDOFF_HOST:HANDOFF_PORT)
+    python -m handoff migrate                    # bring the ticket database to the latest schema
+    python -m handoff agent add USERNAME --name "Ada" --role supervisor --tiers 1,2 --password-stdin
+    python -m handoff agent list
+    python -m handoff seed data/demo             # load demo agents, customers and canned responses
+
+Settings come from the environment (README, "Configuration"); a bad value stops with a sentence naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import secrets
+import sys
+from pathlib import Path
+
+from handoff.errors import HandoffError
+from handoff.settings import HandoffSettings
+
+
+def serve(settings: HandoffSettings) -> None:
+    import uvicorn
+
+    from handoff.app import create_app
+    from handoff.tickets.migrate import migrate
+
+    asyncio.run(migrate(settings.database_url))
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="websockets",
+                ws_max_size=64 * 1024, log_level="info", proxy_headers=True, lifespan="on")
+
+
+async def add_agent(settings: HandoffSettings, args: argparse.Namespace) -> None:
+    from handoff.auth import hash_password
+    from handoff.tickets.repository import TicketLog
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    log = await TicketLog.open(settings.database_url)
+    try:
+        account = await log.create_agent(
+            username=args.username, name=args.name or args.username, password_hash=hash_password(password),
+            role=args.role, capacity=args.capacity, tiers=[int(t) for t in args.tiers.split(",")],
+            languages=args.languages.split(","), skills=[s for s in args.skills.split(",") if s])
+        print(f"agent {account.username} ({account.role}) created with id {account.agent_id}")
+    finally:
+        await log.close()
+
+
+async def list_agents(settings: HandoffSettings) -> None:
+    from handoff.tickets.repository import TicketLog
+
+    log = await TicketLog.open(settings.database_url)
+    try:
+        for a in await log.list_agents():
+            print(f"{a.username:<16} {a.name:<20} {a.role:<10} tiers {','.join(map(str, sorted(a.tiers)))}"
+                  f"  capacity {a.capacity}  {'active' if a.active else 'inactive'}")
+    finally:
+        await log.close()
+
+
+async def seed(settings: HandoffSettings, folder: Path, password: str | None) -> None:
+    from handoff.seed import seed_demo
+
+    created, password_used = await seed_demo(settings.database_url, folder, password or secrets.token_urlsafe(9))
+    if created:
+        print(f"demo agents created: {', '.join(created)}; password: "
+              f"{'(from HANDOFF_DEMO_PASSWORD)' if password else password_used}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m handoff", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the service")
+    sub.add_parser("migrate", help="upgrade the ticket database")
+    agent = sub.add_parser("agent", help="manage agents").add_subparsers(dest="action", required=True)
+    add = agent.add_parser("add", help="create an agent account")
+    add.add_argument("username")
+    add.add_argument("--name")
+    add.add_argument("--role", choices=["agent", "supervisor", "admin"], default="agent")
+    add.add_argument("--capacity", type=int, default=3)
+    add.add_argument("--tiers", default="1")
+    add.add_argument("--languages", default="en")
+    add.add_argument("--skills", default="")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    agent.add_parser("list", help="list agent accounts")
+    seed_parser = sub.add_parser("seed", help="load demo agents, customers and canned responses (once)")
+    seed_parser.add_argument("folder", type=Path, nargs="?", default=Path("data/demo"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = HandoffSettings.from_env()
+        if args.command in (None, "serve"):
+            serve(settings)
+        elif args.command == "migrate":
+            from handoff.tickets.migrate import migrate
+
+            asyncio.run(migrate(settings.database_url))
+        elif args.command == "agent" and args.action == "add":
+            asyncio.run(add_agent(settings, args))
+        elif args.command == "agent":
+            asyncio.run(list_agents(settings))
+        elif args.command == "seed":
+            import os
+
+            asyncio.run(seed(settings, args.folder, os.environ.get("HANDOFF_DEMO_PASSWORD")))
+    except HandoffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""Shared plumbing of the service: the parts, the clock, publishing, recording transitions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from handoff.core.conversation import Cause, check_cause
+from handoff.core.model import AgentId, ConversationId, State
+from handoff.errors import UnknownConversation
+from handoff.rasa import RasaClient
+from handoff.routing import Router
+from handoff.routing.schedule import BusinessHours
+from handoff.settings import HandoffSettings
+from handoff.store.base import ConversationRecord, Event, Store
+from handoff.tickets.repository import MessageView, TicketLog
+
+logger = logging.getLogger(__name__)
+
+
+def conversation_channel(conversation_id: str) -> str:
+    return f"conv:{conversation_id}"
+
+
+def agent_channel(agent_id: str) -> str:
+    return f"agent:{agent_id}"
+
+
+QUEUE_CHANNEL = "queue"
+
+
+class ServiceBase:
+    """The parts every side of the service uses. Built once in ``handoff.app`` and shared by all requests."""
+
+    def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, rasa: RasaClient, router: Router,
+                 hours: BusinessHours, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.log = log
+        self.rasa = rasa
+        self.router = router
+        self.hours = hours
+        self.clock = clock
+        self._dispatch_lock = asyncio.Lock()
+
+    def now(self) -> float:
+        return self.clock()
+
+    def now_dt(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    async def conversation(self, conversation_id: str) -> ConversationRecord:
+        record = await self.store.get_conversation(ConversationId(conversation_id))
+        if record is None:
+            raise UnknownConversation("There is no conversation with this id.")
+        return record
+
+    async def publish_message(self, record: ConversationRecord, message: MessageView) -> None:
+        """A new message goes to the customer's sockets and to the assigned agent's."""
+        wire = message.to_json()
+        await self.store.publish(conversation_channel(record.conversation_id), {"type": "message", "message": wire})
+        if record.state is State.ASSIGNED and record.agent_id:
+            await self.store.publish(agent_channel(record.agent_id), {
+                "type": "message", "conversation_id": record.conversation_id, "message": wire})
+
+    async def say(self, record: ConversationRecord, sender: str, text: str, *, agent_id: AgentId | None = None,
+                  payload: dict[str, Any] | None = None) -> MessageView:
+        """Store a message of the service (``system``) or the bot, and publish it."""
+        message, _ = await self.log.add_message(record.conversation_id, sender, text, now=self.now_dt(),
+                                                agent_id=agent_id, payload=payload)
+        await self.publish_message(record, message)
+        return message
+
+    async def transition(self, before: ConversationRecord, after: ConversationRecord, cause: Cause, *,
+                         actor: str | None = None, details: Mapping[str, Any] | None = None) -> None:
+        """Record a state change in the ticket log (time, cause, actor) and tell the customer's sockets."""
+        check_cause(before.state, after.state, cause)
+        now = self.now_dt()
+        await self.log.set_conversation_state(after.conversation_id, after.state.value, now)
+        await self.log.record_transition(after.conversation_id, before.state.value, after.state.value, cause.value,
+                                         now=now, actor=actor, details=dict(details or {}))
+        logger.info("conversation %s: %s -> %s (%s)", after.conversation_id, before.state.value, after.state.value,
+                    cause.value)
+
+    async def publish_event(self, channel: str, event: Event) -> None:
+        await self.store.publish(channel, event)

@@ -1,0 +1,143 @@
+"""Routing loop: give queued conversations to agents, atomically, and take back what goes unanswered.
+
+Every instance runs the same loop; the store's atomic ``assign`` and ``release`` make races harmless: a lost
+race just means another instance did the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from handoff import texts
+from handoff.core.conversation import Cause
+from handoff.core.model import (
+    AgentId,
+    AgentSnapshot,
+    CustomerProfile,
+    Presence,
+    RoutingDecision,
+    State,
+    WaitingConversation,
+)
+from handoff.errors import StateConflict
+from handoff.service.base import agent_channel, conversation_channel
+from handoff.service.views import Views
+from handoff.store.base import ConversationRecord
+
+logger = logging.getLogger(__name__)
+RACE_RETRIES = 3
+
+
+class Dispatch(Views):
+    async def profile(self, record: ConversationRecord) -> CustomerProfile:
+        customer = await self.log.get_customer(record.customer_id)
+        return CustomerProfile(
+            record.customer_id, record.language,
+            customer.value_tier if customer else "standard", customer.lifetime_value if customer else 0.0,
+            await self.log.last_agent(record.customer_id), await self.log.count_tickets(record.customer_id))
+
+    async def waiting(self, record: ConversationRecord) -> WaitingConversation:
+        return WaitingConversation(record.conversation_id, await self.profile(record), record.priority, record.tier,
+                                   record.category, record.queued_at or self.now(), record.excluded,
+                                   record.requested_agent)
+
+    async def dispatch(self) -> int:
+        """Route the hold queue in service order until nobody has room; return how many were assigned."""
+        assigned = 0
+        async with self._dispatch_lock:
+            agents = await self.store.agents()
+            for conversation_id in await self.store.queue():
+                if not any(agent.has_room for agent in agents):
+                    break
+                record = await self.store.get_conversation(conversation_id)
+                if record is None or record.state is not State.QUEUED:
+                    continue
+                agents, done = await self._route_one(record, agents)
+                assigned += done
+        if assigned:
+            await self.publish_queue()
+        return assigned
+
+    async def _route_one(self, record: ConversationRecord,
+                         agents: list[AgentSnapshot]) -> tuple[list[AgentSnapshot], int]:
+        waiting = await self.waiting(record)
+        for _ in range(RACE_RETRIES):
+            decision = self.router.route(waiting, agents, self.now_dt())
+            if decision.agent_id is None:
+                return agents, 0
+            if await self.store.assign(record.conversation_id, decision.agent_id, self.now()):
+                await self.on_assigned(record, decision.agent_id, Cause.ASSIGNED, decision)
+                return await self.store.agents(), 1
+            agents = await self.store.agents()  # lost a race with another instance: look again
+        return agents, 0
+
+    async def on_assigned(self, before: ConversationRecord, agent_id: AgentId, cause: Cause,
+                          decision: RoutingDecision | None = None) -> None:
+        after = await self.conversation(before.conversation_id)
+        if after.ticket_id is not None:
+            await self.log.ticket_assigned(after.ticket_id, agent_id, self.now_dt())
+        details: dict[str, Any] = {"agent_id": agent_id, "ticket_id": after.ticket_id}
+        if decision is not None:
+            best = sorted(decision.scores.items(), key=lambda item: -item[1])[:5]
+            details.update(scores={agent: round(score, 4) for agent, score in best},
+                           explanation=list(decision.explanation))
+        await self.transition(before, after, cause, actor=agent_id, details=details)
+        account = await self.log.get_agent(agent_id)
+        await self.say(after, "system", texts.ASSIGNED.format(agent=account.name if account else "An agent"))
+        await self.store.publish(agent_channel(agent_id),
+                                 {"type": "assigned", "conversation": await self.summary(after)})
+        await self.store.publish(conversation_channel(after.conversation_id), await self.state_frame(after))
+
+    # ---- the sweeper: unanswered assignments and customers who left the queue -------------------------
+
+    async def sweep(self) -> None:
+        now = self.now()
+        for conversation_id, agent_id in await self.store.expired_assignments(now - self.settings.accept_timeout):
+            await self.requeue_unanswered(conversation_id, agent_id)
+        for conversation_id in await self.store.left_while_queued(now - self.settings.abandon_after):
+            await self.abandon(conversation_id)
+
+    async def requeue_unanswered(self, conversation_id: str, agent_id: AgentId) -> None:
+        """The agent did not answer in time: the conversation goes back to the queue without them, and they are
+        set away (they are evidently not at their desk) until they say otherwise."""
+        before = await self.conversation(conversation_id)
+        after = await self.store.release(before.conversation_id, agent_id, State.QUEUED, self.now(),
+                                         {"excluded": before.excluded | {agent_id}, "agent_id": None})
+        if after is None:
+            return  # answered or released meanwhile, maybe by another instance
+        if after.ticket_id is not None:
+            await self.log.ticket_unassigned(after.ticket_id, agent_id, Cause.ACCEPT_TIMEOUT.value, self.now_dt())
+        await self.transition(before, after, Cause.ACCEPT_TIMEOUT, actor=agent_id)
+        await self.store.set_presence(agent_id, Presence.AWAY, self.now())
+        await self.store.publish(agent_channel(agent_id),
+                                 {"type": "conversation", "conversation": await self.summary(after)})
+        await self.store.publish(agent_channel(agent_id), {"type": "presence", "presence": Presence.AWAY.value})
+        await self.say(after, "system", texts.REQUEUED)
+        await self.store.publish(conversation_channel(after.conversation_id), await self.state_frame(after))
+        await self.dispatch()
+        await self.publish_queue()
+
+    async def abandon(self, conversation_id: str) -> None:
+        before = await self.conversation(conversation_id)
+        try:
+            after = await self.store.update_conversation(before.conversation_id, [State.QUEUED],
+                                                         {"state": State.ABANDONED})
+        except StateConflict:  # moved on meanwhile (assigned, or back to the bot): nothing to do
+            return
+        if after.ticket_id is not None:
+            await self.log.close_ticket(after.ticket_id, "abandoned", self.now_dt())
+        await self.transition(before, after, Cause.CUSTOMER_LEFT)
+        await self.publish_queue()
+
+    async def run_sweeper(self, stopping: asyncio.Event) -> None:
+        """Sweep every ``sweep_interval`` seconds until ``stopping`` is set; errors are logged, never fatal."""
+        while not stopping.is_set():
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("sweep failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.sweep_interval)

@@ -1,0 +1,128 @@
+"""Settings of the handoff service, read once from the environment in ``__main__`` and passed down.
+
+Tests build them with :meth:`HandoffSettings.from_env` on a plain dict and never touch ``os.environ``.
+A missing or malformed value stops start-up with a sentence naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from starlette.datastructures import Secret
+
+from handoff.errors import SettingsError
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    """Everything the service needs to know. The README's table lists each variable.
+
+    Attributes:
+        database_url: where tickets and transcripts are kept (``DATABASE_URL``): SQLite file by default,
+            ``postgresql://...`` in production.
+        redis_url: ``REDIS_URL``: live state, queues and relay in Redis (several instances); None keeps them
+            in process (the embedded profile: one instance).
+        rasa_url / rasa_token: the Rasa server and its HTTP API token (used to write hand-backs into the
+            tracker).
+        secret: signs customer tokens (``HANDOFF_SECRET``); a random one per run if unset, so customer
+            sessions do not survive a restart.
+        widget_secret: verifies the shop's signature of a customer's ``external_id``
+            (``HANDOFF_WIDGET_SECRET``); without it every widget customer is anonymous.
+        accept_timeout: seconds an agent has to answer an assigned conversation before it goes back to the
+            queue.
+        abandon_after: seconds a queued customer may stay disconnected before the conversation is abandoned.
+        widget_origins: sites allowed to embed the widget (CORS on the customer API; ``*`` by default, safe
+            because customers authenticate with their conversation token, never a cookie).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'handoff.sqlite3'}"
+    redis_url: str | None = None
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: Secret = field(default_factory=lambda: Secret(""))
+    rasa_timeout: float = 30.0
+    secret: Secret = field(default_factory=lambda: Secret(secrets.token_urlsafe(32)))
+    widget_secret: Secret | None = None
+    routing_config: Path = ROOT / "handoff" / "routing.yml"
+    accept_timeout: float = 60.0
+    abandon_after: float = 120.0
+    sweep_interval: float = 1.0
+    queue_refresh: float = 5.0
+    default_handle_time: float = 300.0
+    max_message_chars: int = 2000
+    session_ttl: float = 12 * 3600.0
+    cookie_secure: bool = False
+    suggestions: bool = True
+    key_prefix: str = "handoff:"
+    widget_origins: tuple[str, ...] = ("*",)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
+        """Build settings from ``HANDOFF_*``, ``DATABASE_URL``, ``REDIS_URL``, ``RASA_URL``, ``RASA_TOKEN``."""
+        env = os.environ if environ is None else environ
+        d = cls()
+
+        def get(key: str, default: T, parse: Callable[[str], T]) -> T:
+            raw = env.get(key, "").strip()
+            if not raw:
+                return default
+            try:
+                return parse(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{key}={raw!r} is not valid: {exc}") from None
+
+        def positive(raw: str) -> float:
+            value = float(raw)
+            if value <= 0:
+                raise ValueError("it must be a positive number")
+            return value
+
+        def boolean(raw: str) -> bool:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError("use true or false")
+
+        def port(raw: str) -> int:
+            value = int(raw)
+            if not 0 <= value < 65536:
+                raise ValueError("a port is between 0 and 65535")
+            return value
+
+        routing = get("HANDOFF_ROUTING", d.routing_config, Path)
+        if not routing.is_file():
+            raise SettingsError(f"HANDOFF_ROUTING: no routing configuration at {routing}.")
+        return cls(
+            host=get("HANDOFF_HOST", d.host, str),
+            port=get("HANDOFF_PORT", d.port, port),
+            database_url=get("DATABASE_URL", d.database_url, str),
+            redis_url=get("REDIS_URL", None, str),
+            rasa_url=get("RASA_URL", d.rasa_url, lambda raw: raw.rstrip("/")),
+            rasa_token=get("RASA_TOKEN", d.rasa_token, Secret),
+            rasa_timeout=get("HANDOFF_RASA_TIMEOUT", d.rasa_timeout, positive),
+            secret=get("HANDOFF_SECRET", d.secret, Secret),
+            widget_secret=get("HANDOFF_WIDGET_SECRET", None, Secret),
+            routing_config=routing,
+            accept_timeout=get("HANDOFF_ACCEPT_TIMEOUT", d.accept_timeout, positive),
+            abandon_after=get("HANDOFF_ABANDON_AFTER", d.abandon_after, positive),
+            sweep_interval=get("HANDOFF_SWEEP_INTERVAL", d.sweep_interval, positive),
+            queue_refresh=get("HANDOFF_QUEUE_REFRESH", d.queue_refresh, positive),
+            default_handle_time=get("HANDOFF_DEFAULT_HANDLE_TIME", d.default_handle_time, positive),
+            max_message_chars=get("HANDOFF_MAX_MESSAGE_CHARS", d.max_message_chars, lambda raw: int(positive(raw))),
+            session_ttl=get("HANDOFF_SESSION_TTL", d.session_ttl, positive),
+            cookie_secure=get("HANDOFF_COOKIE_SECURE", d.cookie_secure, boolean),
+            suggestions=get("HANDOFF_SUGGESTIONS", d.suggestions, boolean),
+            key_prefix=get("HANDOFF_KEY_PREFIX", d.key_prefix, str),
+            widget_origins=get("HANDOFF_WIDGET_ORIGINS", d.widget_origins,
+                               lambda raw: tuple(o.strip() for o in raw.split(",") if o.strip())),
+        )

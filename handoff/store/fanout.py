@@ -1,0 +1,104 @@
+"""Local delivery of bus events to this process's handlers, shared by both stores.
+
+Each subscription has its own bounded queue and task, so handlers see events
+in publication order, a slow handler delays only itself, and a failing one is
+logged and keeps receiving. Events travel as JSON text and every handler
+decodes its own copy: a handler that mutates its event cannot affect another,
+and the embedded profile rejects events Redis could not carry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from handoff.store.base import Handler
+
+logger = logging.getLogger(__name__)
+
+BACKLOG = 1000
+"""Events a subscription may fall behind before new ones are dropped (the bus is at-most-once)."""
+
+
+class Delivery:
+    """One handler subscribed to one channel; the :class:`~handoff.store.base.Subscription` callers get."""
+
+    def __init__(self, fanout: Fanout, channel: str, handler: Handler) -> None:
+        self.channel = channel
+        self._fanout = fanout
+        self._handler = handler
+        self._queue: asyncio.Queue[str] = asyncio.Queue(BACKLOG)
+        self._closed = False
+        self._task = asyncio.create_task(self._run(), name=f"bus handler for {channel}")
+
+    def offer(self, payload: str) -> None:
+        """Queue an event for the handler without waiting."""
+        if self._closed:
+            return
+        try:
+            self._queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            logger.warning("A handler on bus channel %s is %d events behind; dropping an event", self.channel,
+                           BACKLOG)
+
+    async def _run(self) -> None:
+        while not self._closed:
+            payload = await self._queue.get()
+            if self._closed:
+                break
+            try:
+                await self._handler(json.loads(payload))
+            except Exception:
+                logger.exception("A handler on bus channel %s failed; it keeps its subscription", self.channel)
+
+    async def close(self) -> None:
+        """Stop delivering events to the handler (safe to call from inside the handler, and twice)."""
+        if self._closed:
+            return
+        self._closed = True
+        if asyncio.current_task() is not self._task:
+            self._task.cancel()
+            await asyncio.wait([self._task])
+        await self._fanout.remove(self)
+
+
+class Fanout:
+    """Per channel, the local deliveries; ``on_empty`` runs when a channel's last one closes."""
+
+    def __init__(self, on_empty: Callable[[str], Awaitable[None]] | None = None) -> None:
+        self._deliveries: dict[str, list[Delivery]] = {}
+        self._on_empty = on_empty
+
+    def add(self, channel: str, handler: Handler) -> Delivery:
+        delivery = Delivery(self, channel, handler)
+        self._deliveries.setdefault(channel, []).append(delivery)
+        return delivery
+
+    def has(self, channel: str) -> bool:
+        return bool(self._deliveries.get(channel))
+
+    def channels(self) -> list[str]:
+        return [channel for channel, deliveries in self._deliveries.items() if deliveries]
+
+    def deliver(self, channel: str, payload: str) -> None:
+        """Hand a JSON-encoded event to every local handler of ``channel``."""
+        for delivery in self._deliveries.get(channel, ()):
+            delivery.offer(payload)
+
+    async def remove(self, delivery: Delivery) -> None:
+        deliveries = self._deliveries.get(delivery.channel, [])
+        if delivery in deliveries:
+            deliveries.remove(delivery)
+        if not deliveries:
+            self._deliveries.pop(delivery.channel, None)
+            if self._on_empty is not None:
+                await self._on_empty(delivery.channel)
+
+    async def close(self) -> None:
+        """Close every delivery without calling ``on_empty`` (the store is shutting down)."""
+        self._on_empty = None
+        for deliveries in list(self._deliveries.values()):
+            for delivery in list(deliveries):
+                await delivery.close()

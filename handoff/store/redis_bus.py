@@ -1,0 +1,143 @@
+"""The cross-instance bus of :class:`~handoff.store.redis.RedisStore`: Redis pub/sub.
+
+Pub/sub is at-most-once: an event published while an instance is
+disconnected, or one its handler falls too far behind on, is lost for that
+instance. That is by design: durable history lives in the SQL ticket log, and
+clients catch up by message id after a reconnect.
+
+Each store instance has ONE subscriber connection (its own client, named
+``<prefix>bus`` so operators can find it in ``CLIENT LIST``), subscribed
+dynamically to the channels its local handlers need. A reader task reads it
+and hands each event (JSON text) to the local :class:`~handoff.store.fanout.Fanout`.
+When the connection drops, the reader logs a WARNING, retries with
+exponential backoff, and resubscribes every channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import redis.exceptions
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from handoff.errors import UpstreamUnavailable
+from handoff.store.base import Event, Handler, Subscription
+from handoff.store.codec import dump_json
+from handoff.store.fanout import Fanout
+
+logger = logging.getLogger(__name__)
+
+RECOVERABLE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.ConnectionError,
+                                                        redis.exceptions.TimeoutError, OSError)
+"""Errors after which a reconnect may help (kombu's ``recoverable_connection_errors``)."""
+
+BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
+CONFIRM_TIMEOUT = 10.0  # seconds to wait for Redis to confirm a SUBSCRIBE
+
+
+class RedisBus:
+    """Publish through the store's client; receive on one dedicated pub/sub connection."""
+
+    def __init__(self, url: str, prefix: str, publisher: Redis) -> None:
+        self._channel_prefix = prefix + "bus:"
+        self._publisher = publisher
+        self._client = Redis.from_url(url, decode_responses=True, client_name=f"{prefix}bus",
+                                      retry=Retry(NoBackoff(), 0), health_check_interval=30,
+                                      socket_connect_timeout=5.0)
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._remote: dict[str, asyncio.Future[None]] = {}  # channel name -> confirmed by Redis
+        self._lock = asyncio.Lock()
+        self._fanout = Fanout(on_empty=self._unsubscribe)
+
+    async def publish(self, channel: str, event: Event) -> None:
+        await self._publisher.publish(self._channel_prefix + channel, dump_json(event))
+
+    async def subscribe(self, channel: str, handler: Handler) -> Subscription:
+        name = self._channel_prefix + channel
+        delivery = self._fanout.add(channel, handler)
+        async with self._lock:
+            confirmed = self._remote.get(name)
+            if confirmed is None:
+                confirmed = self._remote[name] = asyncio.get_running_loop().create_future()
+                await self._send("subscribe", name)
+            if self._reader is None:
+                self._reader = asyncio.create_task(self._read(), name=f"{self._channel_prefix} reader")
+        try:
+            await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
+        except TimeoutError:
+            await delivery.close()
+            raise UpstreamUnavailable("Redis did not confirm a bus subscription; live updates are unavailable.",
+                                      ) from None
+        return delivery
+
+    async def _send(self, command: str, name: str) -> None:
+        """Send (UN)SUBSCRIBE if connected; if not, the reader's reconnect subscribes ``self._remote``."""
+        if self._pubsub is None:
+            return
+        with contextlib.suppress(*RECOVERABLE_ERRORS):
+            await getattr(self._pubsub, command)(name)
+
+    async def _unsubscribe(self, channel: str) -> None:
+        name = self._channel_prefix + channel
+        async with self._lock:
+            if self._fanout.has(channel) or self._remote.pop(name, None) is None:
+                return
+            await self._send("unsubscribe", name)
+
+    async def _connect(self) -> PubSub:
+        pubsub = self._pubsub = self._client.pubsub()
+        names = list(self._remote)  # taken with no await since self._pubsub was set: none can be missed
+        if names:
+            await pubsub.subscribe(*names)
+        else:
+            await pubsub.connect()  # type: ignore[no-untyped-call]
+        return pubsub
+
+    async def _read(self) -> None:
+        backoff = BACKOFF_FIRST
+        while True:
+            try:
+                pubsub = self._pubsub or await self._connect()
+                message = await pubsub.get_message(timeout=1.0)
+            except RECOVERABLE_ERRORS as exc:
+                logger.warning("Lost the Redis pub/sub connection (%s); reconnecting in %.1f s", exc, backoff)
+                await self._drop()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            backoff = BACKOFF_FIRST
+            if message is not None:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        name = message.get("channel")
+        if not isinstance(name, str):
+            return
+        if message["type"] == "subscribe":
+            confirmed = self._remote.get(name)
+            if confirmed is not None and not confirmed.done():
+                confirmed.set_result(None)
+                logger.debug("Subscribed to bus channel %s", name)
+        elif message["type"] == "message" and name.startswith(self._channel_prefix):
+            self._fanout.deliver(name[len(self._channel_prefix):], str(message["data"]))
+
+    async def _drop(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(*RECOVERABLE_ERRORS):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.wait([self._reader])
+        await self._fanout.close()
+        await self._drop()
+        await self._client.aclose()

@@ -1,0 +1,67 @@
+"""The ticket log: the durable record of conversations, messages, transitions, tickets and people.
+
+The live routing state is the Store's (:mod:`handoff.store.base`); this is
+the history every QA figure is computed from. One class,
+:class:`TicketLog`, assembled from a part per subject; every method is async,
+runs in its own short transaction and returns frozen views
+(:mod:`handoff.tickets.views`), never ORM objects.
+
+Times go in as aware datetimes or epoch seconds (the Store's unit) and come
+out as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from handoff.tickets.conversations import ConversationLog
+from handoff.tickets.database import is_sqlite, make_engine, normalize_database_url
+from handoff.tickets.kpis import KpiBook
+from handoff.tickets.people import PeopleBook
+from handoff.tickets.ticketing import TicketBook
+from handoff.tickets.views import (
+    AgentAccount,
+    AssignmentView,
+    CannedView,
+    CustomerView,
+    MessageView,
+    NoteView,
+    TicketDetail,
+    TicketView,
+    TransitionView,
+)
+
+__all__ = ["AgentAccount", "AssignmentView", "CannedView", "CustomerView", "MessageView", "NoteView",
+           "TicketDetail", "TicketLog", "TicketView", "TransitionView"]
+
+logger = logging.getLogger(__name__)
+
+
+class TicketLog(ConversationLog, TicketBook, PeopleBook, KpiBook):
+    """The ticket log on one database (SQLite or PostgreSQL).
+
+    Build it with ``await TicketLog.open(url)`` after :func:`handoff.tickets.migrate.migrate`, and
+    ``await log.close()`` at shutdown.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, database_url: str) -> TicketLog:
+        """Connect to the database (the schema must be migrated already)."""
+        engine = make_engine(database_url)
+        backend = "sqlite" if is_sqlite(normalize_database_url(database_url)) else "postgresql"
+        logger.info("ticket log opened on %s", backend)
+        return cls(engine)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()

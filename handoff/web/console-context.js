@@ -1,0 +1,109 @@
+/* The context panel: why the bot handed off, its summary and intents, the customer, suggestions. */
+import { $, el, api, humanize, figures, dateTime } from './console-lib.js';
+
+const pct = (x) => (typeof x === 'number' ? `${Math.round(x * 100)}%` : '');
+
+/** Fill the right-hand panel from a conversation detail (GET /api/agent/conversations/{id}). */
+export function renderContext(detail, summary) {
+  const handoff = detail.handoff || (detail.ticket && detail.ticket.request) || {};
+  renderReasons(handoff.reasons, summary.reasons);
+  $('#bot-summary').textContent = handoff.summary || (detail.ticket && detail.ticket.summary) || 'No summary from the bot.';
+  renderIntents(handoff.intents || [], handoff.sentiment);
+  renderProfile(detail.customer || summary.customer || {}, handoff.slots);
+  renderPastTickets(detail.past_tickets);
+}
+
+function renderReasons(reasons, codes) {
+  const list = $('#reasons');
+  list.replaceChildren();
+  const items = Array.isArray(reasons) && reasons.length ? reasons
+    : (codes || []).map((code) => (typeof code === 'string' ? { code } : code));
+  if (!items.length) {
+    list.append(el('li', { class: 'muted', text: 'No hand-off reasons (transferred or started by the customer).' }));
+    return;
+  }
+  for (const r of items) {
+    list.append(el('li', { 'data-testid': 'reason', 'data-code': r.code || '' },
+      el('strong', { text: humanize(r.code) }),
+      r.detail ? el('div', { class: 'muted', text: r.detail }) : null,
+      r.figures && Object.keys(r.figures).length ? el('div', { class: 'figures', text: figures(r.figures) }) : null));
+  }
+}
+
+function renderIntents(intents, sentiment) {
+  const list = $('#intents');
+  list.replaceChildren();
+  for (const i of intents) {
+    const bar = el('span', { class: 'bar' }, el('span', { class: 'fill' }));
+    bar.firstChild.style.width = pct(i.confidence) || '0%';
+    list.append(el('li', {}, el('span', { class: 'intent-name', text: i.name }), bar,
+      el('span', { class: 'num', text: pct(i.confidence) })));
+  }
+  if (sentiment && typeof sentiment === 'object') {
+    list.append(el('li', { class: 'muted', text: `Sentiment: ${sentiment.label || 'unknown'}${
+      typeof sentiment.frustration === 'number' ? ` · frustration ${sentiment.frustration.toFixed(2)}` : ''}` }));
+  }
+  if (!list.childElementCount) list.append(el('li', { class: 'muted', text: 'None recorded.' }));
+}
+
+function renderProfile(customer, slots) {
+  const dl = $('#profile');
+  dl.replaceChildren();
+  const rows = [
+    ['Name', customer.name || 'Visitor'],
+    ['Value tier', customer.value_tier || 'standard'],
+    ['Language', customer.language],
+    ['Email', customer.email],
+    ['Lifetime value', customer.lifetime_value != null ? String(customer.lifetime_value) : null],
+  ];
+  for (const [k, v] of Object.entries(slots || {})) if (v != null && v !== '') rows.push([humanize(k), String(v)]);
+  for (const [k, v] of rows) {
+    if (v == null || v === '') continue;
+    const dd = el('dd', { text: v });
+    if (k === 'Value tier' && v === 'vip') dd.className = 'vip';
+    dl.append(el('dt', { text: k }), dd);
+  }
+}
+
+function renderPastTickets(past) {
+  const list = $('#past-tickets');
+  list.replaceChildren();
+  if (typeof past === 'number') {
+    list.append(el('li', { class: 'muted', text: past ? `${past} earlier tickets` : 'None.' }));
+    return;
+  }
+  const items = Array.isArray(past) ? past : [];
+  if (!items.length) { list.append(el('li', { class: 'muted', text: 'None.' })); return; }
+  for (const t of items) {
+    const label = `#${t.number || t.id} · ${t.status || ''} · ${dateTime(t.created_at)}`;
+    const link = el('button', { type: 'button', class: 'link', text: label,
+      onclick: () => document.dispatchEvent(new CustomEvent('open-ticket', { detail: t.id })) });
+    list.append(el('li', {}, link, t.summary || t.category
+      ? el('div', { class: 'muted clamp', text: t.summary || humanize(t.category) }) : null));
+  }
+}
+
+/** GET .../suggestions and show them with an "Insert" button; ignores answers for a conversation no longer open. */
+export async function loadSuggestions(id, currentId, insert) {
+  const list = $('#suggestions');
+  let data;
+  try {
+    data = await api('GET', `/api/agent/conversations/${encodeURIComponent(id)}/suggestions`);
+  } catch (e) {
+    if (currentId() === id) list.replaceChildren(el('li', { class: 'muted', text: e.message }));
+    return;
+  }
+  if (currentId() !== id) return;
+  list.replaceChildren();
+  const items = (data && data.suggestions) || [];
+  if (!items.length) { list.append(el('li', { class: 'muted', text: 'No matching articles.' })); return; }
+  for (const s of items) {
+    list.append(el('li', { 'data-testid': 'suggestion', 'data-article-id': s.article_id || '' },
+      el('div', { class: 'suggestion-head' },
+        el('strong', { text: s.title || s.article_id }),
+        el('span', { class: 'num', text: typeof s.score === 'number' ? s.score.toFixed(2) : '' })),
+      el('div', { class: 'muted clamp', text: s.text || '' }),
+      el('button', { type: 'button', class: 'small', 'data-testid': 'suggestion-insert', text: 'Insert',
+        onclick: () => insert(s.text || '') })));
+  }
+}

@@ -1,0 +1,170 @@
+/* The Tickets tab: a filtered list (GET /api/tickets) and one ticket's full record (GET /api/tickets/{id}). */
+import { $, el, api, humanize, dateTime, toast } from './console-lib.js';
+
+const PAGE = 50;
+
+const pick = (obj, ...keys) => {
+  for (const k of keys) if (obj && obj[k] != null) return obj[k];
+  return null;
+};
+
+export class TicketsView {
+  constructor(app) {
+    this.app = app;
+    this.offset = 0;
+    this.loaded = false;
+    this.selected = null;
+    $('#ticket-filters').addEventListener('submit', (ev) => { ev.preventDefault(); this.offset = 0; this.load(); });
+    $('#tickets-prev').addEventListener('click', () => { this.offset = Math.max(0, this.offset - PAGE); this.load(); });
+    $('#tickets-next').addEventListener('click', () => { this.offset += PAGE; this.load(); });
+  }
+
+  show() {
+    if (!this.loaded) this.load();
+  }
+
+  query() {
+    const form = $('#ticket-filters');
+    const params = new URLSearchParams();
+    for (const name of ['status', 'priority', 'tier', 'tag', 'q']) {
+      const value = form.elements[name].value.trim();
+      if (value) params.set(name, value);
+    }
+    if (form.elements.mine.checked) params.set('assignee', this.app.me.id);
+    params.set('limit', String(PAGE));
+    params.set('offset', String(this.offset));
+    return params;
+  }
+
+  async load() {
+    this.loaded = true;
+    const body = $('#ticket-rows');
+    let data;
+    try {
+      data = await api('GET', `/api/tickets?${this.query()}`);
+    } catch (e) {
+      body.replaceChildren(el('tr', {}, el('td', { colspan: '8', class: 'muted', text: e.message })));
+      return;
+    }
+    const tickets = Array.isArray(data) ? data : (data && (data.tickets || data.items)) || [];
+    const total = data && typeof data.total === 'number' ? data.total : null;
+    body.replaceChildren(...tickets.map((t) => this.row(t)));
+    if (!tickets.length) body.append(el('tr', {}, el('td', { colspan: '8', class: 'muted', text: 'No tickets match.' })));
+    const last = this.offset + tickets.length;
+    $('#tickets-page').textContent = tickets.length
+      ? `${this.offset + 1}–${last}${total != null ? ` of ${total}` : ''}` : '';
+    $('#tickets-prev').disabled = this.offset === 0;
+    $('#tickets-next').disabled = total != null ? last >= total : tickets.length < PAGE;
+  }
+
+  row(t) {
+    const customer = t.customer && typeof t.customer === 'object'
+      ? (t.customer.name || t.customer.email) : pick(t, 'customer_name', 'customer_email');
+    const tags = Array.isArray(t.tags) ? t.tags.join(', ') : '';
+    return el('tr', {
+      class: `clickable${this.selected === t.id ? ' active' : ''}`, tabindex: '0',
+      'data-testid': 'ticket-row', 'data-ticket-id': String(t.id),
+      onclick: () => this.openTicket(t.id),
+      onkeydown: (ev) => { if (ev.key === 'Enter') this.openTicket(t.id); },
+    },
+    el('td', { text: t.number || t.id }),
+    el('td', {}, el('span', { class: `status ${t.status || ''}`, text: humanize(t.status || '') })),
+    el('td', {}, el('span', { class: `badge ${t.priority || ''}`, text: humanize(t.priority || 'normal') })),
+    el('td', { text: t.tier != null ? String(t.tier) : '' }),
+    el('td', { text: customer || 'Visitor' }),
+    el('td', { class: 'clamp1 summary-cell', text: t.summary || humanize(t.category || '') }),
+    el('td', { text: tags }),
+    el('td', { text: dateTime(t.created_at) }));
+  }
+
+  async openTicket(id) {
+    this.selected = id;
+    for (const row of document.querySelectorAll('#ticket-rows tr')) {
+      row.classList.toggle('active', row.dataset.ticketId === String(id));
+    }
+    const pane = $('#ticket-detail');
+    pane.hidden = false;
+    pane.replaceChildren(el('p', { class: 'muted', text: 'Loading…' }));
+    let t;
+    try {
+      t = await api('GET', `/api/tickets/${encodeURIComponent(id)}`);
+    } catch (e) {
+      pane.replaceChildren(el('p', { class: 'muted', text: e.message }));
+      return;
+    }
+    if (this.selected !== id) return;
+    t = t.ticket && !t.id ? { ...t.ticket, ...t } : t;
+    pane.replaceChildren(...this.detail(t));
+  }
+
+  detail(t) {
+    const close = el('button', { type: 'button', class: 'ghost small', text: 'Close',
+      onclick: () => { $('#ticket-detail').hidden = true; this.selected = null; } });
+    const facts = el('dl', { class: 'profile' });
+    const rows = [
+      ['Status', humanize(t.status || '')], ['Resolution', t.resolution && humanize(t.resolution)],
+      ['Priority', humanize(t.priority || '')], ['Tier', t.tier], ['Category', t.category && humanize(t.category)],
+      ['Channel', t.channel], ['Assignee', pick(t, 'assignee_name', 'assignee_id')],
+      ['Reasons', (t.reasons || []).map((r) => humanize(typeof r === 'string' ? r : r.code)).join(', ')],
+      ['Created', dateTime(t.created_at)], ['First response', dateTime(t.first_response_at)],
+      ['Resolved', dateTime(t.resolved_at)],
+    ];
+    for (const [k, v] of rows) if (v != null && v !== '') facts.append(el('dt', { text: k }), el('dd', { text: String(v) }));
+    const out = [
+      el('div', { class: 'detail-head' }, el('h2', { text: `Ticket #${t.number || t.id}` }), close),
+      t.summary ? el('p', { class: 'summary', text: t.summary }) : null,
+      facts,
+      this.tagEditor(t),
+      el('h3', { text: 'Transcript' }),
+      this.transcript(pick(t, 'messages', 'transcript') || []),
+      el('h3', { text: 'Notes' }),
+      this.simpleList(t.notes || [], (n) => [`${pick(n, 'agent_name', 'author', 'agent_id') || ''} · ${dateTime(n.created_at)}`, n.text]),
+      el('h3', { text: 'Assignment history' }),
+      this.simpleList(pick(t, 'assignments', 'assignment_history') || [], (a) => [
+        `${pick(a, 'agent_name', 'agent_id') || ''}`,
+        `${dateTime(a.assigned_at)} → ${a.ended_at ? dateTime(a.ended_at) : 'now'}${a.end_cause ? ` (${humanize(a.end_cause)})` : ''}`]),
+      el('h3', { text: 'Transitions' }),
+      this.simpleList(t.transitions || [], (x) => [
+        `${humanize(pick(x, 'from_state', 'from') || '—')} → ${humanize(pick(x, 'to_state', 'to') || '')}`,
+        `${dateTime(pick(x, 'created_at', 'at'))} · ${humanize(x.cause || '')}${x.actor ? ` · ${x.actor}` : ''}`]),
+    ];
+    return out.filter(Boolean);
+  }
+
+  transcript(messages) {
+    const box = el('div', { class: 'transcript small-transcript' });
+    for (const m of messages) {
+      const who = { customer: 'Customer', bot: 'Assistant', agent: m.agent_name || 'Agent', system: 'System' }[m.sender] || m.sender;
+      box.append(el('div', { class: `msg ${m.sender || 'system'}`, 'data-sender': m.sender || 'system' },
+        el('div', { class: 'msg-head' }, el('span', { class: 'who', text: who }), el('time', { text: dateTime(m.created_at) })),
+        el('div', { class: 'msg-text', text: m.text || '' })));
+    }
+    if (!messages.length) box.append(el('p', { class: 'muted', text: 'No messages.' }));
+    return box;
+  }
+
+  simpleList(items, describe) {
+    if (!items.length) return el('p', { class: 'muted', text: 'None.' });
+    return el('ul', { class: 'history' }, ...items.map((item) => {
+      const [head, body] = describe(item);
+      return el('li', {}, el('div', { class: 'muted', text: head }), body ? el('div', { class: 'msg-text', text: body }) : null);
+    }));
+  }
+
+  /** PATCH /api/tickets/{id} with tags and priority. */
+  tagEditor(t) {
+    const tags = el('input', { value: (t.tags || []).join(', '), 'aria-label': 'Tags (comma separated)', size: '24' });
+    const priority = el('select', { 'aria-label': 'Priority' },
+      ...['normal', 'high', 'urgent'].map((p) => el('option', { value: p, text: humanize(p), selected: p === t.priority })));
+    const save = el('button', { type: 'button', class: 'small', text: 'Save',
+      onclick: async () => {
+        const body = { tags: tags.value.split(',').map((x) => x.trim()).filter(Boolean), priority: priority.value };
+        try {
+          await api('PATCH', `/api/tickets/${encodeURIComponent(t.id)}`, body);
+          toast('Ticket updated.');
+          this.load();
+        } catch (e) { toast(e.message, 'error'); }
+      } });
+    return el('div', { class: 'tag-editor' }, el('label', {}, 'Tags ', tags), el('label', {}, 'Priority ', priority), save);
+  }
+}

@@ -1,0 +1,330 @@
+/* The agent console: sign-in, the agent socket, the queue and "Mine" lists, tabs and the title count. */
+import {
+  $, el, api, AgentSocket, setUnauthorizedHandler, duration, toMillis, humanize, customerName, toast,
+} from './console-lib.js';
+import { ConversationView } from './console-conversation.js';
+import { TicketsView } from './console-tickets.js';
+
+const TITLE = 'Agent console';
+
+const app = {
+  me: null,
+  queue: [],
+  mine: new Map(), // conversation_id -> summary
+  unread: new Map(), // conversation_id -> count
+  canned: [],
+  socket: null,
+  view: null,
+  tickets: null,
+  connectedOnce: false,
+
+  applySummary(summary) {
+    if (!summary || !summary.conversation_id) return;
+    const id = summary.conversation_id;
+    if (summary.state === 'assigned' && summary.agent_id === this.me.id) {
+      this.mine.set(id, { ...(this.mine.get(id) || {}), ...summary });
+    } else {
+      this.mine.delete(id);
+      this.unread.delete(id);
+    }
+    if (summary.state !== 'queued') this.queue = this.queue.filter((q) => q.conversation_id !== id);
+    this.view.updateSummary(summary);
+    renderLists();
+  },
+
+  /** The agent's reply was stored: the conversation no longer waits for a first answer. */
+  answered(id) {
+    const s = this.mine.get(id);
+    if (!s) return;
+    s.accept_deadline = null;
+    s.answered = true;
+    renderLists();
+  },
+
+  markRead(id) {
+    this.unread.delete(id);
+    renderLists();
+  },
+
+  async refreshMine() {
+    try {
+      const data = await api('GET', '/api/agent/conversations');
+      const list = Array.isArray(data) ? data : data.conversations || [];
+      this.mine = new Map(list.map((s) => [s.conversation_id, s]));
+      renderLists();
+    } catch (e) { toast(e.message, 'error'); }
+  },
+};
+
+// ---- sign-in ----------------------------------------------------------------------------------
+function showLogin(message) {
+  $('#app').hidden = true;
+  $('#login-view').hidden = false;
+  const error = $('#login-error');
+  error.textContent = message || '';
+  error.hidden = !message;
+  $('#login-username').focus();
+}
+
+async function boot() {
+  setUnauthorizedHandler(() => signedOut('Your session has ended. Please sign in again.'));
+  try {
+    const data = await api('GET', '/api/me');
+    start(data.agent || data);
+  } catch (e) {
+    showLogin(e.status === 401 || e.status === 403 ? '' : e.message);
+  }
+}
+
+$('#login-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const username = $('#login-username').value.trim();
+  const password = $('#login-password').value;
+  if (!username || !password) { showLogin('Enter your username and password.'); return; }
+  $('#login-submit').disabled = true;
+  try {
+    const data = await api('POST', '/api/auth/login', { username, password });
+    $('#login-password').value = '';
+    start(data.agent);
+  } catch (e) {
+    showLogin(e.status === 401 ? 'Wrong username or password.' : e.message);
+  } finally {
+    $('#login-submit').disabled = false;
+  }
+});
+
+function start(agent) {
+  app.me = agent;
+  $('#login-view').hidden = true;
+  $('#app').hidden = false;
+  renderMe();
+  if (!app.view) app.view = new ConversationView(app);
+  if (!app.tickets) app.tickets = new TicketsView(app);
+  app.socket = new AgentSocket({ onFrame, onStatus, onUnauthorized: () => signedOut('Your session has ended. Please sign in again.') });
+  app.socket.start();
+  loadCanned();
+  app.refreshMine();
+  api('GET', '/api/queue').then((d) => { app.queue = (d && d.queue) || []; renderLists(); }).catch(() => {});
+}
+
+function signedOut(message) {
+  if (app.socket) app.socket.stop();
+  app.socket = null;
+  if (app.view) app.view.close();
+  app.queue = [];
+  app.mine = new Map();
+  app.unread = new Map();
+  app.connectedOnce = false;
+  $('#banner').hidden = true;
+  document.title = TITLE;
+  showLogin(message);
+}
+
+$('#logout').addEventListener('click', async () => {
+  try { await api('POST', '/api/auth/logout'); } catch (e) { /* signed out locally either way */ }
+  signedOut('');
+});
+
+function renderMe() {
+  $('#me-name').textContent = app.me.name || app.me.username;
+  $('#me-role').textContent = humanize(app.me.role || 'agent');
+  $('#presence').value = app.me.presence || 'offline';
+}
+
+$('#presence').addEventListener('change', async (ev) => {
+  const wanted = ev.target.value;
+  try {
+    await api('PUT', '/api/me/presence', { presence: wanted });
+    app.me.presence = wanted;
+  } catch (e) {
+    toast(e.message, 'error');
+    ev.target.value = app.me.presence || 'offline';
+  }
+});
+
+async function loadCanned() {
+  try {
+    const data = await api('GET', '/api/canned-responses');
+    app.canned = (data && data.canned) || [];
+  } catch (e) { app.canned = []; }
+  const select = $('#canned');
+  select.replaceChildren(el('option', { value: '', text: 'Canned responses…' }),
+    ...app.canned.map((c) => el('option', { value: String(c.id), text: `${c.title}${c.shortcut ? '  /' + String(c.shortcut).replace(/^\//, '') : ''}` })));
+}
+
+// ---- the socket --------------------------------------------------------------------------------
+function onStatus(open) {
+  if (open) app.connectedOnce = true;
+  $('#banner').hidden = open;
+}
+
+function onFrame(f) {
+  switch (f.type) {
+    case 'hello':
+      if (f.agent) { app.me = { ...app.me, ...f.agent }; renderMe(); }
+      app.queue = f.queue || [];
+      app.mine = new Map((f.conversations || []).map((s) => [s.conversation_id, s]));
+      renderLists();
+      app.view.resendOutbox();
+      if (app.view.id) app.view.open(app.view.id); // catch up on what was missed while disconnected
+      break;
+    case 'queue':
+      app.queue = f.queue || [];
+      renderLists();
+      break;
+    case 'assigned':
+      app.applySummary(f.conversation);
+      toast(`New conversation: ${customerName(f.conversation)}`);
+      if (!app.view.id && f.conversation) openConversation(f.conversation.conversation_id);
+      break;
+    case 'conversation':
+      app.applySummary(f.conversation);
+      break;
+    case 'message': {
+      const s = app.mine.get(f.conversation_id);
+      if (s && f.message) {
+        s.last_message = f.message;
+        if (f.message.sender === 'customer' && (f.conversation_id !== app.view.id || document.hidden)) {
+          app.unread.set(f.conversation_id, (app.unread.get(f.conversation_id) || 0) + 1);
+        }
+        if (f.message.sender === 'agent') s.accept_deadline = null;
+        renderLists();
+      }
+      if (f.message) app.view.onMessage(f.conversation_id, f.message);
+      break;
+    }
+    case 'ack':
+      app.view.onAck(f);
+      break;
+    case 'typing':
+      app.view.onTyping(f.conversation_id);
+      break;
+    case 'presence':
+      app.me.presence = f.presence;
+      renderMe();
+      break;
+    case 'error':
+      app.view.onError(f);
+      break;
+    default:
+      break; // pong, and frames from newer servers
+  }
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && app.view && app.view.id) app.markRead(app.view.id);
+});
+
+// ---- lists ---------------------------------------------------------------------------------------
+function badge(text, kind) { return el('span', { class: `badge ${kind || ''}`, text }); }
+
+function renderQueue() {
+  const list = $('#queue-list');
+  list.replaceChildren(...app.queue.map((s) => {
+    const take = el('button', { type: 'button', class: 'small primary', 'data-testid': 'take', text: 'Take',
+      onclick: (ev) => { ev.stopPropagation(); takeConversation(s.conversation_id, ev.currentTarget); } });
+    const c = s.customer || {};
+    return el('li', { class: 'item', 'data-testid': 'queue-item', 'data-conversation-id': s.conversation_id },
+      el('div', { class: 'item-row' },
+        el('span', { class: 'name', text: customerName(s) }),
+        s.priority && s.priority !== 'normal' ? badge(humanize(s.priority), s.priority) : null,
+        c.value_tier === 'vip' ? badge('VIP', 'vip') : null,
+        badge(`T${s.tier || 1}`, 'tier')),
+      el('div', { class: 'item-row muted' },
+        el('span', { class: 'reasons-line', text: (s.reasons || []).map(humanize).join(', ') || humanize(s.category || '') })),
+      el('div', { class: 'item-row' },
+        el('span', { class: 'muted' }, 'Waiting ', el('span', { 'data-since': String(toMillis(s.queued_at) || '') })),
+        el('span', { class: 'spacer' }), take));
+  }));
+  $('#queue-count').textContent = String(app.queue.length);
+  $('#queue-empty').hidden = app.queue.length > 0;
+}
+
+function renderMine() {
+  const list = $('#mine-list');
+  const items = [...app.mine.values()];
+  list.replaceChildren(...items.map((s) => {
+    const id = s.conversation_id;
+    const unread = app.unread.get(id) || 0;
+    const last = s.last_message;
+    const deadline = toMillis(s.accept_deadline);
+    return el('li', {
+      class: `item clickable${id === (app.view && app.view.id) ? ' active' : ''}${needsAnswer(s) ? ' waiting' : ''}`,
+      'data-testid': 'mine-item', 'data-conversation-id': id, tabindex: '0', role: 'button',
+      onclick: () => openConversation(id),
+      onkeydown: (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); openConversation(id); } },
+    },
+    el('div', { class: 'item-row' },
+      el('span', { class: 'name', text: customerName(s) }),
+      s.priority && s.priority !== 'normal' ? badge(humanize(s.priority), s.priority) : null,
+      unread ? badge(String(unread), 'unread') : null),
+    last ? el('div', { class: 'item-row muted clamp1', text: `${last.sender === 'agent' ? 'You: ' : ''}${last.text || ''}` }) : null,
+    deadline ? el('div', { class: 'item-row' }, badge('Awaiting first reply', 'urgent'),
+      el('span', { class: 'muted countdown', 'data-deadline': String(deadline) })) : null);
+  }));
+  $('#mine-count').textContent = String(items.length);
+  $('#mine-empty').hidden = items.length > 0;
+}
+
+/** Waiting for the agent: the customer spoke last, or the first answer is still due. */
+function needsAnswer(s) {
+  return !!s.accept_deadline || (s.last_message && s.last_message.sender === 'customer');
+}
+
+function renderLists() {
+  renderQueue();
+  renderMine();
+  tick();
+  const waiting = [...app.mine.values()].filter(needsAnswer).length;
+  document.title = waiting ? `(${waiting}) ${TITLE}` : TITLE;
+}
+
+async function takeConversation(id, button) {
+  button.disabled = true;
+  try {
+    const data = await api('POST', `/api/agent/conversations/${encodeURIComponent(id)}/accept`);
+    const summary = data && (data.conversation || (data.conversation_id ? data : null));
+    if (summary) app.applySummary(summary);
+    else await app.refreshMine();
+    app.queue = app.queue.filter((q) => q.conversation_id !== id);
+    renderLists();
+    openConversation(id);
+  } catch (e) {
+    toast(e.message, 'error');
+    button.disabled = false;
+  }
+}
+
+function openConversation(id) {
+  showTab('conversations');
+  app.view.open(id);
+  renderLists();
+}
+
+function tick() {
+  const now = Date.now();
+  for (const node of document.querySelectorAll('[data-since]')) {
+    const since = Number(node.dataset.since);
+    node.textContent = since ? duration((now - since) / 1000) : '';
+  }
+  for (const node of document.querySelectorAll('[data-deadline]')) {
+    const left = (Number(node.dataset.deadline) - now) / 1000;
+    node.textContent = left > 0 ? `${duration(left)} left` : 'time is up';
+  }
+}
+setInterval(tick, 1000);
+
+// ---- tabs -----------------------------------------------------------------------------------------
+function showTab(name) {
+  const tickets = name === 'tickets';
+  $('#conversations-view').hidden = tickets;
+  $('#tickets-view').hidden = !tickets;
+  $('#conversations-tab').setAttribute('aria-selected', String(!tickets));
+  $('#tickets-tab').setAttribute('aria-selected', String(tickets));
+  if (tickets) app.tickets.show();
+}
+$('#conversations-tab').addEventListener('click', () => showTab('conversations'));
+$('#tickets-tab').addEventListener('click', () => showTab('tickets'));
+document.addEventListener('open-ticket', (ev) => { showTab('tickets'); app.tickets.openTicket(ev.detail); });
+
+boot();

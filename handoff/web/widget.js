@@ -1,0 +1,434 @@
+/* Brightwood support widget: one script tag, a Shadow DOM UI, the customer side of
+ * docs/handoff-protocol.md. Customer text only ever reaches the page through textContent. */
+(() => {
+  'use strict';
+  if (window.__brightwoodWidget) return;
+  window.__brightwoodWidget = true;
+
+  const script = document.currentScript || document.querySelector('script[src*="widget.js"]');
+  const ORIGIN = new URL(script ? script.src : location.href, location.href).origin;
+  const WS_ORIGIN = ORIGIN.replace(/^http/, 'ws');
+  const ds = (script && script.dataset) || {};
+  const CONFIG = {
+    title: ds.title || 'Brightwood support',
+    name: ds.name || null, email: ds.email || null,
+    externalId: ds.externalId || null, signature: ds.signature || null,
+    language: ds.language || (navigator.language || 'en').slice(0, 2),
+  };
+  const KEY = 'brightwood-widget:' + ORIGIN;
+  const MAX_CHARS = 2000, MAX_CACHED = 100, PING_MS = 25000, TYPING_SEND_MS = 3000, TYPING_SHOW_MS = 4000;
+  const ENDED = new Set(['resolved', 'abandoned']);
+
+  // ---- persistent state ----------------------------------------------------------------
+  const memory = {};
+  const storage = {
+    load() {
+      try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { return memory[KEY] || {}; }
+    },
+    save(value) {
+      try { localStorage.setItem(KEY, JSON.stringify(value)); } catch (e) { memory[KEY] = value; }
+    },
+  };
+  const saved = storage.load();
+  const st = {
+    conversationId: saved.conversationId || null, token: saved.token || null,
+    lastId: saved.lastId || 0, outbox: saved.outbox || [], messages: saved.messages || [],
+    open: !!saved.open, state: saved.state || 'bot', agentName: saved.agentName || null, queue: null,
+  };
+  const persist = () => storage.save({
+    conversationId: st.conversationId, token: st.token, lastId: st.lastId, outbox: st.outbox,
+    messages: st.messages.slice(-MAX_CACHED), open: st.open, state: st.state, agentName: st.agentName,
+  });
+
+  // ---- DOM -------------------------------------------------------------------------------
+  const el = (tag, attrs = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === 'class') node.className = v;
+      else if (k === 'text') node.textContent = v;
+      else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    for (const c of children) node.append(c);
+    return node;
+  };
+  const svg = (path) => {
+    const ns = 'http://www.w3.org/2000/svg';
+    const s = document.createElementNS(ns, 'svg');
+    s.setAttribute('viewBox', '0 0 24 24'); s.setAttribute('width', '24'); s.setAttribute('height', '24');
+    s.setAttribute('aria-hidden', 'true');
+    const p = document.createElementNS(ns, 'path');
+    p.setAttribute('d', path); p.setAttribute('fill', 'currentColor');
+    s.append(p);
+    return s;
+  };
+
+  const STYLES = `
+:host { all: initial; position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
+  font: 14px/1.45 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  color: #1f2933; }
+* { box-sizing: border-box; }
+button { font: inherit; cursor: pointer; }
+.launcher { width: 56px; height: 56px; border-radius: 50%; border: 0; background: #2f6f4f; color: #fff;
+  box-shadow: 0 4px 14px rgba(0,0,0,.25); display: flex; align-items: center; justify-content: center;
+  position: relative; margin-left: auto; }
+.launcher:focus-visible, button:focus-visible, textarea:focus-visible { outline: 3px solid #9cc7ae; outline-offset: 2px; }
+.badge { position: absolute; top: -4px; right: -4px; min-width: 20px; height: 20px; border-radius: 10px;
+  background: #c0392b; color: #fff; font-size: 12px; padding: 0 6px; line-height: 20px; }
+.panel { position: absolute; right: 0; bottom: 68px; width: 360px; height: 520px; max-height: calc(100vh - 100px);
+  max-width: calc(100vw - 40px); background: #fff; border-radius: 12px; box-shadow: 0 8px 30px rgba(0,0,0,.22);
+  display: flex; flex-direction: column; overflow: hidden; }
+.panel[hidden] { display: none; }
+header { background: #2f6f4f; color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 8px; }
+header .titles { flex: 1; min-width: 0; }
+header h2 { font-size: 15px; margin: 0; font-weight: 600; }
+header .state { font-size: 12px; opacity: .9; }
+header button { background: transparent; border: 0; color: #fff; padding: 4px; border-radius: 4px; }
+.notice { background: #fff4e5; color: #7a4b00; font-size: 12px; padding: 6px 12px; border-bottom: 1px solid #f1dcb5; }
+.notice[hidden] { display: none; }
+.messages { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 6px;
+  background: #f7f8fa; }
+.msg { max-width: 82%; padding: 8px 11px; border-radius: 12px; white-space: pre-wrap; word-wrap: break-word; }
+.msg .who { display: block; font-size: 11px; color: #52606d; margin-bottom: 2px; }
+.msg.customer { align-self: flex-end; background: #2f6f4f; color: #fff; border-bottom-right-radius: 4px; }
+.msg.bot, .msg.agent { align-self: flex-start; background: #fff; border: 1px solid #e4e7eb; border-bottom-left-radius: 4px; }
+.msg.agent { border-color: #b7d3c3; }
+.msg.system { align-self: center; background: transparent; color: #616e7c; font-size: 12px; font-style: italic; text-align: center; }
+.status { display: block; font-size: 11px; opacity: .8; text-align: right; margin-top: 2px; }
+.msg.failed { background: #9b2c2c; }
+.buttons { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
+.buttons button { border: 1px solid #2f6f4f; color: #2f6f4f; background: #fff; border-radius: 14px; padding: 3px 10px; font-size: 13px; }
+.buttons button:disabled { opacity: .5; cursor: default; }
+.typing { font-size: 12px; color: #52606d; padding: 2px 14px 4px; min-height: 20px; background: #f7f8fa; }
+form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e4e7eb; align-items: flex-end; }
+textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px; padding: 8px; font: inherit;
+  min-height: 38px; max-height: 120px; color: inherit; }
+.send { border: 0; background: #2f6f4f; color: #fff; border-radius: 8px; padding: 8px 14px; }
+.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+`;
+
+  const host = el('div', { id: 'brightwood-widget' });
+  const root = host.attachShadow({ mode: 'open' });
+  const badge = el('span', { class: 'badge', hidden: '' });
+  const launcher = el('button', {
+    class: 'launcher', type: 'button', 'data-testid': 'bw-launcher', 'aria-label': 'Open support chat',
+    'aria-expanded': 'false', onclick: () => setOpen(!st.open),
+  }, svg('M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z'), badge);
+  const stateLine = el('div', { class: 'state', 'data-testid': 'bw-state', role: 'status' });
+  const notice = el('div', { class: 'notice', hidden: '', role: 'alert' });
+  const list = el('div', {
+    class: 'messages', 'data-testid': 'bw-messages', 'aria-live': 'polite', role: 'log', 'aria-label': 'Messages',
+  });
+  const typing = el('div', { class: 'typing', 'data-testid': 'bw-typing', 'aria-live': 'polite' });
+  const input = el('textarea', {
+    id: 'bw-input', 'data-testid': 'bw-input', rows: '1', maxlength: String(MAX_CHARS), placeholder: 'Write a message…',
+  });
+  const form = el('form', { novalidate: '' },
+    el('label', { class: 'sr', for: 'bw-input', text: 'Your message' }), input,
+    el('button', { class: 'send', type: 'submit', 'data-testid': 'bw-send', text: 'Send' }));
+  const panel = el('section', { class: 'panel', 'data-testid': 'bw-panel', hidden: '', role: 'dialog', 'aria-label': CONFIG.title },
+    el('header', {},
+      el('div', { class: 'titles' }, el('h2', { text: CONFIG.title }), stateLine),
+      el('button', { type: 'button', 'aria-label': 'Close chat', onclick: () => setOpen(false) },
+        svg('M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z'))),
+    notice, list, typing, form);
+  // A constructed sheet also works under a host page's strict style-src CSP; <style> is the fallback.
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLES);
+    root.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    root.append(el('style', { text: STYLES }));
+  }
+  root.append(panel, launcher);
+
+  // ---- rendering ---------------------------------------------------------------------------
+  let unread = 0, noticeTimer = null, typingTimer = null;
+  const showNotice = (text, sticky = false) => {
+    clearTimeout(noticeTimer);
+    notice.textContent = text;
+    notice.hidden = !text;
+    if (text && !sticky) noticeTimer = setTimeout(() => { notice.hidden = true; }, 8000);
+  };
+  const renderState = () => {
+    let line = 'Assistant';
+    if (st.state === 'queued') {
+      line = 'Waiting for an agent';
+      const q = st.queue;
+      if (q && q.position) line += ` — you are number ${q.position}`;
+      if (q && q.wait_seconds != null) line += `${q.position ? ',' : ' —'} about ${Math.max(1, Math.round(q.wait_seconds / 60))} min`;
+    } else if (st.state === 'assigned') line = `${st.agentName || 'An agent'} (agent)`;
+    else if (st.state === 'resolved') line = 'Resolved';
+    else if (st.state === 'offline') line = 'We will get back to you by email';
+    else if (st.state === 'abandoned') line = 'Conversation ended';
+    stateLine.textContent = line;
+    stateLine.dataset.state = st.state;
+  };
+  const byId = (id) => list.querySelector(`[data-id="${CSS_ESCAPE(String(id))}"]`);
+  const byClient = (cid) => list.querySelector(`[data-client-id="${CSS_ESCAPE(String(cid))}"]`);
+  const CSS_ESCAPE = (s) => (window.CSS && window.CSS.escape ? window.CSS.escape(s) : s.replace(/["\\]/g, '\\$&'));
+  const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+
+  function bubble(sender, text, who) {
+    const node = el('div', { class: `msg ${sender}`, 'data-testid': 'bw-message', 'data-sender': sender });
+    if (who) node.append(el('span', { class: 'who', text: who }));
+    node.append(el('span', { class: 'text', text }));
+    return node;
+  }
+  function setStatus(node, status, label) {
+    let s = node.querySelector('.status');
+    if (!s) { s = el('span', { class: 'status' }); node.append(s); }
+    node.dataset.status = status;
+    node.classList.toggle('failed', status === 'failed');
+    s.textContent = label;
+  }
+  function renderMessage(m, { count = true } = {}) {
+    if (m.id != null && byId(m.id)) return;
+    const scroll = nearBottom();
+    let node = m.client_id ? byClient(m.client_id) : null;
+    if (node) {
+      node.dataset.id = m.id;
+      setStatus(node, 'sent', 'Sent');
+    } else {
+      const who = m.sender === 'agent' ? (m.agent_name || 'Agent') : m.sender === 'bot' ? 'Assistant' : null;
+      node = bubble(m.sender, m.text || '', who);
+      if (m.id != null) node.dataset.id = m.id;
+      if (m.client_id) node.dataset.clientId = m.client_id;
+      if (m.created_at) node.title = new Date(m.created_at).toLocaleString();
+      const buttons = m.payload && Array.isArray(m.payload.buttons) ? m.payload.buttons : [];
+      if (buttons.length) {
+        list.querySelectorAll('.buttons button').forEach((b) => { b.disabled = true; });
+        node.append(el('div', { class: 'buttons' }, ...buttons.filter((b) => b && b.title).map((b) =>
+          el('button', { type: 'button', text: String(b.title), onclick: () => send(String(b.title)) }))));
+      }
+      // In id order, and before bubbles still waiting for their id.
+      const later = m.id == null ? null : [...list.children].find((n) => !n.dataset.id || Number(n.dataset.id) > m.id);
+      list.insertBefore(node, later || null);
+      if (m.sender === 'customer') list.querySelectorAll('.buttons button').forEach((b) => { b.disabled = true; });
+      if (count && m.sender !== 'customer' && !st.open) { unread += 1; renderBadge(); }
+    }
+    if (m.sender === 'agent' || m.sender === 'bot') hideTyping();
+    if (scroll || m.sender === 'customer') list.scrollTop = list.scrollHeight;
+  }
+  function renderPending(item) {
+    if (byClient(item.client_id)) return;
+    const node = bubble('customer', item.text);
+    node.dataset.clientId = item.client_id;
+    setStatus(node, 'sending', 'Sending…');
+    list.append(node);
+    list.scrollTop = list.scrollHeight;
+  }
+  const renderBadge = () => { badge.textContent = String(unread); badge.hidden = unread === 0; };
+  const hideTyping = () => { clearTimeout(typingTimer); typing.textContent = ''; };
+
+  function remember(m) {
+    if (m.id == null || st.messages.some((x) => x.id === m.id)) return;
+    st.messages.push(m);
+    if (st.messages.length > MAX_CACHED) st.messages.splice(0, st.messages.length - MAX_CACHED);
+    if (m.id > st.lastId) st.lastId = m.id;
+    if (m.sender === 'agent' && m.agent_name) st.agentName = m.agent_name;
+  }
+
+  // ---- connection ---------------------------------------------------------------------------
+  let ws = null, attempt = 0, retryTimer = null, pingTimer = null, creating = null, lastTypingSent = 0;
+
+  async function createConversation() {
+    const body = { channel: 'web', language: CONFIG.language };
+    if (CONFIG.name) body.name = CONFIG.name;
+    if (CONFIG.email) body.email = CONFIG.email;
+    if (CONFIG.externalId) { body.external_id = CONFIG.externalId; body.signature = CONFIG.signature; }
+    const res = await fetch(ORIGIN + '/api/conversations', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error('HTTP ' + res.status);
+    const data = await res.json();
+    Object.assign(st, { conversationId: data.conversation_id, token: data.customer_token, lastId: 0,
+      messages: [], state: data.state || 'bot', agentName: null, queue: null });
+    persist();
+    renderState();
+  }
+  function ensureConversation() {
+    if (st.conversationId) return Promise.resolve();
+    if (!creating) {
+      creating = createConversation()
+        .then(() => { showNotice(''); connect(); })
+        .catch(() => { showNotice('We could not reach support. We will try again when you send a message.', true); })
+        .finally(() => { creating = null; });
+    }
+    return creating;
+  }
+
+  function connect() {
+    if (!st.conversationId || (ws && ws.readyState <= 1)) return;
+    clearTimeout(retryTimer);
+    const q = new URLSearchParams({ conversation_id: st.conversationId, token: st.token, after: String(st.lastId || 0) });
+    const sock = new WebSocket(`${WS_ORIGIN}/ws/customer?${q}`);
+    ws = sock;
+    sock.onopen = () => {
+      attempt = 0;
+      clearInterval(pingTimer);
+      pingTimer = setInterval(() => sendFrame({ type: 'ping' }), PING_MS);
+    };
+    sock.onmessage = (ev) => {
+      let frame;
+      try { frame = JSON.parse(ev.data); } catch (e) { return; }
+      if (frame && typeof frame.type === 'string') onFrame(frame);
+    };
+    sock.onclose = (ev) => {
+      if (ws !== sock) return;
+      ws = null;
+      clearInterval(pingTimer);
+      if (ev.code === 4401 || ev.code === 4404) { forgetConversation(); return; }
+      showNotice('Reconnecting…', true);
+      const delay = Math.min(15000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+      attempt += 1;
+      retryTimer = setTimeout(connect, delay);
+    };
+  }
+  function disconnect() {
+    clearTimeout(retryTimer);
+    clearInterval(pingTimer);
+    const old = ws;
+    ws = null; // its close event is then ignored
+    if (old) old.close(1000);
+  }
+  function forgetConversation() {
+    Object.assign(st, { conversationId: null, token: null, lastId: 0, messages: [], state: 'bot', agentName: null, queue: null });
+    persist();
+    renderState();
+    showNotice('This conversation has ended. Send a message to start a new one.', true);
+  }
+  const sendFrame = (frame) => {
+    if (!ws || ws.readyState !== 1) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  };
+  function flushOutbox() {
+    for (const item of st.outbox) sendFrame({ type: 'message', client_id: item.client_id, text: item.text });
+  }
+
+  function onFrame(f) {
+    switch (f.type) {
+      case 'hello':
+        showNotice('');
+        if (f.state) st.state = f.state;
+        st.queue = f.queue || null;
+        (f.messages || []).forEach((m) => { remember(m); renderMessage(m); if (m.client_id) ackOutbox(m.client_id); });
+        persist(); renderState();
+        if (ENDED.has(st.state)) showNotice('This conversation is closed. Writing again starts a new one.', true);
+        flushOutbox();
+        break;
+      case 'message':
+        if (f.message) {
+          remember(f.message); renderMessage(f.message);
+          if (f.message.client_id) ackOutbox(f.message.client_id);
+          persist();
+        }
+        break;
+      case 'ack': {
+        ackOutbox(f.client_id);
+        const node = byClient(f.client_id);
+        if (node) { if (f.id != null) node.dataset.id = f.id; setStatus(node, 'sent', 'Sent'); }
+        persist();
+        break;
+      }
+      case 'state':
+        st.state = f.state || st.state;
+        st.queue = f.queue || null;
+        if (f.agent_name) st.agentName = f.agent_name;
+        persist(); renderState();
+        if (ENDED.has(st.state)) { showNotice('This conversation is closed. Writing again starts a new one.', true); hideTyping(); }
+        break;
+      case 'typing': {
+        const who = f.sender === 'agent' ? (f.agent_name || st.agentName || 'The agent') : 'The assistant';
+        typing.textContent = `${who} is typing…`;
+        clearTimeout(typingTimer);
+        typingTimer = setTimeout(hideTyping, TYPING_SHOW_MS);
+        break;
+      }
+      case 'error': {
+        showNotice(f.detail || 'Your message could not be sent. We will try again.');
+        const node = f.client_id ? byClient(f.client_id) : null;
+        if (node) setStatus(node, 'failed', 'Not sent. Select to retry.');
+        break;
+      }
+      default: break; // pong and frames from newer servers
+    }
+  }
+  const ackOutbox = (cid) => { st.outbox = st.outbox.filter((x) => x.client_id !== cid); };
+
+  // ---- sending ------------------------------------------------------------------------------
+  const newId = () => (crypto.randomUUID ? crypto.randomUUID()
+    : 'xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx'.replace(/[xy]/g, (c) => {
+      const r = crypto.getRandomValues(new Uint8Array(1))[0] % 16;
+      return (c === 'x' ? r : (r & 3) | 8).toString(16);
+    }));
+
+  function send(text) {
+    text = (text || '').trim();
+    if (!text) return;
+    if (text.length > MAX_CHARS) { showNotice(`Messages are limited to ${MAX_CHARS} characters.`); return; }
+    if (st.conversationId && ENDED.has(st.state)) {
+      // A new conversation: what the old one never delivered stays with it.
+      Object.assign(st, { conversationId: null, token: null, lastId: 0, messages: [], outbox: [], state: 'bot', agentName: null });
+      list.replaceChildren();
+      disconnect();
+      showNotice('');
+    }
+    const item = { client_id: newId(), text };
+    st.outbox.push(item);
+    persist();
+    renderPending(item);
+    if (!st.conversationId) { ensureConversation(); return; } // hello flushes the outbox
+    if (!sendFrame({ type: 'message', client_id: item.client_id, text })) connect();
+  }
+
+  list.addEventListener('click', (ev) => {
+    const node = ev.target.closest && ev.target.closest('.msg.failed');
+    const item = node && st.outbox.find((x) => x.client_id === node.dataset.clientId);
+    if (!item) return;
+    setStatus(node, 'sending', 'Sending…');
+    if (!sendFrame({ type: 'message', client_id: item.client_id, text: item.text })) connect();
+  });
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const text = input.value;
+    input.value = '';
+    send(text);
+    input.focus();
+  });
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); form.requestSubmit(); }
+  });
+  input.addEventListener('input', () => {
+    const now = Date.now();
+    if (input.value && now - lastTypingSent >= TYPING_SEND_MS && sendFrame({ type: 'typing' })) lastTypingSent = now;
+  });
+  panel.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') { setOpen(false); launcher.focus(); } });
+
+  function setOpen(open, { create = true } = {}) {
+    st.open = open;
+    panel.hidden = !open;
+    launcher.setAttribute('aria-expanded', String(open));
+    launcher.setAttribute('aria-label', open ? 'Close support chat' : 'Open support chat');
+    persist();
+    if (open) {
+      unread = 0; renderBadge();
+      if (create) ensureConversation();
+      list.scrollTop = list.scrollHeight;
+      input.focus();
+    }
+  }
+
+  // ---- start --------------------------------------------------------------------------------
+  function start() {
+    document.body.append(host);
+    st.messages.forEach((m) => renderMessage(m, { count: false }));
+    st.outbox.forEach(renderPending);
+    renderState();
+    if (st.conversationId) connect();
+    if (st.open) setOpen(true, { create: false });
+  }
+  if (document.body) start();
+  else document.addEventListener('DOMContentLoaded', start);
+})();

@@ -1,0 +1,141 @@
+"""Conversations, messages (idempotency, the after-id cursor) and transitions, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from handoff.core.model import ConversationId, State
+from handoff.errors import Conflict, UnknownConversation
+from handoff.tickets import TicketLog
+from handoff.tickets.views import AgentAccount
+from tests.handoff.tickets.conftest import CUSTOMER, T0, at
+
+
+async def test_add_message_stores_and_returns_the_wire_shape(log: TicketLog, conversation: ConversationId,
+                                                             ada: AgentAccount) -> None:
+    customer, new = await log.add_message(conversation, "customer", "Where is my order?", now=at(1),
+                                          client_id="u-1")
+    agent, _ = await log.add_message(conversation, "agent", "Let me look.", now=at(2), agent_id=ada.agent_id)
+    bot, _ = await log.add_message(conversation, "bot", "Choose:", now=at(3), payload={"buttons": [{"title": "A"}]})
+
+    assert new is True
+    assert customer.to_json() == {"id": customer.id, "conversation_id": "c_1", "sender": "customer",
+                                  "text": "Where is my order?", "agent_name": None, "client_id": "u-1",
+                                  "created_at": "2026-11-25T09:00:01.000+00:00", "payload": None}
+    assert (agent.agent_id, agent.agent_name) == ("a_ada", "Ada Lovelace")
+    assert bot.payload == {"buttons": [{"title": "A"}]}
+    stored = await log.messages(conversation)
+    assert [m.to_json() for m in stored] == [customer.to_json(), agent.to_json(), bot.to_json()]
+    assert stored[0].created_at == at(1) and stored[0].created_at.tzinfo is not None
+
+
+async def test_add_message_same_client_id_is_stored_once(log: TicketLog, conversation: ConversationId) -> None:
+    first, first_new = await log.add_message(conversation, "customer", "hello", now=at(1), client_id="u-1")
+    again, again_new = await log.add_message(conversation, "customer", "hello", now=at(5), client_id="u-1")
+
+    assert (first_new, again_new) == (True, False)
+    assert again == first
+    assert [m.id for m in await log.messages(conversation)] == [first.id]
+
+
+async def test_add_message_client_id_is_per_conversation(log: TicketLog, conversation: ConversationId) -> None:
+    await log.create_conversation(ConversationId("c_2"), CUSTOMER, "web", T0)
+    _, in_first = await log.add_message(conversation, "customer", "hi", now=at(1), client_id="u-1")
+    _, in_second = await log.add_message(ConversationId("c_2"), "customer", "hi", now=at(1), client_id="u-1")
+
+    assert (in_first, in_second) == (True, True)
+
+
+async def test_add_message_concurrent_resends_store_one(log: TicketLog, conversation: ConversationId) -> None:
+    results = await asyncio.gather(*(log.add_message(conversation, "customer", "hello", now=at(1), client_id="u-1")
+                                     for _ in range(2)))
+
+    assert sorted(new for _, new in results) == [False, True]
+    assert results[0][0] == results[1][0]
+    assert len(await log.messages(conversation)) == 1
+
+
+async def test_add_message_concurrent_senders_all_stored_in_id_order(log: TicketLog,
+                                                                     conversation: ConversationId) -> None:
+    await asyncio.gather(*(log.add_message(conversation, "customer", f"m{i}", now=at(i), client_id=f"u-{i}")
+                           for i in range(10)))
+
+    ids = [m.id for m in await log.messages(conversation)]
+    assert len(ids) == 10 and ids == sorted(ids)
+
+
+async def test_messages_after_cursor_and_limit(log: TicketLog, conversation: ConversationId) -> None:
+    stored = [(await log.add_message(conversation, "customer", f"m{i}", now=at(i)))[0] for i in range(5)]
+
+    after_second = await log.messages(conversation, after_id=stored[1].id)
+    assert [m.text for m in after_second] == ["m2", "m3", "m4"]
+    assert [m.text for m in await log.messages(conversation, after_id=stored[1].id, limit=2)] == ["m2", "m3"]
+    assert await log.messages(conversation, after_id=stored[-1].id) == []
+    assert (await log.last_message(conversation)) == stored[-1]
+
+
+async def test_last_message_filters_by_sender(log: TicketLog, conversation: ConversationId) -> None:
+    assert await log.last_message(conversation) is None
+    said, _ = await log.add_message(conversation, "customer", "question", now=at(1))
+    await log.add_message(conversation, "bot", "answer", now=at(2))
+
+    assert await log.last_message(conversation, sender="customer") == said
+
+
+async def test_messages_ids_grow_across_conversations(log: TicketLog, conversation: ConversationId) -> None:
+    await log.create_conversation(ConversationId("c_2"), CUSTOMER, "web", T0)
+    a, _ = await log.add_message(conversation, "customer", "a", now=at(1))
+    b, _ = await log.add_message(ConversationId("c_2"), "customer", "b", now=at(2))
+    c, _ = await log.add_message(conversation, "customer", "c", now=at(3))
+
+    assert a.id < b.id < c.id
+    assert [m.text for m in await log.messages(conversation)] == ["a", "c"]
+
+
+async def test_add_message_unknown_conversation_raises(log: TicketLog) -> None:
+    with pytest.raises(UnknownConversation):
+        await log.add_message(ConversationId("c_nope"), "customer", "hi", now=at(1), client_id="u-1")
+
+
+async def test_create_conversation_twice_raises_conflict(log: TicketLog, conversation: ConversationId) -> None:
+    with pytest.raises(Conflict):
+        await log.create_conversation(conversation, CUSTOMER, "web", at(1))
+
+
+async def test_create_conversation_creates_an_unknown_customer(log: TicketLog) -> None:
+    await log.create_conversation(ConversationId("c_9"), CUSTOMER, "email", T0.timestamp())
+
+    customer = await log.get_customer(CUSTOMER)
+    assert customer is not None and (customer.language, customer.value_tier) == ("en", "standard")
+    assert customer.created_at == T0
+
+
+async def test_record_transition_keeps_time_cause_and_state(log: TicketLog, conversation: ConversationId,
+                                                            ada: AgentAccount) -> None:
+    await log.record_transition(conversation, None, State.BOT, "started", now=T0)
+    await log.record_transition(conversation, State.BOT, State.QUEUED, "handoff_requested", now=at(10),
+                                actor="bot", details={"ticket_id": 1, "tier": 2})
+    await log.record_transition(conversation, "queued", "assigned", "routed", now=at(40), actor=ada.agent_id)
+
+    found = await log.transitions(conversation)
+    assert [(t.from_state, t.to_state, t.cause, t.actor, t.created_at) for t in found] == [
+        (None, State.BOT, "started", None, T0),
+        (State.BOT, State.QUEUED, "handoff_requested", "bot", at(10)),
+        (State.QUEUED, State.ASSIGNED, "routed", "a_ada", at(40)),
+    ]
+    assert found[1].details == {"ticket_id": 1, "tier": 2}
+    assert found[1].to_json()["created_at"] == "2026-11-25T09:00:10.000+00:00"
+
+
+async def test_set_conversation_state_unknown_raises(log: TicketLog) -> None:
+    with pytest.raises(UnknownConversation):
+        await log.set_conversation_state(ConversationId("c_nope"), State.RESOLVED, at(1))
+    with pytest.raises(UnknownConversation):
+        await log.record_transition(ConversationId("c_nope"), State.BOT, State.QUEUED, "x", now=at(1))
+
+
+async def test_naive_datetime_is_refused(log: TicketLog, conversation: ConversationId) -> None:
+    with pytest.raises(ValueError, match="naive"):
+        await log.add_message(conversation, "customer", "hi", now=T0.replace(tzinfo=None))
