@@ -84,8 +84,8 @@ test-app: $(APP_STAMP)
 	$(APP) -m pytest tests --ignore=tests/bot
 
 lint: $(APP_STAMP)
-	$(VENV)/app/bin/ruff check knowledge actions scripts tests
-	$(VENV)/app/bin/mypy knowledge
+	$(VENV)/app/bin/ruff check knowledge actions handoff scripts tests
+	$(VENV)/app/bin/mypy knowledge handoff
 
 ## Evaluation and benchmarks --------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ def serve(settings: HandoffSettings) -> None:
     from handoff.tickets.migrate import migrate
 
     asyncio.run(migrate(settings.database_url))
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="websockets",
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="websockets-sansio",
                 ws_max_size=64 * 1024, log_level="info", proxy_headers=True, lifespan="on")
 
 
@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_parser.add_argument("folder", type=Path, nargs="?", default=Path("data/demo"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = HandoffSettings.from_env()
         if args.command in (None, "serve"):

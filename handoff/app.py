@@ -31,7 +31,7 @@ from handoff.errors import (
     UpstreamUnavailable,
 )
 from handoff.rasa import RasaClient
-from handoff.routing import build_business_hours, build_router, load_routing_config
+from handoff.routing import build_business_hours, build_queue_order, build_router, load_routing_config
 from handoff.service import HandoffService
 from handoff.settings import HandoffSettings
 from handoff.store import open_store
@@ -53,7 +53,8 @@ async def build_service(settings: HandoffSettings) -> HandoffService:
     config = load_routing_config(settings.routing_config)
     service = HandoffService(settings, store, log, RasaClient(settings.rasa_url, str(settings.rasa_token),
                                                               settings.rasa_timeout),
-                             build_router(config), build_business_hours(config))
+                             build_router(config), build_business_hours(config),
+                             build_queue_order(config))
     for account in await log.list_agents():
         await store.upsert_agent(account.snapshot())
     return service

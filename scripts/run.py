@@ -53,10 +53,15 @@ def main() -> int:
            "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "HF_HUB_OFFLINE": "1"}
     venv = ROOT / ".venv"
     (ROOT / "var").mkdir(exist_ok=True)
+    seeded = ""
     for step in (["migrate"], ["seed", "data/demo"]):
-        if subprocess.run([str(venv / "app/bin/python"), "-m", "handoff", *step], cwd=ROOT, env=env).returncode:
+        done = subprocess.run([str(venv / "app/bin/python"), "-m", "handoff", *step], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, text=True)
+        print(done.stdout, end="")
+        if done.returncode:
             print(f"error: `python -m handoff {' '.join(step)}` failed; see above.", file=sys.stderr)
             return 1
+        seeded = done.stdout.strip() if step[0] == "seed" else seeded
     actions = start("actions", [str(venv / "app/bin/python"), "-m", "rasa_sdk", "--actions", "actions",
                                 "--port", actions_port], env)
     rasa = start("rasa", [str(venv / "rasa/bin/rasa"), "run", "--model", str(MODEL), "--port", rasa_port,
@@ -77,7 +82,8 @@ def main() -> int:
         print(f"""
 Brightwood customer service is running.
   Customer chat (widget):  http://localhost:{handoff_port}/
-  Agent console:           http://localhost:{handoff_port}/console   (demo agents: ada, grace, linus, admin)
+  Agent console:           http://localhost:{handoff_port}/console
+                           {seeded or "demo agents: ada, grace, linus, admin (password given when first created)"}
   API reference:           http://localhost:{handoff_port}/docs
   Chat with the bot alone: make chat
   Or send a message:       curl -s localhost:{rasa_port}/webhooks/rest/webhook \\

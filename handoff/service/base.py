@@ -11,6 +11,7 @@ from typing import Any
 
 from handoff.core.conversation import Cause, check_cause
 from handoff.core.model import AgentId, ConversationId, State
+from handoff.core.queue import QueueOrder
 from handoff.errors import UnknownConversation
 from handoff.rasa import RasaClient
 from handoff.routing import Router
@@ -37,13 +38,15 @@ class ServiceBase:
     """The parts every side of the service uses. Built once in ``handoff.app`` and shared by all requests."""
 
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, rasa: RasaClient, router: Router,
-                 hours: BusinessHours, clock: Callable[[], float] = time.time) -> None:
+                 hours: BusinessHours, queue_order: QueueOrder | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.store = store
         self.log = log
         self.rasa = rasa
         self.router = router
         self.hours = hours
+        self.queue_order = queue_order or QueueOrder()
         self.clock = clock
         self._dispatch_lock = asyncio.Lock()
 

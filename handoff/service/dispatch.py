@@ -49,12 +49,9 @@ class Dispatch(Views):
         assigned = 0
         async with self._dispatch_lock:
             agents = await self.store.agents()
-            for conversation_id in await self.store.queue():
+            for record in await self.ordered_queue():
                 if not any(agent.has_room for agent in agents):
                     break
-                record = await self.store.get_conversation(conversation_id)
-                if record is None or record.state is not State.QUEUED:
-                    continue
                 agents, done = await self._route_one(record, agents)
                 assigned += done
         if assigned:

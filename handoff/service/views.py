@@ -17,12 +17,19 @@ def iso(seconds: float | None) -> str | None:
 
 
 class Views(ServiceBase):
+    async def ordered_queue(self) -> list[ConversationRecord]:
+        """The queued conversations in service order: priority aged by waiting time (``queue`` in routing.yml),
+        so a stream of urgent conversations cannot starve the others."""
+        records = [record for record in [await self.store.get_conversation(cid) for cid in await self.store.queue()]
+                   if record is not None and record.state is State.QUEUED]
+        return self.queue_order.sort(records, self.now())
+
     async def queue_status(self, record: ConversationRecord) -> dict[str, Any] | None:
         """``{"position", "wait_seconds"}`` while queued (``wait_seconds`` None when nobody is online to
         estimate from), else None."""
         if record.state is not State.QUEUED:
             return None
-        queue = await self.store.queue()
+        queue = [queued.conversation_id for queued in await self.ordered_queue()]
         position = queue.index(record.conversation_id) + 1 if record.conversation_id in queue else len(queue) + 1
         agents = await self.store.agents()
         handle = await self.store.average_handle_time(self.settings.default_handle_time)
@@ -65,12 +72,8 @@ class Views(ServiceBase):
         }
 
     async def queue_summaries(self) -> list[dict[str, Any]]:
-        summaries = []
-        for position, conversation_id in enumerate(await self.store.queue(), start=1):
-            record = await self.store.get_conversation(conversation_id)
-            if record is not None and record.state is State.QUEUED:
-                summaries.append(await self.summary(record, position))
-        return summaries
+        return [await self.summary(record, position)
+                for position, record in enumerate(await self.ordered_queue(), start=1)]
 
     async def publish_queue(self) -> None:
         await self.store.publish(QUEUE_CHANNEL, {"type": "queue", "queue": await self.queue_summaries()})

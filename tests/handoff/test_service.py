@@ -236,3 +236,69 @@ async def test_two_instances_on_one_redis_never_assign_twice(bot: Assistant, tmp
         queue = (await agents[0].call("GET", "/api/queue")).json()["queue"]
         assert len(queue) == len(customers) - len(assigned)
         assert not set(assigned) & {q["conversation_id"] for q in queue}
+
+
+async def test_out_of_hours_hand_off_becomes_an_offline_ticket_with_a_callback(bot: Assistant, tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from tests.handoff.harness import running_handoff
+
+    today = datetime.now(UTC).date().isoformat()
+    routing = tmp_path / "routing.yml"
+    routing.write_text("strategies:\n  - name: workload\nbusiness_hours:\n  timezone: UTC\n  hours:\n"
+                       + "".join(f"    {day}: '09:00-17:00'\n" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+                       + f"  holidays: [{today}]\n")
+    with running_handoff(tmp_path, "embedded", bot.rasa_url, bot.token, {"HANDOFF_ROUTING": str(routing)}) as servers:
+        agent = await Agent.sign_in(servers[0], "ada")  # online, but the desk is closed today
+        customer = await Customer.start(servers[0], email="jo@example.com")
+        socket = await customer.connect()
+        await customer.say(socket, "I want to talk to a human")
+        told = await socket.next(message_from("system", "offline right now"))
+        await socket.next(of_type("state", state="offline"))
+        assert "by e-mail at jo@example.com" in told["message"]["text"]
+        tickets = (await agent.call("GET", "/api/tickets", params={"status": "offline"})).json()["tickets"]
+        assert len(tickets) == 1
+        detail = (await agent.call("GET", f"/api/tickets/{tickets[0]['id']}")).json()
+        assert detail["callback"]["contact"] == "jo@example.com" and detail["callback"]["by"] > today
+        assert (await agent.call("GET", "/api/queue")).json()["queue"] == []
+
+
+async def test_transfer_notes_canned_and_suggestions(server: HandoffServer) -> None:
+    grace, ada = await Agent.sign_in(server, "grace"), await Agent.sign_in(server, "ada")
+    await ada.call("PUT", "/api/me/presence", json={"presence": "away"})
+    desk = await grace.connect()
+    _, socket = await escalate(server)
+    assigned = await desk.next(of_type("assigned"))
+    conversation_id = assigned["conversation"]["conversation_id"]
+
+    canned = (await grace.call("GET", "/api/canned-responses")).json()["canned"]
+    assert {"hello", "refund"} <= {c["shortcut"] for c in canned}
+    await socket.send({"type": "message", "client_id": "q1", "text": "how long does a refund take?"})
+    await desk.next(message_from("customer", "refund take"))
+    suggestions = (await grace.call("GET", f"/api/agent/conversations/{conversation_id}/suggestions")).json()
+    assert suggestions["suggestions"] and all(s["text"] and s["title"] for s in suggestions["suggestions"])
+
+    note = await grace.call("POST", f"/api/agent/conversations/{conversation_id}/notes",
+                            json={"text": "Customer already waited a week; be generous."})
+    assert note.status_code == 201
+    refused = await grace.call("POST", f"/api/agent/conversations/{conversation_id}/transfer", json={"tier": 7})
+    assert refused.status_code == 400
+    await ada.call("PUT", "/api/me/presence", json={"presence": "online"})
+    moved = await grace.call("POST", f"/api/agent/conversations/{conversation_id}/transfer",
+                             json={"agent_id": ada.agent_id})
+    assert moved.status_code == 200
+    assert moved.json()["agent_id"] == ada.agent_id and moved.json()["state"] == "assigned"
+    await socket.next(message_from("system", "Ada Lovelace has joined"))
+    notes_seen = (await ada.call("GET", f"/api/agent/conversations/{conversation_id}")).json()["ticket"]["notes"]
+    assert [n["text"] for n in notes_seen] == ["Customer already waited a week; be generous."]
+    not_mine = await grace.call("POST", f"/api/agent/conversations/{conversation_id}/messages",
+                                json={"text": "still me", "client_id": "x1"})
+    assert not_mine.status_code == 403
+    ticket_id = assigned["conversation"]["ticket_id"]
+    detail = (await ada.call("GET", f"/api/tickets/{ticket_id}")).json()
+    first = detail["assignments"][0]
+    assert (first["agent_id"], first["end_cause"]) == (grace.agent_id, "transferred")
+    found = (await ada.call("GET", "/api/tickets", params={"q": "refund", "assignee": ada.agent_id})).json()
+    assert [t["id"] for t in found["tickets"]] == [ticket_id]
+    await socket.close()
+    await desk.close()
