@@ -76,6 +76,7 @@ def create_app(settings: HandoffSettings) -> FastAPI:
         app.state.service = service
         app.state.sessions = Sessions(service.store, settings.session_ttl)
         app.state.suggestions = Suggestions(settings.suggestions)
+        app.state.suggestions.preload()
         stopping = asyncio.Event()
         sweeper = asyncio.create_task(service.run_sweeper(stopping))
         logger.info("handoff service ready (live state: %s)", "redis" if settings.redis_url else "in process")

@@ -24,7 +24,7 @@ from handoff.service.base import QUEUE_CHANNEL, agent_channel, conversation_chan
 
 logger = logging.getLogger(__name__)
 
-CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_UNKNOWN, CLOSE_ERROR = 4401, 4403, 4404, 1011
+CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN, CLOSE_ERROR, CLOSE_TRY_AGAIN = 4401, 4404, 1011, 1013
 Frame = dict[str, Any]
 
 
@@ -97,8 +97,13 @@ class Connection:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
-            for subscription in self._subscriptions:
-                await subscription.close()
+            await self.release()
+
+    async def release(self) -> None:
+        """Close the connection's bus subscriptions."""
+        subscriptions, self._subscriptions = self._subscriptions, []
+        for subscription in subscriptions:
+            await subscription.close()
 
 
 async def customer_socket(websocket: WebSocket, service: HandoffService) -> None:
@@ -118,12 +123,18 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
         after = 0
     conversation_id = record.conversation_id
     connection = Connection(websocket, service)
-    await connection.subscribe(conversation_channel(conversation_id))
-    messages = await service.log.messages(conversation_id, after_id=after)
-    await websocket.send_json({"type": "hello", "conversation_id": conversation_id, "state": record.state.value,
-                               "messages": [m.to_json() for m in messages],
-                               "queue": await service.queue_status(record)})
-    await service.customer_presence(conversation_id, connected=True)
+    try:
+        await connection.subscribe(conversation_channel(conversation_id))
+        messages = await service.log.messages(conversation_id, after_id=after)
+        await websocket.send_json({"type": "hello", "conversation_id": conversation_id,
+                                   "state": record.state.value, "messages": [m.to_json() for m in messages],
+                                   "queue": await service.queue_status(record)})
+        await service.customer_presence(conversation_id, connected=True)
+    except HandoffError as exc:  # the store is down: the widget retries, and catches up by message id
+        logger.warning("conversation %s: customer socket refused (%s)", conversation_id, exc)
+        await connection.release()
+        await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")
+        return
 
     async def handle(frame: Frame) -> None:
         kind = frame["type"]
@@ -164,13 +175,19 @@ async def agent_socket(websocket: WebSocket, service: HandoffService, principal:
         await websocket.close(CLOSE_UNAUTHORIZED, "sign in first")
         return
     connection = Connection(websocket, service)
-    await connection.subscribe(agent_channel(principal.agent_id), QUEUE_CHANNEL)
-    agent = await service.store.get_agent(principal.agent_id)
-    await websocket.send_json({"type": "hello",
-                               "agent": {**principal.to_json(),
-                                         "presence": agent.presence.value if agent else "offline"},
-                               "queue": await service.queue_summaries(),
-                               "conversations": await service.mine(principal)})
+    try:
+        await connection.subscribe(agent_channel(principal.agent_id), QUEUE_CHANNEL)
+        agent = await service.store.get_agent(principal.agent_id)
+        await websocket.send_json({"type": "hello",
+                                   "agent": {**principal.to_json(),
+                                             "presence": agent.presence.value if agent else "offline"},
+                                   "queue": await service.queue_summaries(),
+                                   "conversations": await service.mine(principal)})
+    except HandoffError as exc:
+        logger.warning("agent %s: socket refused (%s)", principal.agent_id, exc)
+        await connection.release()
+        await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")
+        return
 
     async def handle(frame: Frame) -> None:
         kind, conversation_id = frame["type"], str(frame.get("conversation_id") or "")

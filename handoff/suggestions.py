@@ -47,6 +47,12 @@ class Suggestions:
                  "category": hit.category, "score": round(float(hit.score), 3), "text": hit.answer}
                 for hit in kb.search(text, k=k)]
 
+    def preload(self) -> None:
+        """Load the model and index in a background thread now, so the first agent does not wait for it
+        (a daemon thread: it never holds up a shutdown)."""
+        if self._enabled:
+            threading.Thread(target=self._load, name="suggestions-preload", daemon=True).start()
+
     async def for_text(self, text: str, k: int = 3) -> list[dict[str, Any]]:
         if not self._enabled or not text.strip():
             return []

@@ -108,13 +108,21 @@ class RedisBus:
                 message = await pubsub.get_message(timeout=1.0)
             except RECOVERABLE_ERRORS as exc:
                 logger.warning("Lost the Redis pub/sub connection (%s); reconnecting in %.1f s", exc, backoff)
-                await self._drop()
-                await asyncio.sleep(backoff)
+                await self._reconnect_after(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            except Exception:  # a bug or a client library surprise: the reader must outlive it, or the bus is dead
+                logger.exception("The Redis pub/sub reader failed; reconnecting in %.1f s", backoff)
+                await self._reconnect_after(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
             backoff = BACKOFF_FIRST
             if message is not None:
                 self._dispatch(message)
+
+    async def _reconnect_after(self, delay: float) -> None:
+        await self._drop()
+        await asyncio.sleep(delay)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         name = message.get("channel")

@@ -122,6 +122,8 @@ export class ConversationView {
   renderMessage(m) {
     if (this.buffer) { this.buffer.push(m); return; }
     if (m.id != null && this.transcript.querySelector(`[data-id="${m.id}"]`)) return;
+    const buttons = m.payload && Array.isArray(m.payload.buttons) ? m.payload.buttons : [];
+    if (!m.text && !buttons.length) return; // data only (a citation in Rasa's `custom`): nothing to read
     const pending = m.client_id ? this.findPending(m.client_id) : null;
     const stick = this.nearBottom();
     const node = this.messageNode(m);

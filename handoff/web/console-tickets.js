@@ -111,7 +111,7 @@ export class TicketsView {
     ];
     for (const [k, v] of rows) if (v != null && v !== '') facts.append(el('dt', { text: k }), el('dd', { text: String(v) }));
     const out = [
-      el('div', { class: 'detail-head' }, el('h2', { text: `Ticket #${t.number || t.id}` }), close),
+      el('div', { class: 'detail-head' }, el('h2', { text: `Ticket ${t.number || `#${t.id}`}` }), close),
       t.summary ? el('p', { class: 'summary', text: t.summary }) : null,
       facts,
       this.tagEditor(t),

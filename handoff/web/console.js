@@ -226,6 +226,8 @@ function renderQueue() {
     const c = s.customer || {};
     return el('li', { class: 'item', 'data-testid': 'queue-item', 'data-conversation-id': s.conversation_id },
       el('div', { class: 'item-row' },
+        s.position ? el('span', { class: 'position', 'data-testid': 'queue-position', title: 'Position in the queue',
+          text: `#${s.position}` }) : null,
         el('span', { class: 'name', text: customerName(s) }),
         s.priority && s.priority !== 'normal' ? badge(humanize(s.priority), s.priority) : null,
         c.value_tier === 'vip' ? badge('VIP', 'vip') : null,

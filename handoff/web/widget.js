@@ -182,8 +182,10 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     node.classList.toggle('failed', status === 'failed');
     s.textContent = label;
   }
+  // Bot frames with neither text nor buttons (e.g. a citation in Rasa's `custom`) are data, not bubbles.
+  const hasContent = (m) => !!m.text || !!(m.payload && Array.isArray(m.payload.buttons) && m.payload.buttons.length);
   function renderMessage(m, { count = true } = {}) {
-    if (m.id != null && byId(m.id)) return;
+    if ((m.id != null && byId(m.id)) || !hasContent(m)) return;
     const scroll = nearBottom();
     let node = m.client_id ? byClient(m.client_id) : null;
     if (node) {
