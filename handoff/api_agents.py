@@ -168,7 +168,7 @@ async def ticket(ticket_id: int, agent: Agent, service: Service) -> dict[str, An
 
 @router.patch("/api/tickets/{ticket_id}")
 async def edit_ticket(ticket_id: int, body: TicketPatch, agent: Agent, service: Service) -> dict[str, Any]:
-    if await service.log.get_ticket(ticket_id) is None:
+    if await service.log.ticket(ticket_id) is None:
         raise UnknownConversation("There is no ticket with this number.")
     await service.log.update_ticket(ticket_id, tags=body.tags, priority=body.priority)
     return (await service.log.get_ticket(ticket_id)).to_json()  # type: ignore[union-attr]

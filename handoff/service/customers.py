@@ -139,11 +139,13 @@ class Customers(Dispatch):
         await self.transition(record, after, cause, details={"ticket_id": ticket_id, "tier": difficulty.tier,
                                                              "priority": priority.name.lower(),
                                                              "difficulty": difficulty.score})
-        status = await self.queue_status(after) or {"position": 1, "wait_seconds": None}
-        await self.say(after, "system", texts.queued(status["position"], status["wait_seconds"]))
-        await self.store.publish(conversation_channel(after.conversation_id), await self.state_frame(after))
-        await self.dispatch()
-        await self.publish_queue()
+        if await self.dispatch():  # an agent was free: the customer hears that they joined
+            after = await self.conversation(record.conversation_id)
+        if after.state is State.QUEUED:
+            status = await self.queue_status(after) or {"position": 1, "wait_seconds": None}
+            await self.say(after, "system", texts.queued(status["position"], status["wait_seconds"]))
+            await self.store.publish(conversation_channel(after.conversation_id), await self.state_frame(after))
+            await self.publish_queue()
 
     async def _offline(self, record: ConversationRecord, common: dict[str, Any]) -> None:
         customer = await self.log.get_customer(record.customer_id)

@@ -6,11 +6,18 @@ instance. That is by design: durable history lives in the SQL ticket log, and
 clients catch up by message id after a reconnect.
 
 Each store instance has ONE subscriber connection (its own client, named
-``<prefix>bus`` so operators can find it in ``CLIENT LIST``), subscribed
-dynamically to the channels its local handlers need. A reader task reads it
-and hands each event (JSON text) to the local :class:`~handoff.store.fanout.Fanout`.
-When the connection drops, the reader logs a WARNING, retries with
-exponential backoff, and resubscribes every channel.
+``<prefix>bus`` so operators can find it in ``CLIENT LIST``) with ONE pattern
+subscription, ``<prefix>bus:*``. A reader task reads it and hands each event
+whose channel has a local handler (JSON text) to the local
+:class:`~handoff.store.fanout.Fanout`; the rest are dropped unread. When the
+connection drops, the reader logs a WARNING, retries with exponential backoff,
+and subscribes again.
+
+Why one pattern rather than a SUBSCRIBE per conversation and agent: sockets
+come and go by the thousand, and per-channel subscribe/unsubscribe raced on the
+shared connection (a subscription sometimes went unconfirmed under load). The
+price is that every instance receives every event, which is fine for the
+handful of instances a helpdesk runs; past that, shard the prefix.
 """
 
 from __future__ import annotations
@@ -38,7 +45,12 @@ RECOVERABLE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.Connecti
 """Errors after which a reconnect may help (kombu's ``recoverable_connection_errors``)."""
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
-CONFIRM_TIMEOUT = 10.0  # seconds to wait for Redis to confirm a SUBSCRIBE
+CONFIRM_TIMEOUT = 10.0  # seconds to wait for Redis to confirm the PSUBSCRIBE
+
+
+def glob_escape(text: str) -> str:
+    """``text`` matched literally in a Redis glob pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
 class RedisBus:
@@ -52,52 +64,30 @@ class RedisBus:
                                       socket_connect_timeout=5.0)
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._remote: dict[str, asyncio.Future[None]] = {}  # channel name -> confirmed by Redis
-        self._lock = asyncio.Lock()
-        self._fanout = Fanout(on_empty=self._unsubscribe)
+        self._ready: asyncio.Future[None] | None = None  # set once Redis confirmed the PSUBSCRIBE
+        self._fanout = Fanout()
 
     async def publish(self, channel: str, event: Event) -> None:
         await self._publisher.publish(self._channel_prefix + channel, dump_json(event))
 
     async def subscribe(self, channel: str, handler: Handler) -> Subscription:
-        name = self._channel_prefix + channel
         delivery = self._fanout.add(channel, handler)
-        async with self._lock:
-            confirmed = self._remote.get(name)
-            if confirmed is None:
-                confirmed = self._remote[name] = asyncio.get_running_loop().create_future()
-                await self._send("subscribe", name)
-            if self._reader is None:
-                self._reader = asyncio.create_task(self._read(), name=f"{self._channel_prefix} reader")
-        try:
-            await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read(), name=f"{self._channel_prefix} reader")
+        try:  # only the first subscription waits: later ones ride on the same pattern subscription
+            await asyncio.wait_for(asyncio.shield(self._ready), CONFIRM_TIMEOUT)
         except TimeoutError:
             await delivery.close()
-            raise UpstreamUnavailable("Redis did not confirm a bus subscription; live updates are unavailable.",
+            raise UpstreamUnavailable("Redis did not confirm the bus subscription; live updates are unavailable."
                                       ) from None
         return delivery
 
-    async def _send(self, command: str, name: str) -> None:
-        """Send (UN)SUBSCRIBE if connected; if not, the reader's reconnect subscribes ``self._remote``."""
-        if self._pubsub is None:
-            return
-        with contextlib.suppress(*RECOVERABLE_ERRORS):
-            await getattr(self._pubsub, command)(name)
-
-    async def _unsubscribe(self, channel: str) -> None:
-        name = self._channel_prefix + channel
-        async with self._lock:
-            if self._fanout.has(channel) or self._remote.pop(name, None) is None:
-                return
-            await self._send("unsubscribe", name)
-
     async def _connect(self) -> PubSub:
-        pubsub = self._pubsub = self._client.pubsub()
-        names = list(self._remote)  # taken with no await since self._pubsub was set: none can be missed
-        if names:
-            await pubsub.subscribe(*names)
-        else:
-            await pubsub.connect()  # type: ignore[no-untyped-call]
+        pubsub = self._client.pubsub()
+        await pubsub.psubscribe(glob_escape(self._channel_prefix) + "*")
+        self._pubsub = pubsub
         return pubsub
 
     async def _read(self) -> None:
@@ -128,13 +118,14 @@ class RedisBus:
         name = message.get("channel")
         if not isinstance(name, str):
             return
-        if message["type"] == "subscribe":
-            confirmed = self._remote.get(name)
-            if confirmed is not None and not confirmed.done():
-                confirmed.set_result(None)
-                logger.debug("Subscribed to bus channel %s", name)
-        elif message["type"] == "message" and name.startswith(self._channel_prefix):
-            self._fanout.deliver(name[len(self._channel_prefix):], str(message["data"]))
+        if message["type"] == "psubscribe":
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_result(None)
+            logger.debug("Subscribed to the bus (%s*)", self._channel_prefix)
+        elif message["type"] == "pmessage" and name.startswith(self._channel_prefix):
+            channel = name[len(self._channel_prefix):]
+            if self._fanout.has(channel):  # every instance hears every event; most are for someone else
+                self._fanout.deliver(channel, str(message["data"]))
 
     async def _drop(self) -> None:
         pubsub, self._pubsub = self._pubsub, None

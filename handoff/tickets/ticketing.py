@@ -204,6 +204,12 @@ class TicketBook:
             return NoteView(id=row.id, ticket_id=ticket_id, agent_id=agent_id, agent_name=name, text=text,
                             created_at=row.created_at)
 
+    async def ticket(self, ticket_id: int) -> TicketView | None:
+        """The ticket alone (no transcript, notes or history), or None: what lists and summaries need."""
+        async with self._sessions() as session:
+            found = (await session.execute(tickets_with_names().where(Ticket.id == ticket_id))).first()
+        return None if found is None else ticket_view(found[0], found[1])
+
     async def get_ticket(self, ticket_id: int) -> TicketDetail | None:
         """The ticket with its transcript, notes, assignment history and transitions, or None."""
         async with self._sessions() as session:

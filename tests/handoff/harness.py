@@ -137,6 +137,13 @@ class Socket:
         except TimeoutError:
             raise AssertionError(f"no matching frame in {timeout} s; received: {self.frames[-10:]}") from None
 
+    async def seen(self, predicate: Callable[[Frame], bool], timeout: float = WAIT) -> Frame:
+        """The first frame ever received that matches (already read or still to come)."""
+        for frame in self.frames[:self._seen]:
+            if predicate(frame):
+                return frame
+        return await self.next(predicate, timeout)
+
     async def close(self) -> None:
         await self.connection.close()
 

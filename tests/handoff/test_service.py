@@ -47,7 +47,7 @@ async def test_escalation_reaches_the_agent_who_replies_and_resolves(server: Han
     conversation = assigned["conversation"]
     assert conversation["conversation_id"] == customer.conversation_id
     assert conversation["reasons"] == ["explicit_request"] and conversation["ticket_id"]
-    await socket.next(message_from("system", "Grace Hopper has joined"))
+    await socket.seen(message_from("system", "Grace Hopper has joined"))
 
     await agent.say(desk, customer.conversation_id, "Hi Jo, Grace here. How can I help?")
     reply = await socket.next(message_from("agent"))
@@ -103,7 +103,7 @@ async def test_customer_reconnects_and_catches_up_without_duplicates(server: Han
     desk = await agent.connect()
     customer, socket = await escalate(server)
     await desk.next(of_type("assigned"))
-    await socket.next(message_from("system", "has joined"))
+    await socket.seen(message_from("system", "has joined"))
     last_id = max(f["message"]["id"] for f in socket.frames if f.get("type") == "message")
     await socket.close()
     await agent.say(desk, customer.conversation_id, "Are you still there?")
@@ -191,7 +191,7 @@ async def test_unanswered_assignment_goes_back_to_the_queue(bot: Assistant, tmp_
         back = await desk.next(of_type("conversation"), timeout=15)
         assert back["conversation"]["state"] in ("queued", "assigned")
         assert (await desk.next(of_type("presence")))["presence"] == "away"
-        await socket.next(message_from("system", "Grace Hopper has joined"), timeout=15)
+        await socket.seen(message_from("system", "Grace Hopper has joined"), timeout=15)
         ticket = (await awake.call("GET", "/api/tickets", params={"status": "open"})).json()["tickets"][0]
         detail = (await awake.call("GET", f"/api/tickets/{ticket['id']}")).json()
         assert [a["end_cause"] for a in detail["assignments"]][:1] == ["accept_timeout"]
