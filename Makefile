@@ -104,8 +104,13 @@ eval-kb: $(APP_STAMP)
 eval: $(APP_STAMP) $(RASA_STAMP) $(ENCODER) $(SPACY)
 	$(APP) scripts/evaluate_all.py
 
+# HANDOFF_BENCH_ARGS shortens the handoff benchmarks, e.g. "--seconds 5 --connections 2000" (see --help)
+HANDOFF_BENCH_ARGS ?=
+
 bench: models
 	$(APP) scripts/bench.py
+	scripts/ensure_services.sh
+	$(APP) scripts/bench_handoff.py $(HANDOFF_BENCH_ARGS)
 
 clean:
 	rm -rf models/encoder models/spacy models/knowledge models/rasa build

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN, CLOSE_ERROR, CLOSE_TRY_AGAIN = 4401, 4404, 1011, 1013
 Frame = dict[str, Any]
+MAX_MESSAGE_ID = 2**31 - 1  # message ids are 32-bit integers in PostgreSQL
 
 
 def error_code(exc: HandoffError) -> str:
@@ -53,9 +54,12 @@ class Connection:
         self.websocket = websocket
         self.service = service
         self.outbox: asyncio.Queue[Frame] = asyncio.Queue(maxsize=1000)
+        self.state: str | None = None  # the conversation's state as last told to this client
         self._subscriptions: list[Any] = []
 
     async def deliver(self, frame: Frame) -> None:
+        if frame.get("type") == "state":
+            self.state = frame.get("state")
         try:
             self.outbox.put_nowait(frame)
         except asyncio.QueueFull:  # a client that does not read: drop it, it catches up by id on reconnect
@@ -112,7 +116,7 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
     try:
         record = await service.conversation(params.get("conversation_id", ""))
         check_customer_token(service.settings.secret.__str__(), record.conversation_id, params.get("token"))
-        after = int(params.get("after") or 0)
+        after = min(max(int(params.get("after") or 0), 0), MAX_MESSAGE_ID)
     except UnknownConversation:
         await websocket.close(CLOSE_UNKNOWN, "unknown conversation")
         return
@@ -129,6 +133,7 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
         await websocket.send_json({"type": "hello", "conversation_id": conversation_id,
                                    "state": record.state.value, "messages": [m.to_json() for m in messages],
                                    "queue": await service.queue_status(record)})
+        connection.state = record.state.value
         await service.customer_presence(conversation_id, connected=True)
     except HandoffError as exc:  # the store is down: the widget retries, and catches up by message id
         logger.warning("conversation %s: customer socket refused (%s)", conversation_id, exc)
@@ -154,6 +159,8 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
             raise BadRequest(f"Unknown frame type {kind!r}.")
 
     async def refresh_queue() -> None:
+        if connection.state != State.QUEUED.value:  # idle sockets cost nothing while the bot or an agent has them
+            return
         current = await service.conversation(conversation_id)
         if current.state is State.QUEUED:
             await connection.deliver(await service.state_frame(current))

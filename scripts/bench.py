@@ -318,9 +318,15 @@ def write_doc(report: dict[str, Any]) -> None:
                      f"{r['hnsw_p95_ms']} | {r['hnsw_recall_at_10']} | {r['hnsw_build_s']} |")
     lines += ["", f"At {kb['articles']:,} articles HNSW answers p95 in {kb['full']['hnsw_p95_ms']} ms with recall@10 "
               f"{kb['full']['hnsw_recall_at_10']}, {kb['speedup_p95']}x faster than exact search at p95.", "",
-              "![knowledge search latency](img/bench_knowledge_search.png)", "",
-              "## Commands", "", "```", "make bench     # all of the above; rewrites this file", "```", ""]
-    (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines))
+              "![knowledge search latency](img/bench_knowledge_search.png)", ""]
+    doc = ROOT / "docs" / "benchmarks.md"
+    handoff = ""  # scripts/bench_handoff.py owns that section: keep it
+    if doc.exists() and "## Handoff service" in doc.read_text():
+        old = doc.read_text()
+        handoff = old[old.index("## Handoff service"):old.index("## Commands")] if "## Commands" in old else ""
+    lines += [handoff.rstrip("\n"), ""] if handoff else []
+    lines += ["## Commands", "", "```", "make bench     # all of the above; rewrites this file", "```", ""]
+    doc.write_text("\n".join(lines))
 
 
 def main() -> int:
