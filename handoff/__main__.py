@@ -33,7 +33,7 @@ def serve(settings: HandoffSettings) -> None:
 
     asyncio.run(migrate(settings.database_url))
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="websockets-sansio",
-                ws_max_size=64 * 1024, log_level="info", proxy_headers=True, lifespan="on")
+                ws_max_size=64 * 1024, log_level=settings.log_level.lower(), proxy_headers=True, lifespan="on")
 
 
 async def add_agent(settings: HandoffSettings, args: argparse.Namespace) -> None:
@@ -92,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     seed_parser = sub.add_parser("seed", help="load demo agents, customers and canned responses (once)")
     seed_parser.add_argument("folder", type=Path, nargs="?", default=Path("data/demo"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = HandoffSettings.from_env()
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
         if args.command in (None, "serve"):
             serve(settings)
         elif args.command == "migrate":

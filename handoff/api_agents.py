@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, WebSocket
 from pydantic import BaseModel, Field
 
+from handoff.api_customers import Text
 from handoff.auth import BAD_CREDENTIALS, Principal, Sessions, check_password
-from handoff.core.model import Presence, Priority, Role
+from handoff.core.model import Presence, Role
 from handoff.deps import COOKIE, Agent, Service, Settings, session_token
-from handoff.errors import NotAllowed, UnknownConversation
+from handoff.errors import NotAllowed, NotAuthenticated, UnknownConversation
 from handoff.gateway import agent_socket
 
 router = APIRouter(tags=["agents"])
@@ -20,11 +21,6 @@ router = APIRouter(tags=["agents"])
 class Login(BaseModel):
     username: str = Field(max_length=100)
     password: str = Field(max_length=200)
-
-
-class Text(BaseModel):
-    text: str
-    client_id: str | None = Field(None, max_length=100)
 
 
 class PresenceBody(BaseModel):
@@ -48,7 +44,7 @@ async def login(body: Login, request: Request, response: Response, service: Serv
     account = await service.log.agent_by_username(body.username)
     if not check_password(account.password_hash if account else None, body.password) or account is None \
             or not account.active:
-        raise NotAllowed(BAD_CREDENTIALS)
+        raise NotAuthenticated(BAD_CREDENTIALS)
     principal = Principal(account.agent_id, account.username, account.name, Role(account.role))
     sessions: Sessions = request.app.state.sessions
     token = await sessions.open(principal)
@@ -185,5 +181,3 @@ async def agent_ws(websocket: WebSocket) -> None:
             principal = await websocket.app.state.sessions.principal(token)
     await agent_socket(websocket, websocket.app.state.service, principal)
 
-
-__all__ = ["Priority", "router"]

@@ -20,12 +20,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 
 from handoff import api_agents, api_customers
-from handoff.auth import BAD_CREDENTIALS, Sessions
+from handoff.auth import Sessions
 from handoff.errors import (
     BadRequest,
     Conflict,
     HandoffError,
     NotAllowed,
+    NotAuthenticated,
     StateConflict,
     UnknownConversation,
     UpstreamUnavailable,
@@ -43,8 +44,8 @@ WEB = Path(__file__).resolve().parent / "web"
 # The console runs only our own script and styles; customer text can never become code.
 CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-STATUS = {BadRequest: 400, NotAllowed: 403, UnknownConversation: 404, StateConflict: 409, Conflict: 409,
-          UpstreamUnavailable: 503}
+STATUS = {BadRequest: 400, NotAuthenticated: 401, NotAllowed: 403, UnknownConversation: 404, StateConflict: 409,
+          Conflict: 409, UpstreamUnavailable: 503}
 
 
 async def build_service(settings: HandoffSettings) -> HandoffService:
@@ -76,7 +77,6 @@ def create_app(settings: HandoffSettings) -> FastAPI:
         app.state.service = service
         app.state.sessions = Sessions(service.store, settings.session_ttl)
         app.state.suggestions = Suggestions(settings.suggestions)
-        app.state.suggestions.preload()
         stopping = asyncio.Event()
         sweeper = asyncio.create_task(service.run_sweeper(stopping))
         logger.info("handoff service ready (live state: %s)", "redis" if settings.redis_url else "in process")
@@ -101,16 +101,14 @@ def create_app(settings: HandoffSettings) -> FastAPI:
 
 
 async def handoff_error(request: Request, exc: HandoffError) -> JSONResponse:
-    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
-    if isinstance(exc, NotAllowed) and str(exc) in ("Please sign in.", BAD_CREDENTIALS):
-        status = 401
-    return JSONResponse({"error": {"code": type(exc).__name__, "detail": str(exc)}}, status_code=status)
+    status = next((STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS), 500)  # the most specific
+    return JSONResponse({"error": {"code": exc.code, "detail": str(exc)}}, status_code=status)
 
 
 async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-    return JSONResponse({"error": {"code": "BadRequest", "detail": f"{where}: {first.get('msg', 'invalid')}"}},
+    return JSONResponse({"error": {"code": BadRequest.code, "detail": f"{where}: {first.get('msg', 'invalid')}"}},
                         status_code=400)
 
 

@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from handoff.core.model import AgentId, ConversationId, Role
-from handoff.errors import NotAllowed
+from handoff.errors import BadRequest, NotAllowed, NotAuthenticated
 from handoff.store.base import Store
 
 _hasher = PasswordHasher()
@@ -41,7 +41,7 @@ class Principal:
 
 def hash_password(password: str) -> str:
     if len(password) < 8:
-        raise NotAllowed("A password needs at least 8 characters.")
+        raise BadRequest("A password needs at least 8 characters.")
     return _hasher.hash(password)
 
 
@@ -78,7 +78,7 @@ class Sessions:
         """The agent behind ``token``; raises NotAllowed if there is none (expired, signed out, forged)."""
         data = await self._store.get_session(SESSION_PREFIX + token) if token else None
         if not data:
-            raise NotAllowed("Please sign in.")
+            raise NotAuthenticated("Please sign in.")
         return Principal(AgentId(data["agent_id"]), data["username"], data["name"], Role(data["role"]))
 
     async def close(self, token: str) -> None:

@@ -29,11 +29,6 @@ Frame = dict[str, Any]
 MAX_MESSAGE_ID = 2**31 - 1  # message ids are 32-bit integers in PostgreSQL
 
 
-def error_code(exc: HandoffError) -> str:
-    return {"BadRequest": "bad_request", "NotAllowed": "not_allowed", "UnknownConversation": "unknown_conversation",
-            "StateConflict": "state_conflict", "UpstreamUnavailable": "unavailable"}.get(type(exc).__name__, "error")
-
-
 def parse(raw: str) -> Frame:
     try:
         frame = json.loads(raw)
@@ -91,7 +86,7 @@ class Connection:
                     frame = parse(raw)
                     await handle(frame)
                 except HandoffError as exc:
-                    await self.deliver({"type": "error", "code": error_code(exc), "detail": str(exc),
+                    await self.deliver({"type": "error", "code": exc.code, "detail": str(exc),
                                         "client_id": frame.get("client_id")})
                 if writer.done():
                     writer.result()
@@ -115,7 +110,7 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
     await websocket.accept()
     try:
         record = await service.conversation(params.get("conversation_id", ""))
-        check_customer_token(service.settings.secret.__str__(), record.conversation_id, params.get("token"))
+        check_customer_token(str(service.settings.secret), record.conversation_id, params.get("token"))
         after = min(max(int(params.get("after") or 0), 0), MAX_MESSAGE_ID)
     except UnknownConversation:
         await websocket.close(CLOSE_UNKNOWN, "unknown conversation")

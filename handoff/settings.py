@@ -64,6 +64,7 @@ class HandoffSettings:
     suggestions: bool = True
     key_prefix: str = "handoff:"
     widget_origins: tuple[str, ...] = ("*",)
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -92,6 +93,11 @@ class HandoffSettings:
             if raw.lower() in {"0", "false", "no", "off"}:
                 return False
             raise ValueError("use true or false")
+
+        def level(raw: str) -> str:
+            if raw.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+                raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+            return raw.upper()
 
         def port(raw: str) -> int:
             value = int(raw)
@@ -123,6 +129,7 @@ class HandoffSettings:
             cookie_secure=get("HANDOFF_COOKIE_SECURE", d.cookie_secure, boolean),
             suggestions=get("HANDOFF_SUGGESTIONS", d.suggestions, boolean),
             key_prefix=get("HANDOFF_KEY_PREFIX", d.key_prefix, str),
+            log_level=get("HANDOFF_LOG_LEVEL", d.log_level, level),
             widget_origins=get("HANDOFF_WIDGET_ORIGINS", d.widget_origins,
                                lambda raw: tuple(o.strip() for o in raw.split(",") if o.strip())),
         )

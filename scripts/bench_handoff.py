@@ -207,7 +207,7 @@ def handoff_server(profile: str, rasa_url: str = "", rasa_token: str = "x") -> I
     from scripts.servers import free_port
     from tests.handoff.harness import running_handoff
 
-    extra = {"HANDOFF_ACCEPT_TIMEOUT": "86400", "HANDOFF_ABANDON_AFTER": "86400", "LOG_LEVEL": "WARNING"}
+    extra = {"HANDOFF_ACCEPT_TIMEOUT": "86400", "HANDOFF_ABANDON_AFTER": "86400", "HANDOFF_LOG_LEVEL": "WARNING"}
     with running_handoff(run_dir(profile), profile, rasa_url or f"http://127.0.0.1:{free_port()}", rasa_token,
                          extra) as servers:
         yield servers[0]

@@ -11,10 +11,10 @@ from handoff.core.conversation import Cause
 from handoff.core.model import AgentId, Presence, Role, State
 from handoff.errors import BadRequest, NotAllowed, StateConflict, UpstreamUnavailable
 from handoff.rasa import handback_events
-from handoff.service.base import QUEUE_CHANNEL, agent_channel, conversation_channel
+from handoff.service.base import agent_channel, conversation_channel
 from handoff.service.customers import Customers
 from handoff.store.base import ConversationRecord
-from handoff.tickets.repository import MessageView
+from handoff.tickets import MessageView
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Agents(Customers):
         if record.ticket_id is None:
             raise StateConflict("This conversation has no ticket to note on.", record.state)
         note = await self.log.add_note(record.ticket_id, principal.agent_id, text, self.now_dt())
-        return note.to_json() if hasattr(note, "to_json") else {"text": text}
+        return note.to_json()
 
     async def _end(self, principal: Principal, conversation_id: str, to: State, cause: Cause,
                    changes: dict[str, Any]) -> tuple[ConversationRecord, ConversationRecord]:
@@ -156,8 +156,7 @@ class Agents(Customers):
         await self.store.publish(agent_channel(principal.agent_id), {"type": "presence", "presence": presence.value})
         logger.info("agent %s: %s", principal.agent_id, presence.value)
         if presence is Presence.ONLINE:
-            await self.dispatch()
-        await self.store.publish(QUEUE_CHANNEL, {"type": "queue", "queue": await self.queue_summaries()})
+            await self.dispatch()  # publishes the queue when it assigns; presence alone does not change it
 
     async def detail(self, conversation_id: str) -> dict[str, Any]:
         """Everything the console shows of one conversation."""

@@ -17,8 +17,8 @@ from handoff.rasa import RasaClient
 from handoff.routing import Router
 from handoff.routing.schedule import BusinessHours
 from handoff.settings import HandoffSettings
-from handoff.store.base import ConversationRecord, Event, Store
-from handoff.tickets.repository import MessageView, TicketLog
+from handoff.store.base import ConversationRecord, Store
+from handoff.tickets import MessageView, TicketLog
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,3 @@ class ServiceBase:
                                          now=now, actor=actor, details=dict(details or {}))
         logger.info("conversation %s: %s -> %s (%s)", after.conversation_id, before.state.value, after.state.value,
                     cause.value)
-
-    async def publish_event(self, channel: str, event: Event) -> None:
-        await self.store.publish(channel, event)

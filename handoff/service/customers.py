@@ -17,10 +17,10 @@ from handoff.core.conversation import Cause
 from handoff.core.difficulty import category_for, estimate_tier, priority_for
 from handoff.core.model import ConversationId, CustomerId, State
 from handoff.errors import BadRequest, StateConflict, UpstreamUnavailable
-from handoff.service.base import QUEUE_CHANNEL, conversation_channel
+from handoff.service.base import conversation_channel
 from handoff.service.dispatch import Dispatch
 from handoff.store.base import ConversationRecord
-from handoff.tickets.repository import MessageView
+from handoff.tickets import MessageView
 
 logger = logging.getLogger(__name__)
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "handoff-request.v1.json"
@@ -121,8 +121,7 @@ class Customers(Dispatch):
         if record.state is not State.BOT:
             return
         customer = await self.profile(record)
-        failed = sum(1 for r in (request or {}).get("reasons", []) if r.get("code") == "repeated_fallback")
-        difficulty = estimate_tier(request, customer, failed)
+        difficulty = estimate_tier(request, customer, 0)  # the bot's failed turns are in the request's figures
         priority, category = priority_for(request, customer), category_for(request)
         reasons = (request or {}).get("reasons") or [{"code": cause.value, "detail": texts.BOT_DOWN, "figures": {}}]
         now_dt = self.now_dt()
@@ -142,9 +141,10 @@ class Customers(Dispatch):
         if await self.dispatch():  # an agent was free: the customer hears that they joined
             after = await self.conversation(record.conversation_id)
         if after.state is State.QUEUED:
-            status = await self.queue_status(after) or {"position": 1, "wait_seconds": None}
+            frame = await self.state_frame(after)
+            status = frame["queue"] or {"position": 1, "wait_seconds": None}
             await self.say(after, "system", texts.queued(status["position"], status["wait_seconds"]))
-            await self.store.publish(conversation_channel(after.conversation_id), await self.state_frame(after))
+            await self.store.publish(conversation_channel(after.conversation_id), frame)
             await self.publish_queue()
 
     async def _offline(self, record: ConversationRecord, common: dict[str, Any]) -> None:
@@ -169,5 +169,3 @@ class Customers(Dispatch):
             await self.store.update_conversation(ConversationId(conversation_id), list(State),
                                                  {"customer_left_at": left})
 
-
-__all__ = ["QUEUE_CHANNEL", "Customers"]

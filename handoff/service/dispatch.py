@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from typing import Any
 
 from handoff import texts
@@ -33,11 +34,13 @@ RACE_RETRIES = 3
 
 class Dispatch(Views):
     async def profile(self, record: ConversationRecord) -> CustomerProfile:
-        customer = await self.log.get_customer(record.customer_id)
-        return CustomerProfile(
-            record.customer_id, record.language,
-            customer.value_tier if customer else "standard", customer.lifetime_value if customer else 0.0,
-            await self.log.last_agent(record.customer_id), await self.log.count_tickets(record.customer_id))
+        """The customer as routing sees them, in this conversation's language."""
+        customer_id = record.customer_id
+        last_agent, past = await self.log.last_agent(customer_id), await self.log.count_tickets(customer_id)
+        customer = await self.log.get_customer(customer_id)
+        profile = (customer.profile(last_agent, past) if customer
+                   else CustomerProfile(record.customer_id, last_agent_id=last_agent, past_tickets=past))
+        return replace(profile, language=record.language)
 
     async def waiting(self, record: ConversationRecord) -> WaitingConversation:
         return WaitingConversation(record.conversation_id, await self.profile(record), record.priority, record.tier,

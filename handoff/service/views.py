@@ -17,20 +17,23 @@ def iso(seconds: float | None) -> str | None:
 
 
 class Views(ServiceBase):
+    async def queued(self) -> list[ConversationRecord]:
+        """The conversations in the hold queue, in no particular order."""
+        return [record for record in [await self.store.get_conversation(cid) for cid in await self.store.queue()]
+                if record is not None and record.state is State.QUEUED]
+
     async def ordered_queue(self) -> list[ConversationRecord]:
         """The queued conversations in service order: priority aged by waiting time (``queue`` in routing.yml),
         so a stream of urgent conversations cannot starve the others."""
-        records = [record for record in [await self.store.get_conversation(cid) for cid in await self.store.queue()]
-                   if record is not None and record.state is State.QUEUED]
-        return self.queue_order.sort(records, self.now())
+        return self.queue_order.sort(await self.queued(), self.now())
 
     async def queue_status(self, record: ConversationRecord) -> dict[str, Any] | None:
         """``{"position", "wait_seconds"}`` while queued (``wait_seconds`` None when nobody is online to
         estimate from), else None."""
         if record.state is not State.QUEUED:
             return None
-        queue = [queued.conversation_id for queued in await self.ordered_queue()]
-        position = queue.index(record.conversation_id) + 1 if record.conversation_id in queue else len(queue) + 1
+        queue = await self.queued()
+        position = self.queue_order.position_of(record.conversation_id, queue, self.now()) or len(queue) + 1
         agents = await self.store.agents()
         handle = await self.store.average_handle_time(self.settings.default_handle_time)
         wait = estimate_wait(position, agents, handle)  # infinite when nobody is online: unknown

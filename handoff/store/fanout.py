@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 
 from handoff.store.base import Handler
 
@@ -65,11 +64,10 @@ class Delivery:
 
 
 class Fanout:
-    """Per channel, the local deliveries; ``on_empty`` runs when a channel's last one closes."""
+    """Per channel, the local deliveries."""
 
-    def __init__(self, on_empty: Callable[[str], Awaitable[None]] | None = None) -> None:
+    def __init__(self) -> None:
         self._deliveries: dict[str, list[Delivery]] = {}
-        self._on_empty = on_empty
 
     def add(self, channel: str, handler: Handler) -> Delivery:
         delivery = Delivery(self, channel, handler)
@@ -78,9 +76,6 @@ class Fanout:
 
     def has(self, channel: str) -> bool:
         return bool(self._deliveries.get(channel))
-
-    def channels(self) -> list[str]:
-        return [channel for channel, deliveries in self._deliveries.items() if deliveries]
 
     def deliver(self, channel: str, payload: str) -> None:
         """Hand a JSON-encoded event to every local handler of ``channel``."""
@@ -93,12 +88,9 @@ class Fanout:
             deliveries.remove(delivery)
         if not deliveries:
             self._deliveries.pop(delivery.channel, None)
-            if self._on_empty is not None:
-                await self._on_empty(delivery.channel)
 
     async def close(self) -> None:
-        """Close every delivery without calling ``on_empty`` (the store is shutting down)."""
-        self._on_empty = None
+        """Close every delivery (the store is shutting down)."""
         for deliveries in list(self._deliveries.values()):
             for delivery in list(deliveries):
                 await delivery.close()

@@ -21,20 +21,6 @@ from handoff.tickets.database import is_sqlite, make_engine, normalize_database_
 from handoff.tickets.kpis import KpiBook
 from handoff.tickets.people import PeopleBook
 from handoff.tickets.ticketing import TicketBook
-from handoff.tickets.views import (
-    AgentAccount,
-    AssignmentView,
-    CannedView,
-    CustomerView,
-    MessageView,
-    NoteView,
-    TicketDetail,
-    TicketView,
-    TransitionView,
-)
-
-__all__ = ["AgentAccount", "AssignmentView", "CannedView", "CustomerView", "MessageView", "NoteView",
-           "TicketDetail", "TicketLog", "TicketView", "TransitionView"]
 
 logger = logging.getLogger(__name__)
 

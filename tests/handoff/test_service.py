@@ -10,6 +10,7 @@ import asyncio
 
 import httpx
 import pytest
+import websockets
 
 from tests.handoff.harness import Agent, Customer, HandoffServer, message_from, of_type
 from tests.servers import Assistant
@@ -151,12 +152,12 @@ async def test_customers_see_only_their_own_conversation(server: HandoffServer) 
         assert unsigned.status_code == 401
     forged = Customer(server, mine.conversation_id, other.token)
     socket = await forged.connect()
-    with pytest.raises(Exception):  # noqa: B017 - the server closes with 4401
+    with pytest.raises(websockets.ConnectionClosed):
         await socket.next(of_type("hello"), timeout=5)
     assert socket.connection.close_code == 4401
     unknown = Customer(server, "c_unknown", "whatever")
     socket = await unknown.connect()
-    with pytest.raises(Exception):  # noqa: B017
+    with pytest.raises(websockets.ConnectionClosed):
         await socket.next(of_type("hello"), timeout=5)
     assert socket.connection.close_code == 4404
 
