@@ -28,6 +28,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import remote_actions
+
+remote_actions.install()
+
 KEY_PREFIX = "brightwood"
 DEFAULT_MAX_EVENTS = 400
 
