@@ -22,7 +22,7 @@ from actions.escalation import decide
 from actions.handoff import hand_off
 from actions.settings import ActionSettings
 from actions.signals import FALLBACK_COUNT_SLOT, ranking, read_signals
-from knowledge.embed import SentenceTransformerEmbedder
+from knowledge.embed import query_embedder
 from knowledge.errors import IndexNotBuilt, KnowledgeError
 from knowledge.search import META_FILE, KnowledgeBase
 from knowledge.settings import KnowledgeSettings
@@ -53,7 +53,7 @@ def knowledge_base() -> KnowledgeBase:
             settings = KnowledgeSettings.from_env()
             if not (settings.index_dir / META_FILE).exists():  # cheap check first: retried every turn
                 raise IndexNotBuilt(f"No knowledge index in {settings.index_dir}: run `python -m knowledge build`.")
-            embedder = SentenceTransformerEmbedder(settings.model, settings.batch_size, settings.device)
+            embedder = query_embedder(settings.model, settings.encoder_dir, settings.batch_size, settings.device)
             _knowledge_base = KnowledgeBase.load(settings.index_dir, embedder, settings.index_kind,
                                                  settings.hnsw_threshold)
             logger.info("knowledge base loaded: %d articles", len(_knowledge_base.store))

@@ -30,6 +30,8 @@ class KnowledgeSettings:
         batch_size: sentences embedded per batch.
         min_score: the answer threshold: below this cosine similarity the best
             article is not good enough to show, and the bot does not guess.
+        encoder_dir: the model's ONNX export (``python -m knowledge
+            export-encoder``); servers embed queries with it when it is there.
     """
 
     model: str = DEFAULT_MODEL
@@ -40,6 +42,7 @@ class KnowledgeSettings:
     batch_size: int = 64
     min_score: float = 0.55
     device: str = field(default="cpu")
+    encoder_dir: Path = Path("models/encoder")
 
     def __post_init__(self) -> None:
         if self.index_kind not in INDEX_KINDS:
@@ -82,4 +85,5 @@ class KnowledgeSettings:
             batch_size=integer("KB_BATCH_SIZE", defaults.batch_size),
             min_score=number("KB_MIN_SCORE", defaults.min_score),
             device=env.get("KB_DEVICE") or defaults.device,
+            encoder_dir=Path(env.get("KB_ENCODER_DIR") or defaults.encoder_dir),
         )
