@@ -33,7 +33,7 @@ from bot import remote_actions
 remote_actions.install()
 
 KEY_PREFIX = "brightwood"
-DEFAULT_MAX_EVENTS = 400
+DEFAULT_MAX_EVENTS = 100
 
 
 def redis_settings(url: str) -> Dict[str, Any]:

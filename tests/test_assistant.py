@@ -147,3 +147,28 @@ def test_logs_have_no_errors(assistant: Assistant) -> None:
         errors = [line for line in text.splitlines()
                   if " ERROR " in line and "User is not authenticated" not in line]  # the 401 test's own
         assert "Traceback" not in text and not errors, text[-3000:]
+
+
+def test_a_form_and_the_fallback_count_survive_the_tracker_window(assistant: Assistant) -> None:
+    """endpoints.yml keeps about ``max_events`` events; cutting the oldest half mid-form loses nothing needed."""
+    sender = conversation()
+    url = f"{assistant.rasa_url}/conversations/{sender}/tracker"
+
+    def events() -> int:
+        return len(requests.get(url, params={"token": assistant.token}, timeout=TIMEOUT).json()["events"])
+
+    while events() < 85:
+        assert "citation" in json.dumps(assistant.say(sender, "How long does standard shipping take?"))
+    assert "other words" in texts(assistant.say(sender, "blorp zzz qwerty"))  # unanswered turn 1
+    counts = [events()]
+    assert "order number" in texts(assistant.say(sender, "I'd like to return something I bought")).lower()
+    counts.append(events())
+    assert "which item" in texts(assistant.say(sender, "45678")).lower()
+    counts.append(events())
+    assert "why" in texts(assistant.say(sender, "the linen duvet cover")).lower()
+    counts.append(events())
+    assert any(later < earlier for earlier, later in zip(counts, counts[1:])), f"no window cut mid-form: {counts}"
+    done = texts(assistant.say(sender, "the colour is not what I expected"))
+    assert "R-45678-" in done and "linen duvet cover" in done
+    request = handoff(assistant.say(sender, "blorp zzz qwerty"))  # unanswered turn 2, counted across the cut
+    assert request["reasons"][0]["code"] == "repeated_fallback"

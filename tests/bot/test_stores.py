@@ -1,19 +1,22 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 import redis
 from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
-from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore
+from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore, TrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import read_endpoint_config
 
 from bot.stores import EnvironmentLockStore, EnvironmentTrackerStore, redis_settings, windowed
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -108,3 +111,25 @@ def test_the_in_memory_store_bounds_what_it_keeps(monkeypatch: pytest.MonkeyPatc
     asyncio.run(store.save(long_conversation(300)))
     again = asyncio.run(store.retrieve("long"))
     assert len(again.events) <= 100 and again.get_slot("order_number") == "12345"
+
+
+@pytest.mark.parametrize("profile", ["embedded", "production"])
+def test_endpoints_yml_window_reaches_both_stores(profile: str, monkeypatch: pytest.MonkeyPatch,
+                                                  redis_db: redis.Redis) -> None:
+    if profile == "production":
+        monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    else:
+        monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")  # endpoints.yml needs it set
+    config = read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store")
+    configured = int(config.kwargs["max_events"])
+    store = TrackerStore.create(config, DOMAIN)
+    inner = getattr(store, "_tracker_store", store)  # Rasa wraps it to fail safe / await
+    inner = getattr(inner, "_tracker_store", inner)
+    assert isinstance(inner, RedisTrackerStore if profile == "production" else InMemoryTrackerStore)
+    assert inner.max_events == configured
+    asyncio.run(store.save(long_conversation(300)))
+    again = asyncio.run(store.retrieve("long"))
+    assert configured // 2 <= len(again.events) <= configured
+    assert again.get_slot("order_number") == "12345" and again.get_slot("fallback_count") == 2.0
+    assert again.active_loop_name == "return_form" and again.latest_message.text == "message 299"
