@@ -6,6 +6,7 @@ Runs once per deployment profile: embedded (in-memory stores) and Redis
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Iterator
@@ -167,7 +168,7 @@ def test_a_form_and_the_fallback_count_survive_the_tracker_window(assistant: Ass
     counts.append(events())
     assert "why" in texts(assistant.say(sender, "the linen duvet cover")).lower()
     counts.append(events())
-    assert any(later < earlier for earlier, later in zip(counts, counts[1:])), f"no window cut mid-form: {counts}"
+    assert any(later < earlier for earlier, later in itertools.pairwise(counts)), f"no window cut mid-form: {counts}"
     done = texts(assistant.say(sender, "the colour is not what I expected"))
     assert "R-45678-" in done and "linen duvet cover" in done
     request = handoff(assistant.say(sender, "blorp zzz qwerty"))  # unanswered turn 2, counted across the cut
