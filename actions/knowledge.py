@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.escalation import decide
 from actions.handoff import hand_off
 from actions.settings import ActionSettings
-from actions.signals import FALLBACK_COUNT_SLOT, ranking, read_signals
+from actions.signals import FALLBACK_COUNT_SLOT, ranking, read_signals, sentence_embedding
 from knowledge.embed import query_embedder
 from knowledge.errors import IndexNotBuilt, KnowledgeError
 from knowledge.search import META_FILE, KnowledgeBase
@@ -67,14 +67,18 @@ def use_knowledge_base(kb: KnowledgeBase) -> None:
         _knowledge_base = kb
 
 
-def find_candidates(text: str, intent: str | None, confident: bool, min_score: float) -> list[dict[str, Any]]:
-    """Knowledge candidates for ``text``, best first, as plain dictionaries.
+def find_candidates(tracker: Tracker, intent: str | None, confident: bool, min_score: float) -> list[dict[str, Any]]:
+    """Knowledge candidates for the latest message, best first, as plain dictionaries.
 
-    The search is narrowed to the intent's category when the intent is trusted,
-    and widened to everything when that finds nothing scoring ``min_score``.
+    The query vector is the one the NLU pipeline computed for the message when
+    it is of the index's model, else the text is encoded here. The search is
+    narrowed to the intent's category when the intent is trusted, and widened
+    to everything when that finds nothing scoring ``min_score``.
     """
     kb = knowledge_base()
-    vector = kb.embedder.encode([text])
+    vector = sentence_embedding(tracker, kb.embedder.name, kb.embedder.dimension)
+    if vector is None:
+        vector = kb.embedder.encode([str((tracker.latest_message or {}).get("text") or "")])
     category = INTENT_CATEGORY.get(intent or "") if confident else None
     hits = kb.search_vector(vector, k=CANDIDATES, category=category) if category else []
     if not hits or hits[0].score < min_score:
@@ -96,7 +100,7 @@ class ActionAnswerOrHandoff(Action):
         top = ranked[0] if ranked else {"name": None, "confidence": 0.0}
         confident = float(top.get("confidence") or 0.0) >= settings.nlu_min_confidence
         try:
-            candidates = await asyncio.to_thread(find_candidates, text, top.get("name"), confident,
+            candidates = await asyncio.to_thread(find_candidates, tracker, top.get("name"), confident,
                                                 settings.kb_min_score) if text else []
         except KnowledgeError as exc:  # degraded: decide without the knowledge base rather than fail the turn
             logger.warning("conversation %s: knowledge base unavailable: %s", tracker.sender_id, exc)

@@ -1,15 +1,19 @@
-"""Read the escalation signals of the latest turn out of a Rasa tracker."""
+"""Read the escalation signals of the latest turn, and its sentence embedding, out of a Rasa tracker."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
+import numpy as np
 from rasa_sdk import Tracker
 
 from actions.escalation import FALLBACK, Signals
 
 HUMAN_INTENT = "request_human"
 FALLBACK_COUNT_SLOT = "fallback_count"
+EMBEDDING_KEY = "text_embedding"  # written by bot/components/sentence_encoder.py
 
 
 def ranking(tracker: Tracker) -> list[dict[str, Any]]:
@@ -45,3 +49,23 @@ def read_signals(tracker: Tracker, kb_score: float | None) -> Signals:
         frustration=feeling["frustration"],
         explicit_request=top.get("name") == HUMAN_INTENT,
     )
+
+
+def sentence_embedding(tracker: Tracker, model: str, dimension: int) -> np.ndarray | None:
+    """The NLU pipeline's embedding of the latest message as a ``(1, dimension)`` row, if it is of ``model``.
+
+    The Rasa pipeline passes it in the parse data (``text_embedding``: model,
+    dimension, base64 of little-endian float32), so the knowledge search need
+    not encode the text again. ``None`` when it is absent, of another model, or
+    malformed: the caller then encodes the text itself.
+    """
+    found = (tracker.latest_message or {}).get(EMBEDDING_KEY)
+    if not isinstance(found, dict) or found.get("model") != model or found.get("dimension") != dimension:
+        return None
+    try:
+        raw = base64.b64decode(str(found.get("vector") or ""), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) != 4 * dimension:
+        return None
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(1, dimension)

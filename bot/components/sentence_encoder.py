@@ -5,10 +5,21 @@ The model (all-MiniLM-L6-v2 by default) is exported to ONNX by
 same mean pooling and L2 normalisation as sentence-transformers. The bot and
 the knowledge base therefore share one embedding space, and the Rasa
 environment needs neither PyTorch nor a download.
+
+Each parsed message also carries its vector in the parse data, so the action
+server searches the knowledge base without encoding the text a second time:
+
+    "text_embedding": {"model": "all-MiniLM-L6-v2", "dimension": 384,
+                       "vector": "<base64 of 384 little-endian float32>"}
+
+Base64 keeps it one short string (2 KB) in each stored user event, cheap to
+(de)serialise with the tracker; float32 keeps it exact. The action server uses
+it only when ``model`` and ``dimension`` are its index's (actions/signals.py).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from pathlib import Path
@@ -44,6 +55,9 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             # onnxruntime threads per message; 1 keeps concurrent conversations
             # from competing for cores.
             "threads": 1,
+            # Parse data key under which each parsed message's vector is passed
+            # on to the action server; empty to leave it out.
+            "output_key": "text_embedding",
         }
 
     @staticmethod
@@ -67,6 +81,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
         folder = Path(config["encoder"])
         meta = json.loads((folder / "encoder.json").read_text())
+        self.model_name = str(meta["model"])
         self.dimension = int(meta["dimension"])
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(int(meta.get("max_seq_length", 256)))
@@ -93,14 +108,16 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)
 
-    def _featurize(self, messages: List[Message]) -> None:
+    def _featurize(self, messages: List[Message], output_key: Text = "") -> None:
         batch_size = int(self._config["batch_size"])
         todo = [m for m in messages if m.get(TEXT)]
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
-            vectors = self.encode([m.get(TEXT) for m in batch])
+            vectors = self.encode([m.get(TEXT) for m in batch]).astype(np.float32)
             for message, vector in zip(batch, vectors):
-                self.add_features_to_message(None, vector.reshape(1, -1).astype(np.float32), TEXT, message)
+                self.add_features_to_message(None, vector.reshape(1, -1), TEXT, message)
+                if output_key:
+                    message.set(output_key, self.as_output(vector), add_to_output=True)
             if len(todo) > 5 * batch_size and (start // batch_size) % 20 == 0:
                 logger.info("sentence encoder: %d/%d training texts", start + len(batch), len(todo))
 
@@ -108,8 +125,13 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         self._featurize(training_data.training_examples)
         return training_data
 
+    def as_output(self, vector: np.ndarray) -> Dict[Text, Any]:
+        """``vector`` as the parse data carries it (see the module docstring)."""
+        raw = np.ascontiguousarray(vector, dtype="<f4").tobytes()
+        return {"model": self.model_name, "dimension": self.dimension, "vector": base64.b64encode(raw).decode("ascii")}
+
     def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(messages)
+        self._featurize(messages, str(self._config["output_key"] or ""))
         return messages
 
 

@@ -25,13 +25,16 @@ def kb(embedder: SentenceTransformerEmbedder, corpus: Path) -> Iterator[Knowledg
 
 def tracker(text: str, ranking: list[tuple[str, float]], *, sentiment: dict[str, Any] | None = None,
             slots: dict[str, Any] | None = None, history: list[dict[str, Any]] | None = None,
-            fallback: bool = False, entities: list[dict[str, Any]] | None = None) -> Tracker:
-    """A tracker whose latest message is ``text`` with the given NLU ranking."""
+            fallback: bool = False, entities: list[dict[str, Any]] | None = None,
+            embedding: dict[str, Any] | None = None) -> Tracker:
+    """A tracker whose latest message is ``text`` with the given NLU ranking (and ``text_embedding``)."""
     intent_ranking = [{"name": name, "confidence": conf} for name, conf in ranking]
     top = {"name": "nlu_fallback", "confidence": 0.3} if fallback else intent_ranking[0]
     latest = {"text": text, "intent": top, "intent_ranking": ([top] if fallback else []) + intent_ranking,
               "entities": entities or [], "sentiment": sentiment or {"label": "neutral", "score": 0.0,
                                                                      "frustration": 0.0}}
+    if embedding is not None:
+        latest["text_embedding"] = embedding
     events = [*(history or []), {"event": "user", "text": text, "parse_data": latest}]
     return Tracker.from_dict({"sender_id": "conv-1", "slots": slots or {}, "latest_message": latest,
                               "events": events, "paused": False, "followup_action": None,

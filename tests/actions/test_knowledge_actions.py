@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import jsonschema
+import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -99,3 +101,26 @@ def test_without_a_knowledge_index_the_bot_still_decides(tmp_path: Any, monkeypa
     request = messages[0]["custom"]["handoff"]
     assert [r["code"] for r in request["reasons"]] == ["no_answer", "low_knowledge_score"]
     assert request["knowledge"] == []
+
+
+def embedding_of(kb: KnowledgeBase, text: str, **overrides: Any) -> dict[str, Any]:
+    """``text``'s vector as the Rasa pipeline passes it (bot/components/sentence_encoder.py)."""
+    vector = kb.embedder.encode([text])[0].astype("<f4")
+    return {"model": kb.embedder.name, "dimension": kb.embedder.dimension,
+            "vector": base64.b64encode(vector.tobytes()).decode("ascii"), **overrides}
+
+
+def test_the_nlu_pipeline_s_embedding_is_searched_without_encoding_the_text_again(kb: KnowledgeBase) -> None:
+    # the passed vector is of another question than the text: the answer shows which one was searched
+    t = tracker("how much is shipping?", [("greet", 0.3)], embedding=embedding_of(kb, "How do I delete my account?"))
+    messages, _ = run(ActionAnswerOrHandoff(), t)
+    assert messages[0]["custom"]["citation"]["article_id"] == "delete-account"
+
+
+@pytest.mark.parametrize("overrides", [{"model": "another-model"}, {"dimension": 768}, {"vector": "not base64!"},
+                                       {"vector": base64.b64encode(b"short").decode("ascii")}])
+def test_an_embedding_of_another_model_or_malformed_is_ignored(kb: KnowledgeBase, overrides: dict) -> None:
+    t = tracker("how much is shipping?", [("greet", 0.3)],
+                embedding=embedding_of(kb, "How do I delete my account?", **overrides))
+    messages, _ = run(ActionAnswerOrHandoff(), t)
+    assert messages[0]["custom"]["citation"]["article_id"] == "shipping-costs"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 from pathlib import Path
 from typing import Any
@@ -91,3 +92,12 @@ def test_a_furious_message_becomes_a_complaint_with_the_ranking_kept(agent: Agen
 def test_gibberish_falls_back_instead_of_guessing(agent: Agent) -> None:
     result = parse(agent, "zxqv plmok")
     assert result["intent"]["name"] == "nlu_fallback"
+
+
+def test_the_parse_data_carries_the_sentence_embedding_for_the_action_server(agent: Agent) -> None:
+    text = "how long does standard shipping take?"
+    passed = parse(agent, text)["text_embedding"]
+    encoder = SentenceEncoderFeaturizer(encoder_config(), "encoder")
+    assert (passed["model"], passed["dimension"]) == ("all-MiniLM-L6-v2", 384)
+    vector = np.frombuffer(base64.b64decode(passed["vector"]), dtype="<f4")
+    np.testing.assert_array_equal(vector, encoder.encode([text])[0].astype(np.float32))
