@@ -13,6 +13,10 @@ back), the slots and the active form, so once a tracker holds more than
 ``max_events`` events the stores keep the newest half and replace the rest
 with a prefix that restores the slots and the active loop as they were. The
 full transcript is the handoff service's to keep, not Rasa's.
+
+Importing this module also installs :mod:`bot.rasa_speedups` (cached
+equivalents of two Rasa hot spots): endpoints.yml is what every Rasa server of
+ours loads at start-up.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import remote_actions
+from bot import rasa_speedups
 
-remote_actions.install()
+rasa_speedups.install()
 
 KEY_PREFIX = "brightwood"
 DEFAULT_MAX_EVENTS = 100

@@ -1,0 +1,66 @@
+"""Two Rasa 3.6 hot spots, each replaced by a cached equivalent.
+
+Found with py-spy on the Rasa server under load (docs/benchmarks.md):
+
+- Every action server response is checked with ``jsonschema.validate``, which
+  first validates Rasa's response schema itself against the JSON Schema
+  2020-12 meta-schema, on every call: about 40% of the server's CPU.
+  Responses are now checked with one validator built, and its schema checked,
+  once. A response that fails goes through Rasa's own method, so the error and
+  its message are Rasa's.
+- Every event read back from a tracker store finds its class by walking all
+  subclasses of ``Event`` (``Event.resolve_by_type``): about 7%. The class
+  found for a type name is now remembered; unknown names still go through
+  Rasa's own method (its ``default`` and its error).
+
+``bot/stores.py`` installs both: endpoints.yml loads that module when the
+server starts, in every profile.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional, Text, Type
+
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.events import Event
+
+_originals: Dict[Text, Callable[..., Any]] = {}
+_validator: Optional[Validator] = None
+_event_classes: Dict[Text, Type[Event]] = {}
+
+
+def response_validator() -> Validator:
+    """The validator of action server responses, built on first use."""
+    global _validator
+    if _validator is None:
+        schema = RemoteAction.action_response_format_spec()
+        cls = validator_for(schema)
+        cls.check_schema(schema)
+        _validator = cls(schema)
+    return _validator
+
+
+def _validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
+    if response_validator().is_valid(result):
+        return True
+    return bool(_originals["validate"](self, result))  # raises Rasa's ValidationError with Rasa's message
+
+
+def _resolve_by_type(type_name: Text, default: Optional[Type[Event]] = None) -> Optional[Type[Event]]:
+    found = _event_classes.get(type_name)
+    if found is None:
+        found = _originals["resolve"](type_name, default)
+        if found is not None and found is not default:
+            _event_classes[type_name] = found
+    return found
+
+
+def install() -> None:
+    """Replace both methods (idempotent)."""
+    if not _originals:
+        _originals["validate"] = RemoteAction._validate_action_result
+        _originals["resolve"] = Event.resolve_by_type
+        RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+        Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign,assignment]
