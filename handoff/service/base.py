@@ -82,9 +82,7 @@ class ServiceBase:
                          actor: str | None = None, details: Mapping[str, Any] | None = None) -> None:
         """Record a state change in the ticket log (time, cause, actor) and tell the customer's sockets."""
         check_cause(before.state, after.state, cause)
-        now = self.now_dt()
-        await self.log.set_conversation_state(after.conversation_id, after.state.value, now)
         await self.log.record_transition(after.conversation_id, before.state.value, after.state.value, cause.value,
-                                         now=now, actor=actor, details=dict(details or {}))
+                                         now=self.now_dt(), actor=actor, details=dict(details or {}))
         logger.info("conversation %s: %s -> %s (%s)", after.conversation_id, before.state.value, after.state.value,
                     cause.value)

@@ -35,12 +35,7 @@ RACE_RETRIES = 3
 class Dispatch(Views):
     async def profile(self, record: ConversationRecord) -> CustomerProfile:
         """The customer as routing sees them, in this conversation's language."""
-        customer_id = record.customer_id
-        last_agent, past = await self.log.last_agent(customer_id), await self.log.count_tickets(customer_id)
-        customer = await self.log.get_customer(customer_id)
-        profile = (customer.profile(last_agent, past) if customer
-                   else CustomerProfile(record.customer_id, last_agent_id=last_agent, past_tickets=past))
-        return replace(profile, language=record.language)
+        return replace(await self.log.customer_profile(record.customer_id), language=record.language)
 
     async def waiting(self, record: ConversationRecord) -> WaitingConversation:
         return WaitingConversation(record.conversation_id, await self.profile(record), record.priority, record.tier,
@@ -77,6 +72,10 @@ class Dispatch(Views):
     async def on_assigned(self, before: ConversationRecord, agent_id: AgentId, cause: Cause,
                           decision: RoutingDecision | None = None) -> None:
         after = await self.conversation(before.conversation_id)
+        # The agent first: this is the latency that counts (docs/benchmarks.md). The assignment is already
+        # the store's; the ticket log's record of it follows at once.
+        await self.store.publish(agent_channel(agent_id),
+                                 {"type": "assigned", "conversation": await self.summary(after)})
         if after.ticket_id is not None:
             await self.log.ticket_assigned(after.ticket_id, agent_id, self.now_dt())
         details: dict[str, Any] = {"agent_id": agent_id, "ticket_id": after.ticket_id}
@@ -85,9 +84,6 @@ class Dispatch(Views):
             details.update(scores={agent: round(score, 4) for agent, score in best},
                            explanation=list(decision.explanation))
         await self.transition(before, after, cause, actor=agent_id, details=details)
-        # The agent first: this is the latency that counts (docs/benchmarks.md), the rest follows at once.
-        await self.store.publish(agent_channel(agent_id),
-                                 {"type": "assigned", "conversation": await self.summary(after)})
         account = await self.log.get_agent(agent_id)
         await self.say(after, "system", texts.ASSIGNED.format(agent=account.name if account else "An agent"))
         await self.store.publish(conversation_channel(after.conversation_id), await self.state_frame(after))

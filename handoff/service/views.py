@@ -49,9 +49,8 @@ class Views(ServiceBase):
 
     async def summary(self, record: ConversationRecord, position: int | None = None) -> dict[str, Any]:
         """The console's one-line view of a conversation (docs/handoff-protocol.md)."""
-        customer = await self.log.get_customer(record.customer_id)
-        ticket = await self.log.ticket(record.ticket_id) if record.ticket_id else None
-        last = await self.log.last_message(record.conversation_id)
+        customer, ticket, last = await self.log.summary_facts(record.customer_id, record.ticket_id,
+                                                              record.conversation_id)
         deadline = (record.assigned_at + self.settings.accept_timeout
                     if record.state is State.ASSIGNED and record.assigned_at and not record.answered else None)
         return {

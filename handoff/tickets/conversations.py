@@ -14,17 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handoff.core.model import AgentId, ConversationId, CustomerId, State
 from handoff.errors import Conflict, UnknownConversation
 from handoff.tickets.database import changed_rows, utc
-from handoff.tickets.models import Agent, Conversation, Customer, Message, Transition
+from handoff.tickets.message_writer import MessageWriter, stored_messages, stored_view
+from handoff.tickets.models import Conversation, Customer, Message, Transition
 from handoff.tickets.views import MessageView, TransitionView
 
 logger = logging.getLogger(__name__)
-
-
-def message_view(row: Message, agent_name: str | None) -> MessageView:
-    return MessageView(id=row.id, conversation_id=ConversationId(row.conversation_id), sender=row.sender,
-                       text=row.text, agent_id=AgentId(row.agent_id) if row.agent_id else None,
-                       agent_name=agent_name, payload=row.payload, client_id=row.client_id,
-                       created_at=row.created_at)
 
 
 def transition_view(row: Transition) -> TransitionView:
@@ -34,21 +28,11 @@ def transition_view(row: Transition) -> TransitionView:
                           created_at=row.created_at)
 
 
-def messages_with_names() -> Any:
-    return select(Message, Agent.name).outerjoin(Agent, Message.agent_id == Agent.id)
-
-
-async def _by_client_id(session: AsyncSession, conversation_id: str, client_id: str) -> MessageView | None:
-    query = messages_with_names().where(Message.conversation_id == conversation_id,
-                                         Message.client_id == client_id)
-    row = (await session.execute(query)).first()
-    return None if row is None else message_view(row[0], row[1])
-
-
 class ConversationLog:
     """Conversations, messages and transitions (a part of :class:`handoff.tickets.repository.TicketLog`)."""
 
     _sessions: async_sessionmaker[AsyncSession]
+    _writer: MessageWriter
 
     async def create_conversation(self, conversation_id: ConversationId, customer_id: CustomerId, channel: str,
                                   now: datetime | float) -> None:
@@ -77,23 +61,14 @@ class ConversationLog:
                 if attempt == 2:
                     raise
 
-    async def set_conversation_state(self, conversation_id: ConversationId, state: State | str,
-                                     now: datetime | float) -> None:
-        """Store a conversation's current state (the live state is the Store's; this is the record).
-
-        Raises:
-            UnknownConversation: no conversation has that id.
-        """
-        async with self._sessions.begin() as session:
-            if not await changed_rows(session, update(Conversation).where(Conversation.id == conversation_id)
-                                      .values(state=State(state).value, updated_at=utc(now))):
-                raise UnknownConversation(f"There is no conversation {conversation_id}.")
-
     async def add_message(self, conversation_id: ConversationId, sender: str, text: str, *,
                           now: datetime | float, agent_id: AgentId | None = None,
                           payload: Mapping[str, Any] | None = None,
                           client_id: str | None = None) -> tuple[MessageView, bool]:
-        """Store a message, once per ``(conversation, client_id)``.
+        """Store a message, once per ``(conversation, client_id)``; returns when it is committed.
+
+        Messages handed in together share a transaction (:mod:`handoff.tickets.message_writer`); within a
+        conversation, ids grow in the order of the calls.
 
         Returns:
             The stored message and True, or, when the conversation already has a message with this
@@ -102,55 +77,25 @@ class ConversationLog:
         Raises:
             UnknownConversation: no conversation has that id.
         """
-        moment = utc(now)
-        try:
-            async with self._sessions.begin() as session:
-                # Touching the conversation row first locks it until commit: messages of one conversation
-                # commit in id order (a reader resuming after id N never misses a smaller id committed
-                # later), and a resend racing the original waits for it, then finds it below.
-                if not await changed_rows(session, update(Conversation).where(Conversation.id == conversation_id)
-                                          .values(updated_at=moment)):
-                    raise UnknownConversation(f"There is no conversation {conversation_id}.")
-                if client_id is not None:
-                    stored = await _by_client_id(session, conversation_id, client_id)
-                    if stored is not None:
-                        return stored, False
-                row = Message(conversation_id=conversation_id, sender=sender, agent_id=agent_id, text=text,
-                              payload=dict(payload) if payload is not None else None, client_id=client_id,
-                              created_at=moment)
-                session.add(row)
-                await session.flush()
-                name = await session.scalar(select(Agent.name).where(Agent.id == agent_id)) if agent_id else None
-                view = message_view(row, name)
-        except IntegrityError:
-            # The unique constraint is the last line of defence should two inserts ever get past the lock.
-            if client_id is None:
-                raise
-            async with self._sessions() as session:
-                stored = await _by_client_id(session, conversation_id, client_id)
-            if stored is None:
-                raise
-            return stored, False
-        logger.debug("message %s stored in conversation %s", view.id, conversation_id)
-        return view, True
+        return await self._writer.add(conversation_id, sender, text, utc(now), agent_id=agent_id, payload=payload,
+                                      client_id=client_id)
 
     async def messages(self, conversation_id: str, after_id: int = 0,
                        limit: int = 500) -> list[MessageView]:
         """The conversation's messages with ids above ``after_id``, oldest first, at most ``limit``."""
-        query = (messages_with_names().where(Message.conversation_id == conversation_id, Message.id > after_id)
+        query = (stored_messages().where(Message.conversation_id == conversation_id, Message.id > after_id)
                  .order_by(Message.id).limit(limit))
         async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        return [message_view(row[0], row[1]) for row in rows]
+            return [stored_view(row) for row in await session.execute(query)]
 
     async def last_message(self, conversation_id: str, sender: str | None = None) -> MessageView | None:
         """The conversation's newest message (from ``sender`` only, if given), or None."""
-        query = messages_with_names().where(Message.conversation_id == conversation_id)
+        query = stored_messages().where(Message.conversation_id == conversation_id)
         if sender is not None:
             query = query.where(Message.sender == sender)
         async with self._sessions() as session:
             row = (await session.execute(query.order_by(Message.id.desc()).limit(1))).first()
-        return None if row is None else message_view(row[0], row[1])
+        return None if row is None else stored_view(row)
 
     async def conversation_exists(self, conversation_id: str) -> bool:
         async with self._sessions() as session:

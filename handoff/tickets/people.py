@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff.core.model import AgentId, CustomerId, Role, ShiftWindow
+from handoff.core.model import AgentId, CustomerId, CustomerProfile, Role, ShiftWindow
 from handoff.errors import BadRequest, Conflict
 from handoff.tickets.database import utc
 from handoff.tickets.models import Agent, CannedResponse, Customer, Ticket, TicketAssignment
@@ -111,22 +111,22 @@ class PeopleBook:
             rows = (await session.execute(query)).all()
         return [ticket_view(row[0], row[1]) for row in rows]
 
-    async def count_tickets(self, customer_id: str) -> int:
+    async def customer_profile(self, customer_id: CustomerId) -> CustomerProfile:
+        """The customer as routing sees them, in one transaction: their record (a bare profile if the log does
+        not know them), how many tickets they have had, and the agent of their most recent assignment (for
+        sticky routing), ignoring assignments that timed out unanswered (:data:`UNANSWERED_CAUSES`)."""
+        answered = TicketAssignment.end_cause.is_(None) | TicketAssignment.end_cause.not_in(UNANSWERED_CAUSES)
+        last_agent = (select(TicketAssignment.agent_id).join(Ticket, TicketAssignment.ticket_id == Ticket.id)
+                      .where(Ticket.customer_id == customer_id, answered)
+                      .order_by(TicketAssignment.assigned_at.desc(), TicketAssignment.id.desc()).limit(1))
+        past = select(func.count()).select_from(Ticket).where(Ticket.customer_id == customer_id)
         async with self._sessions() as session:
-            count = await session.scalar(select(func.count()).select_from(Ticket)
-                                         .where(Ticket.customer_id == customer_id))
-        return int(count or 0)
-
-    async def last_agent(self, customer_id: str) -> AgentId | None:
-        """The agent of the customer's most recent assignment (for sticky routing), ignoring assignments that
-        timed out unanswered (:data:`UNANSWERED_CAUSES`), or None."""
-        query = (select(TicketAssignment.agent_id).join(Ticket, TicketAssignment.ticket_id == Ticket.id)
-                 .where(Ticket.customer_id == customer_id,
-                        TicketAssignment.end_cause.is_(None) | TicketAssignment.end_cause.not_in(UNANSWERED_CAUSES))
-                 .order_by(TicketAssignment.assigned_at.desc(), TicketAssignment.id.desc()).limit(1))
-        async with self._sessions() as session:
-            agent_id = await session.scalar(query)
-        return AgentId(agent_id) if agent_id else None
+            row = (await session.execute(select(last_agent.scalar_subquery(), past.scalar_subquery()))).one()
+            customer = await session.get(Customer, customer_id)
+        agent_id = AgentId(row[0]) if row[0] else None
+        if customer is None:
+            return CustomerProfile(customer_id, last_agent_id=agent_id, past_tickets=int(row[1] or 0))
+        return customer_view(customer).profile(agent_id, int(row[1] or 0))
 
     # agents --------------------------------------------------------------------------------------
     async def create_agent(self, username: str, name: str, password_hash: str, *, role: Role | str = Role.AGENT,

@@ -19,8 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from handoff.tickets.conversations import ConversationLog
 from handoff.tickets.database import is_sqlite, make_engine, normalize_database_url
 from handoff.tickets.kpis import KpiBook
-from handoff.tickets.people import PeopleBook
-from handoff.tickets.ticketing import TicketBook
+from handoff.tickets.message_writer import MessageWriter, stored_messages, stored_view
+from handoff.tickets.models import Customer, Message, Ticket
+from handoff.tickets.people import PeopleBook, customer_view
+from handoff.tickets.ticketing import TicketBook, ticket_view, tickets_with_names
+from handoff.tickets.views import CustomerView, MessageView, TicketView
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ class TicketLog(ConversationLog, TicketBook, PeopleBook, KpiBook):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._writer = MessageWriter(engine)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:
@@ -44,10 +48,25 @@ class TicketLog(ConversationLog, TicketBook, PeopleBook, KpiBook):
         logger.info("ticket log opened on %s", backend)
         return cls(engine)
 
+    async def summary_facts(self, customer_id: str, ticket_id: int | None,
+                            conversation_id: str) -> tuple[CustomerView | None, TicketView | None, MessageView | None]:
+        """What the console's one-line view of a conversation needs from the log, in one transaction: the
+        customer, the ticket (if any) and the newest message."""
+        async with self._sessions() as session:
+            customer = await session.get(Customer, customer_id)
+            ticket = (await session.execute(tickets_with_names().where(Ticket.id == ticket_id))).first() \
+                if ticket_id is not None else None
+            last = (await session.execute(stored_messages().where(Message.conversation_id == conversation_id)
+                                          .order_by(Message.id.desc()).limit(1))).first()
+        return (None if customer is None else customer_view(customer),
+                None if ticket is None else ticket_view(ticket[0], ticket[1]),
+                None if last is None else stored_view(last))
+
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Finish the messages handed in, then close every pooled connection."""
+        await self._writer.close()
         await self._engine.dispose()

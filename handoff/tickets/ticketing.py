@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.core.model import AgentId, ConversationId, CustomerId, Priority, TicketId
 from handoff.errors import BadRequest
-from handoff.tickets.conversations import message_view, messages_with_names, transition_view
+from handoff.tickets.conversations import transition_view
 from handoff.tickets.database import changed_rows, utc
+from handoff.tickets.message_writer import stored_messages, stored_view
 from handoff.tickets.models import Agent, Message, Note, Ticket, TicketAssignment, Transition
 from handoff.tickets.views import AssignmentView, NoteView, TicketDetail, TicketView, priority_name
 
@@ -218,7 +219,7 @@ class TicketBook:
                 return None
             ticket = ticket_view(found[0], found[1])
             until = ticket.resolved_at
-            messages = messages_with_names().where(Message.conversation_id == ticket.conversation_id)
+            messages = stored_messages().where(Message.conversation_id == ticket.conversation_id)
             transitions = select(Transition).where(Transition.conversation_id == ticket.conversation_id)
             if until is not None:
                 messages = messages.where(Message.created_at <= until)
@@ -233,7 +234,7 @@ class TicketBook:
                 .where(TicketAssignment.ticket_id == ticket_id).order_by(TicketAssignment.id))).all()
             return TicketDetail(
                 **{f.name: getattr(ticket, f.name) for f in fields(TicketView)},
-                messages=tuple(message_view(m, name) for m, name in message_rows),
+                messages=tuple(stored_view(row) for row in message_rows),
                 notes=tuple(NoteView(id=n.id, ticket_id=ticket.ticket_id, agent_id=AgentId(n.agent_id),
                                      agent_name=name, text=n.text, created_at=n.created_at) for n, name in note_rows),
                 assignments=tuple(AssignmentView(ticket_id=ticket.ticket_id, agent_id=AgentId(a.agent_id),

@@ -303,3 +303,21 @@ async def test_transfer_notes_canned_and_suggestions(server: HandoffServer) -> N
     assert [t["id"] for t in found["tickets"]] == [ticket_id]
     await socket.close()
     await desk.close()
+
+
+async def test_a_waiting_customer_hears_the_queue_until_someone_takes_over(tmp_path) -> None:
+    from scripts.servers import free_port
+    from tests.handoff.harness import running_handoff
+
+    with running_handoff(tmp_path, "embedded", f"http://127.0.0.1:{free_port()}", "x",
+                         {"HANDOFF_QUEUE_REFRESH": "0.3"}) as servers:
+        customer = await Customer.start(servers[0])
+        socket = await customer.connect()
+        await customer.say(socket, "hello?")  # no bot, nobody signed in: the customer waits in the queue
+        for _ in range(3):  # the refresh repeats while queued
+            await socket.next(of_type("state", state="queued"), timeout=5)
+        await Agent.sign_in(servers[0], "grace")  # signing in routes the queue to her, socket or not
+        await socket.next(of_type("state", state="assigned"))
+        with pytest.raises(AssertionError, match="no matching frame"):  # three refresh periods: none comes
+            await socket.next(of_type("state", state="queued"), timeout=1.0)
+        await socket.close()

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from handoff.core.model import ConversationId, State
+from handoff.core.model import AgentId, ConversationId, State
 from handoff.errors import Conflict, UnknownConversation
 from handoff.tickets import TicketLog
 from handoff.tickets.views import AgentAccount
@@ -129,9 +129,7 @@ async def test_record_transition_keeps_time_cause_and_state(log: TicketLog, conv
     assert found[1].to_json()["created_at"] == "2026-11-25T09:00:10.000+00:00"
 
 
-async def test_set_conversation_state_unknown_raises(log: TicketLog) -> None:
-    with pytest.raises(UnknownConversation):
-        await log.set_conversation_state(ConversationId("c_nope"), State.RESOLVED, at(1))
+async def test_record_transition_unknown_raises(log: TicketLog) -> None:
     with pytest.raises(UnknownConversation):
         await log.record_transition(ConversationId("c_nope"), State.BOT, State.QUEUED, "x", now=at(1))
 
@@ -139,3 +137,56 @@ async def test_set_conversation_state_unknown_raises(log: TicketLog) -> None:
 async def test_naive_datetime_is_refused(log: TicketLog, conversation: ConversationId) -> None:
     with pytest.raises(ValueError, match="naive"):
         await log.add_message(conversation, "customer", "hi", now=T0.replace(tzinfo=None))
+
+
+async def test_add_message_batch_mixes_conversations_resends_and_unknown_ids(log: TicketLog,
+                                                                             conversation: ConversationId,
+                                                                             ada: AgentAccount) -> None:
+    # Handed in together, these share transactions (handoff.tickets.message_writer): each caller still gets
+    # its own answer, a resend within the batch or of an earlier message is stored once, and an unknown
+    # conversation fails only its own message.
+    await log.create_conversation(ConversationId("c_2"), CUSTOMER, "web", T0)
+    earlier, _ = await log.add_message(conversation, "customer", "earlier", now=at(1), client_id="u-0")
+    calls = [log.add_message(conversation if i % 2 else ConversationId("c_2"), "customer", f"m{i}", now=at(2),
+                             client_id=f"u-{i}") for i in range(1, 41)]
+    calls += [log.add_message(conversation, "customer", "m1 again", now=at(3), client_id="u-1"),
+              log.add_message(conversation, "customer", "earlier again", now=at(3), client_id="u-0"),
+              log.add_message(ConversationId("c_nope"), "customer", "lost?", now=at(3)),
+              log.add_message(conversation, "agent", "Ada here", now=at(3), agent_id=ada.agent_id)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+
+    assert all(new is True for _, new in results[:40])  # type: ignore[misc]
+    assert results[40] == (results[0][0], False)  # type: ignore[index]
+    assert results[41] == (earlier, False)
+    assert isinstance(results[42], UnknownConversation)
+    agent_message, agent_new = results[43]  # type: ignore[misc]
+    assert agent_new and agent_message.agent_name == "Ada Lovelace"
+    first = await log.messages(conversation)
+    assert [m.text for m in first] == ["earlier", *(f"m{i}" for i in range(1, 41, 2)), "Ada here"]
+    assert [m.id for m in first] == sorted(m.id for m in first)
+    assert len(await log.messages(ConversationId("c_2"))) == 20
+
+
+async def test_add_message_bad_message_in_a_batch_fails_alone(log: TicketLog, conversation: ConversationId) -> None:
+    # An agent id the log does not know breaks the foreign key: the batch is written again message by message.
+    results = await asyncio.gather(
+        log.add_message(conversation, "customer", "before", now=at(1)),
+        log.add_message(conversation, "agent", "ghost", now=at(1), agent_id=AgentId("a_nobody")),
+        log.add_message(conversation, "customer", "after", now=at(1)),
+        return_exceptions=True)
+
+    assert isinstance(results[1], Exception)
+    assert [m.text for m in await log.messages(conversation)] == ["before", "after"]
+
+
+async def test_add_message_cancelled_caller_still_stores(log: TicketLog, conversation: ConversationId) -> None:
+    task = asyncio.ensure_future(log.add_message(conversation, "customer", "keep me", now=at(1), client_id="k"))
+    await asyncio.sleep(0)
+    task.cancel()
+    await log.close()  # waits for what was handed in
+
+    reopened = await TicketLog.open(str(log.engine.url))
+    try:
+        assert [m.text for m in await reopened.messages(conversation)] == ["keep me"]
+    finally:
+        await reopened.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handoff.core.model import AgentId, ConversationId, CustomerId, Presence, Role, ShiftWindow
+from handoff.core.model import AgentId, ConversationId, CustomerId, CustomerProfile, Presence, Role, ShiftWindow
 from handoff.errors import BadRequest, Conflict
 from handoff.tickets import TicketLog
 from handoff.tickets.views import AgentAccount
@@ -45,7 +45,7 @@ async def test_upsert_customer_concurrent_inserts_make_one(log: TicketLog) -> No
 
 
 async def test_customer_history_and_last_agent(log: TicketLog, ada: AgentAccount, grace: AgentAccount) -> None:
-    assert await log.last_agent(CUSTOMER) is None
+    assert await log.customer_profile(CUSTOMER) == CustomerProfile(CUSTOMER)
     ids = []
     for number in range(3):
         conversation = ConversationId(f"c_{number}")
@@ -57,14 +57,11 @@ async def test_customer_history_and_last_agent(log: TicketLog, ada: AgentAccount
     await log.ticket_assigned(ids[1], grace.agent_id, at(110))
     await log.ticket_unassigned(ids[1], grace.agent_id, "accept_timeout", at(140))  # never answered: not sticky
 
-    assert await log.last_agent(CUSTOMER) == "a_ada"
-    assert await log.count_tickets(CUSTOMER) == 3
     assert [t.ticket_id for t in await log.customer_tickets(CUSTOMER)] == ids[::-1]
     assert [t.ticket_id for t in await log.customer_tickets(CUSTOMER, limit=1)] == [ids[2]]
-    customer = await log.get_customer(CUSTOMER)
-    assert customer is not None
-    profile = customer.profile(await log.last_agent(CUSTOMER), await log.count_tickets(CUSTOMER))
+    profile = await log.customer_profile(CUSTOMER)
     assert (profile.last_agent_id, profile.past_tickets) == ("a_ada", 3)
+    assert await log.customer_profile(CustomerId("cu_stranger")) == CustomerProfile(CustomerId("cu_stranger"))
 
 
 async def test_create_agent_keeps_the_routing_profile(log: TicketLog) -> None:

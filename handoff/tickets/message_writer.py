@@ -1,0 +1,217 @@
+"""Group commit for messages: every message waiting when a transaction starts goes into that transaction.
+
+A message is acknowledged and relayed only once it is committed (the client keeps it until the ``ack``), so
+one transaction per message made the database the relay's ceiling. The writer keeps the promise and pays
+per transaction instead of per message: one task takes whatever is pending, writes it in one transaction,
+commits, and answers each caller; messages that arrive meanwhile go into the next transaction. Under light
+load a batch is one message and the latency one transaction, as before; under load batches grow by
+themselves, with no timer to tune.
+
+A transaction is two statements, whatever the batch size, and at most four:
+
+1. ``UPDATE conversations SET updated_at ... RETURNING id`` for the batch's conversations: it tells which
+   exist, and it locks their rows until commit, so that messages of one conversation commit in id order also
+   across service instances (a reader resuming after id N never misses a smaller id committed later) and a
+   resend racing its original waits for it, then conflicts in step 2;
+2. one multi-row ``INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING`` for the
+   batch's messages in the callers' order (a resend within the batch is left out);
+3. only for resends (rows that conflicted): ``SELECT`` the stored messages, which answer them;
+4. only when the batch has agent messages: the agents' names for the views.
+
+A batch that fails is written again one message at a time, so one bad message fails alone; a unique-key
+violation (two inserts past the lock, the last line of defence) answers with the message already stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from handoff.core.model import AgentId, ConversationId
+from handoff.errors import UnknownConversation
+from handoff.tickets.models import Agent, Conversation, Message
+from handoff.tickets.views import MessageView
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 500  # messages per transaction; a bigger backlog takes several
+
+
+@dataclass(slots=True)
+class PendingMessage:
+    conversation_id: ConversationId
+    sender: str
+    text: str
+    moment: datetime
+    agent_id: AgentId | None
+    payload: dict[str, Any] | None
+    client_id: str | None
+    done: asyncio.Future[tuple[MessageView, bool]] = field(repr=False)
+
+    def view(self, message_id: int, agent_name: str | None) -> MessageView:
+        return MessageView(id=message_id, conversation_id=self.conversation_id, sender=self.sender, text=self.text,
+                           agent_id=self.agent_id, agent_name=agent_name, payload=self.payload,
+                           client_id=self.client_id, created_at=self.moment)
+
+
+def stored_view(row: Any) -> MessageView:
+    return MessageView(id=row.id, conversation_id=ConversationId(row.conversation_id), sender=row.sender,
+                       text=row.text, agent_id=AgentId(row.agent_id) if row.agent_id else None,
+                       agent_name=row.agent_name, payload=row.payload, client_id=row.client_id,
+                       created_at=row.created_at)
+
+
+def stored_messages() -> Any:
+    """Messages with their agent's name, as :func:`stored_view` reads them."""
+    return (select(Message.id, Message.conversation_id, Message.sender, Message.text, Message.agent_id,
+                   Message.payload, Message.client_id, Message.created_at, Agent.name.label("agent_name"))
+            .outerjoin(Agent, Message.agent_id == Agent.id))
+
+
+class MessageWriter:
+    """Writes messages in group commits on ``engine``; one per ticket log, used from one event loop."""
+
+    def __init__(self, engine: AsyncEngine, max_batch: int = MAX_BATCH) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._pending: list[PendingMessage] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def add(self, conversation_id: ConversationId, sender: str, text: str, moment: datetime, *,
+                  agent_id: AgentId | None, payload: Mapping[str, Any] | None,
+                  client_id: str | None) -> tuple[MessageView, bool]:
+        """Store one message (see :meth:`handoff.tickets.conversations.ConversationLog.add_message`).
+
+        A caller cancelled while waiting does not cancel the write: the message is stored all the same.
+        """
+        loop = asyncio.get_running_loop()
+        item = PendingMessage(conversation_id, sender, text, moment, agent_id,
+                              dict(payload) if payload is not None else None, client_id, loop.create_future())
+        self._pending.append(item)
+        if self._task is None:
+            self._task = loop.create_task(self._drain())
+        return await asyncio.shield(item.done)
+
+    async def close(self) -> None:
+        """Wait for the messages already handed in."""
+        while self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[:self._max_batch]
+                del self._pending[:self._max_batch]
+                await self._write(batch)
+        finally:
+            self._task = None
+
+    async def _write(self, batch: list[PendingMessage]) -> None:
+        try:
+            async with self._engine.begin() as connection:
+                outcomes = await _write_batch(connection, batch)
+        except Exception as error:
+            if len(batch) > 1:
+                logger.warning("a batch of %d messages failed (%s); writing them one by one", len(batch), error)
+                for item in batch:
+                    await self._write([item])
+                return
+            item = batch[0]
+            outcome: tuple[MessageView, bool] | BaseException = error
+            if isinstance(error, IntegrityError) and item.client_id is not None:
+                stored = await self._stored(item)
+                if stored is not None:
+                    outcome = (stored, False)
+            _settle(item, outcome)
+            return
+        for item, result in zip(batch, outcomes, strict=True):
+            _settle(item, result)
+        logger.debug("%d messages stored in one transaction", len(batch))
+
+    async def _stored(self, item: PendingMessage) -> MessageView | None:
+        query = stored_messages().where(Message.conversation_id == item.conversation_id,
+                                        Message.client_id == item.client_id)
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else stored_view(row)
+
+
+def _settle(item: PendingMessage, outcome: tuple[MessageView, bool] | BaseException) -> None:
+    if item.done.done():
+        return
+    if isinstance(outcome, BaseException):
+        item.done.set_exception(outcome)
+    else:
+        item.done.set_result(outcome)
+
+
+def _insert_new(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING``: a resend inserts nothing."""
+    statement = (postgresql.insert(Message) if dialect == "postgresql" else sqlite.insert(Message))
+    return (statement.on_conflict_do_nothing(index_elements=[Message.conversation_id, Message.client_id])
+            .returning(Message.id, Message.conversation_id, Message.client_id))
+
+
+async def _write_batch(connection: AsyncConnection,
+                       batch: list[PendingMessage]) -> list[tuple[MessageView, bool] | BaseException]:
+    latest = max(item.moment for item in batch)
+    touched = (update(Conversation).where(Conversation.id.in_(sorted({item.conversation_id for item in batch})))
+               .values(updated_at=latest).returning(Conversation.id))
+    known = set((await connection.execute(touched)).scalars())
+
+    fresh: list[PendingMessage] = []  # to insert, in the callers' order; a resend within the batch is not
+    first_of: dict[tuple[str, str], PendingMessage] = {}
+    for item in batch:
+        if item.conversation_id not in known:
+            continue
+        if item.client_id is None or first_of.setdefault((item.conversation_id, item.client_id), item) is item:
+            fresh.append(item)
+    ids: dict[int, int] = {}  # id(item) -> its new message id
+    if fresh:
+        rows = [{"conversation_id": item.conversation_id, "sender": item.sender, "agent_id": item.agent_id,
+                 "text": item.text, "payload": item.payload, "client_id": item.client_id,
+                 "created_at": item.moment} for item in fresh]
+        inserted = sorted((await connection.execute(_insert_new(connection.dialect.name), rows)).all())
+        # Ids grow in the order of the VALUES rows; a row that conflicted (a resend of a stored message) is
+        # absent, which only keyed rows can be, so the unkeyed rows keep their order.
+        by_key = {(row.conversation_id, row.client_id): row.id for row in inserted if row.client_id is not None}
+        unkeyed = iter(row.id for row in inserted if row.client_id is None)
+        for item in fresh:
+            new_id = next(unkeyed) if item.client_id is None else by_key.get((item.conversation_id, item.client_id))
+            if new_id is not None:
+                ids[id(item)] = new_id
+    existing: dict[tuple[str, str | None], MessageView] = {}
+    resent = [item for item in first_of.values() if id(item) not in ids]
+    if resent:
+        query = stored_messages().where(Message.conversation_id.in_({item.conversation_id for item in resent}),
+                                        Message.client_id.in_({item.client_id for item in resent}))
+        for row in await connection.execute(query):
+            existing[(row.conversation_id, row.client_id)] = stored_view(row)
+    names: dict[str, str] = {}
+    agents = {item.agent_id for item in fresh if item.agent_id and id(item) in ids}
+    if agents:
+        names = {row.id: row.name for row in await connection.execute(
+            select(Agent.id, Agent.name).where(Agent.id.in_(agents)))}
+
+    outcomes: list[tuple[MessageView, bool] | BaseException] = []
+    for item in batch:
+        key = (item.conversation_id, item.client_id)
+        if item.conversation_id not in known:
+            outcomes.append(UnknownConversation(f"There is no conversation {item.conversation_id}."))
+        elif id(item) in ids:
+            outcomes.append((item.view(ids[id(item)], names.get(item.agent_id or "")), True))
+        elif key in existing:
+            outcomes.append((existing[key], False))
+        else:  # a resend of a message earlier in this batch
+            first = first_of[(item.conversation_id, item.client_id or "")]
+            outcomes.append((first.view(ids[id(first)], names.get(first.agent_id or "")), False))
+    return outcomes
