@@ -82,9 +82,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         dense_row = np.asarray(dense.features, dtype=np.float32).reshape(1, -1) if dense is not None else None
         return sparse_row, dense_row
 
-    def _matrix(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
-        blocks: List[scipy.sparse.csr_matrix] = []
+    def _blocks(self, messages: List[Message]) -> Tuple[Optional[scipy.sparse.csr_matrix], Optional[np.ndarray]]:
+        """The weighted sparse block and the scaled dense block of ``messages``' features (either may be absent)."""
         rows = [self._raw_features(m) for m in messages]
+        sparse_block: Optional[scipy.sparse.csr_matrix] = None
+        dense_block: Optional[np.ndarray] = None
         if rows and rows[0][0] is not None:
             counts = scipy.sparse.vstack([r[0] for r in rows]).tocsr()
             tf = counts.copy()
@@ -92,14 +94,20 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             if "idf" not in self._arrays:
                 document_frequency = np.bincount(tf.indices, minlength=tf.shape[1])
                 self._arrays["idf"] = (np.log((1 + tf.shape[0]) / (1 + document_frequency)) + 1).astype(np.float32)
-            weighted = tf.multiply(self._arrays["idf"].reshape(1, -1)).tocsr()
-            blocks.append(_unit_rows(weighted))
+            sparse_block = _unit_rows(tf.multiply(self._arrays["idf"].reshape(1, -1)).tocsr())
         if rows and rows[0][1] is not None:
             dense = np.vstack([r[1] for r in rows])
             dense /= np.maximum(np.linalg.norm(dense, axis=1, keepdims=True), 1e-9)
-            blocks.append(scipy.sparse.csr_matrix(dense * float(self.config["dense_weight"])))
-        if not blocks:
+            dense_block = dense * float(self.config["dense_weight"])
+        if sparse_block is None and dense_block is None:
             raise ValueError("LinearIntentClassifier needs sparse or dense features before it in the pipeline.")
+        return sparse_block, dense_block
+
+    def _matrix(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        """The training matrix: the sparse block beside the dense block."""
+        sparse_block, dense_block = self._blocks(messages)
+        blocks = [b for b in (sparse_block, None if dense_block is None else scipy.sparse.csr_matrix(dense_block))
+                  if b is not None]
         return scipy.sparse.hstack(blocks).tocsr()
 
     # -- training and prediction ---------------------------------------------------------------
@@ -130,9 +138,16 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         return self._resource
 
     def predict_proba(self, messages: List[Message]) -> np.ndarray:
-        scores = self._matrix(messages) @ self._arrays["coef"].T + self._arrays["intercept"]
-        scores = np.asarray(scores)
-        scores -= scores.max(axis=1, keepdims=True)
+        # block by block: the same scores as the training matrix's, without stacking a sparse copy of the dense block
+        sparse_block, dense_block = self._blocks(messages)
+        coef = self._arrays["coef"]
+        scores = np.tile(self._arrays["intercept"].astype(np.float64), (len(messages), 1))
+        width = 0
+        if sparse_block is not None:
+            width = sparse_block.shape[1]
+            scores += np.asarray(sparse_block @ coef[:, :width].T)
+        if dense_block is not None:
+            scores += dense_block @ coef[:, width:].T
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
 
