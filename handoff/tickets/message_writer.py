@@ -125,24 +125,25 @@ class MessageWriter:
                 for item in batch:
                     await self._write([item])
                 return
-            item = batch[0]
-            outcome: tuple[MessageView, bool] | BaseException = error
-            if isinstance(error, IntegrityError) and item.client_id is not None:
-                stored = await self._stored(item)
-                if stored is not None:
-                    outcome = (stored, False)
-            _settle(item, outcome)
+            _settle(batch[0], await self._after_failure(batch[0], error))
             return
         for item, result in zip(batch, outcomes, strict=True):
             _settle(item, result)
         logger.debug("%d messages stored in one transaction", len(batch))
 
-    async def _stored(self, item: PendingMessage) -> MessageView | None:
+    async def _after_failure(self, item: PendingMessage,
+                             error: Exception) -> tuple[MessageView, bool] | BaseException:
+        """A unique-key violation means the message is stored already: that one answers; else the error."""
+        if not isinstance(error, IntegrityError) or item.client_id is None:
+            return error
         query = stored_messages().where(Message.conversation_id == item.conversation_id,
                                         Message.client_id == item.client_id)
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(query)).first()
-        return None if row is None else stored_view(row)
+        try:
+            async with self._engine.connect() as connection:
+                row = (await connection.execute(query)).first()
+        except Exception:  # the caller hears the first error; never leave it waiting
+            return error
+        return error if row is None else (stored_view(row), False)
 
 
 def _settle(item: PendingMessage, outcome: tuple[MessageView, bool] | BaseException) -> None:
