@@ -65,10 +65,12 @@ class ServiceBase:
     async def publish_message(self, record: ConversationRecord, message: MessageView) -> None:
         """A new message goes to the customer's sockets and to the assigned agent's."""
         wire = message.to_json()
-        await self.store.publish(conversation_channel(record.conversation_id), {"type": "message", "message": wire})
+        events: list[tuple[str, dict[str, Any]]] = [
+            (conversation_channel(record.conversation_id), {"type": "message", "message": wire})]
         if record.state is State.ASSIGNED and record.agent_id:
-            await self.store.publish(agent_channel(record.agent_id), {
-                "type": "message", "conversation_id": record.conversation_id, "message": wire})
+            events.append((agent_channel(record.agent_id), {
+                "type": "message", "conversation_id": record.conversation_id, "message": wire}))
+        await self.store.publish_all(events)
 
     async def say(self, record: ConversationRecord, sender: str, text: str, *, agent_id: AgentId | None = None,
                   payload: dict[str, Any] | None = None) -> MessageView:

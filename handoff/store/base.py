@@ -13,7 +13,7 @@ service instances race on the same Redis.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -136,6 +136,9 @@ class Store(Protocol):
     # the bus (cross-instance relay) ------------------------------------------------------------
     async def publish(self, channel: str, event: Event) -> None:
         """Deliver ``event`` to every subscriber of ``channel`` on every instance (at most once each)."""
+
+    async def publish_all(self, events: Sequence[tuple[str, Event]]) -> None:
+        """:meth:`publish` each ``(channel, event)`` in order, in one round trip where the store has them."""
 
     async def subscribe(self, channel: str, handler: Handler) -> Subscription:
         """Call ``handler`` with each event published on ``channel`` from now on, in publication order."""

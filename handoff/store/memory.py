@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -225,6 +225,10 @@ class MemoryStore:
     # the bus -------------------------------------------------------------------------------
     async def publish(self, channel: str, event: Event) -> None:
         self._bus.deliver(channel, dump_json(event))
+
+    async def publish_all(self, events: Sequence[tuple[str, Event]]) -> None:
+        for channel, event in events:
+            self._bus.deliver(channel, dump_json(event))
 
     async def subscribe(self, channel: str, handler: Handler) -> Subscription:
         return self._bus.add(channel, handler)

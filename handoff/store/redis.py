@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -274,6 +274,10 @@ class RedisStore:
     @_upstream
     async def publish(self, channel: str, event: Event) -> None:
         await self._bus.publish(channel, event)
+
+    @_upstream
+    async def publish_all(self, events: Sequence[tuple[str, Event]]) -> None:
+        await self._bus.publish_all(events)
 
     @_upstream
     async def subscribe(self, channel: str, handler: Handler) -> Subscription:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import redis.exceptions
@@ -69,6 +70,13 @@ class RedisBus:
 
     async def publish(self, channel: str, event: Event) -> None:
         await self._publisher.publish(self._channel_prefix + channel, dump_json(event))
+
+    async def publish_all(self, events: Sequence[tuple[str, Event]]) -> None:
+        """One round trip (a pipeline, not a transaction) for several events."""
+        async with self._publisher.pipeline(transaction=False) as pipe:
+            for channel, event in events:
+                pipe.publish(self._channel_prefix + channel, dump_json(event))
+            await pipe.execute()
 
     async def subscribe(self, channel: str, handler: Handler) -> Subscription:
         delivery = self._fanout.add(channel, handler)

@@ -20,6 +20,7 @@ from handoff.core.model import (
 )
 from handoff.errors import Conflict, StateConflict, UnknownConversation
 from handoff.store import ConversationRecord, Event, Store
+from handoff.store.base import Handler
 from tests.handoff.store.conftest import wait_until
 
 A, B = AgentId("ann"), AgentId("bob")
@@ -276,6 +277,22 @@ class TestStoreContract:
         await wait_until(lambda: len(seen) == 20)
         assert [e["seq"] for e in seen] == list(range(20)) and seen[0]["text"] == "hé"
         await subscription.close()
+
+    async def test_bus_publish_all_delivers_each_in_order(self, store: Store) -> None:
+        seen: list[tuple[str, Event]] = []
+
+        async def on(channel: str) -> Handler:
+            async def handler(event: Event) -> None:
+                seen.append((channel, event))
+            return handler
+
+        subscriptions = [await store.subscribe(channel, await on(channel)) for channel in ("conv.c1", "agent.a1")]
+        await store.publish_all([("conv.c1", {"n": 1}), ("agent.a1", {"n": 2}), ("conv.c1", {"n": 3})])
+        await wait_until(lambda: len(seen) == 3)
+        assert [event["n"] for channel, event in seen if channel == "conv.c1"] == [1, 3]
+        assert ("agent.a1", {"n": 2}) in seen
+        for subscription in subscriptions:
+            await subscription.close()
 
     async def test_bus_unsubscribe_stops_delivery(self, store: Store) -> None:
         first: list[Event] = []
