@@ -27,7 +27,8 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import (FEATURE_TYPE_SENTENCE, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY,
+                                      TEXT)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -76,10 +77,16 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def _raw_features(message: Message) -> Tuple[Optional[scipy.sparse.csr_matrix], Optional[np.ndarray]]:
-        _, sparse = message.get_sparse_features(TEXT)
-        _, dense = message.get_dense_features(TEXT)
-        sparse_row = scipy.sparse.csr_matrix(sparse.features) if sparse is not None else None
-        dense_row = np.asarray(dense.features, dtype=np.float32).reshape(1, -1) if dense is not None else None
+        """The message's sentence-level sparse and dense features, each side by side in pipeline order.
+
+        What ``Message.get_sparse_features`` / ``get_dense_features`` combine, without
+        their deep copies and without combining the sequence features we do not use.
+        """
+        sentence = [f for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
+        sparse = [f.features for f in sentence if f.is_sparse()]
+        dense = [f.features for f in sentence if f.is_dense()]
+        sparse_row = scipy.sparse.hstack(sparse, format="csr") if sparse else None
+        dense_row = np.hstack(dense).astype(np.float32).reshape(1, -1) if dense else None
         return sparse_row, dense_row
 
     def _blocks(self, messages: List[Message]) -> Tuple[Optional[scipy.sparse.csr_matrix], Optional[np.ndarray]]:
