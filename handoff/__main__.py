@@ -32,8 +32,12 @@ def serve(settings: HandoffSettings) -> None:
     from handoff.tickets.migrate import migrate
 
     asyncio.run(migrate(settings.database_url))
+    # No permessage-deflate: its zlib state is some 45 KB per socket for as long as the socket lives (half of
+    # what an idle customer costs), to shrink frames that are a few hundred bytes of JSON. Clients that
+    # offer it (every browser) simply get uncompressed frames. docs/benchmarks.md, "Idle connections".
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="websockets-sansio",
-                ws_max_size=64 * 1024, log_level=settings.log_level.lower(), proxy_headers=True, lifespan="on")
+                ws_max_size=64 * 1024, ws_per_message_deflate=False, log_level=settings.log_level.lower(),
+                proxy_headers=True, lifespan="on")
 
 
 async def add_agent(settings: HandoffSettings, args: argparse.Namespace) -> None:

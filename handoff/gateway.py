@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN, CLOSE_ERROR, CLOSE_TRY_AGAIN = 4401, 4404, 1011, 1013
 Frame = dict[str, Any]
 MAX_MESSAGE_ID = 2**31 - 1  # message ids are 32-bit integers in PostgreSQL
+OUTBOX_LIMIT = 1000  # frames a client may fall behind before its socket is closed
 
 
 def parse(raw: str) -> Frame:
@@ -43,41 +45,65 @@ def parse(raw: str) -> Frame:
 
 
 class Connection:
-    """One socket: an outbox drained by a writer task, and the bus subscriptions feeding it."""
+    """One socket: an outbox of frames, the bus subscriptions feeding it, and a writer task while frames wait.
 
-    def __init__(self, websocket: WebSocket, service: HandoffService) -> None:
+    An idle socket costs only what the ASGI server keeps for it plus this object: the writer task exists only
+    while the outbox has frames, and the bus delivers through tasks that also exist only while events wait
+    (:mod:`handoff.store.fanout`), so ten thousand idle customers hold no task but their socket's own.
+    """
+
+    def __init__(self, websocket: WebSocket, service: HandoffService,
+                 on_state: Callable[[str | None], None] | None = None) -> None:
         self.websocket = websocket
         self.service = service
-        self.outbox: asyncio.Queue[Frame] = asyncio.Queue(maxsize=1000)
+        self.outbox: deque[Frame] | None = None  # frames not yet sent; None while there are none
         self.state: str | None = None  # the conversation's state as last told to this client
+        self._on_state = on_state
         self._subscriptions: list[Any] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None  # what stopped the writer; ``serve`` raises it
+        self._sending = False  # frames go out only once ``serve`` runs (after the hello)
+
+    def told(self, state: str | None) -> None:
+        """The client now knows the conversation is in ``state``."""
+        self.state = state
+        if self._on_state is not None:
+            self._on_state(state)
 
     async def deliver(self, frame: Frame) -> None:
         if frame.get("type") == "state":
-            self.state = frame.get("state")
-        try:
-            self.outbox.put_nowait(frame)
-        except asyncio.QueueFull:  # a client that does not read: drop it, it catches up by id on reconnect
+            self.told(frame.get("state"))
+        if self.outbox is None:
+            self.outbox = deque()
+        if len(self.outbox) >= OUTBOX_LIMIT:  # a client that does not read: drop it, it catches up by id later
             logger.warning("a client is not reading its socket; closing it")
             await self.websocket.close(CLOSE_ERROR)
+            return
+        self.outbox.append(frame)
+        self._start_writer()
+
+    def _start_writer(self) -> None:
+        if self._sending and self._writer is None and self.outbox and self._failure is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        try:
+            while self.outbox:
+                await self.websocket.send_json(self.outbox.popleft())
+        except Exception as exc:  # the socket is gone or broken: the reader finds out and ``serve`` raises it
+            self._failure = exc
+        finally:
+            self._writer = None
+            if not self.outbox:
+                self.outbox = None
 
     async def subscribe(self, *channels: str) -> None:
         for channel in channels:
             self._subscriptions.append(await self.service.store.subscribe(channel, self.deliver))
 
-    async def writer(self, on_idle: Callable[[], Awaitable[None]] | None, idle: float) -> None:
-        while True:
-            try:
-                frame = await asyncio.wait_for(self.outbox.get(), idle)
-            except TimeoutError:
-                if on_idle is not None:
-                    await on_idle()
-                continue
-            await self.websocket.send_json(frame)
-
-    async def serve(self, handle: Callable[[Frame], Awaitable[None]],
-                    on_idle: Callable[[], Awaitable[None]] | None = None, idle: float = 30.0) -> None:
-        writer = asyncio.create_task(self.writer(on_idle, idle))
+    async def serve(self, handle: Callable[[Frame], Awaitable[None]]) -> None:
+        self._sending = True
+        self._start_writer()  # frames published while the hello was being prepared
         try:
             while True:
                 raw = await self.websocket.receive_text()
@@ -88,14 +114,17 @@ class Connection:
                 except HandoffError as exc:
                     await self.deliver({"type": "error", "code": exc.code, "detail": str(exc),
                                         "client_id": frame.get("client_id")})
-                if writer.done():
-                    writer.result()
+                if self._failure is not None:
+                    raise self._failure
         except WebSocketDisconnect:
             pass
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+            self._sending = False
+            writer = self._writer
+            if writer is not None:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writer
             await self.release()
 
     async def release(self) -> None:
@@ -121,20 +150,25 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
     except ValueError:
         after = 0
     conversation_id = record.conversation_id
-    connection = Connection(websocket, service)
-    try:
-        await connection.subscribe(conversation_channel(conversation_id))
-        messages = await service.log.messages(conversation_id, after_id=after)
-        await websocket.send_json({"type": "hello", "conversation_id": conversation_id,
-                                   "state": record.state.value, "messages": [m.to_json() for m in messages],
-                                   "queue": await service.queue_status(record)})
-        connection.state = record.state.value
-        await service.customer_presence(conversation_id, connected=True)
-    except HandoffError as exc:  # the store is down: the widget retries, and catches up by message id
-        logger.warning("conversation %s: customer socket refused (%s)", conversation_id, exc)
-        await connection.release()
-        await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")
-        return
+    refresher: asyncio.Task[None] | None = None
+
+    def on_state(state: str | None) -> None:
+        nonlocal refresher
+        if state == State.QUEUED.value and refresher is None:
+            refresher = asyncio.create_task(refresh_while_queued())
+
+    async def refresh_while_queued() -> None:
+        """The queue position and wait, every ``HANDOFF_QUEUE_REFRESH`` seconds while the customer waits."""
+        nonlocal refresher
+        try:
+            while connection.state == State.QUEUED.value:
+                await asyncio.sleep(service.settings.queue_refresh)
+                with contextlib.suppress(HandoffError):  # the store is down: try again next time
+                    current = await service.conversation(conversation_id)
+                    if current.state is State.QUEUED and connection.state == State.QUEUED.value:
+                        await connection.deliver(await service.state_frame(current))
+        finally:
+            refresher = None
 
     async def handle(frame: Frame) -> None:
         kind = frame["type"]
@@ -153,22 +187,33 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
         else:
             raise BadRequest(f"Unknown frame type {kind!r}.")
 
-    async def refresh_queue() -> None:
-        if connection.state != State.QUEUED.value:  # idle sockets cost nothing while the bot or an agent has them
-            return
-        current = await service.conversation(conversation_id)
-        if current.state is State.QUEUED:
-            await connection.deliver(await service.state_frame(current))
-
+    connection = Connection(websocket, service, on_state)
     try:
-        await connection.serve(handle, refresh_queue, service.settings.queue_refresh)
-    except Exception:
-        logger.exception("conversation %s: customer socket failed", conversation_id)
-        with contextlib.suppress(Exception):
-            await websocket.close(CLOSE_ERROR)
-    finally:
-        with contextlib.suppress(HandoffError):
-            await service.customer_presence(conversation_id, connected=False)
+        try:
+            await connection.subscribe(conversation_channel(conversation_id))
+            messages = await service.log.messages(conversation_id, after_id=after)
+            await websocket.send_json({"type": "hello", "conversation_id": conversation_id,
+                                       "state": record.state.value, "messages": [m.to_json() for m in messages],
+                                       "queue": await service.queue_status(record)})
+            connection.told(record.state.value)
+            await service.customer_presence(conversation_id, connected=True)
+        except HandoffError as exc:  # the store is down: the widget retries, and catches up by message id
+            logger.warning("conversation %s: customer socket refused (%s)", conversation_id, exc)
+            await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")
+            return
+        try:
+            await connection.serve(handle)
+        except Exception:
+            logger.exception("conversation %s: customer socket failed", conversation_id)
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_ERROR)
+        finally:
+            with contextlib.suppress(HandoffError):
+                await service.customer_presence(conversation_id, connected=False)
+    finally:  # also when the client left during the hello: nothing of the socket may outlive it
+        if refresher is not None:
+            refresher.cancel()
+        await connection.release()
 
 
 async def agent_socket(websocket: WebSocket, service: HandoffService, principal: Principal | None) -> None:
@@ -176,21 +221,6 @@ async def agent_socket(websocket: WebSocket, service: HandoffService, principal:
     if principal is None:
         await websocket.close(CLOSE_UNAUTHORIZED, "sign in first")
         return
-    connection = Connection(websocket, service)
-    try:
-        await connection.subscribe(agent_channel(principal.agent_id), QUEUE_CHANNEL)
-        agent = await service.store.get_agent(principal.agent_id)
-        await websocket.send_json({"type": "hello",
-                                   "agent": {**principal.to_json(),
-                                             "presence": agent.presence.value if agent else "offline"},
-                                   "queue": await service.queue_summaries(),
-                                   "conversations": await service.mine(principal)})
-    except HandoffError as exc:
-        logger.warning("agent %s: socket refused (%s)", principal.agent_id, exc)
-        await connection.release()
-        await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")
-        return
-
     async def handle(frame: Frame) -> None:
         kind, conversation_id = frame["type"], str(frame.get("conversation_id") or "")
         if kind == "message":
@@ -205,9 +235,25 @@ async def agent_socket(websocket: WebSocket, service: HandoffService, principal:
         else:
             raise BadRequest(f"Unknown frame type {kind!r}.")
 
+    connection = Connection(websocket, service)
     try:
-        await connection.serve(handle)
-    except Exception:
-        logger.exception("agent %s: socket failed", principal.agent_id)
-        with contextlib.suppress(Exception):
-            await websocket.close(CLOSE_ERROR)
+        try:
+            await connection.subscribe(agent_channel(principal.agent_id), QUEUE_CHANNEL)
+            agent = await service.store.get_agent(principal.agent_id)
+            await websocket.send_json({"type": "hello",
+                                       "agent": {**principal.to_json(),
+                                                 "presence": agent.presence.value if agent else "offline"},
+                                       "queue": await service.queue_summaries(),
+                                       "conversations": await service.mine(principal)})
+        except HandoffError as exc:
+            logger.warning("agent %s: socket refused (%s)", principal.agent_id, exc)
+            await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")
+            return
+        try:
+            await connection.serve(handle)
+        except Exception:
+            logger.exception("agent %s: socket failed", principal.agent_id)
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_ERROR)
+    finally:  # also when the agent left during the hello
+        await connection.release()

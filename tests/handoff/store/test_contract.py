@@ -343,6 +343,24 @@ class TestStoreContract:
         for subscription in subscriptions:
             await subscription.close()
 
+    async def test_bus_idle_subscriptions_hold_no_task(self, store: Store) -> None:
+        seen: list[Event] = []
+
+        async def handler(event: Event) -> None:
+            seen.append(event)
+
+        first = await store.subscribe("idle.0", handler)  # the Redis bus starts its one reader here
+        tasks = len(asyncio.all_tasks())
+        subscriptions = [first] + [await store.subscribe(f"idle.{n}", handler) for n in range(1, 100)]
+        assert len(asyncio.all_tasks()) == tasks  # ten thousand idle sockets must not mean ten thousand tasks
+        await store.publish("idle.7", {"n": 7})
+        await wait_until(lambda: seen == [{"n": 7}])
+        await wait_until(lambda: len(asyncio.all_tasks()) == tasks)  # the delivery task ends with its work
+        await store.publish("idle.7", {"n": 8})
+        await wait_until(lambda: seen == [{"n": 7}, {"n": 8}])
+        for subscription in subscriptions:
+            await subscription.close()
+
     async def test_bus_rejects_events_json_cannot_carry(self, store: Store) -> None:
         with pytest.raises(TypeError):
             await store.publish("ch", {"when": object()})
