@@ -262,7 +262,8 @@ async def serve_baseline(port: int) -> None:
             if agent is not None:
                 await agent.send(dumps({"type": "message", "conversation_id": conversation_id, "message": message}))
 
-    async with serve(handler, "127.0.0.1", port, max_size=64 * 1024):
+    # the service's socket options: 64 KB frames, no permessage-deflate (handoff/__main__.py says why)
+    async with serve(handler, "127.0.0.1", port, max_size=64 * 1024, compression=None):
         await asyncio.Future()
 
 
@@ -711,7 +712,7 @@ async def hold(urls: list[str], pid: int, settle: float, cpu_window: float) -> J
     async def connect(url: str) -> None:
         async with gate:
             try:
-                ws = await websockets.connect(url, open_timeout=120, max_size=None)
+                ws = await websockets.connect(url, open_timeout=120, max_size=None, compression="deflate")
                 await asyncio.wait_for(ws.recv(), 120)  # hello
                 sockets.append(ws)
             except Exception as exc:
@@ -755,13 +756,15 @@ def bench_idle(count: int, settle: float, cpu_window: float) -> Json:
     for profile in PROFILES:
         with handoff_server(profile) as server:
             pid = server.processes[0].pid
+            fresh = rss_mb(pid)
             say(f"idle [{profile}]: creating {count} conversations over REST")
             started = time.monotonic()
             urls = asyncio.run(create_conversations(server, count))
             created = time.monotonic() - started
             say(f"idle [{profile}]: opening {count} customer sockets")
-            results[profile] = {**asyncio.run(hold(urls, pid, settle, cpu_window)),
-                                "create_seconds": round(created, 1)}
+            held_sockets = asyncio.run(hold(urls, pid, settle, cpu_window))
+            results[profile] = {**held_sockets, "rss_fresh_mb": round(fresh, 1), "create_seconds": round(created, 1),
+                                "kb_per_conversation": round((held_sockets["rss_before_mb"] - fresh) * 1024 / count, 1)}
             say(f"idle [{profile}]: {json.dumps(results[profile])}")
     return results
 
@@ -890,16 +893,21 @@ def section(report: Json) -> list[str]:
                                        f"(the first {prof['spy_seconds']:.0f} s of that step)", prof)
     idle = report.get("idle")
     if idle:
-        lines += [f"**Idle connections.** Conversations created over REST first, then {idle['connections']:,} "
-                  "customer sockets opened (each reads its `hello`) and left idle; the server's RSS "
-                  "(`VmRSS`) before the sockets and after they have settled, and its CPU while they idle.", "",
-                  "| server | sockets open | RSS before (MB) | RSS after (MB) | KB per socket | opening took (s) | "
-                  "idle CPU (cores) |", "|---|---|---|---|---|---|---|"]
+        lines += [f"**Idle connections.** {idle['connections']:,} conversations created over REST first, then "
+                  "as many customer sockets opened (each reads its `hello`) and left idle; the server's RSS "
+                  "(`VmRSS`) when fresh, before the sockets and after they have settled, and its CPU while they "
+                  "idle. Clients offer permessage-deflate, as browsers do; neither server takes it.", "",
+                  "| server | sockets open | RSS fresh (MB) | KB per conversation | RSS before sockets (MB) | "
+                  "RSS after (MB) | KB per socket | opening took (s) | idle CPU (cores) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for name in ("baseline", *PROFILES):
             i = idle.get(name)
             if i:
-                lines.append(f"| {name} | {i['connections']:,} | {i['rss_before_mb']:.0f} | {i['rss_after_mb']:.0f} | "
-                             f"{i['kb_per_connection']:.1f} | {i['open_seconds']} | {i['idle_cpu_cores']} |")
+                fresh = f"{i['rss_fresh_mb']:.0f}" if "rss_fresh_mb" in i else "-"
+                per_conversation = f"{i['kb_per_conversation']:.1f}" if "kb_per_conversation" in i else "-"
+                lines.append(f"| {name} | {i['connections']:,} | {fresh} | {per_conversation} | "
+                             f"{i['rss_before_mb']:.0f} | {i['rss_after_mb']:.0f} | {i['kb_per_connection']:.1f} | "
+                             f"{i['open_seconds']} | {i['idle_cpu_cores']} |")
         lines.append("")
     lines += ["### Notes", "", *report.get("notes", []), ""]
     return lines
@@ -1012,20 +1020,16 @@ def notes(report: Json) -> list[str]:
             i = idle.get(profile)
             if i and i["connections"] < idle["connections"]:
                 found.append(f"- Idle, {profile}: only {i['connections']:,} of {idle['connections']:,} sockets "
-                             f"opened ({i['failed']}): the server refuses a socket with 1013 when Redis does not "
-                             "confirm its bus subscription within 10 s (the server log says so); opening them all "
-                             f"took {i['open_seconds']:.0f} s.")
-            if i and i["rss_before_mb"] > 2 * idle["baseline"]["rss_after_mb"] / 3:
-                found.append(f"- Idle, {profile}: the server was already at {i['rss_before_mb']:.0f} MB before any "
-                             f"socket opened, after {idle['connections']:,} `POST /api/conversations` (a fresh "
-                             "server is about 100 MB), in both profiles, so not the in-process store: about "
-                             f"{(i['rss_before_mb'] - 100) * 1024 / idle['connections']:.0f} KB kept per conversation "
-                             "created, worth a look with tracemalloc. The sockets alone add "
-                             f"{i['delta_mb']:.0f} MB.")
+                             f"opened ({i['failed']}); the server log says why (a refusal with 1013 means the live "
+                             f"store did not answer); opening them all took {i['open_seconds']:.0f} s.")
+            if i and i.get("kb_per_conversation", 0) > 20:
+                found.append(f"- Idle, {profile}: each conversation created kept {i['kb_per_conversation']:.0f} KB of "
+                             f"RSS ({i['rss_fresh_mb']:.0f} MB fresh, {i['rss_before_mb']:.0f} MB after "
+                             f"{idle['connections']:,} `POST /api/conversations`), where tracemalloc finds about "
+                             "2 KB of Python objects per conversation: worth a look.")
             if i and i["idle_cpu_cores"] > 0.2:
-                found.append(f"- Idle, {profile}: {i['idle_cpu_cores']} cores busy with idle sockets: every "
-                             "customer socket re-reads its conversation every `HANDOFF_QUEUE_REFRESH` seconds "
-                             "(5 s) even outside the queue.")
+                found.append(f"- Idle, {profile}: {i['idle_cpu_cores']} cores busy with idle sockets, which should "
+                             "cost nothing between uvicorn's keepalive pings (every 20 s): worth a profile.")
     esc = report.get("escalation")
     if esc:
         for profile in PROFILES:
