@@ -13,6 +13,10 @@
 Writes build/bench/report.json, docs/benchmarks.md and charts in docs/img/.
 Figures are ratios against the baseline measured in the same run where that
 makes sense: the machine is shared and noisy.
+
+``--only replies`` runs part 1 alone (a few minutes with ``--seconds 10``) and
+keeps the knowledge search section of docs/benchmarks.md as it was;
+``--only knowledge`` does the converse.
 """
 
 from __future__ import annotations
@@ -56,6 +60,35 @@ PRODUCT_MESSAGES = ["How long does standard shipping take?", "Do you ship to Can
 STOCK_MESSAGES = ["hi", "I am sad", "yes", "great", "bye", "are you a bot?", "no", "I am happy"]
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (the action server's Sanic worker is a child process)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time used so far by ``pids`` (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """A server process, up and answering once constructed; ``stop()`` ends it."""
 
@@ -71,16 +104,22 @@ class Server:
         stop([self.process])
 
 
-def say(session: requests.Session, url: str, sender: str, text: str) -> float:
+def say(session: requests.Session, url: str, sender: str, text: str, allow_empty: bool = False) -> float:
+    """Send one message and time the reply.
+
+    The product must always answer; the stock mood bot's TED sometimes predicts
+    silence (``action_listen``) after an odd turn, which still is a processed turn.
+    """
     started = time.perf_counter()
     response = session.post(url, json={"sender": sender, "message": text}, timeout=120)
     response.raise_for_status()
-    if not response.json():
+    if not response.json() and not allow_empty:
         raise RuntimeError(f"empty reply to {text!r}")
     return time.perf_counter() - started
 
 
-def load(url: str, messages: list[str], clients: int, seconds: float, tag: str) -> dict[str, float]:
+def load(url: str, messages: list[str], clients: int, seconds: float, tag: str,
+         allow_empty: bool = False) -> dict[str, float]:
     """``clients`` conversations sending back to back for ``seconds``; throughput and latency."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -91,7 +130,8 @@ def load(url: str, messages: list[str], clients: int, seconds: float, tag: str) 
         turn = 0
         while time.perf_counter() < stop_at:
             # a fresh conversation every 20 turns keeps this a throughput test, not a long-conversation test
-            elapsed = say(session, url, f"{tag}-{n}-{turn // 20}", messages[(n + turn) % len(messages)])
+            elapsed = say(session, url, f"{tag}-{n}-{turn // 20}", messages[(n + turn) % len(messages)],
+                          allow_empty)
             with lock:
                 latencies.append(elapsed)
             turn += 1
@@ -106,9 +146,11 @@ def load(url: str, messages: list[str], clients: int, seconds: float, tag: str) 
             "p95_ms": round(1000 * ordered[int(len(ordered) * 0.95)], 1)}
 
 
-def long_conversation(url: str, messages: list[str], turns: int, tag: str) -> dict[str, Any]:
+def long_conversation(url: str, messages: list[str], turns: int, tag: str,
+                      allow_empty: bool = False) -> dict[str, Any]:
     session = requests.Session()
-    latencies = [say(session, url, f"{tag}-long", messages[t % len(messages)]) for t in range(turns + 10)]
+    latencies = [say(session, url, f"{tag}-long", messages[t % len(messages)], allow_empty)
+                 for t in range(turns + 10)]
     early = statistics.median(latencies[:20])
     late = statistics.median(latencies[turns - 10:turns + 10])
     return {"turn_10_ms": round(1000 * early, 1), "turn_300_ms": round(1000 * late, 1),
@@ -116,16 +158,21 @@ def long_conversation(url: str, messages: list[str], turns: int, tag: str) -> di
 
 
 def bench_assistant(name: str, start: Callable[[], list[Server]], url_of: Callable[[], str],
-                    messages: list[str], seconds: float, turns: int) -> dict[str, Any]:
+                    messages: list[str], seconds: float, turns: int, allow_empty: bool = False) -> dict[str, Any]:
     print(f"== {name}: starting", flush=True)
     servers = start()
     url = url_of()
     try:
         for text in messages:  # warm-up: loads models, fills caches
-            say(requests.Session(), url, f"{name}-warm", text)
-        result = {"throughput": load(url, messages, 8, seconds, f"{name}-tp"),
-                  "latency_20": load(url, messages, 20, seconds, f"{name}-20"),
-                  "long": long_conversation(url, messages, turns, name)}
+            say(requests.Session(), url, f"{name}-warm", text, allow_empty)
+        pids = [p for server in servers for p in process_tree(server.process.pid)]
+        cpu_before = cpu_seconds(pids)
+        throughput = load(url, messages, 8, seconds, f"{name}-tp", allow_empty)
+        # the servers' own CPU per reply: what the machine's other load does not change
+        throughput["server_cpu_ms_per_reply"] = round(1000 * (cpu_seconds(pids) - cpu_before) / throughput["replies"], 1)
+        result = {"throughput": throughput,
+                  "latency_20": load(url, messages, 20, seconds, f"{name}-20", allow_empty),
+                  "long": long_conversation(url, messages, turns, name, allow_empty)}
         print(f"== {name}: {json.dumps({k: v for k, v in result.items() if k != 'long'})} "
               f"long ratio {result['long']['ratio']}", flush=True)
         return result
@@ -165,7 +212,7 @@ def stock(seconds: float, turns: int) -> dict[str, Any]:
                        BUILD / "stock.log", ENV, cwd=project)]
 
     return bench_assistant("stock", start, lambda: f"http://127.0.0.1:{port}/webhooks/rest/webhook",
-                           STOCK_MESSAGES, seconds, turns)
+                           STOCK_MESSAGES, seconds, turns, allow_empty=True)
 
 
 def knowledge_vectors(count: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -266,6 +313,13 @@ def save_chart(name: str, series: list[tuple[list[float], list[float], str]], xl
 
 def charts(report: dict[str, Any]) -> None:
     IMG.mkdir(parents=True, exist_ok=True)
+    if "product" in report:
+        long_chart(report)
+    if "knowledge" in report:
+        knowledge_chart(report)
+
+
+def long_chart(report: dict[str, Any]) -> None:
     window = 10
     long_series = []
     for name in ("product", "stock"):
@@ -274,6 +328,9 @@ def charts(report: dict[str, Any]) -> None:
         long_series.append((list(range(1, len(lat) + 1)), smooth, name))
     save_chart("bench_long_conversation.png", long_series, "turn of one conversation",
                "reply latency, ms (running median of 10)", "Latency as a conversation grows")
+
+
+def knowledge_chart(report: dict[str, Any]) -> None:
     rows = report["knowledge"]["by_size"]
     sizes = [r["vectors"] for r in rows]
     save_chart("bench_knowledge_search.png",
@@ -282,31 +339,49 @@ def charts(report: dict[str, Any]) -> None:
                "articles (vectors)", "search latency p95, ms", "Knowledge search: exact vs HNSW", log_x=True)
 
 
-def write_doc(report: dict[str, Any]) -> None:
-    p, s, kb = report["product"], report["stock"], report["knowledge"]
+def kept_section(old: str, title: str, following: str) -> str:
+    """The section ``title`` of an earlier docs/benchmarks.md, up to ``following`` (empty if absent)."""
+    if title not in old:
+        return ""
+    start = old.index(title)
+    end = old.index(following, start) if following in old[start:] else len(old)
+    return old[start:end].rstrip("\n") + "\n"
+
+
+def replies_lines(report: dict[str, Any]) -> list[str]:
+    p, s = report["product"], report["stock"]
     tp_ratio = p["throughput"]["replies_per_s"] / s["throughput"]["replies_per_s"]
-    lines = [
-        "# Benchmarks", "",
-        f"Measured by `make bench` (scripts/bench.py) on {report['machine']}, {report['date']}. The stock `rasa init`",
-        "assistant and the product run on the same machine in the same run, one after the other; ratios compare",
-        "them. Each load runs for "
-        f"{report['seconds']:.0f} s after a warm-up; clients are threads on the same machine (loopback).", "",
+    return [
         "## Replies", "",
+        f"Measured by `{report['replies_command']}` on {report['machine']}, {report['date']}. The stock",
+        "`rasa init` assistant and the product run on the same machine in the same run, one after the other;",
+        f"ratios compare them. Each load runs for {report['seconds']:.0f} s after a warm-up; clients are threads",
+        "on the same machine (loopback).", "",
         "| measure | product | stock Rasa | product / stock |", "|---|---|---|---|",
         f"| throughput, 8 concurrent conversations (replies/s) | {p['throughput']['replies_per_s']} | "
         f"{s['throughput']['replies_per_s']} | **{tp_ratio:.2f}x** |",
+        f"| servers' CPU time per reply at that load (ms) | {p['throughput']['server_cpu_ms_per_reply']} | "
+        f"{s['throughput']['server_cpu_ms_per_reply']} | "
+        f"{p['throughput']['server_cpu_ms_per_reply'] / s['throughput']['server_cpu_ms_per_reply']:.2f} |",
         f"| p50 latency, 20 concurrent conversations (ms) | {p['latency_20']['p50_ms']} | {s['latency_20']['p50_ms']} | "
         f"{p['latency_20']['p50_ms'] / s['latency_20']['p50_ms']:.2f} |",
         f"| p95 latency, 20 concurrent conversations (ms) | {p['latency_20']['p95_ms']} | {s['latency_20']['p95_ms']} | "
         f"{p['latency_20']['p95_ms'] / s['latency_20']['p95_ms']:.2f} |",
         f"| median latency, turns 1-20 of one conversation (ms) | {p['long']['turn_10_ms']} | {s['long']['turn_10_ms']} | |",
-        f"| median latency, turns 291-310 (ms) | {p['long']['turn_300_ms']} | {s['long']['turn_300_ms']} | |",
-        f"| turn 300 / turn 10 | **{p['long']['ratio']}** | {s['long']['ratio']} | |", "",
-        "The product's replies are knowledge answers: NLU, a rule, a call to the action server, an embedding",
-        "and a FAISS search, and the cited answer. The stock assistant answers mood-bot small talk with",
-        "DIET and TED and no action server.", "",
-        "![latency over a long conversation](img/bench_long_conversation.png)", "",
+        f"| median latency, turns {report['turns'] - 9}-{report['turns'] + 10} (ms) | {p['long']['turn_300_ms']} | "
+        f"{s['long']['turn_300_ms']} | |",
+        f"| turn {report['turns']} / turn 10 | **{p['long']['ratio']}** | {s['long']['ratio']} | |", "",
+        "The product's replies are knowledge answers: NLU, a rule, a call to the action server, a FAISS",
+        "search with the sentence embedding the NLU pipeline already computed, and the cited answer. The",
+        "stock assistant answers mood-bot small talk with DIET and TED and no action server.", "",
+        "![latency over a long conversation](img/bench_long_conversation.png)", ""]
+
+
+def knowledge_lines(report: dict[str, Any]) -> list[str]:
+    kb = report["knowledge"]
+    lines = [
         "## Knowledge search", "",
+        f"Measured by `make bench` (scripts/bench.py) on {report['machine']}, {report['date']}.", "",
         f"{kb['articles']:,} articles, one vector each: real all-MiniLM-L6-v2 embeddings of the shared data sets'",
         "sentences, topped up with random mixtures of two of them; 1,000 held-out real sentences as queries;",
         "one query at a time on one thread (as the action server asks). Recall@10 is against exact search on",
@@ -316,16 +391,31 @@ def write_doc(report: dict[str, Any]) -> None:
     for r in kb["by_size"]:
         lines.append(f"| {r['vectors']:,} | {r['flat_p50_ms']} | {r['flat_p95_ms']} | {r['hnsw_p50_ms']} | "
                      f"{r['hnsw_p95_ms']} | {r['hnsw_recall_at_10']} | {r['hnsw_build_s']} |")
-    lines += ["", f"At {kb['articles']:,} articles HNSW answers p95 in {kb['full']['hnsw_p95_ms']} ms with recall@10 "
-              f"{kb['full']['hnsw_recall_at_10']}, {kb['speedup_p95']}x faster than exact search at p95.", "",
+    full = kb["full"]
+    lines += ["", f"At {kb['articles']:,} articles HNSW answers p95 in {full['hnsw_p95_ms']} ms with recall@10 "
+              f"{full['hnsw_recall_at_10']}, {kb['speedup_p95']}x faster than exact search at p95.", "",
               "![knowledge search latency](img/bench_knowledge_search.png)", ""]
+    return lines
+
+
+def write_doc(report: dict[str, Any]) -> None:
+    """Rewrite docs/benchmarks.md: the parts measured now, the other sections as they were."""
     doc = ROOT / "docs" / "benchmarks.md"
-    handoff = ""  # scripts/bench_handoff.py owns that section: keep it
-    if doc.exists() and "## Handoff service" in doc.read_text():
-        old = doc.read_text()
-        handoff = old[old.index("## Handoff service"):old.index("## Commands")] if "## Commands" in old else ""
-    lines += [handoff.rstrip("\n"), ""] if handoff else []
-    lines += ["## Commands", "", "```", "make bench     # all of the above; rewrites this file", "```", ""]
+    old = doc.read_text() if doc.exists() else ""
+    replies = replies_lines(report) if "product" in report else \
+        [kept_section(old, "## Replies", "## Knowledge search")]
+    knowledge = knowledge_lines(report) if "knowledge" in report else \
+        [kept_section(old, "## Knowledge search", "## Handoff service")]
+    # scripts/bench_handoff.py owns the handoff section: keep it
+    handoff = kept_section(old, "## Handoff service", "## Commands")
+    lines = ["# Benchmarks", "", "The product beside same-run baselines on this machine; each section says",
+             "how and when it was measured.", "", *replies, *knowledge]
+    lines += [handoff] if handoff else []
+    lines += ["## Commands", "", "```",
+              "make bench                                   # all of the above; rewrites this file",
+              ".venv/app/bin/python scripts/bench.py --only replies --seconds 10   # the replies section alone",
+              ".venv/app/bin/python scripts/bench.py --only knowledge              # the knowledge section alone",
+              "```", ""]
     doc.write_text("\n".join(lines))
 
 
@@ -334,13 +424,20 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="duration of each load")
     parser.add_argument("--turns", type=int, default=300, help="length of the long conversation")
     parser.add_argument("--articles", type=int, default=100_000, help="knowledge base size")
+    parser.add_argument("--only", choices=["replies", "knowledge"],
+                        help="run one part; docs/benchmarks.md keeps the other part's section as it was")
     args = parser.parse_args()
     BUILD.mkdir(parents=True, exist_ok=True)
+    command = "make bench" if not args.only else \
+        f"scripts/bench.py --only {args.only} --seconds {args.seconds:g} --turns {args.turns}"
     report: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                              "date": time.strftime("%Y-%m-%d"), "seconds": args.seconds}
-    report["knowledge"] = knowledge_bench(args.articles)
-    report["stock"] = stock(args.seconds, args.turns)
-    report["product"] = product(args.seconds, args.turns)
+                              "date": time.strftime("%Y-%m-%d"), "seconds": args.seconds, "turns": args.turns,
+                              "replies_command": command}
+    if args.only != "replies":
+        report["knowledge"] = knowledge_bench(args.articles)
+    if args.only != "knowledge":
+        report["stock"] = stock(args.seconds, args.turns)
+        report["product"] = product(args.seconds, args.turns)
     (BUILD / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     charts(report)
     write_doc(report)
