@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, WebSocket
 from pydantic import BaseModel, Field
 
 from handoff.auth import customer_token, verified_external_id
+from handoff.core.model import MAX_CLIENT_ID
 from handoff.deps import Service, Settings, customer_check
 from handoff.gateway import customer_socket
 
@@ -26,7 +27,7 @@ class NewConversation(BaseModel):
 
 class Text(BaseModel):
     text: str
-    client_id: str | None = Field(None, max_length=100)
+    client_id: str | None = Field(None, max_length=MAX_CLIENT_ID)
 
 
 @router.post("/api/conversations", status_code=201)
@@ -53,10 +54,10 @@ async def messages(conversation_id: str, request: Request, service: Service, aft
 async def post_message(conversation_id: str, body: Text, request: Request, service: Service) -> dict[str, Any]:
     """Say something (same as the socket's ``message`` frame); answers once the bot has had its turn."""
     customer_check(request, conversation_id)
-    message, new = await service.customer_says(conversation_id, body.text, body.client_id)
-    if new:
-        await service.after_customer_message(message)
-    return {"message": message.to_json()}
+    said = await service.customer_says(conversation_id, body.text, body.client_id)
+    if said.new:
+        await service.after_customer_message(said)
+    return {"message": said.message.to_json()}
 
 
 async def customer_ws(websocket: WebSocket) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from handoff.auth import Principal, check_customer_token
-from handoff.core.model import State
+from handoff.core.model import MAX_CLIENT_ID, State
 from handoff.errors import BadRequest, HandoffError, NotAllowed, UnknownConversation
 from handoff.service import HandoffService
 from handoff.service.base import QUEUE_CHANNEL, agent_channel, conversation_channel
@@ -39,8 +39,8 @@ def parse(raw: str) -> Frame:
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise BadRequest('A frame is a JSON object with a "type".')
     client_id = frame.get("client_id")
-    if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
-        raise BadRequest("client_id must be a string of at most 100 characters.")
+    if client_id is not None and (not isinstance(client_id, str) or len(client_id) > MAX_CLIENT_ID):
+        raise BadRequest(f"client_id must be a string of at most {MAX_CLIENT_ID} characters.")
     return frame
 
 
@@ -173,10 +173,10 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
     async def handle(frame: Frame) -> None:
         kind = frame["type"]
         if kind == "message":
-            message, new = await service.customer_says(conversation_id, frame.get("text"), frame.get("client_id"))
-            await connection.deliver({"type": "ack", "client_id": frame.get("client_id"), "id": message.id})
-            if new:
-                await service.after_customer_message(message)
+            said = await service.customer_says(conversation_id, frame.get("text"), frame.get("client_id"))
+            await connection.deliver({"type": "ack", "client_id": frame.get("client_id"), "id": said.message.id})
+            if said.new:
+                await service.after_customer_message(said)
         elif kind == "typing":
             current = await service.conversation(conversation_id)
             if current.state is State.ASSIGNED and current.agent_id:

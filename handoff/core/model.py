@@ -16,6 +16,7 @@ ConversationId = NewType("ConversationId", str)
 AgentId = NewType("AgentId", str)
 CustomerId = NewType("CustomerId", str)
 TicketId = NewType("TicketId", int)
+MAX_CLIENT_ID = 64  # characters of a message's client_id (the sender's own id, for idempotent resends)
 
 
 class State(StrEnum):

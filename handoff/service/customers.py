@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import secrets
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,15 @@ from handoff.tickets import MessageView
 
 logger = logging.getLogger(__name__)
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "handoff-request.v1.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A customer's message as :meth:`Customers.customer_says` stored it."""
+
+    message: MessageView
+    new: bool  # False: a resend of a message stored before (nothing stored, nothing relayed)
+    state: State  # who owned the conversation when it was said
 
 
 @cache
@@ -58,25 +68,29 @@ class Customers(Dispatch):
                              "characters.")
         return text.strip()
 
-    async def customer_says(self, conversation_id: str, text: Any, client_id: str | None) -> tuple[MessageView, bool]:
-        """Store the customer's message and relay it to whoever owns the conversation. Returns (message, new);
-        the caller then calls :meth:`after_customer_message` (the bot's turn), so the sender can be told the
-        message is safe before the bot has thought about it."""
+    async def customer_says(self, conversation_id: str, text: Any, client_id: str | None) -> Said:
+        """Store the customer's message and relay it to whoever owns the conversation; the caller then calls
+        :meth:`after_customer_message` (the bot's turn), so the sender can be told the message is safe before
+        the bot has thought about it."""
         text = self.check_text(text)
         record = await self.conversation(conversation_id)
         message, new = await self.log.add_message(record.conversation_id, "customer", text, now=self.now_dt(),
                                                   client_id=client_id)
         if new:
             await self.publish_message(record, message)
-        return message, new
+        return Said(message, new, record.state)
 
-    async def after_customer_message(self, message: MessageView) -> None:
-        """The bot's turn, if the bot owns the conversation (a customer writing after the end reopens it)."""
-        record = await self.conversation(message.conversation_id)
+    async def after_customer_message(self, said: Said) -> None:
+        """The bot's turn, if the bot owns the conversation (a customer writing after the end reopens it).
+        A message said to the queue or to an agent was theirs: the bot does not see it, and the live state is
+        not read again (the relay's hot path)."""
+        if said.state in (State.QUEUED, State.ASSIGNED):
+            return
+        record = await self.conversation(said.message.conversation_id)
         if record.state in (State.RESOLVED, State.OFFLINE, State.ABANDONED):
             record = await self._back_to_bot(record)
         if record.state is State.BOT:
-            await self.ask_bot(record, message.text)
+            await self.ask_bot(record, said.message.text)
 
     async def _back_to_bot(self, record: ConversationRecord) -> ConversationRecord:
         try:

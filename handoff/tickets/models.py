@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from handoff.core.model import MAX_CLIENT_ID
+
 # Deterministic constraint names, so that migrations can name what they create and drop.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -123,7 +125,7 @@ class Message(Base):
     agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
     text: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
-    client_id: Mapped[str | None] = mapped_column(String(64))
+    client_id: Mapped[str | None] = mapped_column(String(MAX_CLIENT_ID))
     created_at: Mapped[datetime]
 
 

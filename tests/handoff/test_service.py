@@ -135,6 +135,10 @@ async def test_bad_frames_get_errors_and_the_connection_stays(server: HandoffSer
     await socket.send({"type": "message", "client_id": "big", "text": "x" * 2001})
     too_long = await socket.next(of_type("error"))
     assert too_long["client_id"] == "big" and "too long" in too_long["detail"]
+    await socket.send({"type": "message", "client_id": "k" * 65, "text": "hello"})  # the log keeps 64 characters
+    assert "at most 64 characters" in (await socket.next(of_type("error")))["detail"]
+    await socket.send({"type": "message", "client_id": "k" * 64, "text": "hello"})
+    assert (await socket.next(of_type("ack")))["client_id"] == "k" * 64
     await socket.send({"type": "ping"})
     await socket.next(of_type("pong"))
     await socket.close()
