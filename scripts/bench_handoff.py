@@ -689,7 +689,13 @@ async def create_conversations(server: Any, count: int) -> list[str]:
                                  limits=httpx.Limits(max_connections=32)) as http:
         async def create() -> None:
             async with gate:
-                response = await http.post("/api/conversations", json={"channel": "web"})
+                for attempt in range(3):  # a pooled connection the server closed as idle (keep-alive 5 s): again
+                    try:
+                        response = await http.post("/api/conversations", json={"channel": "web"})
+                        break
+                    except httpx.TransportError:
+                        if attempt == 2:
+                            raise
                 response.raise_for_status()
                 data = response.json()
                 urls.append(f"{server.ws_url}/ws/customer?conversation_id={data['conversation_id']}"
