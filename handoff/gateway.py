@@ -196,7 +196,7 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
                                        "state": record.state.value, "messages": [m.to_json() for m in messages],
                                        "queue": await service.queue_status(record)})
             connection.told(record.state.value)
-            await service.customer_presence(conversation_id, connected=True)
+            await service.customer_presence(conversation_id, connected=True, seen=record)
         except HandoffError as exc:  # the store is down: the widget retries, and catches up by message id
             logger.warning("conversation %s: customer socket refused (%s)", conversation_id, exc)
             await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")

@@ -176,9 +176,13 @@ class Customers(Dispatch):
                                                               opening=opening.strftime("%A %H:%M %Z")))
         await self.store.publish(conversation_channel(after.conversation_id), await self.state_frame(after))
 
-    async def customer_presence(self, conversation_id: str, connected: bool) -> None:
-        """Remember when the customer's connection closed (a queued customer gone too long is abandoned)."""
+    async def customer_presence(self, conversation_id: str, connected: bool,
+                                seen: ConversationRecord | None = None) -> None:
+        """Remember when the customer's connection closed (a queued customer gone too long is abandoned).
+        ``seen``: the record as the caller has just read it."""
         left = None if connected else self.now()
+        if connected and seen is not None and seen.customer_left_at is None:
+            return  # the record the socket has just read says so already: no write (a round trip per socket)
         with contextlib.suppress(StateConflict):
             await self.store.update_conversation(ConversationId(conversation_id), list(State),
                                                  {"customer_left_at": left})

@@ -27,7 +27,7 @@ from scripts.servers import free_port, start_logged, stop, wait_until_up
 from tests.conftest import ROOT, TIMEOUT
 
 PASSWORD = "correct-horse-battery"
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = "redis://127.0.0.1:6379/10"  # databases 12-15 are the bot tests' (trackers, and locks one up)
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 WAIT = 20.0  # seconds a test waits for an expected frame
 Frame = dict[str, Any]

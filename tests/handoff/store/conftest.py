@@ -13,7 +13,7 @@ from handoff.store import MemoryStore, RedisStore, Store
 from handoff.store.redis_bus import RECOVERABLE_ERRORS
 from tests.conftest import TIMEOUT
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = "redis://127.0.0.1:6379/11"  # databases 12-15 are the bot tests' (trackers, and locks one up)
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
