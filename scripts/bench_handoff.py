@@ -434,7 +434,7 @@ async def load(wid: int, plan: list[Json], rate: float, seconds: float, deflate:
     import websockets
     from websockets.exceptions import ConnectionClosed
 
-    prefix = f"w{wid}-"
+    prefix = f"w{wid}-{uuid.uuid4().hex[:8]}-"  # fresh per step: a client_id seen before is a resend, not relayed
     sent_at: dict[int, float] = {}
     latencies: list[float] = []
     counts = Counter[str]()
@@ -1049,9 +1049,11 @@ def notes(report: Json) -> list[str]:
             if e and e["service"]["p95_ms"] >= 100:
                 found.append(f"- Escalation, {profile}: the service part is p95 {e['service']['p95_ms']:.0f} ms "
                              f"(p50 {e['service']['p50_ms']:.0f} ms), over the target: between the ticket and the `assigned` frame the service runs "
-                             "some fifteen SQL round trips in sequence (ticket, transitions, system messages, "
-                             "assignment, the summary's customer/ticket/last-message reads) and reads the live "
-                             "state several times; the py-spy summary above (when it ran) shows the split.")
+                             "four ticket-log transactions in sequence (the ticket, the `queued` transition, the "
+                             "routing profile, the console summary) and reads the live state several times (the "
+                             "queue, the agents), on the two cores that the Rasa and action servers use for the "
+                             "other customer's turn at the same time; the py-spy summary above (when it ran) "
+                             "shows the split.")
         found.append("- Escalation starts at the ticket's `created_at`, which the service stamps after storing the "
                      "bot's own reply messages; the transition `handoff_requested` is stamped a little later, after "
                      "the queue write (both columns in the table above).")
