@@ -224,7 +224,7 @@ class MemoryStore:
 
     # the bus -------------------------------------------------------------------------------
     async def publish(self, channel: str, event: Event) -> None:
-        self._bus.deliver(channel, dump_json(event))
+        await self.publish_all([(channel, event)])
 
     async def publish_all(self, events: Sequence[tuple[str, Event]]) -> None:
         for channel, event in events:

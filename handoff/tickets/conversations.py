@@ -28,6 +28,16 @@ def transition_view(row: Transition) -> TransitionView:
                           created_at=row.created_at)
 
 
+async def read_last_message(session: AsyncSession, conversation_id: str,
+                            sender: str | None = None) -> MessageView | None:
+    """The conversation's newest message (from ``sender`` only, if given), or None, in the caller's session."""
+    query = stored_messages().where(Message.conversation_id == conversation_id)
+    if sender is not None:
+        query = query.where(Message.sender == sender)
+    row = (await session.execute(query.order_by(Message.id.desc()).limit(1))).first()
+    return None if row is None else stored_view(row)
+
+
 class ConversationLog:
     """Conversations, messages and transitions (a part of :class:`handoff.tickets.repository.TicketLog`)."""
 
@@ -90,12 +100,8 @@ class ConversationLog:
 
     async def last_message(self, conversation_id: str, sender: str | None = None) -> MessageView | None:
         """The conversation's newest message (from ``sender`` only, if given), or None."""
-        query = stored_messages().where(Message.conversation_id == conversation_id)
-        if sender is not None:
-            query = query.where(Message.sender == sender)
         async with self._sessions() as session:
-            row = (await session.execute(query.order_by(Message.id.desc()).limit(1))).first()
-        return None if row is None else stored_view(row)
+            return await read_last_message(session, conversation_id, sender)
 
     async def conversation_exists(self, conversation_id: str) -> bool:
         async with self._sessions() as session:

@@ -16,13 +16,13 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from handoff.tickets.conversations import ConversationLog
+from handoff.tickets.conversations import ConversationLog, read_last_message
 from handoff.tickets.database import is_sqlite, make_engine, normalize_database_url
 from handoff.tickets.kpis import KpiBook
-from handoff.tickets.message_writer import MessageWriter, stored_messages, stored_view
-from handoff.tickets.models import Customer, Message, Ticket
+from handoff.tickets.message_writer import MessageWriter
+from handoff.tickets.models import Customer
 from handoff.tickets.people import PeopleBook, customer_view
-from handoff.tickets.ticketing import TicketBook, ticket_view, tickets_with_names
+from handoff.tickets.ticketing import TicketBook, read_ticket
 from handoff.tickets.views import CustomerView, MessageView, TicketView
 
 logger = logging.getLogger(__name__)
@@ -54,13 +54,9 @@ class TicketLog(ConversationLog, TicketBook, PeopleBook, KpiBook):
         customer, the ticket (if any) and the newest message."""
         async with self._sessions() as session:
             customer = await session.get(Customer, customer_id)
-            ticket = (await session.execute(tickets_with_names().where(Ticket.id == ticket_id))).first() \
-                if ticket_id is not None else None
-            last = (await session.execute(stored_messages().where(Message.conversation_id == conversation_id)
-                                          .order_by(Message.id.desc()).limit(1))).first()
-        return (None if customer is None else customer_view(customer),
-                None if ticket is None else ticket_view(ticket[0], ticket[1]),
-                None if last is None else stored_view(last))
+            ticket = await read_ticket(session, ticket_id) if ticket_id is not None else None
+            return (None if customer is None else customer_view(customer), ticket,
+                    await read_last_message(session, conversation_id))
 
     @property
     def engine(self) -> AsyncEngine:

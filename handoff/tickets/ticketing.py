@@ -81,6 +81,12 @@ async def _end_assignments(session: AsyncSession, ticket_id: int, cause: str, mo
     await session.execute(query)
 
 
+async def read_ticket(session: AsyncSession, ticket_id: int) -> TicketView | None:
+    """The ticket alone, or None, read in the caller's session."""
+    found = (await session.execute(tickets_with_names().where(Ticket.id == ticket_id))).first()
+    return None if found is None else ticket_view(found[0], found[1])
+
+
 class TicketBook:
     """Tickets (a part of :class:`handoff.tickets.repository.TicketLog`)."""
 
@@ -208,16 +214,14 @@ class TicketBook:
     async def ticket(self, ticket_id: int) -> TicketView | None:
         """The ticket alone (no transcript, notes or history), or None: what lists and summaries need."""
         async with self._sessions() as session:
-            found = (await session.execute(tickets_with_names().where(Ticket.id == ticket_id))).first()
-        return None if found is None else ticket_view(found[0], found[1])
+            return await read_ticket(session, ticket_id)
 
     async def get_ticket(self, ticket_id: int) -> TicketDetail | None:
         """The ticket with its transcript, notes, assignment history and transitions, or None."""
         async with self._sessions() as session:
-            found = (await session.execute(tickets_with_names().where(Ticket.id == ticket_id))).first()
-            if found is None:
+            ticket = await read_ticket(session, ticket_id)
+            if ticket is None:
                 return None
-            ticket = ticket_view(found[0], found[1])
             until = ticket.resolved_at
             messages = stored_messages().where(Message.conversation_id == ticket.conversation_id)
             transitions = select(Transition).where(Transition.conversation_id == ticket.conversation_id)
