@@ -155,6 +155,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             scores += np.asarray(sparse_block @ coef[:, :width].T)
         if dense_block is not None:
             scores += dense_block @ coef[:, width:].T
+        scores -= scores.max(axis=1, keepdims=True)  # softmax without overflow
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
 
