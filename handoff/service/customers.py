@@ -14,14 +14,14 @@ from typing import Any
 import jsonschema
 
 from handoff import texts
-from handoff.core.conversation import Cause
+from handoff.core.conversation import Cause, check_cause
 from handoff.core.difficulty import category_for, estimate_tier, priority_for
 from handoff.core.model import ConversationId, CustomerId, State
 from handoff.errors import BadRequest, StateConflict, UpstreamUnavailable
 from handoff.service.base import conversation_channel
 from handoff.service.dispatch import Dispatch
 from handoff.store.base import ConversationRecord
-from handoff.tickets import MessageView
+from handoff.tickets import MessageView, TransitionNote
 
 logger = logging.getLogger(__name__)
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "handoff-request.v1.json"
@@ -145,14 +145,19 @@ class Customers(Dispatch):
         if not self.hours.is_open(now_dt):
             await self._offline(record, common)
             return
-        ticket_id = await self.log.open_ticket(record.conversation_id, record.customer_id, record.channel, **common)
+        # The ticket and the conversation's move to the queue are one transaction of the log (it is the
+        # escalation's latency), written before the live state moves; escalate() runs only from the bot's
+        # own turn, so the conversation is still the bot's when the store queues it.
+        check_cause(record.state, State.QUEUED, cause)
+        queued = TransitionNote(record.state.value, State.QUEUED.value, cause.value, details={
+            "tier": difficulty.tier, "priority": priority.name.lower(), "difficulty": difficulty.score})
+        ticket_id = await self.log.open_ticket(record.conversation_id, record.customer_id, record.channel,
+                                               transition=queued, **common)
         after = await self.store.enqueue(record.conversation_id, {
             "priority": priority, "tier": difficulty.tier, "category": category, "queued_at": self.now(),
             "ticket_id": ticket_id, "excluded": frozenset(), "requested_agent": None, "agent_id": None})
-        await self.transition(record, after, cause, details={"ticket_id": ticket_id, "tier": difficulty.tier,
-                                                             "priority": priority.name.lower(),
-                                                             "difficulty": difficulty.score})
-        if await self.dispatch():  # an agent was free: the customer hears that they joined
+        logger.info("conversation %s: bot -> queued (%s), ticket %s", record.conversation_id, cause.value, ticket_id)
+        if await self.dispatch({record.conversation_id: customer}):  # an agent was free: the customer heard who
             after = await self.conversation(record.conversation_id)
         if after.state is State.QUEUED:
             frame = await self.state_frame(after)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -37,45 +38,66 @@ class Dispatch(Views):
         """The customer as routing sees them, in this conversation's language."""
         return replace(await self.log.customer_profile(record.customer_id), language=record.language)
 
-    async def waiting(self, record: ConversationRecord) -> WaitingConversation:
-        return WaitingConversation(record.conversation_id, await self.profile(record), record.priority, record.tier,
-                                   record.category, record.queued_at or self.now(), record.excluded,
+    async def waiting(self, record: ConversationRecord, profile: CustomerProfile | None = None) -> WaitingConversation:
+        """The queued conversation as routing sees it; ``profile``: the customer's, if the caller has it."""
+        return WaitingConversation(record.conversation_id, profile or await self.profile(record), record.priority,
+                                   record.tier, record.category, record.queued_at or self.now(), record.excluded,
                                    record.requested_agent)
 
-    async def dispatch(self) -> int:
-        """Route the hold queue in service order until nobody has room; return how many were assigned."""
-        assigned = 0
+    async def dispatch(self, profiles: Mapping[str, CustomerProfile] | None = None) -> int:
+        """Route the hold queue in service order until nobody has room; return how many were assigned.
+
+        ``profiles``: customer profiles the caller has just read, by conversation id (escalation reads one to
+        open the ticket), so routing does not read them again. The lock covers the decisions and the agents'
+        ``assigned`` frames; the ticket log's record of each assignment and the customer's notice follow once
+        it is released, so that one escalation's bookkeeping never holds up the next one's routing.
+        """
+        done: list[tuple[ConversationRecord, ConversationRecord, AgentId, RoutingDecision]] = []
         async with self._dispatch_lock:
             agents = await self.store.agents()
             for record in await self.ordered_queue():
                 if not any(agent.has_room for agent in agents):
                     break
-                agents, done = await self._route_one(record, agents)
-                assigned += done
-        if assigned:
+                agents, assigned = await self._route_one(record, agents, (profiles or {}).get(record.conversation_id))
+                if assigned is not None:
+                    done.append(assigned)
+        for before, after, agent_id, decision in done:
+            await self.record_assigned(before, after, agent_id, Cause.ASSIGNED, decision)
+        if done:
             await self.publish_queue()
-        return assigned
+        return len(done)
 
-    async def _route_one(self, record: ConversationRecord,
-                         agents: list[AgentSnapshot]) -> tuple[list[AgentSnapshot], int]:
-        waiting = await self.waiting(record)
+    async def _route_one(self, record: ConversationRecord, agents: list[AgentSnapshot],
+                         profile: CustomerProfile | None) -> tuple[list[AgentSnapshot], tuple[
+                             ConversationRecord, ConversationRecord, AgentId, RoutingDecision] | None]:
+        waiting = await self.waiting(record, profile)
         for _ in range(RACE_RETRIES):
             decision = self.router.route(waiting, agents, self.now_dt())
             if decision.agent_id is None:
-                return agents, 0
+                return agents, None
             if await self.store.assign(record.conversation_id, decision.agent_id, self.now()):
-                await self.on_assigned(record, decision.agent_id, Cause.ASSIGNED, decision)
-                return await self.store.agents(), 1
+                after = await self.announce_assigned(record, decision.agent_id)
+                return await self.store.agents(), (record, after, decision.agent_id, decision)
             agents = await self.store.agents()  # lost a race with another instance: look again
-        return agents, 0
+        return agents, None
 
     async def on_assigned(self, before: ConversationRecord, agent_id: AgentId, cause: Cause,
                           decision: RoutingDecision | None = None) -> None:
+        """The store has given ``before``'s conversation to ``agent_id``: tell the agent, then record it."""
+        after = await self.announce_assigned(before, agent_id)
+        await self.record_assigned(before, after, agent_id, cause, decision)
+
+    async def announce_assigned(self, before: ConversationRecord, agent_id: AgentId) -> ConversationRecord:
+        """The agent's ``assigned`` frame, first: this is the latency that counts (docs/benchmarks.md). The
+        assignment is already the store's; :meth:`record_assigned` makes the ticket log's record of it."""
         after = await self.conversation(before.conversation_id)
-        # The agent first: this is the latency that counts (docs/benchmarks.md). The assignment is already
-        # the store's; the ticket log's record of it follows at once.
         await self.store.publish(agent_channel(agent_id),
                                  {"type": "assigned", "conversation": await self.summary(after)})
+        return after
+
+    async def record_assigned(self, before: ConversationRecord, after: ConversationRecord, agent_id: AgentId,
+                              cause: Cause, decision: RoutingDecision | None = None) -> None:
+        """The ticket's assignee history, the transition, and the customer told who joined."""
         if after.ticket_id is not None:
             await self.log.ticket_assigned(after.ticket_id, agent_id, self.now_dt())
         details: dict[str, Any] = {"agent_id": agent_id, "ticket_id": after.ticket_id}

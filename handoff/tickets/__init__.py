@@ -12,8 +12,10 @@ from handoff.tickets.views import (
     NoteView,
     TicketDetail,
     TicketView,
+    TransitionNote,
     TransitionView,
 )
 
 __all__ = ["AgentAccount", "AssignmentView", "CannedView", "CustomerView", "MessageView", "NoteView",
-           "TicketDetail", "TicketLog", "TicketView", "TransitionView", "migrate", "normalize_database_url"]
+           "TicketDetail", "TicketLog", "TicketView", "TransitionNote", "TransitionView", "migrate",
+           "normalize_database_url"]

@@ -38,6 +38,26 @@ async def read_last_message(session: AsyncSession, conversation_id: str,
     return None if row is None else stored_view(row)
 
 
+async def add_transition(session: AsyncSession, conversation_id: str, from_state: State | str | None,
+                         to_state: State | str, cause: str, moment: datetime, actor: str | None,
+                         details: Mapping[str, Any] | None) -> Transition:
+    """Record a transition in the caller's transaction (see :meth:`ConversationLog.record_transition`).
+
+    Raises:
+        UnknownConversation: no conversation has that id.
+    """
+    if not await changed_rows(session, update(Conversation).where(Conversation.id == conversation_id)
+                              .values(state=State(to_state).value, updated_at=moment)):
+        raise UnknownConversation(f"There is no conversation {conversation_id}.")
+    row = Transition(conversation_id=conversation_id,
+                     from_state=State(from_state).value if from_state is not None else None,
+                     to_state=State(to_state).value, cause=cause, actor=actor,
+                     details=dict(details) if details is not None else None, created_at=moment)
+    session.add(row)
+    await session.flush()
+    return row
+
+
 class ConversationLog:
     """Conversations, messages and transitions (a part of :class:`handoff.tickets.repository.TicketLog`)."""
 
@@ -120,18 +140,9 @@ class ConversationLog:
         Raises:
             UnknownConversation: no conversation has that id.
         """
-        moment = utc(now)
         async with self._sessions.begin() as session:
-            if not await changed_rows(session, update(Conversation).where(Conversation.id == conversation_id)
-                                      .values(state=State(to_state).value, updated_at=moment)):
-                raise UnknownConversation(f"There is no conversation {conversation_id}.")
-            row = Transition(conversation_id=conversation_id,
-                             from_state=State(from_state).value if from_state is not None else None,
-                             to_state=State(to_state).value, cause=cause, actor=actor,
-                             details=dict(details) if details is not None else None, created_at=moment)
-            session.add(row)
-            await session.flush()
-            return transition_view(row)
+            return transition_view(await add_transition(session, conversation_id, from_state, to_state, cause,
+                                                        utc(now), actor, details))
 
     async def transitions(self, conversation_id: str) -> list[TransitionView]:
         """The conversation's transitions, oldest first."""

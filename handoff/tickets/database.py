@@ -88,7 +88,12 @@ def make_engine(database_url: str) -> AsyncEngine:
     if not database or database == ":memory:":
         options["poolclass"] = StaticPool
     else:
+        # One connection: the service's transactions take turns in the pool's FIFO queue instead of meeting at
+        # SQLite's write lock, whose busy handler sleeps in growing steps (tens of ms per wait under load) and
+        # can fail a WAL reader-turned-writer outright. Every ticket-log method holds it for one short
+        # transaction and never opens a second one meanwhile.
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        options.update(pool_size=1, max_overflow=0)
     engine = create_async_engine(url, **options)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

@@ -22,11 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.core.model import AgentId, ConversationId, CustomerId, Priority, TicketId
 from handoff.errors import BadRequest
-from handoff.tickets.conversations import transition_view
+from handoff.tickets.conversations import add_transition, transition_view
 from handoff.tickets.database import changed_rows, utc
 from handoff.tickets.message_writer import stored_messages, stored_view
 from handoff.tickets.models import Agent, Message, Note, Ticket, TicketAssignment, Transition
-from handoff.tickets.views import AssignmentView, NoteView, TicketDetail, TicketView, priority_name
+from handoff.tickets.views import (
+    AssignmentView,
+    NoteView,
+    TicketDetail,
+    TicketView,
+    TransitionNote,
+    priority_name,
+)
 
 OPEN_STATUSES = ("open", "pending", "offline")
 CLOSED_STATUSES = ("resolved", "abandoned")
@@ -96,10 +103,13 @@ class TicketBook:
                           now: datetime | float, priority: Priority | str, tier: int, category: str | None,
                           status: str = "open", request: Mapping[str, Any] | None = None,
                           reasons: Sequence[Mapping[str, Any] | str] = (), summary: str = "",
-                          callback: Mapping[str, Any] | None = None) -> TicketId:
+                          callback: Mapping[str, Any] | None = None,
+                          transition: TransitionNote | None = None) -> TicketId:
         """Open a ticket for a hand-off; its human number is ``T-`` and the id on six digits.
 
         Args:
+            transition: the conversation's change of owner that the ticket comes with, recorded in the same
+                transaction at ``now`` (its details get the ``ticket_id``).
             status: ``open``, or ``offline`` out of hours (with ``callback``: how and when we promised to
                 get back, e.g. ``{"contact": "jo@example.com", "when": "2026-11-26T09:00:00+00:00"}``).
             reasons: the bot's reason objects (a bare code is stored as ``{"code": code}``).
@@ -116,6 +126,10 @@ class TicketBook:
             session.add(row)
             await session.flush()
             row.number = f"T-{row.id:06d}"
+            if transition is not None:
+                await add_transition(session, conversation_id, transition.from_state, transition.to_state,
+                                     transition.cause, moment, transition.actor,
+                                     {**transition.details, "ticket_id": row.id})
             return TicketId(row.id)
 
     async def ticket_for_conversation(self, conversation_id: str) -> TicketView | None:

@@ -7,7 +7,7 @@ docs/handoff-protocol.md (times as ISO 8601 UTC strings, priorities by name).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
@@ -84,6 +84,17 @@ class MessageView:
         return {"id": self.id, "conversation_id": self.conversation_id, "sender": self.sender, "text": self.text,
                 "agent_name": self.agent_name, "client_id": self.client_id, "created_at": iso(self.created_at),
                 "payload": self.payload}
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionNote:
+    """A transition to record along with another write (see ``TicketBook.open_ticket``)."""
+
+    from_state: str | None
+    to_state: str
+    cause: str
+    actor: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ export class ConversationView {
     this.id = null;
     this.summary = null;
     this.buffer = null; // frames that arrive while the detail loads
+    this.opening = null; // the newest open() in flight
     this.lastTypingSent = 0;
     this.typingTimer = null;
     this.suggestTimer = null;
@@ -36,6 +37,9 @@ export class ConversationView {
   async open(id) {
     if (this.id && this.id !== id) this.saveDraft();
     this.id = id;
+    // Opening again (a click, a reconnect) before the last opening has loaded supersedes it: only the newest
+    // opening renders, with the frames buffered since it started.
+    const opening = (this.opening = {});
     this.buffer = [];
     this.app.markRead(id);
     $('#conversation-empty').hidden = true;
@@ -48,10 +52,12 @@ export class ConversationView {
     try {
       detail = await api('GET', `/api/agent/conversations/${encodeURIComponent(id)}`);
     } catch (e) {
-      if (this.id === id) this.transcript.replaceChildren(el('p', { class: 'placeholder', text: e.message }));
+      if (this.id === id && this.opening === opening) {
+        this.transcript.replaceChildren(el('p', { class: 'placeholder', text: e.message }));
+      }
       return;
     }
-    if (this.id !== id) return;
+    if (this.id !== id || this.opening !== opening) return;
     this.summary = detail.summary || detail;
     this.transcript.replaceChildren();
     (detail.messages || []).forEach((m) => this.renderMessage(m));
