@@ -110,6 +110,20 @@ class WindowedRedisTrackerStore(RedisTrackerStore):
         self.red.set(self.key_prefix + tracker.sender_id, serialised, ex=timeout or self.record_exp)
 
 
+def check_single_worker() -> None:
+    """Refuse several Sanic workers on in-memory stores.
+
+    Rasa allows ``SANIC_WORKERS`` > 1 with any lock store it does not know to be
+    in memory, ours included; but each worker would then keep its own trackers
+    and locks, and a conversation's messages would land on whichever worker
+    took the request.
+    """
+    workers = os.environ.get("SANIC_WORKERS", "1").strip() or "1"
+    if workers != "1":
+        raise ValueError(f"SANIC_WORKERS={workers} needs REDIS_URL: without it trackers and conversation locks "
+                         "live in each worker's memory and cannot be shared. Set REDIS_URL, or SANIC_WORKERS=1.")
+
+
 class EnvironmentTrackerStore:
     """Builds the in-memory or the Redis tracker store, by ``REDIS_URL``."""
 
@@ -117,6 +131,7 @@ class EnvironmentTrackerStore:
                 max_events: int = DEFAULT_MAX_EVENTS, **kwargs: Any) -> TrackerStore:  # type: ignore[misc]
         url = os.environ.get("REDIS_URL")
         if not url:
+            check_single_worker()
             return WindowedInMemoryTrackerStore(domain, event_broker=event_broker, max_events=int(max_events))
         return WindowedRedisTrackerStore(domain, max_events=int(max_events), event_broker=event_broker,
                                          key_prefix=KEY_PREFIX, **redis_settings(url))
@@ -128,6 +143,7 @@ class EnvironmentLockStore:
     def __new__(cls, host: Optional[str] = None, **kwargs: Any) -> LockStore:  # type: ignore[misc]
         url = os.environ.get("REDIS_URL")
         if not url:
+            check_single_worker()
             return InMemoryLockStore()
         settings = redis_settings(url)
         settings["db"] += 1

@@ -34,7 +34,8 @@ def assistant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         except redis.ConnectionError:
             pytest.fail("Redis is not running on 127.0.0.1:6379 (make test starts it)")
         client.flushdb()
-        extra = {"REDIS_URL": REDIS_URL}
+        # as in production: two Rasa worker processes, so a conversation's turns land on either one
+        extra = {"REDIS_URL": REDIS_URL, "SANIC_WORKERS": "2"}
     with running_assistant(tmp_path_factory.mktemp(request.param), extra) as running:
         yield running
     if request.param == "redis":

@@ -52,3 +52,11 @@ def test_unknown_event_types_raise_as_in_rasa() -> None:
         Event.resolve_by_type("no_such_event")
     stored = [e.as_dict() for e in [UserUttered("hi"), SlotSet("fallback_count", 1.0)]]
     assert [type(Event.from_parameters(d)) for d in stored] == [UserUttered, SlotSet]
+
+
+def test_the_native_thread_pools_are_limited_to_one_thread() -> None:
+    import threadpoolctl
+
+    pools = threadpoolctl.threadpool_info()
+    assert pools, "numpy's BLAS should be loaded in the Rasa process"
+    assert {pool["num_threads"] for pool in pools} == {1}, pools

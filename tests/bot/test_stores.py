@@ -133,3 +133,15 @@ def test_endpoints_yml_window_reaches_both_stores(profile: str, monkeypatch: pyt
     assert configured // 2 <= len(again.events) <= configured
     assert again.get_slot("order_number") == "12345" and again.get_slot("fallback_count") == 2.0
     assert again.active_loop_name == "return_form" and again.latest_message.text == "message 299"
+
+
+def test_several_workers_need_redis(monkeypatch: pytest.MonkeyPatch, redis_db: redis.Redis) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("SANIC_WORKERS", "2")
+    with pytest.raises(ValueError, match="SANIC_WORKERS=2 needs REDIS_URL"):
+        EnvironmentLockStore()
+    with pytest.raises(ValueError, match="SANIC_WORKERS=2 needs REDIS_URL"):
+        EnvironmentTrackerStore(domain=Domain.empty())
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    assert isinstance(EnvironmentLockStore(), RedisLockStore)
+    assert isinstance(EnvironmentTrackerStore(domain=Domain.empty()), RedisTrackerStore)
