@@ -100,6 +100,11 @@ async def test_open_store_picks_the_backend(redis_prefix: str) -> None:
         assert isinstance(store, RedisStore)
         await store.upsert_agent(AgentSnapshot(AgentId("a1"), presence=Presence.AWAY))
         assert [a.agent_id for a in await store.agents()] == ["a1"]
+        connection = await store._redis.connection_pool.get_connection()
+        try:  # replies are parsed by hiredis (in C), as requirements/app.in asks
+            assert "Hiredis" in type(connection._parser).__name__, type(connection._parser)
+        finally:
+            await store._redis.connection_pool.release(connection)
     finally:
         await store.close()
         await delete_keys(redis_prefix)
