@@ -67,8 +67,9 @@ def use_knowledge_base(kb: KnowledgeBase) -> None:
         _knowledge_base = kb
 
 
-def find_candidates(tracker: Tracker, intent: str | None, confident: bool, min_score: float) -> list[dict[str, Any]]:
-    """Knowledge candidates for the latest message, best first, as plain dictionaries.
+def find_candidates(tracker: Tracker, text: str, intent: str | None, confident: bool,
+                    min_score: float) -> list[dict[str, Any]]:
+    """Knowledge candidates for the latest message (``text``), best first, as plain dictionaries.
 
     The query vector is the one the NLU pipeline computed for the message when
     it is of the index's model, else the text is encoded here. The search is
@@ -78,7 +79,7 @@ def find_candidates(tracker: Tracker, intent: str | None, confident: bool, min_s
     kb = knowledge_base()
     vector = sentence_embedding(tracker, kb.embedder.name, kb.embedder.dimension)
     if vector is None:
-        vector = kb.embedder.encode([str((tracker.latest_message or {}).get("text") or "")])
+        vector = kb.embedder.encode([text])
     category = INTENT_CATEGORY.get(intent or "") if confident else None
     hits = kb.search_vector(vector, k=CANDIDATES, category=category) if category else []
     if not hits or hits[0].score < min_score:
@@ -100,7 +101,7 @@ class ActionAnswerOrHandoff(Action):
         top = ranked[0] if ranked else {"name": None, "confidence": 0.0}
         confident = float(top.get("confidence") or 0.0) >= settings.nlu_min_confidence
         try:
-            candidates = await asyncio.to_thread(find_candidates, tracker, top.get("name"), confident,
+            candidates = await asyncio.to_thread(find_candidates, tracker, text, top.get("name"), confident,
                                                 settings.kb_min_score) if text else []
         except KnowledgeError as exc:  # degraded: decide without the knowledge base rather than fail the turn
             logger.warning("conversation %s: knowledge base unavailable: %s", tracker.sender_id, exc)

@@ -12,14 +12,15 @@ Found with py-spy on the Rasa server under load (docs/benchmarks.md):
   subclasses of ``Event`` (``Event.resolve_by_type``): about 7%. The class
   found for a type name is now remembered; unknown names still go through
   Rasa's own method (its ``default`` and its error).
-
 - The native thread pools in the Rasa process (numpy's and scipy's OpenBLAS,
   scikit-learn's OpenMP) start one thread per core and spin while they wait
   for work. A message's matrices are tiny, so the extra threads add nothing but
   their spinning: about 45% of the server's CPU per reply (50 ms against 28 ms
   at 8 concurrent conversations, same throughput), taken from the action server
-  and, in production, from the other Sanic worker. The pools are limited to one
-  thread each (threadpoolctl); ``RASA_BLAS_THREADS`` sets another limit.
+  and, in production, from the other Sanic worker. The pools loaded so far are
+  limited to one thread each (threadpoolctl), and ``OMP_NUM_THREADS`` and
+  ``OPENBLAS_NUM_THREADS`` (unless set) tell the ones loaded later, with the
+  model's components; ``RASA_BLAS_THREADS`` sets another limit.
 
 ``bot/stores.py`` installs all three: endpoints.yml loads that module when the
 server starts, in every profile.
@@ -31,7 +32,6 @@ import os
 from typing import Any, Callable, Dict, Optional, Text, Type
 
 import threadpoolctl
-
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
@@ -69,8 +69,12 @@ def _resolve_by_type(type_name: Text, default: Optional[Type[Event]] = None) -> 
 
 
 def limit_thread_pools() -> None:
-    """Limit the native thread pools loaded so far to ``RASA_BLAS_THREADS`` threads (default 1)."""
-    threadpoolctl.threadpool_limits(int(os.environ.get("RASA_BLAS_THREADS", "1")))
+    """Limit the native thread pools to ``RASA_BLAS_THREADS`` threads (default 1): those loaded so far, and,
+    through their environment variables, those loaded later in this process."""
+    threads = os.environ.get("RASA_BLAS_THREADS", "1")
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, threads)
+    threadpoolctl.threadpool_limits(int(threads))
 
 
 def install() -> None:

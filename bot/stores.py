@@ -15,8 +15,8 @@ with a prefix that restores the slots and the active loop as they were. The
 full transcript is the handoff service's to keep, not Rasa's.
 
 Importing this module also installs :mod:`bot.rasa_speedups` (cached
-equivalents of two Rasa hot spots): endpoints.yml is what every Rasa server of
-ours loads at start-up.
+equivalents of two Rasa hot spots, and native thread pools of one thread):
+endpoints.yml is what every Rasa server of ours loads at start-up.
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ def check_single_worker() -> None:
     and locks, and a conversation's messages would land on whichever worker
     took the request.
     """
-    workers = os.environ.get("SANIC_WORKERS", "1").strip() or "1"
-    if workers != "1":
+    workers = os.environ.get("SANIC_WORKERS", "1").strip()
+    if workers.isdigit() and int(workers) > 1:  # Rasa itself runs one worker for anything else
         raise ValueError(f"SANIC_WORKERS={workers} needs REDIS_URL: without it trackers and conversation locks "
                          "live in each worker's memory and cannot be shared. Set REDIS_URL, or SANIC_WORKERS=1.")
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from handoff.auth import Principal, check_customer_token
 from handoff.core.model import MAX_CLIENT_ID, State
+from handoff.drain import Drain
 from handoff.errors import BadRequest, HandoffError, NotAllowed, UnknownConversation
 from handoff.service import HandoffService
 from handoff.service.base import QUEUE_CHANNEL, agent_channel, conversation_channel
@@ -45,24 +45,23 @@ def parse(raw: str) -> Frame:
 
 
 class Connection:
-    """One socket: an outbox of frames, the bus subscriptions feeding it, and a writer task while frames wait.
+    """One socket: an outbox of frames (a :class:`~handoff.drain.Drain`, sending only once ``serve`` runs,
+    after the hello) and the bus subscriptions feeding it.
 
-    An idle socket costs only what the ASGI server keeps for it plus this object: the writer task exists only
-    while the outbox has frames, and the bus delivers through tasks that also exist only while events wait
-    (:mod:`handoff.store.fanout`), so ten thousand idle customers hold no task but their socket's own.
+    An idle socket costs only what the ASGI server keeps for it plus this object: the outbox and the bus
+    deliveries hold a task only while frames wait, so ten thousand idle customers hold no task but their
+    socket's own.
     """
 
     def __init__(self, websocket: WebSocket, service: HandoffService,
                  on_state: Callable[[str | None], None] | None = None) -> None:
         self.websocket = websocket
         self.service = service
-        self.outbox: deque[Frame] | None = None  # frames not yet sent; None while there are none
+        self.outbox: Drain[Frame] = Drain(self._send, OUTBOX_LIMIT, "socket writer", running=False)
         self.state: str | None = None  # the conversation's state as last told to this client
         self._on_state = on_state
         self._subscriptions: list[Any] = []
-        self._writer: asyncio.Task[None] | None = None
-        self._failure: BaseException | None = None  # what stopped the writer; ``serve`` raises it
-        self._sending = False  # frames go out only once ``serve`` runs (after the hello)
+        self._failure: BaseException | None = None  # what stopped the outbox; ``serve`` raises it
 
     def told(self, state: str | None) -> None:
         """The client now knows the conversation is in ``state``."""
@@ -73,37 +72,24 @@ class Connection:
     async def deliver(self, frame: Frame) -> None:
         if frame.get("type") == "state":
             self.told(frame.get("state"))
-        if self.outbox is None:
-            self.outbox = deque()
-        if len(self.outbox) >= OUTBOX_LIMIT:  # a client that does not read: drop it, it catches up by id later
+        if not self.outbox.put(frame) and not self.outbox.stopped:
+            # a client that does not read: drop it, it catches up by id later
             logger.warning("a client is not reading its socket; closing it")
             await self.websocket.close(CLOSE_ERROR)
-            return
-        self.outbox.append(frame)
-        self._start_writer()
 
-    def _start_writer(self) -> None:
-        if self._sending and self._writer is None and self.outbox and self._failure is None:
-            self._writer = asyncio.get_running_loop().create_task(self._write())
-
-    async def _write(self) -> None:
+    async def _send(self, frame: Frame) -> None:
         try:
-            while self.outbox:
-                await self.websocket.send_json(self.outbox.popleft())
+            await self.websocket.send_json(frame)
         except Exception as exc:  # the socket is gone or broken: the reader finds out and ``serve`` raises it
             self._failure = exc
-        finally:
-            self._writer = None
-            if not self.outbox:
-                self.outbox = None
+            self.outbox.pause()
 
     async def subscribe(self, *channels: str) -> None:
         for channel in channels:
             self._subscriptions.append(await self.service.store.subscribe(channel, self.deliver))
 
     async def serve(self, handle: Callable[[Frame], Awaitable[None]]) -> None:
-        self._sending = True
-        self._start_writer()  # frames published while the hello was being prepared
+        self.outbox.start()  # with the frames published while the hello was being prepared
         try:
             while True:
                 raw = await self.websocket.receive_text()
@@ -119,12 +105,7 @@ class Connection:
         except WebSocketDisconnect:
             pass
         finally:
-            self._sending = False
-            writer = self._writer
-            if writer is not None:
-                writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await writer
+            await self.outbox.stop()
             await self.release()
 
     async def release(self) -> None:

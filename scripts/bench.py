@@ -455,7 +455,7 @@ def replies_lines(report: dict[str, Any]) -> list[str]:
               row("median latency, turns 1-20 of one conversation (ms)", lambda x: x["long"]["turn_10_ms"]),
               row(f"median latency, turns {report['turns'] - 9}-{report['turns'] + 10} (ms)",
                   lambda x: x["long"]["turn_300_ms"]),
-              row(f"turn {report['turns']} / turn 10", lambda x: f"**{x['long']['ratio']}**"), ""]
+              row(f"turn {report['turns']} / turn 10", lambda x: x["long"]["ratio"]), ""]
     lines += [
         "The product's replies are knowledge answers: NLU, a rule, a call to the action server, a FAISS",
         "search with the sentence embedding the NLU pipeline already computed, and the cited answer. The",

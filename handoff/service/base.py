@@ -18,7 +18,7 @@ from handoff.routing import Router
 from handoff.routing.schedule import BusinessHours
 from handoff.settings import HandoffSettings
 from handoff.store.base import ConversationRecord, Store
-from handoff.tickets import MessageView, TicketLog
+from handoff.tickets import MessageView, TicketLog, TransitionNote
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +80,21 @@ class ServiceBase:
         await self.publish_message(record, message)
         return message
 
+    def transition_note(self, before: State, after: State, cause: Cause, *, actor: str | None = None,
+                        details: Mapping[str, Any] | None = None) -> TransitionNote:
+        """A state change for the ticket log, its cause checked against the state machine; for a write that
+        records it along with something else (``TicketLog.open_ticket``), then :func:`log_transition`."""
+        check_cause(before, after, cause)
+        return TransitionNote(before.value, after.value, cause.value, actor, dict(details or {}))
+
     async def transition(self, before: ConversationRecord, after: ConversationRecord, cause: Cause, *,
                          actor: str | None = None, details: Mapping[str, Any] | None = None) -> None:
-        """Record a state change in the ticket log (time, cause, actor) and tell the customer's sockets."""
-        check_cause(before.state, after.state, cause)
-        await self.log.record_transition(after.conversation_id, before.state.value, after.state.value, cause.value,
-                                         now=self.now_dt(), actor=actor, details=dict(details or {}))
-        logger.info("conversation %s: %s -> %s (%s)", after.conversation_id, before.state.value, after.state.value,
-                    cause.value)
+        """Record a state change in the ticket log (time, cause, actor)."""
+        note = self.transition_note(before.state, after.state, cause, actor=actor, details=details)
+        await self.log.record_transition(after.conversation_id, note.from_state, note.to_state, note.cause,
+                                         now=self.now_dt(), actor=note.actor, details=note.details)
+        log_transition(after.conversation_id, note)
+
+
+def log_transition(conversation_id: str, note: TransitionNote) -> None:
+    logger.info("conversation %s: %s -> %s (%s)", conversation_id, note.from_state, note.to_state, note.cause)

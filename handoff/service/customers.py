@@ -14,14 +14,14 @@ from typing import Any
 import jsonschema
 
 from handoff import texts
-from handoff.core.conversation import Cause, check_cause
+from handoff.core.conversation import Cause
 from handoff.core.difficulty import category_for, estimate_tier, priority_for
 from handoff.core.model import ConversationId, CustomerId, State
 from handoff.errors import BadRequest, StateConflict, UpstreamUnavailable
-from handoff.service.base import conversation_channel
+from handoff.service.base import conversation_channel, log_transition
 from handoff.service.dispatch import Dispatch
 from handoff.store.base import ConversationRecord
-from handoff.tickets import MessageView, TransitionNote
+from handoff.tickets import MessageView
 
 logger = logging.getLogger(__name__)
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "handoff-request.v1.json"
@@ -148,15 +148,14 @@ class Customers(Dispatch):
         # The ticket and the conversation's move to the queue are one transaction of the log (it is the
         # escalation's latency), written before the live state moves; escalate() runs only from the bot's
         # own turn, so the conversation is still the bot's when the store queues it.
-        check_cause(record.state, State.QUEUED, cause)
-        queued = TransitionNote(record.state.value, State.QUEUED.value, cause.value, details={
+        queued = self.transition_note(record.state, State.QUEUED, cause, details={
             "tier": difficulty.tier, "priority": priority.name.lower(), "difficulty": difficulty.score})
         ticket_id = await self.log.open_ticket(record.conversation_id, record.customer_id, record.channel,
                                                transition=queued, **common)
         after = await self.store.enqueue(record.conversation_id, {
             "priority": priority, "tier": difficulty.tier, "category": category, "queued_at": self.now(),
             "ticket_id": ticket_id, "excluded": frozenset(), "requested_agent": None, "agent_id": None})
-        logger.info("conversation %s: bot -> queued (%s), ticket %s", record.conversation_id, cause.value, ticket_id)
+        log_transition(record.conversation_id, queued)
         if await self.dispatch({record.conversation_id: customer}):  # an agent was free: the customer heard who
             after = await self.conversation(record.conversation_id)
         if after.state is State.QUEUED:
@@ -171,11 +170,12 @@ class Customers(Dispatch):
         opening = self.hours.next_opening(common["now"])
         email = customer.email if customer else None
         callback = {"contact": email, "channel": "email" if email else record.channel, "by": opening.isoformat()}
+        offline = self.transition_note(record.state, State.OFFLINE, Cause.OUT_OF_HOURS)
         ticket_id = await self.log.open_ticket(record.conversation_id, record.customer_id, record.channel,
-                                               status="offline", callback=callback, **common)
+                                               status="offline", callback=callback, transition=offline, **common)
         after = await self.store.update_conversation(record.conversation_id, [State.BOT], {
             "state": State.OFFLINE, "ticket_id": ticket_id})
-        await self.transition(record, after, Cause.OUT_OF_HOURS, details={"ticket_id": ticket_id})
+        log_transition(record.conversation_id, offline)
         contact = texts.OFFLINE_CONTACT_EMAIL.format(email=email) if email else texts.OFFLINE_CONTACT_HERE
         await self.say(after, "system", texts.OFFLINE.format(ticket=ticket_id, contact=contact,
                                                               opening=opening.strftime("%A %H:%M %Z")))

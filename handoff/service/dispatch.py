@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from handoff import texts
@@ -33,6 +33,16 @@ logger = logging.getLogger(__name__)
 RACE_RETRIES = 3
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A conversation routing gave an agent: announced to them, not yet recorded in the ticket log."""
+
+    before: ConversationRecord
+    after: ConversationRecord
+    agent_id: AgentId
+    decision: RoutingDecision
+
+
 class Dispatch(Views):
     async def profile(self, record: ConversationRecord) -> CustomerProfile:
         """The customer as routing sees them, in this conversation's language."""
@@ -52,24 +62,25 @@ class Dispatch(Views):
         ``assigned`` frames; the ticket log's record of each assignment and the customer's notice follow once
         it is released, so that one escalation's bookkeeping never holds up the next one's routing.
         """
-        done: list[tuple[ConversationRecord, ConversationRecord, AgentId, RoutingDecision]] = []
+        done: list[Assignment] = []
         async with self._dispatch_lock:
             agents = await self.store.agents()
             for record in await self.ordered_queue():
                 if not any(agent.has_room for agent in agents):
                     break
-                agents, assigned = await self._route_one(record, agents, (profiles or {}).get(record.conversation_id))
-                if assigned is not None:
-                    done.append(assigned)
-        for before, after, agent_id, decision in done:
-            await self.record_assigned(before, after, agent_id, Cause.ASSIGNED, decision)
+                agents, assignment = await self._route_one(record, agents,
+                                                           (profiles or {}).get(record.conversation_id))
+                if assignment is not None:
+                    done.append(assignment)
+        for a in done:
+            await self.record_assigned(a.before, a.after, a.agent_id, Cause.ASSIGNED, a.decision)
         if done:
             await self.publish_queue()
         return len(done)
 
     async def _route_one(self, record: ConversationRecord, agents: list[AgentSnapshot],
-                         profile: CustomerProfile | None) -> tuple[list[AgentSnapshot], tuple[
-                             ConversationRecord, ConversationRecord, AgentId, RoutingDecision] | None]:
+                         profile: CustomerProfile | None) -> tuple[list[AgentSnapshot], Assignment | None]:
+        """Route one queued conversation; the agents as they are now, and the assignment if there was one."""
         waiting = await self.waiting(record, profile)
         for _ in range(RACE_RETRIES):
             decision = self.router.route(waiting, agents, self.now_dt())
@@ -77,7 +88,7 @@ class Dispatch(Views):
                 return agents, None
             if await self.store.assign(record.conversation_id, decision.agent_id, self.now()):
                 after = await self.announce_assigned(record, decision.agent_id)
-                return await self.store.agents(), (record, after, decision.agent_id, decision)
+                return await self.store.agents(), Assignment(record, after, decision.agent_id, decision)
             agents = await self.store.agents()  # lost a race with another instance: look again
         return agents, None
 

@@ -29,6 +29,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select, update
@@ -155,8 +156,10 @@ def _settle(item: PendingMessage, outcome: tuple[MessageView, bool] | BaseExcept
         item.done.set_result(outcome)
 
 
+@cache
 def _insert_new(dialect: str) -> Any:
-    """``INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING``: a resend inserts nothing."""
+    """``INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING``: a resend inserts nothing.
+    Built once per dialect: every batch executes it."""
     statement = (postgresql.insert(Message) if dialect == "postgresql" else sqlite.insert(Message))
     return (statement.on_conflict_do_nothing(index_elements=[Message.conversation_id, Message.client_id])
             .returning(Message.id, Message.conversation_id, Message.client_id))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
@@ -54,9 +56,15 @@ def test_unknown_event_types_raise_as_in_rasa() -> None:
     assert [type(Event.from_parameters(d)) for d in stored] == [UserUttered, SlotSet]
 
 
-def test_the_native_thread_pools_are_limited_to_one_thread() -> None:
+def test_the_native_thread_pools_are_limited_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     import threadpoolctl
 
     pools = threadpoolctl.threadpool_info()
     assert pools, "numpy's BLAS should be loaded in the Rasa process"
-    assert {pool["num_threads"] for pool in pools} == {1}, pools
+    assert {pool["num_threads"] for pool in pools} == {1}, pools  # the stores' import installed the limit
+    threadpoolctl.threadpool_limits(2)  # as if unlimited, whatever this machine's cores
+    assert {pool["num_threads"] for pool in threadpoolctl.threadpool_info()} == {2}
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    rasa_speedups.install()
+    assert {pool["num_threads"] for pool in threadpoolctl.threadpool_info()} == {1}
+    assert os.environ["OMP_NUM_THREADS"] == "1"  # libraries loaded later read it

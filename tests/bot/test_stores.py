@@ -145,3 +145,11 @@ def test_several_workers_need_redis(monkeypatch: pytest.MonkeyPatch, redis_db: r
     monkeypatch.setenv("REDIS_URL", REDIS_URL)
     assert isinstance(EnvironmentLockStore(), RedisLockStore)
     assert isinstance(EnvironmentTrackerStore(domain=Domain.empty()), RedisTrackerStore)
+
+
+@pytest.mark.parametrize("workers", ["1", "", "auto", "0"])
+def test_one_worker_or_what_rasa_reads_as_one_keeps_the_memory_stores(monkeypatch: pytest.MonkeyPatch,
+                                                                       workers: str) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("SANIC_WORKERS", workers)
+    assert isinstance(EnvironmentLockStore(), InMemoryLockStore)
