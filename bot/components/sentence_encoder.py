@@ -1,11 +1,10 @@
 """Dense sentence features from the knowledge base's embedding model.
 
 The model (all-MiniLM-L6-v2 by default) is exported to ONNX by
-``python -m knowledge export-encoder`` and run here with onnxruntime by the
-knowledge base's own :class:`knowledge.embed.OnnxEmbedder` (the same mean
-pooling and L2 normalisation as sentence-transformers). The bot and the
-knowledge base therefore share one embedding space, and the Rasa environment
-needs neither PyTorch nor a download.
+``python -m knowledge export-encoder`` and run here with onnxruntime, with the
+same mean pooling and L2 normalisation as sentence-transformers. The bot and
+the knowledge base therefore share one embedding space, and the Rasa
+environment needs neither PyTorch nor a download.
 
 Each parsed message also carries its vector in the parse data, so the action
 server searches the knowledge base without encoding the text a second time:
@@ -21,6 +20,7 @@ it only when ``model`` and ``dimension`` are its index's (actions/signals.py).
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Text
@@ -76,11 +76,21 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(name, config)
-        from knowledge.embed import OnnxEmbedder
+        import onnxruntime
+        from tokenizers import Tokenizer
 
-        self._encoder = OnnxEmbedder(Path(config["encoder"]), int(config["batch_size"]), int(config["threads"]))
-        self.model_name = self._encoder.name
-        self.dimension = self._encoder.dimension
+        folder = Path(config["encoder"])
+        meta = json.loads((folder / "encoder.json").read_text())
+        self.model_name = str(meta["model"])
+        self.dimension = int(meta["dimension"])
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(int(meta.get("max_seq_length", 256)))
+        self._tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = int(config["threads"])
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -88,15 +98,22 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return cls(config, execution_context.node_name)
 
     def encode(self, texts: List[Text]) -> np.ndarray:
-        """Unit-length float32 sentence vectors, one row per text."""
-        return self._encoder.encode(list(texts))
+        """Unit-length sentence vectors, one row per text."""
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                          "token_type_ids": np.zeros_like(ids)})[0]
+        summed = (hidden * mask[..., None]).sum(axis=1)
+        pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)
 
     def _featurize(self, messages: List[Message], output_key: Text = "") -> None:
         batch_size = int(self._config["batch_size"])
         todo = [m for m in messages if m.get(TEXT)]
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
-            vectors = self.encode([m.get(TEXT) for m in batch])
+            vectors = self.encode([m.get(TEXT) for m in batch]).astype(np.float32)
             for message, vector in zip(batch, vectors):
                 self.add_features_to_message(None, vector.reshape(1, -1), TEXT, message)
                 if output_key:
