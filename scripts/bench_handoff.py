@@ -644,6 +644,9 @@ def bench_relay(rates: list[float], seconds: float, processes: int, agents: int,
     target (the baseline runs them all, as the reference). On the
     handoff servers py-spy samples the first ``profile_seconds`` of the target step (cheap: ``--nonblocking``)."""
     target = TARGETS["relay_rate"]
+    if profile_seconds and not PY_SPY.exists():  # checked before any load starts, which would wait on it
+        raise SystemExit(f"{PY_SPY} is missing: install requirements/app.in (make bench does), "
+                         "or pass --profile-seconds 0")
     results: Json = {"rates": rates, "agents": agents, "per_agent": per_agent, "skipped": {}}
     for name in ("baseline", *PROFILES):
         results[name], results["skipped"][name] = [], []
