@@ -16,7 +16,7 @@ import jsonschema
 from handoff import texts
 from handoff.core.conversation import Cause
 from handoff.core.difficulty import category_for, estimate_tier, priority_for
-from handoff.core.model import ConversationId, CustomerId, State
+from handoff.core.model import ConversationId, CustomerId, State, TicketId
 from handoff.errors import BadRequest, StateConflict, UpstreamUnavailable
 from handoff.service.base import conversation_channel, log_transition
 from handoff.service.dispatch import Dispatch
@@ -146,15 +146,20 @@ class Customers(Dispatch):
             await self._offline(record, common)
             return
         # The ticket and the conversation's move to the queue are one transaction of the log (it is the
-        # escalation's latency), written before the live state moves; escalate() runs only from the bot's
-        # own turn, so the conversation is still the bot's when the store queues it.
+        # escalation's latency), written before the live state moves. The store queues only a conversation
+        # that is still the bot's: of two escalations at once (two sockets, two instances) one wins, and the
+        # other withdraws its ticket.
         queued = self.transition_note(record.state, State.QUEUED, cause, details={
             "tier": difficulty.tier, "priority": priority.name.lower(), "difficulty": difficulty.score})
         ticket_id = await self.log.open_ticket(record.conversation_id, record.customer_id, record.channel,
                                                transition=queued, **common)
-        after = await self.store.enqueue(record.conversation_id, {
-            "priority": priority, "tier": difficulty.tier, "category": category, "queued_at": self.now(),
-            "ticket_id": ticket_id, "excluded": frozenset(), "requested_agent": None, "agent_id": None})
+        try:
+            after = await self.store.enqueue(record.conversation_id, {
+                "priority": priority, "tier": difficulty.tier, "category": category, "queued_at": self.now(),
+                "ticket_id": ticket_id, "excluded": frozenset(), "requested_agent": None, "agent_id": None})
+        except StateConflict:
+            await self._lost_race(record.conversation_id, ticket_id)
+            return
         log_transition(record.conversation_id, queued)
         if await self.dispatch({record.conversation_id: customer}):  # an agent was free: the customer heard who
             after = await self.conversation(record.conversation_id)
@@ -173,13 +178,24 @@ class Customers(Dispatch):
         offline = self.transition_note(record.state, State.OFFLINE, Cause.OUT_OF_HOURS)
         ticket_id = await self.log.open_ticket(record.conversation_id, record.customer_id, record.channel,
                                                status="offline", callback=callback, transition=offline, **common)
-        after = await self.store.update_conversation(record.conversation_id, [State.BOT], {
-            "state": State.OFFLINE, "ticket_id": ticket_id})
+        try:
+            after = await self.store.update_conversation(record.conversation_id, [State.BOT], {
+                "state": State.OFFLINE, "ticket_id": ticket_id})
+        except StateConflict:
+            await self._lost_race(record.conversation_id, ticket_id)
+            return
         log_transition(record.conversation_id, offline)
         contact = texts.OFFLINE_CONTACT_EMAIL.format(email=email) if email else texts.OFFLINE_CONTACT_HERE
         await self.say(after, "system", texts.OFFLINE.format(ticket=ticket_id, contact=contact,
                                                               opening=opening.strftime("%A %H:%M %Z")))
         await self.store.publish(conversation_channel(after.conversation_id), await self.state_frame(after))
+
+    async def _lost_race(self, conversation_id: ConversationId, ticket_id: TicketId) -> None:
+        """Another escalation of the conversation (a second socket's message, another instance) moved it
+        between our read and our move: that one stands, with its ticket; ours is withdrawn."""
+        await self.log.withdraw_ticket(ticket_id)
+        logger.info("conversation %s: escalated twice at once; the second ticket (%s) was withdrawn",
+                    conversation_id, ticket_id)
 
     async def customer_presence(self, conversation_id: str, connected: bool,
                                 seen: ConversationRecord | None = None) -> None:

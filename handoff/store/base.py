@@ -92,8 +92,12 @@ class Store(Protocol):
 
     # the hold queue and assignment -----------------------------------------------------------
     async def enqueue(self, conversation_id: ConversationId, changes: Mapping[str, Any]) -> ConversationRecord:
-        """Atomically move a conversation in state ``bot`` (or already ``queued``) to ``queued`` with ``changes``
-        applied (priority, tier, queued_at...) and put it in the hold queue."""
+        """Atomically move a conversation in state ``bot`` to ``queued`` with ``changes`` applied (priority,
+        tier, queued_at...) and put it in the hold queue.
+
+        Raises:
+            StateConflict: it is no longer the bot's (another escalation of it came first).
+        """
 
     async def queue(self) -> list[ConversationId]:
         """The hold queue in service order: priority (high first), then ``queued_at`` (oldest first)."""

@@ -131,7 +131,7 @@ class MemoryStore:
     # the hold queue and assignment -----------------------------------------------------------
     async def enqueue(self, conversation_id: ConversationId, changes: Mapping[str, Any]) -> ConversationRecord:
         record = self._current(conversation_id)
-        if record.state not in (State.BOT, State.QUEUED):
+        if record.state is not State.BOT:
             raise StateConflict(f"Conversation {conversation_id} is {record.state.value}.", record.state)
         new = _apply(record, {**changes, "state": State.QUEUED})
         if new.queued_at is None:

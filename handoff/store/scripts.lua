@@ -88,7 +88,7 @@ return {'ok', redis.call('HGETALL', KEYS[1])}
 -- KEYS[1] conversation hash; ARGV: prefix, id, changes (state=queued included).
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'missing'} end
-if state ~= 'bot' and state ~= 'queued' then return {'conflict', state} end
+if state ~= 'bot' then return {'conflict', state} end  -- one escalation wins; see Customers.escalate
 local sets, deletes = read_changes(3)
 if not will_have(KEYS[1], 'queued_at', sets, deletes) then
   table.insert(sets, 'queued_at')

@@ -17,7 +17,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, exists, or_, select, update
+from sqlalchemy import String, cast, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.core.model import AgentId, ConversationId, CustomerId, Priority, TicketId
@@ -25,7 +25,7 @@ from handoff.errors import BadRequest
 from handoff.tickets.conversations import add_transition, transition_view
 from handoff.tickets.database import changed_rows, utc
 from handoff.tickets.message_writer import stored_messages, stored_view
-from handoff.tickets.models import Agent, Message, Note, Ticket, TicketAssignment, Transition
+from handoff.tickets.models import Agent, Conversation, Message, Note, Ticket, TicketAssignment, Transition
 from handoff.tickets.views import (
     AssignmentView,
     NoteView,
@@ -131,6 +131,27 @@ class TicketBook:
                                      transition.cause, moment, transition.actor,
                                      {**transition.details, "ticket_id": row.id})
             return TicketId(row.id)
+
+    async def withdraw_ticket(self, ticket_id: TicketId) -> None:
+        """Take back a ticket that :meth:`open_ticket` has just opened for a hand-off that lost a race: another
+        escalation of the same conversation (a second socket, another instance) queued it first, and the live
+        state never pointed at this one. The ticket and the transition written with it are deleted, and the
+        conversation's state in the log is again that of its latest remaining transition."""
+        async with self._sessions.begin() as session:
+            row = await session.get(Ticket, ticket_id)
+            if row is None:
+                return
+            written_with = [t.id for t in (await session.scalars(
+                select(Transition).where(Transition.conversation_id == row.conversation_id,
+                                         Transition.created_at == row.created_at)))
+                            if (t.details or {}).get("ticket_id") == ticket_id]
+            if written_with:
+                await session.execute(delete(Transition).where(Transition.id.in_(written_with)))
+            await session.delete(row)
+            latest = (select(Transition.to_state).where(Transition.conversation_id == row.conversation_id)
+                      .order_by(Transition.id.desc()).limit(1).scalar_subquery())
+            await session.execute(update(Conversation).where(Conversation.id == row.conversation_id)
+                                  .values(state=latest))
 
     async def ticket_for_conversation(self, conversation_id: str) -> TicketView | None:
         """The conversation's ticket that is not closed yet (the newest, should there be several), or None."""

@@ -53,7 +53,12 @@ export class ConversationView {
       detail = await api('GET', `/api/agent/conversations/${encodeURIComponent(id)}`);
     } catch (e) {
       if (this.id === id && this.opening === opening) {
-        this.transcript.replaceChildren(el('p', { class: 'placeholder', text: e.message }));
+        // No transcript to merge into: frames from now on show as they come, and Retry loads it all again.
+        this.buffer = null;
+        this.opening = null;
+        this.transcript.replaceChildren(el('p', { class: 'placeholder', 'data-testid': 'open-failed' },
+          `${e.message} `, el('button', { type: 'button', 'data-testid': 'retry-open', text: 'Retry',
+            onclick: () => this.open(id) })));
       }
       return;
     }

@@ -7,6 +7,7 @@ console survive reloads and dropped sockets without losing or doubling a message
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -211,8 +212,19 @@ async def test_browser_console_queue_and_reply_while_disconnected(server: Handof
         await expect(waiting).to_have_count(0)
         await expect(desk.page.get_by_test_id("mine-item")).to_have_count(2)
         await expect(first.state).to_have_text("Grace Hopper (agent)")
+        # the transcript fails to load once: the error says so, later messages still show, Retry loads it all
+        detail_url = f"**/api/agent/conversations/{first_id}"
+        await desk.page.route(detail_url, lambda route: route.fulfill(
+            status=503, content_type="application/json",
+            body=json.dumps({"error": {"code": "unavailable", "detail": "The ticket log is unavailable."}})))
         await desk.page.locator(f'[data-testid="mine-item"][data-conversation-id="{first_id}"]').click()
+        await expect(desk.page.get_by_test_id("open-failed")).to_contain_text("unavailable")
+        await desk.page.unroute(detail_url)
+        await first.say("Hello? Is anyone there?")
+        await expect(desk.lines("Hello? Is anyone there?", "customer")).to_have_count(1)
+        await desk.page.get_by_test_id("retry-open").click()
         await expect(desk.lines(HUMAN, "customer")).to_have_count(1)
+        await expect(desk.lines("Hello? Is anyone there?", "customer")).to_have_count(1)
 
         await tap.cut(stay_down=True)
         await expect(desk.page.get_by_test_id("banner")).to_be_visible()

@@ -325,3 +325,36 @@ async def test_a_waiting_customer_hears_the_queue_until_someone_takes_over(tmp_p
         with pytest.raises(AssertionError, match="no matching frame"):  # three refresh periods: none comes
             await socket.next(of_type("state", state="queued"), timeout=1.0)
         await socket.close()
+
+
+@pytest.mark.parametrize("profile", ["embedded", "production"])
+async def test_two_sockets_asking_at_once_open_one_ticket(profile: str, tmp_path) -> None:
+    """Two sockets of one conversation (two tabs, on two instances in production) write at the same moment;
+    with the bot down each message escalates at once. One of the two wins; the other's ticket is withdrawn."""
+    from scripts.servers import free_port
+    from tests.handoff.harness import running_handoff
+
+    instances = 2 if profile == "production" else 1
+    with running_handoff(tmp_path, profile, f"http://127.0.0.1:{free_port()}", "x", instances=instances) as servers:
+        customers = [await Customer.start(servers[0]) for _ in range(6)]
+        pairs = []
+        for customer in customers:
+            sockets = []
+            for server in servers * (3 - instances):  # two sockets, one per instance where there are two
+                customer.server = server
+                sockets.append(await customer.connect())
+            pairs.append(sockets)
+        for sockets in pairs:
+            for socket in sockets:
+                await socket.next(of_type("hello"))
+        await asyncio.gather(*(customer.say(socket, f"hello from {n}")
+                               for customer, sockets in zip(customers, pairs, strict=True)
+                               for n, socket in enumerate(sockets)))
+        for sockets in pairs:
+            for socket in sockets:
+                await socket.next(lambda f: f.get("type") == "state" and f.get("state") == "queued")
+        agent = await Agent.sign_in(servers[0], "grace")
+        tickets = (await agent.call("GET", "/api/tickets", params={"limit": 200})).json()["tickets"]
+        by_conversation = sorted(t["conversation_id"] for t in tickets)
+        assert by_conversation == sorted(c.conversation_id for c in customers)
+        assert {t["status"] for t in tickets} == {"open"}

@@ -99,12 +99,16 @@ class TestStoreContract:
         await queued(store, 5, 5.0, Priority.HIGH)
         assert await store.queue() == [cid(3), cid(5), cid(4), cid(2), cid(1)]
 
-    async def test_enqueue_again_reorders_with_new_priority(self, store: Store) -> None:
+    async def test_enqueue_refuses_a_conversation_already_queued(self, store: Store) -> None:
+        # two escalations of one conversation: the second loses, and the queue keeps the first's place
         await queued(store, 1, 10.0)
         await queued(store, 2, 20.0)
-        record = await store.enqueue(cid(2), {"priority": Priority.HIGH})
-        assert (record.state, record.queued_at, record.priority) == (State.QUEUED, 20.0, Priority.HIGH)
-        assert await store.queue() == [cid(2), cid(1)]
+        with pytest.raises(StateConflict) as caught:
+            await store.enqueue(cid(2), {"priority": Priority.HIGH, "queued_at": 5.0})
+        assert caught.value.current is State.QUEUED
+        record = await store.get_conversation(cid(2))
+        assert (record.queued_at, record.priority) == (20.0, Priority.NORMAL)
+        assert await store.queue() == [cid(1), cid(2)]
 
     async def test_enqueue_without_queued_at_stamps_the_time(self, store: Store) -> None:
         await new(store, 1)

@@ -213,3 +213,33 @@ async def test_kpis_counts_and_durations(log: TicketLog, conversation: Conversat
     assert kpis["handle_seconds"] == {"count": 3, "mean": 600.0, "p50": 600.0, "p90": 840.0}
     empty = await log.kpis(at(-100), at(-1))
     assert empty["tickets"] == 0 and empty["wait_seconds"]["mean"] is None
+
+
+async def test_withdraw_ticket_takes_back_a_lost_race(log: TicketLog, conversation: ConversationId,
+                                                      ada: AgentAccount) -> None:
+    from sqlalchemy import select
+
+    from handoff.tickets.models import Conversation
+    from handoff.tickets.views import TransitionNote
+
+    def queued(cause: str) -> TransitionNote:
+        return TransitionNote(State.BOT.value, State.QUEUED.value, cause, "bot")
+
+    await log.record_transition(conversation, None, State.BOT, "started", now=T0)
+    # two escalations of one conversation at the same moment: the first is queued and routed, then the
+    # second's transaction commits (its conversation state "queued" is stale) and loses at the live store
+    winner = await _ticket(log, conversation, transition=queued("handoff_requested"))
+    await log.record_transition(conversation, State.QUEUED, State.ASSIGNED, "routed", now=at(10), actor="a_ada")
+    loser = await _ticket(log, conversation, transition=queued("bot_unavailable"))
+    await log.withdraw_ticket(loser)
+
+    assert await log.get_ticket(loser) is None
+    current = await log.ticket_for_conversation(conversation)
+    assert current is not None and current.ticket_id == winner
+    assert [(t.to_state, t.cause, (t.details or {}).get("ticket_id")) for t in await log.transitions(conversation)] \
+        == [(State.BOT, "started", None), (State.QUEUED, "handoff_requested", winner),
+            (State.ASSIGNED, "routed", None)]
+    async with log.engine.connect() as connection:
+        state = (await connection.execute(select(Conversation.state).where(Conversation.id == conversation))).scalar()
+    assert state == "assigned"
+    await log.withdraw_ticket(loser)  # again: nothing left to take back
