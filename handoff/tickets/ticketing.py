@@ -17,7 +17,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, delete, exists, or_, select, update
+from sqlalchemy import String, cast, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.core.model import AgentId, ConversationId, CustomerId, Priority, TicketId
@@ -141,13 +141,12 @@ class TicketBook:
             row = await session.get(Ticket, ticket_id)
             if row is None:
                 return
-            written_with = [t.id for t in (await session.scalars(
-                select(Transition).where(Transition.conversation_id == row.conversation_id,
-                                         Transition.created_at == row.created_at)))
-                            if (t.details or {}).get("ticket_id") == ticket_id]
-            if written_with:
-                await session.execute(delete(Transition).where(Transition.id.in_(written_with)))
+            for transition in await session.scalars(select(Transition).where(
+                    Transition.conversation_id == row.conversation_id, Transition.created_at == row.created_at)):
+                if (transition.details or {}).get("ticket_id") == ticket_id:
+                    await session.delete(transition)
             await session.delete(row)
+            await session.flush()
             latest = (select(Transition.to_state).where(Transition.conversation_id == row.conversation_id)
                       .order_by(Transition.id.desc()).limit(1).scalar_subquery())
             await session.execute(update(Conversation).where(Conversation.id == row.conversation_id)

@@ -7,6 +7,7 @@ it; the agent resolves or hands back (and the bot's tracker learns what was said
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -338,12 +339,8 @@ async def test_two_sockets_asking_at_once_open_one_ticket(profile: str, tmp_path
     with running_handoff(tmp_path, profile, f"http://127.0.0.1:{free_port()}", "x", instances=instances) as servers:
         customers = [await Customer.start(servers[0]) for _ in range(6)]
         pairs = []
-        for customer in customers:
-            sockets = []
-            for server in servers * (3 - instances):  # two sockets, one per instance where there are two
-                customer.server = server
-                sockets.append(await customer.connect())
-            pairs.append(sockets)
+        for customer in customers:  # two sockets each: one per instance where there are two
+            pairs.append([await replace(customer, server=server).connect() for server in (servers[0], servers[-1])])
         for sockets in pairs:
             for socket in sockets:
                 await socket.next(of_type("hello"))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from handoff.core.model import AgentId, ConversationId, CustomerId, Priority, State, TicketId
 from handoff.errors import BadRequest
 from handoff.tickets import TicketLog
-from handoff.tickets.views import AgentAccount
+from handoff.tickets.models import Conversation
+from handoff.tickets.views import AgentAccount, TransitionNote
 from tests.handoff.tickets.conftest import CUSTOMER, T0, at
 
 REASONS = [{"code": "out_of_scope", "detail": "Outside what the assistant supports.", "figures": {"confidence": 0.94}},
@@ -217,11 +219,6 @@ async def test_kpis_counts_and_durations(log: TicketLog, conversation: Conversat
 
 async def test_withdraw_ticket_takes_back_a_lost_race(log: TicketLog, conversation: ConversationId,
                                                       ada: AgentAccount) -> None:
-    from sqlalchemy import select
-
-    from handoff.tickets.models import Conversation
-    from handoff.tickets.views import TransitionNote
-
     def queued(cause: str) -> TransitionNote:
         return TransitionNote(State.BOT.value, State.QUEUED.value, cause, "bot")
 
