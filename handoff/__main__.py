@@ -21,15 +21,15 @@ import secrets
 import sys
 from pathlib import Path
 
-from handoff.errors import HandoffError
+from handoff.core.errors import HandoffError
 from handoff.settings import HandoffSettings
 
 
 def serve(settings: HandoffSettings) -> None:
     import uvicorn
 
-    from handoff.app import create_app
-    from handoff.tickets.migrate import migrate
+    from handoff.adapters.tickets.migrate import migrate
+    from handoff.web.app import create_app
 
     asyncio.run(migrate(settings.database_url))
     # No permessage-deflate: its zlib state is some 45 KB per socket for as long as the socket lives (half of
@@ -41,8 +41,8 @@ def serve(settings: HandoffSettings) -> None:
 
 
 async def add_agent(settings: HandoffSettings, args: argparse.Namespace) -> None:
-    from handoff.auth import hash_password
-    from handoff.tickets.repository import TicketLog
+    from handoff.adapters.tickets.repository import TicketLog
+    from handoff.service.auth import hash_password
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
     log = await TicketLog.open(settings.database_url)
@@ -57,7 +57,7 @@ async def add_agent(settings: HandoffSettings, args: argparse.Namespace) -> None
 
 
 async def list_agents(settings: HandoffSettings) -> None:
-    from handoff.tickets.repository import TicketLog
+    from handoff.adapters.tickets.repository import TicketLog
 
     log = await TicketLog.open(settings.database_url)
     try:
@@ -69,7 +69,7 @@ async def list_agents(settings: HandoffSettings) -> None:
 
 
 async def seed(settings: HandoffSettings, folder: Path, password: str | None) -> None:
-    from handoff.seed import seed_demo
+    from handoff.adapters.tickets.seed import seed_demo
 
     created, password_used = await seed_demo(settings.database_url, folder, password or secrets.token_urlsafe(9))
     if created:
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "serve"):
             serve(settings)
         elif args.command == "migrate":
-            from handoff.tickets.migrate import migrate
+            from handoff.adapters.tickets.migrate import migrate
 
             asyncio.run(migrate(settings.database_url))
         elif args.command == "agent" and args.action == "add":

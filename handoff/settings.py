@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from starlette.datastructures import Secret
 
-from handoff.errors import SettingsError
+from handoff.core.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")

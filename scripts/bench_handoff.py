@@ -154,7 +154,7 @@ def least_loaded(agents: Sequence[Any]) -> Any:
 
 
 def bench_routing(decisions: int, agents: int = 1000) -> Json:
-    from handoff.routing import build_router, load_routing_config
+    from handoff.core.routing import build_router, load_routing_config
 
     say(f"routing: {decisions} decisions over {agents} agents (default handoff/routing.yml) vs least-loaded")
     rng = random.Random(20261125)
@@ -205,7 +205,7 @@ def handoff_server(profile: str, rasa_url: str = "", rasa_token: str = "x") -> I
     """One real handoff server in ``profile``; with no ``rasa_url`` the bot is absent (a dead port), so a
     customer's first message hands the conversation straight to a person (``bot_unavailable``)."""
     from scripts.servers import free_port
-    from tests.handoff.harness import running_handoff
+    from tests.handoff.e2e.harness import running_handoff
 
     extra = {"HANDOFF_ACCEPT_TIMEOUT": "86400", "HANDOFF_ABANDON_AFTER": "86400", "HANDOFF_LOG_LEVEL": "WARNING"}
     with running_handoff(run_dir(profile), profile, rasa_url or f"http://127.0.0.1:{free_port()}", rasa_token,
@@ -276,7 +276,7 @@ async def escalations(server: Any, count: int, concurrency: int, warmup: int = 3
     """``count`` customers ask for a person; agents with room receive them and resolve them as they come."""
     import websockets
 
-    from tests.handoff.harness import Agent, Customer
+    from tests.handoff.e2e.harness import Agent, Customer
 
     agents = [await Agent.sign_in(server, name) for name in ("ada", "grace", "linus", "admin")]
     loop = asyncio.get_running_loop()
@@ -375,7 +375,7 @@ def seed_agents(server: Any, count: int, capacity: int) -> list[str]:
 async def assigned_conversations(server: Any, agents: int, per_agent: int) -> list[Json]:
     """Sign in ``agents`` bench agents and give each ``per_agent`` assigned conversations; the load plan:
     ``[{"agent": ws url, "customers": [[ws url, conversation id], ...]}]``."""
-    from tests.handoff.harness import Agent, Customer
+    from tests.handoff.e2e.harness import Agent, Customer
 
     names = seed_agents(server, agents, per_agent)
     signed = [await Agent.sign_in(server, name) for name in names]

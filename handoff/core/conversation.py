@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
+from handoff.core.errors import StateConflict
 from handoff.core.model import State
-from handoff.errors import StateConflict
 
 
 class Cause(StrEnum):

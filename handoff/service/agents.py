@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handoff import texts
-from handoff.auth import Principal
+from handoff.adapters.rasa import handback_events
+from handoff.adapters.store.base import ConversationRecord
+from handoff.adapters.tickets import MessageView
+from handoff.core import texts
 from handoff.core.conversation import Cause
+from handoff.core.errors import BadRequest, NotAllowed, StateConflict, UpstreamUnavailable
 from handoff.core.model import AgentId, Presence, Role, State
-from handoff.errors import BadRequest, NotAllowed, StateConflict, UpstreamUnavailable
-from handoff.rasa import handback_events
+from handoff.service.auth import Principal
 from handoff.service.base import agent_channel, conversation_channel
 from handoff.service.customers import Customers
-from handoff.store.base import ConversationRecord
-from handoff.tickets import MessageView
 
 logger = logging.getLogger(__name__)
 

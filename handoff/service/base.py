@@ -9,16 +9,16 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from handoff.adapters.rasa import RasaClient
+from handoff.adapters.store.base import ConversationRecord, Store
+from handoff.adapters.tickets import MessageView, TicketLog, TransitionNote
 from handoff.core.conversation import Cause, check_cause
+from handoff.core.errors import UnknownConversation
 from handoff.core.model import AgentId, ConversationId, State
 from handoff.core.queue import QueueOrder
-from handoff.errors import UnknownConversation
-from handoff.rasa import RasaClient
-from handoff.routing import Router
-from handoff.routing.schedule import BusinessHours
+from handoff.core.routing import Router
+from handoff.core.routing.schedule import BusinessHours
 from handoff.settings import HandoffSettings
-from handoff.store.base import ConversationRecord, Store
-from handoff.tickets import MessageView, TicketLog, TransitionNote
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ QUEUE_CHANNEL = "queue"
 
 
 class ServiceBase:
-    """The parts every side of the service uses. Built once in ``handoff.app`` and shared by all requests."""
+    """The parts every side of the service uses. Built once in ``handoff.web.app`` and shared by all requests."""
 
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, rasa: RasaClient, router: Router,
                  hours: BusinessHours, queue_order: QueueOrder | None = None,

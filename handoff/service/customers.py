@@ -13,15 +13,15 @@ from typing import Any
 
 import jsonschema
 
-from handoff import texts
+from handoff.adapters.store.base import ConversationRecord
+from handoff.adapters.tickets import MessageView
+from handoff.core import texts
 from handoff.core.conversation import Cause
 from handoff.core.difficulty import category_for, estimate_tier, priority_for
+from handoff.core.errors import BadRequest, StateConflict, UpstreamUnavailable
 from handoff.core.model import ConversationId, CustomerId, State, TicketId
-from handoff.errors import BadRequest, StateConflict, UpstreamUnavailable
 from handoff.service.base import conversation_channel, log_transition
 from handoff.service.dispatch import Dispatch
-from handoff.store.base import ConversationRecord
-from handoff.tickets import MessageView
 
 logger = logging.getLogger(__name__)
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "handoff-request.v1.json"

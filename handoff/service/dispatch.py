@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from handoff import texts
+from handoff.adapters.store.base import ConversationRecord
+from handoff.core import texts
 from handoff.core.conversation import Cause
+from handoff.core.errors import StateConflict
 from handoff.core.model import (
     AgentId,
     AgentSnapshot,
@@ -24,10 +26,8 @@ from handoff.core.model import (
     State,
     WaitingConversation,
 )
-from handoff.errors import StateConflict
 from handoff.service.base import agent_channel, conversation_channel
 from handoff.service.views import Views
-from handoff.store.base import ConversationRecord
 
 logger = logging.getLogger(__name__)
 RACE_RETRIES = 3

@@ -6,10 +6,10 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from handoff.adapters.store.base import ConversationRecord
 from handoff.core.model import State
 from handoff.core.queue import estimate_wait
 from handoff.service.base import QUEUE_CHANNEL, ServiceBase
-from handoff.store.base import ConversationRecord
 
 
 def iso(seconds: float | None) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.errors import SettingsError
+from handoff.core.errors import SettingsError
 from handoff.settings import HandoffSettings
 
 

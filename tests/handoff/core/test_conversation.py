@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from handoff.core.conversation import CAUSES, TRANSITIONS, Cause, allowed, causes, check_cause, check_transition
+from handoff.core.errors import StateConflict
 from handoff.core.model import State
-from handoff.errors import StateConflict
 
 EXPECTED = {
     (State.BOT, State.QUEUED), (State.BOT, State.OFFLINE),

@@ -1,0 +1,92 @@
+"""The handoff service's client of the Rasa server: the REST channel and the tracker API.
+
+Calls go one way (handoff -> Rasa) and only over HTTP; nothing of Rasa is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from handoff.core.errors import UpstreamUnavailable
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = "The assistant is not answering right now."
+
+
+class RasaClient:
+    """Talks to one Rasa server (or a load balancer in front of several)."""
+
+    def __init__(self, url: str, token: str, timeout: float) -> None:
+        self._url = url.rstrip("/")
+        self._token = token
+        self._http = httpx.AsyncClient(timeout=timeout)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def send(self, conversation_id: str, text: str,
+                   metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Say ``text`` to the bot as the customer; return the bot's replies (Rasa REST channel format).
+
+        Raises:
+            UpstreamUnavailable: Rasa did not answer, or answered with an error.
+        """
+        body = {"sender": conversation_id, "message": text, "metadata": metadata or {}}
+        try:
+            response = await self._http.post(f"{self._url}/webhooks/rest/webhook", json=body)
+            response.raise_for_status()
+            replies = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.warning("conversation %s: Rasa did not answer (%s)", conversation_id, type(exc).__name__)
+            raise UpstreamUnavailable(UNAVAILABLE) from exc
+        if not isinstance(replies, list):
+            raise UpstreamUnavailable(UNAVAILABLE)
+        return [reply for reply in replies if isinstance(reply, dict)]
+
+    async def append_events(self, conversation_id: str, events: Sequence[dict[str, Any]]) -> None:
+        """Append events to the conversation's tracker (``POST /conversations/{id}/tracker/events``).
+
+        Raises:
+            UpstreamUnavailable: Rasa did not take them.
+        """
+        url = f"{self._url}/conversations/{quote(conversation_id, safe='')}/tracker/events"
+        try:
+            response = await self._http.post(url, params={"token": self._token, "include_events": "NONE"},
+                                             json=list(events))
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            logger.warning("conversation %s: Rasa refused the hand-back events (%s)", conversation_id, exc)
+            raise UpstreamUnavailable(UNAVAILABLE) from exc
+
+
+def handback_events(transcript: Sequence[tuple[str, str, float]], agent_name: str) -> list[dict[str, Any]]:
+    """Tracker events for the human part of a conversation, so the bot resumes with the context.
+
+    Customer words become ``user`` events with the intent ``human_handoff_turn`` (they were never classified:
+    the bot was not listening), agent words become ``bot`` events marked with the agent's name, and the
+    ``handoff_requested`` slot is reset so the bot answers again.
+
+    Args:
+        transcript: ``(sender, text, timestamp)`` of each message since the hand-off, oldest first; sender is
+            ``customer`` or ``agent`` (system messages are left out).
+        agent_name: who spoke for the company.
+    """
+    events: list[dict[str, Any]] = []
+    for sender, text, timestamp in transcript:
+        if sender == "customer":
+            events.append({"event": "user", "text": text, "timestamp": timestamp,
+                           "parse_data": {"text": text, "intent": {"name": "human_handoff_turn", "confidence": 1.0},
+                                          "entities": []},
+                           "input_channel": "handoff"})
+            events.append({"event": "action", "name": "action_listen", "timestamp": timestamp})
+        elif sender == "agent":
+            events.append({"event": "bot", "text": text, "timestamp": timestamp,
+                           "metadata": {"agent": agent_name}})
+    events.append({"event": "slot", "name": "handoff_requested", "value": False})
+    return events

@@ -1,0 +1,238 @@
+"""The in-process live-state store of the embedded profile (one service process).
+
+Plain dicts, held to the same contract as :class:`~handoff.adapters.store.redis.RedisStore`
+(the same test class runs against both). Every read-modify-write runs without
+an ``await`` in the middle, so on one event loop it is atomic by construction.
+Changes go through :mod:`handoff.adapters.store.codec` as they would to Redis, so both
+backends accept and return the same values. The indexes mirror the Redis
+keys: the hold queue (conversations in state ``queued``) and each agent's
+assignments (conversations ``assigned`` to them); an agent's load is the size
+of its assignments. Memory stays bounded for the handle-time window and for
+expired sessions (swept at most once a minute); conversations are kept until the
+process ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from handoff.adapters.store.base import ConversationRecord, Event, Handler, Subscription
+from handoff.adapters.store.codec import (
+    CONVERSATION_FIELDS,
+    decode_agent,
+    decode_conversation,
+    dump_json,
+    encode_agent,
+    encode_changes,
+    encode_conversation,
+    load_json,
+)
+from handoff.adapters.store.fanout import Fanout
+from handoff.adapters.store.transitions import release_changes, release_target
+from handoff.core.errors import Conflict, StateConflict, UnknownConversation
+from handoff.core.model import AgentId, AgentSnapshot, ConversationId, Presence, State
+
+HANDLE_TIME_WINDOW = 100
+"""How many recent handle times the average covers (both stores)."""
+
+
+def _apply(record: ConversationRecord, changes: Mapping[str, Any]) -> ConversationRecord:
+    """The record with ``changes`` applied through the codec, exactly as Redis would store them."""
+    sets, deletes = encode_changes(CONVERSATION_FIELDS, changes)
+    data = {**encode_conversation(record), **sets}
+    for name in deletes:
+        data.pop(name, None)
+    return decode_conversation(data)
+
+
+class MemoryStore:
+    """The :class:`~handoff.adapters.store.base.Store` of one process; see the module docstring."""
+
+    def __init__(self, handle_time_window: int = HANDLE_TIME_WINDOW) -> None:
+        self._conversations: dict[ConversationId, ConversationRecord] = {}
+        self._queued: set[ConversationId] = set()
+        self._assigned: dict[AgentId, set[ConversationId]] = {}
+        self._agents: dict[AgentId, AgentSnapshot] = {}
+        self._handle_times: deque[float] = deque(maxlen=handle_time_window)
+        self._sessions: dict[str, tuple[float, str]] = {}
+        self._next_sweep = 0.0
+        self._bus = Fanout()
+
+    # conversations -------------------------------------------------------------------------
+    def _write(self, new: ConversationRecord) -> ConversationRecord:
+        """Store ``new`` and keep the queue and assignment indexes in step with it."""
+        cid = new.conversation_id
+        old = self._conversations.get(cid)
+        self._queued.discard(cid)
+        if old is not None and old.agent_id is not None:
+            self._assigned.get(old.agent_id, set()).discard(cid)
+        self._conversations[cid] = new
+        if new.state is State.QUEUED:
+            self._queued.add(cid)
+        if new.state is State.ASSIGNED and new.agent_id is not None:
+            self._assigned.setdefault(new.agent_id, set()).add(cid)
+        return new
+
+    def _current(self, conversation_id: ConversationId) -> ConversationRecord:
+        record = self._conversations.get(conversation_id)
+        if record is None:
+            raise UnknownConversation(f"No conversation has the id {conversation_id}.")
+        return record
+
+    async def create_conversation(self, record: ConversationRecord) -> None:
+        if record.conversation_id in self._conversations:
+            raise Conflict(f"A conversation with the id {record.conversation_id} already exists.")
+        self._write(_apply(record, {}))
+
+    async def get_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None:
+        return self._conversations.get(conversation_id)
+
+    async def update_conversation(self, conversation_id: ConversationId, expected: Collection[State],
+                                  changes: Mapping[str, Any]) -> ConversationRecord:
+        record = self._current(conversation_id)
+        if record.state not in {State(s) for s in expected}:
+            raise StateConflict(f"Conversation {conversation_id} is {record.state.value}.", record.state)
+        return self._write(_apply(record, changes))
+
+    # agents --------------------------------------------------------------------------------
+    def _load(self, agent_id: AgentId) -> int:
+        return len(self._assigned.get(agent_id, ()))
+
+    async def upsert_agent(self, agent: AgentSnapshot) -> None:
+        static, live = encode_agent(agent)
+        known = self._agents.get(agent.agent_id)
+        if known is not None:
+            live = encode_agent(known)[1]
+        self._agents[agent.agent_id] = decode_agent(agent.agent_id, {**static, **live}, 0)
+
+    async def set_presence(self, agent_id: AgentId, presence: Presence, now: float) -> None:
+        agent = self._agents.get(agent_id) or AgentSnapshot(agent_id, presence=Presence.OFFLINE, idle_since=now)
+        presence = Presence(presence)
+        idle_since = agent.idle_since
+        if presence is Presence.ONLINE and agent.presence is not Presence.ONLINE and not self._load(agent_id):
+            idle_since = now
+        self._agents[agent_id] = replace(agent, presence=presence, idle_since=float(idle_since))
+
+    async def get_agent(self, agent_id: AgentId) -> AgentSnapshot | None:
+        agent = self._agents.get(agent_id)
+        return None if agent is None else replace(agent, load=self._load(agent_id))
+
+    async def agents(self) -> list[AgentSnapshot]:
+        return [replace(self._agents[a], load=self._load(a)) for a in sorted(self._agents)]
+
+    async def agent_conversations(self, agent_id: AgentId) -> list[ConversationId]:
+        owned = [self._conversations[cid] for cid in self._assigned.get(agent_id, ())]
+        return [r.conversation_id for r in sorted(owned, key=lambda r: (r.assigned_at or 0.0, r.conversation_id))]
+
+    # the hold queue and assignment -----------------------------------------------------------
+    async def enqueue(self, conversation_id: ConversationId, changes: Mapping[str, Any]) -> ConversationRecord:
+        record = self._current(conversation_id)
+        if record.state is not State.BOT:
+            raise StateConflict(f"Conversation {conversation_id} is {record.state.value}.", record.state)
+        new = _apply(record, {**changes, "state": State.QUEUED})
+        if new.queued_at is None:
+            new = _apply(new, {"queued_at": time.time()})
+        return self._write(new)
+
+    async def queue(self) -> list[ConversationId]:
+        waiting = [self._conversations[cid] for cid in self._queued]
+        waiting.sort(key=lambda r: (-r.priority, r.queued_at or 0.0, r.conversation_id))
+        return [r.conversation_id for r in waiting]
+
+    async def assign(self, conversation_id: ConversationId, agent_id: AgentId, now: float) -> bool:
+        record = self._conversations.get(conversation_id)
+        agent = self._agents.get(agent_id)
+        if record is None or agent is None:
+            return False
+        if record.state is State.ASSIGNED and record.agent_id == agent_id and record.assigned_at == now:
+            return True  # the same call again: idempotent, as in Redis
+        if record.state is not State.QUEUED or agent.presence is not Presence.ONLINE:
+            return False
+        if self._load(agent_id) >= agent.capacity:
+            return False
+        self._write(_apply(record, {"state": State.ASSIGNED, "agent_id": agent_id, "assigned_at": now,
+                                    "answered": False}))
+        return True
+
+    async def mark_answered(self, conversation_id: ConversationId, agent_id: AgentId) -> None:
+        record = self._conversations.get(conversation_id)
+        if record is not None and record.state is State.ASSIGNED and record.agent_id == agent_id:
+            self._write(_apply(record, {"answered": True}))
+
+    async def release(self, conversation_id: ConversationId, agent_id: AgentId, to: State, now: float,
+                      changes: Mapping[str, Any]) -> ConversationRecord | None:
+        to = release_target(to)
+        record = self._conversations.get(conversation_id)
+        if record is None or record.state is not State.ASSIGNED or record.agent_id != agent_id:
+            return None
+        new = _apply(record, release_changes(to, changes))
+        if to is State.QUEUED and new.queued_at is None:
+            new = _apply(new, {"queued_at": now})
+        self._write(new)
+        agent = self._agents.get(agent_id)
+        if agent is not None and not self._load(agent_id):
+            self._agents[agent_id] = replace(agent, idle_since=float(now))
+        return new
+
+    async def expired_assignments(self, assigned_before: float) -> list[tuple[ConversationId, AgentId]]:
+        found = [r for owned in self._assigned.values() for r in map(self._conversations.__getitem__, owned)
+                 if not r.answered and r.agent_id is not None and (r.assigned_at or 0.0) < assigned_before]
+        found.sort(key=lambda r: (r.assigned_at or 0.0, r.conversation_id))
+        return [(r.conversation_id, r.agent_id) for r in found if r.agent_id is not None]
+
+    async def left_while_queued(self, left_before: float) -> list[ConversationId]:
+        waiting = [self._conversations[cid] for cid in await self.queue()]
+        return [r.conversation_id for r in waiting
+                if r.customer_left_at is not None and r.customer_left_at < left_before]
+
+    # handle-time statistics ------------------------------------------------------------------
+    async def record_handle_time(self, seconds: float) -> None:
+        self._handle_times.append(float(seconds))
+
+    async def average_handle_time(self, default: float) -> float:
+        if not self._handle_times:
+            return default
+        return sum(self._handle_times) / len(self._handle_times)
+
+    # sessions --------------------------------------------------------------------------------
+    async def put_session(self, token: str, data: Mapping[str, Any], ttl: float) -> None:
+        now = time.monotonic()
+        if now >= self._next_sweep:  # forget expired sessions, at most once a minute
+            self._next_sweep = now + 60.0
+            for stale in [t for t, (expires, _) in self._sessions.items() if expires <= now]:
+                del self._sessions[stale]
+        if ttl <= 0:
+            self._sessions.pop(token, None)
+            return
+        self._sessions[token] = (now + ttl, dump_json(data))
+
+    async def get_session(self, token: str) -> dict[str, Any] | None:
+        entry = self._sessions.get(token)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            del self._sessions[token]
+            return None
+        return load_json(entry[1])
+
+    async def delete_session(self, token: str) -> None:
+        self._sessions.pop(token, None)
+
+    # the bus -------------------------------------------------------------------------------
+    async def publish(self, channel: str, event: Event) -> None:
+        await self.publish_all([(channel, event)])
+
+    async def publish_all(self, events: Sequence[tuple[str, Event]]) -> None:
+        for channel, event in events:
+            self._bus.deliver(channel, dump_json(event))
+
+    async def subscribe(self, channel: str, handler: Handler) -> Subscription:
+        return self._bus.add(channel, handler)
+
+    async def close(self) -> None:
+        await self._bus.close()
+

@@ -1,0 +1,289 @@
+"""The production live-state store: several service instances sharing one Redis.
+
+Keys (all under a configurable prefix, default ``handoff:``):
+
+- ``conv:<id>``: a hash per conversation (fields encoded by :mod:`handoff.adapters.store.codec`);
+- ``queue:<priority>``: the hold queue, one sorted set per priority, scored by ``queued_at``.
+  Two-level ordering instead of one combined score keeps ``queued_at`` exact (a float
+  score cannot hold a priority offset plus epoch seconds to the microsecond);
+  :meth:`RedisStore.queue` reads the sets from ``URGENT`` down, and equal ``queued_at``
+  fall back to Redis' order by id, as in the memory store;
+- ``agents``: the set of agent ids; ``agent:<id>``: a hash of static fields, presence, idle_since;
+- ``agent-convs:<id>``: the agent's assignments scored by ``assigned_at``; the agent's load is
+  its size, so load and assignments cannot disagree;
+- ``unanswered``: assigned, unanswered conversations scored by ``assigned_at``;
+- ``session:<token>``: JSON with a TTL; ``handle-times``: a capped list;
+- pub/sub channels ``bus:<channel>`` (see :mod:`handoff.adapters.store.redis_bus`).
+
+Every write to a conversation is a Lua script from ``scripts.lua`` (registered once),
+which applies the change and updates the indexes in the same atomic step, so capacity
+and single ownership hold when instances race. redis-py retries a command after a dropped
+connection; ``assign`` is idempotent for the same (agent, now), so a retried call cannot
+report a race it actually won (a retried ``release`` returns None: already released).
+Commands that still fail raise :class:`handoff.core.errors.UpstreamUnavailable`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.commands.core import AsyncScript
+
+from handoff.adapters.store.base import ConversationRecord, Event, Handler, Subscription
+from handoff.adapters.store.codec import (
+    CONVERSATION_FIELDS,
+    decode_agent,
+    decode_conversation,
+    dump_json,
+    encode_agent,
+    encode_changes,
+    load_json,
+)
+from handoff.adapters.store.memory import HANDLE_TIME_WINDOW
+from handoff.adapters.store.redis_bus import RECOVERABLE_ERRORS, RedisBus
+from handoff.adapters.store.transitions import release_changes, release_target
+from handoff.core.errors import Conflict, StateConflict, UnknownConversation, UpstreamUnavailable
+from handoff.core.model import AgentId, AgentSnapshot, ConversationId, Presence, Priority, State
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _load_scripts() -> dict[str, str]:
+    """Split ``scripts.lua`` at its ``-- @prelude`` / ``-- @script <name>`` lines into ``{name: prelude + body}``."""
+    sections: dict[str, str] = {}
+    for section in (Path(__file__).parent / "scripts.lua").read_text().split("\n-- @")[1:]:
+        title, body = section.split("\n", 1)
+        sections[title.removeprefix("script ").strip()] = body
+    prelude = sections.pop("prelude")
+    return {name: prelude + body for name, body in sections.items()}
+
+
+SCRIPTS = _load_scripts()
+
+
+def _pairs(changes: Mapping[str, Any]) -> list[str]:
+    """Conversation changes in the scripts' ``n, field, value..., m, deleted...`` form."""
+    sets, deletes = encode_changes(CONVERSATION_FIELDS, changes)
+    return [str(len(sets)), *(x for item in sets.items() for x in item), str(len(deletes)), *deletes]
+
+
+def _hash(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _upstream(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Turn a lost Redis connection into :class:`UpstreamUnavailable`."""
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except RECOVERABLE_ERRORS as exc:
+            raise UpstreamUnavailable("The live-state store (Redis) does not answer; try again shortly.") from exc
+    return wrapper
+
+
+class RedisStore:
+    """The :class:`~handoff.adapters.store.base.Store` on Redis; see the module docstring for the key layout."""
+
+    def __init__(self, url: str, prefix: str = "handoff:", handle_time_window: int = HANDLE_TIME_WINDOW,
+                 max_connections: int = 50) -> None:
+        self.prefix = prefix
+        # a blocking pool: a burst of calls waits for a free connection instead of failing
+        pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=20,
+                                               decode_responses=True, socket_connect_timeout=5.0)
+        self._redis: Redis = Redis.from_pool(pool)
+        self._scripts: dict[str, AsyncScript] = {name: self._redis.register_script(source)
+                                                 for name, source in SCRIPTS.items()}
+        self._window = handle_time_window
+        self._bus = RedisBus(url, prefix, self._redis)
+
+    async def ping(self) -> None:
+        """Raise a ``redis`` connection error if Redis does not answer."""
+        await self._redis.ping()
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    async def _run(self, script: str, keys: list[str], *args: str) -> Any:
+        return await self._scripts[script](keys=keys, args=[self.prefix, *args])
+
+    # conversations -------------------------------------------------------------------------
+    @_upstream
+    async def create_conversation(self, record: ConversationRecord) -> None:
+        cid = record.conversation_id
+        values = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+        if not await self._run("create", [self._key("conv", cid)], cid, *_pairs(values)):
+            raise Conflict(f"A conversation with the id {cid} already exists.")
+
+    @_upstream
+    async def get_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None:
+        data: dict[str, str] = await self._redis.hgetall(self._key("conv", conversation_id))  # type: ignore[assignment]
+        return decode_conversation(data) if data else None
+
+    def _outcome(self, conversation_id: ConversationId, reply: list[Any]) -> ConversationRecord:
+        if reply[0] == "missing":
+            raise UnknownConversation(f"No conversation has the id {conversation_id}.")
+        if reply[0] == "conflict":
+            current = State(reply[1])
+            raise StateConflict(f"Conversation {conversation_id} is {current.value}.", current)
+        return decode_conversation(_hash(reply[1]))
+
+    @_upstream
+    async def update_conversation(self, conversation_id: ConversationId, expected: Collection[State],
+                                  changes: Mapping[str, Any]) -> ConversationRecord:
+        states = [State(s).value for s in expected]
+        reply = await self._run("update", [self._key("conv", conversation_id)], conversation_id,
+                                str(len(states)), *states, *_pairs(changes))
+        return self._outcome(conversation_id, reply)
+
+    # agents --------------------------------------------------------------------------------
+    @_upstream
+    async def upsert_agent(self, agent: AgentSnapshot) -> None:
+        static, live = encode_agent(agent)
+        key = self._key("agent", agent.agent_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=dict(static))  # type: ignore[arg-type]
+            for name, value in live.items():
+                pipe.hsetnx(key, name, value)
+            pipe.sadd(self._key("agents"), agent.agent_id)
+            await pipe.execute()
+
+    @_upstream
+    async def set_presence(self, agent_id: AgentId, presence: Presence, now: float) -> None:
+        static, live = encode_agent(AgentSnapshot(agent_id, presence=Presence.OFFLINE, idle_since=now))
+        defaults = {**static, **live}
+        await self._run("presence", [self._key("agent", agent_id)], agent_id, Presence(presence).value,
+                        repr(float(now)), str(len(defaults)), *(x for item in defaults.items() for x in item))
+
+    async def _agents(self, agent_ids: list[str]) -> list[AgentSnapshot]:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for agent_id in agent_ids:
+                pipe.hgetall(self._key("agent", agent_id))
+                pipe.zcard(self._key("agent-convs", agent_id))
+            replies = await pipe.execute()
+        return [decode_agent(AgentId(agent_id), data, load)
+                for agent_id, data, load in zip(agent_ids, replies[::2], replies[1::2], strict=True) if data]
+
+    @_upstream
+    async def get_agent(self, agent_id: AgentId) -> AgentSnapshot | None:
+        found = await self._agents([agent_id])
+        return found[0] if found else None
+
+    @_upstream
+    async def agents(self) -> list[AgentSnapshot]:
+        ids: set[str] = await self._redis.smembers(self._key("agents"))  # type: ignore[assignment]
+        return await self._agents(sorted(ids))
+
+    @_upstream
+    async def agent_conversations(self, agent_id: AgentId) -> list[ConversationId]:
+        ids: list[str] = await self._redis.zrange(self._key("agent-convs", agent_id), 0, -1)  # type: ignore[assignment]
+        return [ConversationId(c) for c in ids]
+
+    # the hold queue and assignment -----------------------------------------------------------
+    @_upstream
+    async def enqueue(self, conversation_id: ConversationId, changes: Mapping[str, Any]) -> ConversationRecord:
+        reply = await self._run("enqueue", [self._key("conv", conversation_id)], conversation_id,
+                                *_pairs({**changes, "state": State.QUEUED}))
+        return self._outcome(conversation_id, reply)
+
+    @_upstream
+    async def queue(self) -> list[ConversationId]:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for priority in sorted(Priority, reverse=True):
+                pipe.zrange(self._key("queue", str(int(priority))), 0, -1)
+            levels = await pipe.execute()
+        return [ConversationId(c) for level in levels for c in level]
+
+    @_upstream
+    async def assign(self, conversation_id: ConversationId, agent_id: AgentId, now: float) -> bool:
+        keys = [self._key("conv", conversation_id), self._key("agent", agent_id)]
+        return bool(await self._run("assign", keys, conversation_id, agent_id, repr(float(now))))
+
+    @_upstream
+    async def mark_answered(self, conversation_id: ConversationId, agent_id: AgentId) -> None:
+        await self._run("answered", [self._key("conv", conversation_id)], conversation_id, agent_id)
+
+    @_upstream
+    async def release(self, conversation_id: ConversationId, agent_id: AgentId, to: State, now: float,
+                      changes: Mapping[str, Any]) -> ConversationRecord | None:
+        keys = [self._key("conv", conversation_id), self._key("agent", agent_id)]
+        reply = await self._run("release", keys, conversation_id, agent_id, repr(float(now)),
+                                *_pairs(release_changes(release_target(to), changes)))
+        return decode_conversation(_hash(reply)) if reply else None
+
+    async def _fields(self, ids: list[str], *names: str) -> list[list[str | None]]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for cid in ids:
+                pipe.hmget(self._key("conv", cid), list(names))
+            replies: list[list[str | None]] = await pipe.execute()
+        return replies
+
+    @_upstream
+    async def expired_assignments(self, assigned_before: float) -> list[tuple[ConversationId, AgentId]]:
+        ids: list[str] = await self._redis.zrangebyscore(  # type: ignore[assignment]
+            self._key("unanswered"), "-inf", f"({float(assigned_before)!r}")
+        rows = await self._fields(ids, "state", "agent_id", "answered")
+        return [(ConversationId(cid), AgentId(agent)) for cid, (state, agent, answered) in zip(ids, rows, strict=True)
+                if state == State.ASSIGNED.value and agent is not None and answered != "1"]
+
+    @_upstream
+    async def left_while_queued(self, left_before: float) -> list[ConversationId]:
+        ids = await self.queue()
+        rows = await self._fields(list(ids), "state", "customer_left_at")
+        return [cid for cid, (state, left) in zip(ids, rows, strict=True)
+                if state == State.QUEUED.value and left is not None and float(left) < left_before]
+
+    # handle-time statistics ------------------------------------------------------------------
+    @_upstream
+    async def record_handle_time(self, seconds: float) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(self._key("handle-times"), repr(float(seconds)))
+            pipe.ltrim(self._key("handle-times"), 0, self._window - 1)
+            await pipe.execute()
+
+    @_upstream
+    async def average_handle_time(self, default: float) -> float:
+        values = [float(v) for v in await self._redis.lrange(self._key("handle-times"), 0, -1)]
+        return sum(values) / len(values) if values else default
+
+    # sessions --------------------------------------------------------------------------------
+    @_upstream
+    async def put_session(self, token: str, data: Mapping[str, Any], ttl: float) -> None:
+        milliseconds = int(ttl * 1000)
+        if milliseconds <= 0:
+            await self._redis.delete(self._key("session", token))
+            return
+        await self._redis.set(self._key("session", token), dump_json(data), px=milliseconds)
+
+    @_upstream
+    async def get_session(self, token: str) -> dict[str, Any] | None:
+        text: str | None = await self._redis.get(self._key("session", token))  # type: ignore[assignment]
+        return None if text is None else load_json(text)
+
+    @_upstream
+    async def delete_session(self, token: str) -> None:
+        await self._redis.delete(self._key("session", token))
+
+    # the bus -------------------------------------------------------------------------------
+    @_upstream
+    async def publish(self, channel: str, event: Event) -> None:
+        await self._bus.publish(channel, event)
+
+    @_upstream
+    async def publish_all(self, events: Sequence[tuple[str, Event]]) -> None:
+        await self._bus.publish_all(events)
+
+    @_upstream
+    async def subscribe(self, channel: str, handler: Handler) -> Subscription:
+        return await self._bus.subscribe(channel, handler)
+
+    async def close(self) -> None:
+        await self._bus.close()
+        await self._redis.aclose()
+

@@ -1,0 +1,151 @@
+"""Conversations, their messages and their state transitions: the transcript half of the ticket log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handoff.adapters.tickets.database import changed_rows, utc
+from handoff.adapters.tickets.message_writer import MessageWriter, stored_messages, stored_view
+from handoff.adapters.tickets.models import Conversation, Customer, Message, Transition
+from handoff.adapters.tickets.views import MessageView, TransitionView
+from handoff.core.errors import Conflict, UnknownConversation
+from handoff.core.model import AgentId, ConversationId, CustomerId, State
+
+logger = logging.getLogger(__name__)
+
+
+def transition_view(row: Transition) -> TransitionView:
+    return TransitionView(id=row.id, conversation_id=ConversationId(row.conversation_id),
+                          from_state=State(row.from_state) if row.from_state else None,
+                          to_state=State(row.to_state), cause=row.cause, actor=row.actor, details=row.details,
+                          created_at=row.created_at)
+
+
+async def read_last_message(session: AsyncSession, conversation_id: str,
+                            sender: str | None = None) -> MessageView | None:
+    """The conversation's newest message (from ``sender`` only, if given), or None, in the caller's session."""
+    query = stored_messages().where(Message.conversation_id == conversation_id)
+    if sender is not None:
+        query = query.where(Message.sender == sender)
+    row = (await session.execute(query.order_by(Message.id.desc()).limit(1))).first()
+    return None if row is None else stored_view(row)
+
+
+async def add_transition(session: AsyncSession, conversation_id: str, from_state: State | str | None,
+                         to_state: State | str, cause: str, moment: datetime, actor: str | None,
+                         details: Mapping[str, Any] | None) -> Transition:
+    """Record a transition in the caller's transaction (see :meth:`ConversationLog.record_transition`).
+
+    Raises:
+        UnknownConversation: no conversation has that id.
+    """
+    if not await changed_rows(session, update(Conversation).where(Conversation.id == conversation_id)
+                              .values(state=State(to_state).value, updated_at=moment)):
+        raise UnknownConversation(f"There is no conversation {conversation_id}.")
+    row = Transition(conversation_id=conversation_id,
+                     from_state=State(from_state).value if from_state is not None else None,
+                     to_state=State(to_state).value, cause=cause, actor=actor,
+                     details=dict(details) if details is not None else None, created_at=moment)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+class ConversationLog:
+    """Conversations, messages and transitions (a part of :class:`handoff.adapters.tickets.repository.TicketLog`)."""
+
+    _sessions: async_sessionmaker[AsyncSession]
+    _writer: MessageWriter
+
+    async def create_conversation(self, conversation_id: ConversationId, customer_id: CustomerId, channel: str,
+                                  now: datetime | float) -> None:
+        """Record a new conversation in state ``bot``.
+
+        A customer id the log does not know gets a bare customer record (language ``en``, tier ``standard``),
+        so that an anonymous visitor needs no separate call.
+
+        Raises:
+            Conflict: the conversation id is taken.
+        """
+        moment = utc(now)
+        for attempt in (1, 2):  # a second try when a concurrent call created the same new customer first
+            try:
+                async with self._sessions.begin() as session:
+                    if await session.get(Customer, customer_id) is None:
+                        session.add(Customer(id=customer_id, language="en", value_tier="standard",
+                                             lifetime_value=0.0, created_at=moment))
+                        await session.flush()
+                    session.add(Conversation(id=conversation_id, customer_id=customer_id, channel=channel,
+                                             state=State.BOT.value, created_at=moment, updated_at=moment))
+                return
+            except IntegrityError as error:
+                if await self.conversation_exists(conversation_id):
+                    raise Conflict(f"The conversation {conversation_id} already exists.") from error
+                if attempt == 2:
+                    raise
+
+    async def add_message(self, conversation_id: ConversationId, sender: str, text: str, *,
+                          now: datetime | float, agent_id: AgentId | None = None,
+                          payload: Mapping[str, Any] | None = None,
+                          client_id: str | None = None) -> tuple[MessageView, bool]:
+        """Store a message, once per ``(conversation, client_id)``; returns when it is committed.
+
+        Messages handed in together share a transaction (:mod:`handoff.adapters.tickets.message_writer`); within a
+        conversation, ids grow in the order of the calls.
+
+        Returns:
+            The stored message and True, or, when the conversation already has a message with this
+            ``client_id``, that message and False (nothing stored).
+
+        Raises:
+            UnknownConversation: no conversation has that id.
+        """
+        return await self._writer.add(conversation_id, sender, text, utc(now), agent_id=agent_id, payload=payload,
+                                      client_id=client_id)
+
+    async def messages(self, conversation_id: str, after_id: int = 0,
+                       limit: int = 500) -> list[MessageView]:
+        """The conversation's messages with ids above ``after_id``, oldest first, at most ``limit``."""
+        query = (stored_messages().where(Message.conversation_id == conversation_id, Message.id > after_id)
+                 .order_by(Message.id).limit(limit))
+        async with self._sessions() as session:
+            return [stored_view(row) for row in await session.execute(query)]
+
+    async def last_message(self, conversation_id: str, sender: str | None = None) -> MessageView | None:
+        """The conversation's newest message (from ``sender`` only, if given), or None."""
+        async with self._sessions() as session:
+            return await read_last_message(session, conversation_id, sender)
+
+    async def conversation_exists(self, conversation_id: str) -> bool:
+        async with self._sessions() as session:
+            return bool(await session.scalar(select(exists().where(Conversation.id == conversation_id))))
+
+    async def record_transition(self, conversation_id: ConversationId, from_state: State | str | None,
+                                to_state: State | str, cause: str, *, now: datetime | float, actor: str | None = None,
+                                details: Mapping[str, Any] | None = None) -> TransitionView:
+        """Record a change of owner with its time and cause; the conversation's stored state follows it.
+
+        Args:
+            cause: why, in a word (``handoff_requested``, ``assigned``, ``accept_timeout``, ``resolved``...).
+            actor: who caused it (an agent id, ``customer``, ``bot``, ``system``), if anyone.
+            details: anything worth keeping for QA (the routing decision's scores, a transfer target...).
+
+        Raises:
+            UnknownConversation: no conversation has that id.
+        """
+        async with self._sessions.begin() as session:
+            return transition_view(await add_transition(session, conversation_id, from_state, to_state, cause,
+                                                        utc(now), actor, details))
+
+    async def transitions(self, conversation_id: str) -> list[TransitionView]:
+        """The conversation's transitions, oldest first."""
+        query = select(Transition).where(Transition.conversation_id == conversation_id).order_by(Transition.id)
+        async with self._sessions() as session:
+            return [transition_view(row) for row in await session.scalars(query)]

@@ -1,0 +1,105 @@
+"""Database URLs and engines: SQLite through aiosqlite (embedded), PostgreSQL through asyncpg (production)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import Executable, event
+from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from handoff.core.errors import SettingsError
+
+_SCHEMES = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+SQLITE_BUSY_TIMEOUT = 15.0  # seconds a writer waits for another connection's write lock
+
+
+def normalize_database_url(url: str) -> str:
+    """Map a conventional database URL to the async driver the ticket log uses.
+
+    ``postgres://`` and ``postgresql://`` become ``postgresql+asyncpg://`` (with a libpq
+    ``sslmode=`` query parameter renamed to asyncpg's ``ssl=``); ``sqlite:///x`` becomes
+    ``sqlite+aiosqlite:///x``. URLs already naming these drivers are returned unchanged.
+
+    Raises:
+        SettingsError: the URL names another database or driver.
+    """
+    scheme, sep, rest = url.partition("://")
+    target = _SCHEMES.get(scheme.lower())
+    if not sep:
+        raise SettingsError("DATABASE_URL must be a URL such as postgresql://host/db or sqlite:///path.")
+    if target is None:
+        raise SettingsError(f"DATABASE_URL must start with postgresql:// or sqlite:///, not {scheme}://.")
+    normalized = f"{target}://{rest}"
+    if target.startswith("postgresql"):
+        parts = urlsplit(normalized)
+        query = [("ssl" if key == "sslmode" else key, value) for key, value in parse_qsl(parts.query)]
+        normalized = urlunsplit(parts._replace(query=urlencode(query)))
+    return normalized
+
+
+def utc(moment: datetime | float) -> datetime:
+    """An aware UTC datetime from an aware datetime or seconds since the epoch (the store's unit).
+
+    Raises:
+        ValueError: a naive datetime (its zone is unknowable).
+    """
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            raise ValueError(f"naive datetime {moment!r}: pass an aware datetime or epoch seconds")
+        return moment.astimezone(UTC)
+    return datetime.fromtimestamp(moment, UTC)
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether a normalized URL points at SQLite."""
+    return url.startswith("sqlite")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the writer; SQLite leaves foreign keys off unless asked, per connection.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(database_url: str) -> AsyncEngine:
+    """An async engine for the URL (normalized first); SQLite gets WAL and foreign keys on every connection.
+
+    The parent folder of a SQLite file is created if missing; an in-memory SQLite database uses one shared
+    connection, so every session sees the same data.
+    """
+    url = normalize_database_url(database_url)
+    if not is_sqlite(url):
+        return create_async_engine(url, pool_pre_ping=True)
+    database = make_url(url).database
+    options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
+    if not database or database == ":memory:":
+        options["poolclass"] = StaticPool
+    else:
+        # One connection: the service's transactions take turns in the pool's FIFO queue instead of meeting at
+        # SQLite's write lock, whose busy handler sleeps in growing steps (tens of ms per wait under load) and
+        # can fail a WAL reader-turned-writer outright. Every ticket-log method holds it for one short
+        # transaction and never opens a second one meanwhile.
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        options.update(pool_size=1, max_overflow=0)
+    engine = create_async_engine(url, **options)
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+async def changed_rows(session: AsyncSession, statement: Executable) -> int:
+    """Execute an UPDATE (or DELETE) and return how many rows it matched."""
+    result = await session.execute(statement)
+    return cast(CursorResult[Any], result).rowcount

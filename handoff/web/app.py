@@ -1,0 +1,144 @@
+"""The HTTP side of the handoff service: REST API (OpenAPI at /openapi.json), pages, and the two sockets.
+
+``create_app(settings)`` builds a FastAPI application whose lifespan opens the store, the ticket log (migrated
+to the latest schema), the Rasa client and the router, and runs the sweeper. Uvicorn serves it, with the
+``websockets`` package under the WebSocket endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
+
+from handoff.adapters.knowledge import Suggestions
+from handoff.adapters.rasa import RasaClient
+from handoff.adapters.store import open_store
+from handoff.adapters.tickets.repository import TicketLog
+from handoff.core.errors import (
+    BadRequest,
+    Conflict,
+    HandoffError,
+    NotAllowed,
+    NotAuthenticated,
+    StateConflict,
+    UnknownConversation,
+    UpstreamUnavailable,
+)
+from handoff.core.routing import build_business_hours, build_queue_order, build_router, load_routing_config
+from handoff.service import HandoffService
+from handoff.service.auth import Sessions
+from handoff.settings import HandoffSettings
+from handoff.web import api_agents, api_customers
+
+logger = logging.getLogger(__name__)
+WEB = Path(__file__).resolve().parent / "static"
+# The console runs only our own script and styles; customer text can never become code.
+CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+STATUS = {BadRequest: 400, NotAuthenticated: 401, NotAllowed: 403, UnknownConversation: 404, StateConflict: 409,
+          Conflict: 409, UpstreamUnavailable: 503}
+
+
+async def build_service(settings: HandoffSettings) -> HandoffService:
+    store = await open_store(settings.redis_url, settings.key_prefix)
+    log = await TicketLog.open(settings.database_url)
+    config = load_routing_config(settings.routing_config)
+    service = HandoffService(settings, store, log, RasaClient(settings.rasa_url, str(settings.rasa_token),
+                                                              settings.rasa_timeout),
+                             build_router(config), build_business_hours(config),
+                             build_queue_order(config))
+    for account in await log.list_agents():
+        await store.upsert_agent(account.snapshot())
+    return service
+
+
+async def close_service(service: HandoffService) -> None:
+    await service.rasa.close()
+    await service.store.close()
+    await service.log.close()
+
+
+def create_app(settings: HandoffSettings) -> FastAPI:
+    """The application; its lifespan opens and closes everything the service needs."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = await build_service(settings)
+        app.state.settings = settings
+        app.state.service = service
+        app.state.sessions = Sessions(service.store, settings.session_ttl)
+        app.state.suggestions = Suggestions(settings.suggestions)
+        stopping = asyncio.Event()
+        sweeper = asyncio.create_task(service.run_sweeper(stopping))
+        logger.info("handoff service ready (live state: %s)", "redis" if settings.redis_url else "in process")
+        try:
+            yield
+        finally:
+            stopping.set()
+            await sweeper
+            await close_service(service)
+
+    app = FastAPI(title="Brightwood handoff service", version="1", lifespan=lifespan,
+                  description="Customer conversations between the bot and human agents: routing, relay, tickets. "
+                              "WebSocket frames are described in docs/handoff-protocol.md.")
+    app.add_middleware(CORSMiddleware, allow_origins=list(settings.widget_origins), allow_credentials=False,
+                       allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+    app.add_exception_handler(HandoffError, handoff_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, invalid_body)  # type: ignore[arg-type]
+    app.include_router(pages)
+    app.include_router(api_customers.router)
+    app.include_router(api_agents.router)
+    return app
+
+
+async def handoff_error(request: Request, exc: HandoffError) -> JSONResponse:
+    status = next((STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS), 500)  # the most specific
+    return JSONResponse({"error": {"code": exc.code, "detail": str(exc)}}, status_code=status)
+
+
+async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    return JSONResponse({"error": {"code": BadRequest.code, "detail": f"{where}: {first.get('msg', 'invalid')}"}},
+                        status_code=400)
+
+
+pages = APIRouter(include_in_schema=False)
+
+
+@pages.get("/")
+async def shop() -> FileResponse:
+    return FileResponse(WEB / "index.html")
+
+
+@pages.get("/widget.js")
+async def widget() -> FileResponse:
+    return FileResponse(WEB / "widget.js", media_type="text/javascript", headers={"Cache-Control": "max-age=300"})
+
+
+@pages.get("/console")
+async def console() -> FileResponse:
+    return FileResponse(WEB / "console.html", headers={"X-Frame-Options": "DENY",
+                                                       "Content-Security-Policy": CONSOLE_CSP})
+
+
+@pages.get("/static/{name}")
+async def static(name: str) -> FileResponse:
+    path = (WEB / name).resolve()
+    if path.parent != WEB or not path.is_file():
+        raise UnknownConversation("No such file.")
+    return FileResponse(path)
+
+
+@pages.get("/health")
+async def health(request: Request) -> dict[str, Any]:
+    return {"status": "ok", "live_state": "redis" if request.app.state.settings.redis_url else "in process"}

@@ -1,0 +1,240 @@
+"""The WebSocket gateway: customer and agent connections, frames in and out (docs/handoff-protocol.md).
+
+Each connection subscribes to its channels on the store's bus, so a message stored by any instance reaches
+every socket of the conversation on every instance. Malformed frames get an ``error`` frame and the
+connection stays; a frame we fail on unexpectedly is logged and the connection closes with 1011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from handoff.core.errors import BadRequest, HandoffError, NotAllowed, UnknownConversation
+from handoff.core.model import MAX_CLIENT_ID, State
+from handoff.drain import Drain
+from handoff.service import HandoffService
+from handoff.service.auth import Principal, check_customer_token
+from handoff.service.base import QUEUE_CHANNEL, agent_channel, conversation_channel
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN, CLOSE_ERROR, CLOSE_TRY_AGAIN = 4401, 4404, 1011, 1013
+Frame = dict[str, Any]
+MAX_MESSAGE_ID = 2**31 - 1  # message ids are 32-bit integers in PostgreSQL
+OUTBOX_LIMIT = 1000  # frames a client may fall behind before its socket is closed
+
+
+def parse(raw: str) -> Frame:
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        raise BadRequest("That frame is not JSON.") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise BadRequest('A frame is a JSON object with a "type".')
+    client_id = frame.get("client_id")
+    if client_id is not None and (not isinstance(client_id, str) or len(client_id) > MAX_CLIENT_ID):
+        raise BadRequest(f"client_id must be a string of at most {MAX_CLIENT_ID} characters.")
+    return frame
+
+
+class Connection:
+    """One socket: an outbox of frames (a :class:`~handoff.drain.Drain`, sending only once ``serve`` runs,
+    after the hello) and the bus subscriptions feeding it.
+
+    An idle socket costs only what the ASGI server keeps for it plus this object: the outbox and the bus
+    deliveries hold a task only while frames wait, so ten thousand idle customers hold no task but their
+    socket's own.
+    """
+
+    def __init__(self, websocket: WebSocket, service: HandoffService,
+                 on_state: Callable[[str | None], None] | None = None) -> None:
+        self.websocket = websocket
+        self.service = service
+        self.outbox: Drain[Frame] = Drain(self._send, OUTBOX_LIMIT, "socket writer", running=False)
+        self.state: str | None = None  # the conversation's state as last told to this client
+        self._on_state = on_state
+        self._subscriptions: list[Any] = []
+        self._failure: BaseException | None = None  # what stopped the outbox; ``serve`` raises it
+
+    def told(self, state: str | None) -> None:
+        """The client now knows the conversation is in ``state``."""
+        self.state = state
+        if self._on_state is not None:
+            self._on_state(state)
+
+    async def deliver(self, frame: Frame) -> None:
+        if frame.get("type") == "state":
+            self.told(frame.get("state"))
+        if not self.outbox.put(frame) and not self.outbox.stopped:
+            # a client that does not read: drop it, it catches up by id later
+            logger.warning("a client is not reading its socket; closing it")
+            await self.websocket.close(CLOSE_ERROR)
+
+    async def _send(self, frame: Frame) -> None:
+        try:
+            await self.websocket.send_json(frame)
+        except Exception as exc:  # the socket is gone or broken: the reader finds out and ``serve`` raises it
+            self._failure = exc
+            self.outbox.pause()
+
+    async def subscribe(self, *channels: str) -> None:
+        for channel in channels:
+            self._subscriptions.append(await self.service.store.subscribe(channel, self.deliver))
+
+    async def serve(self, handle: Callable[[Frame], Awaitable[None]]) -> None:
+        self.outbox.start()  # with the frames published while the hello was being prepared
+        try:
+            while True:
+                raw = await self.websocket.receive_text()
+                frame: Frame = {}
+                try:
+                    frame = parse(raw)
+                    await handle(frame)
+                except HandoffError as exc:
+                    await self.deliver({"type": "error", "code": exc.code, "detail": str(exc),
+                                        "client_id": frame.get("client_id")})
+                if self._failure is not None:
+                    raise self._failure
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self.outbox.stop()
+            await self.release()
+
+    async def release(self) -> None:
+        """Close the connection's bus subscriptions."""
+        subscriptions, self._subscriptions = self._subscriptions, []
+        for subscription in subscriptions:
+            await subscription.close()
+
+
+async def customer_socket(websocket: WebSocket, service: HandoffService) -> None:
+    params = websocket.query_params
+    await websocket.accept()
+    try:
+        record = await service.conversation(params.get("conversation_id", ""))
+        check_customer_token(str(service.settings.secret), record.conversation_id, params.get("token"))
+        after = min(max(int(params.get("after") or 0), 0), MAX_MESSAGE_ID)
+    except UnknownConversation:
+        await websocket.close(CLOSE_UNKNOWN, "unknown conversation")
+        return
+    except NotAllowed:
+        await websocket.close(CLOSE_UNAUTHORIZED, "bad token")
+        return
+    except ValueError:
+        after = 0
+    conversation_id = record.conversation_id
+    refresher: asyncio.Task[None] | None = None
+
+    def on_state(state: str | None) -> None:
+        nonlocal refresher
+        if state == State.QUEUED.value and refresher is None:
+            refresher = asyncio.create_task(refresh_while_queued())
+
+    async def refresh_while_queued() -> None:
+        """The queue position and wait, every ``HANDOFF_QUEUE_REFRESH`` seconds while the customer waits."""
+        nonlocal refresher
+        try:
+            while connection.state == State.QUEUED.value:
+                await asyncio.sleep(service.settings.queue_refresh)
+                with contextlib.suppress(HandoffError):  # the store is down: try again next time
+                    current = await service.conversation(conversation_id)
+                    if current.state is State.QUEUED and connection.state == State.QUEUED.value:
+                        await connection.deliver(await service.state_frame(current))
+        finally:
+            refresher = None
+
+    async def handle(frame: Frame) -> None:
+        kind = frame["type"]
+        if kind == "message":
+            said = await service.customer_says(conversation_id, frame.get("text"), frame.get("client_id"))
+            await connection.deliver({"type": "ack", "client_id": frame.get("client_id"), "id": said.message.id})
+            if said.new:
+                await service.after_customer_message(said)
+        elif kind == "typing":
+            current = await service.conversation(conversation_id)
+            if current.state is State.ASSIGNED and current.agent_id:
+                await service.store.publish(agent_channel(current.agent_id),
+                                            {"type": "typing", "conversation_id": conversation_id})
+        elif kind == "ping":
+            await connection.deliver({"type": "pong"})
+        else:
+            raise BadRequest(f"Unknown frame type {kind!r}.")
+
+    connection = Connection(websocket, service, on_state)
+    try:
+        try:
+            await connection.subscribe(conversation_channel(conversation_id))
+            messages = await service.log.messages(conversation_id, after_id=after)
+            await websocket.send_json({"type": "hello", "conversation_id": conversation_id,
+                                       "state": record.state.value, "messages": [m.to_json() for m in messages],
+                                       "queue": await service.queue_status(record)})
+            connection.told(record.state.value)
+            await service.customer_presence(conversation_id, connected=True, seen=record)
+        except HandoffError as exc:  # the store is down: the widget retries, and catches up by message id
+            logger.warning("conversation %s: customer socket refused (%s)", conversation_id, exc)
+            await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")
+            return
+        try:
+            await connection.serve(handle)
+        except Exception:
+            logger.exception("conversation %s: customer socket failed", conversation_id)
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_ERROR)
+        finally:
+            with contextlib.suppress(HandoffError):
+                await service.customer_presence(conversation_id, connected=False)
+    finally:  # also when the client left during the hello: nothing of the socket may outlive it
+        if refresher is not None:
+            refresher.cancel()
+        await connection.release()
+
+
+async def agent_socket(websocket: WebSocket, service: HandoffService, principal: Principal | None) -> None:
+    await websocket.accept()
+    if principal is None:
+        await websocket.close(CLOSE_UNAUTHORIZED, "sign in first")
+        return
+    async def handle(frame: Frame) -> None:
+        kind, conversation_id = frame["type"], str(frame.get("conversation_id") or "")
+        if kind == "message":
+            message, _ = await service.agent_says(principal, conversation_id, frame.get("text"),
+                                                  frame.get("client_id"))
+            await connection.deliver({"type": "ack", "client_id": frame.get("client_id"), "id": message.id,
+                                      "conversation_id": conversation_id})
+        elif kind == "typing":
+            await service.agent_typing(principal, conversation_id)
+        elif kind == "ping":
+            await connection.deliver({"type": "pong"})
+        else:
+            raise BadRequest(f"Unknown frame type {kind!r}.")
+
+    connection = Connection(websocket, service)
+    try:
+        try:
+            await connection.subscribe(agent_channel(principal.agent_id), QUEUE_CHANNEL)
+            agent = await service.store.get_agent(principal.agent_id)
+            await websocket.send_json({"type": "hello",
+                                       "agent": {**principal.to_json(),
+                                                 "presence": agent.presence.value if agent else "offline"},
+                                       "queue": await service.queue_summaries(),
+                                       "conversations": await service.mine(principal)})
+        except HandoffError as exc:
+            logger.warning("agent %s: socket refused (%s)", principal.agent_id, exc)
+            await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")
+            return
+        try:
+            await connection.serve(handle)
+        except Exception:
+            logger.exception("agent %s: socket failed", principal.agent_id)
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_ERROR)
+    finally:  # also when the agent left during the hello
+        await connection.release()
