@@ -47,7 +47,7 @@ async def add_agent(settings: HandoffSettings, args: argparse.Namespace) -> None
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
     log = await TicketLog.open(settings.database_url)
     try:
-        account = await log.create_agent(
+        account = await log.people.create_agent(
             username=args.username, name=args.name or args.username, password_hash=hash_password(password),
             role=args.role, capacity=args.capacity, tiers=[int(t) for t in args.tiers.split(",")],
             languages=args.languages.split(","), skills=[s for s in args.skills.split(",") if s])
@@ -61,7 +61,7 @@ async def list_agents(settings: HandoffSettings) -> None:
 
     log = await TicketLog.open(settings.database_url)
     try:
-        for a in await log.list_agents():
+        for a in await log.people.list_agents():
             print(f"{a.username:<16} {a.name:<20} {a.role:<10} tiers {','.join(map(str, sorted(a.tiers)))}"
                   f"  capacity {a.capacity}  {'active' if a.active else 'inactive'}")
     finally:

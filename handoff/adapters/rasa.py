@@ -1,6 +1,7 @@
-"""The handoff service's client of the Rasa server: the REST channel and the tracker API.
+"""The handoff service's bot: a client of the Rasa server's REST channel and tracker API.
 
-Calls go one way (handoff -> Rasa) and only over HTTP; nothing of Rasa is imported.
+Calls go one way (handoff -> Rasa) and only over HTTP; nothing of Rasa is imported. Implements the
+service's :class:`~handoff.service.ports.Bot` port.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ UNAVAILABLE = "The assistant is not answering right now."
 class RasaClient:
     """Talks to one Rasa server (or a load balancer in front of several)."""
 
-    def __init__(self, url: str, token: str, timeout: float) -> None:
+    def __init__(self, url: str, token: str, timeout: float,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """``transport``: where requests go instead of the network (an in-process server, in tests)."""
         self._url = url.rstrip("/")
         self._token = token
-        self._http = httpx.AsyncClient(timeout=timeout)
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -48,6 +51,15 @@ class RasaClient:
         if not isinstance(replies, list):
             raise UpstreamUnavailable(UNAVAILABLE)
         return [reply for reply in replies if isinstance(reply, dict)]
+
+    async def hand_back(self, conversation_id: str, transcript: Sequence[tuple[str, str, float]],
+                        agent_name: str) -> None:
+        """Write the human part of the conversation into the tracker (:func:`handback_events`).
+
+        Raises:
+            UpstreamUnavailable: Rasa did not take it.
+        """
+        await self.append_events(conversation_id, handback_events(transcript, agent_name))
 
     async def append_events(self, conversation_id: str, events: Sequence[dict[str, Any]]) -> None:
         """Append events to the conversation's tracker (``POST /conversations/{id}/tracker/events``).

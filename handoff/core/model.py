@@ -1,4 +1,5 @@
-"""The handoff service's vocabulary: ids, conversation states, and the snapshots routing works on.
+"""The handoff service's vocabulary: ids, conversation states, the live record of a conversation, and the
+snapshots routing works on.
 
 Pure data, no I/O (like websockets' Sans-I/O ``protocol.py``): the gateway, the
 store and the ticket log all speak these types, and the routing strategies see
@@ -153,3 +154,49 @@ class RoutingDecision:
 def epoch(moment: datetime) -> float:
     """Seconds since the epoch of an aware datetime (the unit every snapshot uses)."""
     return moment.timestamp()
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    """A conversation as the live store keeps it: who owns it now, what routing needs to know about it, and
+    what the console shows of it (the read model: a summary renders from the record alone, no SQL).
+
+    Attributes:
+        queued_at: when it first entered the queue (kept across requeues), or None.
+        agent_id: the assigned agent while ``assigned``.
+        assigned_at: when the current assignment was made.
+        answered: whether the assigned agent has sent a message since the assignment.
+        excluded: agents who must not get it again (let it time out, or transferred it away).
+        requested_agent: a transfer to one named agent.
+        customer_left_at: when the customer's last connection closed (None while connected).
+        customer_name / customer_email: as the customer gave them or the shop knows them (for the console).
+        profile: the customer as routing sees them, read once when the conversation was queued.
+        reasons: the hand-off's reason codes, strongest first.
+        rank: its sort key in the hold queue (:meth:`handoff.core.queue.QueueOrder.rank`), set when queued.
+        version: how many times the store has written the record (1 once created): clients that hear of
+            its changes from several instances keep the newest.
+    """
+
+    conversation_id: ConversationId
+    customer_id: CustomerId
+    channel: str = "web"
+    state: State = State.BOT
+    created_at: float = 0.0
+    language: str = "en"
+    priority: Priority = Priority.NORMAL
+    tier: int = 1
+    category: str | None = None
+    ticket_id: TicketId | None = None
+    queued_at: float | None = None
+    agent_id: AgentId | None = None
+    assigned_at: float | None = None
+    answered: bool = False
+    excluded: frozenset[AgentId] = field(default_factory=frozenset)
+    requested_agent: AgentId | None = None
+    customer_left_at: float | None = None
+    customer_name: str | None = None
+    customer_email: str | None = None
+    profile: CustomerProfile | None = None
+    reasons: tuple[str, ...] = ()
+    rank: float | None = None
+    version: int = 0

@@ -19,10 +19,18 @@ overtaken by newcomers for longer than ``(URGENT - p) * aging_seconds``.
 The cost of aging: a HIGH conversation may be served after a NORMAL one that
 waited long; and positions are not monotonic (a customer at position 3 may read
 4 a moment later when an urgent one arrives). Say "about" to customers.
+
+The order does not change with time, although effective priorities do: A goes
+before B at every moment exactly when ``q_A - p_A * aging < q_B - p_B * aging``
+(``now`` cancels out). So each conversation gets one fixed sort key when it is
+queued, its :meth:`QueueOrder.rank`, and the store keeps the queue sorted by it:
+a position, a page of the queue or the next one to route then costs the same
+with 10 or 1,000 conversations waiting.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -30,6 +38,9 @@ from typing import Protocol, TypeVar
 from handoff.core.model import AgentSnapshot, ConversationId, Presence, Priority
 
 DEFAULT_AGING_SECONDS = 300.0
+STRICT_SPAN = 1e10
+"""With aging off, one priority level in rank is worth this many seconds: more than any two ``queued_at``
+differ, so priority decides first (and a float still resolves the seconds to about 10 microseconds)."""
 
 
 class Queued(Protocol):
@@ -68,11 +79,23 @@ class QueueOrder:
         queued_at = entry.queued_at if entry.queued_at is not None else now
         return int(entry.priority) + max(now - queued_at, 0.0) / self.aging_seconds
 
+    def rank(self, priority: Priority, queued_at: float) -> float:
+        """The conversation's fixed sort key in the queue: lower is served first (ties by conversation id).
+
+        ``queued_at - priority * aging_seconds``: sorting by it is sorting by effective priority (highest
+        first) at any moment, for conversations queued by then (see the module docstring).
+        """
+        span = self.aging_seconds if math.isfinite(self.aging_seconds) else STRICT_SPAN
+        return queued_at - int(priority) * span
+
     def sort(self, entries: Iterable[Q], now: float) -> list[Q]:
-        """The entries in service order (first served first), at time ``now`` (seconds since the epoch)."""
-        def key(entry: Q) -> tuple[float, float, str]:
+        """The entries in service order (first served first), at time ``now`` (seconds since the epoch).
+
+        An entry without ``queued_at`` counts as queued at ``now``.
+        """
+        def key(entry: Q) -> tuple[float, str]:
             queued_at = entry.queued_at if entry.queued_at is not None else now
-            return (-self.effective_priority(entry, now), queued_at, entry.conversation_id)
+            return (self.rank(entry.priority, queued_at), entry.conversation_id)
         return sorted(entries, key=key)
 
     def position_of(self, conversation_id: ConversationId, entries: Iterable[Queued], now: float) -> int | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 QUEUED = "I'm passing you to one of our team. You are number {position} in line; it should take {wait}."
 QUEUED_UNKNOWN_WAIT = ("I'm passing you to one of our team. You are number {position} in line; nobody is free "
                        "right now, so please stay here and we will answer as soon as someone is.")
@@ -15,6 +17,12 @@ OFFLINE = ("Our team is offline right now. We have logged your request as ticket
 OFFLINE_CONTACT_EMAIL = "by e-mail at {email}"
 OFFLINE_CONTACT_HERE = "here"
 BOT_DOWN = "Our assistant is not answering right now, so I'm passing you to a person. Your message is saved."
+
+
+def offline(ticket: int, email: str | None, opening: datetime) -> str:
+    """The promise made out of hours: the ticket, how we will answer, and when."""
+    contact = OFFLINE_CONTACT_EMAIL.format(email=email) if email else OFFLINE_CONTACT_HERE
+    return OFFLINE.format(ticket=ticket, contact=contact, opening=opening.strftime("%A %H:%M %Z"))
 
 
 def wait_phrase(seconds: float) -> str:

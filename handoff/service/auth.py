@@ -17,9 +17,9 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from handoff.adapters.store.base import Store
 from handoff.core.errors import BadRequest, NotAllowed, NotAuthenticated
 from handoff.core.model import AgentId, ConversationId, Role
+from handoff.service.ports import Store
 
 _hasher = PasswordHasher()
 SESSION_PREFIX = "agent-session:"

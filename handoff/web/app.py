@@ -1,13 +1,13 @@
 """The HTTP side of the handoff service: REST API (OpenAPI at /openapi.json), pages, and the two sockets.
 
-``create_app(settings)`` builds a FastAPI application whose lifespan opens the store, the ticket log (migrated
-to the latest schema), the Rasa client and the router, and runs the sweeper. Uvicorn serves it, with the
+``create_app(settings)`` builds a FastAPI application whose lifespan opens the service
+(:func:`handoff.service.wiring.open_service`: the store, the ticket log, the Rasa client, routing, the sweeper)
+and closes it. The routers and the gateway call the service's facade only. Uvicorn serves it, with the
 ``websockets`` package under the WebSocket endpoints.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -19,10 +19,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 
-from handoff.adapters.knowledge import Suggestions
-from handoff.adapters.rasa import RasaClient
-from handoff.adapters.store import open_store
-from handoff.adapters.tickets.repository import TicketLog
 from handoff.core.errors import (
     BadRequest,
     Conflict,
@@ -33,9 +29,7 @@ from handoff.core.errors import (
     UnknownConversation,
     UpstreamUnavailable,
 )
-from handoff.core.routing import build_business_hours, build_queue_order, build_router, load_routing_config
-from handoff.service import HandoffService
-from handoff.service.auth import Sessions
+from handoff.service.wiring import open_service
 from handoff.settings import HandoffSettings
 from handoff.web import api_agents, api_customers
 
@@ -48,44 +42,19 @@ STATUS = {BadRequest: 400, NotAuthenticated: 401, NotAllowed: 403, UnknownConver
           Conflict: 409, UpstreamUnavailable: 503}
 
 
-async def build_service(settings: HandoffSettings) -> HandoffService:
-    store = await open_store(settings.redis_url, settings.key_prefix)
-    log = await TicketLog.open(settings.database_url)
-    config = load_routing_config(settings.routing_config)
-    service = HandoffService(settings, store, log, RasaClient(settings.rasa_url, str(settings.rasa_token),
-                                                              settings.rasa_timeout),
-                             build_router(config), build_business_hours(config),
-                             build_queue_order(config))
-    for account in await log.list_agents():
-        await store.upsert_agent(account.snapshot())
-    return service
-
-
-async def close_service(service: HandoffService) -> None:
-    await service.rasa.close()
-    await service.store.close()
-    await service.log.close()
-
-
 def create_app(settings: HandoffSettings) -> FastAPI:
-    """The application; its lifespan opens and closes everything the service needs."""
+    """The application; its lifespan opens the service on its adapters and closes it."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = await build_service(settings)
+        service = await open_service(settings)
         app.state.settings = settings
         app.state.service = service
-        app.state.sessions = Sessions(service.store, settings.session_ttl)
-        app.state.suggestions = Suggestions(settings.suggestions)
-        stopping = asyncio.Event()
-        sweeper = asyncio.create_task(service.run_sweeper(stopping))
         logger.info("handoff service ready (live state: %s)", "redis" if settings.redis_url else "in process")
         try:
             yield
         finally:
-            stopping.set()
-            await sweeper
-            await close_service(service)
+            await service.close()
 
     app = FastAPI(title="Brightwood handoff service", version="1", lifespan=lifespan,
                   description="Customer conversations between the bot and human agents: routing, relay, tickets. "

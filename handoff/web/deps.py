@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from handoff.core.model import ConversationId
 from handoff.service import HandoffService
-from handoff.service.auth import Principal, Sessions, check_customer_token
+from handoff.service.auth import Principal
 from handoff.settings import HandoffSettings
 
 COOKIE = "handoff_session"
@@ -30,14 +29,12 @@ def session_token(request: Request) -> str | None:
 
 
 async def principal_of(request: Request) -> Principal:
-    sessions: Sessions = request.app.state.sessions
-    return await sessions.principal(session_token(request))
+    return await service_of(request).accounts.principal(session_token(request))
 
 
 def customer_check(request: Request, conversation_id: str) -> None:
     """Only the holder of the conversation's token (``Authorization: Bearer``) may read or write it."""
-    settings: HandoffSettings = request.app.state.settings
-    check_customer_token(str(settings.secret), ConversationId(conversation_id), session_token(request))
+    service_of(request).customers.check_token(conversation_id, session_token(request))
 
 
 Service = Annotated[HandoffService, Depends(service_of)]

@@ -20,8 +20,8 @@ from handoff.core.errors import BadRequest, HandoffError, NotAllowed, UnknownCon
 from handoff.core.model import MAX_CLIENT_ID, State
 from handoff.drain import Drain
 from handoff.service import HandoffService
-from handoff.service.auth import Principal, check_customer_token
-from handoff.service.base import QUEUE_CHANNEL, agent_channel, conversation_channel
+from handoff.service.auth import Principal
+from handoff.service.ports import Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +53,12 @@ class Connection:
     socket's own.
     """
 
-    def __init__(self, websocket: WebSocket, service: HandoffService,
-                 on_state: Callable[[str | None], None] | None = None) -> None:
+    def __init__(self, websocket: WebSocket, on_state: Callable[[str | None], None] | None = None) -> None:
         self.websocket = websocket
-        self.service = service
         self.outbox: Drain[Frame] = Drain(self._send, OUTBOX_LIMIT, "socket writer", running=False)
         self.state: str | None = None  # the conversation's state as last told to this client
         self._on_state = on_state
-        self._subscriptions: list[Any] = []
+        self._subscriptions: list[Subscription] = []
         self._failure: BaseException | None = None  # what stopped the outbox; ``serve`` raises it
 
     def told(self, state: str | None) -> None:
@@ -84,9 +82,9 @@ class Connection:
             self._failure = exc
             self.outbox.pause()
 
-    async def subscribe(self, *channels: str) -> None:
-        for channel in channels:
-            self._subscriptions.append(await self.service.store.subscribe(channel, self.deliver))
+    def keep(self, subscriptions: list[Subscription]) -> None:
+        """The bus subscriptions feeding this socket (closed with it)."""
+        self._subscriptions.extend(subscriptions)
 
     async def serve(self, handle: Callable[[Frame], Awaitable[None]]) -> None:
         self.outbox.start()  # with the frames published while the hello was being prepared
@@ -118,9 +116,10 @@ class Connection:
 async def customer_socket(websocket: WebSocket, service: HandoffService) -> None:
     params = websocket.query_params
     await websocket.accept()
+    customers = service.customers
     try:
-        record = await service.conversation(params.get("conversation_id", ""))
-        check_customer_token(str(service.settings.secret), record.conversation_id, params.get("token"))
+        record = await customers.get(params.get("conversation_id", ""))
+        customers.check_token(record.conversation_id, params.get("token"))
         after = min(max(int(params.get("after") or 0), 0), MAX_MESSAGE_ID)
     except UnknownConversation:
         await websocket.close(CLOSE_UNKNOWN, "unknown conversation")
@@ -145,39 +144,35 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
             while connection.state == State.QUEUED.value:
                 await asyncio.sleep(service.settings.queue_refresh)
                 with contextlib.suppress(HandoffError):  # the store is down: try again next time
-                    current = await service.conversation(conversation_id)
+                    current = await customers.get(conversation_id)
                     if current.state is State.QUEUED and connection.state == State.QUEUED.value:
-                        await connection.deliver(await service.state_frame(current))
+                        await connection.deliver(await customers.state_frame(current))
         finally:
             refresher = None
 
     async def handle(frame: Frame) -> None:
         kind = frame["type"]
         if kind == "message":
-            said = await service.customer_says(conversation_id, frame.get("text"), frame.get("client_id"))
+            said = await customers.says(conversation_id, frame.get("text"), frame.get("client_id"))
             await connection.deliver({"type": "ack", "client_id": frame.get("client_id"), "id": said.message.id})
-            if said.new:
-                await service.after_customer_message(said)
+            await customers.bot_turn(said)
         elif kind == "typing":
-            current = await service.conversation(conversation_id)
-            if current.state is State.ASSIGNED and current.agent_id:
-                await service.store.publish(agent_channel(current.agent_id),
-                                            {"type": "typing", "conversation_id": conversation_id})
+            await customers.typing(conversation_id)
         elif kind == "ping":
             await connection.deliver({"type": "pong"})
         else:
             raise BadRequest(f"Unknown frame type {kind!r}.")
 
-    connection = Connection(websocket, service, on_state)
+    connection = Connection(websocket, on_state)
     try:
         try:
-            await connection.subscribe(conversation_channel(conversation_id))
-            messages = await service.log.messages(conversation_id, after_id=after)
+            connection.keep(await customers.watch(conversation_id, connection.deliver))
+            messages = await customers.history(conversation_id, after)
             await websocket.send_json({"type": "hello", "conversation_id": conversation_id,
                                        "state": record.state.value, "messages": [m.to_json() for m in messages],
-                                       "queue": await service.queue_status(record)})
+                                       "queue": await customers.queue_status(record)})
             connection.told(record.state.value)
-            await service.customer_presence(conversation_id, connected=True, seen=record)
+            await customers.presence(conversation_id, connected=True, seen=record)
         except HandoffError as exc:  # the store is down: the widget retries, and catches up by message id
             logger.warning("conversation %s: customer socket refused (%s)", conversation_id, exc)
             await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")
@@ -190,7 +185,7 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
                 await websocket.close(CLOSE_ERROR)
         finally:
             with contextlib.suppress(HandoffError):
-                await service.customer_presence(conversation_id, connected=False)
+                await customers.presence(conversation_id, connected=False)
     finally:  # also when the client left during the hello: nothing of the socket may outlive it
         if refresher is not None:
             refresher.cancel()
@@ -202,30 +197,26 @@ async def agent_socket(websocket: WebSocket, service: HandoffService, principal:
     if principal is None:
         await websocket.close(CLOSE_UNAUTHORIZED, "sign in first")
         return
+    desk = service.desk
+
     async def handle(frame: Frame) -> None:
         kind, conversation_id = frame["type"], str(frame.get("conversation_id") or "")
         if kind == "message":
-            message, _ = await service.agent_says(principal, conversation_id, frame.get("text"),
-                                                  frame.get("client_id"))
+            message, _ = await desk.says(principal, conversation_id, frame.get("text"), frame.get("client_id"))
             await connection.deliver({"type": "ack", "client_id": frame.get("client_id"), "id": message.id,
                                       "conversation_id": conversation_id})
         elif kind == "typing":
-            await service.agent_typing(principal, conversation_id)
+            await desk.typing(principal, conversation_id)
         elif kind == "ping":
             await connection.deliver({"type": "pong"})
         else:
             raise BadRequest(f"Unknown frame type {kind!r}.")
 
-    connection = Connection(websocket, service)
+    connection = Connection(websocket)
     try:
         try:
-            await connection.subscribe(agent_channel(principal.agent_id), QUEUE_CHANNEL)
-            agent = await service.store.get_agent(principal.agent_id)
-            await websocket.send_json({"type": "hello",
-                                       "agent": {**principal.to_json(),
-                                                 "presence": agent.presence.value if agent else "offline"},
-                                       "queue": await service.queue_summaries(),
-                                       "conversations": await service.mine(principal)})
+            connection.keep(await desk.watch(principal, connection.deliver))
+            await websocket.send_json(await desk.hello(principal))
         except HandoffError as exc:
             logger.warning("agent %s: socket refused (%s)", principal.agent_id, exc)
             await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")

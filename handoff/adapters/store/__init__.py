@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from handoff.adapters.store.base import ConversationRecord, Event, Handler, Store, Subscription
+from handoff.adapters.store.base import Event, Handler, Subscription
 from handoff.adapters.store.memory import MemoryStore
 from handoff.adapters.store.redis import RedisStore
 from handoff.adapters.store.redis_bus import RECOVERABLE_ERRORS
 from handoff.core.errors import UpstreamUnavailable
 
-__all__ = ["ConversationRecord", "Event", "Handler", "MemoryStore", "RedisStore", "Store", "Subscription",
-           "open_store", "redact_url"]
+__all__ = ["Event", "Handler", "MemoryStore", "RedisStore", "Subscription", "open_store", "redact_url"]
 
 
 def redact_url(url: str) -> str:
@@ -31,7 +30,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-async def open_store(redis_url: str | None, prefix: str = "handoff:") -> Store:
+async def open_store(redis_url: str | None, prefix: str = "handoff:") -> MemoryStore | RedisStore:
     """The store for the deployment: in-process without a URL, Redis with one.
 
     Raises:

@@ -10,8 +10,9 @@ read the fields they need without JSON:
 - text, ids and ``State``/``Presence`` values as they are; ``Priority`` and
   ``int`` as decimal integers; ``float`` as ``repr`` (round-trips exactly);
 - ``bool`` as ``"1"``/``"0"``;
-- frozensets as a sorted JSON list; shifts as a JSON list of
-  ``[weekday, "HH:MM:SS", "HH:MM:SS"]``.
+- frozensets as a sorted JSON list, tuples of text as a JSON list; shifts as a
+  JSON list of ``[weekday, "HH:MM:SS", "HH:MM:SS"]``; the customer's profile as a
+  JSON object.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
-from handoff.adapters.store.base import ConversationRecord
 from handoff.core.model import (
     AgentId,
     AgentSnapshot,
     ConversationId,
+    ConversationRecord,
     CustomerId,
+    CustomerProfile,
     Presence,
     Priority,
     ShiftWindow,
@@ -66,6 +68,14 @@ def _decode_shift(text: str) -> tuple[ShiftWindow, ...]:
                  for day, start, end in json.loads(text))
 
 
+def _encode_profile(value: Any) -> str:
+    return json.dumps(dataclasses.asdict(value), separators=(",", ":"))
+
+
+def _decode_profile(text: str) -> CustomerProfile:
+    return CustomerProfile(**json.loads(text))
+
+
 TEXT = FieldCodec(str, str)
 FLOAT = FieldCodec(_float, float)
 INT = FieldCodec(_int, int)
@@ -91,6 +101,12 @@ CONVERSATION_FIELDS: dict[str, FieldCodec] = {
     "excluded": TEXT_SET,
     "requested_agent": FieldCodec(str, AgentId),
     "customer_left_at": FLOAT,
+    "customer_name": TEXT,
+    "customer_email": TEXT,
+    "profile": FieldCodec(_encode_profile, _decode_profile),
+    "reasons": FieldCodec(lambda v: json.dumps(list(v)), lambda s: tuple(str(v) for v in json.loads(s))),
+    "rank": FLOAT,
+    "version": INT,
 }
 
 AGENT_STATIC_FIELDS: dict[str, FieldCodec] = {

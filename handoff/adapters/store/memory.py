@@ -5,22 +5,24 @@ Plain dicts, held to the same contract as :class:`~handoff.adapters.store.redis.
 an ``await`` in the middle, so on one event loop it is atomic by construction.
 Changes go through :mod:`handoff.adapters.store.codec` as they would to Redis, so both
 backends accept and return the same values. The indexes mirror the Redis
-keys: the hold queue (conversations in state ``queued``) and each agent's
-assignments (conversations ``assigned`` to them); an agent's load is the size
-of its assignments. Memory stays bounded for the handle-time window and for
+keys: the hold queue (conversations in state ``queued``, a list kept sorted by
+``(rank, id)``, so a position is a binary search) and each agent's assignments
+(conversations ``assigned`` to them); an agent's load is the size of its
+assignments. Memory stays bounded for the handle-time window and for
 expired sessions (swept at most once a minute); conversations are kept until the
 process ends.
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from handoff.adapters.store.base import ConversationRecord, Event, Handler, Subscription
+from handoff.adapters.store.base import Event, Handler, Subscription
 from handoff.adapters.store.codec import (
     CONVERSATION_FIELDS,
     decode_agent,
@@ -32,12 +34,18 @@ from handoff.adapters.store.codec import (
     load_json,
 )
 from handoff.adapters.store.fanout import Fanout
-from handoff.adapters.store.transitions import release_changes, release_target
+from handoff.adapters.store.release import release_changes, release_target
 from handoff.core.errors import Conflict, StateConflict, UnknownConversation
-from handoff.core.model import AgentId, AgentSnapshot, ConversationId, Presence, State
+from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 HANDLE_TIME_WINDOW = 100
 """How many recent handle times the average covers (both stores)."""
+
+
+def queue_key(record: ConversationRecord) -> tuple[float, str]:
+    """Where a queued record sorts: its rank (else ``queued_at``), then its id, as Redis orders a sorted set."""
+    score = record.rank if record.rank is not None else record.queued_at
+    return (score if score is not None else 0.0, record.conversation_id)
 
 
 def _apply(record: ConversationRecord, changes: Mapping[str, Any]) -> ConversationRecord:
@@ -54,7 +62,7 @@ class MemoryStore:
 
     def __init__(self, handle_time_window: int = HANDLE_TIME_WINDOW) -> None:
         self._conversations: dict[ConversationId, ConversationRecord] = {}
-        self._queued: set[ConversationId] = set()
+        self._queue: list[tuple[float, str]] = []  # queue_key of every queued conversation, sorted
         self._assigned: dict[AgentId, set[ConversationId]] = {}
         self._agents: dict[AgentId, AgentSnapshot] = {}
         self._handle_times: deque[float] = deque(maxlen=handle_time_window)
@@ -64,15 +72,17 @@ class MemoryStore:
 
     # conversations -------------------------------------------------------------------------
     def _write(self, new: ConversationRecord) -> ConversationRecord:
-        """Store ``new`` and keep the queue and assignment indexes in step with it."""
+        """Store ``new`` (one version up) and keep the queue and assignment indexes in step with it."""
         cid = new.conversation_id
         old = self._conversations.get(cid)
-        self._queued.discard(cid)
+        new = replace(new, version=(old.version if old is not None else 0) + 1)
+        if old is not None and old.state is State.QUEUED:
+            del self._queue[bisect.bisect_left(self._queue, queue_key(old))]
         if old is not None and old.agent_id is not None:
             self._assigned.get(old.agent_id, set()).discard(cid)
         self._conversations[cid] = new
         if new.state is State.QUEUED:
-            self._queued.add(cid)
+            bisect.insort(self._queue, queue_key(new))
         if new.state is State.ASSIGNED and new.agent_id is not None:
             self._assigned.setdefault(new.agent_id, set()).add(cid)
         return new
@@ -139,9 +149,17 @@ class MemoryStore:
         return self._write(new)
 
     async def queue(self) -> list[ConversationId]:
-        waiting = [self._conversations[cid] for cid in self._queued]
-        waiting.sort(key=lambda r: (-r.priority, r.queued_at or 0.0, r.conversation_id))
-        return [r.conversation_id for r in waiting]
+        return [ConversationId(cid) for _, cid in self._queue]
+
+    async def queued(self, offset: int = 0, limit: int | None = None) -> list[ConversationRecord]:
+        stop = None if limit is None else offset + limit
+        return [self._conversations[ConversationId(cid)] for _, cid in self._queue[offset:stop]]
+
+    async def queue_position(self, conversation_id: ConversationId) -> int | None:
+        record = self._conversations.get(conversation_id)
+        if record is None or record.state is not State.QUEUED:
+            return None
+        return bisect.bisect_left(self._queue, queue_key(record)) + 1
 
     async def assign(self, conversation_id: ConversationId, agent_id: AgentId, now: float) -> bool:
         record = self._conversations.get(conversation_id)
@@ -172,7 +190,7 @@ class MemoryStore:
         new = _apply(record, release_changes(to, changes))
         if to is State.QUEUED and new.queued_at is None:
             new = _apply(new, {"queued_at": now})
-        self._write(new)
+        new = self._write(new)
         agent = self._agents.get(agent_id)
         if agent is not None and not self._load(agent_id):
             self._agents[agent_id] = replace(agent, idle_since=float(now))
@@ -185,8 +203,7 @@ class MemoryStore:
         return [(r.conversation_id, r.agent_id) for r in found if r.agent_id is not None]
 
     async def left_while_queued(self, left_before: float) -> list[ConversationId]:
-        waiting = [self._conversations[cid] for cid in await self.queue()]
-        return [r.conversation_id for r in waiting
+        return [r.conversation_id for r in await self.queued()
                 if r.customer_left_at is not None and r.customer_left_at < left_before]
 
     # handle-time statistics ------------------------------------------------------------------

@@ -3,11 +3,11 @@
 Keys (all under a configurable prefix, default ``handoff:``):
 
 - ``conv:<id>``: a hash per conversation (fields encoded by :mod:`handoff.adapters.store.codec`);
-- ``queue:<priority>``: the hold queue, one sorted set per priority, scored by ``queued_at``.
-  Two-level ordering instead of one combined score keeps ``queued_at`` exact (a float
-  score cannot hold a priority offset plus epoch seconds to the microsecond);
-  :meth:`RedisStore.queue` reads the sets from ``URGENT`` down, and equal ``queued_at``
-  fall back to Redis' order by id, as in the memory store;
+- ``queue``: the hold queue, a sorted set scored by each record's ``rank`` (``queued_at`` if it
+  has none): the service order, with equal scores in Redis' order by id, as in the memory
+  store; a position is a ``ZRANK``, a page a ``ZRANGE``;
+- ``left``: queued conversations whose customer has disconnected, scored by when, so the
+  sweeper finds the abandoned ones without reading the queue;
 - ``agents``: the set of agent ids; ``agent:<id>``: a hash of static fields, presence, idle_since;
 - ``agent-convs:<id>``: the agent's assignments scored by ``assigned_at``; the agent's load is
   its size, so load and assignments cannot disagree;
@@ -34,7 +34,7 @@ from typing import Any, ParamSpec, TypeVar
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.commands.core import AsyncScript
 
-from handoff.adapters.store.base import ConversationRecord, Event, Handler, Subscription
+from handoff.adapters.store.base import Event, Handler, Subscription
 from handoff.adapters.store.codec import (
     CONVERSATION_FIELDS,
     decode_agent,
@@ -46,9 +46,9 @@ from handoff.adapters.store.codec import (
 )
 from handoff.adapters.store.memory import HANDLE_TIME_WINDOW
 from handoff.adapters.store.redis_bus import RECOVERABLE_ERRORS, RedisBus
-from handoff.adapters.store.transitions import release_changes, release_target
+from handoff.adapters.store.release import release_changes, release_target
 from handoff.core.errors import Conflict, StateConflict, UnknownConversation, UpstreamUnavailable
-from handoff.core.model import AgentId, AgentSnapshot, ConversationId, Presence, Priority, State
+from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -89,7 +89,7 @@ def _upstream(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corout
 
 
 class RedisStore:
-    """The :class:`~handoff.adapters.store.base.Store` on Redis; see the module docstring for the key layout."""
+    """The :class:`~handoff.service.ports.Store` on Redis; see the module docstring for the key layout."""
 
     def __init__(self, url: str, prefix: str = "handoff:", handle_time_window: int = HANDLE_TIME_WINDOW,
                  max_connections: int = 50) -> None:
@@ -194,11 +194,21 @@ class RedisStore:
 
     @_upstream
     async def queue(self) -> list[ConversationId]:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for priority in sorted(Priority, reverse=True):
-                pipe.zrange(self._key("queue", str(int(priority))), 0, -1)
-            levels = await pipe.execute()
-        return [ConversationId(c) for level in levels for c in level]
+        ids: list[str] = await self._redis.zrange(self._key("queue"), 0, -1)  # type: ignore[assignment]
+        return [ConversationId(c) for c in ids]
+
+    @_upstream
+    async def queued(self, offset: int = 0, limit: int | None = None) -> list[ConversationRecord]:
+        stop = -1 if limit is None else offset + limit - 1
+        if limit is not None and limit <= 0:
+            return []
+        rows = await self._scripts["queued"](keys=[self._key("queue")], args=[self.prefix, str(offset), str(stop)])
+        return [decode_conversation(_hash(row)) for row in rows if row]
+
+    @_upstream
+    async def queue_position(self, conversation_id: ConversationId) -> int | None:
+        rank: int | None = await self._redis.zrank(self._key("queue"), conversation_id)  # type: ignore[assignment]
+        return None if rank is None else rank + 1
 
     @_upstream
     async def assign(self, conversation_id: ConversationId, agent_id: AgentId, now: float) -> bool:
@@ -234,10 +244,9 @@ class RedisStore:
 
     @_upstream
     async def left_while_queued(self, left_before: float) -> list[ConversationId]:
-        ids = await self.queue()
-        rows = await self._fields(list(ids), "state", "customer_left_at")
-        return [cid for cid, (state, left) in zip(ids, rows, strict=True)
-                if state == State.QUEUED.value and left is not None and float(left) < left_before]
+        ids: list[str] = await self._redis.zrangebyscore(  # type: ignore[assignment]
+            self._key("left"), "-inf", f"({float(left_before)!r}")
+        return [ConversationId(cid) for cid in ids]
 
     # handle-time statistics ------------------------------------------------------------------
     @_upstream

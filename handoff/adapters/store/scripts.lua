@@ -7,13 +7,14 @@
 --
 -- Changes travel as: n, field1, value1, ..., fieldn, valuen, m, deleted1, ..., deletedm.
 -- Indexes kept in step with every write (see write()):
---   <P>queue:<priority>     zset of conversations in state queued, score queued_at
+--   <P>queue                zset of conversations in state queued, score rank (else queued_at)
+--   <P>left                 zset of queued conversations whose customer left, score customer_left_at
 --   <P>agent-convs:<agent>  zset of conversations assigned to the agent, score assigned_at (load = ZCARD)
 --   <P>unanswered           zset of assigned, not yet answered conversations, score assigned_at
 
 -- @prelude
 local P = ARGV[1]
-local INDEXED = {'state', 'agent_id', 'priority', 'queued_at', 'assigned_at', 'answered'}
+local INDEXED = {'state', 'agent_id', 'rank', 'queued_at', 'assigned_at', 'answered', 'customer_left_at'}
 
 local function snapshot(key)
   local values = redis.call('HMGET', key, unpack(INDEXED))
@@ -23,13 +24,19 @@ local function snapshot(key)
 end
 
 local function unindex(id, r)
-  if r.state == 'queued' then redis.call('ZREM', P .. 'queue:' .. r.priority, id) end
+  if r.state == 'queued' then
+    redis.call('ZREM', P .. 'queue', id)
+    redis.call('ZREM', P .. 'left', id)
+  end
   if r.state == 'assigned' and r.agent_id then redis.call('ZREM', P .. 'agent-convs:' .. r.agent_id, id) end
   redis.call('ZREM', P .. 'unanswered', id)
 end
 
 local function index(id, r)
-  if r.state == 'queued' then redis.call('ZADD', P .. 'queue:' .. r.priority, r.queued_at or '0', id) end
+  if r.state == 'queued' then
+    redis.call('ZADD', P .. 'queue', r.rank or r.queued_at or '0', id)
+    if r.customer_left_at then redis.call('ZADD', P .. 'left', r.customer_left_at, id) end
+  end
   if r.state == 'assigned' and r.agent_id then
     redis.call('ZADD', P .. 'agent-convs:' .. r.agent_id, r.assigned_at or '0', id)
     if r.answered ~= '1' then redis.call('ZADD', P .. 'unanswered', r.assigned_at or '0', id) end
@@ -53,10 +60,12 @@ local function will_have(key, field, sets, deletes)
   return redis.call('HEXISTS', key, field) == 1
 end
 
+-- Every write of a conversation goes through here: the indexes follow it, and its version goes up by one.
 local function write(key, id, sets, deletes)
   unindex(id, snapshot(key))
   if #sets > 0 then redis.call('HSET', key, unpack(sets)) end
   if #deletes > 0 then redis.call('HDEL', key, unpack(deletes)) end
+  redis.call('HINCRBY', key, 'version', 1)
   index(id, snapshot(key))
 end
 
@@ -146,3 +155,10 @@ if ARGV[3] == 'online' and was ~= 'online' and redis.call('ZCARD', P .. 'agent-c
   redis.call('HSET', KEYS[1], 'idle_since', ARGV[4])
 end
 return 1
+
+-- @script queued
+-- KEYS[1] the queue zset; ARGV: prefix, start, stop. The records of a page of the queue, in order.
+local ids = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[3])
+local rows = {}
+for i, id in ipairs(ids) do rows[i] = redis.call('HGETALL', P .. 'conv:' .. id) end
+return rows

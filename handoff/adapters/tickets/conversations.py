@@ -11,7 +11,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff.adapters.tickets.database import changed_rows, utc
+from handoff.adapters.tickets.database import Repository, changed_rows, utc
 from handoff.adapters.tickets.message_writer import MessageWriter, stored_messages, stored_view
 from handoff.adapters.tickets.models import Conversation, Customer, Message, Transition
 from handoff.adapters.tickets.views import MessageView, TransitionView
@@ -58,11 +58,16 @@ async def add_transition(session: AsyncSession, conversation_id: str, from_state
     return row
 
 
-class ConversationLog:
-    """Conversations, messages and transitions (a part of :class:`handoff.adapters.tickets.repository.TicketLog`)."""
+class ConversationLog(Repository):
+    """Conversations, messages and transitions (a repository of :class:`~handoff.adapters.tickets.TicketLog`).
 
-    _sessions: async_sessionmaker[AsyncSession]
-    _writer: MessageWriter
+    Messages go through the log's one :class:`~handoff.adapters.tickets.message_writer.MessageWriter` (group
+    commits); everything else runs in its own short transaction.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], writer: MessageWriter) -> None:
+        super().__init__(sessions)
+        self._writer = writer
 
     async def create_conversation(self, conversation_id: ConversationId, customer_id: CustomerId, channel: str,
                                   now: datetime | float) -> None:

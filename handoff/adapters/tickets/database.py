@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import Executable, event
 from sqlalchemy.engine import CursorResult, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from handoff.core.errors import SettingsError
@@ -103,3 +103,13 @@ async def changed_rows(session: AsyncSession, statement: Executable) -> int:
     """Execute an UPDATE (or DELETE) and return how many rows it matched."""
     result = await session.execute(statement)
     return cast(CursorResult[Any], result).rowcount
+
+
+class Repository:
+    """One subject of the ticket log (conversations, tickets, people, KPIs) over the log's shared sessions.
+
+    Each method runs in its own short transaction and returns frozen views, never ORM objects.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions

@@ -18,9 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff.adapters.tickets.database import utc
+from handoff.adapters.tickets.database import Repository, utc
 from handoff.adapters.tickets.models import Ticket
 
 STATUSES = ("open", "pending", "offline", "resolved", "abandoned")
@@ -46,10 +45,9 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return None if start is None or end is None else (end - start).total_seconds()
 
 
-class KpiBook:
-    """KPIs (a part of :class:`handoff.adapters.tickets.repository.TicketLog`)."""
+class KpiBook(Repository):
+    """KPIs (a repository of :class:`~handoff.adapters.tickets.TicketLog`)."""
 
-    _sessions: async_sessionmaker[AsyncSession]
 
     async def kpis(self, since: datetime | float, until: datetime | float) -> dict[str, Any]:
         """KPIs of the tickets created in ``[since, until)``.

@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff.adapters.tickets.database import utc
+from handoff.adapters.tickets.database import Repository, utc
 from handoff.adapters.tickets.models import Agent, CannedResponse, Customer, Ticket, TicketAssignment
 from handoff.adapters.tickets.ticketing import ticket_view, tickets_with_names
 from handoff.adapters.tickets.views import (
@@ -58,10 +57,8 @@ def _agent_column(field: str, value: Any) -> Any:
     return value
 
 
-class PeopleBook:
-    """Customers, agents and canned responses (a part of :class:`handoff.adapters.tickets.repository.TicketLog`)."""
-
-    _sessions: async_sessionmaker[AsyncSession]
+class PeopleBook(Repository):
+    """Customers, agents and canned responses (a repository of :class:`~handoff.adapters.tickets.TicketLog`)."""
 
     # customers -----------------------------------------------------------------------------------
     async def upsert_customer(self, customer_id: CustomerId, *, external_id: str | None = None,

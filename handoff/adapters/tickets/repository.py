@@ -1,13 +1,19 @@
 """The ticket log: the durable record of conversations, messages, transitions, tickets and people.
 
-The live routing state is the Store's (:mod:`handoff.adapters.store.base`); this is
-the history every QA figure is computed from. One class,
-:class:`TicketLog`, assembled from a part per subject; every method is async,
-runs in its own short transaction and returns frozen views
-(:mod:`handoff.adapters.tickets.views`), never ORM objects.
+The live routing state is the store's (:mod:`handoff.adapters.store`); this is the history every QA figure
+is computed from. :class:`TicketLog` composes one repository per subject, all over one engine and one
+session factory:
 
-Times go in as aware datetimes or epoch seconds (the Store's unit) and come
-out as aware UTC datetimes.
+- ``conversations`` (:class:`~handoff.adapters.tickets.conversations.ConversationLog`): conversations, their
+  messages (group-committed by the log's one message writer) and state transitions;
+- ``tickets`` (:class:`~handoff.adapters.tickets.ticketing.TicketBook`): tickets, assignments, notes;
+- ``people`` (:class:`~handoff.adapters.tickets.people.PeopleBook`): customers, agents' accounts, canned
+  responses;
+- ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): figures over the tickets.
+
+Every method is async, runs in its own short transaction and returns frozen views
+(:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
+(the store's unit) and come out as aware UTC datetimes.
 """
 
 from __future__ import annotations
@@ -16,20 +22,18 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from handoff.adapters.tickets.conversations import ConversationLog, read_last_message
+from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import is_sqlite, make_engine, normalize_database_url
 from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.message_writer import MessageWriter
-from handoff.adapters.tickets.models import Customer
-from handoff.adapters.tickets.people import PeopleBook, customer_view
-from handoff.adapters.tickets.ticketing import TicketBook, read_ticket
-from handoff.adapters.tickets.views import CustomerView, MessageView, TicketView
+from handoff.adapters.tickets.people import PeopleBook
+from handoff.adapters.tickets.ticketing import TicketBook
 
 logger = logging.getLogger(__name__)
 
 
-class TicketLog(ConversationLog, TicketBook, PeopleBook, KpiBook):
-    """The ticket log on one database (SQLite or PostgreSQL).
+class TicketLog:
+    """The ticket log on one database (SQLite or PostgreSQL): its repositories, composed.
 
     Build it with ``await TicketLog.open(url)`` after :func:`handoff.adapters.tickets.migrate.migrate`, and
     ``await log.close()`` at shutdown.
@@ -37,8 +41,12 @@ class TicketLog(ConversationLog, TicketBook, PeopleBook, KpiBook):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._writer = MessageWriter(engine)
+        self.conversations = ConversationLog(sessions, self._writer)
+        self.tickets = TicketBook(sessions)
+        self.people = PeopleBook(sessions)
+        self.kpis = KpiBook(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:
@@ -47,16 +55,6 @@ class TicketLog(ConversationLog, TicketBook, PeopleBook, KpiBook):
         backend = "sqlite" if is_sqlite(normalize_database_url(database_url)) else "postgresql"
         logger.info("ticket log opened on %s", backend)
         return cls(engine)
-
-    async def summary_facts(self, customer_id: str, ticket_id: int | None,
-                            conversation_id: str) -> tuple[CustomerView | None, TicketView | None, MessageView | None]:
-        """What the console's one-line view of a conversation needs from the log, in one transaction: the
-        customer, the ticket (if any) and the newest message."""
-        async with self._sessions() as session:
-            customer = await session.get(Customer, customer_id)
-            ticket = await read_ticket(session, ticket_id) if ticket_id is not None else None
-            return (None if customer is None else customer_view(customer), ticket,
-                    await read_last_message(session, conversation_id))
 
     @property
     def engine(self) -> AsyncEngine:

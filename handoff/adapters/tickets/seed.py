@@ -36,22 +36,22 @@ async def seed_demo(database_url: str, folder: Path, password: str) -> tuple[lis
     now = datetime.now(UTC)
     try:
         for agent in read(folder / "agents.yml", "agents"):
-            if await log.agent_by_username(agent["username"]) is None:
-                await log.create_agent(username=agent["username"], name=agent.get("name", agent["username"]),
+            if await log.people.agent_by_username(agent["username"]) is None:
+                await log.people.create_agent(username=agent["username"], name=agent.get("name", agent["username"]),
                                        password_hash=hash_password(password), role=agent.get("role", "agent"),
                                        capacity=int(agent.get("capacity", 3)), tiers=agent.get("tiers", [1]),
                                        languages=agent.get("languages", ["en"]), skills=agent.get("skills", []),
                                        shift=agent.get("shift", []), timezone=agent.get("timezone", "UTC"))
                 created.append(agent["username"])
         for customer in read(folder / "customers.yml", "customers"):
-            if await log.customer_by_external_id(customer["external_id"]) is None:
-                await log.upsert_customer(CustomerId("cu_" + secrets.token_urlsafe(9)),
+            if await log.people.customer_by_external_id(customer["external_id"]) is None:
+                await log.people.upsert_customer(CustomerId("cu_" + secrets.token_urlsafe(9)),
                                           external_id=customer["external_id"], name=customer.get("name"),
                                           email=customer.get("email"), language=customer.get("language", "en"),
                                           value_tier=customer.get("value_tier", "standard"),
                                           lifetime_value=float(customer.get("lifetime_value", 0.0)), now=now)
         for canned in read(folder / "canned.yml", "canned"):
-            await log.upsert_canned(canned["shortcut"], canned["title"], canned["text"])
+            await log.people.upsert_canned(canned["shortcut"], canned["title"], canned["text"])
     finally:
         await log.close()
     return created, password

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import String, cast, exists, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.adapters.tickets.conversations import add_transition, transition_view
-from handoff.adapters.tickets.database import changed_rows, utc
+from handoff.adapters.tickets.database import Repository, changed_rows, utc
 from handoff.adapters.tickets.message_writer import stored_messages, stored_view
 from handoff.adapters.tickets.models import Agent, Conversation, Message, Note, Ticket, TicketAssignment, Transition
 from handoff.adapters.tickets.views import (
@@ -94,10 +94,9 @@ async def read_ticket(session: AsyncSession, ticket_id: int) -> TicketView | Non
     return None if found is None else ticket_view(found[0], found[1])
 
 
-class TicketBook:
-    """Tickets (a part of :class:`handoff.adapters.tickets.repository.TicketLog`)."""
+class TicketBook(Repository):
+    """Tickets (a repository of :class:`~handoff.adapters.tickets.TicketLog`)."""
 
-    _sessions: async_sessionmaker[AsyncSession]
 
     async def open_ticket(self, conversation_id: ConversationId, customer_id: CustomerId, channel: str, *,
                           now: datetime | float, priority: Priority | str, tier: int, category: str | None,

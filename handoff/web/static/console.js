@@ -3,13 +3,14 @@ import {
   $, el, api, AgentSocket, setUnauthorizedHandler, duration, toMillis, humanize, customerName, toast,
 } from './console-lib.js';
 import { ConversationView } from './console-conversation.js';
+import { QueueModel } from './console-queue.js';
 import { TicketsView } from './console-tickets.js';
 
 const TITLE = 'Agent console';
 
 const app = {
   me: null,
-  queue: [],
+  queue: new QueueModel(),
   mine: new Map(), // conversation_id -> summary
   unread: new Map(), // conversation_id -> count
   canned: [],
@@ -27,7 +28,7 @@ const app = {
       this.mine.delete(id);
       this.unread.delete(id);
     }
-    if (summary.state !== 'queued') this.queue = this.queue.filter((q) => q.conversation_id !== id);
+    if (summary.state !== 'queued') this.queue.exit(id, summary.version);
     this.view.updateSummary(summary);
     renderLists();
   },
@@ -104,14 +105,14 @@ function start(agent) {
   app.socket.start();
   loadCanned();
   app.refreshMine();
-  api('GET', '/api/queue').then((d) => { app.queue = (d && d.queue) || []; renderLists(); }).catch(() => {});
+  api('GET', '/api/queue').then((d) => { app.queue.reset(d && d.queue); renderLists(); }).catch(() => {});
 }
 
 function signedOut(message) {
   if (app.socket) app.socket.stop();
   app.socket = null;
   if (app.view) app.view.close();
-  app.queue = [];
+  app.queue.clear();
   app.mine = new Map();
   app.unread = new Map();
   app.connectedOnce = false;
@@ -162,14 +163,18 @@ function onFrame(f) {
   switch (f.type) {
     case 'hello':
       if (f.agent) { app.me = { ...app.me, ...f.agent }; renderMe(); }
-      app.queue = f.queue || [];
+      app.queue.reset(f.queue);
       app.mine = new Map((f.conversations || []).map((s) => [s.conversation_id, s]));
       renderLists();
       app.view.resendOutbox();
       if (app.view.id) app.view.open(app.view.id); // catch up on what was missed while disconnected
       break;
-    case 'queue':
-      app.queue = f.queue || [];
+    case 'queue_entry':
+      app.queue.enter(f.conversation);
+      renderLists();
+      break;
+    case 'queue_exit':
+      app.queue.exit(f.conversation_id, f.version);
       renderLists();
       break;
     case 'assigned':
@@ -220,7 +225,8 @@ function badge(text, kind) { return el('span', { class: `badge ${kind || ''}`, t
 
 function renderQueue() {
   const list = $('#queue-list');
-  list.replaceChildren(...app.queue.map((s) => {
+  const queue = app.queue.ordered();
+  list.replaceChildren(...queue.map((s) => {
     const take = el('button', { type: 'button', class: 'small primary', 'data-testid': 'take', text: 'Take',
       onclick: (ev) => { ev.stopPropagation(); takeConversation(s.conversation_id, ev.currentTarget); } });
     const c = s.customer || {};
@@ -238,8 +244,8 @@ function renderQueue() {
         el('span', { class: 'muted' }, 'Waiting ', el('span', { 'data-since': String(toMillis(s.queued_at) || '') })),
         el('span', { class: 'spacer' }), take));
   }));
-  $('#queue-count').textContent = String(app.queue.length);
-  $('#queue-empty').hidden = app.queue.length > 0;
+  $('#queue-count').textContent = String(queue.length);
+  $('#queue-empty').hidden = queue.length > 0;
 }
 
 function renderMine() {
@@ -288,7 +294,7 @@ async function takeConversation(id, button) {
     const summary = data && (data.conversation || (data.conversation_id ? data : null));
     if (summary) app.applySummary(summary);
     else await app.refreshMine();
-    app.queue = app.queue.filter((q) => q.conversation_id !== id);
+    app.queue.exit(id, summary ? summary.version : null);
     renderLists();
     openConversation(id);
   } catch (e) {

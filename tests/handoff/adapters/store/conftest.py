@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from redis.asyncio import Redis
 
-from handoff.adapters.store import MemoryStore, RedisStore, Store
+from handoff.adapters.store import MemoryStore, RedisStore
 from handoff.adapters.store.redis_bus import RECOVERABLE_ERRORS
+from handoff.service.ports import Store
 from tests.conftest import TIMEOUT
 
 REDIS_URL = "redis://127.0.0.1:6379/11"  # databases 12-15 are the bot tests' (trackers, and locks one up)

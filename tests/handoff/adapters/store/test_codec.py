@@ -7,7 +7,6 @@ from datetime import time
 
 import pytest
 
-from handoff.adapters.store import ConversationRecord
 from handoff.adapters.store.codec import (
     AGENT_LIVE_FIELDS,
     AGENT_STATIC_FIELDS,
@@ -18,7 +17,18 @@ from handoff.adapters.store.codec import (
     encode_changes,
     encode_conversation,
 )
-from handoff.core.model import AgentId, AgentSnapshot, CustomerId, Presence, Priority, ShiftWindow, State, TicketId
+from handoff.core.model import (
+    AgentId,
+    AgentSnapshot,
+    ConversationRecord,
+    CustomerId,
+    CustomerProfile,
+    Presence,
+    Priority,
+    ShiftWindow,
+    State,
+    TicketId,
+)
 
 
 def test_codec_covers_every_field() -> None:
@@ -32,10 +42,14 @@ def test_codec_conversation_round_trip() -> None:
         "c1", CustomerId("u1"), channel="whatsapp", state=State.ASSIGNED, created_at=1718000000.123456,
         language="pt-BR", priority=Priority.HIGH, tier=2, category="", ticket_id=TicketId(42),
         queued_at=0.1 + 0.2, agent_id=AgentId("a1"), assigned_at=1718000001.0, answered=True,
-        excluded=frozenset({AgentId("a2"), AgentId("a3")}), requested_agent=AgentId("a4"), customer_left_at=-1.5)
+        excluded=frozenset({AgentId("a2"), AgentId("a3")}), requested_agent=AgentId("a4"), customer_left_at=-1.5,
+        customer_name="Zoë \"Z\" O'Neil", customer_email="z@example.com", reasons=("complaint", "no_answer"),
+        profile=CustomerProfile(CustomerId("u1"), "pt-BR", "vip", 1234.5, AgentId("a9"), 7), rank=1717999700.25,
+        version=12)
     encoded = encode_conversation(full)
     assert all(isinstance(v, str) for v in encoded.values())
     assert encoded["state"] == "assigned" and encoded["priority"] == "1" and encoded["answered"] == "1"
+    assert encoded["reasons"] == '["complaint", "no_answer"]' and encoded["version"] == "12"
     assert decode_conversation(encoded) == full
     bare = ConversationRecord("c2", CustomerId("u2"))
     assert "agent_id" not in encode_conversation(bare)

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from dataclasses import replace
 from datetime import time
 
 import pytest
 
-from handoff.adapters.store import ConversationRecord, Event, Store
+from handoff.adapters.store import Event
 from handoff.adapters.store.base import Handler
 from handoff.core.errors import Conflict, StateConflict, UnknownConversation
 from handoff.core.model import (
     AgentId,
     AgentSnapshot,
     ConversationId,
+    ConversationRecord,
     CustomerId,
+    CustomerProfile,
     Presence,
     Priority,
     ShiftWindow,
     State,
 )
+from handoff.core.queue import QueueOrder
+from handoff.service.ports import Store
 from tests.handoff.adapters.store.conftest import wait_until
 
 A, B = AgentId("ann"), AgentId("bob")
@@ -36,9 +42,14 @@ async def new(store: Store, n: int, **fields: object) -> ConversationRecord:
     return record
 
 
-async def queued(store: Store, n: int, queued_at: float, priority: Priority = Priority.NORMAL) -> None:
+STRICT = QueueOrder(aging_seconds=math.inf)  # priority first, then age
+
+
+async def queued(store: Store, n: int, queued_at: float, priority: Priority = Priority.NORMAL,
+                 order: QueueOrder = STRICT) -> None:
     await new(store, n)
-    await store.enqueue(cid(n), {"queued_at": queued_at, "priority": priority})
+    await store.enqueue(cid(n), {"queued_at": queued_at, "priority": priority,
+                                 "rank": order.rank(priority, queued_at)})
 
 
 async def online(store: Store, agent_id: AgentId, capacity: int = 2, now: float = 500.0) -> None:
@@ -51,16 +62,19 @@ class TestStoreContract:
     async def test_create_conversation_round_trips_every_field(self, store: Store) -> None:
         record = ConversationRecord(cid(1), CustomerId("u1"), channel="email", created_at=1.5, language="fr",
                                     priority=Priority.URGENT, tier=3, category="returns", excluded=frozenset({A, B}),
-                                    requested_agent=B, customer_left_at=9.25)
+                                    requested_agent=B, customer_left_at=9.25, customer_name="Jo", customer_email="jo@x",
+                                    profile=CustomerProfile(CustomerId("u1"), "fr", "vip", 12.5, B, 3),
+                                    reasons=("complaint", "explicit_request"), rank=-598.5)
         await store.create_conversation(record)
-        assert await store.get_conversation(cid(1)) == record
+        assert await store.get_conversation(cid(1)) == replace(record, version=1)
         assert await store.get_conversation(cid(2)) is None
 
     async def test_create_conversation_rejects_an_existing_id(self, store: Store) -> None:
         await new(store, 1)
         with pytest.raises(Conflict):
             await store.create_conversation(ConversationRecord(cid(1), CustomerId("other")))
-        assert (await store.get_conversation(cid(1))) == ConversationRecord(cid(1), CustomerId("u1"), created_at=1001.0)
+        assert (await store.get_conversation(cid(1))) == ConversationRecord(cid(1), CustomerId("u1"), created_at=1001.0,
+                                                                            version=1)
 
     async def test_update_conversation_applies_changes_when_state_expected(self, store: Store) -> None:
         await new(store, 1, category="orders")
@@ -90,6 +104,17 @@ class TestStoreContract:
         await store.update_conversation(cid(1), [State.QUEUED], {"state": State.ABANDONED})
         assert await store.queue() == [cid(2)]
 
+    async def test_every_write_raises_the_version(self, store: Store) -> None:
+        await online(store, A)
+        await new(store, 1)
+        versions = [(await store.get_conversation(cid(1))).version]  # type: ignore[union-attr]
+        for write in (store.update_conversation(cid(1), [State.BOT], {"tier": 2}),
+                      store.enqueue(cid(1), {"queued_at": 5.0}), store.assign(cid(1), A, 6.0),
+                      store.mark_answered(cid(1), A), store.release(cid(1), A, State.RESOLVED, 7.0, {})):
+            await write
+            versions.append((await store.get_conversation(cid(1))).version)  # type: ignore[union-attr]
+        assert versions == [1, 2, 3, 4, 5, 6]
+
     # the hold queue ----------------------------------------------------------------------------
     async def test_enqueue_orders_by_priority_then_age(self, store: Store) -> None:
         await queued(store, 1, 30.0)
@@ -98,6 +123,43 @@ class TestStoreContract:
         await queued(store, 4, 20.0, Priority.HIGH)
         await queued(store, 5, 5.0, Priority.HIGH)
         assert await store.queue() == [cid(3), cid(5), cid(4), cid(2), cid(1)]
+
+    async def test_queue_orders_by_rank_with_aging_then_id(self, store: Store) -> None:
+        aging = QueueOrder(aging_seconds=300.0)
+        await queued(store, 1, 1000.0, order=aging)  # waited 10 minutes more: ranks with an urgent newcomer
+        await queued(store, 2, 1600.0, Priority.URGENT, order=aging)
+        await queued(store, 3, 1500.0, Priority.HIGH, order=aging)
+        await queued(store, 4, 1700.0, order=aging)
+        assert await store.queue() == [cid(1), cid(2), cid(3), cid(4)]  # c1 and c2 tie on rank: by id
+        records = await store.queued()
+        assert [r.conversation_id for r in records] == await store.queue()
+        assert aging.sort(records, now=2000.0) == records
+        assert [await store.queue_position(cid(n)) for n in (1, 2, 3, 4)] == [1, 2, 3, 4]
+
+    async def test_queued_pages_and_positions(self, store: Store) -> None:
+        for n in range(1, 8):
+            await queued(store, n, 100.0 - n)  # the later n, the older
+        page = await store.queued(2, 3)
+        assert [r.conversation_id for r in page] == [cid(5), cid(4), cid(3)]
+        assert all(r.state is State.QUEUED for r in page)
+        assert await store.queued(7, 5) == [] and await store.queued(0, 0) == []
+        assert [r.conversation_id for r in await store.queued(5)] == [cid(2), cid(1)]
+        assert await store.queue_position(cid(7)) == 1 and await store.queue_position(cid(1)) == 7
+        await store.update_conversation(cid(7), [State.QUEUED], {"state": State.ABANDONED})
+        assert await store.queue_position(cid(7)) is None and await store.queue_position(cid(1)) == 6
+        await new(store, 8)
+        assert await store.queue_position(cid(8)) is None and await store.queue_position(cid(9)) is None
+
+    async def test_left_while_queued_finds_only_the_long_gone(self, store: Store) -> None:
+        for n in (1, 2, 3):
+            await queued(store, n, 10.0 * n)
+        await store.update_conversation(cid(1), list(State), {"customer_left_at": 50.0})
+        await store.update_conversation(cid(2), list(State), {"customer_left_at": 80.0})
+        assert await store.left_while_queued(60.0) == [cid(1)]
+        await store.update_conversation(cid(1), list(State), {"customer_left_at": None})  # came back
+        assert await store.left_while_queued(90.0) == [cid(2)]
+        await store.update_conversation(cid(2), [State.QUEUED], {"state": State.ABANDONED})
+        assert await store.left_while_queued(90.0) == []
 
     async def test_enqueue_refuses_a_conversation_already_queued(self, store: Store) -> None:
         # two escalations of one conversation: the second loses, and the queue keeps the first's place

@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 from redis.asyncio import Redis
 
-from handoff.adapters.store import ConversationRecord, Event, MemoryStore, RedisStore, open_store
+from handoff.adapters.store import Event, MemoryStore, RedisStore, open_store
 from handoff.core.errors import UpstreamUnavailable
-from handoff.core.model import AgentId, AgentSnapshot, ConversationId, CustomerId, Presence, State
+from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, CustomerId, Presence, State
 from tests.handoff.adapters.store.conftest import REDIS_URL, delete_keys, wait_until
 
 Factory = Callable[[], Awaitable[RedisStore]]

@@ -85,17 +85,17 @@ async def log(database_url: str) -> AsyncIterator[TicketLog]:
 @pytest.fixture
 async def conversation(log: TicketLog) -> ConversationId:
     """One conversation, ``c_1`` of customer ``cu_1``, started at T0."""
-    await log.upsert_customer(CUSTOMER, name="Jo", email="jo@example.com", now=T0)
-    await log.create_conversation(CONVERSATION, CUSTOMER, "web", T0)
+    await log.people.upsert_customer(CUSTOMER, name="Jo", email="jo@example.com", now=T0)
+    await log.conversations.create_conversation(CONVERSATION, CUSTOMER, "web", T0)
     return CONVERSATION
 
 
 @pytest.fixture
 async def ada(log: TicketLog) -> AgentAccount:
-    return await log.create_agent("ada", "Ada Lovelace", "hash-a", agent_id=AgentId("a_ada"), tiers=[1, 2],
+    return await log.people.create_agent("ada", "Ada Lovelace", "hash-a", agent_id=AgentId("a_ada"), tiers=[1, 2],
                                   now=T0)
 
 
 @pytest.fixture
 async def grace(log: TicketLog) -> AgentAccount:
-    return await log.create_agent("grace", "Grace Hopper", "hash-g", agent_id=AgentId("a_grace"), now=T0)
+    return await log.people.create_agent("grace", "Grace Hopper", "hash-g", agent_id=AgentId("a_grace"), now=T0)

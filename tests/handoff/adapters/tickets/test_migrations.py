@@ -44,7 +44,7 @@ async def test_migrate_concurrent_instances_take_turns(postgres_url: str) -> Non
 
     log = await TicketLog.open(postgres_url)
     try:
-        assert await log.count_agents() == 0
+        assert await log.people.count_agents() == 0
     finally:
         await log.close()
 
@@ -54,7 +54,7 @@ async def test_migrate_then_open_on_a_fresh_sqlite_folder(tmp_path: Any) -> None
     await migrate(url)
     log = await TicketLog.open(url)
     try:
-        assert await log.count_agents() == 0
+        assert await log.people.count_agents() == 0
         async with log.engine.connect() as connection:
             journal = (await connection.execute(text("PRAGMA journal_mode"))).scalar_one()
             foreign_keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar_one()
@@ -68,8 +68,8 @@ async def test_in_memory_sqlite_shares_one_database() -> None:
     try:
         async with log.engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
-        await log.upsert_canned("/hi", "Hi", "Hello")
-        assert [c.shortcut for c in await log.list_canned()] == ["/hi"]
+        await log.people.upsert_canned("/hi", "Hi", "Hello")
+        assert [c.shortcut for c in await log.people.list_canned()] == ["/hi"]
     finally:
         await log.close()
 

@@ -21,14 +21,14 @@ REQUEST: dict[str, Any] = {"schema": "handoff-request/v1", "reasons": REASONS, "
 
 async def _ticket(log: TicketLog, conversation: ConversationId, **options: Any) -> TicketId:
     fields: dict[str, Any] = {"now": at(10), "priority": Priority.NORMAL, "tier": 1, "category": "orders"}
-    return await log.open_ticket(conversation, CUSTOMER, "web", **{**fields, **options})
+    return await log.tickets.open_ticket(conversation, CUSTOMER, "web", **{**fields, **options})
 
 
 async def test_open_ticket_keeps_the_request(log: TicketLog, conversation: ConversationId) -> None:
     ticket_id = await _ticket(log, conversation, priority="high", tier=2, reasons=REASONS, request=REQUEST,
                               summary="Asked for a recipe.")
 
-    ticket = await log.ticket_for_conversation(conversation)
+    ticket = await log.tickets.ticket_for_conversation(conversation)
     assert ticket is not None and ticket.ticket_id == ticket_id
     assert ticket.number == f"T-{ticket_id:06d}"
     assert (ticket.status, ticket.priority, ticket.tier, ticket.category) == ("open", Priority.HIGH, 2, "orders")
@@ -41,41 +41,41 @@ async def test_open_ticket_keeps_the_request(log: TicketLog, conversation: Conve
 async def test_ticket_lifecycle_timestamps(log: TicketLog, conversation: ConversationId, ada: AgentAccount,
                                            grace: AgentAccount) -> None:
     ticket_id = await _ticket(log, conversation)
-    await log.ticket_assigned(ticket_id, grace.agent_id, at(40))
-    await log.ticket_unassigned(ticket_id, grace.agent_id, "timeout", at(70))
-    await log.ticket_assigned(ticket_id, ada.agent_id, at(80))
-    assert await log.first_response(ticket_id, at(95)) is True
-    assert await log.first_response(ticket_id, at(120)) is False
-    assert await log.close_ticket(ticket_id, "resolved", at(400)) is True
-    assert await log.close_ticket(ticket_id, "abandoned", at(500)) is False
+    await log.tickets.ticket_assigned(ticket_id, grace.agent_id, at(40))
+    await log.tickets.ticket_unassigned(ticket_id, grace.agent_id, "timeout", at(70))
+    await log.tickets.ticket_assigned(ticket_id, ada.agent_id, at(80))
+    assert await log.tickets.first_response(ticket_id, at(95)) is True
+    assert await log.tickets.first_response(ticket_id, at(120)) is False
+    assert await log.tickets.close_ticket(ticket_id, "resolved", at(400)) is True
+    assert await log.tickets.close_ticket(ticket_id, "abandoned", at(500)) is False
 
-    detail = await log.get_ticket(ticket_id)
+    detail = await log.tickets.get_ticket(ticket_id)
     assert detail is not None
     assert (detail.assigned_at, detail.first_response_at, detail.resolved_at) == (at(40), at(95), at(400))
     assert (detail.status, detail.resolution, detail.assignee_id, detail.assignee_name) == (
         "resolved", "resolved", "a_ada", "Ada Lovelace")
     assert [(a.agent_id, a.assigned_at, a.ended_at, a.end_cause) for a in detail.assignments] == [
         ("a_grace", at(40), at(70), "timeout"), ("a_ada", at(80), at(400), "resolved")]
-    assert await log.ticket_for_conversation(conversation) is None
+    assert await log.tickets.ticket_for_conversation(conversation) is None
 
 
 async def test_unassigned_ticket_has_no_assignee(log: TicketLog, conversation: ConversationId,
                                                  grace: AgentAccount) -> None:
     ticket_id = await _ticket(log, conversation)
-    await log.ticket_assigned(ticket_id, grace.agent_id, at(40))
-    await log.ticket_unassigned(ticket_id, grace.agent_id, "transfer", at(50))
+    await log.tickets.ticket_assigned(ticket_id, grace.agent_id, at(40))
+    await log.tickets.ticket_unassigned(ticket_id, grace.agent_id, "transfer", at(50))
 
-    ticket = await log.ticket_for_conversation(conversation)
+    ticket = await log.tickets.ticket_for_conversation(conversation)
     assert ticket is not None and ticket.assignee_id is None and ticket.assigned_at == at(40)
 
 
 async def test_close_ticket_handed_back_is_resolved(log: TicketLog, conversation: ConversationId,
                                                    ada: AgentAccount) -> None:
     ticket_id = await _ticket(log, conversation)
-    await log.ticket_assigned(ticket_id, ada.agent_id, at(40))
-    await log.close_ticket(ticket_id, "handed_back", at(90))
+    await log.tickets.ticket_assigned(ticket_id, ada.agent_id, at(40))
+    await log.tickets.close_ticket(ticket_id, "handed_back", at(90))
 
-    detail = await log.get_ticket(ticket_id)
+    detail = await log.tickets.get_ticket(ticket_id)
     assert detail is not None and (detail.status, detail.resolution) == ("resolved", "handed_back")
     assert detail.assignments[0].end_cause == "handed_back"
 
@@ -83,33 +83,33 @@ async def test_close_ticket_handed_back_is_resolved(log: TicketLog, conversation
 async def test_close_ticket_refuses_an_open_status(log: TicketLog, conversation: ConversationId) -> None:
     ticket_id = await _ticket(log, conversation)
     with pytest.raises(ValueError):
-        await log.close_ticket(ticket_id, "open", at(20))
+        await log.tickets.close_ticket(ticket_id, "open", at(20))
     with pytest.raises(BadRequest):
-        await log.close_ticket(TicketId(999), "resolved", at(20))
+        await log.tickets.close_ticket(TicketId(999), "resolved", at(20))
 
 
 async def test_offline_ticket_keeps_its_callback(log: TicketLog, conversation: ConversationId) -> None:
     callback = {"contact": "jo@example.com", "channel": "email", "by": "2026-11-26T09:00:00+00:00"}
     ticket_id = await _ticket(log, conversation, status="offline", callback=callback)
 
-    ticket = await log.ticket_for_conversation(conversation)
+    ticket = await log.tickets.ticket_for_conversation(conversation)
     assert ticket is not None and ticket.ticket_id == ticket_id
     assert (ticket.status, ticket.callback) == ("offline", callback)
-    assert [t.ticket_id for t in await log.list_tickets(status="offline")] == [ticket_id]
+    assert [t.ticket_id for t in await log.tickets.list_tickets(status="offline")] == [ticket_id]
 
 
 async def test_get_ticket_has_transcript_notes_and_transitions(log: TicketLog, conversation: ConversationId,
                                                                ada: AgentAccount) -> None:
-    await log.add_message(conversation, "customer", "I want a person", now=at(5))
-    await log.record_transition(conversation, State.BOT, State.QUEUED, "handoff_requested", now=at(10))
+    await log.conversations.add_message(conversation, "customer", "I want a person", now=at(5))
+    await log.conversations.record_transition(conversation, State.BOT, State.QUEUED, "handoff_requested", now=at(10))
     ticket_id = await _ticket(log, conversation)
-    await log.ticket_assigned(ticket_id, ada.agent_id, at(20))
-    await log.add_message(conversation, "agent", "Hello, Ada here", now=at(25), agent_id=ada.agent_id)
-    note = await log.add_note(ticket_id, ada.agent_id, "Customer seems upset", at(26))
-    await log.close_ticket(ticket_id, "resolved", at(60))
-    await log.add_message(conversation, "bot", "Anything else?", now=at(70))  # after the close: not in it
+    await log.tickets.ticket_assigned(ticket_id, ada.agent_id, at(20))
+    await log.conversations.add_message(conversation, "agent", "Hello, Ada here", now=at(25), agent_id=ada.agent_id)
+    note = await log.tickets.add_note(ticket_id, ada.agent_id, "Customer seems upset", at(26))
+    await log.tickets.close_ticket(ticket_id, "resolved", at(60))
+    await log.conversations.add_message(conversation, "bot", "Anything else?", now=at(70))  # after the close: not in it
 
-    detail = await log.get_ticket(ticket_id)
+    detail = await log.tickets.get_ticket(ticket_id)
     assert detail is not None
     assert [(m.sender, m.text, m.agent_name) for m in detail.messages] == [
         ("customer", "I want a person", None), ("agent", "Hello, Ada here", "Ada Lovelace")]
@@ -120,20 +120,20 @@ async def test_get_ticket_has_transcript_notes_and_transitions(log: TicketLog, c
     wire = detail.to_json()
     assert wire["id"] == ticket_id and len(wire["messages"]) == 2 and wire["notes"][0]["text"] == note.text
     assert wire["assignments"][0]["agent_name"] == "Ada Lovelace"
-    assert await log.get_ticket(TicketId(999)) is None
+    assert await log.tickets.get_ticket(TicketId(999)) is None
 
 
 async def test_update_ticket_tags_priority_status(log: TicketLog, conversation: ConversationId) -> None:
     ticket_id = await _ticket(log, conversation)
 
-    updated = await log.update_ticket(ticket_id, tags=[" VIP ", "refund", "vip", ""], priority="urgent",
+    updated = await log.tickets.update_ticket(ticket_id, tags=[" VIP ", "refund", "vip", ""], priority="urgent",
                                       status="pending", now=at(30))
     assert updated is not None
     assert (updated.tags, updated.priority, updated.status, updated.updated_at) == (
         ("vip", "refund"), Priority.URGENT, "pending", at(30))
-    assert await log.update_ticket(TicketId(999), tags=["x"]) is None
+    assert await log.tickets.update_ticket(TicketId(999), tags=["x"]) is None
     with pytest.raises(BadRequest):
-        await log.update_ticket(ticket_id, status="resolved")
+        await log.tickets.update_ticket(ticket_id, status="resolved")
 
 
 async def _three_tickets(log: TicketLog, ada: AgentAccount) -> list[TicketId]:
@@ -144,14 +144,14 @@ async def _three_tickets(log: TicketLog, ada: AgentAccount) -> list[TicketId]:
             ("urgent", 3, "Card charged twice", "my card was charged two times")]):
         conversation = ConversationId(f"c_t{number}")
         customer = CustomerId("cu_other") if number == 2 else CUSTOMER
-        await log.create_conversation(conversation, customer, "web", at(number))
-        await log.add_message(conversation, "customer", text, now=at(number + 1))
-        ids.append(await log.open_ticket(conversation, customer, "web", now=at(100 + number), priority=priority,
+        await log.conversations.create_conversation(conversation, customer, "web", at(number))
+        await log.conversations.add_message(conversation, "customer", text, now=at(number + 1))
+        ids.append(await log.tickets.open_ticket(conversation, customer, "web", now=at(100 + number), priority=priority,
                                          tier=tier, category=None, summary=summary))
-    await log.ticket_assigned(ids[1], ada.agent_id, at(200))
-    await log.update_ticket(ids[1], tags=["refund", "vip"])
-    await log.update_ticket(ids[2], tags=["vipish"])
-    await log.close_ticket(ids[0], "abandoned", at(300))
+    await log.tickets.ticket_assigned(ids[1], ada.agent_id, at(200))
+    await log.tickets.update_ticket(ids[1], tags=["refund", "vip"])
+    await log.tickets.update_ticket(ids[2], tags=["vipish"])
+    await log.tickets.close_ticket(ids[0], "abandoned", at(300))
     return ids
 
 
@@ -159,7 +159,7 @@ async def test_list_tickets_filters(log: TicketLog, conversation: ConversationId
     first, second, third = await _three_tickets(log, ada)
 
     async def ids(**filters: Any) -> list[int]:
-        return [t.ticket_id for t in await log.list_tickets(**filters)]
+        return [t.ticket_id for t in await log.tickets.list_tickets(**filters)]
 
     assert await ids() == [third, second, first]  # newest first
     assert await ids(status="open") == [third, second]
@@ -180,7 +180,7 @@ async def test_list_tickets_search_summary_and_transcript(log: TicketLog, conver
     first, second, third = await _three_tickets(log, ada)
 
     async def found(q: str) -> list[int]:
-        return [t.ticket_id for t in await log.list_tickets(q=q)]
+        return [t.ticket_id for t in await log.tickets.list_tickets(q=q)]
 
     assert await found("order 1001") == [first]  # summary, any case
     assert await found("PARCEL") == [first]  # transcript
@@ -195,25 +195,25 @@ async def test_kpis_counts_and_durations(log: TicketLog, conversation: Conversat
     durations = [(30, 60, 300), (90, 120, 600), (150, 200, 900)]  # wait, first response, handle (from assignment)
     for number, (wait, first, handle) in enumerate(durations):
         conversation_id = ConversationId(f"c_k{number}")
-        await log.create_conversation(conversation_id, CUSTOMER, "web", at(0))
-        ticket_id = await log.open_ticket(conversation_id, CUSTOMER, "web", now=at(0), priority="normal", tier=1,
+        await log.conversations.create_conversation(conversation_id, CUSTOMER, "web", at(0))
+        ticket_id = await log.tickets.open_ticket(conversation_id, CUSTOMER, "web", now=at(0), priority="normal", tier=1,
                                           category=None)
-        await log.ticket_assigned(ticket_id, ada.agent_id, at(wait))
-        await log.first_response(ticket_id, at(first))
-        await log.close_ticket(ticket_id, "resolved", at(wait + handle))
-    await log.open_ticket(conversation, CUSTOMER, "web", now=at(5), priority="normal", tier=1, category=None)
-    await log.create_conversation(ConversationId("c_late"), CUSTOMER, "web", at(0))
-    await log.open_ticket(ConversationId("c_late"), CUSTOMER, "web", now=at(3600), priority="normal", tier=1,
+        await log.tickets.ticket_assigned(ticket_id, ada.agent_id, at(wait))
+        await log.tickets.first_response(ticket_id, at(first))
+        await log.tickets.close_ticket(ticket_id, "resolved", at(wait + handle))
+    await log.tickets.open_ticket(conversation, CUSTOMER, "web", now=at(5), priority="normal", tier=1, category=None)
+    await log.conversations.create_conversation(ConversationId("c_late"), CUSTOMER, "web", at(0))
+    await log.tickets.open_ticket(ConversationId("c_late"), CUSTOMER, "web", now=at(3600), priority="normal", tier=1,
                           category=None)
 
-    kpis = await log.kpis(T0, at(3600))
+    kpis = await log.kpis.kpis(T0, at(3600))
     assert kpis["tickets"] == 4
     assert kpis["by_status"] == {"open": 1, "pending": 0, "offline": 0, "resolved": 3, "abandoned": 0}
     assert kpis["by_resolution"] == {"resolved": 3}
     assert kpis["wait_seconds"] == {"count": 3, "mean": 90.0, "p50": 90.0, "p90": 138.0}
     assert kpis["first_response_seconds"] == {"count": 3, "mean": 126.667, "p50": 120.0, "p90": 184.0}
     assert kpis["handle_seconds"] == {"count": 3, "mean": 600.0, "p50": 600.0, "p90": 840.0}
-    empty = await log.kpis(at(-100), at(-1))
+    empty = await log.kpis.kpis(at(-100), at(-1))
     assert empty["tickets"] == 0 and empty["wait_seconds"]["mean"] is None
 
 
@@ -222,21 +222,21 @@ async def test_withdraw_ticket_takes_back_a_lost_race(log: TicketLog, conversati
     def queued(cause: str) -> TransitionNote:
         return TransitionNote(State.BOT.value, State.QUEUED.value, cause, "bot")
 
-    await log.record_transition(conversation, None, State.BOT, "started", now=T0)
+    await log.conversations.record_transition(conversation, None, State.BOT, "started", now=T0)
     # two escalations of one conversation at the same moment: the first is queued and routed, then the
     # second's transaction commits (its conversation state "queued" is stale) and loses at the live store
     winner = await _ticket(log, conversation, transition=queued("handoff_requested"))
-    await log.record_transition(conversation, State.QUEUED, State.ASSIGNED, "routed", now=at(10), actor="a_ada")
+    await log.conversations.record_transition(conversation, State.QUEUED, State.ASSIGNED, "routed", now=at(10), actor="a_ada")
     loser = await _ticket(log, conversation, transition=queued("bot_unavailable"))
-    await log.withdraw_ticket(loser)
+    await log.tickets.withdraw_ticket(loser)
 
-    assert await log.get_ticket(loser) is None
-    current = await log.ticket_for_conversation(conversation)
+    assert await log.tickets.get_ticket(loser) is None
+    current = await log.tickets.ticket_for_conversation(conversation)
     assert current is not None and current.ticket_id == winner
-    assert [(t.to_state, t.cause, (t.details or {}).get("ticket_id")) for t in await log.transitions(conversation)] \
+    assert [(t.to_state, t.cause, (t.details or {}).get("ticket_id")) for t in await log.conversations.transitions(conversation)] \
         == [(State.BOT, "started", None), (State.QUEUED, "handoff_requested", winner),
             (State.ASSIGNED, "routed", None)]
     async with log.engine.connect() as connection:
         state = (await connection.execute(select(Conversation.state).where(Conversation.id == conversation))).scalar()
     assert state == "assigned"
-    await log.withdraw_ticket(loser)  # again: nothing left to take back
+    await log.tickets.withdraw_ticket(loser)  # again: nothing left to take back

@@ -1,4 +1,5 @@
-"""What both stores write when an assignment ends (one definition, so the backends cannot drift)."""
+"""What both stores write when an assignment ends (one definition, so the backends cannot drift). What the
+transition itself changes besides is the core's (:mod:`handoff.core.transitions`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,147 @@
+"""What each state change does, decided without I/O: every function checks the change's cause against the
+state machine (:mod:`handoff.core.conversation`) and returns a :class:`Change`; the service applies it.
+
+The service picks the store's atomic operation that fits (``enqueue``, ``assign``, ``release`` or a
+compare-and-set update), writes ``Change.fields`` with it, then records the rest: the transition and its
+cause in the ticket log, the ticket's assignment and closing, the notice to the customer, the console's
+queue. So a cause is always checked before anything is written, and what a transition resets is said once
+here (:data:`BACK_TO_BOT`).
+
+::
+
+    function            move                          store operation      ticket
+    escalate            bot -> queued                 enqueue              opened (with the transition)
+    close_for_callback  bot -> offline                update               opened, status offline
+    assign              queued -> assigned            assign               assignee history starts
+    requeue             assigned -> queued            release              assignment ends
+    transfer            assigned -> queued            release              assignment ends
+    hand_back           assigned -> bot               release              assignment ends, closed
+    resolve             assigned -> resolved          release              assignment ends, closed
+    abandon             queued -> abandoned           update               closed
+    customer_returned   resolved/offline/abandoned    update               (a new one on the next hand-off)
+                        -> bot
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from handoff.core import texts
+from handoff.core.conversation import Cause, check_cause
+from handoff.core.model import AgentId, ConversationRecord, CustomerProfile, Priority, State
+
+BACK_TO_BOT: Mapping[str, Any] = MappingProxyType({
+    "state": State.BOT, "agent_id": None, "ticket_id": None, "queued_at": None, "assigned_at": None,
+    "answered": False, "excluded": frozenset(), "requested_agent": None, "rank": None, "reasons": ()})
+"""What a conversation forgets when the bot owns it again: the hand-off it had is over."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One state change, as decided: the move and its cause, and everything it does.
+
+    Attributes:
+        fields: the live record's fields to write (besides what the store's atomic operation sets itself).
+        actor: who caused it (an agent id), if anyone.
+        details: kept with the transition for QA (routing scores, tier, difficulty...).
+        notice: what the service says to the customer about it, if anything.
+        close_ticket: how the ticket ends (``resolved``, ``handed_back``, ``abandoned``), if it does.
+        assignment_starts / assignment_ends: the agent whose turn on the ticket starts or ends.
+        handle_seconds: how long the agent handled it, when the change ends an agent's work on it.
+        tell_bot: the bot should learn what was said while it was not listening.
+    """
+
+    before: State
+    after: State
+    cause: Cause
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    actor: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    notice: str | None = None
+    close_ticket: str | None = None
+    assignment_starts: AgentId | None = None
+    assignment_ends: AgentId | None = None
+    handle_seconds: float | None = None
+    tell_bot: bool = False
+
+    def with_fields(self, **fields: Any) -> Change:
+        """The same change writing more fields (those known only once something was written)."""
+        return replace(self, fields={**self.fields, **fields})
+
+
+def _checked(record: ConversationRecord, after: State, cause: Cause, **effects: Any) -> Change:
+    check_cause(record.state, after, cause)
+    return Change(record.state, after, cause, **effects)
+
+
+def escalate(record: ConversationRecord, cause: Cause, *, priority: Priority, tier: int, category: str | None,
+             reasons: tuple[str, ...], profile: CustomerProfile, queued_at: float, rank: float,
+             difficulty: float) -> Change:
+    """The bot hands off (or is down): the conversation waits for an agent. The ticket's id joins the fields
+    once the ticket is written (:meth:`Change.with_fields`)."""
+    return _checked(record, State.QUEUED, cause, fields={
+        "priority": priority, "tier": tier, "category": category, "reasons": reasons, "profile": profile,
+        "queued_at": queued_at, "rank": rank, "excluded": frozenset(), "requested_agent": None, "agent_id": None},
+        details={"tier": tier, "priority": priority.name.lower(), "difficulty": difficulty})
+
+
+def close_for_callback(record: ConversationRecord) -> Change:
+    """Out of hours: an offline ticket with a promised callback; nobody is queued. The notice names the
+    ticket, so it joins once the ticket is written (:func:`handoff.core.texts.offline`)."""
+    return _checked(record, State.OFFLINE, Cause.OUT_OF_HOURS, fields={"state": State.OFFLINE})
+
+
+def assign(record: ConversationRecord, agent_id: AgentId, agent_name: str, cause: Cause,
+           details: Mapping[str, Any] | None = None) -> Change:
+    """Routing (``assigned``) or the agent (``taken``) gives the conversation to ``agent_id``; the store's
+    ``assign`` makes the move, atomically."""
+    return _checked(record, State.ASSIGNED, cause, actor=agent_id, assignment_starts=agent_id,
+                    details={"agent_id": agent_id, "ticket_id": record.ticket_id, **(details or {})},
+                    notice=texts.ASSIGNED.format(agent=agent_name))
+
+
+def requeue(record: ConversationRecord, agent_id: AgentId) -> Change:
+    """The agent did not answer in time: back to the queue, never to them again."""
+    return _checked(record, State.QUEUED, Cause.ACCEPT_TIMEOUT, actor=agent_id, assignment_ends=agent_id,
+                    fields={"excluded": record.excluded | {agent_id}}, notice=texts.REQUEUED)
+
+
+def transfer(record: ConversationRecord, agent_id: AgentId, *, to_agent: AgentId | None = None,
+             to_tier: int | None = None) -> Change:
+    """The agent passes the conversation on: to one named colleague, or to a tier; never back to them."""
+    return _checked(record, State.QUEUED, Cause.TRANSFERRED, actor=agent_id, assignment_ends=agent_id,
+                    fields={"excluded": record.excluded | {agent_id}, "requested_agent": to_agent,
+                            "tier": to_tier if to_tier is not None else record.tier},
+                    details={"to_agent": to_agent, "to_tier": to_tier}, notice=texts.TRANSFERRED)
+
+
+def _handled(record: ConversationRecord, now: float) -> float | None:
+    return None if record.assigned_at is None else max(now - record.assigned_at, 0.0)
+
+
+def hand_back(record: ConversationRecord, agent_id: AgentId, agent_name: str, now: float) -> Change:
+    """The agent gives the conversation back to the bot, which learns what was said meanwhile."""
+    return _checked(record, State.BOT, Cause.HANDED_BACK, actor=agent_id, assignment_ends=agent_id,
+                    fields=BACK_TO_BOT, close_ticket="handed_back", handle_seconds=_handled(record, now),
+                    tell_bot=record.ticket_id is not None, notice=texts.HANDED_BACK.format(agent=agent_name))
+
+
+def resolve(record: ConversationRecord, agent_id: AgentId, agent_name: str, now: float) -> Change:
+    """The agent closes the conversation as resolved."""
+    return _checked(record, State.RESOLVED, Cause.RESOLVED, actor=agent_id, assignment_ends=agent_id,
+                    close_ticket="resolved", handle_seconds=_handled(record, now),
+                    notice=texts.RESOLVED.format(agent=agent_name))
+
+
+def abandon(record: ConversationRecord) -> Change:
+    """The customer stayed away from the queue too long."""
+    return _checked(record, State.ABANDONED, Cause.CUSTOMER_LEFT, fields={"state": State.ABANDONED},
+                    close_ticket="abandoned")
+
+
+def customer_returned(record: ConversationRecord) -> Change:
+    """The customer writes again after the end: the bot owns the conversation again."""
+    return _checked(record, State.BOT, Cause.CUSTOMER_RETURNED, fields=BACK_TO_BOT)

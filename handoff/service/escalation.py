@@ -1,0 +1,134 @@
+"""Escalation: the bot's hand-off request (or its silence) becomes a ticket and a place in the queue.
+
+The request (schemas/handoff-request.*.json, docs/handoff-payload.md) says why and how urgent; the pure
+core turns it into a tier, a priority and a category (:mod:`handoff.core.difficulty`) and checks the move
+(:mod:`handoff.core.transitions`). Then the ticket and the transition are written in one transaction (it is
+the escalation's latency), the store queues the conversation only if it is still the bot's, and routing
+runs at once. Out of business hours the ticket is an offline one with a promised callback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from handoff.core import texts, transitions
+from handoff.core.conversation import Cause
+from handoff.core.difficulty import category_for, estimate_tier, priority_for
+from handoff.core.errors import StateConflict
+from handoff.core.model import ConversationId, ConversationRecord, State, TicketId
+from handoff.core.queue import QueueOrder
+from handoff.core.routing.schedule import BusinessHours
+from handoff.service.board import Board
+from handoff.service.changes import Changes, log_transition, note
+from handoff.service.dispatch import Dispatch
+from handoff.service.ports import Clock, Store, TicketLog
+
+logger = logging.getLogger(__name__)
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+
+@cache
+def request_validator(name: str) -> jsonschema.Draft202012Validator | None:
+    """The validator of the request contract ``name`` (``handoff-request/v1`` -> handoff-request.v1.json)."""
+    path = SCHEMAS / (name.replace("/", ".") + ".json")
+    if "/" not in name or not path.resolve().is_relative_to(SCHEMAS) or not path.is_file():
+        return None
+    return jsonschema.Draft202012Validator(json.loads(path.read_text()))
+
+
+def request_problem(request: dict[str, Any]) -> str | None:
+    """Why the bot's hand-off request does not match its contract, or None when it does."""
+    name = request.get("schema")
+    validator = request_validator(name) if isinstance(name, str) else None
+    if validator is None:
+        return f"unknown contract {name!r}"
+    errors = sorted(validator.iter_errors(request), key=str)
+    return errors[0].message if errors else None
+
+
+class Escalation:
+    """Opens the ticket, queues (or closes for a callback), and routes at once."""
+
+    def __init__(self, store: Store, log: TicketLog, board: Board, changes: Changes, dispatch: Dispatch,
+                 hours: BusinessHours, queue_order: QueueOrder, clock: Clock) -> None:
+        self._store = store
+        self._log = log
+        self._board = board
+        self._changes = changes
+        self._dispatch = dispatch
+        self._hours = hours
+        self._order = queue_order
+        self._clock = clock
+
+    async def escalate(self, conversation_id: str, request: dict[str, Any] | None, cause: Cause) -> None:
+        """Open a ticket and queue the conversation (or, out of hours, make it an offline ticket)."""
+        record = await self._dispatch.conversation(conversation_id)
+        if record.state is not State.BOT:
+            return
+        if request is not None and (problem := request_problem(request)):
+            logger.warning("conversation %s: the bot's hand-off request does not match its contract (%s)",
+                           record.conversation_id, problem)
+        profile = replace(await self._log.people.customer_profile(record.customer_id), language=record.language)
+        difficulty = estimate_tier(request, profile, 0)  # the bot's failed turns are in the request's figures
+        priority, category = priority_for(request, profile), category_for(request)
+        reasons = (request or {}).get("reasons") or [{"code": cause.value, "detail": texts.BOT_DOWN, "figures": {}}]
+        now = self._clock()
+        now_dt = datetime.fromtimestamp(now, UTC)
+        common: dict[str, Any] = {"now": now_dt, "priority": priority.name.lower(), "tier": difficulty.tier,
+                                  "category": category, "request": request, "reasons": list(reasons),
+                                  "summary": (request or {}).get("summary", "")}
+        if not self._hours.is_open(now_dt):
+            await self._close_for_callback(record, common)
+            return
+        change = transitions.escalate(
+            record, cause, priority=priority, tier=difficulty.tier, category=category,
+            reasons=tuple(str(r.get("code", "")) for r in reasons), profile=profile, queued_at=now,
+            rank=self._order.rank(priority, now), difficulty=difficulty.score)
+        ticket_id = await self._log.tickets.open_ticket(record.conversation_id, record.customer_id, record.channel,
+                                                        transition=note(change), **common)
+        change = change.with_fields(ticket_id=ticket_id)
+        try:  # only if it is still the bot's: of two escalations at once (two sockets, two instances) one wins
+            after = await self._store.enqueue(record.conversation_id, change.fields)
+        except StateConflict:
+            await self._lost_race(record.conversation_id, ticket_id)
+            return
+        log_transition(record.conversation_id, change)
+        if await self._dispatch.dispatch():  # an agent was free: the customer heard who
+            after = await self._dispatch.conversation(record.conversation_id)
+        if after.state is State.QUEUED:
+            status = await self._board.queue_status(after) or {"position": 1, "wait_seconds": None}
+            await self._changes.announce(replace(change, notice=texts.queued(status["position"],
+                                                                             status["wait_seconds"])), after)
+
+    async def _close_for_callback(self, record: ConversationRecord, common: dict[str, Any]) -> None:
+        customer = await self._log.people.get_customer(record.customer_id)
+        opening = self._hours.next_opening(common["now"])
+        email = customer.email if customer else None
+        callback = {"contact": email, "channel": "email" if email else record.channel, "by": opening.isoformat()}
+        change = transitions.close_for_callback(record)
+        ticket_id = await self._log.tickets.open_ticket(record.conversation_id, record.customer_id, record.channel,
+                                                        status="offline", callback=callback,
+                                                        transition=note(change), **common)
+        change = replace(change.with_fields(ticket_id=ticket_id), notice=texts.offline(ticket_id, email, opening))
+        try:
+            after = await self._store.update_conversation(record.conversation_id, [change.before], change.fields)
+        except StateConflict:
+            await self._lost_race(record.conversation_id, ticket_id)
+            return
+        log_transition(record.conversation_id, change)
+        await self._changes.announce(change, after)
+
+    async def _lost_race(self, conversation_id: ConversationId, ticket_id: TicketId) -> None:
+        """Another escalation of the conversation (a second socket's message, another instance) moved it
+        between our read and our move: that one stands, with its ticket; ours is withdrawn."""
+        await self._log.tickets.withdraw_ticket(ticket_id)
+        logger.info("conversation %s: escalated twice at once; the second ticket (%s) was withdrawn",
+                    conversation_id, ticket_id)

@@ -1,0 +1,91 @@
+"""The handoff service: one object the web layer calls, composed of small parts.
+
+::
+
+    HandoffService
+    ├── customers    Conversations  start, talk to the bot, come back              (conversations.py)
+    ├── desk         Desk           take, answer, note, transfer, hand back,        (desk.py)
+    │                               resolve; what the console shows
+    ├── accounts     Accounts       sign in and out, sessions, the team            (accounts.py)
+    └── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
+        and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
+                     Dispatch       routing the queue; the sweeper                 (dispatch.py)
+                     Changes        what a state change records and announces      (changes.py)
+                     Board          the read model: queue, summaries, positions    (board.py)
+                     Relay          messages into the log and onto the bus         (relay.py)
+
+Each part gets its collaborators explicitly: the ports (:mod:`handoff.service.ports`: store, ticket log, bot,
+knowledge, clock) and the parts it calls. What a state change does is decided by the pure core
+(:mod:`handoff.core.transitions`); the parts apply it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from handoff.core.queue import QueueOrder
+from handoff.core.routing import Router
+from handoff.core.routing.schedule import BusinessHours
+from handoff.service.accounts import Accounts
+from handoff.service.board import Board
+from handoff.service.changes import Changes
+from handoff.service.conversations import Conversations
+from handoff.service.desk import Desk
+from handoff.service.dispatch import Dispatch
+from handoff.service.escalation import Escalation
+from handoff.service.helpdesk import Helpdesk
+from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
+from handoff.service.relay import Relay
+from handoff.settings import HandoffSettings
+
+logger = logging.getLogger(__name__)
+
+
+class HandoffService:
+    """The parts, composed; :meth:`start` and :meth:`close` bracket its life."""
+
+    def __init__(self, settings: HandoffSettings, *, store: Store, log: TicketLog, bot: Bot, knowledge: Knowledge,
+                 router: Router, hours: BusinessHours, queue_order: QueueOrder | None = None,
+                 clock: Clock = time.time) -> None:
+        self.settings = settings
+        self._store, self._log, self._bot = store, log, bot
+        relay = Relay(store, log, clock)
+        board = Board(settings, store, log, relay)
+        changes = Changes(store, log, bot, relay, board, clock)
+        self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
+        escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock)
+        self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock)
+        self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock)
+        self.accounts = Accounts(store, log, self.desk, settings.session_ttl)
+        self.helpdesk = Helpdesk(log)
+        self._stopping = asyncio.Event()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self, *, sweeper: bool = True) -> None:
+        """Give routing every agent account (the live store may be new), and start the sweeper (every
+        ``HANDOFF_SWEEP_INTERVAL`` seconds; tests drive :meth:`sweep` on a fake clock instead)."""
+        for account in await self._log.people.list_agents():
+            await self._store.upsert_agent(account.snapshot())
+        if sweeper:
+            self._sweeper = asyncio.create_task(self._dispatch.run_sweeper(self._stopping))
+
+    async def sweep(self) -> None:
+        """One pass of the sweeper: requeue unanswered assignments, abandon conversations customers left."""
+        await self._dispatch.sweep()
+
+    async def dispatch(self) -> int:
+        """Route the queue now (also done on every event that may free or need an agent)."""
+        return await self._dispatch.dispatch()
+
+    async def close(self) -> None:
+        """Stop the sweeper, then close the bot client, the store and the ticket log."""
+        self._stopping.set()
+        if self._sweeper is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self._bot.close()
+        await self._store.close()
+        await self._log.close()

@@ -1,0 +1,43 @@
+"""Tickets and canned responses as agents browse and edit them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handoff.core.errors import UnknownConversation
+from handoff.service.ports import TicketLog
+
+MAX_PAGE = 200
+
+
+class Helpdesk:
+    """The ticket list, one ticket, edits, canned responses."""
+
+    def __init__(self, log: TicketLog) -> None:
+        self._log = log
+
+    async def tickets(self, *, status: str | None = None, assignee: str | None = None, tier: int | None = None,
+                      priority: str | None = None, tag: str | None = None, q: str | None = None, limit: int = 50,
+                      offset: int = 0) -> list[dict[str, Any]]:
+        """Tickets, newest first, filtered; ``limit`` is capped at 200."""
+        found = await self._log.tickets.list_tickets(status=status, assignee=assignee, tier=tier, priority=priority,
+                                                     tag=tag, q=q, limit=max(1, min(limit, MAX_PAGE)),
+                                                     offset=max(0, offset))
+        return [ticket.to_json() for ticket in found]
+
+    async def ticket(self, ticket_id: int) -> dict[str, Any]:
+        """One ticket with its transcript, notes, assignments and transitions."""
+        found = await self._log.tickets.get_ticket(ticket_id)
+        if found is None:
+            raise UnknownConversation("There is no ticket with this number.")
+        return found.to_json()
+
+    async def edit_ticket(self, ticket_id: int, *, tags: list[str] | None = None,
+                          priority: str | None = None) -> dict[str, Any]:
+        if await self._log.tickets.ticket(ticket_id) is None:
+            raise UnknownConversation("There is no ticket with this number.")
+        await self._log.tickets.update_ticket(ticket_id, tags=tags, priority=priority)
+        return await self.ticket(ticket_id)
+
+    async def canned(self) -> list[dict[str, Any]]:
+        return [c.to_json() for c in await self._log.people.list_canned()]

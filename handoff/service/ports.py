@@ -1,0 +1,169 @@
+"""The service's ports: what its parts need of the world, each handed to them explicitly.
+
+::
+
+    port        what                                           behind it (handoff/adapters/)
+    Store       live state: owners, queue, presence, the bus   MemoryStore (embedded), RedisStore (production)
+    TicketLog   the durable record: conversations, messages,   TicketLog over SQLAlchemy: SQLite (embedded),
+                transitions, tickets, people                   PostgreSQL (production)
+    Bot         the assistant: a customer's words in, its      RasaClient (Rasa's REST channel and tracker API)
+                replies (Rasa's REST reply format) out
+    Knowledge   articles close to a text, for agents           Suggestions (knowledge/, in process)
+    Clock       seconds since the epoch                        time.time; a fake clock in the tests
+
+The store has two implementations held to one contract, so it is a :class:`typing.Protocol` here. The ticket
+log has one implementation whose database is what varies (the same tests run on SQLite and PostgreSQL), so its
+port is its class: a protocol would only be a copy of its signatures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Protocol
+
+from handoff.adapters.store.base import Event, Handler, Subscription
+from handoff.adapters.tickets import TicketLog
+from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
+
+__all__ = ["Bot", "Clock", "Event", "Handler", "Knowledge", "Store", "Subscription", "TicketLog"]
+
+Clock = Callable[[], float]
+"""Seconds since the epoch (``time.time``); the service reads time only through it."""
+
+
+class Bot(Protocol):
+    """The assistant the service forwards a customer's words to while the bot owns the conversation."""
+
+    async def send(self, conversation_id: str, text: str,
+                   metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Say ``text`` as the customer; the bot's replies in Rasa's REST channel format (``text``,
+        ``buttons``, ``image``, ``custom``; a hand-off request under ``custom.handoff``).
+
+        Raises:
+            UpstreamUnavailable: the bot did not answer.
+        """
+
+    async def hand_back(self, conversation_id: str, transcript: Sequence[tuple[str, str, float]],
+                        agent_name: str) -> None:
+        """Tell the bot what the customer and the agent said while it was not listening (``(sender, text,
+        timestamp)``, oldest first), and that it owns the conversation again.
+
+        Raises:
+            UpstreamUnavailable: the bot did not take it.
+        """
+
+    async def close(self) -> None: ...
+
+
+class Knowledge(Protocol):
+    """Knowledge-base articles for agents."""
+
+    async def for_text(self, text: str, k: int = 3) -> list[dict[str, Any]]:
+        """Up to ``k`` articles closest to ``text``, best first: ``{article_id, version, title, category,
+        score, text}``; empty when the knowledge base is off or unavailable."""
+
+
+class Store(Protocol):
+    """Live state shared by every instance of the handoff service.
+
+    Atomicity is the store's job: :meth:`assign` never puts an agent over capacity and never gives one
+    conversation to two agents, also when two service instances race on the same Redis. Durable history
+    (messages, transitions, tickets) lives in the ticket log, not here.
+
+    The hold queue is kept in service order: by each record's ``rank`` (computed by the service from its
+    priority and the time it was queued, :meth:`handoff.core.queue.QueueOrder.rank`; ``queued_at`` when it
+    has none), then by conversation id. So a position, a page of the queue or the next conversation to route
+    costs the same whatever the queue's length.
+    """
+
+    # conversations -------------------------------------------------------------------------
+    async def create_conversation(self, record: ConversationRecord) -> None:
+        """Store a new conversation; raises ``Conflict`` if the id exists."""
+
+    async def get_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None: ...
+
+    async def update_conversation(self, conversation_id: ConversationId, expected: Collection[State],
+                                  changes: Mapping[str, Any]) -> ConversationRecord:
+        """Compare-and-set: apply ``changes`` (field -> value, ``state`` included) only if the current state
+        is in ``expected``; return the new record. Raises ``UnknownConversation`` or ``StateConflict``
+        (carrying the current state)."""
+
+    # agents --------------------------------------------------------------------------------
+    async def upsert_agent(self, agent: AgentSnapshot) -> None:
+        """Set an agent's static fields (capacity, tiers, languages, skills, shift, timezone); keeps
+        presence, load and idle_since if the agent is known."""
+
+    async def set_presence(self, agent_id: AgentId, presence: Presence, now: float) -> None: ...
+
+    async def get_agent(self, agent_id: AgentId) -> AgentSnapshot | None: ...
+
+    async def agents(self) -> list[AgentSnapshot]: ...
+
+    async def agent_conversations(self, agent_id: AgentId) -> list[ConversationId]:
+        """Conversations assigned to the agent now, oldest assignment first."""
+
+    # the hold queue and assignment -----------------------------------------------------------
+    async def enqueue(self, conversation_id: ConversationId, changes: Mapping[str, Any]) -> ConversationRecord:
+        """Atomically move a conversation in state ``bot`` to ``queued`` with ``changes`` applied (priority,
+        tier, queued_at, rank...) and put it in the hold queue.
+
+        Raises:
+            StateConflict: it is no longer the bot's (another escalation of it came first).
+        """
+
+    async def queue(self) -> list[ConversationId]:
+        """The hold queue's ids in service order."""
+
+    async def queued(self, offset: int = 0, limit: int | None = None) -> list[ConversationRecord]:
+        """The queued conversations' records in service order, from ``offset``, at most ``limit`` (all when
+        None), in one round trip."""
+
+    async def queue_position(self, conversation_id: ConversationId) -> int | None:
+        """The 1-based place of a queued conversation in service order; None if it is not queued."""
+
+    async def assign(self, conversation_id: ConversationId, agent_id: AgentId, now: float) -> bool:
+        """Atomically: if the conversation is ``queued`` and the agent is online and under capacity, make it
+        ``assigned`` to the agent (assigned_at=now, answered=False), take it out of the queue and add one
+        to the agent's load. Return False, changing nothing, otherwise (someone else won the race)."""
+
+    async def mark_answered(self, conversation_id: ConversationId, agent_id: AgentId) -> None: ...
+
+    async def release(self, conversation_id: ConversationId, agent_id: AgentId, to: State, now: float,
+                      changes: Mapping[str, Any]) -> ConversationRecord | None:
+        """Atomically end the agent's assignment: if the conversation is ``assigned`` to ``agent_id``, move
+        it to ``to`` (``bot``, ``resolved``, or ``queued`` for a requeue or transfer) with no agent and
+        ``changes`` applied, subtract one from the agent's load (idle_since=now when it reaches 0), and when
+        ``to`` is ``queued`` put it back in the hold queue with its original ``queued_at``. Return the new
+        record, or None if it was not assigned to that agent (already released elsewhere)."""
+
+    async def expired_assignments(self, assigned_before: float) -> list[tuple[ConversationId, AgentId]]:
+        """Assigned, not yet answered, and assigned before the given time: candidates for requeueing."""
+
+    async def left_while_queued(self, left_before: float) -> list[ConversationId]:
+        """Queued conversations whose customer left before the given time: candidates for ``abandoned``."""
+
+    # handle-time statistics for wait estimates -----------------------------------------------
+    async def record_handle_time(self, seconds: float) -> None: ...
+
+    async def average_handle_time(self, default: float) -> float:
+        """Mean of the recent handle times (a bounded window), or ``default`` with no history."""
+
+    # sessions --------------------------------------------------------------------------------
+    async def put_session(self, token: str, data: Mapping[str, Any], ttl: float) -> None: ...
+
+    async def get_session(self, token: str) -> dict[str, Any] | None:
+        """The session's data, or None if unknown or expired."""
+
+    async def delete_session(self, token: str) -> None: ...
+
+    # the bus (cross-instance relay) ------------------------------------------------------------
+    async def publish(self, channel: str, event: Event) -> None:
+        """Deliver ``event`` to every subscriber of ``channel`` on every instance (at most once each)."""
+
+    async def publish_all(self, events: Sequence[tuple[str, Event]]) -> None:
+        """:meth:`publish` each ``(channel, event)`` in order, in one round trip where the store has them."""
+
+    async def subscribe(self, channel: str, handler: Handler) -> Subscription:
+        """Call ``handler`` with each event published on ``channel`` from now on, in publication order."""
+
+    async def close(self) -> None: ...

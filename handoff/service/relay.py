@@ -1,0 +1,84 @@
+"""The relay: messages into the ticket log and out to every socket that shows them, on any instance.
+
+Channels on the store's bus: ``conv:<id>`` reaches a conversation's customer sockets, ``agent:<id>`` an
+agent's console, ``queue`` every console (the queue's changes). A message is committed to the log before it
+is published, so a client that missed an event (the bus is at-most-once) catches up from the log by id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from handoff.adapters.tickets import MessageView
+from handoff.core.model import AgentId, ConversationRecord, State
+from handoff.service.ports import Clock, Event, Handler, Store, Subscription, TicketLog
+
+QUEUE_CHANNEL = "queue"
+
+
+def conversation_channel(conversation_id: str) -> str:
+    return f"conv:{conversation_id}"
+
+
+def agent_channel(agent_id: str) -> str:
+    return f"agent:{agent_id}"
+
+
+class Relay:
+    """Stores messages and publishes them, and the frames every other part sends to clients."""
+
+    def __init__(self, store: Store, log: TicketLog, clock: Clock) -> None:
+        self._store = store
+        self._log = log
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    async def keep(self, record: ConversationRecord, sender: str, text: str, *, client_id: str | None = None,
+                   agent_id: AgentId | None = None,
+                   payload: dict[str, Any] | None = None) -> tuple[MessageView, bool]:
+        """Store a message once per ``client_id`` and publish it if it is new; False: a resend of one stored
+        before (nothing stored, nothing published)."""
+        message, new = await self._log.conversations.add_message(
+            record.conversation_id, sender, text, now=self.now(), agent_id=agent_id, payload=payload,
+            client_id=client_id)
+        if new:
+            await self.publish_message(record, message)
+        return message, new
+
+    async def say(self, record: ConversationRecord, sender: str, text: str, *, agent_id: AgentId | None = None,
+                  payload: dict[str, Any] | None = None) -> MessageView:
+        """Store and publish a message of the service (``system``) or the bot."""
+        message, _ = await self.keep(record, sender, text, agent_id=agent_id, payload=payload)
+        return message
+
+    async def publish_message(self, record: ConversationRecord, message: MessageView) -> None:
+        """A new message goes to the customer's sockets and to the assigned agent's console, in one round trip."""
+        wire = message.to_json()
+        events: list[tuple[str, Event]] = [
+            (conversation_channel(record.conversation_id), {"type": "message", "message": wire})]
+        if record.state is State.ASSIGNED and record.agent_id:
+            events.append((agent_channel(record.agent_id), {
+                "type": "message", "conversation_id": record.conversation_id, "message": wire}))
+        await self._store.publish_all(events)
+
+    async def to_customer(self, conversation_id: str, frame: Event) -> None:
+        await self._store.publish(conversation_channel(conversation_id), frame)
+
+    async def to_agent(self, agent_id: str, frame: Event) -> None:
+        await self._store.publish(agent_channel(agent_id), frame)
+
+    async def to_consoles(self, frame: Event) -> None:
+        """To every signed-in console (the queue's changes)."""
+        await self._store.publish(QUEUE_CHANNEL, frame)
+
+    async def watch_customer(self, conversation_id: str, handler: Handler) -> list[Subscription]:
+        """What a customer's socket receives: its conversation's frames."""
+        return [await self._store.subscribe(conversation_channel(conversation_id), handler)]
+
+    async def watch_agent(self, agent_id: str, handler: Handler) -> list[Subscription]:
+        """What an agent's console receives: its own frames and the queue's changes."""
+        return [await self._store.subscribe(agent_channel(agent_id), handler),
+                await self._store.subscribe(QUEUE_CHANNEL, handler)]
