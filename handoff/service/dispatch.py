@@ -37,7 +37,7 @@ from handoff.settings import HandoffSettings
 logger = logging.getLogger(__name__)
 RACE_RETRIES = 3
 PAGE = 50
-"""Queued conversations read at a time while agents have room."""
+"""The most queued conversations read at a time while agents have room (fewer when fewer slots are free)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,11 @@ def waiting(record: ConversationRecord, now: float) -> WaitingConversation:
     profile = replace(record.profile or CustomerProfile(record.customer_id), language=record.language)
     return WaitingConversation(record.conversation_id, profile, record.priority, record.tier, record.category,
                                record.queued_at or now, record.excluded, record.requested_agent)
+
+
+def free_slots(agents: list[AgentSnapshot]) -> int:
+    """How many more conversations the online agents can take now."""
+    return sum(agent.capacity - agent.load for agent in agents if agent.has_room)
 
 
 def decision_details(decision: RoutingDecision) -> dict[str, Any]:
@@ -88,8 +93,9 @@ class Dispatch:
     async def dispatch(self) -> int:
         """Route the hold queue in service order while anybody has room; return how many were assigned.
 
-        Reads the queue a page at a time and only while an agent has room, so an event costs the same with
-        10 or 1,000 conversations waiting when nobody is free. The lock covers the decisions and the agents'
+        Reads the queue only while an agent has room, a page at a time and no more than the free slots, so
+        an event costs the same with 10 or 1,000 conversations waiting (more only when routing skips some:
+        nobody with room is eligible for them). The lock covers the decisions and the agents'
         ``assigned`` frames; the ticket log's record of each assignment and the customer's notice follow once
         it is released, so that one escalation's bookkeeping never holds up the next one's routing.
         """
@@ -97,8 +103,9 @@ class Dispatch:
         async with self._lock:
             agents = await self._store.agents()
             skipped = 0
-            while any(agent.has_room for agent in agents):
-                page = await self._store.queued(skipped, PAGE)
+            while (room := free_slots(agents)) > 0:
+                limit = min(room, PAGE)
+                page = await self._store.queued(skipped, limit)
                 for record in page:
                     if not any(agent.has_room for agent in agents):
                         break
@@ -107,7 +114,7 @@ class Dispatch:
                         skipped += 1
                     else:
                         done.append(assignment)
-                if len(page) < PAGE:
+                if len(page) < limit:
                     break
         for a in done:
             await self._record_assigned(a.before, a.after, a.agent_id, Cause.ASSIGNED, decision_details(a.decision))

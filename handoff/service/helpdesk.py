@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handoff.core.errors import UnknownConversation
+from handoff.core.errors import BadRequest, UnknownConversation
 from handoff.service.ports import TicketLog
 
 MAX_PAGE = 200
@@ -34,9 +34,13 @@ class Helpdesk:
 
     async def edit_ticket(self, ticket_id: int, *, tags: list[str] | None = None,
                           priority: str | None = None) -> dict[str, Any]:
+        """Replace the ticket's tags and/or set its priority (``normal``, ``high``, ``urgent``)."""
         if await self._log.tickets.ticket(ticket_id) is None:
             raise UnknownConversation("There is no ticket with this number.")
-        await self._log.tickets.update_ticket(ticket_id, tags=tags, priority=priority)
+        try:
+            await self._log.tickets.update_ticket(ticket_id, tags=tags, priority=priority)
+        except ValueError as exc:
+            raise BadRequest(f"{exc}.") from None
         return await self.ticket(ticket_id)
 
     async def canned(self) -> list[dict[str, Any]]:

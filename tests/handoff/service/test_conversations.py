@@ -1,0 +1,140 @@
+"""The customer's side of the service: talking to the bot, resends, bad input, a dead bot, coming back."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+from starlette.datastructures import Secret
+
+from handoff.core.errors import BadRequest, NotAllowed, UnknownConversation
+from handoff.core.model import State
+from handoff.service import HandoffService
+from tests.handoff.service.conftest import OpenService
+from tests.handoff.service.world import Agent, Customer, FakeRasa, message_from, of_type
+
+
+async def test_the_bot_answers_and_the_customer_sees_it(service: HandoffService, bot: FakeRasa) -> None:
+    customer = await Customer.start(service, name="Jo")
+    said = await customer.say("how much is shipping?")
+    assert said.new and said.state is State.BOT
+    echo = await customer.inbox.next(message_from("customer"))
+    assert echo["message"]["id"] == said.message.id
+    await customer.inbox.next(of_type("typing", sender="bot"))
+    answer = await customer.inbox.next(message_from("bot", "$4.95"))
+    assert answer["message"]["payload"]["custom"]["citation"]["article_id"] == "shipping-costs"
+    assert bot.heard == [(customer.conversation_id, "how much is shipping?", {"channel": "web"})]
+    stored = await service.customers.history(customer.conversation_id)
+    assert [(m.sender, m.text) for m in stored] == [("customer", "how much is shipping?"),
+                                                     ("bot", "Standard shipping costs $4.95.")]
+    assert [m.text for m in await service.customers.history(customer.conversation_id, after=said.message.id)] == [
+        "Standard shipping costs $4.95."]
+
+
+async def test_a_resend_is_stored_once_and_not_relayed_again(service: HandoffService, bot: FakeRasa) -> None:
+    customer = await Customer.start(service)
+    first = await customer.say("hello there", client_id="k1")
+    again = await customer.say("hello there", client_id="k1")
+    assert first.new and not again.new and again.message.id == first.message.id
+    frames = await customer.inbox.settle()
+    assert [f["message"]["text"] for f in frames if f["type"] == "message" and f["message"]["sender"] == "customer"] \
+        == ["hello there"]
+    assert len(bot.heard) == 1  # the bot heard it once
+
+
+@pytest.mark.parametrize("text", ["", "   ", None, 42, "x" * 2001])
+async def test_bad_text_is_refused_and_nothing_is_stored(service: HandoffService, text: object) -> None:
+    customer = await Customer.start(service)
+    with pytest.raises(BadRequest):
+        await service.customers.says(customer.conversation_id, text, "c1")
+    assert await service.customers.history(customer.conversation_id) == []
+
+
+async def test_an_unknown_conversation_is_refused(service: HandoffService) -> None:
+    with pytest.raises(UnknownConversation):
+        await service.customers.says("c_nope", "hello", "c1")
+    with pytest.raises(UnknownConversation):
+        await service.customers.get("c_nope")
+
+
+async def test_only_the_conversations_token_opens_it(service: HandoffService) -> None:
+    mine, other = await Customer.start(service), await Customer.start(service)
+    service.customers.check_token(mine.conversation_id, service.customers.token(mine.conversation_id))
+    for token in (service.customers.token(other.conversation_id), None, "", "forged"):
+        with pytest.raises(NotAllowed):
+            service.customers.check_token(mine.conversation_id, token)
+
+
+async def test_a_dead_bot_hands_the_customer_to_a_person_and_keeps_the_message(
+        service: HandoffService, bot: FakeRasa) -> None:
+    agent = await Agent.sign_in(service, "grace")
+    bot.down = True
+    customer = await Customer.start(service)
+    await customer.say("hello?")
+    await customer.inbox.next(message_from("system", "not answering right now"))
+    assigned = await agent.inbox.next(of_type("assigned"))
+    assert assigned["conversation"]["reasons"] == ["bot_unavailable"]
+    ticket = await service.helpdesk.ticket(assigned["conversation"]["ticket_id"])
+    assert [r["code"] for r in ticket["reasons"]] == ["bot_unavailable"]
+    assert (await service.customers.history(customer.conversation_id))[0].text == "hello?"
+
+
+async def test_a_customer_writing_after_the_end_is_back_with_the_bot(service: HandoffService, bot: FakeRasa) -> None:
+    agent = await Agent.sign_in(service, "grace")
+    customer = await Customer.start(service)
+    await customer.say("I want a human")
+    await agent.inbox.next(of_type("assigned"))
+    await service.desk.resolve(agent.principal, customer.conversation_id)
+    await customer.inbox.next(of_type("state", state="resolved"))
+    await customer.say("one more thing about shipping")
+    await customer.inbox.next(of_type("state", state="bot"))
+    await customer.inbox.next(message_from("bot", "$4.95"))
+    record = await customer.record()
+    assert (record.state, record.ticket_id, record.queued_at, record.reasons, record.rank) == (
+        State.BOT, None, None, (), None)
+    transitions = await service.helpdesk.ticket(1)
+    assert transitions["status"] == "resolved"
+    assert bot.heard[-1][1] == "one more thing about shipping"
+
+
+async def test_while_queued_or_assigned_the_bot_hears_nothing(service: HandoffService, bot: FakeRasa) -> None:
+    customer = await Customer.start(service)
+    await customer.say("a person please")  # nobody is online: queued
+    await customer.inbox.next(of_type("state", state="queued"))
+    heard = len(bot.heard)
+    said = await customer.say("are you there?")
+    assert said.state is State.QUEUED
+    assert len(bot.heard) == heard
+
+
+async def test_the_shops_signature_links_a_known_customer(open_service: OpenService) -> None:
+    service = await open_service(widget_secret=Secret("shop-secret"))
+    signature = hmac.new(b"shop-secret", b"shop-1001", hashlib.sha256).hexdigest()
+    known = await service.customers.open(external_id="shop-1001", signature=signature)
+    assert (known.customer_name, known.customer_email) == ("Maria Jensen", "maria.jensen@example.com")
+    forged = await service.customers.open(external_id="shop-1001", signature="0" * 64, name="Mallory")
+    unsigned = await service.customers.open(external_id="shop-1001", name="Eve")
+    assert forged.customer_id != known.customer_id and unsigned.customer_id != known.customer_id
+    assert forged.customer_name == "Mallory"
+
+
+async def test_a_disconnected_customer_is_remembered_and_a_returning_one_forgotten(service: HandoffService) -> None:
+    customer = await Customer.start(service)
+    record = await customer.record()
+    await service.customers.presence(customer.conversation_id, connected=True, seen=record)
+    assert (await customer.record()).version == record.version  # nothing to write
+    await service.customers.presence(customer.conversation_id, connected=False)
+    assert (await customer.record()).customer_left_at is not None
+    await service.customers.presence(customer.conversation_id, connected=True, seen=await customer.record())
+    assert (await customer.record()).customer_left_at is None
+
+
+async def test_the_customer_typing_reaches_the_assigned_agent_only(service: HandoffService) -> None:
+    customer = await Customer.start(service)
+    await service.customers.typing(customer.conversation_id)  # the bot's: nobody to tell
+    agent = await Agent.sign_in(service, "grace")
+    await customer.say("human please")
+    await agent.inbox.next(of_type("assigned"))
+    await service.customers.typing(customer.conversation_id)
+    await agent.inbox.next(of_type("typing", conversation_id=customer.conversation_id))

@@ -1,0 +1,219 @@
+"""An in-process handoff service for the specification tests: the real facade and its parts on a real
+store and ticket log, a fake Rasa server that speaks Rasa's REST channel and tracker API (reached through the
+real :class:`~handoff.adapters.rasa.RasaClient`, without a socket), and a fake clock.
+
+Clients are subscribers on the service's bus, as the gateway's sockets are: an :class:`Inbox` keeps every
+frame delivered to a customer or an agent, in order, so a test waits for the one it expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from handoff.core.model import ConversationRecord, Presence
+from handoff.service import HandoffService
+from handoff.service.auth import Principal
+from handoff.service.conversations import Said
+from handoff.service.ports import Subscription
+
+PASSWORD = "correct-horse-battery"
+T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # a Wednesday afternoon
+WAIT = 5.0  # seconds a test waits for a frame that should come (in process they come at once)
+RASA_TOKEN = "rasa-token"
+Frame = dict[str, Any]
+
+
+class FakeClock:
+    """The service's clock, moved by the test: timeouts and sweeps without real waiting."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def handoff_request(conversation_id: str, text: str, *, code: str = "explicit_request", priority: str = "normal",
+                    intent: str = "request_human", confidence: float = 0.97,
+                    knowledge: list[dict[str, Any]] | None = None, frustration: float = 0.0) -> dict[str, Any]:
+    """A hand-off request as the bot sends it (schemas/handoff-request.v1.json)."""
+    return {
+        "schema": "handoff-request/v1", "conversation_id": conversation_id,
+        "created_at": "2026-11-25T14:00:00+00:00", "priority": priority,
+        "reasons": [{"code": code, "detail": f"{code.replace('_', ' ')}.", "figures": {"confidence": confidence}}],
+        "intents": [{"name": intent, "confidence": confidence}],
+        "knowledge": knowledge or [],
+        "sentiment": {"label": "negative" if frustration else "neutral", "score": -frustration,
+                      "frustration": frustration},
+        "summary": f'The customer asked for a person. Their last message: "{text}".',
+        "last_user_message": text, "slots": {}}
+
+
+class FakeRasa:
+    """A Rasa server in process: ``POST /webhooks/rest/webhook`` answers from a small script, and
+    ``POST /conversations/{id}/tracker/events`` keeps what it is sent.
+
+    The script: a message asking for a "human" or a "person" is handed off (``explicit_request``); one saying
+    "furious" is a high-priority complaint; "shipping" is answered from an article; anything else gets a
+    plain answer. ``replies_to`` overrides the script for one text; ``down`` makes every call fail.
+    """
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, str, dict[str, Any]]] = []  # (sender, message, metadata)
+        self.tracker: dict[str, list[dict[str, Any]]] = {}
+        self.replies_to: dict[str, list[dict[str, Any]]] = {}
+        self.down = False
+        self.app = Starlette(routes=[
+            Route("/webhooks/rest/webhook", self._webhook, methods=["POST"]),
+            Route("/conversations/{conversation_id}/tracker/events", self._events, methods=["POST"])])
+
+    def replies(self, sender: str, text: str) -> list[dict[str, Any]]:
+        if text in self.replies_to:
+            return self.replies_to[text]
+        lowered = text.lower()
+        if "human" in lowered or "person" in lowered:
+            return [{"recipient_id": sender, "text": "I'm passing you to one of my colleagues."},
+                    {"recipient_id": sender, "custom": {"handoff": handoff_request(sender, text)}}]
+        if "furious" in lowered:
+            request = handoff_request(sender, text, code="complaint", priority="high", intent="complaint",
+                                      frustration=0.9)
+            return [{"recipient_id": sender, "text": "I'm sorry. A colleague will take over."},
+                    {"recipient_id": sender, "custom": {"handoff": request}}]
+        if "shipping" in lowered:
+            citation = {"article_id": "shipping-costs", "version": "abc123", "title": "Shipping costs",
+                        "category": "shipping", "score": 0.81}
+            return [{"recipient_id": sender, "text": "Standard shipping costs $4.95.",
+                     "custom": {"citation": citation}}]
+        return [{"recipient_id": sender, "text": "I can help with orders, shipping and returns."}]
+
+    async def _webhook(self, request: Request) -> Response:
+        if self.down:
+            return Response("upstream down", status_code=502)
+        body = await request.json()
+        self.heard.append((body["sender"], body["message"], body.get("metadata") or {}))
+        return JSONResponse(self.replies(body["sender"], body["message"]))
+
+    async def _events(self, request: Request) -> Response:
+        if self.down:
+            return Response("upstream down", status_code=502)
+        if request.query_params.get("token") != RASA_TOKEN:
+            return Response("unauthorized", status_code=401)
+        self.tracker.setdefault(request.path_params["conversation_id"], []).extend(await request.json())
+        return JSONResponse({})
+
+
+class Inbox:
+    """Every frame delivered to one subscriber, in order; tests wait for the next that matches."""
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+        self.subscriptions: list[Subscription] = []
+        self._seen = 0
+        self._arrived = asyncio.Event()
+
+    async def deliver(self, frame: Frame) -> None:
+        self.frames.append(frame)
+        self._arrived.set()
+
+    async def next(self, predicate: Callable[[Frame], bool], timeout: float = WAIT) -> Frame:
+        """The first frame from now on (in arrival order) that matches."""
+        async def read() -> Frame:
+            while True:
+                while self._seen < len(self.frames):
+                    frame = self.frames[self._seen]
+                    self._seen += 1
+                    if predicate(frame):
+                        return frame
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        try:
+            return await asyncio.wait_for(read(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"no matching frame in {timeout} s; received: {self.frames[-10:]}") from None
+
+    async def settle(self) -> list[Frame]:
+        """Everything delivered so far and not yet read, once the bus has had a moment to deliver."""
+        await asyncio.sleep(0.05)
+        fresh, self._seen = self.frames[self._seen:], len(self.frames)
+        return fresh
+
+    async def close(self) -> None:
+        for subscription in self.subscriptions:
+            await subscription.close()
+
+
+def of_type(kind: str, **fields: Any) -> Callable[[Frame], bool]:
+    return lambda frame: frame.get("type") == kind and all(frame.get(k) == v for k, v in fields.items())
+
+
+def message_from(sender: str, contains: str = "") -> Callable[[Frame], bool]:
+    def match(frame: Frame) -> bool:
+        message = frame.get("message") or {}
+        return frame.get("type") == "message" and message.get("sender") == sender and contains in message.get("text", "")
+    return match
+
+
+@dataclass
+class Customer:
+    """A customer with a conversation and a socket's view of it."""
+
+    service: HandoffService
+    conversation_id: str
+    inbox: Inbox = field(default_factory=Inbox)
+
+    @classmethod
+    async def start(cls, service: HandoffService, **body: Any) -> Customer:
+        record = await service.customers.open(**body)
+        customer = cls(service, record.conversation_id)
+        customer.inbox.subscriptions = await service.customers.watch(record.conversation_id, customer.inbox.deliver)
+        return customer
+
+    async def say(self, text: str, client_id: str | None = None) -> Said:
+        """As the socket does: store, then the bot's turn."""
+        said = await self.service.customers.says(self.conversation_id, text, client_id or uuid.uuid4().hex)
+        await self.service.customers.bot_turn(said)
+        return said
+
+    async def record(self) -> ConversationRecord:
+        return await self.service.customers.get(self.conversation_id)
+
+
+@dataclass
+class Agent:
+    """A signed-in agent with a console's view (their frames and the queue's)."""
+
+    service: HandoffService
+    principal: Principal
+    token: str
+    inbox: Inbox = field(default_factory=Inbox)
+
+    @classmethod
+    async def sign_in(cls, service: HandoffService, username: str) -> Agent:
+        token, principal = await service.accounts.sign_in(username, PASSWORD)
+        agent = cls(service, principal, token)
+        agent.inbox.subscriptions = await service.desk.watch(principal, agent.inbox.deliver)
+        return agent
+
+    @property
+    def id(self) -> str:
+        return self.principal.agent_id
+
+    async def say(self, conversation_id: str, text: str) -> None:
+        await self.service.desk.says(self.principal, conversation_id, text, uuid.uuid4().hex)
+
+    async def presence(self, presence: str) -> None:
+        await self.service.desk.set_presence(self.principal, Presence(presence))
