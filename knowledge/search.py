@@ -22,7 +22,8 @@ import numpy as np
 from knowledge.chunking import chunk_article
 from knowledge.dedup import DEFAULT_THRESHOLD, DuplicatePair, near_duplicates
 from knowledge.documents import Article, ArticleId, SearchHit
-from knowledge.embed import Embedder, Vectors
+from knowledge.embed import Embedder
+from knowledge.encoder import Vectors
 from knowledge.errors import IndexNotBuilt
 from knowledge.index import VectorIndex
 from knowledge.store import InMemoryArticleStore, StoredArticle

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge.embed import OnnxEmbedder, SentenceTransformerEmbedder, query_embedder
+from knowledge.embed import SentenceTransformerEmbedder, query_embedder
+from knowledge.encoder import OnnxEmbedder
 from knowledge.ingest import load_sources
 from knowledge.search import KnowledgeBase
 
