@@ -22,9 +22,8 @@ from actions.escalation import decide
 from actions.handoff import hand_off
 from actions.settings import ActionSettings
 from actions.signals import FALLBACK_COUNT_SLOT, ranking, read_signals, sentence_embedding
-from knowledge.embed import query_embedder
-from knowledge.errors import IndexNotBuilt, KnowledgeError
-from knowledge.search import META_FILE, KnowledgeBase
+from knowledge.errors import KnowledgeError
+from knowledge.search import KnowledgeBase, open_for_queries
 from knowledge.settings import KnowledgeSettings
 
 logger = logging.getLogger(__name__)
@@ -46,16 +45,15 @@ _knowledge_base: KnowledgeBase | None = None
 
 
 def knowledge_base() -> KnowledgeBase:
-    """The knowledge base in ``KB_INDEX_DIR``, loaded once per process."""
+    """The knowledge base in ``KB_INDEX_DIR``, loaded once per process.
+
+    Raises:
+        KnowledgeError: it cannot be opened (no index: a cheap check, retried every turn).
+    """
     global _knowledge_base
     with _lock:
         if _knowledge_base is None:
-            settings = KnowledgeSettings.from_env()
-            if not (settings.index_dir / META_FILE).exists():  # cheap check first: retried every turn
-                raise IndexNotBuilt(f"No knowledge index in {settings.index_dir}: run `python -m knowledge build`.")
-            embedder = query_embedder(settings.model, settings.encoder_dir, settings.batch_size, settings.device)
-            _knowledge_base = KnowledgeBase.load(settings.index_dir, embedder, settings.index_kind,
-                                                 settings.hnsw_threshold)
+            _knowledge_base = open_for_queries(KnowledgeSettings.from_env())
             logger.info("knowledge base loaded: %d articles", len(_knowledge_base.store))
         return _knowledge_base
 
