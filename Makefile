@@ -25,6 +25,9 @@ MODEL := models/rasa/assistant.tar.gz
 KNOWLEDGE_SOURCES := $(shell find data/knowledge -type f 2>/dev/null)
 DIALOGUE_SOURCES := config.yml $(shell find data/nlu data/rules bot/domain -name '*.yml' 2>/dev/null)
 BOT_CODE := $(wildcard bot/*.py bot/components/*.py) bot/entity_patterns.jsonl
+# The one module of knowledge/ the bot imports (the sentence encoding, docs/architecture.md): the Rasa
+# model is retrained when it changes, and the export is rewritten, since it names the export's files.
+SHARED_ENCODER := knowledge/encoder.py
 
 .PHONY: run setup models chat test test-app test-rasa lint eval eval-nlu eval-kb bench clean
 
@@ -48,7 +51,7 @@ setup: $(APP_STAMP) $(RASA_STAMP)
 
 ## Models (rebuilt only when their inputs change) -----------------------------------------------
 
-$(ENCODER): $(APP_STAMP) knowledge/embed.py
+$(ENCODER): $(APP_STAMP) knowledge/embed.py $(SHARED_ENCODER)
 	$(APP) -m knowledge export-encoder --out models/encoder
 
 $(SPACY): $(RASA_STAMP) bot/spacy_pipeline.py bot/entity_patterns.jsonl
@@ -57,7 +60,7 @@ $(SPACY): $(RASA_STAMP) bot/spacy_pipeline.py bot/entity_patterns.jsonl
 $(KB_INDEX): $(APP_STAMP) $(KNOWLEDGE_SOURCES) $(wildcard knowledge/*.py)
 	$(APP) -m knowledge build
 
-$(MODEL): $(RASA_STAMP) $(ENCODER) $(SPACY) $(DIALOGUE_SOURCES) $(BOT_CODE)
+$(MODEL): $(RASA_STAMP) $(ENCODER) $(SPACY) $(DIALOGUE_SOURCES) $(BOT_CODE) $(SHARED_ENCODER)
 	$(RASA) train --config config.yml --domain bot/domain --data data/nlu data/rules \
 		--out models/rasa --fixed-model-name assistant
 

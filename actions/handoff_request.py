@@ -1,4 +1,4 @@
-"""Build the hand-off request (schemas/handoff-request.v1.json) from a tracker.
+"""Build the hand-off request (schemas/handoff-request.v2.json) from a tracker.
 
 The payload travels inside the bot's reply, under ``custom.handoff``; the
 handoff service validates it against the same JSON Schema file. The summary is
@@ -16,11 +16,12 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from actions.categories import conversation_category
 from actions.escalation import Decision
 from actions.signals import ranking, sentiment
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "handoff-request.v1.json"
-SCHEMA_ID = "handoff-request/v1"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "handoff-request.v2.json"
+SCHEMA_ID = "handoff-request/v2"
 SHARED_SLOTS = ("order_number", "email", "return_item", "return_reason")
 QUOTE_CHARS = 160
 READABLE = {"nlu_fallback": "something the assistant did not understand"}
@@ -36,16 +37,17 @@ def schema() -> dict[str, Any]:
 def build(tracker: Tracker, decision: Decision, candidates: list[dict[str, Any]]) -> dict[str, Any]:
     """The hand-off request for ``tracker``'s conversation, given why and what the bot found."""
     latest = tracker.latest_message or {}
+    intents = [{"name": r["name"], "confidence": round(float(r["confidence"]), 4)} for r in ranking(tracker)[:5]]
+    knowledge = [{k: c[k] for k in ("article_id", "version", "title", "category", "score")} for c in candidates[:5]]
     return {
         "schema": SCHEMA_ID,
         "conversation_id": tracker.sender_id,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "priority": decision.priority,
         "reasons": [r.to_dict() for r in decision.reasons],
-        "intents": [{"name": r["name"], "confidence": round(float(r["confidence"]), 4)}
-                    for r in ranking(tracker)[:5]],
-        "knowledge": [{k: c[k] for k in ("article_id", "version", "title", "category", "score")}
-                      for c in candidates[:5]],
+        "intents": intents,
+        "knowledge": knowledge,
+        "category": conversation_category(intents, knowledge),
         "sentiment": sentiment(tracker),
         "summary": summarise(tracker, decision),
         "last_user_message": str(latest.get("text") or ""),

@@ -7,6 +7,7 @@ Run ``python -m knowledge COMMAND --help`` for each one's options.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -14,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from knowledge.embed import SentenceTransformerEmbedder
-from knowledge.errors import IndexNotBuilt, KnowledgeError
+from knowledge.errors import KnowledgeError
 from knowledge.ingest import load_sources
-from knowledge.search import META_FILE, KnowledgeBase, open_or_create
+from knowledge.search import KnowledgeBase, open_for_queries, open_or_create, require_index
 from knowledge.settings import KnowledgeSettings
 
 logger = logging.getLogger("knowledge")
@@ -92,11 +93,16 @@ def _embedder(settings: KnowledgeSettings) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(settings.model, settings.batch_size, settings.device)
 
 
-def _open(args: argparse.Namespace, settings: KnowledgeSettings) -> KnowledgeBase:
+def _open_for_indexing(args: argparse.Namespace, settings: KnowledgeSettings) -> KnowledgeBase:
+    """The index with the model that built it (PyTorch), to embed new articles."""
     directory = _index_dir(args, settings)
-    if not (directory / META_FILE).exists():  # before loading the model: fail fast
-        raise IndexNotBuilt(f"No knowledge index in {directory}: run `python -m knowledge build` first.")
+    require_index(directory)  # before loading the model: fail fast
     return KnowledgeBase.load(directory, _embedder(settings), settings.index_kind, settings.hnsw_threshold)
+
+
+def _open(args: argparse.Namespace, settings: KnowledgeSettings) -> KnowledgeBase:
+    """The index with the query embedder (the ONNX export if there is one): nothing is embedded but queries."""
+    return open_for_queries(dataclasses.replace(settings, index_dir=_index_dir(args, settings)))
 
 
 def _build(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
@@ -113,7 +119,7 @@ def _build(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
 
 
 def _add(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
-    kb = _open(args, settings)
+    kb = _open_for_indexing(args, settings)
     report = kb.sync(load_sources(args.file), retire_missing=False, progress=True)
     kb.save(_index_dir(args, settings))
     print(report)

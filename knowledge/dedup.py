@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from knowledge.embed import Vectors
+from knowledge.encoder import Vectors
 
 DEFAULT_THRESHOLD = 0.92
 

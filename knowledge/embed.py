@@ -7,10 +7,11 @@ name or path works if it is already on disk.
 
 Two implementations of one :class:`Embedder`: :class:`SentenceTransformerEmbedder`
 (PyTorch) builds indexes and exports the model to ONNX;
-:class:`OnnxEmbedder` runs that export with onnxruntime, with the same pooling
-and normalisation, to embed queries (about half the CPU time of PyTorch for one
-short sentence, and no PyTorch threads competing with the server's).
-:func:`query_embedder` picks the export when there is one of the right model.
+:class:`knowledge.encoder.OnnxEmbedder` runs that export with onnxruntime, with
+the same pooling and normalisation, to embed queries (about half the CPU time of
+PyTorch for one short sentence, and no PyTorch threads competing with the
+server's). :func:`query_embedder` picks the export when there is one of the
+right model.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
+from knowledge.encoder import ENCODER_META, MODEL_FILE, TOKENIZER_FILE, OnnxEmbedder, Vectors
 from knowledge.errors import SettingsError
 
 logger = logging.getLogger(__name__)
 
-Vectors = npt.NDArray[np.float32]
 _ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 
@@ -100,10 +100,11 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def export_onnx(self, out_dir: Path) -> Path:
-        """Write the transformer as ONNX with its tokenizer, for the Rasa featurizer.
+        """Write the transformer as ONNX with its tokenizer (:data:`knowledge.encoder.FILES`).
 
-        The Rasa environment runs it with onnxruntime and applies the same mean
-        pooling and normalisation as sentence-transformers, so the bot and the
+        :class:`knowledge.encoder.OnnxEmbedder` runs it with onnxruntime and
+        applies the same mean pooling and normalisation as sentence-transformers,
+        in the action server and in the Rasa pipeline, so the bot and the
         knowledge base see one embedding space.
         """
         import torch
@@ -125,7 +126,7 @@ class SentenceTransformerEmbedder:
                                  token_type_ids=token_type_ids)
                 return out.last_hidden_state  # type: ignore[no-any-return]
 
-        target = out_dir / "model.onnx"
+        target = out_dir / MODEL_FILE
         with warnings.catch_warnings():
             # The TorchScript exporter is chosen on purpose (dynamo=False below). It warns that it is
             # legacy and about what tracing freezes (shape checks, index ops); tests/knowledge/test_embed.py
@@ -141,56 +142,11 @@ class SentenceTransformerEmbedder:
                 opset_version=17,
                 dynamo=False,
             )
-        tokenizer.backend_tokenizer.save(str(out_dir / "tokenizer.json"))
+        tokenizer.backend_tokenizer.save(str(out_dir / TOKENIZER_FILE))
         meta = {"model": self.name, "dimension": self.dimension, "pooling": "mean",
                 "normalize": True, "max_seq_length": int(self._model.max_seq_length or 256)}
-        (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (out_dir / ENCODER_META).write_text(json.dumps(meta, indent=2) + "\n")
         return target
-
-
-ENCODER_META = "encoder.json"
-
-
-class OnnxEmbedder:
-    """An :class:`Embedder` running the ONNX export written by :meth:`SentenceTransformerEmbedder.export_onnx`.
-
-    Its vectors agree with the PyTorch model's to about 1e-7 in cosine
-    (tests/knowledge/test_embed.py), so it searches indexes built with that model.
-    """
-
-    def __init__(self, folder: Path, batch_size: int = 64, threads: int = 1) -> None:
-        """Load ``folder``'s model.onnx, tokenizer.json and encoder.json; ``threads`` per call."""
-        import onnxruntime
-        from tokenizers import Tokenizer
-
-        meta = json.loads((folder / ENCODER_META).read_text())
-        self.name = str(meta["model"])
-        self.dimension = int(meta["dimension"])
-        self.batch_size = batch_size
-        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tokenizer.enable_truncation(int(meta.get("max_seq_length", 256)))
-        self._tokenizer.enable_padding()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
-                                                     providers=["CPUExecutionProvider"])
-        logger.info("embedding model %s loaded from %s (ONNX, dimension %d)", self.name, folder, self.dimension)
-
-    def encode(self, texts: list[str], progress: bool = False) -> Vectors:
-        batches = [self._encode_batch(texts[start:start + self.batch_size])
-                   for start in range(0, len(texts), self.batch_size)]
-        return np.vstack(batches) if batches else np.zeros((0, self.dimension), dtype=np.float32)
-
-    def _encode_batch(self, texts: list[str]) -> Vectors:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                          "token_type_ids": np.zeros_like(ids)})[0]
-        pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return np.ascontiguousarray(pooled, dtype=np.float32)
 
 
 def query_embedder(model: str, encoder_dir: Path, batch_size: int = 64, device: str = "cpu") -> Embedder:

@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.embed import Vectors
+from knowledge.encoder import Vectors
 
 Ids = npt.NDArray[np.int64]
 COMPACT_RATIO = 0.25

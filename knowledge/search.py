@@ -22,9 +22,11 @@ import numpy as np
 from knowledge.chunking import chunk_article
 from knowledge.dedup import DEFAULT_THRESHOLD, DuplicatePair, near_duplicates
 from knowledge.documents import Article, ArticleId, SearchHit
-from knowledge.embed import Embedder, Vectors
+from knowledge.embed import Embedder, query_embedder
+from knowledge.encoder import Vectors
 from knowledge.errors import IndexNotBuilt
 from knowledge.index import VectorIndex
+from knowledge.settings import KnowledgeSettings
 from knowledge.store import InMemoryArticleStore, StoredArticle
 from knowledge.tagging import CategoryClassifier, suggest_tags
 
@@ -253,10 +255,7 @@ class KnowledgeBase:
         Raises:
             IndexNotBuilt: nothing was saved there.
         """
-        meta_path = directory / META_FILE
-        if not meta_path.exists():
-            raise IndexNotBuilt(f"No knowledge index in {directory}: run `python -m knowledge build` first.")
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(require_index(directory).read_text())
         if meta["model"] != embedder.name or meta["dimension"] != embedder.dimension:
             raise IndexNotBuilt(
                 f"The index in {directory} was built with {meta['model']}, not {embedder.name}: rebuild it.")
@@ -265,6 +264,37 @@ class KnowledgeBase:
         kb.store = InMemoryArticleStore.load(directory / STORE_FILE)
         kb._next_id = int(meta["next_id"])
         return kb
+
+
+def require_index(directory: Path) -> Path:
+    """The metadata file of the index in ``directory``: a cheap check to make before loading a model.
+
+    Raises:
+        IndexNotBuilt: there is no index in ``directory``.
+    """
+    meta = directory / META_FILE
+    if not meta.exists():
+        raise IndexNotBuilt(f"No knowledge index in {directory}: run `python -m knowledge build` first.")
+    return meta
+
+
+def open_for_queries(settings: KnowledgeSettings) -> KnowledgeBase:
+    """The knowledge base in ``settings.index_dir``, ready to answer queries in a server or a command.
+
+    The one way to open it for searching (the action server, the handoff service's suggestions, the CLI's
+    ``search``, ``duplicates``, ``stats`` and ``remove``). It checks the index is there before any model
+    loads, then embeds queries with the ONNX export of the index's model when ``settings.encoder_dir``
+    holds one, else with PyTorch, on one thread per call either way (:func:`knowledge.embed.query_embedder`).
+    Indexing new articles wants the model that built the index: build with
+    :class:`~knowledge.embed.SentenceTransformerEmbedder` instead.
+
+    Raises:
+        IndexNotBuilt: there is no index, or it was built with another model.
+        SettingsError: the model is not on this machine.
+    """
+    require_index(settings.index_dir)
+    embedder = query_embedder(settings.model, settings.encoder_dir, settings.batch_size, settings.device)
+    return KnowledgeBase.load(settings.index_dir, embedder, settings.index_kind, settings.hnsw_threshold)
 
 
 def open_or_create(directory: Path, embedder_factory: Callable[[], Embedder], index_kind: str,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from knowledge.embed import Vectors
+from knowledge.encoder import Vectors
 
 
 class CategoryClassifier:

@@ -17,11 +17,12 @@ import pytest
 import redis
 import requests
 
+from actions.categories import INTENT_CATEGORY
 from tests.conftest import ROOT, TIMEOUT
 from tests.servers import Assistant, running_assistant
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
-SCHEMA = json.loads((ROOT / "schemas" / "handoff-request.v1.json").read_text())
+SCHEMA = json.loads((ROOT / "schemas" / "handoff-request.v2.json").read_text())
 
 
 @pytest.fixture(scope="module", params=["embedded", "redis"])
@@ -92,6 +93,8 @@ def test_an_unrelated_question_is_handed_off_with_reasons(assistant: Assistant) 
     assert codes[0] in ("out_of_scope", "repeated_fallback", "no_answer")
     assert "low_knowledge_score" in codes
     assert request["summary"] and request["last_user_message"] == "Can you recommend a good lasagne recipe?"
+    # no article scores 0.35, so the category is the top intent's (none for out_of_scope)
+    assert request["category"] == INTENT_CATEGORY.get(request["intents"][0]["name"])
     assert "colleague" in texts(replies).lower() or "team" in texts(replies).lower()
 
 
@@ -141,6 +144,7 @@ def test_a_furious_customer_goes_to_a_person_before_any_form(assistant: Assistan
     assert request["reasons"][0]["code"] == "negative_sentiment"
     assert request["priority"] == "high"
     assert request["intents"][0]["name"] == "refund_status"
+    assert request["category"] == "returns"
 
 
 def test_logs_have_no_errors(assistant: Assistant) -> None:

@@ -1,10 +1,14 @@
 """Dense sentence features from the knowledge base's embedding model.
 
 The model (all-MiniLM-L6-v2 by default) is exported to ONNX by
-``python -m knowledge export-encoder`` and run here with onnxruntime, with the
-same mean pooling and L2 normalisation as sentence-transformers. The bot and
-the knowledge base therefore share one embedding space, and the Rasa
-environment needs neither PyTorch nor a download.
+``python -m knowledge export-encoder`` and run here by
+:class:`knowledge.encoder.OnnxEmbedder`, the one implementation of the encoding
+(onnxruntime, then the same mean pooling and L2 normalisation as
+sentence-transformers) that the action server also uses. The bot and the
+knowledge base therefore share one embedding space, and the Rasa environment
+needs neither PyTorch nor a download. ``knowledge.encoder`` is the only module
+of ours that bot/ may import: it needs nothing but numpy, onnxruntime and
+tokenizers (tests/test_boundaries.py).
 
 Each parsed message also carries its vector in the parse data, so the action
 server searches the knowledge base without encoding the text a second time:
@@ -20,7 +24,6 @@ it only when ``model`` and ``dimension`` are its index's (actions/signals.py).
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Text
@@ -35,6 +38,8 @@ from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from knowledge.encoder import OnnxEmbedder, missing_files
 
 logger = logging.getLogger(__name__)
 
@@ -67,30 +72,18 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         folder = Path(config["encoder"])
-        for name in ("model.onnx", "tokenizer.json", "encoder.json"):
-            if not (folder / name).exists():
-                raise RasaException(
-                    f"Sentence encoder file {folder / name} is missing: run "
-                    f"`python -m knowledge export-encoder --out {folder}` (make does this)."
-                )
+        missing = missing_files(folder)
+        if missing:
+            raise RasaException(
+                f"Sentence encoder file {missing[0]} is missing: run "
+                f"`python -m knowledge export-encoder --out {folder}` (make does this)."
+            )
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(name, config)
-        import onnxruntime
-        from tokenizers import Tokenizer
-
-        folder = Path(config["encoder"])
-        meta = json.loads((folder / "encoder.json").read_text())
-        self.model_name = str(meta["model"])
-        self.dimension = int(meta["dimension"])
-        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tokenizer.enable_truncation(int(meta.get("max_seq_length", 256)))
-        self._tokenizer.enable_padding()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = int(config["threads"])
-        options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(
-            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self._encoder = OnnxEmbedder(Path(config["encoder"]), int(config["batch_size"]), int(config["threads"]))
+        self.model_name = self._encoder.name
+        self.dimension = self._encoder.dimension
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -98,22 +91,15 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return cls(config, execution_context.node_name)
 
     def encode(self, texts: List[Text]) -> np.ndarray:
-        """Unit-length sentence vectors, one row per text."""
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                          "token_type_ids": np.zeros_like(ids)})[0]
-        summed = (hidden * mask[..., None]).sum(axis=1)
-        pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)
+        """Unit-length float32 sentence vectors, one row per text."""
+        return self._encoder.encode(list(texts))
 
     def _featurize(self, messages: List[Message], output_key: Text = "") -> None:
         batch_size = int(self._config["batch_size"])
         todo = [m for m in messages if m.get(TEXT)]
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
-            vectors = self.encode([m.get(TEXT) for m in batch]).astype(np.float32)
+            vectors = self.encode([m.get(TEXT) for m in batch])
             for message, vector in zip(batch, vectors):
                 self.add_features_to_message(None, vector.reshape(1, -1), TEXT, message)
                 if output_key:

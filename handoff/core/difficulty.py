@@ -30,21 +30,6 @@ TIER_2_POINTS = 1.0
 TIER_3_POINTS = 2.0
 VIP = "vip"
 
-INTENT_CATEGORY: Mapping[str, str] = {
-    # from actions/knowledge.py INTENT_CATEGORY, plus the intents of data/nlu/ it does not map
-    "shipping_options": "shipping", "delivery_tracking": "shipping",
-    "return_policy": "returns", "exchange_item": "returns", "damaged_item": "returns", "return_request": "returns",
-    "refund_status": "returns",
-    "payment_failed": "payments", "payment_methods": "payments", "invoice_request": "payments",
-    "discount_code": "payments",
-    "account_login_problem": "accounts", "password_reset": "accounts",
-    "product_availability": "products", "warranty_claim": "products",
-    "privacy_data": "privacy",
-    "change_address": "orders", "missing_item": "orders", "order_status": "orders", "cancel_order": "orders",
-}
-"""Intent name -> knowledge category (the categories of data/knowledge/). Chit-chat, ``inform``,
-``complaint``, ``request_human`` and ``out_of_scope`` say nothing about the topic and are absent."""
-
 CATEGORY_POINTS: Mapping[str, float] = {
     "shipping": 0.0, "products": 0.0, "orders": 0.25, "returns": 0.25,
     "payments": 0.75, "accounts": 0.75, "privacy": 1.0,
@@ -68,8 +53,8 @@ POINTS_PER_FAILED_TURN = 0.2
 MAX_FACTOR_POINTS = 1.0
 VIP_POINTS = 0.5
 CATEGORY_MIN_SCORE = 0.35
-"""A knowledge candidate scoring below this says too little about the topic to name its category (the
-bot's own answering threshold is higher: a weak match can still point at the right shelf)."""
+"""For a version 1 request only (it has no ``category``): a knowledge candidate scoring below this says too
+little about the topic to name its category. The bot applies the same figure when it fills ``category``."""
 
 
 @dataclass(frozen=True)
@@ -174,17 +159,19 @@ def priority_for(request: Mapping[str, Any] | None, customer: CustomerProfile) -
 def category_for(request: Mapping[str, Any] | None) -> str | None:
     """What the conversation is about, as a knowledge category (``orders``, ``payments``...), or None.
 
-    The best knowledge candidate's category when it scored at least :data:`CATEGORY_MIN_SCORE` (the bot
-    searched within the intent's category when it trusted the intent, so the two mostly agree), else
-    the top intent's category from :data:`INTENT_CATEGORY`.
+    The bot decides it (docs/handoff-payload.md): a version 2 request carries it in ``category``, and the
+    service keeps no table of intents. A version 1 request, from a bot older than the field, gets its best
+    knowledge candidate's category when that scored at least :data:`CATEGORY_MIN_SCORE`, else None.
     """
     if not request:
         return None
+    if "category" in request:
+        category = request["category"]
+        return category if isinstance(category, str) and category else None
     candidates: Sequence[Any] = request.get("knowledge") or []
     if candidates and isinstance(candidates[0], Mapping):
         best = candidates[0]
         category = best.get("category")
         if isinstance(category, str) and category and _number(best.get("score")) >= CATEGORY_MIN_SCORE:
             return category
-    intent = _top_intent(request)
-    return INTENT_CATEGORY.get(intent) if intent else None
+    return None

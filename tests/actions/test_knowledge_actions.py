@@ -44,6 +44,7 @@ def test_an_unrelated_question_is_handed_off_with_reasons(kb: KnowledgeBase) -> 
     assert request["intents"][0] == {"name": "out_of_scope", "confidence": 0.91}
     assert request["last_user_message"] == "who will win the football tonight?"
     assert "football" in request["summary"]
+    assert request["knowledge"][0]["score"] < 0.35 and request["category"] is None  # nothing says what it is about
     assert SlotSet("handoff_requested", True) in events
 
 
@@ -65,8 +66,11 @@ def test_a_frustrated_customer_is_handed_off_with_priority(kb: KnowledgeBase) ->
     messages, _ = run(ActionAnswerOrHandoff(), t)
     assert messages[0]["response"] == "utter_handoff_frustrated"
     request = messages[0]["custom"]["handoff"]
+    jsonschema.validate(request, schema())
     assert request["priority"] == "high"
     assert request["sentiment"] == {"label": "negative", "score": -0.75, "frustration": 0.95}
+    assert request["knowledge"][0]["article_id"] == "returns-window"  # searched on the intent's shelf
+    assert request["category"] == "returns"
 
 
 def test_asking_for_a_person_hands_off_with_the_conversation_summary(kb: KnowledgeBase) -> None:
@@ -83,6 +87,7 @@ def test_asking_for_a_person_hands_off_with_the_conversation_summary(kb: Knowled
     request = messages[0]["custom"]["handoff"]
     jsonschema.validate(request, schema())
     assert request["reasons"][0]["code"] == "explicit_request"
+    assert request["category"] is None  # asking for a person says nothing about the topic
     assert request["slots"] == {"order_number": "12345"}
     summary = request["summary"]
     assert "3 messages" in summary and "order status" in summary and "shipping options" in summary
@@ -100,7 +105,8 @@ def test_without_a_knowledge_index_the_bot_still_decides(tmp_path: Any, monkeypa
         knowledge_actions._knowledge_base = None
     request = messages[0]["custom"]["handoff"]
     assert [r["code"] for r in request["reasons"]] == ["no_answer", "low_knowledge_score"]
-    assert request["knowledge"] == []
+    assert request["knowledge"] == [] and request["category"] == "shipping"  # from the intent
+    jsonschema.validate(request, schema())
 
 
 def embedding_of(kb: KnowledgeBase, text: str, **overrides: Any) -> dict[str, Any]:

@@ -3,11 +3,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import jsonschema
 import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import orders
+from actions.handoff_request import schema
 from actions.order_service import DemoOrderService, normalise_order_number
 from tests.actions.conftest import tracker
 from tests.conftest import ROOT
@@ -66,6 +68,7 @@ def test_without_a_valid_order_the_conversation_is_handed_off() -> None:
     messages, events = run(orders.ActionReportTracking(), tracker("00000", [("inform", 0.9)],
                                                                   slots={"order_attempts": 3.0}))
     assert messages[0]["response"] == "utter_order_lookup_failed"
+    jsonschema.validate(messages[1]["custom"]["handoff"], schema())
     assert messages[1]["custom"]["handoff"]["reasons"][0] == {
         "code": "order_lookup_failed", "detail": "The customer could not give a valid order number.",
         "figures": {"attempts": 3}}

@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge.embed import OnnxEmbedder, SentenceTransformerEmbedder, query_embedder
+from knowledge.embed import SentenceTransformerEmbedder, query_embedder
+from knowledge.encoder import OnnxEmbedder
+from knowledge.errors import IndexNotBuilt
 from knowledge.ingest import load_sources
-from knowledge.search import KnowledgeBase
+from knowledge.search import KnowledgeBase, open_for_queries
+from knowledge.settings import KnowledgeSettings
 
 QUERIES = ["How long does standard shipping take?", "hi", "Is there a warranty on headphones?",
            "I ordered a blue jacket three weeks ago, it still has not arrived and nobody answers my e-mails!!"]
@@ -40,7 +43,8 @@ def test_an_index_built_with_pytorch_answers_onnx_queries_alike(embedder: Senten
     built = KnowledgeBase(embedder)
     built.sync(load_sources(corpus))
     built.save(tmp_path / "index")
-    served = KnowledgeBase.load(tmp_path / "index", query_embedder(embedder.name, exported))
+    served = open_for_queries(KnowledgeSettings(model=embedder.name, index_dir=tmp_path / "index",
+                                                encoder_dir=exported))
     assert isinstance(served.embedder, OnnxEmbedder)
     for query in QUERIES:
         hits, expected = served.search(query), built.search(query)
@@ -55,3 +59,10 @@ def test_without_an_export_of_that_model_queries_use_pytorch(exported: Path, tmp
     meta = json.loads((exported / "encoder.json").read_text())
     (other / "encoder.json").write_text(json.dumps({**meta, "model": "some-other-model"}))
     assert isinstance(query_embedder("all-MiniLM-L6-v2", other), SentenceTransformerEmbedder)
+
+
+def test_opening_for_queries_checks_the_index_before_loading_any_model(tmp_path: Path) -> None:
+    # a model that is nowhere: had it been loaded first, the error would be about the model
+    settings = KnowledgeSettings(model="no-such-model", index_dir=tmp_path / "none", encoder_dir=tmp_path)
+    with pytest.raises(IndexNotBuilt, match=r"No knowledge index in .*none: run `python -m knowledge build` first"):
+        open_for_queries(settings)

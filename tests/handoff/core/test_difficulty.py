@@ -2,34 +2,43 @@
 
 from __future__ import annotations
 
-import ast
+import json
 from typing import Any
 
+import jsonschema
 import pytest
-import yaml
 
-from handoff.core.difficulty import CATEGORY_POINTS, INTENT_CATEGORY, category_for, estimate_tier, priority_for
+from handoff.core.difficulty import CATEGORY_POINTS, category_for, estimate_tier, priority_for
 from handoff.core.model import CustomerId, CustomerProfile, Priority
 from tests.conftest import ROOT
 
 STANDARD = CustomerProfile(CustomerId("c-1"))
 VIP = CustomerProfile(CustomerId("c-2"), value_tier="vip")
-TOPICLESS = {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "inform", "request_human",
-             "complaint", "out_of_scope"}
 
 
-def request(intent: str = "shipping_options", *codes: str, priority: str = "normal", frustration: float = 0.0,
-            score: float = 0.0, knowledge: list[dict[str, Any]] | None = None, **figures: Any) -> dict[str, Any]:
-    """A hand-off request shaped as schemas/handoff-request.v1.json."""
+def request(intent: str = "shipping_options", *codes: str, category: str | None = None, priority: str = "normal",
+            frustration: float = 0.0, score: float = 0.0, knowledge: list[dict[str, Any]] | None = None,
+            **figures: Any) -> dict[str, Any]:
+    """A hand-off request shaped as schemas/handoff-request.v2.json, with the bot's ``category``."""
     return {
-        "schema": "handoff-request/v1", "conversation_id": "c-42", "created_at": "2026-11-25T09:12:44+00:00",
+        "schema": "handoff-request/v2", "conversation_id": "c-42", "created_at": "2026-11-25T09:12:44+00:00",
         "priority": priority,
         "reasons": [{"code": code, "detail": "", "figures": figures} for code in codes or ("explicit_request",)],
         "intents": [{"name": intent, "confidence": 0.93}, {"name": "greet", "confidence": 0.02}],
-        "knowledge": knowledge or [],
+        "knowledge": knowledge or [], "category": category,
         "sentiment": {"label": "negative" if score < 0 else "neutral", "score": score, "frustration": frustration},
         "summary": "", "last_user_message": "", "slots": {},
     }
+
+
+def version_1(v2: dict[str, Any]) -> dict[str, Any]:
+    """The same request as a bot older than ``category`` sends it (schemas/handoff-request.v1.json)."""
+    return {**{k: v for k, v in v2.items() if k != "category"}, "schema": "handoff-request/v1"}
+
+
+def test_difficulty_test_requests_are_valid_in_their_schema_version() -> None:
+    for version, req in (("v2", request(category="shipping")), ("v2", request()), ("v1", version_1(request()))):
+        jsonschema.validate(req, json.loads((ROOT / "schemas" / f"handoff-request.{version}.json").read_text()))
 
 
 def test_difficulty_simple_shipping_question_is_tier_one() -> None:
@@ -54,14 +63,14 @@ def test_difficulty_angry_payment_complaint_is_tier_three() -> None:
 
 
 def test_difficulty_repeated_fallbacks_count_failed_turns_from_the_request() -> None:
-    fallback = request("order_status", "repeated_fallback", unanswered_turns=3, limit=3)
+    fallback = request("order_status", "repeated_fallback", category="orders", unanswered_turns=3, limit=3)
     difficulty = estimate_tier(fallback, STANDARD, 0)
     assert difficulty.contributions["failed_turns"] == pytest.approx(0.6)
     assert difficulty.tier == 2  # orders 0.25 + 3 turns 0.6 + repeated_fallback 0.5
 
 
 def test_difficulty_caps_each_factor() -> None:
-    many = request("privacy_data", "complaint", "repeated_fallback", "no_answer", frustration=1.0)
+    many = request("privacy_data", "complaint", "repeated_fallback", "no_answer", category="privacy", frustration=1.0)
     difficulty = estimate_tier(many, STANDARD, 12)
     assert difficulty.contributions["failed_turns"] == 1.0
     assert difficulty.contributions["reasons"] == 1.0
@@ -95,32 +104,27 @@ def test_difficulty_priority_follows_request_and_value(req: dict[str, Any] | Non
     assert priority_for(req, customer) is expected
 
 
-def test_difficulty_category_prefers_a_good_knowledge_match() -> None:
+def test_difficulty_category_is_the_one_the_bot_sent() -> None:
     article = {"article_id": "a", "version": "1", "title": "t", "category": "returns", "score": 0.61}
-    assert category_for(request("order_status", knowledge=[article])) == "returns"
-
-
-def test_difficulty_category_falls_back_to_the_intent_when_the_match_is_weak() -> None:
-    weak = {"article_id": "a", "version": "1", "title": "t", "category": "products", "score": 0.21}
-    assert category_for(request("refund_status", knowledge=[weak])) == "returns"
-    assert category_for(request("out_of_scope", knowledge=[weak])) is None  # the lasagne recipe
+    assert category_for(request("order_status", category="returns", knowledge=[article])) == "returns"
+    assert category_for(request("refund_status", category="returns")) == "returns"
+    assert category_for(request("out_of_scope", category=None)) is None  # the lasagne recipe
     assert category_for(None) is None
 
 
-def test_difficulty_intent_map_covers_every_topical_nlu_intent() -> None:
-    intents = {item["intent"] for path in sorted((ROOT / "data" / "nlu").glob("*.yml"))
-               for item in yaml.safe_load(path.read_text())["nlu"] if "intent" in item}
-    assert set(INTENT_CATEGORY) == intents - TOPICLESS
+def test_difficulty_category_points_follow_the_request_s_category_not_its_intent() -> None:
+    assert estimate_tier(request("order_status", category="privacy"), STANDARD, 0).contributions["category"] == 1.0
+    assert estimate_tier(request("privacy_data", category=None), STANDARD, 0).contributions["category"] == 0.0
 
 
-def test_difficulty_intent_map_agrees_with_the_actions() -> None:
-    tree = ast.parse((ROOT / "actions" / "knowledge.py").read_text())
-    assignment = next(node for node in tree.body if isinstance(node, ast.Assign)
-                      and any(isinstance(t, ast.Name) and t.id == "INTENT_CATEGORY" for t in node.targets))
-    actions_map = ast.literal_eval(assignment.value)
-    assert {intent: INTENT_CATEGORY[intent] for intent in actions_map} == actions_map
+def test_difficulty_a_version_1_request_gets_its_good_knowledge_match_s_category_only() -> None:
+    good = {"article_id": "a", "version": "1", "title": "t", "category": "returns", "score": 0.61}
+    weak = {"article_id": "a", "version": "1", "title": "t", "category": "products", "score": 0.21}
+    assert category_for(version_1(request("order_status", knowledge=[good]))) == "returns"
+    assert category_for(version_1(request("refund_status", knowledge=[weak]))) is None  # no intent table here
+    assert category_for(version_1(request("order_status"))) is None
 
 
 def test_difficulty_rates_every_knowledge_category() -> None:
     shelves = {path.name for path in (ROOT / "data" / "knowledge").iterdir() if path.is_dir()}
-    assert set(CATEGORY_POINTS) == set(INTENT_CATEGORY.values()) == shelves
+    assert set(CATEGORY_POINTS) == shelves

@@ -1,0 +1,98 @@
+"""Sentence vectors from the ONNX export of the embedding model, for both Python environments.
+
+``python -m knowledge export-encoder`` writes the transformer of the knowledge
+base's model to a folder (:data:`FILES`); :class:`OnnxEmbedder` runs it with
+onnxruntime and pools as sentence-transformers does: the mean of the token
+vectors under the attention mask, scaled to unit length. This is the one
+implementation of that encoding. The action server and the handoff service
+embed queries with it (:func:`knowledge.embed.query_embedder`), and the Rasa
+pipeline's featurizer (``bot/components/sentence_encoder.py``) embeds every
+message with it, so the bot and the knowledge base share one embedding space.
+
+The Rasa environment (Python 3.10, numpy < 1.24, no PyTorch or FAISS) imports
+this module, and only this one of :mod:`knowledge`: it imports nothing but the
+standard library, numpy, onnxruntime and tokenizers, and nothing else of ours
+(``tests/test_boundaries.py`` holds it to that).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+ENCODER_META = "encoder.json"
+FILES = (MODEL_FILE, TOKENIZER_FILE, ENCODER_META)
+"""What an export folder holds: the transformer, its tokenizer, and ``{model, dimension, max_seq_length}``."""
+
+NORM_EPSILON = 1e-12
+"""Floor of a vector's length before dividing by it: ``torch.nn.functional.normalize``'s, as
+sentence-transformers normalises the vectors the index is built with. Only a zero vector ever reaches it."""
+
+
+def missing_files(folder: Path) -> list[Path]:
+    """The files of an export that ``folder`` lacks (all of them if it does not exist)."""
+    return [folder / name for name in FILES if not (folder / name).exists()]
+
+
+class OnnxEmbedder:
+    """Unit-length float32 sentence vectors from an export written by ``export-encoder``.
+
+    Its vectors agree with the PyTorch model's to about 1e-7 in cosine
+    (tests/knowledge/test_embed.py), so it searches indexes built with that model.
+
+    Attributes:
+        name: the model the export was made from (``all-MiniLM-L6-v2``).
+        dimension: the length of a vector.
+        batch_size: texts run through the model at once.
+    """
+
+    def __init__(self, folder: Path, batch_size: int = 64, threads: int = 1) -> None:
+        """Load ``folder``'s export.
+
+        Args:
+            folder: a folder holding :data:`FILES`.
+            batch_size: texts run through the model at once.
+            threads: onnxruntime threads per call; 1 keeps concurrent requests from competing for cores.
+        """
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        meta = json.loads((folder / ENCODER_META).read_text())
+        self.name = str(meta["model"])
+        self.dimension = int(meta["dimension"])
+        self.batch_size = batch_size
+        self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        self._tokenizer.enable_truncation(int(meta.get("max_seq_length", 256)))
+        self._tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(str(folder / MODEL_FILE), options,
+                                                     providers=["CPUExecutionProvider"])
+        logger.info("embedding model %s loaded from %s (ONNX, dimension %d)", self.name, folder, self.dimension)
+
+    def encode(self, texts: list[str], progress: bool = False) -> Vectors:
+        """One unit-length float32 row per text (``progress`` is accepted for the ``Embedder`` protocol)."""
+        batches = [self._encode_batch(texts[start:start + self.batch_size])
+                   for start in range(0, len(texts), self.batch_size)]
+        return np.vstack(batches) if batches else np.zeros((0, self.dimension), dtype=np.float32)
+
+    def _encode_batch(self, texts: list[str]) -> Vectors:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                          "token_type_ids": np.zeros_like(ids)})[0]
+        pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), NORM_EPSILON)
+        return np.ascontiguousarray(pooled, dtype=np.float32)
