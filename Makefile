@@ -88,7 +88,7 @@ test-app: $(APP_STAMP)
 
 lint: $(APP_STAMP)
 	$(VENV)/app/bin/ruff check knowledge actions handoff scripts tests
-	$(VENV)/app/bin/mypy knowledge handoff
+	$(VENV)/app/bin/mypy knowledge handoff scripts
 
 ## Evaluation and benchmarks --------------------------------------------------------------------
 

@@ -30,7 +30,9 @@ def start_logged(command: list[str], log: Path, env: dict[str, str], cwd: Path) 
 def wait_until_up(url: str, process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float,
                   log: Path | None = None) -> None:
     """Return once ``url`` answers; raise RuntimeError (with the log's tail) if the process dies or time runs out."""
-    tail = (lambda: "; its log:\n" + log.read_text()[-4000:]) if log else (lambda: "")
+    def tail() -> str:
+        return "; its log:\n" + log.read_text()[-4000:] if log else ""
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
