@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -24,11 +25,11 @@ class Assistant:
     token: str
     log: Path
 
-    def say(self, sender: str, text: str) -> list[dict]:
+    def say(self, sender: str, text: str) -> list[dict[str, Any]]:
         response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook",
                                  json={"sender": sender, "message": text}, timeout=TIMEOUT)
         response.raise_for_status()
-        replies: list[dict] = response.json()
+        replies: list[dict[str, Any]] = response.json()
         return replies
 
 

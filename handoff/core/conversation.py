@@ -112,11 +112,15 @@ def check_transition(current: State, new: State) -> None:
             ("This conversation is already resolved, so it cannot be given to an agent."), and
             ``current`` is carried on the exception.
     """
-    if new in TRANSITIONS[current]:
-        return
+    if new not in TRANSITIONS[current]:
+        raise refusal(current, new)
+
+
+def refusal(current: State, new: State) -> StateConflict:
+    """The refusal of a move from ``current`` to ``new``, in a sentence for the person who asked."""
     if new is current:
-        raise StateConflict(f"This conversation is already {_WHERE[current]}.", current)
-    raise StateConflict(f"This conversation is {_WHERE[current]}, so it cannot be {_BECOME[new]}.", current)
+        return StateConflict(f"This conversation is already {_WHERE[current]}.", current)
+    return StateConflict(f"This conversation is {_WHERE[current]}, so it cannot be {_BECOME[new]}.", current)
 
 
 def causes(current: State, new: State) -> frozenset[Cause]:

@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import Any
 
 from handoff.core import texts
-from handoff.core.conversation import Cause, check_cause
+from handoff.core.conversation import Cause, causes, check_cause, refusal
 from handoff.core.model import AgentId, ConversationRecord, CustomerProfile, Priority, State
 
 BACK_TO_BOT: Mapping[str, Any] = MappingProxyType({
@@ -73,7 +73,16 @@ class Change:
 
 
 def _checked(record: ConversationRecord, after: State, cause: Cause, **effects: Any) -> Change:
-    check_cause(record.state, after, cause)
+    """The change, if ``cause`` may move the conversation from where it is to ``after``.
+
+    Raises:
+        StateConflict: not from where it is (it moved on meanwhile, or the caller asked too late).
+        ValueError: ``cause`` never explains a move to ``after`` (a bug in the caller).
+    """
+    if cause not in causes(record.state, after):
+        if any(cause in causes(state, after) for state in State):
+            raise refusal(record.state, after)
+        check_cause(record.state, after, cause)  # raises: the move is refused, or the cause cannot explain it
     return Change(record.state, after, cause, **effects)
 
 

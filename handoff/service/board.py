@@ -14,10 +14,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from handoff.adapters.tickets import MessageView
 from handoff.core.model import ConversationRecord, State
 from handoff.core.queue import estimate_wait
-from handoff.service.ports import Store, TicketLog
+from handoff.service.ports import MessageView, Store, TicketLog
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from handoff.adapters.tickets import TransitionNote
 from handoff.core.errors import UpstreamUnavailable
 from handoff.core.model import ConversationRecord
 from handoff.core.transitions import Change
 from handoff.service.board import Board
-from handoff.service.ports import Bot, Clock, Store, TicketLog
+from handoff.service.ports import Bot, Clock, Store, TicketLog, TransitionNote
 from handoff.service.relay import Relay
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from handoff.adapters.tickets import MessageView
 from handoff.core import texts, transitions
 from handoff.core.conversation import Cause
 from handoff.core.errors import BadRequest, StateConflict, UnknownConversation, UpstreamUnavailable
@@ -23,7 +22,7 @@ from handoff.service.auth import check_customer_token, customer_token, verified_
 from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.escalation import Escalation
-from handoff.service.ports import Bot, Clock, Handler, Store, Subscription, TicketLog
+from handoff.service.ports import Bot, Clock, Handler, MessageView, Store, Subscription, TicketLog
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
 

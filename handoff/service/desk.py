@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handoff.adapters.tickets import MessageView
 from handoff.core import transitions
 from handoff.core.conversation import Cause
 from handoff.core.errors import BadRequest, NotAllowed, StateConflict
@@ -18,7 +17,7 @@ from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.conversations import Conversations
 from handoff.service.dispatch import Dispatch
-from handoff.service.ports import Clock, Handler, Knowledge, Store, Subscription, TicketLog
+from handoff.service.ports import Clock, Handler, Knowledge, MessageView, Store, Subscription, TicketLog
 from handoff.service.relay import Relay
 
 logger = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ class Desk:
         record = await self._conversations.get(conversation_id)
         if record.state is State.ASSIGNED and record.agent_id == principal.agent_id:
             await self._store.mark_answered(record.conversation_id, principal.agent_id)
-            return record
+            return await self._conversations.get(conversation_id)
         if record.state is not State.QUEUED:
             raise StateConflict(f"This conversation is {record.state.value}: it cannot be taken.", record.state)
         if record.requested_agent and record.requested_agent != principal.agent_id:

@@ -7,11 +7,11 @@
     ├── desk         Desk           take, answer, note, transfer, hand back,        (desk.py)
     │                               resolve; what the console shows
     ├── accounts     Accounts       sign in and out, sessions, the team            (accounts.py)
-    └── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
+    ├── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
+    └── board        Board          the read model: queue, summaries, positions    (board.py)
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
-                     Board          the read model: queue, summaries, positions    (board.py)
                      Relay          messages into the log and onto the bus         (relay.py)
 
 Each part gets its collaborators explicitly: the ports (:mod:`handoff.service.ports`: store, ticket log, bot,
@@ -61,6 +61,7 @@ class HandoffService:
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock)
         self.accounts = Accounts(store, log, self.desk, settings.session_ttl)
         self.helpdesk = Helpdesk(log)
+        self.board = board
         self._stopping = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -81,7 +82,9 @@ class HandoffService:
         return await self._dispatch.dispatch()
 
     async def close(self) -> None:
-        """Stop the sweeper, then close the bot client, the store and the ticket log."""
+        """Stop the sweeper, then close the bot client, the store and the ticket log (once)."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         if self._sweeper is not None:
             with contextlib.suppress(asyncio.CancelledError):

@@ -13,7 +13,9 @@
 
 The store has two implementations held to one contract, so it is a :class:`typing.Protocol` here. The ticket
 log has one implementation whose database is what varies (the same tests run on SQLite and PostgreSQL), so its
-port is its class: a protocol would only be a copy of its signatures.
+port is its class: a protocol would only be a copy of its signatures. The parts import the log's views
+(:class:`MessageView`, :class:`TransitionNote`) from here too, so that this module and
+:mod:`handoff.service.wiring` are the only places the service meets the adapters.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from handoff.adapters.store.base import Event, Handler, Subscription
-from handoff.adapters.tickets import TicketLog
+from handoff.adapters.tickets import MessageView, TicketLog, TransitionNote
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
-__all__ = ["Bot", "Clock", "Event", "Handler", "Knowledge", "Store", "Subscription", "TicketLog"]
+__all__ = ["Bot", "Clock", "Event", "Handler", "Knowledge", "MessageView", "Store", "Subscription", "TicketLog",
+           "TransitionNote"]
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""

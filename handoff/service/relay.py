@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from handoff.adapters.tickets import MessageView
 from handoff.core.model import AgentId, ConversationRecord, State
-from handoff.service.ports import Clock, Event, Handler, Store, Subscription, TicketLog
+from handoff.service.ports import Clock, Event, Handler, MessageView, Store, Subscription, TicketLog
 
 QUEUE_CHANNEL = "queue"
 

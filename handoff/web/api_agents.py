@@ -6,34 +6,13 @@ import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, WebSocket
-from pydantic import BaseModel, Field
 
 from handoff.core.errors import NotAllowed
-from handoff.core.model import Presence
-from handoff.web.api_customers import Text
+from handoff.web.bodies import Login, PresenceBody, Text, TicketPatch, TransferBody
 from handoff.web.deps import COOKIE, Agent, Service, Settings, session_token
 from handoff.web.gateway import agent_socket
 
 router = APIRouter(tags=["agents"])
-
-
-class Login(BaseModel):
-    username: str = Field(max_length=100)
-    password: str = Field(max_length=200)
-
-
-class PresenceBody(BaseModel):
-    presence: Presence
-
-
-class TransferBody(BaseModel):
-    agent_id: str | None = None
-    tier: int | None = None
-
-
-class TicketPatch(BaseModel):
-    tags: list[str] | None = Field(None, max_length=20)
-    priority: str | None = Field(None, pattern="^(normal|high|urgent)$")
 
 
 @router.post("/api/auth/login")

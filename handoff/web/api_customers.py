@@ -5,28 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket
-from pydantic import BaseModel, Field
 
-from handoff.core.model import MAX_CLIENT_ID
+from handoff.web.bodies import NewConversation, Text
 from handoff.web.deps import Service, customer_check
 from handoff.web.gateway import customer_socket
 
 router = APIRouter(tags=["customers"])
-
-
-class NewConversation(BaseModel):
-    channel: str = Field("web", max_length=40)
-    name: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=320)
-    language: str = Field("en", max_length=10)
-    external_id: str | None = Field(None, max_length=200)
-    signature: str | None = Field(None, max_length=200, description="hex HMAC-SHA256 of external_id under "
-                                                                    "HANDOFF_WIDGET_SECRET")
-
-
-class Text(BaseModel):
-    text: str
-    client_id: str | None = Field(None, max_length=MAX_CLIENT_ID)
 
 
 @router.post("/api/conversations", status_code=201)

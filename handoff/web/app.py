@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from handoff.core.errors import (
     UnknownConversation,
     UpstreamUnavailable,
 )
+from handoff.service import HandoffService
 from handoff.service.wiring import open_service
 from handoff.settings import HandoffSettings
 from handoff.web import api_agents, api_customers
@@ -42,12 +43,14 @@ STATUS = {BadRequest: 400, NotAuthenticated: 401, NotAllowed: 403, UnknownConver
           Conflict: 409, UpstreamUnavailable: 503}
 
 
-def create_app(settings: HandoffSettings) -> FastAPI:
-    """The application; its lifespan opens the service on its adapters and closes it."""
+def create_app(settings: HandoffSettings,
+               opener: Callable[[HandoffSettings], Awaitable[HandoffService]] = open_service) -> FastAPI:
+    """The application; its lifespan opens the service (on the adapters the settings name, or with
+    ``opener``: tests pass one that builds it in process) and closes it."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = await open_service(settings)
+        service = await opener(settings)
         app.state.settings = settings
         app.state.service = service
         logger.info("handoff service ready (live state: %s)", "redis" if settings.redis_url else "in process")

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from scripts.benchmarks import escalation, idle, relay, routing
+from scripts.benchmarks import escalation, idle, queue_update, relay, routing
 from scripts.benchmarks.base import Flags, Section, Suite
 
 DESCRIPTION = """\
 Benchmarks of the handoff service against its targets, each beside a baseline measured in the same run, in
 both profiles where it applies (embedded: in-process live state and SQLite; production: Redis and PostgreSQL):
-routing (one decision with 1,000 agents), escalation (to the agent's console), relay (customer -> agent at
-several rates) and idle (10,000 idle customer sockets).
+routing (one decision with 1,000 agents), queue updates (one change of the queue with 10 to 1,000 waiting),
+escalation (to the agent's console), relay (customer -> agent at several rates) and idle (10,000 idle
+customer sockets).
 
 Writes build/bench/handoff.json, docs/img/handoff-*.png and the "Handoff service" section of
 docs/benchmarks.md (or all of it under --out DIR). --seconds, --connections and friends make short runs."""
 
 SECTION = Section(
     "Handoff service",
-    (routing.BENCHMARK, escalation.BENCHMARK, relay.BENCHMARK, idle.BENCHMARK),
+    (routing.BENCHMARK, queue_update.BENCHMARK, escalation.BENCHMARK, relay.BENCHMARK, idle.BENCHMARK),
     intro=("Servers, clients, Redis and PostgreSQL share the machine's cores, so every load figure includes the "
            "load generators' own CPU; each baseline ran in the same run.",))
 

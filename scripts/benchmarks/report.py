@@ -20,7 +20,7 @@ COMMANDS = [
     "make bench                                                      # every benchmark; rewrites this file",
     'make bench HANDOFF_BENCH_ARGS="--seconds 5 --connections 2000"  # the same with shorter handoff runs',
     ".venv/app/bin/python scripts/bench.py --only replies            # one benchmark: its section alone",
-    ".venv/app/bin/python scripts/bench_handoff.py --only relay      # (routing, escalation, relay or idle)",
+    ".venv/app/bin/python scripts/bench_handoff.py --only relay      # (routing, queue_update, escalation, relay, idle)",
     ".venv/app/bin/python scripts/bench_handoff.py --out /tmp/bench  # everything under /tmp/bench; docs/ untouched",
     ".venv/app/bin/python scripts/bench_handoff.py --report-only     # the section again from the last JSON report",
     ".venv/app/bin/python scripts/bench_handoff.py --help            # every flag",
@@ -123,7 +123,7 @@ Series = tuple[Sequence[float], Sequence[float], str]
 
 
 def line_chart(path: Path, series: Sequence[Series], xlabel: str, ylabel: str, title: str,
-               log_x: bool = False) -> None:
+               log_x: bool = False, log_y: bool = False) -> None:
     """One line per series (xs, ys, label), saved as a PNG."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -131,6 +131,8 @@ def line_chart(path: Path, series: Sequence[Series], xlabel: str, ylabel: str, t
         ax.plot(xs, ys, marker="o" if log_x else None, label=label)
     if log_x:
         ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -33,11 +33,15 @@ export class QueueModel {
     return true;
   }
 
-  /** A whole queue as the service listed it (a hello, or GET /api/queue). */
+  /** A whole queue as the service listed it (a hello, or GET /api/queue); where the console already knows a
+   * newer version of a listed conversation, it keeps its own. */
   reset(summaries) {
+    const known = this.entries;
     this.entries = new Map();
     for (const s of summaries || []) {
-      if (s && s.conversation_id && this.fresh(s.conversation_id, s.version)) this.entries.set(s.conversation_id, s);
+      if (!s || !s.conversation_id) continue;
+      if (this.fresh(s.conversation_id, s.version)) this.entries.set(s.conversation_id, s);
+      else if (known.has(s.conversation_id)) this.entries.set(s.conversation_id, known.get(s.conversation_id));
     }
     this.prune();
   }

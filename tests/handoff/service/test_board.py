@@ -12,8 +12,8 @@ from sqlalchemy import event
 from handoff.adapters.tickets import TicketLog
 from handoff.service import HandoffService
 from handoff.service.ports import Store
-from tests.handoff.service.conftest import OpenService
-from tests.handoff.service.world import Agent, Customer, FakeClock, of_type
+from tests.handoff.conftest import OpenService
+from tests.handoff.world import Agent, Customer, FakeClock, of_type
 
 
 class Counted:

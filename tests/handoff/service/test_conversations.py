@@ -11,11 +11,11 @@ from starlette.datastructures import Secret
 from handoff.core.errors import BadRequest, NotAllowed, UnknownConversation
 from handoff.core.model import State
 from handoff.service import HandoffService
-from tests.handoff.service.conftest import OpenService
-from tests.handoff.service.world import Agent, Customer, FakeRasa, message_from, of_type
+from tests.handoff.conftest import OpenService
+from tests.handoff.world import Agent, Customer, FakeRasa, message_from, of_type
 
 
-async def test_the_bot_answers_and_the_customer_sees_it(service: HandoffService, bot: FakeRasa) -> None:
+async def test_the_bot_answers_and_the_customer_sees_it(service: HandoffService, rasa: FakeRasa) -> None:
     customer = await Customer.start(service, name="Jo")
     said = await customer.say("how much is shipping?")
     assert said.new and said.state is State.BOT
@@ -24,7 +24,7 @@ async def test_the_bot_answers_and_the_customer_sees_it(service: HandoffService,
     await customer.inbox.next(of_type("typing", sender="bot"))
     answer = await customer.inbox.next(message_from("bot", "$4.95"))
     assert answer["message"]["payload"]["custom"]["citation"]["article_id"] == "shipping-costs"
-    assert bot.heard == [(customer.conversation_id, "how much is shipping?", {"channel": "web"})]
+    assert rasa.heard == [(customer.conversation_id, "how much is shipping?", {"channel": "web"})]
     stored = await service.customers.history(customer.conversation_id)
     assert [(m.sender, m.text) for m in stored] == [("customer", "how much is shipping?"),
                                                      ("bot", "Standard shipping costs $4.95.")]
@@ -32,7 +32,7 @@ async def test_the_bot_answers_and_the_customer_sees_it(service: HandoffService,
         "Standard shipping costs $4.95."]
 
 
-async def test_a_resend_is_stored_once_and_not_relayed_again(service: HandoffService, bot: FakeRasa) -> None:
+async def test_a_resend_is_stored_once_and_not_relayed_again(service: HandoffService, rasa: FakeRasa) -> None:
     customer = await Customer.start(service)
     first = await customer.say("hello there", client_id="k1")
     again = await customer.say("hello there", client_id="k1")
@@ -40,7 +40,7 @@ async def test_a_resend_is_stored_once_and_not_relayed_again(service: HandoffSer
     frames = await customer.inbox.settle()
     assert [f["message"]["text"] for f in frames if f["type"] == "message" and f["message"]["sender"] == "customer"] \
         == ["hello there"]
-    assert len(bot.heard) == 1  # the bot heard it once
+    assert len(rasa.heard) == 1  # the bot heard it once
 
 
 @pytest.mark.parametrize("text", ["", "   ", None, 42, "x" * 2001])
@@ -67,9 +67,9 @@ async def test_only_the_conversations_token_opens_it(service: HandoffService) ->
 
 
 async def test_a_dead_bot_hands_the_customer_to_a_person_and_keeps_the_message(
-        service: HandoffService, bot: FakeRasa) -> None:
+        service: HandoffService, rasa: FakeRasa) -> None:
     agent = await Agent.sign_in(service, "grace")
-    bot.down = True
+    rasa.down = True
     customer = await Customer.start(service)
     await customer.say("hello?")
     await customer.inbox.next(message_from("system", "not answering right now"))
@@ -80,7 +80,7 @@ async def test_a_dead_bot_hands_the_customer_to_a_person_and_keeps_the_message(
     assert (await service.customers.history(customer.conversation_id))[0].text == "hello?"
 
 
-async def test_a_customer_writing_after_the_end_is_back_with_the_bot(service: HandoffService, bot: FakeRasa) -> None:
+async def test_a_customer_writing_after_the_end_is_back_with_the_bot(service: HandoffService, rasa: FakeRasa) -> None:
     agent = await Agent.sign_in(service, "grace")
     customer = await Customer.start(service)
     await customer.say("I want a human")
@@ -95,17 +95,17 @@ async def test_a_customer_writing_after_the_end_is_back_with_the_bot(service: Ha
         State.BOT, None, None, (), None)
     transitions = await service.helpdesk.ticket(1)
     assert transitions["status"] == "resolved"
-    assert bot.heard[-1][1] == "one more thing about shipping"
+    assert rasa.heard[-1][1] == "one more thing about shipping"
 
 
-async def test_while_queued_or_assigned_the_bot_hears_nothing(service: HandoffService, bot: FakeRasa) -> None:
+async def test_while_queued_or_assigned_the_bot_hears_nothing(service: HandoffService, rasa: FakeRasa) -> None:
     customer = await Customer.start(service)
     await customer.say("a person please")  # nobody is online: queued
     await customer.inbox.next(of_type("state", state="queued"))
-    heard = len(bot.heard)
+    heard = len(rasa.heard)
     said = await customer.say("are you there?")
     assert said.state is State.QUEUED
-    assert len(bot.heard) == heard
+    assert len(rasa.heard) == heard
 
 
 async def test_the_shops_signature_links_a_known_customer(open_service: OpenService) -> None:

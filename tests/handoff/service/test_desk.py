@@ -10,8 +10,8 @@ from handoff.adapters.knowledge import Suggestions
 from handoff.core.errors import BadRequest, NotAllowed, StateConflict
 from handoff.core.model import State
 from handoff.service import HandoffService
-from tests.handoff.service.conftest import OpenService
-from tests.handoff.service.world import Agent, Customer, FakeClock, FakeRasa, message_from, of_type
+from tests.handoff.conftest import OpenService
+from tests.handoff.world import Agent, Customer, FakeClock, FakeRasa, message_from, of_type
 
 
 async def assigned_to(service: HandoffService, username: str, text: str = "I want a person") -> tuple[Agent, Customer]:
@@ -109,7 +109,7 @@ async def test_a_transfer_must_say_where_to(service: HandoffService, agent_id: s
     assert (await customer.record()).agent_id == grace.id
 
 
-async def test_hand_back_tells_the_bot_what_was_said(service: HandoffService, bot: FakeRasa) -> None:
+async def test_hand_back_tells_the_bot_what_was_said(service: HandoffService, rasa: FakeRasa) -> None:
     linus, customer = await assigned_to(service, "linus")
     await linus.say(customer.conversation_id, "Your order ships tomorrow.")
     await customer.say("thanks, that helps")
@@ -117,7 +117,7 @@ async def test_hand_back_tells_the_bot_what_was_said(service: HandoffService, bo
     assert (record.state, record.ticket_id, record.agent_id, record.excluded) == (State.BOT, None, None, frozenset())
     await customer.inbox.next(message_from("system", "chatting with the assistant again"))
     await customer.inbox.next(of_type("state", state="bot"))
-    events = bot.tracker[customer.conversation_id]
+    events = rasa.tracker[customer.conversation_id]
     said = [(e["event"], e.get("text")) for e in events if e["event"] in ("user", "bot")]
     assert said[-2:] == [("bot", "Your order ships tomorrow."), ("user", "thanks, that helps")]
     assert next(e for e in events if e["event"] == "user")["parse_data"]["intent"]["name"] == "human_handoff_turn"
@@ -129,10 +129,10 @@ async def test_hand_back_tells_the_bot_what_was_said(service: HandoffService, bo
     await customer.inbox.next(message_from("bot", "$4.95"))
 
 
-async def test_hand_back_with_the_bot_down_still_hands_back(service: HandoffService, bot: FakeRasa,
+async def test_hand_back_with_the_bot_down_still_hands_back(service: HandoffService, rasa: FakeRasa,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     linus, customer = await assigned_to(service, "linus")
-    bot.down = True
+    rasa.down = True
     with caplog.at_level(logging.WARNING):
         record = await service.desk.hand_back(linus.principal, customer.conversation_id)
     assert record.state is State.BOT

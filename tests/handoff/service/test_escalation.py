@@ -12,8 +12,8 @@ from starlette.datastructures import Secret
 
 from handoff.core.model import Priority, State
 from handoff.service import HandoffService
-from tests.handoff.service.conftest import OpenService
-from tests.handoff.service.world import Agent, Customer, FakeClock, FakeRasa, handoff_request, message_from, of_type
+from tests.handoff.conftest import OpenService
+from tests.handoff.world import Agent, Customer, FakeClock, FakeRasa, handoff_request, message_from, of_type
 
 
 async def away(service: HandoffService, username: str) -> Agent:
@@ -106,11 +106,11 @@ async def test_out_of_hours_the_hand_off_is_an_offline_ticket_with_a_callback(op
 
 
 async def test_two_escalations_at_once_open_one_ticket(open_service: OpenService, profile: str,
-                                                       bot: FakeRasa) -> None:
+                                                       rasa: FakeRasa) -> None:
     """Two sockets of one conversation (two tabs; in production on two instances) write at the same moment
     with the bot down: each message escalates at once. One wins; the other's ticket is withdrawn."""
     services = [await open_service()] if profile == "embedded" else [await open_service(), await open_service()]
-    bot.down = True
+    rasa.down = True
     customers = [await Customer.start(services[0]) for _ in range(4)]
 
     async def says(customer: Customer, service: HandoffService, n: int) -> None:
@@ -127,13 +127,38 @@ async def test_two_escalations_at_once_open_one_ticket(open_service: OpenService
         assert record.state is State.QUEUED and record.ticket_id in {t["id"] for t in tickets}
 
 
-async def test_a_request_that_breaks_the_contract_still_hands_off(service: HandoffService, bot: FakeRasa,
+async def test_a_request_that_breaks_the_contract_still_hands_off(service: HandoffService, rasa: FakeRasa,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     customer = await Customer.start(service)
     broken = handoff_request(customer.conversation_id, "help")
     del broken["summary"]
-    bot.replies_to["help"] = [{"recipient_id": customer.conversation_id, "custom": {"handoff": broken}}]
+    rasa.replies_to["help"] = [{"recipient_id": customer.conversation_id, "custom": {"handoff": broken}}]
     with caplog.at_level(logging.WARNING, logger="handoff.service.escalation"):
         await customer.say("help")
     assert (await customer.record()).state is State.QUEUED
     assert "does not match its contract ('summary' is a required property)" in caplog.text
+
+
+async def test_the_request_names_the_category(service: HandoffService) -> None:
+    await away(service, "grace")
+    customer = await Customer.start(service)
+    await customer.say("I am furious")  # the fake bot says: orders
+    record = await customer.record()
+    assert record.category == "orders"
+    assert (await service.desk.queue())[0]["category"] == "orders"
+
+
+async def test_an_older_bots_request_is_taken_and_its_category_read_from_the_knowledge(
+        service: HandoffService, rasa: FakeRasa, caplog: pytest.LogCaptureFixture) -> None:
+    customer = await Customer.start(service)
+    older = handoff_request(customer.conversation_id, "my refund", knowledge=[
+        {"article_id": "refund-timing", "version": "v9", "title": "Refund timing", "category": "payments",
+         "score": 0.61}])
+    older["schema"] = "handoff-request/v1"
+    del older["category"]
+    rasa.replies_to["my refund"] = [{"recipient_id": customer.conversation_id, "custom": {"handoff": older}}]
+    with caplog.at_level(logging.WARNING, logger="handoff.service.escalation"):
+        await customer.say("my refund")
+    record = await customer.record()
+    assert (record.state, record.category) == (State.QUEUED, "payments")
+    assert "contract" not in caplog.text

@@ -47,11 +47,11 @@ class FakeClock:
 
 
 def handoff_request(conversation_id: str, text: str, *, code: str = "explicit_request", priority: str = "normal",
-                    intent: str = "request_human", confidence: float = 0.97,
+                    intent: str = "request_human", confidence: float = 0.97, category: str | None = None,
                     knowledge: list[dict[str, Any]] | None = None, frustration: float = 0.0) -> dict[str, Any]:
-    """A hand-off request as the bot sends it (schemas/handoff-request.v1.json)."""
+    """A hand-off request as the bot sends it (schemas/handoff-request.v2.json)."""
     return {
-        "schema": "handoff-request/v1", "conversation_id": conversation_id,
+        "schema": "handoff-request/v2", "conversation_id": conversation_id, "category": category,
         "created_at": "2026-11-25T14:00:00+00:00", "priority": priority,
         "reasons": [{"code": code, "detail": f"{code.replace('_', ' ')}.", "figures": {"confidence": confidence}}],
         "intents": [{"name": intent, "confidence": confidence}],
@@ -89,7 +89,7 @@ class FakeRasa:
                     {"recipient_id": sender, "custom": {"handoff": handoff_request(sender, text)}}]
         if "furious" in lowered:
             request = handoff_request(sender, text, code="complaint", priority="high", intent="complaint",
-                                      frustration=0.9)
+                                      category="orders", frustration=0.9)
             return [{"recipient_id": sender, "text": "I'm sorry. A colleague will take over."},
                     {"recipient_id": sender, "custom": {"handoff": request}}]
         if "shipping" in lowered:

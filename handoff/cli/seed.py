@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from handoff.adapters.tickets.repository import TicketLog
+from handoff.adapters.tickets import TicketLog
 from handoff.core.errors import BadRequest
 from handoff.core.model import CustomerId
 from handoff.service.auth import hash_password

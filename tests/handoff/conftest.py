@@ -24,7 +24,7 @@ from starlette.datastructures import Secret
 from handoff.adapters.rasa import RasaClient
 from handoff.adapters.store import MemoryStore, RedisStore
 from handoff.adapters.tickets import TicketLog, migrate
-from handoff.adapters.tickets.seed import seed_demo
+from handoff.cli.seed import seed_demo
 from handoff.core.routing import build_business_hours, build_queue_order, build_router, load_routing_config
 from handoff.service import HandoffService
 from handoff.service.ports import Knowledge, Store
@@ -32,7 +32,7 @@ from handoff.settings import HandoffSettings
 from tests.conftest import ROOT
 from tests.handoff.adapters.store.conftest import REDIS_URL, delete_keys
 from tests.handoff.adapters.tickets.conftest import POSTGRES_ADMIN, _postgres_url
-from tests.handoff.service.world import PASSWORD, RASA_TOKEN, FakeClock, FakeRasa
+from tests.handoff.world import PASSWORD, RASA_TOKEN, FakeClock, FakeRasa
 
 PROFILES = ["embedded", "production"]
 OpenService = Callable[..., Awaitable[HandoffService]]
@@ -98,7 +98,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def bot() -> FakeRasa:
+def rasa() -> FakeRasa:
     return FakeRasa()
 
 
@@ -108,7 +108,7 @@ def profile(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def open_service(profile: str, database_url: str, clock: FakeClock, bot: FakeRasa,
+async def open_service(profile: str, database_url: str, clock: FakeClock, rasa: FakeRasa,
                        tmp_path: Path) -> AsyncIterator[OpenService]:
     """A factory of started services in the test's profile, sharing one database (and, in production, one
     Redis prefix: several instances); ``routing``: the routing configuration's YAML, as a dict, instead of
@@ -135,7 +135,7 @@ async def open_service(profile: str, database_url: str, clock: FakeClock, bot: F
         config = load_routing_config(routing_file)
         service = HandoffService(
             settings, store=store, log=log,
-            bot=RasaClient("http://rasa.test", RASA_TOKEN, 5.0, transport=httpx.ASGITransport(app=bot.app)),
+            bot=RasaClient("http://rasa.test", RASA_TOKEN, 5.0, transport=httpx.ASGITransport(app=rasa.app)),
             knowledge=knowledge or NoKnowledge(), router=build_router(config), hours=build_business_hours(config),
             queue_order=build_queue_order(config), clock=clock)
         await service.start(sweeper=False)

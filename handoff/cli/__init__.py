@@ -1,0 +1,97 @@
+"""The command line, ``python -m handoff``: run the service, or manage agents, customers and canned responses.
+
+::
+
+    python -m handoff serve                      # the service (HANDOFF_HOST:HANDOFF_PORT)
+    python -m handoff migrate                    # bring the ticket database to the latest schema
+    python -m handoff agent add USERNAME --name "Ada" --role supervisor --tiers 1,2 --password-stdin
+    python -m handoff agent list
+    python -m handoff seed data/demo             # load demo agents, customers and canned responses
+
+Settings come from the environment (README, "Configuration"); a bad value stops with a sentence naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import sys
+from pathlib import Path
+
+from handoff.core.errors import HandoffError
+from handoff.settings import HandoffSettings
+
+
+def serve(settings: HandoffSettings) -> None:
+    import uvicorn
+
+    from handoff.adapters.tickets.migrate import migrate
+    from handoff.web.app import create_app
+
+    asyncio.run(migrate(settings.database_url))
+    # No permessage-deflate: its zlib state is some 45 KB per socket for as long as the socket lives (half of
+    # what an idle customer costs), to shrink frames that are a few hundred bytes of JSON. Clients that
+    # offer it (every browser) simply get uncompressed frames. docs/benchmarks.md, "Idle connections".
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="websockets-sansio",
+                ws_max_size=64 * 1024, ws_per_message_deflate=False, log_level=settings.log_level.lower(),
+                proxy_headers=True, lifespan="on")
+
+
+async def seed(settings: HandoffSettings, folder: Path, password: str | None) -> None:
+    from handoff.cli.seed import seed_demo
+
+    created, password_used = await seed_demo(settings.database_url, folder, password or secrets.token_urlsafe(9))
+    if created:
+        print(f"demo agents created: {', '.join(created)}; password: "
+              f"{'(from HANDOFF_DEMO_PASSWORD)' if password else password_used}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m handoff", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the service")
+    sub.add_parser("migrate", help="upgrade the ticket database")
+    agent = sub.add_parser("agent", help="manage agents").add_subparsers(dest="action", required=True)
+    add = agent.add_parser("add", help="create an agent account")
+    add.add_argument("username")
+    add.add_argument("--name")
+    add.add_argument("--role", choices=["agent", "supervisor", "admin"], default="agent")
+    add.add_argument("--capacity", type=int, default=3)
+    add.add_argument("--tiers", default="1")
+    add.add_argument("--languages", default="en")
+    add.add_argument("--skills", default="")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    agent.add_parser("list", help="list agent accounts")
+    seed_parser = sub.add_parser("seed", help="load demo agents, customers and canned responses (once)")
+    seed_parser.add_argument("folder", type=Path, nargs="?", default=Path("data/demo"))
+    args = parser.parse_args(argv)
+    try:
+        settings = HandoffSettings.from_env()
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+        if args.command in (None, "serve"):
+            serve(settings)
+        elif args.command == "migrate":
+            from handoff.adapters.tickets.migrate import migrate
+
+            asyncio.run(migrate(settings.database_url))
+        elif args.command == "agent" and args.action == "add":
+            from handoff.cli.agents import add_agent
+
+            asyncio.run(add_agent(settings, args))
+        elif args.command == "agent":
+            from handoff.cli.agents import list_agents
+
+            asyncio.run(list_agents(settings))
+        elif args.command == "seed":
+            import os
+
+            asyncio.run(seed(settings, args.folder, os.environ.get("HANDOFF_DEMO_PASSWORD")))
+    except HandoffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
