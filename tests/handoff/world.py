@@ -25,12 +25,12 @@ from handoff.service import HandoffService
 from handoff.service.auth import Principal
 from handoff.service.conversations import Said
 from handoff.service.ports import Subscription
+from tests.handoff.frames import Frame, Frames
 
 PASSWORD = "correct-horse-battery"
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # a Wednesday afternoon
 WAIT = 5.0  # seconds a test waits for a frame that should come (in process they come at once)
 RASA_TOKEN = "rasa-token"
-Frame = dict[str, Any]
 
 
 class FakeClock:
@@ -115,35 +115,24 @@ class FakeRasa:
         return JSONResponse({})
 
 
-class Inbox:
-    """Every frame delivered to one subscriber, in order; tests wait for the next that matches."""
+class Inbox(Frames):
+    """Every frame delivered to one subscriber (as a socket receives them), in order."""
 
     def __init__(self) -> None:
-        self.frames: list[Frame] = []
+        super().__init__()
         self.subscriptions: list[Subscription] = []
-        self._seen = 0
         self._arrived = asyncio.Event()
 
     async def deliver(self, frame: Frame) -> None:
         self.frames.append(frame)
         self._arrived.set()
 
-    async def next(self, predicate: Callable[[Frame], bool], timeout: float = WAIT) -> Frame:
-        """The first frame from now on (in arrival order) that matches."""
-        async def read() -> Frame:
-            while True:
-                while self._seen < len(self.frames):
-                    frame = self.frames[self._seen]
-                    self._seen += 1
-                    if predicate(frame):
-                        return frame
-                self._arrived.clear()
-                await self._arrived.wait()
+    async def _more(self) -> None:
+        self._arrived.clear()
+        await self._arrived.wait()
 
-        try:
-            return await asyncio.wait_for(read(), timeout)
-        except TimeoutError:
-            raise AssertionError(f"no matching frame in {timeout} s; received: {self.frames[-10:]}") from None
+    async def next(self, predicate: Callable[[Frame], bool], timeout: float = WAIT) -> Frame:
+        return await super().next(predicate, timeout)
 
     async def settle(self) -> list[Frame]:
         """Everything delivered so far and not yet read, once the bus has had a moment to deliver."""
@@ -154,17 +143,6 @@ class Inbox:
     async def close(self) -> None:
         for subscription in self.subscriptions:
             await subscription.close()
-
-
-def of_type(kind: str, **fields: Any) -> Callable[[Frame], bool]:
-    return lambda frame: frame.get("type") == kind and all(frame.get(k) == v for k, v in fields.items())
-
-
-def message_from(sender: str, contains: str = "") -> Callable[[Frame], bool]:
-    def match(frame: Frame) -> bool:
-        message = frame.get("message") or {}
-        return frame.get("type") == "message" and message.get("sender") == sender and contains in message.get("text", "")
-    return match
 
 
 @dataclass

@@ -8,7 +8,6 @@ speak the wire protocol of docs/handoff-protocol.md with httpx and the ``websock
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -25,12 +24,12 @@ import websockets
 
 from scripts.servers import free_port, start_logged, stop, wait_until_up
 from tests.conftest import ROOT, TIMEOUT
+from tests.handoff.frames import Frame, Frames, of_type
 
 PASSWORD = "correct-horse-battery"
 REDIS_URL = "redis://127.0.0.1:6379/10"  # databases 12-15 are the bot tests' (trackers, and locks one up)
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 WAIT = 20.0  # seconds a test waits for an expected frame
-Frame = dict[str, Any]
 
 
 @dataclass
@@ -110,53 +109,27 @@ def running_handoff(tmp: Path, profile: str, rasa_url: str, rasa_token: str, ext
         clean()
 
 
-class Socket:
+class Socket(Frames):
     """A WebSocket client that keeps every frame it received, so tests can wait for one."""
 
     def __init__(self, connection: websockets.ClientConnection) -> None:
+        super().__init__()
         self.connection = connection
-        self.frames: list[Frame] = []
-        self._seen = 0
+
+    async def _more(self) -> None:
+        self.frames.append(json.loads(await self.connection.recv()))
 
     async def send(self, frame: Frame | str) -> None:
         await self.connection.send(frame if isinstance(frame, str) else json.dumps(frame))
 
     async def next(self, predicate: Callable[[Frame], bool], timeout: float = WAIT) -> Frame:
-        """The first frame from now on (in arrival order) that matches."""
-        async def read() -> Frame:
-            while True:
-                while self._seen < len(self.frames):
-                    frame = self.frames[self._seen]
-                    self._seen += 1
-                    if predicate(frame):
-                        return frame
-                self.frames.append(json.loads(await self.connection.recv()))
-
-        try:
-            return await asyncio.wait_for(read(), timeout)
-        except TimeoutError:
-            raise AssertionError(f"no matching frame in {timeout} s; received: {self.frames[-10:]}") from None
+        return await super().next(predicate, timeout)
 
     async def seen(self, predicate: Callable[[Frame], bool], timeout: float = WAIT) -> Frame:
-        """The first frame ever received that matches (already read or still to come)."""
-        for frame in self.frames[:self._seen]:
-            if predicate(frame):
-                return frame
-        return await self.next(predicate, timeout)
+        return await super().seen(predicate, timeout)
 
     async def close(self) -> None:
         await self.connection.close()
-
-
-def of_type(kind: str, **fields: Any) -> Callable[[Frame], bool]:
-    return lambda frame: frame.get("type") == kind and all(frame.get(k) == v for k, v in fields.items())
-
-
-def message_from(sender: str, contains: str = "") -> Callable[[Frame], bool]:
-    def match(frame: Frame) -> bool:
-        message = frame.get("message") or {}
-        return frame.get("type") == "message" and message.get("sender") == sender and contains in message.get("text", "")
-    return match
 
 
 @dataclass

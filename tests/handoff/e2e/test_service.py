@@ -14,7 +14,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.handoff.e2e.harness import Agent, Customer, HandoffServer, message_from, of_type
+from tests.handoff.e2e.harness import Agent, Customer, HandoffServer
+from tests.handoff.frames import message_from, of_type
 from tests.servers import Assistant
 
 

@@ -7,7 +7,8 @@ import pytest
 from handoff.adapters.tickets import TicketLog
 from handoff.core.errors import BadRequest, NotAuthenticated, UnknownConversation
 from handoff.service import HandoffService
-from tests.handoff.world import PASSWORD, Agent, Customer, of_type
+from tests.handoff.frames import of_type
+from tests.handoff.world import PASSWORD, Agent, Customer
 
 
 @pytest.mark.parametrize(("username", "password"), [("grace", "not-the-password"), ("nobody", PASSWORD),

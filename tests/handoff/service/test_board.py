@@ -13,7 +13,8 @@ from handoff.adapters.tickets import TicketLog
 from handoff.service import HandoffService
 from handoff.service.ports import Store
 from tests.handoff.conftest import OpenService
-from tests.handoff.world import Agent, Customer, FakeClock, of_type
+from tests.handoff.frames import of_type
+from tests.handoff.world import Agent, Customer, FakeClock
 
 
 class Counted:

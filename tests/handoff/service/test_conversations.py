@@ -12,7 +12,8 @@ from handoff.core.errors import BadRequest, NotAllowed, UnknownConversation
 from handoff.core.model import State
 from handoff.service import HandoffService
 from tests.handoff.conftest import OpenService
-from tests.handoff.world import Agent, Customer, FakeRasa, message_from, of_type
+from tests.handoff.frames import message_from, of_type
+from tests.handoff.world import Agent, Customer, FakeRasa
 
 
 async def test_the_bot_answers_and_the_customer_sees_it(service: HandoffService, rasa: FakeRasa) -> None:

@@ -11,7 +11,8 @@ from handoff.core.errors import BadRequest, NotAllowed, StateConflict
 from handoff.core.model import State
 from handoff.service import HandoffService
 from tests.handoff.conftest import OpenService
-from tests.handoff.world import Agent, Customer, FakeClock, FakeRasa, message_from, of_type
+from tests.handoff.frames import message_from, of_type
+from tests.handoff.world import Agent, Customer, FakeClock, FakeRasa
 
 
 async def assigned_to(service: HandoffService, username: str, text: str = "I want a person") -> tuple[Agent, Customer]:

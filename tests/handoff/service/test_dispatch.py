@@ -7,7 +7,8 @@ import asyncio
 from handoff.core.model import State
 from handoff.service import HandoffService
 from tests.handoff.conftest import OpenService
-from tests.handoff.world import Agent, Customer, FakeClock, message_from, of_type
+from tests.handoff.frames import message_from, of_type
+from tests.handoff.world import Agent, Customer, FakeClock
 
 
 async def queued(service: HandoffService, count: int, clock: FakeClock | None = None) -> list[Customer]:

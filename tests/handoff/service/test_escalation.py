@@ -13,7 +13,8 @@ from starlette.datastructures import Secret
 from handoff.core.model import Priority, State
 from handoff.service import HandoffService
 from tests.handoff.conftest import OpenService
-from tests.handoff.world import Agent, Customer, FakeClock, FakeRasa, handoff_request, message_from, of_type
+from tests.handoff.frames import message_from, of_type
+from tests.handoff.world import Agent, Customer, FakeClock, FakeRasa, handoff_request
 
 
 async def away(service: HandoffService, username: str) -> Agent:
