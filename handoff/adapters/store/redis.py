@@ -107,6 +107,16 @@ class RedisStore:
         """Raise a ``redis`` connection error if Redis does not answer."""
         await self._redis.ping()
 
+    async def adopt_earlier_keys(self) -> int:
+        """Move what an earlier version's hold queue holds into this one's; return how many conversations.
+
+        Before the queue was one sorted set by rank it was one per priority (``queue:<0|1|2>``, scored by
+        ``queued_at``). Conversations waiting there when the service is upgraded join the queue by their
+        ``queued_at`` (they have no rank), so none is left unrouted. Atomic, so instances starting together
+        move each conversation once.
+        """
+        return int(await self._scripts["adopt"](keys=[self._key("queue")], args=[self.prefix]))
+
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 

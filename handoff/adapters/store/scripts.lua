@@ -162,3 +162,17 @@ local ids = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[3])
 local rows = {}
 for i, id in ipairs(ids) do rows[i] = redis.call('HGETALL', P .. 'conv:' .. id) end
 return rows
+
+-- @script adopt
+-- KEYS[1] the queue zset; ARGV: prefix. Moves an earlier version's per-priority queues into it.
+local moved = 0
+for priority = 0, 2 do
+  local old = P .. 'queue:' .. priority
+  local members = redis.call('ZRANGE', old, 0, -1, 'WITHSCORES')
+  for i = 1, #members, 2 do
+    redis.call('ZADD', KEYS[1], 'NX', members[i + 1], members[i])
+    moved = moved + 1
+  end
+  redis.call('DEL', old)
+end
+return moved

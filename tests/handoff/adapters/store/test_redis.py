@@ -115,3 +115,30 @@ async def test_open_store_unreachable_redis_names_url_without_password() -> None
         await open_store("redis://:s3cret-pw@127.0.0.1:1/0")
     message = str(caught.value)
     assert "redis://:***@127.0.0.1:1/0" in message and "s3cret" not in message
+
+
+async def test_redis_store_adopts_an_earlier_versions_queue(redis_prefix: str) -> None:
+    """Conversations waiting in the per-priority queues of an earlier version are routed after an upgrade."""
+    client = Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        for cid, priority, queued_at in (("c_old_normal", 0, 100.0), ("c_old_urgent", 2, 300.0)):
+            await client.hset(f"{redis_prefix}conv:{cid}", mapping={
+                "conversation_id": cid, "customer_id": "u1", "state": "queued", "priority": str(priority),
+                "queued_at": repr(queued_at)})
+            await client.zadd(f"{redis_prefix}queue:{priority}", {cid: queued_at})
+        store = await open_store(REDIS_URL, redis_prefix)
+        try:
+            assert await store.queue() == [ConversationId("c_old_normal"), ConversationId("c_old_urgent")]
+            assert await store.queue_position(ConversationId("c_old_urgent")) == 2
+            assert not await client.exists(f"{redis_prefix}queue:0", f"{redis_prefix}queue:2")
+            await store.upsert_agent(AgentSnapshot(AgentId("a1"), capacity=1))
+            assert await store.assign(ConversationId("c_old_normal"), AgentId("a1"), 400.0)
+            assert await store.queue() == [ConversationId("c_old_urgent")]
+            again = await open_store(REDIS_URL, redis_prefix)  # a second instance starting: nothing to move
+            assert await again.queue() == [ConversationId("c_old_urgent")]
+            await again.close()
+        finally:
+            await store.close()
+    finally:
+        await client.aclose()
+        await delete_keys(redis_prefix)
