@@ -9,7 +9,7 @@ nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from enum import IntEnum, StrEnum
 from typing import NewType
 
@@ -154,6 +154,11 @@ class RoutingDecision:
 def epoch(moment: datetime) -> float:
     """Seconds since the epoch of an aware datetime (the unit every snapshot uses)."""
     return moment.timestamp()
+
+
+def moment(seconds: float) -> datetime:
+    """The aware UTC datetime of seconds since the epoch (what the ticket log and the router take)."""
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,10 @@ from handoff.core.model import AgentSnapshot, ConversationId, Presence, Priority
 DEFAULT_AGING_SECONDS = 300.0
 STRICT_SPAN = 1e10
 """With aging off, one priority level in rank is worth this many seconds: more than any two ``queued_at``
-differ, so priority decides first (and a float still resolves the seconds to about 10 microseconds)."""
+differ, so priority decides first (and a float still resolves the seconds to about 4 microseconds)."""
+TIE_STEP = 1e-5
+"""Seconds a priority level adds to a rank so that, of two equal effective priorities, the older goes first
+(larger than a rank's float resolution, smaller than any two real ``queued_at`` differ)."""
 
 
 class Queued(Protocol):
@@ -80,13 +83,15 @@ class QueueOrder:
         return int(entry.priority) + max(now - queued_at, 0.0) / self.aging_seconds
 
     def rank(self, priority: Priority, queued_at: float) -> float:
-        """The conversation's fixed sort key in the queue: lower is served first (ties by conversation id).
+        """The conversation's fixed sort key in the queue: lower is served first.
 
         ``queued_at - priority * aging_seconds``: sorting by it is sorting by effective priority (highest
-        first) at any moment, for conversations queued by then (see the module docstring).
+        first) at any moment, for conversations queued by then (see the module docstring). Of two with the
+        same effective priority the one queued first goes first: each priority level adds ``TIE_STEP``
+        (10 microseconds), which puts the later, higher-priority one behind. Exact ties go by conversation id.
         """
         span = self.aging_seconds if math.isfinite(self.aging_seconds) else STRICT_SPAN
-        return queued_at - int(priority) * span
+        return queued_at - int(priority) * (span - TIE_STEP)
 
     def sort(self, entries: Iterable[Q], now: float) -> list[Q]:
         """The entries in service order (first served first), at time ``now`` (seconds since the epoch).

@@ -17,6 +17,7 @@ OFFLINE = ("Our team is offline right now. We have logged your request as ticket
 OFFLINE_CONTACT_EMAIL = "by e-mail at {email}"
 OFFLINE_CONTACT_HERE = "here"
 BOT_DOWN = "Our assistant is not answering right now, so I'm passing you to a person. Your message is saved."
+NO_REASON = "The assistant handed the conversation over without saying why."
 
 
 def offline(ticket: int, email: str | None, opening: datetime) -> str:

@@ -49,7 +49,8 @@ class Change:
         details: kept with the transition for QA (routing scores, tier, difficulty...).
         notice: what the service says to the customer about it, if anything.
         close_ticket: how the ticket ends (``resolved``, ``handed_back``, ``abandoned``), if it does.
-        assignment_starts / assignment_ends: the agent whose turn on the ticket starts or ends.
+        assignment_starts / assignment_ends: the agent whose turn on the ticket starts or ends (the assigned
+            agent, also when a supervisor acts).
         handle_seconds: how long the agent handled it, when the change ends an agent's work on it.
         tell_bot: the bot should learn what was said while it was not listening.
     """
@@ -86,6 +87,13 @@ def _checked(record: ConversationRecord, after: State, cause: Cause, **effects: 
     return Change(record.state, after, cause, **effects)
 
 
+def _assignee(record: ConversationRecord, after: State) -> AgentId:
+    """The agent whose assignment a change ends (whoever acts: a supervisor may act on it)."""
+    if record.state is not State.ASSIGNED or record.agent_id is None:
+        raise refusal(record.state, after)
+    return record.agent_id
+
+
 def escalate(record: ConversationRecord, cause: Cause, *, priority: Priority, tier: int, category: str | None,
              reasons: tuple[str, ...], profile: CustomerProfile, queued_at: float, rank: float,
              difficulty: float) -> Change:
@@ -112,17 +120,20 @@ def assign(record: ConversationRecord, agent_id: AgentId, agent_name: str, cause
                     notice=texts.ASSIGNED.format(agent=agent_name))
 
 
-def requeue(record: ConversationRecord, agent_id: AgentId) -> Change:
-    """The agent did not answer in time: back to the queue, never to them again."""
-    return _checked(record, State.QUEUED, Cause.ACCEPT_TIMEOUT, actor=agent_id, assignment_ends=agent_id,
-                    fields={"excluded": record.excluded | {agent_id}}, notice=texts.REQUEUED)
+def requeue(record: ConversationRecord) -> Change:
+    """The assigned agent did not answer in time: back to the queue, never to them again."""
+    agent = _assignee(record, State.QUEUED)
+    return _checked(record, State.QUEUED, Cause.ACCEPT_TIMEOUT, actor=agent, assignment_ends=agent,
+                    fields={"excluded": record.excluded | {agent}}, notice=texts.REQUEUED)
 
 
-def transfer(record: ConversationRecord, agent_id: AgentId, *, to_agent: AgentId | None = None,
+def transfer(record: ConversationRecord, actor: AgentId, *, to_agent: AgentId | None = None,
              to_tier: int | None = None) -> Change:
-    """The agent passes the conversation on: to one named colleague, or to a tier; never back to them."""
-    return _checked(record, State.QUEUED, Cause.TRANSFERRED, actor=agent_id, assignment_ends=agent_id,
-                    fields={"excluded": record.excluded | {agent_id}, "requested_agent": to_agent,
+    """``actor`` (the assigned agent, or a supervisor) passes the conversation on, to one named colleague or
+    to a tier; never back to the agent who had it."""
+    agent = _assignee(record, State.QUEUED)
+    return _checked(record, State.QUEUED, Cause.TRANSFERRED, actor=actor, assignment_ends=agent,
+                    fields={"excluded": record.excluded | {agent}, "requested_agent": to_agent,
                             "tier": to_tier if to_tier is not None else record.tier},
                     details={"to_agent": to_agent, "to_tier": to_tier}, notice=texts.TRANSFERRED)
 
@@ -131,18 +142,20 @@ def _handled(record: ConversationRecord, now: float) -> float | None:
     return None if record.assigned_at is None else max(now - record.assigned_at, 0.0)
 
 
-def hand_back(record: ConversationRecord, agent_id: AgentId, agent_name: str, now: float) -> Change:
-    """The agent gives the conversation back to the bot, which learns what was said meanwhile."""
-    return _checked(record, State.BOT, Cause.HANDED_BACK, actor=agent_id, assignment_ends=agent_id,
+def hand_back(record: ConversationRecord, actor: AgentId, actor_name: str, now: float) -> Change:
+    """``actor`` gives the conversation back to the bot, which learns what was said meanwhile."""
+    agent = _assignee(record, State.BOT)
+    return _checked(record, State.BOT, Cause.HANDED_BACK, actor=actor, assignment_ends=agent,
                     fields=BACK_TO_BOT, close_ticket="handed_back", handle_seconds=_handled(record, now),
-                    tell_bot=record.ticket_id is not None, notice=texts.HANDED_BACK.format(agent=agent_name))
+                    tell_bot=record.ticket_id is not None, notice=texts.HANDED_BACK.format(agent=actor_name))
 
 
-def resolve(record: ConversationRecord, agent_id: AgentId, agent_name: str, now: float) -> Change:
-    """The agent closes the conversation as resolved."""
-    return _checked(record, State.RESOLVED, Cause.RESOLVED, actor=agent_id, assignment_ends=agent_id,
+def resolve(record: ConversationRecord, actor: AgentId, actor_name: str, now: float) -> Change:
+    """``actor`` closes the conversation as resolved."""
+    agent = _assignee(record, State.RESOLVED)
+    return _checked(record, State.RESOLVED, Cause.RESOLVED, actor=actor, assignment_ends=agent,
                     close_ticket="resolved", handle_seconds=_handled(record, now),
-                    notice=texts.RESOLVED.format(agent=agent_name))
+                    notice=texts.RESOLVED.format(agent=actor_name))
 
 
 def abandon(record: ConversationRecord) -> Change:

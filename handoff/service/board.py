@@ -14,7 +14,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from handoff.core.model import ConversationRecord, State
+from handoff.core.errors import UnknownConversation
+from handoff.core.model import ConversationId, ConversationRecord, State
 from handoff.core.queue import estimate_wait
 from handoff.service.ports import MessageView, Store, TicketLog
 from handoff.service.relay import Relay
@@ -61,6 +62,13 @@ class Board:
         self._log = log
         self._relay = relay
 
+    async def conversation(self, conversation_id: str) -> ConversationRecord:
+        """The conversation's live record; raises ``UnknownConversation``."""
+        record = await self._store.get_conversation(ConversationId(conversation_id))
+        if record is None:
+            raise UnknownConversation("There is no conversation with this id.")
+        return record
+
     async def queue(self) -> list[dict[str, Any]]:
         """Every queued conversation's summary in service order, with its position (one round trip)."""
         return [summary(record, self._settings.accept_timeout, position=position)
@@ -92,6 +100,10 @@ class Board:
             agent_name = account.name if account else None
         return {"type": "state", "state": record.state.value, "queue": await self.queue_status(record),
                 "agent_name": agent_name}
+
+    async def tell_agent(self, agent_id: str, record: ConversationRecord) -> None:
+        """One of the agent's conversations changed (resolved, handed back, transferred, timed out)."""
+        await self._relay.to_agent(agent_id, {"type": "conversation", "conversation": await self.summary(record)})
 
     async def moved(self, before: State, after: ConversationRecord) -> None:
         """Tell the consoles when a conversation entered or left the queue."""

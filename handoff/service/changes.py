@@ -10,10 +10,10 @@ frame and the consoles' queue.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from handoff.core.errors import UpstreamUnavailable
-from handoff.core.model import ConversationRecord
+from handoff.core.model import ConversationRecord, moment
 from handoff.core.transitions import Change
 from handoff.service.board import Board
 from handoff.service.ports import Bot, Clock, Store, TicketLog, TransitionNote
@@ -45,7 +45,7 @@ class Changes:
         self._clock = clock
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), UTC)
+        return moment(self._clock())
 
     async def record(self, change: Change, before: ConversationRecord, after: ConversationRecord, *,
                      logged: bool = False) -> None:

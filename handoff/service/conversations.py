@@ -11,13 +11,12 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from handoff.core import texts, transitions
 from handoff.core.conversation import Cause
-from handoff.core.errors import BadRequest, StateConflict, UnknownConversation, UpstreamUnavailable
-from handoff.core.model import ConversationId, ConversationRecord, CustomerId, State
+from handoff.core.errors import BadRequest, StateConflict, UpstreamUnavailable
+from handoff.core.model import ConversationId, ConversationRecord, CustomerId, State, moment
 from handoff.service.auth import check_customer_token, customer_token, verified_external_id
 from handoff.service.board import Board
 from handoff.service.changes import Changes
@@ -67,10 +66,8 @@ class Conversations:
     # ---- reading --------------------------------------------------------------------------------------
 
     async def get(self, conversation_id: str) -> ConversationRecord:
-        record = await self._store.get_conversation(ConversationId(conversation_id))
-        if record is None:
-            raise UnknownConversation("There is no conversation with this id.")
-        return record
+        """The conversation's live record; raises ``UnknownConversation``."""
+        return await self._board.conversation(conversation_id)
 
     async def history(self, conversation_id: str, after: int = 0) -> list[MessageView]:
         """The conversation's messages with ids above ``after``, oldest first."""
@@ -96,7 +93,7 @@ class Conversations:
         the visitor is anonymous."""
         widget_secret = str(self._settings.widget_secret) if self._settings.widget_secret else None
         external_id = verified_external_id(widget_secret, external_id, signature)
-        now = datetime.fromtimestamp(self._clock(), UTC)
+        now = moment(self._clock())
         people = self._log.people
         known = await people.customer_by_external_id(external_id) if external_id else None
         customer_id = known.customer_id if known else CustomerId("cu_" + secrets.token_urlsafe(9))

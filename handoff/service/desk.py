@@ -168,13 +168,13 @@ class Desk:
 
     async def _release(self, before: ConversationRecord, change: Change) -> ConversationRecord:
         """End the assignment as ``change`` says, record it, and route again: the agent has room now."""
-        agent_id = before.agent_id or AgentId(str(change.actor))
+        agent_id = change.assignment_ends or AgentId(str(change.actor))
         after = await self._store.release(before.conversation_id, agent_id, change.after, self._clock(),
                                           change.fields)
         if after is None:
             raise StateConflict("This conversation changed hands meanwhile; reload it.", before.state)
         await self._changes.record(change, before, after)
-        await self._relay.to_agent(agent_id, {"type": "conversation", "conversation": await self._board.summary(after)})
+        await self._board.tell_agent(agent_id, after)
         await self._dispatch.dispatch()
         return after
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from handoff.core import transitions
@@ -20,12 +20,12 @@ from handoff.core.errors import StateConflict, UnknownConversation
 from handoff.core.model import (
     AgentId,
     AgentSnapshot,
-    ConversationId,
     ConversationRecord,
     CustomerProfile,
     Presence,
     RoutingDecision,
     WaitingConversation,
+    moment,
 )
 from handoff.core.routing import Router
 from handoff.service.board import Board
@@ -57,6 +57,27 @@ def waiting(record: ConversationRecord, now: float) -> WaitingConversation:
                                record.queued_at or now, record.excluded, record.requested_agent)
 
 
+class QueueCursor:
+    """Where a pass of the routing loop is in the queue: after the last record it read (its rank, and the ids
+    read at that rank, since records may share one)."""
+
+    def __init__(self) -> None:
+        self.rank: float | None = None
+        self.ids_at_rank: set[str] = set()
+        self.skipped = 0
+
+    async def next_page(self, store: Store, limit: int) -> list[ConversationRecord]:
+        """Up to ``limit`` records after the last one read; fewer only at the end of the queue."""
+        raw = await store.queued(limit=limit + len(self.ids_at_rank), from_rank=self.rank)
+        page = [record for record in raw if record.conversation_id not in self.ids_at_rank][:limit]
+        for record in page:
+            rank = record.rank or 0.0
+            if rank != self.rank:
+                self.rank, self.ids_at_rank = rank, set()
+            self.ids_at_rank.add(record.conversation_id)
+        return page
+
+
 def free_slots(agents: list[AgentSnapshot]) -> int:
     """How many more conversations the online agents can take now."""
     return sum(agent.capacity - agent.load for agent in agents if agent.has_room)
@@ -84,34 +105,29 @@ class Dispatch:
         self._clock = clock
         self._lock = asyncio.Lock()
 
-    async def conversation(self, conversation_id: str) -> ConversationRecord:
-        record = await self._store.get_conversation(ConversationId(conversation_id))
-        if record is None:
-            raise UnknownConversation("There is no conversation with this id.")
-        return record
-
     async def dispatch(self) -> int:
         """Route the hold queue in service order while anybody has room; return how many were assigned.
 
-        Reads the queue only while an agent has room, a page at a time and no more than the free slots, so
-        an event costs the same with 10 or 1,000 conversations waiting (more only when routing skips some:
-        nobody with room is eligible for them). The lock covers the decisions and the agents'
-        ``assigned`` frames; the ticket log's record of each assignment and the customer's notice follow once
-        it is released, so that one escalation's bookkeeping never holds up the next one's routing.
+        Reads the queue only while an agent has room, from where the last page ended (by rank, so what
+        leaves the queue meanwhile moves nothing), and first no more than the free slots: an event costs the
+        same with 10 or 1,000 conversations waiting (more only when routing skips some that nobody with room
+        may take; then it reads full pages). The lock covers the decisions and the agents' ``assigned``
+        frames; the ticket log's record of each assignment and the customer's notice follow once it is
+        released, so that one escalation's bookkeeping never holds up the next one's routing.
         """
         done: list[Assignment] = []
         async with self._lock:
             agents = await self._store.agents()
-            skipped = 0
+            cursor = QueueCursor()
             while (room := free_slots(agents)) > 0:
-                limit = min(room, PAGE)
-                page = await self._store.queued(skipped, limit)
+                limit = PAGE if cursor.skipped else min(room, PAGE)
+                page = await cursor.next_page(self._store, limit)
                 for record in page:
                     if not any(agent.has_room for agent in agents):
                         break
                     agents, assignment = await self._route_one(record, agents)
                     if assignment is None:
-                        skipped += 1
+                        cursor.skipped += 1
                     else:
                         done.append(assignment)
                 if len(page) < limit:
@@ -125,7 +141,7 @@ class Dispatch:
         """Route one queued conversation; the agents as they are now, and the assignment if there was one."""
         conversation = waiting(record, self._clock())
         for _ in range(RACE_RETRIES):
-            decision = self._router.route(conversation, agents, datetime.fromtimestamp(self._clock(), UTC))
+            decision = self._router.route(conversation, agents, moment(self._clock()))
             if decision.agent_id is None:
                 return agents, None
             if await self._store.assign(record.conversation_id, decision.agent_id, self._clock()):
@@ -142,7 +158,7 @@ class Dispatch:
 
     async def _announce(self, before: ConversationRecord, agent_id: AgentId) -> ConversationRecord:
         """The agent's ``assigned`` frame, first: this is the latency that counts (docs/benchmarks.md)."""
-        after = await self.conversation(before.conversation_id)
+        after = await self._board.conversation(before.conversation_id)
         await self._relay.to_agent(agent_id, {"type": "assigned", "conversation": await self._board.summary(after)})
         return after
 
@@ -155,30 +171,49 @@ class Dispatch:
     # ---- the sweeper: unanswered assignments and customers who left the queue -------------------------
 
     async def sweep(self) -> None:
-        """Requeue what went unanswered too long and abandon what its customer left too long ago."""
+        """Requeue what went unanswered too long, abandon what its customer left too long ago, and route the
+        queue (a safety net: every event that frees or needs an agent routes it too).
+
+        Each conversation is swept on its own: one that fails is logged and the others are still swept.
+        """
         now = self._clock()
         for conversation_id, agent_id in await self._store.expired_assignments(now - self._settings.accept_timeout):
-            await self.requeue_unanswered(conversation_id, agent_id)
+            await self._each(conversation_id, self.requeue_unanswered(conversation_id, agent_id))
         for conversation_id in await self._store.left_while_queued(now - self._settings.abandon_after):
-            await self.abandon(conversation_id)
+            await self._each(conversation_id, self.abandon(conversation_id))
+        await self.dispatch()
+
+    @staticmethod
+    async def _each(conversation_id: str, sweeping: Awaitable[None]) -> None:
+        try:
+            await sweeping
+        except UnknownConversation:
+            pass  # gone from the live store meanwhile
+        except Exception:
+            logger.exception("conversation %s: sweeping it failed; the next sweep tries again", conversation_id)
 
     async def requeue_unanswered(self, conversation_id: str, agent_id: AgentId) -> None:
         """The agent did not answer in time: the conversation goes back to the queue without them, and they are
         set away (they are evidently not at their desk) until they say otherwise."""
-        before = await self.conversation(conversation_id)
-        change = transitions.requeue(before, agent_id)
+        before = await self._board.conversation(conversation_id)
+        if before.agent_id != agent_id:
+            return  # released meanwhile, maybe by another instance's sweeper
+        try:
+            change = transitions.requeue(before)
+        except StateConflict:
+            return
         after = await self._store.release(before.conversation_id, agent_id, change.after, self._clock(),
                                           change.fields)
         if after is None:
             return  # answered or released meanwhile, maybe by another instance
         await self._store.set_presence(agent_id, Presence.AWAY, self._clock())
-        await self._relay.to_agent(agent_id, {"type": "conversation", "conversation": await self._board.summary(after)})
+        await self._board.tell_agent(agent_id, after)
         await self._relay.to_agent(agent_id, {"type": "presence", "presence": Presence.AWAY.value})
         await self._changes.record(change, before, after)
         await self.dispatch()
 
     async def abandon(self, conversation_id: str) -> None:
-        before = await self.conversation(conversation_id)
+        before = await self._board.conversation(conversation_id)
         try:
             change = transitions.abandon(before)
             after = await self._store.update_conversation(before.conversation_id, [change.before], change.fields)

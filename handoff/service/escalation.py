@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from handoff.core import texts, transitions
 from handoff.core.conversation import Cause
 from handoff.core.difficulty import category_for, estimate_tier, priority_for
 from handoff.core.errors import StateConflict
-from handoff.core.model import ConversationId, ConversationRecord, State, TicketId
+from handoff.core.model import ConversationId, ConversationRecord, State, TicketId, moment
 from handoff.core.queue import QueueOrder
 from handoff.core.routing.schedule import BusinessHours
 from handoff.service.board import Board
@@ -36,22 +36,31 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
 @cache
-def request_validator(name: str) -> jsonschema.Draft202012Validator | None:
-    """The validator of the request contract ``name`` (``handoff-request/v1`` -> handoff-request.v1.json)."""
-    path = SCHEMAS / (name.replace("/", ".") + ".json")
-    if "/" not in name or not path.resolve().is_relative_to(SCHEMAS) or not path.is_file():
-        return None
-    return jsonschema.Draft202012Validator(json.loads(path.read_text()))
+def contracts() -> dict[str, jsonschema.Draft202012Validator]:
+    """Every version of the hand-off request contract in schemas/, by the name a request gives
+    (``handoff-request/v2`` for handoff-request.v2.json), loaded once."""
+    found = {}
+    for path in sorted(SCHEMAS.glob("handoff-request.v*.json")):
+        schema = json.loads(path.read_text())
+        found[schema["properties"]["schema"]["const"]] = jsonschema.Draft202012Validator(schema)
+    return found
 
 
-def request_problem(request: dict[str, Any]) -> str | None:
+def request_problem(request: Mapping[str, Any]) -> str | None:
     """Why the bot's hand-off request does not match its contract, or None when it does."""
     name = request.get("schema")
-    validator = request_validator(name) if isinstance(name, str) else None
+    validator = contracts().get(name) if isinstance(name, str) else None
     if validator is None:
-        return f"unknown contract {name!r}"
+        return f"unknown contract {str(name)[:40]!r}"
     errors = sorted(validator.iter_errors(request), key=str)
     return errors[0].message if errors else None
+
+
+def reasons_of(request: Mapping[str, Any] | None, cause: Cause) -> list[dict[str, Any]]:
+    """The request's reasons, strongest first (the ones that are objects); without any, the cause itself."""
+    given = [dict(r) for r in (request or {}).get("reasons") or [] if isinstance(r, Mapping)]
+    return given or [{"code": cause.value, "detail": texts.BOT_DOWN if cause is Cause.BOT_UNAVAILABLE
+                      else texts.NO_REASON, "figures": {}}]
 
 
 class Escalation:
@@ -70,7 +79,7 @@ class Escalation:
 
     async def escalate(self, conversation_id: str, request: dict[str, Any] | None, cause: Cause) -> None:
         """Open a ticket and queue the conversation (or, out of hours, make it an offline ticket)."""
-        record = await self._dispatch.conversation(conversation_id)
+        record = await self._board.conversation(conversation_id)
         if record.state is not State.BOT:
             return
         if request is not None and (problem := request_problem(request)):
@@ -79,12 +88,13 @@ class Escalation:
         profile = replace(await self._log.people.customer_profile(record.customer_id), language=record.language)
         difficulty = estimate_tier(request, profile, 0)  # the bot's failed turns are in the request's figures
         priority, category = priority_for(request, profile), category_for(request)
-        reasons = (request or {}).get("reasons") or [{"code": cause.value, "detail": texts.BOT_DOWN, "figures": {}}]
+        reasons = reasons_of(request, cause)
+        summary = (request or {}).get("summary")
         now = self._clock()
-        now_dt = datetime.fromtimestamp(now, UTC)
+        now_dt = moment(now)
         common: dict[str, Any] = {"now": now_dt, "priority": priority.name.lower(), "tier": difficulty.tier,
                                   "category": category, "request": request, "reasons": list(reasons),
-                                  "summary": (request or {}).get("summary", "")}
+                                  "summary": summary if isinstance(summary, str) else ""}
         if not self._hours.is_open(now_dt):
             await self._close_for_callback(record, common)
             return
@@ -102,7 +112,7 @@ class Escalation:
             return
         log_transition(record.conversation_id, change)
         if await self._dispatch.dispatch():  # an agent was free: the customer heard who
-            after = await self._dispatch.conversation(record.conversation_id)
+            after = await self._board.conversation(record.conversation_id)
         if after.state is State.QUEUED:
             status = await self._board.queue_status(after) or {"position": 1, "wait_seconds": None}
             await self._changes.announce(replace(change, notice=texts.queued(status["position"],

@@ -74,9 +74,9 @@ class Store(Protocol):
     (messages, transitions, tickets) lives in the ticket log, not here.
 
     The hold queue is kept in service order: by each record's ``rank`` (computed by the service from its
-    priority and the time it was queued, :meth:`handoff.core.queue.QueueOrder.rank`; ``queued_at`` when it
-    has none), then by conversation id. So a position, a page of the queue or the next conversation to route
-    costs the same whatever the queue's length.
+    priority and the time it was queued, :meth:`handoff.core.queue.QueueOrder.rank`; the store sets it to
+    ``queued_at`` when a queued record has none), then by conversation id. So a position, a page of the
+    queue or the next conversation to route costs the same whatever the queue's length.
     """
 
     # conversations -------------------------------------------------------------------------
@@ -117,9 +117,11 @@ class Store(Protocol):
     async def queue(self) -> list[ConversationId]:
         """The hold queue's ids in service order."""
 
-    async def queued(self, offset: int = 0, limit: int | None = None) -> list[ConversationRecord]:
-        """The queued conversations' records in service order, from ``offset``, at most ``limit`` (all when
-        None), in one round trip."""
+    async def queued(self, offset: int = 0, limit: int | None = None,
+                     from_rank: float | None = None) -> list[ConversationRecord]:
+        """The queued conversations' records in service order, in one round trip: those ranked ``from_rank``
+        or later (all when None), skipping ``offset`` of them, at most ``limit`` (all when None). Fewer than
+        ``limit`` only at the end of the queue."""
 
     async def queue_position(self, conversation_id: ConversationId) -> int | None:
         """The 1-based place of a queued conversation in service order; None if it is not queued."""

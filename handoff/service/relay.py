@@ -7,10 +7,10 @@ is published, so a client that missed an event (the bus is at-most-once) catches
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from handoff.core.model import AgentId, ConversationRecord, State
+from handoff.core.model import AgentId, ConversationRecord, State, moment
 from handoff.service.ports import Clock, Event, Handler, MessageView, Store, Subscription, TicketLog
 
 QUEUE_CHANNEL = "queue"
@@ -33,7 +33,7 @@ class Relay:
         self._clock = clock
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), UTC)
+        return moment(self._clock())
 
     async def keep(self, record: ConversationRecord, sender: str, text: str, *, client_id: str | None = None,
                    agent_id: AgentId | None = None,

@@ -6,9 +6,11 @@ PostgreSQL. The Rasa client and the knowledge suggestions are the same in both.
 
 from __future__ import annotations
 
+import time
+
 from handoff.adapters.knowledge import Suggestions
 from handoff.adapters.rasa import RasaClient
-from handoff.adapters.store import open_store
+from handoff.adapters.store import RedisStore, open_store
 from handoff.adapters.tickets import TicketLog
 from handoff.core.routing import build_business_hours, build_queue_order, build_router, load_routing_config
 from handoff.service.facade import HandoffService
@@ -18,12 +20,15 @@ from handoff.settings import HandoffSettings
 async def open_service(settings: HandoffSettings) -> HandoffService:
     """The service on its adapters, started (agents loaded, sweeper running); ``close()`` it at the end."""
     config = load_routing_config(settings.routing_config)
+    order = build_queue_order(config)
     store = await open_store(settings.redis_url, settings.key_prefix)
+    if isinstance(store, RedisStore):
+        await store.adopt_earlier_keys(order.rank, time.time())
     log = await TicketLog.open(settings.database_url)
     service = HandoffService(
         settings, store=store, log=log,
         bot=RasaClient(settings.rasa_url, str(settings.rasa_token), settings.rasa_timeout),
         knowledge=Suggestions(settings.suggestions),
-        router=build_router(config), hours=build_business_hours(config), queue_order=build_queue_order(config))
+        router=build_router(config), hours=build_business_hours(config), queue_order=order)
     await service.start()
     return service

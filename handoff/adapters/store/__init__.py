@@ -41,7 +41,6 @@ async def open_store(redis_url: str | None, prefix: str = "handoff:") -> MemoryS
     store = RedisStore(redis_url, prefix)
     try:
         await store.ping()
-        await store.adopt_earlier_keys()
     except RECOVERABLE_ERRORS as exc:
         await store.close()
         raise UpstreamUnavailable(f"Redis is not reachable at {redact_url(redis_url)} ({exc}).") from exc

@@ -43,9 +43,8 @@ HANDLE_TIME_WINDOW = 100
 
 
 def queue_key(record: ConversationRecord) -> tuple[float, str]:
-    """Where a queued record sorts: its rank (else ``queued_at``), then its id, as Redis orders a sorted set."""
-    score = record.rank if record.rank is not None else record.queued_at
-    return (score if score is not None else 0.0, record.conversation_id)
+    """Where a queued record sorts: its rank, then its id, as Redis orders a sorted set."""
+    return (record.rank or 0.0, record.conversation_id)
 
 
 def _apply(record: ConversationRecord, changes: Mapping[str, Any]) -> ConversationRecord:
@@ -76,6 +75,8 @@ class MemoryStore:
         cid = new.conversation_id
         old = self._conversations.get(cid)
         new = replace(new, version=(old.version if old is not None else 0) + 1)
+        if new.state is State.QUEUED and new.rank is None:  # as in Redis: a queued record always has a rank
+            new = replace(new, rank=new.queued_at or 0.0)
         if old is not None and old.state is State.QUEUED:
             del self._queue[bisect.bisect_left(self._queue, queue_key(old))]
         if old is not None and old.agent_id is not None:
@@ -151,9 +152,11 @@ class MemoryStore:
     async def queue(self) -> list[ConversationId]:
         return [ConversationId(cid) for _, cid in self._queue]
 
-    async def queued(self, offset: int = 0, limit: int | None = None) -> list[ConversationRecord]:
-        stop = None if limit is None else offset + limit
-        return [self._conversations[ConversationId(cid)] for _, cid in self._queue[offset:stop]]
+    async def queued(self, offset: int = 0, limit: int | None = None,
+                     from_rank: float | None = None) -> list[ConversationRecord]:
+        start = offset + (0 if from_rank is None else bisect.bisect_left(self._queue, (from_rank, "")))
+        stop = None if limit is None else start + max(limit, 0)
+        return [self._conversations[ConversationId(cid)] for _, cid in self._queue[start:stop]]
 
     async def queue_position(self, conversation_id: ConversationId) -> int | None:
         record = self._conversations.get(conversation_id)

@@ -25,6 +25,7 @@ Commands that still fail raise :class:`handoff.core.errors.UpstreamUnavailable`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
@@ -48,7 +49,15 @@ from handoff.adapters.store.memory import HANDLE_TIME_WINDOW
 from handoff.adapters.store.redis_bus import RECOVERABLE_ERRORS, RedisBus
 from handoff.adapters.store.release import release_changes, release_target
 from handoff.core.errors import Conflict, StateConflict, UnknownConversation, UpstreamUnavailable
-from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
+from handoff.core.model import (
+    AgentId,
+    AgentSnapshot,
+    ConversationId,
+    ConversationRecord,
+    Presence,
+    Priority,
+    State,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -107,15 +116,30 @@ class RedisStore:
         """Raise a ``redis`` connection error if Redis does not answer."""
         await self._redis.ping()
 
-    async def adopt_earlier_keys(self) -> int:
-        """Move what an earlier version's hold queue holds into this one's; return how many conversations.
+    @_upstream
+    async def adopt_earlier_keys(self, rank: Callable[[Priority, float], float], now: float) -> int:
+        """Put the conversations an earlier version queued into this version's queue; return how many.
 
         Before the queue was one sorted set by rank it was one per priority (``queue:<0|1|2>``, scored by
-        ``queued_at``). Conversations waiting there when the service is upgraded join the queue by their
-        ``queued_at`` (they have no rank), so none is left unrouted. Atomic, so instances starting together
-        move each conversation once.
+        ``queued_at``). Each conversation still queued there gets its rank (``rank(priority, queued_at)``)
+        through an ordinary write, which files it in the queue and, if its customer left, in ``left``; then
+        the old sets go. Safe to run on several instances at once (they write the same rank). Upgrade with
+        every instance stopped: an instance of the earlier version still running keeps writing the old keys.
         """
-        return int(await self._scripts["adopt"](keys=[self._key("queue")], args=[self.prefix]))
+        adopted = 0
+        for priority in Priority:
+            old = self._key("queue", str(int(priority)))
+            members: list[str] = await self._redis.zrange(old, 0, -1)  # type: ignore[assignment]
+            for conversation_id in members:
+                record = await self.get_conversation(ConversationId(conversation_id))
+                if record is None or record.state is not State.QUEUED:
+                    continue
+                with contextlib.suppress(StateConflict):
+                    await self.update_conversation(record.conversation_id, [State.QUEUED], {
+                        "rank": rank(record.priority, record.queued_at if record.queued_at is not None else now)})
+                    adopted += 1
+            await self._redis.delete(old)
+        return adopted
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -208,11 +232,13 @@ class RedisStore:
         return [ConversationId(c) for c in ids]
 
     @_upstream
-    async def queued(self, offset: int = 0, limit: int | None = None) -> list[ConversationRecord]:
-        stop = -1 if limit is None else offset + limit - 1
+    async def queued(self, offset: int = 0, limit: int | None = None,
+                     from_rank: float | None = None) -> list[ConversationRecord]:
         if limit is not None and limit <= 0:
             return []
-        rows = await self._scripts["queued"](keys=[self._key("queue")], args=[self.prefix, str(offset), str(stop)])
+        lowest = "-inf" if from_rank is None else repr(float(from_rank))
+        rows = await self._scripts["queued"](keys=[self._key("queue")], args=[
+            self.prefix, str(offset), str(-1 if limit is None else limit), lowest])
         return [decode_conversation(_hash(row)) for row in rows if row]
 
     @_upstream

@@ -34,7 +34,7 @@ end
 
 local function index(id, r)
   if r.state == 'queued' then
-    redis.call('ZADD', P .. 'queue', r.rank or r.queued_at or '0', id)
+    redis.call('ZADD', P .. 'queue', r.rank, id)
     if r.customer_left_at then redis.call('ZADD', P .. 'left', r.customer_left_at, id) end
   end
   if r.state == 'assigned' and r.agent_id then
@@ -61,12 +61,19 @@ local function will_have(key, field, sets, deletes)
 end
 
 -- Every write of a conversation goes through here: the indexes follow it, and its version goes up by one.
+-- A queued record always has a rank (its queued_at when the caller gave none), so the queue's order is the
+-- records' own.
 local function write(key, id, sets, deletes)
   unindex(id, snapshot(key))
   if #sets > 0 then redis.call('HSET', key, unpack(sets)) end
   if #deletes > 0 then redis.call('HDEL', key, unpack(deletes)) end
   redis.call('HINCRBY', key, 'version', 1)
-  index(id, snapshot(key))
+  local r = snapshot(key)
+  if r.state == 'queued' and not r.rank then
+    r.rank = r.queued_at or '0'
+    redis.call('HSET', key, 'rank', r.rank)
+  end
+  index(id, r)
 end
 
 local function server_time()
@@ -157,22 +164,17 @@ end
 return 1
 
 -- @script queued
--- KEYS[1] the queue zset; ARGV: prefix, start, stop. The records of a page of the queue, in order.
-local ids = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[3])
+-- KEYS[1] the queue zset; ARGV: prefix, offset, count (-1: all), the lowest rank ('-inf': from the start).
+-- The records of a page of the queue, in order. An id whose record is not queued (only a key an earlier
+-- version left could be) is dropped from the index on the way.
+local ids = redis.call('ZRANGE', KEYS[1], ARGV[4], '+inf', 'BYSCORE', 'LIMIT', ARGV[2], ARGV[3])
 local rows = {}
-for i, id in ipairs(ids) do rows[i] = redis.call('HGETALL', P .. 'conv:' .. id) end
-return rows
-
--- @script adopt
--- KEYS[1] the queue zset; ARGV: prefix. Moves an earlier version's per-priority queues into it.
-local moved = 0
-for priority = 0, 2 do
-  local old = P .. 'queue:' .. priority
-  local members = redis.call('ZRANGE', old, 0, -1, 'WITHSCORES')
-  for i = 1, #members, 2 do
-    redis.call('ZADD', KEYS[1], 'NX', members[i + 1], members[i])
-    moved = moved + 1
+for _, id in ipairs(ids) do
+  local key = P .. 'conv:' .. id
+  if redis.call('HGET', key, 'state') == 'queued' then
+    rows[#rows + 1] = redis.call('HGETALL', key)
+  else
+    redis.call('ZREM', KEYS[1], id)
   end
-  redis.call('DEL', old)
 end
-return moved
+return rows

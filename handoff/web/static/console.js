@@ -47,6 +47,15 @@ const app = {
     renderLists();
   },
 
+  /** The whole queue again (the socket's frames are at most once: this repairs one that was lost). */
+  async refreshQueue() {
+    try {
+      const data = await api('GET', '/api/queue');
+      this.queue.reset(data && data.queue);
+      renderLists();
+    } catch (e) { /* the next refresh tries again */ }
+  },
+
   async refreshMine() {
     try {
       const data = await api('GET', '/api/agent/conversations');
@@ -104,8 +113,7 @@ function start(agent) {
   app.socket = new AgentSocket({ onFrame, onStatus, onUnauthorized: () => signedOut('Your session has ended. Please sign in again.') });
   app.socket.start();
   loadCanned();
-  app.refreshMine();
-  api('GET', '/api/queue').then((d) => { app.queue.reset(d && d.queue); renderLists(); }).catch(() => {});
+  app.refreshMine(); // the queue comes with the socket's hello
 }
 
 function signedOut(message) {
@@ -300,6 +308,7 @@ async function takeConversation(id, button) {
   } catch (e) {
     toast(e.message, 'error');
     button.disabled = false;
+    app.refreshQueue(); // someone else may have it: show the queue as it is
   }
 }
 
@@ -321,6 +330,8 @@ function tick() {
   }
 }
 setInterval(tick, 1000);
+const QUEUE_RESYNC_MS = 60_000;
+setInterval(() => { if (app.socket && app.connectedOnce && $('#banner').hidden) app.refreshQueue(); }, QUEUE_RESYNC_MS);
 
 // ---- tabs -----------------------------------------------------------------------------------------
 function showTab(name) {

@@ -83,3 +83,27 @@ def test_queue_wait_grows_with_position_over_online_capacity() -> None:
 def test_queue_wait_is_unbounded_without_online_agents() -> None:
     assert estimate_wait(1, [agent("off", 0, presence=Presence.OFFLINE)], 600) == math.inf
     assert estimate_wait(1, [], 600) == math.inf
+
+
+@pytest.mark.parametrize("aging", [300.0, 60.0, math.inf])
+def test_queue_rank_orders_as_aged_priority_at_any_later_moment(aging: float) -> None:
+    """The fixed rank sorts exactly as the aged priority would (highest first, then the oldest, then the id),
+    whenever it is read: the store can keep the queue sorted once."""
+    import random
+
+    rng = random.Random(11)
+    order = QueueOrder(aging_seconds=aging)
+    for _ in range(200):
+        entries = [Waiting(ConversationId(f"c{n}"), CustomerProfile(CustomerId("c")), priority=rng.choice(list(Priority)),
+                           queued_at=NOW + rng.choice([0.0, 60.0, 120.0, 300.0, 600.0, rng.uniform(0, 900)]))
+                   for n in range(8)]
+        now = max(e.queued_at for e in entries) + rng.uniform(0, 3600)
+        by_aged_priority = sorted(entries, key=lambda e: (-round(order.effective_priority(e, now), 9), e.queued_at,
+                                                          e.conversation_id))
+        assert order.sort(entries, now) == by_aged_priority
+
+
+def test_queue_rank_puts_the_older_of_two_equal_effective_priorities_first() -> None:
+    order = QueueOrder(aging_seconds=300.0)
+    assert order.rank(Priority.NORMAL, NOW) < order.rank(Priority.HIGH, NOW + 300.0)
+    assert order.rank(Priority.HIGH, NOW + 300.0) < order.rank(Priority.NORMAL, NOW + 0.001)

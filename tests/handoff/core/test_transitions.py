@@ -30,7 +30,7 @@ CASES: list[tuple[str, Callable[[ConversationRecord], Change], State]] = [
         profile=CustomerProfile(CustomerId("u1")), queued_at=5.0, rank=-295.0, difficulty=1.2), State.BOT),
     ("close_for_callback", transitions.close_for_callback, State.BOT),
     ("assign", lambda r: transitions.assign(r, ANN, "Ann", Cause.ASSIGNED), State.QUEUED),
-    ("requeue", lambda r: transitions.requeue(r, ANN), State.ASSIGNED),
+    ("requeue", transitions.requeue, State.ASSIGNED),
     ("transfer", lambda r: transitions.transfer(r, ANN, to_tier=3), State.ASSIGNED),
     ("hand_back", lambda r: transitions.hand_back(r, ANN, "Ann", 1300.0), State.ASSIGNED),
     ("resolve", lambda r: transitions.resolve(r, ANN, "Ann", 1300.0), State.ASSIGNED),
@@ -81,7 +81,7 @@ def test_the_two_ways_back_to_the_bot_reset_the_same_fields() -> None:
 
 
 def test_ending_an_assignment_says_whose_and_why() -> None:
-    requeued = transitions.requeue(ASSIGNED, ANN)
+    requeued = transitions.requeue(ASSIGNED)
     assert (requeued.after, requeued.cause, requeued.assignment_ends) == (State.QUEUED, Cause.ACCEPT_TIMEOUT, ANN)
     assert requeued.fields == {"excluded": frozenset({ANN, BOB})} and requeued.handle_seconds is None
     moved = transitions.transfer(ASSIGNED, ANN, to_agent=BOB)
@@ -102,3 +102,16 @@ def test_assignment_and_abandonment() -> None:
                                                                            None)
     with pytest.raises(ValueError, match="does not explain"):
         transitions.assign(queued, BOB, "Bob", Cause.RESOLVED)
+
+
+def test_a_supervisor_acting_ends_the_assigned_agents_turn() -> None:
+    sup = AgentId("sup")
+    moved = transitions.transfer(ASSIGNED, sup, to_tier=2)
+    assert (moved.actor, moved.assignment_ends, moved.fields["excluded"]) == (sup, ANN, frozenset({ANN, BOB}))
+    resolved = transitions.resolve(ASSIGNED, sup, "Sue", 1100.0)
+    assert (resolved.actor, resolved.assignment_ends, resolved.notice) == (
+        sup, ANN, "Sue marked this conversation as resolved. If you need anything else, just write here.")
+    handed = transitions.hand_back(ASSIGNED, sup, "Sue", 1100.0)
+    assert (handed.actor, handed.assignment_ends) == (sup, ANN)
+    with pytest.raises(StateConflict):  # assigned to nobody: there is no turn to end
+        transitions.resolve(replace(ASSIGNED, agent_id=None), sup, "Sue", 1100.0)

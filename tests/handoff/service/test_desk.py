@@ -208,3 +208,29 @@ async def test_suggestions_come_from_the_knowledge_base(open_service: OpenServic
     quiet = await Customer.start(service)
     assert await service.desk.suggestions(quiet.conversation_id) == []
     assert await Suggestions(False).for_text("refund") == []
+
+
+async def test_a_supervisor_acting_ends_the_assigned_agents_turn(service: HandoffService) -> None:
+    grace, customer = await assigned_to(service, "grace")
+    ada = await Agent.sign_in(service, "ada")  # a supervisor, online with room: the transfer may route to her
+    await ada.presence("away")
+    moved = await service.desk.transfer(ada.principal, customer.conversation_id, tier=2)
+    assert moved.excluded == frozenset({grace.id})  # never back to grace; ada may still take it
+    ticket = await service.helpdesk.ticket(moved.ticket_id or 0)
+    assert [(a["agent_id"], a["end_cause"]) for a in ticket["assignments"]] == [(grace.id, "transferred")]
+    assert (ticket["transitions"][-1]["cause"], ticket["transitions"][-1]["actor"]) == ("transferred", ada.id)
+    assert await service.desk.mine(grace.principal) == []
+    await ada.presence("online")
+    assert (await customer.record()).agent_id == ada.id
+    linus = await Agent.sign_in(service, "linus")
+    second = await Customer.start(service)
+    await second.say("a person please")
+    assert (await second.record()).agent_id == linus.id
+    resolved = await service.desk.resolve(ada.principal, second.conversation_id)  # on linus's conversation
+    assert resolved.state is State.RESOLVED
+    ticket = await service.helpdesk.ticket(resolved.ticket_id or 0)
+    assert [(a["agent_id"], a["end_cause"]) for a in ticket["assignments"]] == [(linus.id, "resolved")]
+    await second.inbox.next(message_from("system", "Ada Lovelace marked this conversation as resolved"))
+    assert await service.desk.mine(linus.principal) == []
+    team = {member["name"]: member for member in await service.accounts.team()}
+    assert team["Linus Berg"]["load"] == 0

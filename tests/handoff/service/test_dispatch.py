@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from handoff.core.model import State
+from handoff.core.model import ConversationRecord, State
 from handoff.service import HandoffService
+from handoff.service.ports import Store
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import message_from, of_type
 from tests.handoff.world import Agent, Customer, FakeClock
@@ -136,3 +137,76 @@ async def test_two_instances_never_assign_one_conversation_twice(open_service: O
     assert {name: len(ids) for name, ids in owners.items()} == {"ada": 4, "grace": 3, "linus": 3}
     waiting = [s["conversation_id"] for s in await services[-1].desk.queue()]
     assert len(waiting) == len(customers) - 10 and not set(waiting) & set(assigned)
+
+
+async def test_routing_reads_past_conversations_nobody_free_may_take(service: HandoffService) -> None:
+    """Sixty tier-2 complaints wait ahead; an agent qualified only for tier 1 still gets the tier-1 one."""
+    for _ in range(60):
+        await (await Customer.start(service)).say("I am furious")
+    easy = await Customer.start(service)
+    await easy.say("a person please")
+    linus = await Agent.sign_in(service, "linus")  # tier 1 only
+    assert (await easy.record()).agent_id == linus.id
+    assert len(await service.desk.queue()) == 60
+
+
+async def test_routing_is_not_thrown_off_when_the_queue_changes_under_it(open_service: OpenService) -> None:
+    """What leaves the queue while the routing loop reads it (another instance's work, a customer who gives
+    up) does not make it pass over a conversation it could route."""
+    taken: list[str] = []
+
+    class Shifting:
+        """The real store; once armed, the first conversation of the first page routing reads leaves the queue
+        as soon as it is read."""
+
+        def __init__(self, store: Store) -> None:
+            self._store = store
+            self.armed = False
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._store, name)
+
+        async def queued(self, offset: int = 0, limit: int | None = None,
+                         from_rank: float | None = None) -> list[ConversationRecord]:
+            page = await self._store.queued(offset, limit, from_rank)
+            if self.armed and page:
+                self.armed = False
+                taken.append(page[0].conversation_id)
+                await self._store.update_conversation(page[0].conversation_id, [State.QUEUED],
+                                                      {"state": State.ABANDONED})
+            return page
+
+    stores: list[Shifting] = []
+    service = await open_service(wrap_store=lambda store: stores.append(Shifting(store)) or stores[-1])
+    linus = await Agent.sign_in(service, "linus")  # tier 1, capacity 3
+    for _ in range(2):
+        await (await Customer.start(service)).say("a person please")
+    await linus.presence("away")  # two of his three slots taken: one free when he is back
+    hard, easy = await Customer.start(service), await Customer.start(service)
+    await hard.say("I am furious")  # tier 2: not his
+    await easy.say("a person please")  # tier 1, behind it
+    stores[0].armed = True
+    await linus.presence("online")  # reads one conversation (one slot), skips it, reads on
+    assert taken == [hard.conversation_id]
+    assert (await easy.record()).agent_id == linus.id
+
+
+async def test_two_sweepers_at_once_leave_each_conversation_handled_once(open_service: OpenService,
+                                                                        profile: str, clock: FakeClock) -> None:
+    services = [await open_service()] if profile == "embedded" else [await open_service(), await open_service()]
+    grace = await Agent.sign_in(services[0], "grace")
+    slow = await Customer.start(services[0])
+    await slow.say("a person please")
+    await grace.inbox.next(of_type("assigned"))
+    await grace.presence("away")
+    gone = await Customer.start(services[-1])
+    await gone.say("a person please")
+    await services[-1].customers.presence(gone.conversation_id, connected=False)
+    clock.advance(200)
+    await asyncio.gather(*(service.sweep() for service in services), *(service.sweep() for service in services))
+    assert (await gone.record()).state is State.ABANDONED
+    record = await slow.record()
+    assert (record.state, record.excluded) == (State.QUEUED, frozenset({grace.id}))
+    ticket = await services[0].helpdesk.ticket(record.ticket_id or 0)
+    assert [(a["agent_id"], a["end_cause"]) for a in ticket["assignments"]] == [(grace.id, "accept_timeout")]
+    assert [t["cause"] for t in ticket["transitions"]].count("accept_timeout") == 1

@@ -163,3 +163,19 @@ async def test_an_older_bots_request_is_taken_and_its_category_read_from_the_kno
     record = await customer.record()
     assert (record.state, record.category) == (State.QUEUED, "payments")
     assert "contract" not in caplog.text
+
+
+@pytest.mark.parametrize("damage", [
+    {"schema": "handoff-request/v2\u0000"}, {"schema": "handoff-request/" + "v" * 5000}, {"schema": 42},
+    {"reasons": ["complaint", 7]}, {"summary": {"not": "text"}}, {"intents": "request_human", "knowledge": 3},
+    {"priority": ["high"], "sentiment": None}])
+async def test_whatever_the_bot_sends_the_customer_is_handed_off(service: HandoffService, rasa: FakeRasa,
+                                                                 damage: dict[str, object]) -> None:
+    customer = await Customer.start(service)
+    request = {**handoff_request(customer.conversation_id, "help me"), **damage}
+    rasa.replies_to["help me"] = [{"recipient_id": customer.conversation_id, "custom": {"handoff": request}}]
+    await customer.say("help me")
+    record = await customer.record()
+    assert record.state is State.QUEUED and record.reasons
+    ticket = await service.helpdesk.ticket(record.ticket_id or 0)
+    assert ticket["status"] == "open" and isinstance(ticket["summary"], str)

@@ -130,11 +130,23 @@ class TestStoreContract:
         await queued(store, 2, 1600.0, Priority.URGENT, order=aging)
         await queued(store, 3, 1500.0, Priority.HIGH, order=aging)
         await queued(store, 4, 1700.0, order=aging)
-        assert await store.queue() == [cid(1), cid(2), cid(3), cid(4)]  # c1 and c2 tie on rank: by id
+        assert await store.queue() == [cid(1), cid(2), cid(3), cid(4)]  # c1 and c2 tie: the older first
         records = await store.queued()
         assert [r.conversation_id for r in records] == await store.queue()
         assert aging.sort(records, now=2000.0) == records
         assert [await store.queue_position(cid(n)) for n in (1, 2, 3, 4)] == [1, 2, 3, 4]
+
+    async def test_a_queued_record_always_has_a_rank(self, store: Store) -> None:
+        await new(store, 1)
+        record = await store.enqueue(cid(1), {"queued_at": 42.5})  # the caller gave none: its queued_at
+        assert record.rank == 42.5 and (await store.queued())[0].rank == 42.5
+
+    async def test_queued_from_a_rank(self, store: Store) -> None:
+        for n in range(1, 6):
+            await queued(store, n, 10.0 * n)
+        assert [r.conversation_id for r in await store.queued(from_rank=30.0)] == [cid(3), cid(4), cid(5)]
+        assert [r.conversation_id for r in await store.queued(1, 1, from_rank=25.0)] == [cid(4)]
+        assert await store.queued(from_rank=99.0) == []
 
     async def test_queued_pages_and_positions(self, store: Store) -> None:
         for n in range(1, 8):

@@ -12,7 +12,16 @@ from redis.asyncio import Redis
 
 from handoff.adapters.store import Event, MemoryStore, RedisStore, open_store
 from handoff.core.errors import UpstreamUnavailable
-from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, CustomerId, Presence, State
+from handoff.core.model import (
+    AgentId,
+    AgentSnapshot,
+    ConversationId,
+    ConversationRecord,
+    CustomerId,
+    Presence,
+    Priority,
+    State,
+)
 from tests.handoff.adapters.store.conftest import REDIS_URL, delete_keys, wait_until
 
 Factory = Callable[[], Awaitable[RedisStore]]
@@ -118,25 +127,28 @@ async def test_open_store_unreachable_redis_names_url_without_password() -> None
 
 
 async def test_redis_store_adopts_an_earlier_versions_queue(redis_prefix: str) -> None:
-    """Conversations waiting in the per-priority queues of an earlier version are routed after an upgrade."""
+    """Conversations waiting in the per-priority queues of an earlier version are routed after an upgrade, in
+    this version's order, and abandoned if their customer is gone."""
+    from handoff.core.queue import QueueOrder
+
     client = Redis.from_url(REDIS_URL, decode_responses=True)
+    order = QueueOrder(aging_seconds=300.0)
     try:
-        for cid, priority, queued_at in (("c_old_normal", 0, 100.0), ("c_old_urgent", 2, 300.0)):
+        for cid, priority, queued_at, extra in (("c_old_normal", 0, 100.0, {"customer_left_at": "150.0"}),
+                                                ("c_old_urgent", 2, 300.0, {}), ("c_old_gone", 0, 50.0, {})):
             await client.hset(f"{redis_prefix}conv:{cid}", mapping={
-                "conversation_id": cid, "customer_id": "u1", "state": "queued", "priority": str(priority),
-                "queued_at": repr(queued_at)})
+                "conversation_id": cid, "customer_id": "u1", "priority": str(priority), "queued_at": repr(queued_at),
+                "state": "resolved" if cid == "c_old_gone" else "queued", **extra})
             await client.zadd(f"{redis_prefix}queue:{priority}", {cid: queued_at})
         store = await open_store(REDIS_URL, redis_prefix)
+        assert isinstance(store, RedisStore)
         try:
-            assert await store.queue() == [ConversationId("c_old_normal"), ConversationId("c_old_urgent")]
-            assert await store.queue_position(ConversationId("c_old_urgent")) == 2
+            assert await store.adopt_earlier_keys(order.rank, 400.0) == 2
+            assert await store.queue() == [ConversationId("c_old_urgent"), ConversationId("c_old_normal")]
+            assert (await store.queued())[0].rank == order.rank(Priority.URGENT, 300.0)
+            assert await store.left_while_queued(200.0) == [ConversationId("c_old_normal")]
             assert not await client.exists(f"{redis_prefix}queue:0", f"{redis_prefix}queue:2")
-            await store.upsert_agent(AgentSnapshot(AgentId("a1"), capacity=1))
-            assert await store.assign(ConversationId("c_old_normal"), AgentId("a1"), 400.0)
-            assert await store.queue() == [ConversationId("c_old_urgent")]
-            again = await open_store(REDIS_URL, redis_prefix)  # a second instance starting: nothing to move
-            assert await again.queue() == [ConversationId("c_old_urgent")]
-            await again.close()
+            assert await store.adopt_earlier_keys(order.rank, 400.0) == 0  # a second instance: nothing left
         finally:
             await store.close()
     finally:
