@@ -20,13 +20,35 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
+from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from scripts.servers import stop, wait_until_up  # noqa: E402
+from scripts.servers import Stopped, stop, wait_until_up  # noqa: E402
 
 MODEL = ROOT / "models" / "rasa" / "assistant.tar.gz"
+
+
+class Termination:
+    """Whether SIGTERM arrived. The handler only sets a flag, which the main thread polls between sleeps.
+
+    A Python signal handler runs in the main thread between two bytecodes, wherever it is: it must take no lock
+    the interrupted code may hold. The former handler called ``threading.Event.set()``, whose lock the main
+    thread held inside ``Event.wait()`` whenever the signal reached it there (always, when the kernel delivered
+    it to one of the log threads): the process deadlocked and its servers kept running. Raising from the handler
+    instead could leave a lock of ``subprocess`` taken, so it only records the request.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+    def __bool__(self) -> bool:
+        return self.requested
 
 
 def stream(name: str, process: subprocess.Popen[str]) -> None:
@@ -69,13 +91,15 @@ def main() -> int:
                           "--credentials", "credentials.yml"], env)
     handoff = start("handoff", [str(venv / "app/bin/python"), "-m", "handoff", "serve"], env)
     processes = [actions, rasa, handoff]
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    terminated = Termination()
+    signal.signal(signal.SIGTERM, terminated)
     try:
         try:
-            wait_until_up(f"http://localhost:{actions_port}/health", actions, 120)
-            wait_until_up(f"http://localhost:{rasa_port}/", rasa, 300)
-            wait_until_up(f"http://localhost:{handoff_port}/health", handoff, 120)
+            wait_until_up(f"http://localhost:{actions_port}/health", actions, 120, stop=terminated.__bool__)
+            wait_until_up(f"http://localhost:{rasa_port}/", rasa, 300, stop=terminated.__bool__)
+            wait_until_up(f"http://localhost:{handoff_port}/health", handoff, 120, stop=terminated.__bool__)
+        except Stopped:
+            return 0
         except RuntimeError as exc:
             print(f"error: a server did not start ({exc}); see its log above.", file=sys.stderr)
             return 1
@@ -91,15 +115,17 @@ Brightwood customer service is running.
   Rasa HTTP API token:     {'(from RASA_TOKEN)' if os.environ.get('RASA_TOKEN') else token}
 Press Ctrl-C to stop.
 """, flush=True)
-        while not stopping.is_set() and all(p.poll() is None for p in processes):
-            stopping.wait(0.5)
-        if not stopping.is_set():
-            print("error: a server stopped unexpectedly; stopping the others.", file=sys.stderr)
-            return 1
-        return 0
+        while not terminated and all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        if terminated:
+            return 0
+        print("error: a server stopped unexpectedly; stopping the others.", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
     finally:
+        for received in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(received, signal.SIG_IGN)
         print("stopping...", flush=True)
         stop(processes)
 
