@@ -5,11 +5,13 @@ database up to date, loads the demo team once (``data/demo``), starts the
 three servers, prefixes their logs, waits until all answer, prints where the
 chat page and the agent console are, and on Ctrl-C (or SIGTERM) stops them all.
 
-Environment: ``HANDOFF_PORT`` (8000), ``RASA_PORT`` (5005), ``ACTIONS_PORT``
-(5055), ``RASA_TOKEN`` (the token protecting Rasa's HTTP API; a random one is
-made for this run if unset), ``HANDOFF_DEMO_PASSWORD`` (the demo agents'
-password when they are first created; random and printed if unset),
-``REDIS_URL`` and ``DATABASE_URL`` (the production profile; see the README).
+Environment: ``HANDOFF_PORT`` (8000), ``RASA_HOST`` and ``RASA_PORT``
+(127.0.0.1, 5005), ``ACTIONS_HOST`` and ``ACTIONS_PORT`` (127.0.0.1, 5055),
+``RASA_TOKEN`` (the token protecting Rasa's HTTP API) and ``ACTIONS_TOKEN``
+(the one Rasa shows the action server), each random for this run if unset,
+``HANDOFF_DEMO_PASSWORD`` (the demo agents' password when they are first
+created; random and printed if unset), ``REDIS_URL`` and ``DATABASE_URL`` (the
+production profile; see the README).
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ class Termination:
         return self.requested
 
 
+def local(host: str) -> str:
+    """Where this machine reaches a server listening on ``host`` (every interface: through loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
 def stream(name: str, process: subprocess.Popen[str]) -> None:
     assert process.stdout is not None
     for line in process.stdout:
@@ -66,12 +73,13 @@ def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Pope
 
 
 def main() -> int:
-    rasa_port = os.environ.get("RASA_PORT", "5005")
-    actions_port = os.environ.get("ACTIONS_PORT", "5055")
+    rasa_host, rasa_port = os.environ.get("RASA_HOST", "127.0.0.1"), os.environ.get("RASA_PORT", "5005")
+    actions_host, actions_port = os.environ.get("ACTIONS_HOST", "127.0.0.1"), os.environ.get("ACTIONS_PORT", "5055")
     handoff_port = os.environ.get("HANDOFF_PORT", "8000")
     token = os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24)
-    env = {**os.environ, "ACTION_SERVER_URL": f"http://localhost:{actions_port}/webhook",
-           "RASA_URL": f"http://localhost:{rasa_port}", "RASA_TOKEN": token, "HANDOFF_PORT": handoff_port,
+    env = {**os.environ, "ACTION_SERVER_URL": f"http://{local(actions_host)}:{actions_port}/webhook",
+           "ACTIONS_TOKEN": os.environ.get("ACTIONS_TOKEN") or secrets.token_urlsafe(24),
+           "RASA_URL": f"http://{local(rasa_host)}:{rasa_port}", "RASA_TOKEN": token, "HANDOFF_PORT": handoff_port,
            "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "HF_HUB_OFFLINE": "1"}
     venv = ROOT / ".venv"
     (ROOT / "var").mkdir(exist_ok=True)
@@ -84,10 +92,10 @@ def main() -> int:
             print(f"error: `python -m handoff {' '.join(step)}` failed; see above.", file=sys.stderr)
             return 1
         seeded = done.stdout.strip() if step[0] == "seed" else seeded
-    actions = start("actions", [str(venv / "app/bin/python"), "-m", "rasa_sdk", "--actions", "actions",
-                                "--port", actions_port], env)
-    rasa = start("rasa", [str(venv / "rasa/bin/rasa"), "run", "--model", str(MODEL), "--port", rasa_port,
-                          "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml",
+    actions = start("actions", [str(venv / "app/bin/python"), "-m", "actions.server", "--actions", "actions",
+                                "--host", actions_host, "--port", actions_port], env)
+    rasa = start("rasa", [str(venv / "rasa/bin/rasa"), "run", "--model", str(MODEL), "--interface", rasa_host,
+                          "--port", rasa_port, "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml",
                           "--credentials", "credentials.yml"], env)
     handoff = start("handoff", [str(venv / "app/bin/python"), "-m", "handoff", "serve"], env)
     processes = [actions, rasa, handoff]
@@ -95,8 +103,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, terminated)
     try:
         try:
-            wait_until_up(f"http://localhost:{actions_port}/health", actions, 120, stop=terminated.__bool__)
-            wait_until_up(f"http://localhost:{rasa_port}/", rasa, 300, stop=terminated.__bool__)
+            wait_until_up(f"http://{local(actions_host)}:{actions_port}/health", actions, 120,
+                          stop=terminated.__bool__)
+            wait_until_up(f"http://{local(rasa_host)}:{rasa_port}/", rasa, 300, stop=terminated.__bool__)
             wait_until_up(f"http://localhost:{handoff_port}/health", handoff, 120, stop=terminated.__bool__)
         except Stopped:
             return 0
@@ -110,7 +119,7 @@ Brightwood customer service is running.
                            {seeded or "demo agents: ada, grace, linus, admin (password given when first created)"}
   API reference:           http://localhost:{handoff_port}/docs
   Chat with the bot alone: make chat
-  Or send a message:       curl -s localhost:{rasa_port}/webhooks/rest/webhook \\
+  Or send a message:       curl -s {local(rasa_host)}:{rasa_port}/webhooks/rest/webhook \\
                              -d '{{"sender": "me", "message": "where is my order 12345"}}'
   Rasa HTTP API token:     {'(from RASA_TOKEN)' if os.environ.get('RASA_TOKEN') else token}
 Press Ctrl-C to stop.

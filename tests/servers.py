@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,12 +19,30 @@ MODEL = ROOT / "models" / "rasa" / "assistant.tar.gz"
 KB_INDEX = ROOT / "models" / "knowledge" / "meta.json"
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a socket listening on TCP ``port`` (/proc/net/tcp and tcp6; ``::`` and
+    ``0.0.0.0`` mean every interface)."""
+    found = set()
+    for table, width in (("tcp", 8), ("tcp6", 32)):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            local, _, state = line.split()[1:4]
+            address, hex_port = local.split(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(str(ipaddress.ip_address(words)) if width == 8 else str(ipaddress.IPv6Address(words)))
+    return found
+
+
 @dataclass(frozen=True)
 class Assistant:
     rasa_url: str
     actions_url: str
     token: str
     log: Path
+    actions_token: str = ""
 
     def say(self, sender: str, text: str) -> list[dict[str, Any]]:
         response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook",
@@ -41,7 +60,8 @@ def running_assistant(tmp: Path, extra_env: dict[str, str] | None = None) -> Ite
             raise RuntimeError(f"{artifact} is missing: run `make models` (make test does) first")
     rasa_port, actions_port = free_port(), free_port()
     token = "test-token-" + os.urandom(4).hex()
-    env = {**os.environ, "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
+    actions_token = "test-actions-" + os.urandom(8).hex()
+    env = {**os.environ, "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", "ACTIONS_TOKEN": actions_token,
            "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "HF_HUB_OFFLINE": "1",
            "RASA_TELEMETRY_ENABLED": "false", "SQLALCHEMY_SILENCE_UBER_WARNING": "1", **(extra_env or {})}
     if "REDIS_URL" not in (extra_env or {}):
@@ -50,14 +70,16 @@ def running_assistant(tmp: Path, extra_env: dict[str, str] | None = None) -> Ite
     processes = []
     try:
         processes.append(start_logged(
-            [str(ROOT / ".venv/app/bin/python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+            [str(ROOT / ".venv/app/bin/python"), "-m", "actions.server", "--actions", "actions", "--port", str(actions_port)],
             logs["actions"], env, ROOT))
         processes.append(start_logged(
-            [str(ROOT / ".venv/rasa/bin/rasa"), "run", "--model", str(MODEL), "--port", str(rasa_port),
+            [str(ROOT / ".venv/rasa/bin/rasa"), "run", "--model", str(MODEL), "--interface", "127.0.0.1",
+             "--port", str(rasa_port),
              "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
             logs["rasa"], env, ROOT))
         wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[0], TIMEOUT * 2, logs["actions"])
         wait_until_up(f"http://127.0.0.1:{rasa_port}/", processes[1], TIMEOUT * 2, logs["rasa"])
-        yield Assistant(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token, logs["rasa"])
+        yield Assistant(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token, logs["rasa"],
+                        actions_token)
     finally:
         stop(processes)

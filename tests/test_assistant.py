@@ -19,7 +19,7 @@ import requests
 
 from actions.categories import INTENT_CATEGORY
 from tests.conftest import ROOT, TIMEOUT
-from tests.servers import Assistant, running_assistant
+from tests.servers import Assistant, listening_addresses, running_assistant
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 SCHEMA = json.loads((ROOT / "schemas" / "handoff-request.v2.json").read_text())
@@ -129,6 +129,19 @@ def test_the_http_api_needs_the_token(assistant: Assistant) -> None:
     tracker = requests.get(url, params={"token": assistant.token}, timeout=TIMEOUT)
     assert tracker.status_code == 200
     assert tracker.json()["latest_message"]["text"] == "hello"
+
+
+def test_rasa_and_the_action_server_listen_on_loopback_only(assistant: Assistant) -> None:
+    for url in (assistant.rasa_url, assistant.actions_url):
+        assert listening_addresses(int(url.rsplit(":", 1)[1])) == {"127.0.0.1"}, url
+
+
+def test_the_action_server_refuses_calls_without_rasas_token(assistant: Assistant) -> None:
+    """Rasa runs actions (the other tests) with the token it sends from endpoints.yml; a caller without it is
+    refused."""
+    body = {"next_action": "action_keep_order", "sender_id": "x", "tracker": {"sender_id": "x", "events": []},
+            "domain": {}}
+    assert requests.post(f"{assistant.actions_url}/webhook", json=body, timeout=TIMEOUT).status_code == 401
 
 
 def test_a_conversation_lives_in_redis_in_the_redis_profile(assistant: Assistant, request: pytest.FixtureRequest) -> None:

@@ -4,6 +4,7 @@ profile) and the stock ``rasa init`` assistant, each started on free ports, warm
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import threading
 import time
@@ -101,7 +102,8 @@ def product(logs: Path, production: bool = False) -> Assistant:
     import redis
 
     rasa_port, actions_port = free_port(), free_port()
-    env = {**ENV, "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook"}
+    env = {**ENV, "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
+           "ACTIONS_TOKEN": secrets.token_urlsafe(24)}
     env.pop("REDIS_URL", None)
     name = "production" if production else "product"
     if production:
@@ -111,11 +113,12 @@ def product(logs: Path, production: bool = False) -> Assistant:
             redis.Redis.from_url(f"{base}/{int(number) + db}").flushdb()
         env.update(REDIS_URL=redis_url, SANIC_WORKERS=str(os.cpu_count() or 2))
     say(f"{name}: starting")
-    processes = [start_server([str(APP_PY), "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+    processes = [start_server([str(APP_PY), "-m", "actions.server", "--actions", "actions", "--port", str(actions_port)],
                               f"http://127.0.0.1:{actions_port}/health", logs / f"{name}-actions.log", env)]
     try:
         processes.append(start_server(
-            [str(RASA), "run", "--model", "models/rasa/assistant.tar.gz", "--port", str(rasa_port),
+            [str(RASA), "run", "--model", "models/rasa/assistant.tar.gz", "--interface", "127.0.0.1",
+             "--port", str(rasa_port),
              "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
             f"http://127.0.0.1:{rasa_port}/", logs / f"{name}-rasa.log", env))
         return Assistant(name, processes, f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook", PRODUCT_MESSAGES)
@@ -133,8 +136,8 @@ def stock(logs: Path) -> Assistant:
                        env=ENV, check=True, stdout=subprocess.DEVNULL)
     port = free_port()
     say("stock: starting")
-    process = start_server([str(RASA), "run", "--port", str(port)], f"http://127.0.0.1:{port}/", logs / "stock.log",
-                           ENV, cwd=STOCK_PROJECT)
+    process = start_server([str(RASA), "run", "--interface", "127.0.0.1", "--port", str(port)],
+                           f"http://127.0.0.1:{port}/", logs / "stock.log", ENV, cwd=STOCK_PROJECT)
     try:
         return Assistant("stock", [process], f"http://127.0.0.1:{port}/webhooks/rest/webhook", STOCK_MESSAGES,
                          allow_empty=True)

@@ -120,7 +120,8 @@ def test_endpoints_yml_window_reaches_both_stores(profile: str, monkeypatch: pyt
         monkeypatch.setenv("REDIS_URL", REDIS_URL)
     else:
         monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.setenv("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")  # endpoints.yml needs it set
+    monkeypatch.setenv("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")  # endpoints.yml needs them set
+    monkeypatch.setenv("ACTIONS_TOKEN", "test-actions-token")
     config = read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store")
     configured = int(config.kwargs["max_events"])
     store = TrackerStore.create(config, DOMAIN)
@@ -153,3 +154,12 @@ def test_one_worker_or_what_rasa_reads_as_one_keeps_the_memory_stores(monkeypatc
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.setenv("SANIC_WORKERS", workers)
     assert isinstance(EnvironmentLockStore(), InMemoryLockStore)
+
+
+def test_endpoints_yml_sends_the_action_servers_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rasa shows the action server ACTIONS_TOKEN (actions/server.py refuses calls without it)."""
+    monkeypatch.setenv("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")
+    monkeypatch.setenv("ACTIONS_TOKEN", "s3cret-token")
+    config = read_endpoint_config(str(ROOT / "endpoints.yml"), "action_endpoint")
+    assert config.url == "http://127.0.0.1:5055/webhook"
+    assert config.headers == {"Authorization": "Bearer s3cret-token"}
