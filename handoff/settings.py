@@ -18,7 +18,35 @@ from starlette.datastructures import Secret
 from handoff.core.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET_FILE = ROOT / "var" / "handoff.secret"
 T = TypeVar("T")
+
+
+def kept_secret(path: Path) -> str:
+    """The secret kept in ``path``, made (random, mode 0600) if the file does not exist yet.
+
+    Raises:
+        SettingsError: the file is empty, unreadable, or readable by others than its owner.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # made before (or by another process starting at the same moment)
+    except OSError as exc:
+        raise SettingsError(f"HANDOFF_SECRET_FILE: cannot create {path} ({exc.strerror}).") from None
+    else:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+    try:
+        if path.stat().st_mode & 0o077:
+            raise SettingsError(f"HANDOFF_SECRET_FILE: {path} can be read by others; `chmod 600 {path}`.")
+        secret = path.read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"HANDOFF_SECRET_FILE: cannot read {path} ({exc.strerror}).") from None
+    if not secret:
+        raise SettingsError(f"HANDOFF_SECRET_FILE: {path} is empty; delete it to make a new secret.")
+    return secret
 
 
 @dataclass(frozen=True)
@@ -32,8 +60,9 @@ class HandoffSettings:
             in process (the embedded profile: one instance).
         rasa_url / rasa_token: the Rasa server and its HTTP API token (used to write hand-backs into the
             tracker).
-        secret: signs customer tokens (``HANDOFF_SECRET``); a random one per run if unset, so customer
-            sessions do not survive a restart.
+        secret: signs customer tokens (``HANDOFF_SECRET``). Required with ``REDIS_URL`` (every instance must
+            sign alike); in the embedded profile, if unset, the one kept in ``HANDOFF_SECRET_FILE``
+            (``var/handoff.secret``, made on first start, mode 0600), so a restart keeps customers' links.
         widget_secret: verifies the shop's signature of a customer's ``external_id``
             (``HANDOFF_WIDGET_SECRET``); without it every widget customer is anonymous.
         accept_timeout: seconds an agent has to answer an assigned conversation before it goes back to the
@@ -105,6 +134,15 @@ class HandoffSettings:
                 raise ValueError("a port is between 0 and 65535")
             return value
 
+        redis_url = get("REDIS_URL", None, str)
+        secret = get("HANDOFF_SECRET", None, Secret)
+        if secret is None and redis_url:
+            raise SettingsError("HANDOFF_SECRET is not set, but REDIS_URL is: every instance on one Redis signs "
+                                "customers' conversation tokens with it, and without it each would make its own, "
+                                "so a customer's token would fail on the others. Set the same random value "
+                                "(e.g. `openssl rand -hex 32`) for every instance.")
+        if secret is None:
+            secret = Secret(kept_secret(get("HANDOFF_SECRET_FILE", DEFAULT_SECRET_FILE, Path)))
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)
         if not routing.is_file():
             raise SettingsError(f"HANDOFF_ROUTING: no routing configuration at {routing}.")
@@ -112,11 +150,11 @@ class HandoffSettings:
             host=get("HANDOFF_HOST", d.host, str),
             port=get("HANDOFF_PORT", d.port, port),
             database_url=get("DATABASE_URL", d.database_url, str),
-            redis_url=get("REDIS_URL", None, str),
+            redis_url=redis_url,
             rasa_url=get("RASA_URL", d.rasa_url, lambda raw: raw.rstrip("/")),
             rasa_token=get("RASA_TOKEN", d.rasa_token, Secret),
             rasa_timeout=get("HANDOFF_RASA_TIMEOUT", d.rasa_timeout, positive),
-            secret=get("HANDOFF_SECRET", d.secret, Secret),
+            secret=secret,
             widget_secret=get("HANDOFF_WIDGET_SECRET", None, Secret),
             routing_config=routing,
             accept_timeout=get("HANDOFF_ACCEPT_TIMEOUT", d.accept_timeout, positive),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from handoff.core.errors import SettingsError
@@ -10,7 +12,8 @@ from handoff.settings import HandoffSettings
 
 def test_settings_read_their_variables() -> None:
     settings = HandoffSettings.from_env({"HANDOFF_LOG_LEVEL": "warning", "HANDOFF_ACCEPT_TIMEOUT": "5",
-                                         "HANDOFF_WIDGET_ORIGINS": "https://shop.example, https://b.example"})
+                                         "HANDOFF_WIDGET_ORIGINS": "https://shop.example, https://b.example",
+                                         "HANDOFF_SECRET": "s"})
     assert settings.log_level == "WARNING"
     assert settings.accept_timeout == 5.0
     assert settings.widget_origins == ("https://shop.example", "https://b.example")
@@ -21,4 +24,33 @@ def test_settings_read_their_variables() -> None:
                                             ("HANDOFF_ACCEPT_TIMEOUT", "-1"), ("HANDOFF_ROUTING", "/nowhere.yml")])
 def test_settings_refuse_a_bad_value_naming_it(key: str, value: str) -> None:
     with pytest.raises(SettingsError, match=key):
-        HandoffSettings.from_env({key: value})
+        HandoffSettings.from_env({key: value, "HANDOFF_SECRET": "s"})
+
+
+def test_several_instances_on_one_redis_need_handoff_secret() -> None:
+    """Each instance would otherwise make its own secret: a customer's token would fail on the others."""
+    with pytest.raises(SettingsError, match="HANDOFF_SECRET is not set, but REDIS_URL is"):
+        HandoffSettings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0"})
+    settings = HandoffSettings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0", "HANDOFF_SECRET": "shared"})
+    assert str(settings.secret) == "shared"
+
+
+def test_the_embedded_profile_keeps_its_secret_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "handoff.secret"
+    env = {"HANDOFF_SECRET_FILE": str(path)}
+    first = HandoffSettings.from_env(env)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(str(first.secret)) >= 32 and path.read_text().strip() == str(first.secret)
+    restarted = HandoffSettings.from_env(env)
+    assert str(restarted.secret) == str(first.secret)
+    assert str(HandoffSettings.from_env({**env, "HANDOFF_SECRET": "given"}).secret) == "given"  # the variable wins
+
+
+@pytest.mark.parametrize(("content", "mode", "complaint"), [("", 0o600, "is empty"),
+                                                            ("s3cret\n", 0o644, "can be read by others")])
+def test_a_bad_secret_file_stops_start_up(tmp_path: Path, content: str, mode: int, complaint: str) -> None:
+    path = tmp_path / "handoff.secret"
+    path.write_text(content)
+    path.chmod(mode)
+    with pytest.raises(SettingsError, match=complaint):
+        HandoffSettings.from_env({"HANDOFF_SECRET_FILE": str(path)})
