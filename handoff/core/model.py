@@ -175,6 +175,9 @@ class ConversationRecord:
         requested_agent: a transfer to one named agent.
         customer_left_at: when the customer's last connection closed (None while connected).
         customer_name / customer_email: as the customer gave them or the shop knows them (for the console).
+        customer_external_id: the shop's id of the customer when the shop signed it at the start (the widget's
+            ``external_id``, verified); None for an anonymous visitor. The bot is told it with every message,
+            so the order actions act on this customer's orders only.
         profile: the customer as routing sees them, read once when the conversation was queued.
         reasons: the hand-off's reason codes, strongest first.
         rank: its sort key in the hold queue (:meth:`handoff.core.queue.QueueOrder.rank`), set when queued.
@@ -201,6 +204,7 @@ class ConversationRecord:
     customer_left_at: float | None = None
     customer_name: str | None = None
     customer_email: str | None = None
+    customer_external_id: str | None = None
     profile: CustomerProfile | None = None
     reasons: tuple[str, ...] = ()
     rank: float | None = None

@@ -95,9 +95,23 @@ def check_customer_token(secret: str, conversation_id: ConversationId, token: st
         raise NotAllowed("This conversation belongs to someone else, or its link has expired.")
 
 
-def verified_external_id(widget_secret: str | None, external_id: str | None, signature: str | None) -> str | None:
-    """The shop's customer id if the shop signed it (HMAC-SHA256 under ``HANDOFF_WIDGET_SECRET``), else None."""
-    if not (widget_secret and external_id and signature):
+MAX_SIGNATURE_LIFETIME = 24 * 3600.0  # seconds: a shop's signature expiring later than this is refused
+
+
+def widget_signature(widget_secret: str, external_id: str, expires: int) -> str:
+    """What the shop signs for a signed-in visitor: hex HMAC-SHA256, under ``HANDOFF_WIDGET_SECRET``, of the
+    UTF-8 text ``"<external_id>.<expires>"`` (``expires``: seconds since the epoch, a whole number)."""
+    return hmac.new(widget_secret.encode(), f"{external_id}.{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def verified_external_id(widget_secret: str | None, external_id: str | None, expires: int | None,
+                         signature: str | None, now: float) -> str | None:
+    """The shop's customer id if the shop signed it (:func:`widget_signature`) and the signature is in date:
+    not expired, and not expiring more than :data:`MAX_SIGNATURE_LIFETIME` from ``now`` (a signature cannot be
+    made to last for ever). Anything else is None: the visitor is anonymous."""
+    if not (widget_secret and external_id and signature and expires is not None):
         return None
-    expected = hmac.new(widget_secret.encode(), external_id.encode(), hashlib.sha256).hexdigest()
-    return external_id if hmac.compare_digest(expected, signature.lower()) else None
+    if not now < expires <= now + MAX_SIGNATURE_LIFETIME:
+        return None
+    expected = widget_signature(widget_secret, external_id, expires)
+    return external_id if hmac.compare_digest(expected.encode(), signature.lower().encode()) else None

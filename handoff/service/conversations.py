@@ -38,6 +38,16 @@ class Said:
     state: State  # who owned the conversation when it was said
 
 
+def bot_metadata(record: ConversationRecord) -> dict[str, Any]:
+    """What the bot is told with each of the customer's messages (Rasa message metadata): the channel, and the
+    shop's verified id of the customer if the shop signed it. Only the service sets it; customers' words never
+    reach it, and the order actions trust it because only the service can reach Rasa (docs/security.md)."""
+    metadata: dict[str, Any] = {"channel": record.channel}
+    if record.customer_external_id:
+        metadata["customer_external_id"] = record.customer_external_id
+    return metadata
+
+
 class Conversations:
     """What the widget (and any customer channel) does."""
 
@@ -86,13 +96,14 @@ class Conversations:
     # ---- writing --------------------------------------------------------------------------------------
 
     async def open(self, *, channel: str = "web", name: str | None = None, email: str | None = None,
-                   language: str = "en", external_id: str | None = None,
+                   language: str = "en", external_id: str | None = None, expires: int | None = None,
                    signature: str | None = None) -> ConversationRecord:
         """Start a conversation with the bot. ``external_id`` links the customer's record (value tier, history)
-        only when ``signature`` is the shop's for it (``HANDOFF_WIDGET_SECRET``); otherwise it is ignored and
-        the visitor is anonymous."""
+        and their orders (the bot is told it with every message) only when ``signature`` is the shop's for it
+        and ``expires`` (:func:`~handoff.service.auth.verified_external_id`); otherwise it is ignored and the
+        visitor is anonymous."""
         widget_secret = str(self._settings.widget_secret) if self._settings.widget_secret else None
-        external_id = verified_external_id(widget_secret, external_id, signature)
+        external_id = verified_external_id(widget_secret, external_id, expires, signature, self._clock())
         now = moment(self._clock())
         people = self._log.people
         known = await people.customer_by_external_id(external_id) if external_id else None
@@ -105,7 +116,8 @@ class Conversations:
         record = ConversationRecord(conversation_id, customer_id, channel, State.BOT, self._clock(),
                                     known.language if known else language,
                                     customer_name=known.name if known else name,
-                                    customer_email=known.email if known else email)
+                                    customer_email=known.email if known else email,
+                                    customer_external_id=external_id)
         await self._store.create_conversation(record)
         await self._log.conversations.record_transition(conversation_id, None, State.BOT.value,
                                                         Cause.STARTED.value, now=now)
@@ -168,7 +180,7 @@ class Conversations:
         """Send the customer's words to the bot; relay its replies; escalate if it asks for a person."""
         await self._relay.to_customer(record.conversation_id, {"type": "typing", "sender": "bot", "agent_name": None})
         try:
-            replies = await self._bot.send(record.conversation_id, text, {"channel": record.channel})
+            replies = await self._bot.send(record.conversation_id, text, bot_metadata(record))
         except UpstreamUnavailable:
             await self._relay.say(record, "system", texts.BOT_DOWN)
             await self._escalation.escalate(record.conversation_id, None, Cause.BOT_UNAVAILABLE)

@@ -18,7 +18,7 @@ async def start(body: NewConversation, service: Service) -> dict[str, Any]:
     """Start a conversation with the bot; the answer's token is the only key to it."""
     record = await service.customers.open(channel=body.channel, name=body.name, email=body.email,
                                           language=body.language, external_id=body.external_id,
-                                          signature=body.signature)
+                                          expires=body.expires, signature=body.signature)
     return {"conversation_id": record.conversation_id, "state": record.state.value,
             "customer_token": service.customers.token(record.conversation_id)}
 

@@ -12,9 +12,11 @@ class NewConversation(BaseModel):
     name: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=320)
     language: str = Field("en", max_length=10)
-    external_id: str | None = Field(None, max_length=200)
-    signature: str | None = Field(None, max_length=200, description="hex HMAC-SHA256 of external_id under "
-                                                                    "HANDOFF_WIDGET_SECRET")
+    external_id: str | None = Field(None, max_length=200, description="the shop's id of a signed-in customer")
+    expires: int | None = Field(None, ge=0, le=2**53, description="when the signature expires (seconds since the "
+                                "epoch); at most 24 hours ahead")
+    signature: str | None = Field(None, max_length=200, description='hex HMAC-SHA256 of "<external_id>.<expires>" '
+                                                                    "under HANDOFF_WIDGET_SECRET")
 
 
 class Text(BaseModel):

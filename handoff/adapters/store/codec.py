@@ -103,6 +103,7 @@ CONVERSATION_FIELDS: dict[str, FieldCodec] = {
     "customer_left_at": FLOAT,
     "customer_name": TEXT,
     "customer_email": TEXT,
+    "customer_external_id": TEXT,
     "profile": FieldCodec(_encode_profile, _decode_profile),
     "reasons": FieldCodec(lambda v: json.dumps(list(v)), lambda s: tuple(str(v) for v in json.loads(s))),
     "rank": FLOAT,

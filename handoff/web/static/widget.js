@@ -12,7 +12,7 @@
   const CONFIG = {
     title: ds.title || 'Brightwood support',
     name: ds.name || null, email: ds.email || null,
-    externalId: ds.externalId || null, signature: ds.signature || null,
+    externalId: ds.externalId || null, expires: ds.expires || null, signature: ds.signature || null,
     language: ds.language || (navigator.language || 'en').slice(0, 2),
   };
   const KEY = 'brightwood-widget:' + ORIGIN;
@@ -29,13 +29,16 @@
       try { localStorage.setItem(KEY, JSON.stringify(value)); } catch (e) { memory[KEY] = value; }
     },
   };
-  const saved = storage.load();
+  // A conversation belongs to whoever the shop said the visitor was when it started: when the page names
+  // someone else (another sign-in on this browser, or signed out), the old conversation is not reopened.
+  const loaded = storage.load();
+  const saved = (loaded.externalId || null) === CONFIG.externalId ? loaded : {};
   const st = {
     conversationId: saved.conversationId || null, token: saved.token || null,
     lastId: saved.lastId || 0, outbox: saved.outbox || [], messages: saved.messages || [],
     open: !!saved.open, state: saved.state || 'bot', agentName: saved.agentName || null, queue: null,
   };
-  const persist = () => storage.save({
+  const persist = () => storage.save({ externalId: CONFIG.externalId,
     conversationId: st.conversationId, token: st.token, lastId: st.lastId, outbox: st.outbox,
     messages: st.messages.slice(-MAX_CACHED), open: st.open, state: st.state, agentName: st.agentName,
   });
@@ -238,7 +241,11 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     const body = { channel: 'web', language: CONFIG.language };
     if (CONFIG.name) body.name = CONFIG.name;
     if (CONFIG.email) body.email = CONFIG.email;
-    if (CONFIG.externalId) { body.external_id = CONFIG.externalId; body.signature = CONFIG.signature; }
+    if (CONFIG.externalId) {
+      body.external_id = CONFIG.externalId; body.signature = CONFIG.signature;
+      body.expires = parseInt(CONFIG.expires, 10);
+      if (!Number.isSafeInteger(body.expires)) delete body.expires;  // unsigned then: the visitor is anonymous
+    }
     const res = await fetch(ORIGIN + '/api/conversations', {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
     });

@@ -11,9 +11,10 @@ from starlette.datastructures import Secret
 from handoff.core.errors import BadRequest, NotAllowed, UnknownConversation
 from handoff.core.model import State
 from handoff.service import HandoffService
+from handoff.service.auth import MAX_SIGNATURE_LIFETIME, widget_signature
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import message_from, of_type
-from tests.handoff.world import Agent, Customer, FakeRasa
+from tests.handoff.world import T0, Agent, Customer, FakeRasa
 
 
 async def test_the_bot_answers_and_the_customer_sees_it(service: HandoffService, rasa: FakeRasa) -> None:
@@ -111,13 +112,63 @@ async def test_while_queued_or_assigned_the_bot_hears_nothing(service: HandoffSe
 
 async def test_the_shops_signature_links_a_known_customer(open_service: OpenService) -> None:
     service = await open_service(widget_secret=Secret("shop-secret"))
-    signature = hmac.new(b"shop-secret", b"shop-1001", hashlib.sha256).hexdigest()
-    known = await service.customers.open(external_id="shop-1001", signature=signature)
+    expires = int(T0.timestamp()) + 3600
+    signature = widget_signature("shop-secret", "shop-1001", expires)
+    known = await service.customers.open(external_id="shop-1001", expires=expires, signature=signature)
     assert (known.customer_name, known.customer_email) == ("Maria Jensen", "maria.jensen@example.com")
-    forged = await service.customers.open(external_id="shop-1001", signature="0" * 64, name="Mallory")
+    assert known.customer_external_id == "shop-1001"
+    forged = await service.customers.open(external_id="shop-1001", expires=expires, signature="0" * 64,
+                                          name="Mallory")
     unsigned = await service.customers.open(external_id="shop-1001", name="Eve")
     assert forged.customer_id != known.customer_id and unsigned.customer_id != known.customer_id
     assert forged.customer_name == "Mallory"
+    assert forged.customer_external_id is None and unsigned.customer_external_id is None
+
+
+async def test_the_verified_customer_id_reaches_the_bot_with_every_message(open_service: OpenService,
+                                                                           rasa: FakeRasa) -> None:
+    """The order actions act on this customer's orders only: the id comes from the service, never the customer."""
+    service = await open_service(widget_secret=Secret("shop-secret"))
+    expires = int(T0.timestamp()) + 600
+    record = await service.customers.open(external_id="shop-1002", expires=expires,
+                                          signature=widget_signature("shop-secret", "shop-1002", expires))
+    signed = Customer(service, record.conversation_id)
+    await signed.say("where is my order 23456")
+    await signed.say("and 12345?")
+    anonymous = await Customer.start(service)
+    await anonymous.say("where is my order 23456")
+    heard = {(sender, text): metadata for sender, text, metadata in rasa.heard}
+    assert heard[(record.conversation_id, "where is my order 23456")] == {"channel": "web",
+                                                                          "customer_external_id": "shop-1002"}
+    assert heard[(record.conversation_id, "and 12345?")]["customer_external_id"] == "shop-1002"
+    assert heard[(anonymous.conversation_id, "where is my order 23456")] == {"channel": "web"}
+    assert (await signed.record()).customer_external_id == "shop-1002"  # kept on the live record
+
+
+@pytest.mark.parametrize(("why", "expires_in", "signed_with", "signed_id"), [
+    ("wrong secret", 600, "not-the-shop", "shop-1001"),
+    ("signed for another customer", 600, "shop-secret", "shop-1002"),
+    ("expired", -1, "shop-secret", "shop-1001"),
+    ("expires too far ahead", MAX_SIGNATURE_LIFETIME + 60, "shop-secret", "shop-1001"),
+])
+async def test_a_bad_or_stale_signature_leaves_the_visitor_anonymous(
+        open_service: OpenService, rasa: FakeRasa, why: str, expires_in: float, signed_with: str,
+        signed_id: str) -> None:
+    service = await open_service(widget_secret=Secret("shop-secret"))
+    expires = int(T0.timestamp() + expires_in)
+    record = await service.customers.open(external_id="shop-1001", expires=expires,
+                                          signature=widget_signature(signed_with, signed_id, expires))
+    assert record.customer_external_id is None and record.customer_name is None, why
+    await Customer(service, record.conversation_id).say("where is my order 12345")
+    assert rasa.heard[-1][2] == {"channel": "web"}
+
+
+async def test_a_signature_without_an_expiry_is_not_accepted(open_service: OpenService) -> None:
+    """The former format (HMAC of the id alone) could be replayed for ever."""
+    service = await open_service(widget_secret=Secret("shop-secret"))
+    old_style = hmac.new(b"shop-secret", b"shop-1001", hashlib.sha256).hexdigest()
+    record = await service.customers.open(external_id="shop-1001", signature=old_style)
+    assert record.customer_external_id is None
 
 
 async def test_a_disconnected_customer_is_remembered_and_a_returning_one_forgotten(service: HandoffService) -> None:

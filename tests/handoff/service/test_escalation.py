@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 
 import pytest
@@ -12,9 +10,10 @@ from starlette.datastructures import Secret
 
 from handoff.core.model import Priority, State
 from handoff.service import HandoffService
+from handoff.service.auth import widget_signature
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import message_from, of_type
-from tests.handoff.world import Agent, Customer, FakeClock, FakeRasa, handoff_request
+from tests.handoff.world import T0, Agent, Customer, FakeClock, FakeRasa, handoff_request
 
 
 async def away(service: HandoffService, username: str) -> Agent:
@@ -71,8 +70,9 @@ async def test_positions_follow_the_queue_order(service: HandoffService, clock: 
 async def test_a_vip_with_a_high_request_is_urgent_and_at_least_tier_two(open_service: OpenService) -> None:
     service = await open_service(widget_secret=Secret("shop"))
     await away(service, "grace")
-    signature = hmac.new(b"shop", b"shop-1001", hashlib.sha256).hexdigest()  # Maria Jensen, vip
-    record = await service.customers.open(external_id="shop-1001", signature=signature)
+    expires = int(T0.timestamp()) + 600
+    signature = widget_signature("shop", "shop-1001", expires)  # Maria Jensen, vip
+    record = await service.customers.open(external_id="shop-1001", expires=expires, signature=signature)
     vip = Customer(service, record.conversation_id)
     await vip.say("I am furious")
     queued = await vip.record()

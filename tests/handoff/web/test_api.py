@@ -7,17 +7,20 @@ are tested end to end (tests/handoff/e2e/), since they need a real server.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from starlette.datastructures import Secret
 
 from handoff.service import HandoffService
+from handoff.service.auth import widget_signature
 from handoff.settings import HandoffSettings
 from handoff.web.app import create_app
 from tests.handoff.conftest import OpenService
-from tests.handoff.world import PASSWORD, FakeRasa
+from tests.handoff.world import PASSWORD, T0, FakeRasa
 
 AGENT_ENDPOINTS = [
     ("GET", "/api/me"), ("PUT", "/api/me/presence"), ("GET", "/api/queue"), ("GET", "/api/agent/conversations"),
@@ -31,8 +34,13 @@ AGENT_ENDPOINTS = [
 
 @pytest.fixture
 async def api(open_service: OpenService) -> AsyncIterator[httpx.AsyncClient]:
-    service = await open_service()
+    async with client_of(await open_service()) as client:
+        yield client
 
+
+@contextlib.asynccontextmanager
+async def client_of(service: HandoffService) -> AsyncIterator[httpx.AsyncClient]:
+    """The real application over ``service``, with its lifespan running, and a client of it."""
     async def opener(settings: HandoffSettings) -> HandoffService:
         return service
 
@@ -108,6 +116,22 @@ async def test_bad_bodies_get_a_400_naming_the_problem(api: httpx.AsyncClient, b
     malformed = await api.post(f"/api/conversations/{conversation}/messages", content=b"{not json",
                                headers={**token, "Content-Type": "application/json"})
     assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "bad_request"
+
+
+async def test_a_shop_signed_visitor_is_known_to_the_bot(open_service: OpenService, rasa: FakeRasa) -> None:
+    service = await open_service(widget_secret=Secret("shop-secret"))
+    expires = int(T0.timestamp()) + 900
+    async with client_of(service) as api:
+        conversation, token = await start(api, external_id="shop-1003", expires=expires,
+                                          signature=widget_signature("shop-secret", "shop-1003", expires))
+        said = await api.post(f"/api/conversations/{conversation}/messages", json={"text": "my order?"},
+                              headers=token)
+        assert said.status_code == 200
+        assert rasa.heard[-1] == (conversation, "my order?", {"channel": "web", "customer_external_id": "shop-1003"})
+        for expires_value in ("tomorrow", -5, 2**60):
+            refused = await api.post("/api/conversations", json={"external_id": "shop-1003", "signature": "00",
+                                                                  "expires": expires_value})
+            assert refused.status_code == 400 and "expires" in refused.json()["error"]["detail"]
 
 
 async def test_an_agent_works_a_conversation_over_rest(api: httpx.AsyncClient) -> None:
