@@ -45,6 +45,9 @@ class Order:
     eta: str = ""
     delivered_on: str = ""
     refund: dict[str, str] = field(default_factory=dict)
+    customer_id: str = ""  # the shop's id of the customer (the widget's external_id); empty for a guest order
+    email: str = ""  # the order's e-mail address and postcode: what an anonymous visitor proves ownership with
+    postcode: str = ""
 
     @property
     def status_text(self) -> str:

@@ -1,10 +1,12 @@
 """Order look-up, tracking, refunds, cancellation and returns.
 
-Each task is a form that collects a valid order number (and, for returns, the
-item and the reason), then an action that reports or acts. An order number is
-accepted if it has 5-8 digits and the store knows it; after
-``ACTIONS_MAX_ORDER_ATTEMPTS`` failures the form ends and the conversation is
-handed off, because a person can find the order by e-mail or name.
+Each task is a form that collects a valid order number and shows the order is the customer's (and, for
+returns, the item and the reason), then an action that reports or acts. A customer the shop signed in
+(``actions/order_access.py``) gets their own orders at once and any other number refused without a word about
+that order; an anonymous visitor is asked for the order's e-mail address or postcode (``order_proof``) before
+anything is said about it, and every action checks ownership again before it reports, cancels or returns.
+After ``ACTIONS_MAX_ORDER_ATTEMPTS`` failures (a malformed or refused number, a wrong proof) the form ends and
+the conversation is handed off, because a person can find the order by other means.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from rasa_sdk.types import DomainDict
 
 from actions.escalation import Decision, Reason
 from actions.handoff import hand_off
+from actions.order_access import VERIFIED_SLOT, ProofGuard, owns, proof_matches, verified_customer
 from actions.order_service import DemoOrderService, Order, OrderService, normalise_order_number
 from actions.settings import ActionSettings
 from actions.signals import HUMAN_INTENT
 
 logger = logging.getLogger(__name__)
 ATTEMPTS_SLOT = "order_attempts"
+PROOF_SLOT = "order_proof"
+SHOWN = "shown"  # the value of order_proof once ownership is shown (the proof itself is never kept)
 
 
 @cache
@@ -34,30 +39,85 @@ def order_service() -> OrderService:
     return DemoOrderService(ActionSettings.from_env().orders_file)
 
 
+@cache
+def proof_guard() -> ProofGuard:
+    """Wrong proofs per order number in this process, across conversations."""
+    settings = ActionSettings.from_env()
+    return ProofGuard(settings.proof_attempts, settings.proof_window)
+
+
+def _intent(tracker: Tracker) -> str | None:
+    name = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    return str(name) if name else None
+
+
+def _before_this_turn(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the customer's latest message (what this turn's extraction replaced)."""
+    latest_user = max((i for i, event in enumerate(tracker.events) if event.get("event") == "user"), default=0)
+    return next((event.get("value") for event in reversed(tracker.events[:latest_user])
+                 if event.get("event") == "slot" and event.get("name") == slot), None)
+
+
+def _answering_proof(tracker: Tracker) -> bool:
+    return tracker.get_slot("requested_slot") == PROOF_SLOT
+
+
 class OrderNumberValidation:
-    """Validates ``order_number`` for every order form (a mixin: rasa-sdk registers every Action subclass)."""
+    """Validates ``order_number`` and ``order_proof`` for every order form (a mixin: rasa-sdk registers every
+    Action subclass)."""
 
     FORM = ""
 
     def name(self) -> str:
         return f"validate_{self.FORM}"
 
+    def _failed(self, tracker: Tracker, extra: dict[str, Any]) -> dict[str, Any]:
+        """Count one failure in this conversation; at the limit the form ends (the action hands off)."""
+        attempts = int(tracker.get_slot(ATTEMPTS_SLOT) or 0) + 1
+        ended = {"requested_slot": None} if attempts >= ActionSettings.from_env().max_order_attempts else {}
+        return {**extra, ATTEMPTS_SLOT: float(attempts), **ended}
+
     def validate_order_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> dict[str, Any]:
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        if intent == HUMAN_INTENT:
+        if _intent(tracker) == HUMAN_INTENT:
             return {"order_number": None, "requested_slot": None}
+        if _answering_proof(tracker) and _before_this_turn(tracker, "order_number"):
+            # the answer to "e-mail or postcode?" read as an order number (a 5-digit postcode): it is the proof
+            return {"order_number": _before_this_turn(tracker, "order_number")}
         number = normalise_order_number(value)
-        attempts = int(tracker.get_slot(ATTEMPTS_SLOT) or 0)
-        if number and order_service().get(number):
-            return {"order_number": number, ATTEMPTS_SLOT: 0.0}
-        if number:
-            dispatcher.utter_message(response="utter_order_not_found", order_number=number)
-        else:
+        if not number:
             dispatcher.utter_message(response="utter_order_number_invalid", value=str(value)[:40])
-        if attempts + 1 >= ActionSettings.from_env().max_order_attempts:
-            return {"order_number": None, ATTEMPTS_SLOT: float(attempts + 1), "requested_slot": None}
-        return {"order_number": None, ATTEMPTS_SLOT: float(attempts + 1)}
+            return self._failed(tracker, {"order_number": None})
+        customer = verified_customer(tracker)
+        if customer is None:  # anonymous: whether the order exists is not said before the proof
+            proven = tracker.get_slot(VERIFIED_SLOT) == number
+            return {"order_number": number, PROOF_SLOT: SHOWN if proven else None}
+        order = order_service().get(number)
+        if order and owns(tracker, order):
+            return {"order_number": number, PROOF_SLOT: SHOWN, ATTEMPTS_SLOT: 0.0}
+        dispatcher.utter_message(response="utter_order_not_in_account", order_number=number)
+        return self._failed(tracker, {"order_number": None})
+
+    def validate_order_proof(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> dict[str, Any]:
+        number = _before_this_turn(tracker, "order_number") if _answering_proof(tracker) else None
+        number = number or tracker.get_slot("order_number")
+        order = order_service().get(number) if number else None
+        if order and owns(tracker, order):
+            return {PROOF_SLOT: SHOWN}
+        if not _answering_proof(tracker) or not number:
+            return {PROOF_SLOT: None}  # left from an earlier order: ask for this one's
+        if _intent(tracker) == HUMAN_INTENT:
+            return {PROOF_SLOT: None, "requested_slot": None}
+        guard = proof_guard()
+        if guard.locked(number):
+            logger.info("conversation %s: proofs refused for a guessed order", tracker.sender_id)
+            return {PROOF_SLOT: None, "requested_slot": None}
+        if order and proof_matches(order, str(value or "")):
+            return {PROOF_SLOT: SHOWN, VERIFIED_SLOT: number, ATTEMPTS_SLOT: 0.0}
+        guard.failed(number)
+        dispatcher.utter_message(response="utter_order_proof_mismatch", order_number=number)
+        return self._failed(tracker, {PROOF_SLOT: None})
 
 
 class ValidateOrderStatusForm(OrderNumberValidation, FormValidationAction):
@@ -91,20 +151,28 @@ class ValidateReturnForm(OrderNumberValidation, FormValidationAction):
 
 
 class OrderLookup:
-    """Resolves the form's order or hands off (a mixin for the actions that run after an order form)."""
+    """Resolves the form's order, if the customer is shown to own it, or hands off (a mixin for the actions that
+    run after an order form)."""
 
     def order(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> tuple[Order | None, list[EventType]]:
         number = tracker.get_slot("order_number")
         found = order_service().get(number) if number else None
-        if found:
+        if found and owns(tracker, found):
             return found, []
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        if intent == HUMAN_INTENT:
-            reason = Reason("explicit_request", "The customer asked for a person.", {"intent": intent})
+        attempts = {"attempts": int(tracker.get_slot(ATTEMPTS_SLOT) or 0)}
+        if _intent(tracker) == HUMAN_INTENT:
+            reason = Reason("explicit_request", "The customer asked for a person.", {"intent": HUMAN_INTENT})
+        elif number and proof_guard().locked(number):
+            dispatcher.utter_message(response="utter_order_lookup_failed")
+            reason = Reason("order_lookup_failed", f"Too many wrong e-mails or postcodes were given for order "
+                            f"{number} recently: check who the customer is before you discuss it.", attempts)
+        elif number:
+            dispatcher.utter_message(response="utter_order_lookup_failed")
+            reason = Reason("order_lookup_failed", f"The customer could not show that order {number} is theirs.",
+                            attempts)
         else:
             dispatcher.utter_message(response="utter_order_lookup_failed")
-            reason = Reason("order_lookup_failed", "The customer could not give a valid order number.",
-                            {"attempts": int(tracker.get_slot(ATTEMPTS_SLOT) or 0)})
+            reason = Reason("order_lookup_failed", "The customer could not give a valid order number.", attempts)
         events = hand_off(dispatcher, tracker, Decision("handoff", (reason,)), [])
         return None, [*events, SlotSet(ATTEMPTS_SLOT, 0.0)]
 

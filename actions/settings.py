@@ -33,7 +33,11 @@ class ActionSettings:
         negative_sentiment: VADER compound score at or below which a message
             counts as negative.
         frustration: frustration estimate (0-1) at or above which the bot hands off.
-        max_order_attempts: invalid order numbers tolerated before a hand-off.
+        max_order_attempts: invalid order numbers or wrong proofs tolerated in one conversation before a
+            hand-off.
+        proof_attempts: wrong proofs (e-mail or postcode) for one order number, from any conversation, after
+            which that order refuses proofs for a while (``proof_window``).
+        proof_window: seconds the wrong proofs of ``proof_attempts`` are counted over.
         orders_file: the demo store's orders (YAML).
     """
 
@@ -44,6 +48,8 @@ class ActionSettings:
     negative_sentiment: float = -0.6
     frustration: float = 0.7
     max_order_attempts: int = 3
+    proof_attempts: int = 5
+    proof_window: float = 3600.0
     orders_file: Path = Path("data/demo/orders.yml")
 
     @classmethod

@@ -44,9 +44,11 @@ class Assistant:
     log: Path
     actions_token: str = ""
 
-    def say(self, sender: str, text: str) -> list[dict[str, Any]]:
+    def say(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Say ``text`` as the customer; ``metadata``: what the handoff service sends with it (the verified
+        ``customer_external_id`` of a customer the shop signed in)."""
         response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook",
-                                 json={"sender": sender, "message": text}, timeout=TIMEOUT)
+                                 json={"sender": sender, "message": text, "metadata": metadata or {}}, timeout=TIMEOUT)
         response.raise_for_status()
         replies: list[dict[str, Any]] = response.json()
         return replies

@@ -64,15 +64,36 @@ def indexed_versions() -> dict[str, str]:
 
 
 def test_order_status_with_the_number_in_the_question(assistant: Assistant) -> None:
-    replies = assistant.say(conversation(), "where is my order 12345")
-    assert "Order 12345" in texts(replies) and "on its way" in texts(replies)
-    assert "JD014600003828" in texts(replies)
+    sender = conversation()
+    asked = texts(assistant.say(sender, "where is my order 12345"))
+    assert "postcode on order 12345" in asked and "on its way" not in asked  # anonymous: proof first
+    replies = texts(assistant.say(sender, "94110"))  # five digits, like an order number: still the proof
+    assert "Order 12345" in replies and "on its way" in replies
+    assert "JD014600003828" in replies
+
+
+def test_a_customer_the_shop_signed_in_sees_their_orders_and_no_one_elses(assistant: Assistant) -> None:
+    maria = {"customer_external_id": "shop-1001"}
+    replies = texts(assistant.say(conversation(), "where is my order 12345", maria))
+    assert "Order 12345" in replies and "on its way" in replies and "postcode" not in replies
+    toms = texts(assistant.say(conversation(), "where is my order 23456", maria))
+    assert "can't find order 23456 among the orders of your account" in toms
+    assert "Ceramic" not in toms and "prepared" not in toms
+
+
+def test_a_wrong_proof_tells_nothing(assistant: Assistant) -> None:
+    sender = conversation()
+    assistant.say(sender, "where is my order 4409812")
+    replies = texts(assistant.say(sender, "SW1A 1AA"))
+    assert "doesn't match order 4409812" in replies
+    assert "skillet" not in replies.lower() and "DPD" not in replies
 
 
 def test_order_status_asks_for_the_number_when_missing(assistant: Assistant) -> None:
     sender = conversation()
     assert "order number" in texts(assistant.say(sender, "has my order shipped yet?")).lower()
-    assert "Order 4409812" in texts(assistant.say(sender, "it's #4409812"))
+    assert "postcode on order 4409812" in texts(assistant.say(sender, "it's #4409812"))
+    assert "Order 4409812" in texts(assistant.say(sender, "lena.vogel@example.com"))
 
 
 def test_a_shipping_question_is_answered_from_the_knowledge_base_with_a_citation(assistant: Assistant) -> None:
@@ -106,19 +127,22 @@ def test_asking_for_a_person_hands_off(assistant: Assistant) -> None:
 def test_a_return_collects_order_item_and_reason(assistant: Assistant) -> None:
     sender = conversation()
     assert "order number" in texts(assistant.say(sender, "I'd like to return something I bought")).lower()
-    assert "which item" in texts(assistant.say(sender, "45678")).lower()
+    assert "postcode on order 45678" in texts(assistant.say(sender, "45678"))
+    assert "which item" in texts(assistant.say(sender, "Maria.Jensen@example.com")).lower()
     assert "why" in texts(assistant.say(sender, "the linen duvet cover")).lower()
     done = texts(assistant.say(sender, "the colour is not what I expected"))
-    assert "R-45678-" in done and "linen duvet cover" in done
+    assert ("R-45678-" in done and "linen duvet cover" in done) or "already registered for return" in done
 
 
-def test_three_bad_order_numbers_hand_off(assistant: Assistant) -> None:
+def test_three_wrong_proofs_hand_off(assistant: Assistant) -> None:
     sender = conversation()
     assistant.say(sender, "track my parcel please")
-    assert "couldn't find order 99999" in texts(assistant.say(sender, "99999"))
-    assistant.say(sender, "88888")
-    request = handoff(assistant.say(sender, "77777"))
+    assert "postcode on order 67890" in texts(assistant.say(sender, "67890"))
+    assert "doesn't match order 67890" in texts(assistant.say(sender, "someone@example.com"))
+    assistant.say(sender, "SW1A 1AA")
+    request = handoff(assistant.say(sender, "90210"))
     assert request["reasons"][0]["code"] == "order_lookup_failed"
+    assert "67890" in request["reasons"][0]["detail"]
 
 
 def test_the_http_api_needs_the_token(assistant: Assistant) -> None:
@@ -182,7 +206,9 @@ def test_a_form_and_the_fallback_count_survive_the_tracker_window(assistant: Ass
     counts = [events()]
     assert "order number" in texts(assistant.say(sender, "I'd like to return something I bought")).lower()
     counts.append(events())
-    assert "which item" in texts(assistant.say(sender, "45678")).lower()
+    assert "postcode" in texts(assistant.say(sender, "45678")).lower()
+    counts.append(events())
+    assert "which item" in texts(assistant.say(sender, "94110")).lower()
     counts.append(events())
     assert "why" in texts(assistant.say(sender, "the linen duvet cover")).lower()
     counts.append(events())

@@ -26,8 +26,9 @@ def kb(embedder: SentenceTransformerEmbedder, corpus: Path) -> Iterator[Knowledg
 def tracker(text: str, ranking: list[tuple[str, float]], *, sentiment: dict[str, Any] | None = None,
             slots: dict[str, Any] | None = None, history: list[dict[str, Any]] | None = None,
             fallback: bool = False, entities: list[dict[str, Any]] | None = None,
-            embedding: dict[str, Any] | None = None) -> Tracker:
-    """A tracker whose latest message is ``text`` with the given NLU ranking (and ``text_embedding``)."""
+            embedding: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None) -> Tracker:
+    """A tracker whose latest message is ``text`` with the given NLU ranking (and ``text_embedding``), and the
+    message metadata the handoff service sent with it (``metadata``)."""
     intent_ranking = [{"name": name, "confidence": conf} for name, conf in ranking]
     top = {"name": "nlu_fallback", "confidence": 0.3} if fallback else intent_ranking[0]
     latest = {"text": text, "intent": top, "intent_ranking": ([top] if fallback else []) + intent_ranking,
@@ -35,7 +36,7 @@ def tracker(text: str, ranking: list[tuple[str, float]], *, sentiment: dict[str,
                                                                      "frustration": 0.0}}
     if embedding is not None:
         latest["text_embedding"] = embedding
-    events = [*(history or []), {"event": "user", "text": text, "parse_data": latest}]
+    events = [*(history or []), {"event": "user", "text": text, "parse_data": latest, "metadata": metadata or {}}]
     return Tracker.from_dict({"sender_id": "conv-1", "slots": slots or {}, "latest_message": latest,
                               "events": events, "paused": False, "followup_action": None,
                               "active_loop": {}, "latest_action_name": "action_listen"})
