@@ -12,6 +12,7 @@ the conversation is handed off, because a person can find the order by other mea
 from __future__ import annotations
 
 import logging
+import os
 from functools import cache
 from typing import Any
 
@@ -22,7 +23,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.escalation import Decision, Reason
 from actions.handoff import hand_off
-from actions.order_access import VERIFIED_SLOT, ProofGuard, owns, proof_matches, verified_customer
+from actions.order_access import VERIFIED_SLOT, ProofGuard, owns, proof_guard_for, proof_matches, verified_customer
 from actions.order_service import DemoOrderService, Order, OrderService, normalise_order_number
 from actions.settings import ActionSettings
 from actions.signals import HUMAN_INTENT
@@ -41,9 +42,8 @@ def order_service() -> OrderService:
 
 @cache
 def proof_guard() -> ProofGuard:
-    """Wrong proofs per order number in this process, across conversations."""
-    settings = ActionSettings.from_env()
-    return ProofGuard(settings.proof_attempts, settings.proof_window)
+    """Wrong proofs per order number, across conversations (in Redis with ``REDIS_URL``, else in process)."""
+    return proof_guard_for(ActionSettings.from_env(), os.environ.get("REDIS_URL") or None)
 
 
 def _intent(tracker: Tracker) -> str | None:
@@ -59,7 +59,7 @@ def _before_this_turn(tracker: Tracker, slot: str) -> Any:
 
 
 def _answering_proof(tracker: Tracker) -> bool:
-    return tracker.get_slot("requested_slot") == PROOF_SLOT
+    return bool(tracker.get_slot("requested_slot") == PROOF_SLOT)
 
 
 class OrderNumberValidation:
@@ -98,8 +98,8 @@ class OrderNumberValidation:
         dispatcher.utter_message(response="utter_order_not_in_account", order_number=number)
         return self._failed(tracker, {"order_number": None})
 
-    def validate_order_proof(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> dict[str, Any]:
+    async def validate_order_proof(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> dict[str, Any]:
         number = _before_this_turn(tracker, "order_number") if _answering_proof(tracker) else None
         number = number or tracker.get_slot("order_number")
         order = order_service().get(number) if number else None
@@ -110,12 +110,12 @@ class OrderNumberValidation:
         if _intent(tracker) == HUMAN_INTENT:
             return {PROOF_SLOT: None, "requested_slot": None}
         guard = proof_guard()
-        if guard.locked(number):
+        if await guard.locked(number):
             logger.info("conversation %s: proofs refused for a guessed order", tracker.sender_id)
             return {PROOF_SLOT: None, "requested_slot": None}
         if order and proof_matches(order, str(value or "")):
             return {PROOF_SLOT: SHOWN, VERIFIED_SLOT: number, ATTEMPTS_SLOT: 0.0}
-        guard.failed(number)
+        await guard.failed(number)
         dispatcher.utter_message(response="utter_order_proof_mismatch", order_number=number)
         return self._failed(tracker, {PROOF_SLOT: None})
 
@@ -154,15 +154,16 @@ class OrderLookup:
     """Resolves the form's order, if the customer is shown to own it, or hands off (a mixin for the actions that
     run after an order form)."""
 
-    def order(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> tuple[Order | None, list[EventType]]:
+    async def order(self, dispatcher: CollectingDispatcher,
+                    tracker: Tracker) -> tuple[Order | None, list[EventType]]:
         number = tracker.get_slot("order_number")
         found = order_service().get(number) if number else None
         if found and owns(tracker, found):
             return found, []
-        attempts = {"attempts": int(tracker.get_slot(ATTEMPTS_SLOT) or 0)}
+        attempts: dict[str, float | int | str | None] = {"attempts": int(tracker.get_slot(ATTEMPTS_SLOT) or 0)}
         if _intent(tracker) == HUMAN_INTENT:
             reason = Reason("explicit_request", "The customer asked for a person.", {"intent": HUMAN_INTENT})
-        elif number and proof_guard().locked(number):
+        elif number and await proof_guard().locked(number):
             dispatcher.utter_message(response="utter_order_lookup_failed")
             reason = Reason("order_lookup_failed", f"Too many wrong e-mails or postcodes were given for order "
                             f"{number} recently: check who the customer is before you discuss it.", attempts)
@@ -189,7 +190,7 @@ class ActionReportOrderStatus(OrderLookup, Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        order, events = self.order(dispatcher, tracker)
+        order, events = await self.order(dispatcher, tracker)
         if order:
             dispatcher.utter_message(response="utter_order_status", **_details(order))
             if order.tracking_number and order.status == "shipped":
@@ -203,7 +204,7 @@ class ActionReportTracking(OrderLookup, Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        order, events = self.order(dispatcher, tracker)
+        order, events = await self.order(dispatcher, tracker)
         if order and order.tracking_number:
             dispatcher.utter_message(response="utter_tracking", **_details(order))
         elif order:
@@ -217,7 +218,7 @@ class ActionReportRefund(OrderLookup, Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        order, events = self.order(dispatcher, tracker)
+        order, events = await self.order(dispatcher, tracker)
         if not order:
             return events
         if order.refund:
@@ -240,7 +241,7 @@ class ActionOfferCancel(OrderLookup, Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        order, events = self.order(dispatcher, tracker)
+        order, events = await self.order(dispatcher, tracker)
         if order and order.status == "processing":
             dispatcher.utter_message(response="utter_confirm_cancel", **_details(order))
         elif order:
@@ -254,7 +255,7 @@ class ActionCancelOrder(OrderLookup, Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        order, events = self.order(dispatcher, tracker)
+        order, events = await self.order(dispatcher, tracker)
         if not order:
             return events
         try:
@@ -283,7 +284,7 @@ class ActionSubmitReturn(OrderLookup, Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        order, events = self.order(dispatcher, tracker)
+        order, events = await self.order(dispatcher, tracker)
         if not order:
             return events
         item, reason = tracker.get_slot("return_item"), tracker.get_slot("return_reason")

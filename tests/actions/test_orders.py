@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import jsonschema
@@ -17,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import orders
 from actions.handoff_request import schema
-from actions.order_access import ProofGuard, proof_matches
+from actions.order_access import MemoryProofGuard, RedisProofGuard, proof_matches
 from actions.order_service import DemoOrderService, normalise_order_number
 from tests.actions.conftest import tracker
 from tests.conftest import ROOT
@@ -28,7 +29,8 @@ SECRETS = ("on its way", "JD014600003828", "Merino", "DHL", "processing", "Ceram
 
 
 @pytest.fixture(autouse=True)
-def fresh_orders() -> None:
+def fresh_orders(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)  # the count in process (test_proof_guards: in Redis)
     orders.order_service.cache_clear()
     orders.proof_guard.cache_clear()
 
@@ -59,9 +61,13 @@ def answering_proof(text: str, number: str, *, slots: dict[str, Any] | None = No
                    slots={"order_number": number, "requested_slot": "order_proof", **(slots or {})})
 
 
-def prove(number: str, answer: str, form: Any = None) -> dict[str, Any]:
+def proof(answer: str, t: Any, form: Any = None, dispatcher: CollectingDispatcher | None = None) -> dict[str, Any]:
     validator = form or orders.ValidateOrderStatusForm()
-    return dict(validator.validate_order_proof(answer, CollectingDispatcher(), answering_proof(answer, number), {}))
+    return dict(asyncio.run(validator.validate_order_proof(answer, dispatcher or CollectingDispatcher(), t, {})))
+
+
+def prove(number: str, answer: str, form: Any = None) -> dict[str, Any]:
+    return proof(answer, answering_proof(answer, number), form)
 
 
 @pytest.mark.parametrize(("text", "number"), [("12345", "12345"), ("#4409812", "4409812"),
@@ -153,8 +159,7 @@ def test_a_postcode_read_as_an_order_number_is_the_proof_not_a_new_order() -> No
                                     "maria.jensen@example.com lena.vogel@example.com", "", "shown"])
 def test_a_wrong_proof_is_refused_without_detail(answer: str) -> None:
     dispatcher = CollectingDispatcher()
-    result = orders.ValidateOrderStatusForm().validate_order_proof(answer, dispatcher,
-                                                                   answering_proof(answer, "12345"), {})
+    result = proof(answer, answering_proof(answer, "12345"), dispatcher=dispatcher)
     assert result == {"order_proof": None, "order_attempts": 1.0}
     assert [m["response"] for m in dispatcher.messages] == ["utter_order_proof_mismatch"]
     assert says_nothing_about_orders(dispatcher.messages)
@@ -162,15 +167,13 @@ def test_a_wrong_proof_is_refused_without_detail(answer: str) -> None:
 
 def test_a_proof_for_an_order_that_does_not_exist_is_refused_alike() -> None:
     dispatcher = CollectingDispatcher()
-    result = orders.ValidateOrderStatusForm().validate_order_proof("94110", dispatcher,
-                                                                   answering_proof("94110", "99999"), {})
+    result = proof("94110", answering_proof("94110", "99999"), dispatcher=dispatcher)
     assert result == {"order_proof": None, "order_attempts": 1.0}
     assert [m["response"] for m in dispatcher.messages] == ["utter_order_proof_mismatch"]
 
 
 def test_three_wrong_proofs_end_the_form_and_hand_off() -> None:
-    t = answering_proof("00000", "12345", slots={"order_attempts": 2.0})
-    result = orders.ValidateOrderStatusForm().validate_order_proof("00000", CollectingDispatcher(), t, {})
+    result = proof("00000", answering_proof("00000", "12345", slots={"order_attempts": 2.0}))
     assert result == {"order_proof": None, "order_attempts": 3.0, "requested_slot": None}
     messages, events = run(orders.ActionReportOrderStatus(), tracker("00000", [("inform", 0.9)], slots={
         "order_number": "12345", "order_attempts": 3.0}))
@@ -187,7 +190,7 @@ def test_a_proof_left_from_an_earlier_order_is_asked_again_not_counted() -> None
     t = tracker("where is 23456", [("order_status", 0.9)],
                 slots={"order_number": "23456", "order_proof": "shown", "order_verified": "12345"})
     dispatcher = CollectingDispatcher()
-    assert orders.ValidateOrderStatusForm().validate_order_proof("shown", dispatcher, t, {}) == {"order_proof": None}
+    assert proof("shown", t, dispatcher=dispatcher) == {"order_proof": None}
     assert dispatcher.messages == []
 
 
@@ -225,17 +228,44 @@ def test_wrong_proofs_from_many_conversations_lock_the_order(monkeypatch: pytest
     assert signed[0]["response"] == "utter_order_status"  # the signed-in owner needs no proof
 
 
-def test_the_proof_lock_lifts_after_the_window() -> None:
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_proof_guards_lock_an_order_for_the_window(kind: str) -> None:
+    """Both guards hold to one contract; the Redis one is shared by every action server on that Redis."""
     clock = FakeClock()
-    guard = ProofGuard(attempts=3, window=600, clock=clock)
-    for _ in range(3):
-        guard.failed("23456")
-        clock.now += 100
-    assert guard.locked("23456") and not guard.locked("12345")
-    clock.now += 301  # the first failure leaves the window
-    assert not guard.locked("23456")
-    guard.failed("23456")
-    assert guard.locked("23456")
+    url = "redis://127.0.0.1:6379/14"
+    number, other = f"9{uuid.uuid4().int % 10**7:07d}", f"8{uuid.uuid4().int % 10**7:07d}"
+    guards: list[Any] = ([MemoryProofGuard(3, 600, clock)] if kind == "memory" else
+                         [RedisProofGuard(url, 3, 600, clock), RedisProofGuard(url, 3, 600, clock)])
+    try:
+        for turn in range(3):
+            await guards[turn % len(guards)].failed(number)  # with Redis: two action servers, one count
+            clock.now += 100
+        assert all([await guard.locked(number) for guard in guards])
+        assert not await guards[0].locked(other)
+        clock.now += 301  # the first failure leaves the window
+        assert not await guards[-1].locked(number)
+        await guards[0].failed(number)
+        assert await guards[-1].locked(number)
+    finally:
+        for guard in guards:
+            if isinstance(guard, RedisProofGuard):
+                await guard.close()
+
+
+async def test_without_redis_the_redis_guard_refuses_proofs() -> None:
+    guard = RedisProofGuard("redis://127.0.0.1:1/0", 3, 600)  # nothing listens on port 1
+    try:
+        assert await guard.locked("12345")  # fails closed: the customer is handed to a person
+        await guard.failed("12345")  # and a failure to count is no crash
+    finally:
+        await guard.close()
+
+
+def test_with_redis_url_the_action_server_counts_in_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/14")
+    orders.proof_guard.cache_clear()
+    assert isinstance(orders.proof_guard(), RedisProofGuard)
+    orders.proof_guard.cache_clear()
 
 
 def test_proofs_compare_one_address_or_the_whole_postcode() -> None:

@@ -9,12 +9,15 @@ specified in process, faster and on a fake clock, in tests/handoff/service/ and 
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 
-from tests.handoff.e2e.harness import Agent, Customer, HandoffServer
+from handoff.service.auth import widget_signature
+from tests.handoff.e2e.harness import Agent, Customer, HandoffServer, running_handoff
 from tests.handoff.frames import message_from, of_type
 from tests.servers import Assistant
 
@@ -226,3 +229,27 @@ async def test_a_waiting_customer_hears_the_queue_until_someone_takes_over(tmp_p
         with pytest.raises(AssertionError, match="no matching frame"):  # three refresh periods: none comes
             await socket.next(of_type("state", state="queued"), timeout=1.0)
         await socket.close()
+
+
+@pytest.mark.parametrize("profile", ["embedded", "production"])
+async def test_a_customer_the_shop_signed_in_gets_their_orders_from_the_real_bot(
+        bot: Assistant, tmp_path: Path, profile: str) -> None:
+    """The chain: the widget's signature, verified by the service, reaches the order actions through the real
+    Rasa as message metadata; an anonymous visitor with the same words is asked for proof."""
+    with running_handoff(tmp_path, profile, bot.rasa_url, bot.token,
+                         extra_env={"HANDOFF_WIDGET_SECRET": "e2e-shop"}) as servers:
+        expires = int(time.time()) + 600
+        signed = await Customer.start(servers[0], external_id="shop-1001", expires=expires,
+                                      signature=widget_signature("e2e-shop", "shop-1001", expires))
+        anonymous = await Customer.start(servers[0])
+        for customer, expected in ((signed, "on its way"), (anonymous, "postcode on order 12345")):
+            socket = await customer.connect()
+            await socket.next(of_type("hello"))
+            await customer.say(socket, "where is my order 12345")
+            answer = await socket.next(message_from("bot"))
+            assert expected in answer["message"]["text"]
+            if customer is signed:
+                await customer.say(socket, "and where is my order 23456?")
+                refused = await socket.next(message_from("bot", "among the orders of your account"))
+                assert "Ceramic" not in refused["message"]["text"]
+            await socket.close()
