@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
+from handoff.service.auth import widget_signature
 from tests.handoff.e2e.browser import Desk, Shopper, SocketTap, browsers, eventually, expect, texts_of
-from tests.handoff.e2e.harness import HandoffServer
+from tests.handoff.e2e.harness import HandoffServer, running_handoff
+from tests.servers import Assistant
 
 HUMAN = "I want to talk to a human"
 
@@ -256,3 +259,48 @@ async def test_browser_console_queue_and_reply_while_disconnected(server: Handof
 async def _presence(desk: Desk, wanted: str) -> bool:
     agents = (await desk.api("/api/agents"))["agents"]
     return any(a["name"] == "Grace Hopper" and a["presence"] == wanted for a in agents)
+
+
+async def test_browser_widget_starts_afresh_for_another_signed_in_customer(bot: Assistant, tmp_path: Path) -> None:
+    """Maria chats signed in; Tom signs in on the same browser: his widget does not reopen her conversation, so
+    the bot does not tell him about her order."""
+    with running_handoff(tmp_path, "embedded", bot.rasa_url, bot.token,
+                         extra_env={"HANDOFF_WIDGET_SECRET": "browser-shop"}) as servers:
+        url = servers[0].url
+        async with browsers(tmp_path) as open_browser:
+            shop = Shopper(await open_browser.open("customer"), url)
+            # the demo page, as a shop's page with a signed-in visitor: the widget's tag gets the shop's data-*
+            await shop.page.add_init_script(SIGNED_IN_PAGE)
+
+            async def visit_as(customer: str) -> None:
+                expires = int(time.time()) + 600
+                signature = widget_signature("browser-shop", customer, expires)
+                await shop.page.goto(f"{url}/?external_id={customer}&expires={expires}&signature={signature}")
+                await shop.page.get_by_test_id("bw-launcher").click()
+
+            await visit_as("shop-1001")  # Maria
+            await shop.say("where is my order 12345")
+            await expect(shop.said_by("bot").first).to_contain_text("on its way")
+            maria = (await shop.stored())["conversationId"]
+
+            await visit_as("shop-1002")  # Tom, on the same browser
+            await expect(shop.messages).to_have_count(0)
+            await shop.say("where is my order 12345")
+            await expect(shop.said_by("bot").first).to_contain_text("among the orders of your account")
+            await expect(shop.page.get_by_text("on its way")).to_have_count(0)
+            assert (await shop.stored())["conversationId"] != maria
+            shop.actor.check_clean()
+
+
+SIGNED_IN_PAGE = """
+const q = new URLSearchParams(location.search);
+if (q.get('external_id')) {
+  new MutationObserver((_, observer) => {
+    const tag = document.querySelector('script[src*="widget.js"]');
+    if (!tag) return;
+    Object.assign(tag.dataset, {externalId: q.get('external_id'), expires: q.get('expires'),
+                                signature: q.get('signature')});
+    observer.disconnect();
+  }).observe(document, {childList: true, subtree: true});
+}
+"""
