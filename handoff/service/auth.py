@@ -95,12 +95,13 @@ def needs_rehash(password_hash: str) -> bool:
 class Passwords:
     """Argon2 off the event loop: verifying and hashing on :data:`HASHING_THREADS` threads of their own."""
 
-    def __init__(self, threads: int = HASHING_THREADS) -> None:
+    def __init__(self, threads: int = HASHING_THREADS, max_waiting: int = MAX_WAITING_HASHES) -> None:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="argon2")
+        self._max_waiting = max_waiting
         self._waiting = 0
 
     async def _run(self, work: Any, *args: Any) -> Any:
-        if self._waiting >= MAX_WAITING_HASHES:
+        if self._waiting >= self._max_waiting:
             raise RateLimited("Too many sign-ins at once; try again in a moment.", 1.0)
         self._waiting += 1
         try:

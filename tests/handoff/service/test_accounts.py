@@ -11,7 +11,7 @@ from argon2 import PasswordHasher, Type, extract_parameters
 from redis.asyncio import Redis
 
 from handoff.adapters.tickets import TicketLog
-from handoff.core.errors import BadRequest, NotAllowed, NotAuthenticated, UnknownConversation
+from handoff.core.errors import BadRequest, NotAllowed, NotAuthenticated, RateLimited, UnknownConversation
 from handoff.service import HandoffService
 from handoff.service.auth import ARGON2, SESSION_PREFIX, Passwords, check_password
 from handoff.service.ports import Store
@@ -122,6 +122,18 @@ async def test_new_hashes_use_the_documented_argon2_parameters() -> None:
     assert (parameters.type, parameters.time_cost, parameters.memory_cost, parameters.parallelism,
             parameters.salt_len, parameters.hash_len) == (Type.ID, 3, 65536, 4, 16, 32)
     assert parameters == ARGON2
+
+
+async def test_sign_ins_beyond_what_the_hashing_threads_can_queue_are_refused_at_once() -> None:
+    passwords = Passwords(threads=1, max_waiting=2)
+    try:
+        outcomes = await asyncio.gather(*(passwords.check(None, f"guess-{n}") for n in range(3)),
+                                        return_exceptions=True)
+        assert outcomes[:2] == [False, False]
+        assert isinstance(outcomes[2], RateLimited) and outcomes[2].retry_after == 1.0
+        assert await passwords.check(None, "later") is False  # room again once they are done
+    finally:
+        passwords.close()
 
 
 async def test_a_hash_made_with_other_parameters_is_made_again_at_sign_in(service: HandoffService,
