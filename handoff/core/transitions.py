@@ -120,10 +120,11 @@ def assign(record: ConversationRecord, agent_id: AgentId, agent_name: str, cause
                     notice=texts.ASSIGNED.format(agent=agent_name))
 
 
-def requeue(record: ConversationRecord) -> Change:
-    """The assigned agent did not answer in time: back to the queue, never to them again."""
+def requeue(record: ConversationRecord, cause: Cause = Cause.ACCEPT_TIMEOUT) -> Change:
+    """The assigned agent did not answer in time (``accept_timeout``), or can no longer work
+    (``agent_offline``: their account was deactivated): back to the queue, never to them again."""
     agent = _assignee(record, State.QUEUED)
-    return _checked(record, State.QUEUED, Cause.ACCEPT_TIMEOUT, actor=agent, assignment_ends=agent,
+    return _checked(record, State.QUEUED, cause, actor=agent, assignment_ends=agent,
                     fields={"excluded": record.excluded | {agent}}, notice=texts.REQUEUED)
 
 

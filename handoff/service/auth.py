@@ -1,48 +1,72 @@
 """Who is calling: agents by password and session, customers by a per-conversation token.
 
-Agents sign in with a password (Argon2id hashes, via argon2-cffi) and get a random session token kept in the
-store with a time to live; the console carries it in an HttpOnly cookie, scripts as a bearer token.
+Agents sign in with a password and get a random session token kept in the store with a time to live; the
+console carries it in an HttpOnly cookie, scripts as a bearer token. The store keeps each session under the
+SHA-256 of its token (:func:`session_id`), never the token itself, so a dump of Redis opens no console.
 Customers never sign in: the service gives each conversation a token, an HMAC of its id under
 ``HANDOFF_SECRET``, and only that token opens the conversation.
+
+Passwords are hashed with Argon2id (argon2-cffi) at RFC 9106's second recommended setting ("low memory"):
+3 passes over 64 MiB with 4 lanes, a 16-byte random salt and a 32-byte hash (:data:`ARGON2`). Fixed here,
+not left to the library's defaults, so an upgrade cannot change them unnoticed; a hash made with other
+parameters is made again at the next sign-in. One hash costs tens of milliseconds of CPU and 64 MiB, so
+hashing runs on its own two threads (:class:`Passwords`), never on the event loop: a burst of sign-ins
+stalls no socket, and at most two hashes' memory is in use at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from handoff.core.errors import BadRequest, NotAllowed, NotAuthenticated
+from handoff.core.errors import BadRequest, NotAllowed, NotAuthenticated, RateLimited
 from handoff.core.model import AgentId, ConversationId, Role
 from handoff.service.ports import Store
 
-_hasher = PasswordHasher()
+ARGON2 = profiles.RFC_9106_LOW_MEMORY
+"""Argon2id, time cost 3, memory 65536 KiB, parallelism 4, salt 16 bytes, hash 32 bytes."""
+_hasher = PasswordHasher.from_parameters(ARGON2)
 SESSION_PREFIX = "agent-session:"
+SIGNED_OUT = "signed_out"
+"""The event on an agent's channel that ends sockets: of one session (``session``: its id) or all (None)."""
 BAD_CREDENTIALS = "The username or password is not right."
+MIN_PASSWORD = 8
+HASHING_THREADS = 2
+MAX_WAITING_HASHES = 64
+"""Sign-ins waiting for a hashing thread beyond which more are refused at once (429)."""
 
 
 @dataclass(frozen=True)
 class Principal:
-    """A signed-in agent."""
+    """A signed-in agent; ``session`` is the :func:`session_id` of the token they came with."""
 
     agent_id: AgentId
     username: str
     name: str
     role: Role
+    session: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.agent_id, "username": self.username, "name": self.name, "role": self.role.value}
 
 
+def check_new_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise BadRequest(f"A password needs at least {MIN_PASSWORD} characters.")
+    return password
+
+
 def hash_password(password: str) -> str:
-    if len(password) < 8:
-        raise BadRequest("A password needs at least 8 characters.")
-    return _hasher.hash(password)
+    """The Argon2id hash of a new password (blocking: on the event loop, use :class:`Passwords`)."""
+    return _hasher.hash(check_new_password(password))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -60,29 +84,82 @@ def check_password(password_hash: str | None, password: str) -> bool:
     return verify_password(password_hash or _DUMMY_HASH, password) and password_hash is not None
 
 
+def needs_rehash(password_hash: str) -> bool:
+    """Whether the hash was made with other parameters than :data:`ARGON2`."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
+class Passwords:
+    """Argon2 off the event loop: verifying and hashing on :data:`HASHING_THREADS` threads of their own."""
+
+    def __init__(self, threads: int = HASHING_THREADS, max_waiting: int = MAX_WAITING_HASHES) -> None:
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="argon2")
+        self._max_waiting = max_waiting
+        self._waiting = 0
+
+    async def _run(self, work: Any, *args: Any) -> Any:
+        if self._waiting >= self._max_waiting:
+            raise RateLimited("Too many sign-ins at once; try again in a moment.", 1.0)
+        self._waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+        finally:
+            self._waiting -= 1
+
+    async def check(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches ``password_hash`` (None: an unknown user; takes as long, and fails)."""
+        return bool(await self._run(check_password, password_hash, password))
+
+    async def hash(self, password: str) -> str:
+        """The hash of a new password; raises ``BadRequest`` if it is too short."""
+        return str(await self._run(hash_password, check_new_password(password)))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def session_id(token: str) -> str:
+    """What the store keeps a session under: the SHA-256 of its token."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class Sessions:
-    """Agent sessions in the live-state store (shared by every instance)."""
+    """Agent sessions in the live-state store (shared by every instance), filed under their agent so that
+    all of them can be ended at once."""
 
     def __init__(self, store: Store, ttl: float) -> None:
         self._store = store
         self._ttl = ttl
 
-    async def open(self, principal: Principal) -> str:
+    async def open(self, principal: Principal) -> tuple[str, Principal]:
+        """A new session: its token (given to the agent, kept nowhere) and the principal it stands for."""
         token = secrets.token_urlsafe(32)
-        await self._store.put_session(SESSION_PREFIX + token, {
+        key = session_id(token)
+        await self._store.put_session(SESSION_PREFIX + key, {
             "agent_id": principal.agent_id, "username": principal.username, "name": principal.name,
-            "role": principal.role.value}, self._ttl)
-        return token
+            "role": principal.role.value}, self._ttl, owner=principal.agent_id)
+        return token, Principal(principal.agent_id, principal.username, principal.name, principal.role, key)
 
     async def principal(self, token: str | None) -> Principal:
-        """The agent behind ``token``; raises NotAllowed if there is none (expired, signed out, forged)."""
-        data = await self._store.get_session(SESSION_PREFIX + token) if token else None
-        if not data:
+        """The agent behind ``token``; raises NotAuthenticated if there is none (expired, signed out, forged)."""
+        key = session_id(token) if token else None
+        data = await self._store.get_session(SESSION_PREFIX + key) if key else None
+        if not data or key is None:
             raise NotAuthenticated("Please sign in.")
-        return Principal(AgentId(data["agent_id"]), data["username"], data["name"], Role(data["role"]))
+        return Principal(AgentId(data["agent_id"]), data["username"], data["name"], Role(data["role"]), key)
 
-    async def close(self, token: str) -> None:
-        await self._store.delete_session(SESSION_PREFIX + token)
+    async def close(self, token: str) -> str:
+        """End the session; its id."""
+        key = session_id(token)
+        await self._store.delete_session(SESSION_PREFIX + key)
+        return key
+
+    async def end_all(self, agent_id: AgentId) -> int:
+        """End every session of the agent; how many there were."""
+        return await self._store.end_sessions(agent_id)
 
 
 def customer_token(secret: str, conversation_id: ConversationId) -> str:

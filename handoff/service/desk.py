@@ -10,13 +10,15 @@ from typing import Any
 from handoff.core import transitions
 from handoff.core.conversation import Cause
 from handoff.core.errors import BadRequest, NotAllowed, StateConflict
-from handoff.core.model import AgentId, ConversationRecord, Presence, Role, State
+from handoff.core.model import AgentId, ConversationRecord, Presence, State
 from handoff.core.transitions import Change
+from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.conversations import Conversations
 from handoff.service.dispatch import Dispatch
+from handoff.service.policy import Action
 from handoff.service.ports import Clock, Handler, Knowledge, MessageView, Store, Subscription, TicketLog
 from handoff.service.relay import Relay
 
@@ -44,13 +46,14 @@ class Desk:
         """What a console needs when its socket opens: who the agent is, the queue, their conversations."""
         presence = await self.presence_of(principal)
         return {"type": "hello", "agent": {**principal.to_json(), "presence": presence.value},
-                "queue": await self._board.queue(), "conversations": await self.mine(principal)}
+                "queue": await self.queue(principal), "conversations": await self.mine(principal)}
 
     async def watch(self, principal: Principal, handler: Handler) -> list[Subscription]:
         """Deliver the agent's frames and the queue's changes to ``handler`` from now on."""
         return await self._relay.watch_agent(principal.agent_id, handler)
 
-    async def queue(self) -> list[dict[str, Any]]:
+    async def queue(self, principal: Principal) -> list[dict[str, Any]]:
+        policy.check(principal.role, Action.QUEUE)
         return await self._board.queue()
 
     async def summary(self, record: ConversationRecord) -> dict[str, Any]:
@@ -58,6 +61,7 @@ class Desk:
 
     async def mine(self, principal: Principal) -> list[dict[str, Any]]:
         """The agent's conversations, oldest assignment first."""
+        policy.check(principal.role, Action.SELF)
         summaries = []
         for conversation_id in await self._store.agent_conversations(principal.agent_id):
             record = await self._store.get_conversation(conversation_id)
@@ -65,9 +69,10 @@ class Desk:
                 summaries.append(await self._board.summary(record))
         return summaries
 
-    async def detail(self, conversation_id: str) -> dict[str, Any]:
+    async def detail(self, principal: Principal, conversation_id: str) -> dict[str, Any]:
         """Everything the console shows of one conversation."""
         record = await self._conversations.get(conversation_id)
+        await self.authorize(principal, Action.READ_CONVERSATION, record)
         ticket = await self._log.tickets.get_ticket(record.ticket_id) if record.ticket_id else None
         customer = await self._log.people.get_customer(record.customer_id)
         past = [t.to_json() for t in await self._log.people.customer_tickets(record.customer_id)
@@ -79,25 +84,40 @@ class Desk:
                 "customer": customer.to_json() if customer else {"id": record.customer_id},
                 "past_tickets": past}
 
-    async def suggestions(self, conversation_id: str) -> list[dict[str, Any]]:
+    async def suggestions(self, principal: Principal, conversation_id: str) -> list[dict[str, Any]]:
         """Knowledge-base articles for the customer's last message."""
         record = await self._conversations.get(conversation_id)
+        await self.authorize(principal, Action.READ_CONVERSATION, record)
         last = await self._log.conversations.last_message(record.conversation_id, sender="customer")
         return await self._knowledge.for_text(last.text if last else "")
+
+    # ---- who may ----------------------------------------------------------------------------------------
+
+    async def authorize(self, principal: Principal, action: Action, record: ConversationRecord) -> None:
+        """Raise ``NotAllowed`` unless the policy lets ``principal`` do ``action`` to the conversation. It is
+        their own while assigned to them, and while its ticket is one they have worked on (asked of the
+        ticket log only when their role's scope is ``own``)."""
+        own = None
+        if policy.scope(principal.role, action) is policy.Scope.OWN:
+            own = (record.state is State.ASSIGNED and record.agent_id == principal.agent_id) or (
+                record.ticket_id is not None and await self._log.tickets.worked_on(record.ticket_id,
+                                                                                   principal.agent_id))
+        policy.check(principal.role, action, own)
 
     # ---- acting ---------------------------------------------------------------------------------------
 
     async def owned(self, principal: Principal, conversation_id: str) -> ConversationRecord:
-        """The conversation, if ``principal`` is its assigned agent (supervisors and admins may act on any)."""
+        """The conversation, if it is assigned and ``principal`` may work on it: its agent (or, by the policy,
+        a supervisor or admin)."""
         record = await self._conversations.get(conversation_id)
         if record.state is not State.ASSIGNED:
             raise StateConflict(f"This conversation is {record.state.value}, not assigned to you.", record.state)
-        if record.agent_id != principal.agent_id and principal.role is Role.AGENT:
-            raise NotAllowed("This conversation is assigned to another agent.")
+        policy.check(principal.role, Action.WORK_CONVERSATION, own=record.agent_id == principal.agent_id)
         return record
 
     async def accept(self, principal: Principal, conversation_id: str) -> ConversationRecord:
         """Take a queued conversation by hand (or confirm one routing gave you)."""
+        policy.check(principal.role, Action.TAKE)
         record = await self._conversations.get(conversation_id)
         if record.state is State.ASSIGNED and record.agent_id == principal.agent_id:
             await self._store.mark_answered(record.conversation_id, principal.agent_id)
@@ -135,6 +155,7 @@ class Desk:
         """An internal note on the conversation's ticket (never shown to the customer)."""
         text = self._conversations.check_text(text)
         record = await self._conversations.get(conversation_id)
+        await self.authorize(principal, Action.NOTE, record)
         if record.ticket_id is None:
             raise StateConflict("This conversation has no ticket to note on.", record.state)
         note = await self._log.tickets.add_note(record.ticket_id, principal.agent_id, text, self._relay.now())
@@ -158,8 +179,12 @@ class Desk:
             raise BadRequest("Transfer to either an agent or a tier.")
         if tier is not None and tier not in (1, 2, 3):
             raise BadRequest("The tier is 1, 2 or 3.")
-        if agent_id is not None and await self._log.people.get_agent(AgentId(agent_id)) is None:
-            raise BadRequest("There is no agent with this id.")
+        if agent_id is not None:
+            colleague = await self._log.people.get_agent(AgentId(agent_id))
+            if colleague is None:
+                raise BadRequest("There is no agent with this id.")
+            if not colleague.active:
+                raise BadRequest("This agent's account is deactivated: transfer to someone else.")
         before = await self.owned(principal, conversation_id)
         await self._release(before, transitions.transfer(before, principal.agent_id,
                                                          to_agent=AgentId(agent_id) if agent_id else None,
@@ -180,6 +205,7 @@ class Desk:
 
     async def set_presence(self, principal: Principal, presence: Presence) -> None:
         """Online, away or offline; coming online routes the queue to the agent at once."""
+        policy.check(principal.role, Action.SELF)
         if await self._store.get_agent(principal.agent_id) is None:  # created since start-up: routing needs it
             account = await self._log.people.get_agent(principal.agent_id)
             if account is not None:

@@ -195,22 +195,41 @@ class Dispatch:
     async def requeue_unanswered(self, conversation_id: str, agent_id: AgentId) -> None:
         """The agent did not answer in time: the conversation goes back to the queue without them, and they are
         set away (they are evidently not at their desk) until they say otherwise."""
+        if await self._requeue(conversation_id, agent_id, Cause.ACCEPT_TIMEOUT, away=True):
+            await self.dispatch()
+
+    async def take_back(self, agent_id: AgentId, cause: Cause) -> int:
+        """Every conversation assigned to the agent goes back to the queue without them (``agent_offline``:
+        their account was deactivated), and the queue is routed; how many went back."""
+        taken = 0
+        for conversation_id in await self._store.agent_conversations(agent_id):
+            with contextlib.suppress(UnknownConversation):
+                taken += await self._requeue(conversation_id, agent_id, cause, away=False)
+        await self.dispatch()
+        return taken
+
+    async def _requeue(self, conversation_id: str, agent_id: AgentId, cause: Cause, *, away: bool) -> bool:
+        """Release the agent's assignment back to the queue and record it; False if it was not theirs any more
+        (answered or released meanwhile, maybe by another instance). ``away``: set them away at once, before
+        anything else can route to them."""
         before = await self._board.conversation(conversation_id)
         if before.agent_id != agent_id:
-            return  # released meanwhile, maybe by another instance's sweeper
+            return False
         try:
-            change = transitions.requeue(before)
+            change = transitions.requeue(before, cause)
         except StateConflict:
-            return
+            return False
         after = await self._store.release(before.conversation_id, agent_id, change.after, self._clock(),
                                           change.fields)
         if after is None:
-            return  # answered or released meanwhile, maybe by another instance
-        await self._store.set_presence(agent_id, Presence.AWAY, self._clock())
+            return False
+        if away:
+            await self._store.set_presence(agent_id, Presence.AWAY, self._clock())
         await self._board.tell_agent(agent_id, after)
-        await self._relay.to_agent(agent_id, {"type": "presence", "presence": Presence.AWAY.value})
+        if away:
+            await self._relay.to_agent(agent_id, {"type": "presence", "presence": Presence.AWAY.value})
         await self._changes.record(change, before, after)
-        await self.dispatch()
+        return True
 
     async def abandon(self, conversation_id: str) -> None:
         before = await self._board.conversation(conversation_id)

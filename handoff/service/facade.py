@@ -6,13 +6,17 @@
     ├── customers    Conversations  start, talk to the bot, come back              (conversations.py)
     ├── desk         Desk           take, answer, note, transfer, hand back,        (desk.py)
     │                               resolve; what the console shows
-    ├── accounts     Accounts       sign in and out, sessions, the team            (accounts.py)
+    ├── accounts     Accounts       sign in and out, sessions, the team, the        (accounts.py)
+    │                               admins' management of accounts
     ├── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
     └── board        Board          the read model: queue, summaries, positions    (board.py)
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
                      Relay          messages into the log and onto the bus         (relay.py)
+
+Who may do what is one table, :mod:`handoff.service.policy`, which every part asks before it reads or acts
+for a signed-in person.
 
 Each part gets its collaborators explicitly: the ports (:mod:`handoff.service.ports`: store, ticket log, bot,
 knowledge, clock) and the parts it calls. What a state change does is decided by the pure core
@@ -59,7 +63,7 @@ class HandoffService:
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock)
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock)
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock)
-        self.accounts = Accounts(store, log, self.desk, settings.session_ttl)
+        self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
         self.helpdesk = Helpdesk(log)
         self.board = board
         self._stopping = asyncio.Event()
@@ -89,6 +93,7 @@ class HandoffService:
         if self._sweeper is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        self.accounts.close()
         await self._bot.close()
         await self._store.close()
         await self._log.close()

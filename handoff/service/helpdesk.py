@@ -1,10 +1,13 @@
-"""Tickets and canned responses as agents browse and edit them."""
+"""Tickets and canned responses as agents browse and edit them (an agent sees only their own tickets)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from handoff.core.errors import BadRequest, UnknownConversation
+from handoff.service import policy
+from handoff.service.auth import Principal
+from handoff.service.policy import Action, Scope
 from handoff.service.ports import TicketLog
 
 MAX_PAGE = 200
@@ -16,32 +19,46 @@ class Helpdesk:
     def __init__(self, log: TicketLog) -> None:
         self._log = log
 
-    async def tickets(self, *, status: str | None = None, assignee: str | None = None, tier: int | None = None,
-                      priority: str | None = None, tag: str | None = None, q: str | None = None, limit: int = 50,
-                      offset: int = 0) -> list[dict[str, Any]]:
-        """Tickets, newest first, filtered; ``limit`` is capped at 200."""
+    async def tickets(self, principal: Principal, *, status: str | None = None, assignee: str | None = None,
+                      tier: int | None = None, priority: str | None = None, tag: str | None = None,
+                      q: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Tickets, newest first, filtered (to the caller's own when the policy says so); ``limit`` is capped
+        at 200."""
+        policy.check(principal.role, Action.LIST_TICKETS)
+        own = principal.agent_id if policy.scope(principal.role, Action.LIST_TICKETS) is Scope.OWN else None
         found = await self._log.tickets.list_tickets(status=status, assignee=assignee, tier=tier, priority=priority,
-                                                     tag=tag, q=q, limit=max(1, min(limit, MAX_PAGE)),
+                                                     tag=tag, q=q, worked_by=own, limit=max(1, min(limit, MAX_PAGE)),
                                                      offset=max(0, offset))
         return [ticket.to_json() for ticket in found]
 
-    async def ticket(self, ticket_id: int) -> dict[str, Any]:
+    async def ticket(self, principal: Principal, ticket_id: int) -> dict[str, Any]:
         """One ticket with its transcript, notes, assignments and transitions."""
+        await self._authorize(principal, Action.READ_TICKET, ticket_id)
         found = await self._log.tickets.get_ticket(ticket_id)
         if found is None:
             raise UnknownConversation("There is no ticket with this number.")
         return found.to_json()
 
-    async def edit_ticket(self, ticket_id: int, *, tags: list[str] | None = None,
+    async def edit_ticket(self, principal: Principal, ticket_id: int, *, tags: list[str] | None = None,
                           priority: str | None = None) -> dict[str, Any]:
         """Replace the ticket's tags and/or set its priority (``normal``, ``high``, ``urgent``)."""
-        if await self._log.tickets.ticket(ticket_id) is None:
-            raise UnknownConversation("There is no ticket with this number.")
+        await self._authorize(principal, Action.EDIT_TICKET, ticket_id)
         try:
             await self._log.tickets.update_ticket(ticket_id, tags=tags, priority=priority)
         except ValueError as exc:
             raise BadRequest(f"{exc}.") from None
-        return await self.ticket(ticket_id)
+        return await self.ticket(principal, ticket_id)
 
-    async def canned(self) -> list[dict[str, Any]]:
+    async def canned(self, principal: Principal) -> list[dict[str, Any]]:
+        policy.check(principal.role, Action.CANNED)
         return [c.to_json() for c in await self._log.people.list_canned()]
+
+    async def _authorize(self, principal: Principal, action: Action, ticket_id: int) -> None:
+        """The ticket exists (else ``UnknownConversation``) and the policy lets ``principal`` do ``action`` to
+        it: their own if they are or were assigned to it."""
+        if await self._log.tickets.ticket(ticket_id) is None:
+            raise UnknownConversation("There is no ticket with this number.")
+        own = None
+        if policy.scope(principal.role, action) is Scope.OWN:
+            own = await self._log.tickets.worked_on(ticket_id, principal.agent_id)
+        policy.check(principal.role, action, own)

@@ -14,7 +14,7 @@
 The store has two implementations held to one contract, so it is a :class:`typing.Protocol` here. The ticket
 log has one implementation whose database is what varies (the same tests run on SQLite and PostgreSQL), so its
 port is its class: a protocol would only be a copy of its signatures. The parts import the log's views
-(:class:`MessageView`, :class:`TransitionNote`) from here too, so that this module and
+(:class:`MessageView`, :class:`TransitionNote`, :class:`AgentAccount`) from here too, so that this module and
 :mod:`handoff.service.wiring` are the only places the service meets the adapters.
 """
 
@@ -24,11 +24,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from handoff.adapters.store.base import Event, Handler, Subscription
-from handoff.adapters.tickets import MessageView, TicketLog, TransitionNote
+from handoff.adapters.tickets import AgentAccount, MessageView, TicketLog, TransitionNote
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
-__all__ = ["Bot", "Clock", "Event", "Handler", "Knowledge", "MessageView", "Store", "Subscription", "TicketLog",
-           "TransitionNote"]
+__all__ = ["AgentAccount", "Bot", "Clock", "Event", "Handler", "Knowledge", "MessageView", "Store", "Subscription",
+           "TicketLog", "TransitionNote"]
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""
@@ -154,12 +154,30 @@ class Store(Protocol):
         """Mean of the recent handle times (a bounded window), or ``default`` with no history."""
 
     # sessions --------------------------------------------------------------------------------
-    async def put_session(self, token: str, data: Mapping[str, Any], ttl: float) -> None: ...
+    async def put_session(self, token: str, data: Mapping[str, Any], ttl: float, owner: str | None = None) -> None:
+        """Keep ``data`` under ``token`` for ``ttl`` seconds (none: delete it); ``owner`` files the session
+        under its owner, for :meth:`end_sessions`."""
 
     async def get_session(self, token: str) -> dict[str, Any] | None:
         """The session's data, or None if unknown or expired."""
 
     async def delete_session(self, token: str) -> None: ...
+
+    async def end_sessions(self, owner: str) -> int:
+        """Delete every session filed under ``owner`` (on every instance at once); how many there were."""
+
+    # failures in a row (sign-in throttling) ---------------------------------------------------
+    async def add_failure(self, key: str, now: float, forget_after: float) -> int:
+        """Count one more failure under ``key`` at ``now`` and return the failures in a row, this one included;
+        the count starts again from one when the last failure was more than ``forget_after`` seconds before.
+        Atomic: instances failing at once each count."""
+
+    async def failures(self, key: str) -> tuple[int, float]:
+        """``(failures in a row, when the last was)`` under ``key``; ``(0, 0.0)`` for none. Whether they are
+        older than the ``forget_after`` of :meth:`add_failure` is for the caller to judge."""
+
+    async def clear_failures(self, key: str) -> None:
+        """Forget the failures under ``key``."""
 
     # the bus (cross-instance relay) ------------------------------------------------------------
     async def publish(self, channel: str, event: Event) -> None:

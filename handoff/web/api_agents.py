@@ -1,31 +1,40 @@
-"""REST endpoints of the agent console: sign-in, queue, conversations, tickets (socket: :mod:`.gateway`)."""
+"""REST endpoints of the agent console: sign-in, queue, conversations, tickets (socket: :mod:`.gateway`).
+
+Every endpoint hands the signed-in agent to the service, whose policy (:mod:`handoff.service.policy`) decides
+what they may see and do. State-changing requests authenticated by the session cookie must carry the
+console's ``X-Requested-With`` header (:func:`handoff.web.deps.csrf_check`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, WebSocket
+from fastapi import APIRouter, Depends, Request, Response, WebSocket
 
 from handoff.core.errors import NotAllowed
 from handoff.web.bodies import Login, PresenceBody, Text, TicketPatch, TransferBody
-from handoff.web.deps import COOKIE, Agent, Service, Settings, session_token
+from handoff.web.deps import COOKIE, Agent, Service, Settings, csrf_check, same_origin, session_token
 from handoff.web.gateway import agent_socket
 
 router = APIRouter(tags=["agents"])
 
 
-@router.post("/api/auth/login")
-async def login(body: Login, response: Response, service: Service, settings: Settings) -> dict[str, Any]:
-    """Sign in: sets the HttpOnly session cookie and returns the same token for scripts."""
-    token, principal = await service.accounts.sign_in(body.username, body.password)
+@router.post("/api/auth/login", dependencies=[Depends(same_origin)])
+async def login(body: Login, request: Request, response: Response, service: Service,
+                settings: Settings) -> dict[str, Any]:
+    """Sign in: sets the HttpOnly session cookie and returns the same token for scripts. Failures in a row
+    lock the username and the client's address out for a growing time (429 with ``Retry-After``)."""
+    address = request.client.host if request.client else None
+    token, principal = await service.accounts.sign_in(body.username, body.password, address)
     response.set_cookie(COOKIE, token, max_age=int(settings.session_ttl), httponly=True, samesite="strict",
                         secure=settings.cookie_secure)
     return {"token": token, "agent": await service.accounts.me(principal)}
 
 
-@router.post("/api/auth/logout", status_code=204)
+@router.post("/api/auth/logout", status_code=204, dependencies=[Depends(csrf_check)])
 async def logout(request: Request, response: Response, service: Service) -> None:
+    """End the session and close the sockets opened with it."""
     token = session_token(request)
     if token:
         await service.accounts.sign_out(token)
@@ -45,7 +54,7 @@ async def presence(body: PresenceBody, agent: Agent, service: Service) -> dict[s
 
 @router.get("/api/queue")
 async def queue(agent: Agent, service: Service) -> dict[str, Any]:
-    return {"queue": await service.desk.queue()}
+    return {"queue": await service.desk.queue(agent)}
 
 
 @router.get("/api/agent/conversations")
@@ -55,12 +64,12 @@ async def mine(agent: Agent, service: Service) -> dict[str, Any]:
 
 @router.get("/api/agent/conversations/{conversation_id}")
 async def detail(conversation_id: str, agent: Agent, service: Service) -> dict[str, Any]:
-    return await service.desk.detail(conversation_id)
+    return await service.desk.detail(agent, conversation_id)
 
 
 @router.get("/api/agent/conversations/{conversation_id}/suggestions")
 async def suggestions(conversation_id: str, agent: Agent, service: Service) -> dict[str, Any]:
-    return {"suggestions": await service.desk.suggestions(conversation_id)}
+    return {"suggestions": await service.desk.suggestions(agent, conversation_id)}
 
 
 @router.post("/api/agent/conversations/{conversation_id}/accept")
@@ -96,40 +105,40 @@ async def resolve(conversation_id: str, agent: Agent, service: Service) -> dict[
 
 @router.get("/api/agents")
 async def agents(agent: Agent, service: Service) -> dict[str, Any]:
-    return {"agents": await service.accounts.team()}
+    return {"agents": await service.accounts.team(agent)}
 
 
 @router.get("/api/canned-responses")
 async def canned(agent: Agent, service: Service) -> dict[str, Any]:
-    return {"canned": await service.helpdesk.canned()}
+    return {"canned": await service.helpdesk.canned(agent)}
 
 
 @router.get("/api/tickets")
 async def tickets(agent: Agent, service: Service, status: str | None = None, assignee: str | None = None,
                   tier: int | None = None, priority: str | None = None, tag: str | None = None, q: str | None = None,
                   limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    return {"tickets": await service.helpdesk.tickets(status=status, assignee=assignee, tier=tier, priority=priority,
-                                                      tag=tag, q=q, limit=limit, offset=offset)}
+    """Tickets, newest first; an agent's list holds only tickets they are or were assigned to."""
+    return {"tickets": await service.helpdesk.tickets(agent, status=status, assignee=assignee, tier=tier,
+                                                      priority=priority, tag=tag, q=q, limit=limit, offset=offset)}
 
 
 @router.get("/api/tickets/{ticket_id}")
 async def ticket(ticket_id: int, agent: Agent, service: Service) -> dict[str, Any]:
-    return await service.helpdesk.ticket(ticket_id)
+    return await service.helpdesk.ticket(agent, ticket_id)
 
 
 @router.patch("/api/tickets/{ticket_id}")
 async def edit_ticket(ticket_id: int, body: TicketPatch, agent: Agent, service: Service) -> dict[str, Any]:
-    return await service.helpdesk.edit_ticket(ticket_id, tags=body.tags, priority=body.priority)
+    return await service.helpdesk.edit_ticket(agent, ticket_id, tags=body.tags, priority=body.priority)
 
 
 @router.websocket("/ws/agent")
 async def agent_ws(websocket: WebSocket) -> None:
     """Agent socket; refuses cross-site origins (the session cookie must not ride on another site's socket)."""
-    principal = None
+    principal, token = None, None
     origin, host = websocket.headers.get("origin"), websocket.headers.get("host", "")
     if origin is None or origin.split("://", 1)[-1] == host:
         token = websocket.query_params.get("token") or websocket.cookies.get(COOKIE)
         with contextlib.suppress(NotAllowed):
             principal = await websocket.app.state.service.accounts.principal(token)
-    await agent_socket(websocket, websocket.app.state.service, principal)
-
+    await agent_socket(websocket, websocket.app.state.service, principal, token)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handoff.core.errors import (
     BadRequest,
@@ -25,6 +28,7 @@ from handoff.core.errors import (
     HandoffError,
     NotAllowed,
     NotAuthenticated,
+    RateLimited,
     StateConflict,
     UnknownConversation,
     UpstreamUnavailable,
@@ -32,15 +36,54 @@ from handoff.core.errors import (
 from handoff.service import HandoffService
 from handoff.service.wiring import open_service
 from handoff.settings import HandoffSettings
-from handoff.web import api_agents, api_customers
+from handoff.web import api_admin, api_agents, api_customers
 
 logger = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent / "static"
-# The console runs only our own script and styles; customer text can never become code.
+# The console runs only our own script and styles, talks only to its own origin (fetch and WebSocket: CSP 3's
+# 'self' covers ws: and wss: of the same host), and no other page may frame it; customer text can never become
+# code.
 CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-               "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+# Answers that are data, never pages (the API, its errors, a 404): nothing in them may run or be framed.
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
 STATUS = {BadRequest: 400, NotAuthenticated: 401, NotAllowed: 403, UnknownConversation: 404, StateConflict: 409,
-          Conflict: 409, UpstreamUnavailable: 503}
+          Conflict: 409, RateLimited: 429, UpstreamUnavailable: 503}
+EVERYWHERE = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+CONSOLE = {**EVERYWHERE, "content-security-policy": CONSOLE_CSP, "x-frame-options": "DENY"}
+DATA = {**EVERYWHERE, "content-security-policy": DATA_CSP, "x-frame-options": "DENY"}
+OWN_PAGES = ("/", "/widget.js", "/docs", "/docs/oauth2-redirect", "/redoc")
+"""Pages with policies of their own: the demo shop and the widget (embedded in other sites), FastAPI's API
+browsers (which load their scripts from a CDN)."""
+
+
+def security_headers(path: str) -> dict[str, str]:
+    """The headers every response to ``path`` carries (unless it sets them itself)."""
+    if path == "/console" or path.startswith("/static/"):
+        return CONSOLE
+    return EVERYWHERE if path in OWN_PAGES else DATA
+
+
+class SecurityHeaders:
+    """ASGI middleware: :func:`security_headers` on every HTTP response, errors included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = security_headers(scope["path"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: HandoffSettings,
@@ -64,17 +107,20 @@ def create_app(settings: HandoffSettings,
                               "WebSocket frames are described in docs/handoff-protocol.md.")
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.widget_origins), allow_credentials=False,
                        allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(SecurityHeaders)  # outside CORS: also on its refusals
     app.add_exception_handler(HandoffError, handoff_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, invalid_body)  # type: ignore[arg-type]
     app.include_router(pages)
     app.include_router(api_customers.router)
     app.include_router(api_agents.router)
+    app.include_router(api_admin.router)
     return app
 
 
 async def handoff_error(request: Request, exc: HandoffError) -> JSONResponse:
     status = next((STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS), 500)  # the most specific
-    return JSONResponse({"error": {"code": exc.code, "detail": str(exc)}}, status_code=status)
+    headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))} if isinstance(exc, RateLimited) else None
+    return JSONResponse({"error": {"code": exc.code, "detail": str(exc)}}, status_code=status, headers=headers)
 
 
 async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -99,8 +145,7 @@ async def widget() -> FileResponse:
 
 @pages.get("/console")
 async def console() -> FileResponse:
-    return FileResponse(WEB / "console.html", headers={"X-Frame-Options": "DENY",
-                                                       "Content-Security-Policy": CONSOLE_CSP})
+    return FileResponse(WEB / "console.html")  # with the console's security headers (SecurityHeaders)
 
 
 @pages.get("/static/{name}")

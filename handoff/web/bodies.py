@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import zoneinfo
+from typing import Annotated
 
-from handoff.core.model import MAX_CLIENT_ID, Presence
+from pydantic import BaseModel, Field, field_validator
+
+from handoff.core.model import MAX_CLIENT_ID, Presence, Role
 
 
 class NewConversation(BaseModel):
@@ -41,3 +44,43 @@ class TransferBody(BaseModel):
 class TicketPatch(BaseModel):
     tags: list[str] | None = Field(None, max_length=20)
     priority: str | None = Field(None, pattern="^(normal|high|urgent)$")
+
+
+Tier = Annotated[int, Field(ge=1, le=3)]
+Word = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class AccountFields(BaseModel):
+    """What an admin may set on an account."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    role: Role | None = None
+    capacity: int | None = Field(None, ge=1, le=50)
+    tiers: list[Tier] | None = Field(None, min_length=1, max_length=3)
+    languages: list[Word] | None = Field(None, max_length=20)
+    skills: list[Word] | None = Field(None, max_length=50)
+    timezone: str | None = Field(None, max_length=64, description="an IANA time zone, e.g. Europe/Berlin")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{value!r} is not a time zone") from None
+        return value
+
+
+class NewAccount(AccountFields):
+    username: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=8, max_length=200)
+
+
+class AccountPatch(AccountFields):
+    active: bool | None = Field(None, description="false deactivates: sessions end, conversations are requeued")
+
+
+class NewPassword(BaseModel):
+    password: str = Field(min_length=8, max_length=200)

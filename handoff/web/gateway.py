@@ -20,7 +20,7 @@ from handoff.core.errors import BadRequest, HandoffError, NotAllowed, UnknownCon
 from handoff.core.model import MAX_CLIENT_ID, State
 from handoff.drain import Drain
 from handoff.service import HandoffService
-from handoff.service.auth import Principal
+from handoff.service.auth import SIGNED_OUT, Principal
 from handoff.service.ports import Subscription
 
 logger = logging.getLogger(__name__)
@@ -192,30 +192,51 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
         await connection.release()
 
 
-async def agent_socket(websocket: WebSocket, service: HandoffService, principal: Principal | None) -> None:
+async def agent_socket(websocket: WebSocket, service: HandoffService, principal: Principal | None,
+                       token: str | None = None) -> None:
+    """The console's socket, for as long as its session lasts: each frame the agent sends is checked against the
+    session first, and a ``signed_out`` event for it (sign-out, deactivation, a new role, a password reset;
+    from any instance) closes the socket with 4401."""
     await websocket.accept()
     if principal is None:
         await websocket.close(CLOSE_UNAUTHORIZED, "sign in first")
         return
     desk = service.desk
 
+    async def still_signed_in() -> Principal:
+        try:
+            return await service.accounts.principal(token)
+        except NotAllowed:
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_UNAUTHORIZED, "signed out")
+            raise WebSocketDisconnect(CLOSE_UNAUTHORIZED) from None
+
     async def handle(frame: Frame) -> None:
+        agent = await still_signed_in()
         kind, conversation_id = frame["type"], str(frame.get("conversation_id") or "")
         if kind == "message":
-            message, _ = await desk.says(principal, conversation_id, frame.get("text"), frame.get("client_id"))
+            message, _ = await desk.says(agent, conversation_id, frame.get("text"), frame.get("client_id"))
             await connection.deliver({"type": "ack", "client_id": frame.get("client_id"), "id": message.id,
                                       "conversation_id": conversation_id})
         elif kind == "typing":
-            await desk.typing(principal, conversation_id)
+            await desk.typing(agent, conversation_id)
         elif kind == "ping":
             await connection.deliver({"type": "pong"})
         else:
             raise BadRequest(f"Unknown frame type {kind!r}.")
 
+    async def deliver(frame: Frame) -> None:
+        if frame.get("type") != SIGNED_OUT:
+            await connection.deliver(frame)
+        elif frame.get("session") in (None, principal.session):  # this session, or all of the agent's
+            logger.info("agent %s: session ended, socket closed", principal.agent_id)
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_UNAUTHORIZED, "signed out")
+
     connection = Connection(websocket)
     try:
         try:
-            connection.keep(await desk.watch(principal, connection.deliver))
+            connection.keep(await desk.watch(principal, deliver))
             await websocket.send_json(await desk.hello(principal))
         except HandoffError as exc:
             logger.warning("agent %s: socket refused (%s)", principal.agent_id, exc)

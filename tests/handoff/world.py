@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from handoff.core.model import ConversationRecord, Presence
+from handoff.core.model import AgentId, ConversationRecord, Presence, Role
 from handoff.service import HandoffService
 from handoff.service.auth import Principal
 from handoff.service.conversations import Said
@@ -31,6 +31,8 @@ PASSWORD = "correct-horse-battery"
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # a Wednesday afternoon
 WAIT = 5.0  # seconds a test waits for a frame that should come (in process they come at once)
 RASA_TOKEN = "rasa-token"
+SUPERVISOR = Principal(AgentId("a_overseer"), "overseer", "Test Overseer", Role.SUPERVISOR)
+"""Who sees every ticket and conversation, as a supervisor does: the tests' reader of what happened."""
 
 
 class FakeClock:

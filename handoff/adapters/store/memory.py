@@ -9,7 +9,7 @@ keys: the hold queue (conversations in state ``queued``, a list kept sorted by
 ``(rank, id)``, so a position is a binary search) and each agent's assignments
 (conversations ``assigned`` to them); an agent's load is the size of its
 assignments. Memory stays bounded for the handle-time window and for
-expired sessions (swept at most once a minute); conversations are kept until the
+expired sessions and lapsed failure counts (swept at most once a minute); conversations are kept until the
 process ends.
 """
 
@@ -65,8 +65,11 @@ class MemoryStore:
         self._assigned: dict[AgentId, set[ConversationId]] = {}
         self._agents: dict[AgentId, AgentSnapshot] = {}
         self._handle_times: deque[float] = deque(maxlen=handle_time_window)
-        self._sessions: dict[str, tuple[float, str]] = {}
+        self._sessions: dict[str, tuple[float, str, str | None]] = {}  # token -> (expires, data, owner)
+        self._owners: dict[str, set[str]] = {}  # owner -> their sessions' tokens
+        self._failures: dict[str, tuple[int, float, float]] = {}  # key -> (in a row, last, forget_after)
         self._next_sweep = 0.0
+        self._next_failure_sweep = 0.0
         self._bus = Fanout()
 
     # conversations -------------------------------------------------------------------------
@@ -219,28 +222,67 @@ class MemoryStore:
         return sum(self._handle_times) / len(self._handle_times)
 
     # sessions --------------------------------------------------------------------------------
-    async def put_session(self, token: str, data: Mapping[str, Any], ttl: float) -> None:
-        now = time.monotonic()
-        if now >= self._next_sweep:  # forget expired sessions, at most once a minute
-            self._next_sweep = now + 60.0
-            for stale in [t for t, (expires, _) in self._sessions.items() if expires <= now]:
-                del self._sessions[stale]
-        if ttl <= 0:
-            self._sessions.pop(token, None)
+    def _forget_stale(self, now: float) -> None:
+        """Drop expired sessions, at most once a minute (bounded memory)."""
+        if now < self._next_sweep:
             return
-        self._sessions[token] = (now + ttl, dump_json(data))
+        self._next_sweep = now + 60.0
+        for stale in [t for t, (expires, _, _) in self._sessions.items() if expires <= now]:
+            self._drop_session(stale)
+
+    def _drop_session(self, token: str) -> None:
+        entry = self._sessions.pop(token, None)
+        if entry is not None and entry[2] is not None:
+            owned = self._owners.get(entry[2], set())
+            owned.discard(token)
+            if not owned:
+                self._owners.pop(entry[2], None)
+
+    async def put_session(self, token: str, data: Mapping[str, Any], ttl: float, owner: str | None = None) -> None:
+        now = time.monotonic()
+        self._forget_stale(now)
+        self._drop_session(token)
+        if ttl <= 0:
+            return
+        self._sessions[token] = (now + ttl, dump_json(data), owner)
+        if owner is not None:
+            self._owners.setdefault(owner, set()).add(token)
 
     async def get_session(self, token: str) -> dict[str, Any] | None:
         entry = self._sessions.get(token)
         if entry is None:
             return None
         if entry[0] <= time.monotonic():
-            del self._sessions[token]
+            self._drop_session(token)
             return None
         return load_json(entry[1])
 
     async def delete_session(self, token: str) -> None:
-        self._sessions.pop(token, None)
+        self._drop_session(token)
+
+    async def end_sessions(self, owner: str) -> int:
+        tokens = self._owners.pop(owner, set())
+        for token in tokens:
+            self._sessions.pop(token, None)
+        return len(tokens)
+
+    # failures in a row -----------------------------------------------------------------------
+    async def add_failure(self, key: str, now: float, forget_after: float) -> int:
+        if time.monotonic() >= self._next_failure_sweep:  # forget lapsed counts, at most once a minute
+            self._next_failure_sweep = time.monotonic() + 60.0
+            for lapsed in [k for k, (_, last, forget) in self._failures.items() if now - last > forget]:
+                del self._failures[lapsed]
+        count, last, _ = self._failures.get(key, (0, 0.0, 0.0))
+        count = count + 1 if count and now - last <= forget_after else 1
+        self._failures[key] = (count, now, forget_after)
+        return count
+
+    async def failures(self, key: str) -> tuple[int, float]:
+        count, last, _ = self._failures.get(key, (0, 0.0, 0.0))
+        return count, last
+
+    async def clear_failures(self, key: str) -> None:
+        self._failures.pop(key, None)
 
     # the bus -------------------------------------------------------------------------------
     async def publish(self, channel: str, event: Event) -> None:

@@ -12,7 +12,9 @@ Keys (all under a configurable prefix, default ``handoff:``):
 - ``agent-convs:<id>``: the agent's assignments scored by ``assigned_at``; the agent's load is
   its size, so load and assignments cannot disagree;
 - ``unanswered``: assigned, unanswered conversations scored by ``assigned_at``;
-- ``session:<token>``: JSON with a TTL; ``handle-times``: a capped list;
+- ``session:<token>``: JSON with a TTL; ``sessions-of:<owner>``: the set of an owner's session keys (for
+  ending them all at once), expiring with the newest; ``failures:<key>``: failures in a row and the last
+  one's time (sign-in throttling), expiring once forgotten; ``handle-times``: a capped list;
 - pub/sub channels ``bus:<channel>`` (see :mod:`handoff.adapters.store.redis_bus`).
 
 Every write to a conversation is a Lua script from ``scripts.lua`` (registered once),
@@ -299,12 +301,17 @@ class RedisStore:
 
     # sessions --------------------------------------------------------------------------------
     @_upstream
-    async def put_session(self, token: str, data: Mapping[str, Any], ttl: float) -> None:
-        milliseconds = int(ttl * 1000)
+    async def put_session(self, token: str, data: Mapping[str, Any], ttl: float, owner: str | None = None) -> None:
+        key, milliseconds = self._key("session", token), int(ttl * 1000)
         if milliseconds <= 0:
-            await self._redis.delete(self._key("session", token))
+            await self._redis.delete(key)
             return
-        await self._redis.set(self._key("session", token), dump_json(data), px=milliseconds)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, dump_json(data), px=milliseconds)
+            if owner is not None:  # sessions share one time to live: the set lives as long as the newest
+                pipe.sadd(self._key("sessions-of", owner), key)
+                pipe.pexpire(self._key("sessions-of", owner), milliseconds)
+            await pipe.execute()
 
     @_upstream
     async def get_session(self, token: str) -> dict[str, Any] | None:
@@ -314,6 +321,25 @@ class RedisStore:
     @_upstream
     async def delete_session(self, token: str) -> None:
         await self._redis.delete(self._key("session", token))
+
+    @_upstream
+    async def end_sessions(self, owner: str) -> int:
+        return int(await self._run("end_sessions", [self._key("sessions-of", owner)]))
+
+    # failures in a row -----------------------------------------------------------------------
+    @_upstream
+    async def add_failure(self, key: str, now: float, forget_after: float) -> int:
+        return int(await self._run("failure", [self._key("failures", key)], repr(float(now)),
+                                   repr(float(forget_after))))
+
+    @_upstream
+    async def failures(self, key: str) -> tuple[int, float]:
+        count, last = await self._redis.hmget(self._key("failures", key), ["n", "last"])
+        return (int(count), float(last)) if count is not None and last is not None else (0, 0.0)
+
+    @_upstream
+    async def clear_failures(self, key: str) -> None:
+        await self._redis.delete(self._key("failures", key))
 
     # the bus -------------------------------------------------------------------------------
     @_upstream

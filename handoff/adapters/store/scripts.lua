@@ -178,3 +178,24 @@ for _, id in ipairs(ids) do
   end
 end
 return rows
+
+-- @script end_sessions
+-- KEYS[1] the owner's set of session keys (<P>sessions-of:<owner>); ARGV: prefix.
+-- Deletes every session filed under the owner, and the set; returns how many were still there.
+local ended = 0
+for _, session in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  ended = ended + redis.call('DEL', session)
+end
+redis.call('DEL', KEYS[1])
+return ended
+
+-- @script failure
+-- KEYS[1] the failure hash (<P>failures:<key>: n, last); ARGV: prefix, now, forget_after (seconds).
+-- One more failure in a row; the count starts again when the last was more than forget_after before.
+local now, forget = tonumber(ARGV[2]), tonumber(ARGV[3])
+local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '')
+local n = 1
+if last and now - last <= forget then n = tonumber(redis.call('HGET', KEYS[1], 'n')) + 1 end
+redis.call('HSET', KEYS[1], 'n', n, 'last', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], math.ceil(forget * 1000))
+return n

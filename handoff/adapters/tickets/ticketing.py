@@ -88,6 +88,11 @@ async def _end_assignments(session: AsyncSession, ticket_id: int, cause: str, mo
     await session.execute(query)
 
 
+def _assigned_ever(agent_id: str, ticket_id: Any) -> Any:
+    """The condition that the agent has had an assignment on the ticket (an id, or the ``Ticket.id`` column)."""
+    return exists().where(TicketAssignment.ticket_id == ticket_id, TicketAssignment.agent_id == agent_id)
+
+
 async def read_ticket(session: AsyncSession, ticket_id: int) -> TicketView | None:
     """The ticket alone, or None, read in the caller's session."""
     found = (await session.execute(tickets_with_names().where(Ticket.id == ticket_id))).first()
@@ -244,6 +249,12 @@ class TicketBook(Repository):
             return NoteView(id=row.id, ticket_id=ticket_id, agent_id=agent_id, agent_name=name, text=text,
                             created_at=row.created_at)
 
+    async def worked_on(self, ticket_id: int, agent_id: str) -> bool:
+        """Whether the agent is or ever was assigned to the ticket."""
+        async with self._sessions() as session:
+            assignee = exists().where(Ticket.id == ticket_id, Ticket.assignee_id == agent_id)
+            return bool(await session.scalar(select(or_(assignee, _assigned_ever(agent_id, ticket_id)))))
+
     async def ticket(self, ticket_id: int) -> TicketView | None:
         """The ticket alone (no transcript, notes or history), or None: what lists and summaries need."""
         async with self._sessions() as session:
@@ -281,12 +292,13 @@ class TicketBook(Repository):
 
     async def list_tickets(self, *, status: str | Sequence[str] | None = None, assignee: str | None = None,
                            tier: int | None = None, priority: Priority | str | None = None, tag: str | None = None,
-                           q: str | None = None, customer_id: str | None = None, limit: int = 50,
-                           offset: int = 0) -> list[TicketView]:
+                           q: str | None = None, customer_id: str | None = None, worked_by: str | None = None,
+                           limit: int = 50, offset: int = 0) -> list[TicketView]:
         """Tickets matching every filter given, newest first.
 
         Args:
             status: one status or several.
+            worked_by: tickets this agent is or ever was assigned to.
             tag: tickets carrying this tag.
             q: text anywhere in the summary or in the conversation's messages (case-insensitive; SQLite folds
                 ASCII letters only).
@@ -302,6 +314,8 @@ class TicketBook(Repository):
             query = query.where(Ticket.priority == priority_name(priority))
         if customer_id is not None:
             query = query.where(Ticket.customer_id == customer_id)
+        if worked_by is not None:
+            query = query.where(or_(Ticket.assignee_id == worked_by, _assigned_ever(worked_by, Ticket.id)))
         if tag:
             # Tags are a JSON list of strings: match the quoted tag in its text, which both databases give.
             needle = _like(json.dumps(tag.strip().lower()))

@@ -29,9 +29,11 @@ export class ApiError extends Error {
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
 
-/** Call the service's REST API (same origin, session cookie). Throws ApiError with the server's sentence. */
+/** Call the service's REST API (same origin, session cookie). Throws ApiError with the server's sentence.
+ * X-Requested-With marks the request as the console's own: the service refuses a state-changing request
+ * that carries the session cookie without it (no other site can add it). */
 export async function api(method, path, body) {
-  const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+  const init = { method, headers: { Accept: 'application/json', 'X-Requested-With': 'console' }, credentials: 'same-origin' };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from handoff.service.auth import widget_signature
 from tests.handoff.e2e.browser import Desk, Shopper, SocketTap, browsers, eventually, expect, texts_of
-from tests.handoff.e2e.harness import HandoffServer, running_handoff
+from tests.handoff.e2e.harness import Agent, HandoffServer, running_handoff
 from tests.servers import Assistant
 
 HUMAN = "I want to talk to a human"
@@ -304,3 +304,22 @@ if (q.get('external_id')) {
   }).observe(document, {childList: true, subtree: true});
 }
 """
+async def test_browser_console_signs_out_and_is_signed_out_by_a_deactivation(server: HandoffServer,
+                                                                            tmp_path: Path) -> None:
+    """Sign out ends the session (the console's request carries its CSRF header); an admin deactivating the
+    agent closes the console's socket (4401) and the console shows the sign-in form at once."""
+    async with browsers(tmp_path) as open_browser:
+        desk = Desk(await open_browser.open("grace"), server.url)
+        await desk.sign_in("grace")
+        await desk.page.locator("#logout").click()
+        await expect(desk.page.locator("#login-view")).to_be_visible()
+        assert (await desk.page.request.get(server.url + "/api/me")).status == 401  # the cookie opens nothing now
+
+        await desk.sign_in("grace")
+        grace_id = (await desk.api("/api/me"))["id"]
+        admin = await Agent.sign_in(server, "admin")
+        changed = await admin.call("PATCH", f"/api/admin/agents/{grace_id}", json={"active": False})
+        assert changed.status_code == 200, changed.text
+        await expect(desk.page.locator("#login-view")).to_be_visible()
+        await expect(desk.page.locator("#login-error")).to_contain_text("session has ended")
+        assert (await desk.page.request.get(server.url + "/api/me")).status == 401

@@ -14,7 +14,7 @@ from handoff.service import HandoffService
 from handoff.service.ports import Store
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import of_type
-from tests.handoff.world import Agent, Customer, FakeClock
+from tests.handoff.world import SUPERVISOR, Agent, Customer, FakeClock
 
 
 class Counted:
@@ -72,7 +72,7 @@ async def test_consoles_hear_the_queue_change_one_conversation_at_a_time(service
     assert set(by_id) == {c.conversation_id for c in customers}
     for entry in entries:  # each exit is newer than the entry it ends
         assert by_id[entry["conversation_id"]] > entry["version"]
-    assert await service.desk.queue() == []
+    assert await service.desk.queue(SUPERVISOR) == []
 
 
 async def test_one_event_costs_the_same_with_ten_or_two_hundred_waiting(open_service: OpenService,
@@ -95,7 +95,7 @@ async def test_one_event_costs_the_same_with_ten_or_two_hundred_waiting(open_ser
         return dict(counted[0].calls), statements.count - before
 
     async def queue_up(size: int) -> None:
-        for _ in range(size - len(await service.desk.queue())):
+        for _ in range(size - len(await service.desk.queue(SUPERVISOR))):
             await (await Customer.start(service)).say("a person please")
             clock.advance(1)
 

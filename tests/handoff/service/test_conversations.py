@@ -14,7 +14,7 @@ from handoff.service import HandoffService
 from handoff.service.auth import MAX_SIGNATURE_LIFETIME, widget_signature
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import message_from, of_type
-from tests.handoff.world import T0, Agent, Customer, FakeRasa
+from tests.handoff.world import SUPERVISOR, T0, Agent, Customer, FakeRasa
 
 
 async def test_the_bot_answers_and_the_customer_sees_it(service: HandoffService, rasa: FakeRasa) -> None:
@@ -77,7 +77,7 @@ async def test_a_dead_bot_hands_the_customer_to_a_person_and_keeps_the_message(
     await customer.inbox.next(message_from("system", "not answering right now"))
     assigned = await agent.inbox.next(of_type("assigned"))
     assert assigned["conversation"]["reasons"] == ["bot_unavailable"]
-    ticket = await service.helpdesk.ticket(assigned["conversation"]["ticket_id"])
+    ticket = await service.helpdesk.ticket(SUPERVISOR, assigned["conversation"]["ticket_id"])
     assert [r["code"] for r in ticket["reasons"]] == ["bot_unavailable"]
     assert (await service.customers.history(customer.conversation_id))[0].text == "hello?"
 
@@ -95,7 +95,7 @@ async def test_a_customer_writing_after_the_end_is_back_with_the_bot(service: Ha
     record = await customer.record()
     assert (record.state, record.ticket_id, record.queued_at, record.reasons, record.rank) == (
         State.BOT, None, None, (), None)
-    transitions = await service.helpdesk.ticket(1)
+    transitions = await service.helpdesk.ticket(SUPERVISOR, 1)
     assert transitions["status"] == "resolved"
     assert rasa.heard[-1][1] == "one more thing about shipping"
 

@@ -12,7 +12,7 @@ from handoff.core.model import State
 from handoff.service import HandoffService
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import message_from, of_type
-from tests.handoff.world import Agent, Customer, FakeClock, FakeRasa
+from tests.handoff.world import SUPERVISOR, Agent, Customer, FakeClock, FakeRasa
 
 
 async def assigned_to(service: HandoffService, username: str, text: str = "I want a person") -> tuple[Agent, Customer]:
@@ -35,7 +35,7 @@ async def test_the_agents_reply_reaches_the_customer_and_answers_the_ticket(serv
     record = await customer.record()
     assert record.answered
     assert (await service.desk.summary(record))["accept_deadline"] is None
-    ticket = await service.helpdesk.ticket(record.ticket_id or 0)
+    ticket = await service.helpdesk.ticket(SUPERVISOR, record.ticket_id or 0)
     assert ticket["first_response_at"] is not None
     await customer.say("My parcel is late")
     relayed = await grace.inbox.next(message_from("customer", "parcel is late"))
@@ -64,12 +64,12 @@ async def test_typing_and_notes(service: HandoffService) -> None:
     note = await service.desk.note(grace.principal, customer.conversation_id, "Waited a week already.")
     assert (note["agent_name"], note["text"]) == ("Grace Hopper", "Waited a week already.")
     record = await customer.record()
-    assert [n["text"] for n in (await service.helpdesk.ticket(record.ticket_id or 0))["notes"]] == [
+    assert [n["text"] for n in (await service.helpdesk.ticket(SUPERVISOR, record.ticket_id or 0))["notes"]] == [
         "Waited a week already."]
     assert not [f for f in await customer.inbox.settle() if "Waited" in str(f)]  # never shown to the customer
     fresh = await Customer.start(service)
-    with pytest.raises(StateConflict):
-        await service.desk.note(grace.principal, fresh.conversation_id, "no ticket yet")
+    with pytest.raises(StateConflict):  # a supervisor may note on any conversation with a ticket
+        await service.desk.note(SUPERVISOR, fresh.conversation_id, "no ticket yet")
 
 
 async def test_transfer_to_a_named_colleague(service: HandoffService) -> None:
@@ -86,7 +86,7 @@ async def test_transfer_to_a_named_colleague(service: HandoffService) -> None:
     await ada.presence("online")
     record = await customer.record()
     assert (record.state, record.agent_id) == (State.ASSIGNED, ada.id)
-    ticket = await service.helpdesk.ticket(record.ticket_id or 0)
+    ticket = await service.helpdesk.ticket(SUPERVISOR, record.ticket_id or 0)
     assert [(a["agent_id"], a["end_cause"]) for a in ticket["assignments"]] == [
         (grace.id, "transferred"), (ada.id, None)]
     assert ticket["transitions"][-2]["details"] == {"to_agent": ada.id, "to_tier": None}
@@ -124,7 +124,7 @@ async def test_hand_back_tells_the_bot_what_was_said(service: HandoffService, ra
     assert next(e for e in events if e["event"] == "user")["parse_data"]["intent"]["name"] == "human_handoff_turn"
     assert events[-1] == {"event": "slot", "name": "handoff_requested", "value": False}
     assert next(e for e in events if e["event"] == "bot")["metadata"] == {"agent": "Linus Berg"}
-    ticket = (await service.helpdesk.tickets())[0]
+    ticket = (await service.helpdesk.tickets(SUPERVISOR))[0]
     assert (ticket["status"], ticket["resolution"]) == ("resolved", "handed_back")
     await customer.say("and how much is shipping?")
     await customer.inbox.next(message_from("bot", "$4.95"))
@@ -150,7 +150,7 @@ async def test_resolve_closes_the_ticket_and_counts_the_handle_time(service: Han
     await customer.inbox.next(message_from("system", "Grace Hopper marked this conversation as resolved"))
     assert (await customer.inbox.next(of_type("state", state="resolved")))["queue"] is None
     assert (await grace.inbox.next(of_type("conversation")))["conversation"]["state"] == "resolved"
-    ticket = await service.helpdesk.ticket((await service.helpdesk.tickets())[0]["id"])
+    ticket = await service.helpdesk.ticket(SUPERVISOR, (await service.helpdesk.tickets(SUPERVISOR))[0]["id"])
     assert ticket["status"] == "resolved" and ticket["resolved_at"] and ticket["first_response_at"]
     assert [t["cause"] for t in ticket["transitions"]][-3:] == ["handoff_requested", "assigned", "resolved"]
     assert await service.desk.mine(grace.principal) == []
@@ -173,7 +173,7 @@ async def test_taking_a_conversation_by_hand(service: HandoffService) -> None:
     assert (await customer.record()).state is State.QUEUED
     taken = await service.desk.accept(linus.principal, customer.conversation_id)  # he may choose to
     assert (taken.state, taken.agent_id, taken.answered) == (State.ASSIGNED, linus.id, True)
-    ticket = await service.helpdesk.ticket(taken.ticket_id or 0)
+    ticket = await service.helpdesk.ticket(SUPERVISOR, taken.ticket_id or 0)
     assert (ticket["transitions"][-1]["cause"], ticket["transitions"][-1]["actor"]) == ("taken", linus.id)
     assert (await service.desk.accept(linus.principal, customer.conversation_id)).agent_id == linus.id  # again: ok
     grace = await Agent.sign_in(service, "grace")
@@ -188,7 +188,7 @@ async def test_taking_a_conversation_by_hand(service: HandoffService) -> None:
 
 async def test_the_console_sees_a_conversation_whole(service: HandoffService) -> None:
     grace, customer = await assigned_to(service, "grace")
-    detail = await service.desk.detail(customer.conversation_id)
+    detail = await service.desk.detail(grace.principal, customer.conversation_id)
     assert [m["sender"] for m in detail["messages"]][:2] == ["customer", "bot"]
     assert detail["handoff"]["reasons"][0]["code"] == "explicit_request"
     assert detail["ticket"]["status"] == "open"
@@ -200,13 +200,13 @@ async def test_the_console_sees_a_conversation_whole(service: HandoffService) ->
 
 async def test_suggestions_come_from_the_knowledge_base(open_service: OpenService) -> None:
     service = await open_service(knowledge=Suggestions(True))
-    _, customer = await assigned_to(service, "grace")
+    grace, customer = await assigned_to(service, "grace")
     await customer.say("how long does a refund take?")
-    found = await service.desk.suggestions(customer.conversation_id)
+    found = await service.desk.suggestions(grace.principal, customer.conversation_id)
     assert found and all(s["title"] and s["text"] and s["article_id"] for s in found)
     assert any(s["category"] in ("returns", "payments") for s in found)
     quiet = await Customer.start(service)
-    assert await service.desk.suggestions(quiet.conversation_id) == []
+    assert await service.desk.suggestions(SUPERVISOR, quiet.conversation_id) == []
     assert await Suggestions(False).for_text("refund") == []
 
 
@@ -216,7 +216,7 @@ async def test_a_supervisor_acting_ends_the_assigned_agents_turn(service: Handof
     await ada.presence("away")
     moved = await service.desk.transfer(ada.principal, customer.conversation_id, tier=2)
     assert moved.excluded == frozenset({grace.id})  # never back to grace; ada may still take it
-    ticket = await service.helpdesk.ticket(moved.ticket_id or 0)
+    ticket = await service.helpdesk.ticket(SUPERVISOR, moved.ticket_id or 0)
     assert [(a["agent_id"], a["end_cause"]) for a in ticket["assignments"]] == [(grace.id, "transferred")]
     assert (ticket["transitions"][-1]["cause"], ticket["transitions"][-1]["actor"]) == ("transferred", ada.id)
     assert await service.desk.mine(grace.principal) == []
@@ -228,9 +228,9 @@ async def test_a_supervisor_acting_ends_the_assigned_agents_turn(service: Handof
     assert (await second.record()).agent_id == linus.id
     resolved = await service.desk.resolve(ada.principal, second.conversation_id)  # on linus's conversation
     assert resolved.state is State.RESOLVED
-    ticket = await service.helpdesk.ticket(resolved.ticket_id or 0)
+    ticket = await service.helpdesk.ticket(SUPERVISOR, resolved.ticket_id or 0)
     assert [(a["agent_id"], a["end_cause"]) for a in ticket["assignments"]] == [(linus.id, "resolved")]
     await second.inbox.next(message_from("system", "Ada Lovelace marked this conversation as resolved"))
     assert await service.desk.mine(linus.principal) == []
-    team = {member["name"]: member for member in await service.accounts.team()}
+    team = {member["name"]: member for member in await service.accounts.team(SUPERVISOR)}
     assert team["Linus Berg"]["load"] == 0

@@ -9,7 +9,7 @@ from handoff.service import HandoffService
 from handoff.service.ports import Store
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import message_from, of_type
-from tests.handoff.world import Agent, Customer, FakeClock
+from tests.handoff.world import SUPERVISOR, Agent, Customer, FakeClock
 
 
 async def queued(service: HandoffService, count: int, clock: FakeClock | None = None) -> list[Customer]:
@@ -36,7 +36,7 @@ async def test_an_online_agent_gets_the_conversation_at_once(service: HandoffSer
     state = await customer.inbox.next(of_type("state", state="assigned"))
     assert (state["agent_name"], state["queue"]) == ("Grace Hopper", None)
     await grace.inbox.next(of_type("queue_exit", conversation_id=customer.conversation_id))
-    ticket = await service.helpdesk.ticket(assigned["ticket_id"])
+    ticket = await service.helpdesk.ticket(SUPERVISOR, assigned["ticket_id"])
     assert ticket["assigned_at"] and ticket["assignee_id"] == grace.id
     assignment = ticket["transitions"][-1]
     assert (assignment["cause"], assignment["actor"]) == ("assigned", grace.id)
@@ -49,21 +49,21 @@ async def test_capacity_holds_and_a_freed_slot_takes_the_next(service: HandoffSe
     customers = await queued(service, 4, clock)
     mine = await service.desk.mine(linus.principal)  # oldest assignment first
     assert [s["conversation_id"] for s in mine] == [c.conversation_id for c in customers[:3]]
-    assert [s["conversation_id"] for s in await service.desk.queue()] == [customers[3].conversation_id]
+    assert [s["conversation_id"] for s in await service.desk.queue(SUPERVISOR)] == [customers[3].conversation_id]
     await service.desk.resolve(linus.principal, customers[0].conversation_id)
     assert (await customers[3].record()).agent_id == linus.id
-    assert await service.desk.queue() == []
+    assert await service.desk.queue(SUPERVISOR) == []
 
 
 async def test_coming_online_routes_the_queue_in_service_order(service: HandoffService, clock: FakeClock) -> None:
     grace = await Agent.sign_in(service, "grace")
     await grace.presence("away")
     customers = await queued(service, 4, clock)
-    assert [s["position"] for s in await service.desk.queue()] == [1, 2, 3, 4]
+    assert [s["position"] for s in await service.desk.queue(SUPERVISOR)] == [1, 2, 3, 4]
     await grace.presence("online")  # capacity 3: the oldest three
     assert {s["conversation_id"] for s in await service.desk.mine(grace.principal)} == {
         c.conversation_id for c in customers[:3]}
-    assert [s["conversation_id"] for s in await service.desk.queue()] == [customers[3].conversation_id]
+    assert [s["conversation_id"] for s in await service.desk.queue(SUPERVISOR)] == [customers[3].conversation_id]
     for customer in customers[:3]:
         await customer.inbox.next(message_from("system", "Grace Hopper has joined"))
 
@@ -86,7 +86,7 @@ async def test_an_unanswered_assignment_goes_back_to_the_queue(service: HandoffS
     await customer.inbox.next(message_from("system", "Linus Berg has joined"))
     record = await customer.record()
     assert (record.agent_id, record.excluded) == (linus.id, frozenset({grace.id}))
-    ticket = await service.helpdesk.ticket(record.ticket_id or 0)
+    ticket = await service.helpdesk.ticket(SUPERVISOR, record.ticket_id or 0)
     assert [(a["agent_id"], a["end_cause"]) for a in ticket["assignments"]] == [
         (grace.id, "accept_timeout"), (linus.id, None)]
     assert [t["cause"] for t in ticket["transitions"]][-3:] == ["assigned", "accept_timeout", "assigned"]
@@ -117,9 +117,9 @@ async def test_a_customer_gone_from_the_queue_too_long_is_abandoned(service: Han
     assert (await gone.record()).state is State.ABANDONED
     assert (await back.record()).state is State.QUEUED
     await grace.inbox.next(of_type("queue_exit", conversation_id=gone.conversation_id))
-    ticket = await service.helpdesk.ticket((await gone.record()).ticket_id or 0)
+    ticket = await service.helpdesk.ticket(SUPERVISOR, (await gone.record()).ticket_id or 0)
     assert (ticket["status"], ticket["resolution"]) == ("abandoned", "abandoned")
-    assert [s["conversation_id"] for s in await service.desk.queue()] == [back.conversation_id]
+    assert [s["conversation_id"] for s in await service.desk.queue(SUPERVISOR)] == [back.conversation_id]
 
 
 async def test_two_instances_never_assign_one_conversation_twice(open_service: OpenService, profile: str,
@@ -135,7 +135,7 @@ async def test_two_instances_never_assign_one_conversation_twice(open_service: O
     assigned = [cid for ids in owners.values() for cid in ids]
     assert len(assigned) == len(set(assigned)) == 10
     assert {name: len(ids) for name, ids in owners.items()} == {"ada": 4, "grace": 3, "linus": 3}
-    waiting = [s["conversation_id"] for s in await services[-1].desk.queue()]
+    waiting = [s["conversation_id"] for s in await services[-1].desk.queue(SUPERVISOR)]
     assert len(waiting) == len(customers) - 10 and not set(waiting) & set(assigned)
 
 
@@ -147,7 +147,7 @@ async def test_routing_reads_past_conversations_nobody_free_may_take(service: Ha
     await easy.say("a person please")
     linus = await Agent.sign_in(service, "linus")  # tier 1 only
     assert (await easy.record()).agent_id == linus.id
-    assert len(await service.desk.queue()) == 60
+    assert len(await service.desk.queue(SUPERVISOR)) == 60
 
 
 async def test_routing_is_not_thrown_off_when_the_queue_changes_under_it(open_service: OpenService) -> None:
@@ -207,6 +207,6 @@ async def test_two_sweepers_at_once_leave_each_conversation_handled_once(open_se
     assert (await gone.record()).state is State.ABANDONED
     record = await slow.record()
     assert (record.state, record.excluded) == (State.QUEUED, frozenset({grace.id}))
-    ticket = await services[0].helpdesk.ticket(record.ticket_id or 0)
+    ticket = await services[0].helpdesk.ticket(SUPERVISOR, record.ticket_id or 0)
     assert [(a["agent_id"], a["end_cause"]) for a in ticket["assignments"]] == [(grace.id, "accept_timeout")]
     assert [t["cause"] for t in ticket["transitions"]].count("accept_timeout") == 1

@@ -13,7 +13,7 @@ from handoff.service import HandoffService
 from handoff.service.auth import widget_signature
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import message_from, of_type
-from tests.handoff.world import T0, Agent, Customer, FakeClock, FakeRasa, handoff_request
+from tests.handoff.world import SUPERVISOR, T0, Agent, Customer, FakeClock, FakeRasa, handoff_request
 
 
 async def away(service: HandoffService, username: str) -> Agent:
@@ -39,7 +39,7 @@ async def test_a_hand_off_opens_a_ticket_and_queues_the_customer(service: Handof
     assert (record.state, record.priority, record.tier, record.reasons) == (State.QUEUED, Priority.NORMAL, 1,
                                                                             ("explicit_request",))
     assert summary["version"] == record.version and summary["rank"] == record.rank
-    ticket = await service.helpdesk.ticket(record.ticket_id or 0)
+    ticket = await service.helpdesk.ticket(SUPERVISOR, record.ticket_id or 0)
     assert (ticket["status"], ticket["priority"], ticket["tier"]) == ("open", "normal", 1)
     assert ticket["request"]["schema"].startswith("handoff-request/")
     assert ticket["summary"].startswith("The customer asked for a person")
@@ -56,9 +56,9 @@ async def test_positions_follow_the_queue_order(service: HandoffService, clock: 
     clock.advance(30)
     await second.say("a person please")
     assert (await second.inbox.next(of_type("state", state="queued")))["queue"]["position"] == 2
-    assert [s["conversation_id"] for s in await service.desk.queue()] == [first.conversation_id,
+    assert [s["conversation_id"] for s in await service.desk.queue(SUPERVISOR)] == [first.conversation_id,
                                                                           second.conversation_id]
-    assert [s["position"] for s in await service.desk.queue()] == [1, 2]
+    assert [s["position"] for s in await service.desk.queue(SUPERVISOR)] == [1, 2]
     clock.advance(30)
     furious = await Customer.start(service)
     await furious.say("I am furious, nothing works")  # high priority: ahead of both (aging: 300 s a level)
@@ -79,7 +79,7 @@ async def test_a_vip_with_a_high_request_is_urgent_and_at_least_tier_two(open_se
     assert (queued.priority, queued.tier) == (Priority.URGENT, 3)  # complaint 0.75 + frustration 0.9 + vip 0.5
     assert queued.profile is not None and (queued.profile.value_tier, queued.profile.lifetime_value) == (
         "vip", 4820.5)
-    ticket = await service.helpdesk.ticket(queued.ticket_id or 0)
+    ticket = await service.helpdesk.ticket(SUPERVISOR, queued.ticket_id or 0)
     assert (ticket["priority"], ticket["tier"]) == ("urgent", 3)
 
 
@@ -95,11 +95,11 @@ async def test_out_of_hours_the_hand_off_is_an_offline_ticket_with_a_callback(op
     assert "Wednesday 08:00" in told["message"]["text"]  # next week's opening
     await customer.inbox.next(of_type("state", state="offline"))
     record = await customer.record()
-    ticket = await service.helpdesk.ticket(record.ticket_id or 0)
+    ticket = await service.helpdesk.ticket(SUPERVISOR, record.ticket_id or 0)
     assert ticket["status"] == "offline"
     assert ticket["callback"] == {"contact": "jo@example.com", "channel": "email", "by": "2026-12-02T08:00:00+00:00"}
     assert [t["cause"] for t in ticket["transitions"]][-1] == "out_of_hours"
-    assert await service.desk.queue() == []
+    assert await service.desk.queue(SUPERVISOR) == []
     assert not [f for f in await watcher.inbox.settle() if f["type"].startswith("queue")]
     anonymous = await Customer.start(service)
     await anonymous.say("a person please")
@@ -120,7 +120,7 @@ async def test_two_escalations_at_once_open_one_ticket(open_service: OpenService
 
     await asyncio.gather(*(says(customer, services[n % len(services)], n)
                            for customer in customers for n in range(2)))
-    tickets = await services[0].helpdesk.tickets(limit=200)
+    tickets = await services[0].helpdesk.tickets(SUPERVISOR, limit=200)
     assert sorted(t["conversation_id"] for t in tickets) == sorted(c.conversation_id for c in customers)
     assert {t["status"] for t in tickets} == {"open"}
     for customer in customers:
@@ -146,7 +146,7 @@ async def test_the_request_names_the_category(service: HandoffService) -> None:
     await customer.say("I am furious")  # the fake bot says: orders
     record = await customer.record()
     assert record.category == "orders"
-    assert (await service.desk.queue())[0]["category"] == "orders"
+    assert (await service.desk.queue(SUPERVISOR))[0]["category"] == "orders"
 
 
 async def test_an_older_bots_request_is_taken_and_its_category_read_from_the_knowledge(
@@ -177,5 +177,5 @@ async def test_whatever_the_bot_sends_the_customer_is_handed_off(service: Handof
     await customer.say("help me")
     record = await customer.record()
     assert record.state is State.QUEUED and record.reasons
-    ticket = await service.helpdesk.ticket(record.ticket_id or 0)
+    ticket = await service.helpdesk.ticket(SUPERVISOR, record.ticket_id or 0)
     assert ticket["status"] == "open" and isinstance(ticket["summary"], str)

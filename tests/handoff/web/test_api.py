@@ -80,7 +80,8 @@ async def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_it(api: 
     assert response.json()["agent"] == {"id": response.json()["agent"]["id"], "username": "grace",
                                         "name": "Grace Hopper", "role": "agent", "presence": "online"}
     assert (await api.get("/api/me")).json()["username"] == "grace"  # the cookie alone
-    assert (await api.post("/api/auth/logout")).status_code == 204
+    assert (await api.post("/api/auth/logout")).status_code == 403  # the cookie alone does not change things
+    assert (await api.post("/api/auth/logout", headers={"X-Requested-With": "console"})).status_code == 204
     assert (await api.get("/api/me", headers={"Authorization": f"Bearer {response.json()['token']}"})).status_code \
         == 401
 
@@ -184,7 +185,7 @@ async def test_tickets_over_rest(api: httpx.AsyncClient) -> None:
 async def test_pages_and_the_api_description(api: httpx.AsyncClient) -> None:
     console = await api.get("/console")
     assert console.status_code == 200 and "script-src 'self'" in console.headers["content-security-policy"]
-    assert console.headers["x-frame-options"] == "DENY"
+    assert console.headers["x-frame-options"] == "DENY"  # more in test_security.py
     assert (await api.get("/widget.js")).headers["content-type"].startswith("text/javascript")
     assert (await api.get("/static/console-queue.js")).status_code == 200
     assert (await api.get("/static/..%2Fapp.py")).status_code == 404

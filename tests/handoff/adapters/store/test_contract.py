@@ -341,6 +341,36 @@ class TestStoreContract:
         assert await store.get_session("none") is None
         assert await store.get_session("long") == {"a": 2}
 
+    async def test_end_sessions_deletes_every_session_of_one_owner(self, store: Store) -> None:
+        await store.put_session("a1", {"n": 1}, 60.0, owner="ann")
+        await store.put_session("a2", {"n": 2}, 60.0, owner="ann")
+        await store.put_session("b1", {"n": 3}, 60.0, owner="bob")
+        await store.put_session("x", {"n": 4}, 60.0)
+        await store.delete_session("a2")
+        assert await store.end_sessions("ann") == 1
+        assert (await store.get_session("a1"), await store.get_session("a2")) == (None, None)
+        assert (await store.get_session("b1"), await store.get_session("x")) == ({"n": 3}, {"n": 4})
+        assert await store.end_sessions("ann") == 0
+        assert await store.end_sessions("nobody") == 0
+        await store.put_session("a3", {"n": 5}, 60.0, owner="ann")  # a new session after the end works
+        assert await store.get_session("a3") == {"n": 5}
+
+    # failures in a row ---------------------------------------------------------------------------
+    async def test_failures_count_in_a_row_until_they_lapse_or_are_cleared(self, store: Store) -> None:
+        assert await store.failures("k") == (0, 0.0)
+        assert [await store.add_failure("k", 100.0 + i, 60.0) for i in range(3)] == [1, 2, 3]
+        assert await store.failures("k") == (3, 102.0)
+        assert await store.add_failure("other", 102.5, 60.0) == 1
+        assert await store.add_failure("k", 162.0, 60.0) == 4  # 60 s after the last: still in a row
+        assert await store.add_failure("k", 222.5, 60.0) == 1  # more than 60 s after: starts again
+        await store.clear_failures("k")
+        assert await store.failures("k") == (0, 0.0)
+        assert await store.failures("other") == (1, 102.5)
+
+    async def test_failures_count_every_one_when_they_come_at_once(self, store: Store) -> None:
+        counts = await asyncio.gather(*(store.add_failure("k", 100.0, 60.0) for _ in range(20)))
+        assert sorted(counts) == list(range(1, 21))
+
     # the bus -------------------------------------------------------------------------------
     async def test_bus_delivers_in_publication_order(self, store: Store) -> None:
         seen: list[Event] = []

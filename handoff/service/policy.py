@@ -1,0 +1,133 @@
+"""Who may do what: one table of actions by role, the only place the service decides authorization.
+
+Every part that reads or changes something for a signed-in person asks :func:`check` (or :func:`scope`, to
+filter a list) before it does; the REST API and the agent socket reach the service only through those parts,
+so one rule holds for every front door. Pure: no I/O, nothing but the table and the caller's role. Whether
+the object is the caller's own is for the caller to find out (it may need the ticket log); the table says
+what follows from it.
+
+Scopes:
+
+- ``all``: any object;
+- ``own``: the caller's own only. A conversation is an agent's own while it is assigned to them, and while
+  its ticket is one they have worked on (so they can still read it and leave a note after a transfer); a
+  ticket is their own if they are or were assigned to it. For a list, ``own`` keeps the caller's own;
+- ``none``: refused, whatever the object.
+
+An admin may do everything a supervisor may: they manage accounts, so they could give themselves any role
+anyway; a narrower admin would only be a pretence of separation.
+
+``docs/security.md`` ("Authorization") carries :func:`markdown_table`, and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from handoff.core.errors import NotAllowed
+from handoff.core.model import Role
+
+
+class Action(StrEnum):
+    """What a signed-in person may ask of the service."""
+
+    SELF = "self"
+    QUEUE = "queue"
+    TEAM = "team"
+    CANNED = "canned"
+    TAKE = "take"
+    READ_CONVERSATION = "read_conversation"
+    WORK_CONVERSATION = "work_conversation"
+    NOTE = "note"
+    LIST_TICKETS = "list_tickets"
+    READ_TICKET = "read_ticket"
+    EDIT_TICKET = "edit_ticket"
+    MANAGE_ACCOUNTS = "manage_accounts"
+
+
+class Scope(StrEnum):
+    ALL = "all"
+    OWN = "own"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the table.
+
+    Attributes:
+        what: the endpoints and socket frames the action covers (for the documentation's table).
+        scopes: the scope of each role.
+        refusal: the sentence a refused caller gets.
+    """
+
+    what: str
+    scopes: Mapping[Role, Scope]
+    refusal: str
+
+
+def _rule(what: str, agent: Scope, supervisor: Scope, admin: Scope, refusal: str) -> Rule:
+    return Rule(what, MappingProxyType({Role.AGENT: agent, Role.SUPERVISOR: supervisor, Role.ADMIN: admin}), refusal)
+
+
+ALL, OWN, NONE = Scope.ALL, Scope.OWN, Scope.NONE
+RULES: Mapping[Action, Rule] = MappingProxyType({
+    Action.SELF: _rule("`GET /api/me`, `PUT /api/me/presence`, `POST /api/auth/logout`, "
+                       "`GET /api/agent/conversations` (their own), the agent socket and its `ping`",
+                       ALL, ALL, ALL, "You may not do that."),
+    Action.QUEUE: _rule("`GET /api/queue`, the queue in the socket's `hello` and its `queue_entry` / `queue_exit` "
+                        "frames: one summary per waiting conversation, no transcript", ALL, ALL, ALL,
+                        "You may not see the queue."),
+    Action.TEAM: _rule("`GET /api/agents`: names, roles, tiers, presence and load, for transfers", ALL, ALL, ALL,
+                       "You may not see the team."),
+    Action.CANNED: _rule("`GET /api/canned-responses`", ALL, ALL, ALL, "You may not see the canned responses."),
+    Action.TAKE: _rule("`POST /api/agent/conversations/{id}/accept`: take a queued conversation", ALL, ALL, ALL,
+                       "You may not take conversations."),
+    Action.READ_CONVERSATION: _rule("`GET /api/agent/conversations/{id}` (transcript, customer, past tickets), "
+                                    "`GET .../suggestions`", OWN, ALL, ALL,
+                                    "This conversation is not one of yours."),
+    Action.WORK_CONVERSATION: _rule("`POST .../messages`, `.../transfer`, `.../handback`, `.../resolve`; the "
+                                    "socket's `message` and `typing` frames", OWN, ALL, ALL,
+                                    "This conversation is assigned to another agent."),
+    Action.NOTE: _rule("`POST /api/agent/conversations/{id}/notes`", OWN, ALL, ALL,
+                       "This conversation is not one of yours."),
+    Action.LIST_TICKETS: _rule("`GET /api/tickets` (an agent's list holds their own tickets only)", OWN, ALL, ALL,
+                               "You may not list tickets."),
+    Action.READ_TICKET: _rule("`GET /api/tickets/{id}` (transcript, notes, history)", OWN, ALL, ALL,
+                              "This ticket is not one of yours."),
+    Action.EDIT_TICKET: _rule("`PATCH /api/tickets/{id}` (tags, priority)", OWN, ALL, ALL,
+                              "This ticket is not one of yours."),
+    Action.MANAGE_ACCOUNTS: _rule("`/api/admin/agents...`: list, create, change, deactivate accounts, reset "
+                                  "passwords", NONE, NONE, ALL, "Only an admin manages accounts."),
+})
+
+
+def scope(role: Role, action: Action) -> Scope:
+    """How far ``role`` may do ``action``."""
+    return RULES[action].scopes[Role(role)]
+
+
+def allowed(role: Role, action: Action, own: bool | None = None) -> bool:
+    """Whether ``role`` may do ``action`` on an object that is (``own=True``) or is not its own; ``own=None``:
+    no particular object (a list, which the caller filters when the scope is ``own``)."""
+    granted = scope(role, action)
+    return granted is Scope.ALL or (granted is Scope.OWN and own is not False)
+
+
+def check(role: Role, action: Action, own: bool | None = None) -> None:
+    """Raise :class:`NotAllowed` (with the rule's sentence) unless :func:`allowed`."""
+    if not allowed(role, action, own):
+        raise NotAllowed(RULES[action].refusal)
+
+
+def markdown_table() -> str:
+    """The table as docs/security.md shows it."""
+    roles = list(Role)
+    lines = ["| action | what | " + " | ".join(role.value for role in roles) + " |",
+             "|---|---|" + "---|" * len(roles)]
+    for action, rule in RULES.items():
+        lines.append(f"| `{action.value}` | {rule.what} | " + " | ".join(rule.scopes[r].value for r in roles) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,280 @@
+"""Who may call what, as one table: every route of the application x every kind of caller x whose object it is
+-> the status the caller gets.
+
+Callers: ``nobody`` (no credentials), ``customer`` (the token of their own conversation), and an ``agent``
+(grace), a ``supervisor`` (ada) and an ``admin``, each signed in. Targets: ``-`` (no object), ``own`` (the
+caller's: the conversation assigned to them, its ticket, their account; the customer's conversation),
+``other`` (another agent's: linus's, one conversation per caller so that one caller's action does not change
+another's answer), ``queued`` (a conversation waiting for anybody). Socket rows give the close code of a refused
+socket, or 200 for a hello, an ``ack`` or a frame served; an ``error`` frame counts as its HTTP status. The rule
+behind the table is :mod:`handoff.service.policy`; docs/security.md shows it.
+
+A route added to the application without rows here fails :func:`test_every_route_has_rows`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from handoff.service import HandoffService, policy
+from handoff.settings import HandoffSettings
+from handoff.web.app import create_app
+from tests.conftest import ROOT
+from tests.handoff.conftest import OpenService
+from tests.handoff.web.sockets import connect
+from tests.handoff.world import PASSWORD, Agent, Customer
+
+CALLERS = ("nobody", "customer", "agent", "supervisor", "admin")
+TABLE = """
+method     path                                                  target  nobody customer agent supervisor admin
+GET        /                                                     -       200    200      200   200        200
+GET        /widget.js                                            -       200    200      200   200        200
+GET        /console                                              -       200    200      200   200        200
+GET        /static/{name}                                        -       200    200      200   200        200
+GET        /health                                               -       200    200      200   200        200
+GET        /openapi.json                                         -       200    200      200   200        200
+GET        /docs                                                 -       200    200      200   200        200
+GET        /docs/oauth2-redirect                                 -       200    200      200   200        200
+GET        /redoc                                                -       200    200      200   200        200
+POST       /api/conversations                                    -       201    201      201   201        201
+GET        /api/conversations/{conversation_id}/messages         own     403    200      403   403        403
+GET        /api/conversations/{conversation_id}/messages         other   403    403      403   403        403
+POST       /api/conversations/{conversation_id}/messages         own     403    200      403   403        403
+POST       /api/conversations/{conversation_id}/messages         other   403    403      403   403        403
+WS         /ws/customer                                          own     4401   200      4401  4401       4401
+WS         /ws/customer                                          other   4401   4401     4401  4401       4401
+POST       /api/auth/login                                       -       200    200      200   200        200
+POST       /api/auth/logout                                      -       204    204      204   204        204
+GET        /api/me                                               -       401    401      200   200        200
+PUT        /api/me/presence                                      -       401    401      200   200        200
+GET        /api/queue                                            -       401    401      200   200        200
+GET        /api/agent/conversations                              -       401    401      200   200        200
+GET        /api/agent/conversations/{conversation_id}            own     401    401      200   200        200
+GET        /api/agent/conversations/{conversation_id}            other   401    401      403   200        200
+GET        /api/agent/conversations/{conversation_id}            queued  401    401      403   200        200
+GET        /api/agent/conversations/{conversation_id}/suggestions own    401    401      200   200        200
+GET        /api/agent/conversations/{conversation_id}/suggestions other  401    401      403   200        200
+GET        /api/agent/conversations/{conversation_id}/suggestions queued 401    401      403   200        200
+POST       /api/agent/conversations/{conversation_id}/accept     own     401    401      200   200        200
+POST       /api/agent/conversations/{conversation_id}/accept     other   401    401      409   409        409
+POST       /api/agent/conversations/{conversation_id}/messages   own     401    401      200   200        200
+POST       /api/agent/conversations/{conversation_id}/messages   other   401    401      403   200        200
+POST       /api/agent/conversations/{conversation_id}/messages   queued  401    401      409   409        409
+POST       /api/agent/conversations/{conversation_id}/notes      own     401    401      201   201        201
+POST       /api/agent/conversations/{conversation_id}/notes      other   401    401      403   201        201
+POST       /api/agent/conversations/{conversation_id}/notes      queued  401    401      403   201        201
+POST       /api/agent/conversations/{conversation_id}/transfer   own     401    401      200   200        200
+POST       /api/agent/conversations/{conversation_id}/transfer   other   401    401      403   200        200
+POST       /api/agent/conversations/{conversation_id}/handback   own     401    401      200   200        200
+POST       /api/agent/conversations/{conversation_id}/handback   other   401    401      403   200        200
+POST       /api/agent/conversations/{conversation_id}/resolve    own     401    401      200   200        200
+POST       /api/agent/conversations/{conversation_id}/resolve    other   401    401      403   200        200
+GET        /api/agents                                           -       401    401      200   200        200
+GET        /api/canned-responses                                 -       401    401      200   200        200
+GET        /api/tickets                                          -       401    401      200   200        200
+GET        /api/tickets/{ticket_id}                              own     401    401      200   200        200
+GET        /api/tickets/{ticket_id}                              other   401    401      403   200        200
+GET        /api/tickets/{ticket_id}                              queued  401    401      403   200        200
+PATCH      /api/tickets/{ticket_id}                              own     401    401      200   200        200
+PATCH      /api/tickets/{ticket_id}                              other   401    401      403   200        200
+GET        /api/admin/agents                                     -       401    401      403   403        200
+POST       /api/admin/agents                                     -       401    401      403   403        201
+PATCH      /api/admin/agents/{agent_id}                          own     401    401      403   403        200
+PATCH      /api/admin/agents/{agent_id}                          other   401    401      403   403        200
+POST       /api/admin/agents/{agent_id}/password                 own     401    401      403   403        204
+POST       /api/admin/agents/{agent_id}/password                 other   401    401      403   403        204
+WS         /ws/agent                                             -       4401   4401     200   200        200
+WS:message /ws/agent                                             own     4401   4401     200   200        200
+WS:message /ws/agent                                             other   4401   4401     403   200        200
+WS:typing  /ws/agent                                             own     4401   4401     200   200        200
+WS:typing  /ws/agent                                             other   4401   4401     403   200        200
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    target: str
+    expected: dict[str, int]
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path} {self.target}"
+
+
+def rows() -> list[Row]:
+    lines = [line.split() for line in TABLE.strip().splitlines()[1:]]
+    return [Row(m, p, t, dict(zip(CALLERS, map(int, codes), strict=True))) for m, p, t, *codes in lines]
+
+
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/conversations"): {},
+    ("POST", "/api/conversations/{conversation_id}/messages"): {"text": "hello"},
+    ("POST", "/api/auth/login"): {"username": "grace", "password": PASSWORD},
+    ("PUT", "/api/me/presence"): {"presence": "away"},
+    ("POST", "/api/agent/conversations/{conversation_id}/messages"): {"text": "Hello from the desk"},
+    ("POST", "/api/agent/conversations/{conversation_id}/notes"): {"text": "a note"},
+    ("POST", "/api/agent/conversations/{conversation_id}/transfer"): {"tier": 2},
+    ("PATCH", "/api/tickets/{ticket_id}"): {"tags": ["checked"]},
+    ("POST", "/api/admin/agents"): {"name": "New Colleague", "password": "a-long-password"},
+    ("PATCH", "/api/admin/agents/{agent_id}"): {"capacity": 3},
+    ("POST", "/api/admin/agents/{agent_id}/password"): {"password": "another-long-password"},
+}
+FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
+                "bad_request": 400}
+
+
+@dataclass
+class World:
+    """Linus (an agent) has three conversations, grace, ada and the admin one each; one waits in the queue; a
+    customer talks to the bot. Everybody is away, so nothing moves unless a caller moves it."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    tokens: dict[str, str | None]
+    accounts: dict[str, str]
+    own: dict[str, str]
+    other: dict[str, str]
+    queued: str
+    tickets: dict[str, int]
+
+    def ids(self, caller: str, target: str) -> dict[str, Any]:
+        conversation = {"own": self.own.get(caller, self.own["agent"]), "queued": self.queued}.get(
+            target, self.other.get(caller, self.other["agent"]))
+        ticket = self.tickets.get(conversation, self.tickets[self.own["agent"]])
+        account = self.accounts.get(caller, self.accounts["linus"]) if target == "own" else self.accounts["linus"]
+        return {"conversation_id": conversation, "ticket_id": ticket, "agent_id": account, "name": "console.js"}
+
+
+async def escalated(service: HandoffService) -> Customer:
+    customer = await Customer.start(service, name="Jo", email="jo@example.com")
+    await customer.say("a person please")
+    return customer
+
+
+@pytest.fixture
+def profile() -> str:
+    return "embedded"  # who may do what does not depend on where the live state is kept
+
+
+@pytest.fixture
+async def world(open_service: OpenService) -> AsyncIterator[World]:
+    service = await open_service()
+
+    async def opener(settings: HandoffSettings) -> HandoffService:
+        return service
+
+    app = create_app(service.settings, opener)
+    tokens: dict[str, str | None] = {"nobody": None}
+    accounts, own, other, tickets = {}, {}, {}, {}
+    linus = await Agent.sign_in(service, "linus")
+    theirs = [await escalated(service) for _ in CALLERS[2:]]
+    await linus.presence("away")
+    accounts["linus"] = linus.id
+    for caller, username in (("agent", "grace"), ("supervisor", "ada"), ("admin", "admin")):
+        agent = await Agent.sign_in(service, username)
+        customer = await escalated(service)
+        await agent.presence("away")
+        tokens[caller], accounts[caller], own[caller] = agent.token, agent.id, customer.conversation_id
+        other[caller] = theirs.pop().conversation_id
+    queued = await escalated(service)
+    mine = await Customer.start(service)
+    await mine.say("hello")
+    tokens["customer"], own["customer"] = service.customers.token(mine.conversation_id), mine.conversation_id
+    for conversation_id in [*own.values(), *other.values(), queued.conversation_id]:
+        record = await service.customers.get(conversation_id)
+        if record.ticket_id is not None:
+            tickets[conversation_id] = record.ticket_id
+    assert (await queued.record()).state.value == "queued"
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://handoff.test") as client:
+        yield World(app, client, tokens, accounts, own, other, queued.conversation_id, tickets)
+
+
+async def socket_outcome(world: World, row: Row, caller: str) -> int:
+    ids, token = world.ids(caller, row.target), world.tokens[caller]
+    params = {"conversation_id": ids["conversation_id"]} if row.path == "/ws/customer" else {}
+    if token:
+        params["token"] = token
+    async with connect(world.app, row.path, params) as socket:
+        try:
+            await socket.until("hello")
+        except Exception:
+            return await socket.closed()
+        if row.method == "WS":
+            return 200
+        kind = row.method.split(":")[1]
+        await socket.send({"type": kind, "conversation_id": ids["conversation_id"], "text": "Hello",
+                           "client_id": uuid.uuid4().hex})
+        await socket.send({"type": "ping"})
+        while True:
+            frame = await socket.receive()
+            if frame["type"] == "error":
+                return FRAME_STATUS[frame["code"]]
+            if frame["type"] in ("ack", "pong"):
+                return 200
+
+
+async def outcome(world: World, row: Row, caller: str) -> int:
+    if row.method.startswith("WS"):
+        return await socket_outcome(world, row, caller)
+    ids, token = world.ids(caller, row.target), world.tokens[caller]
+    body = BODIES.get((row.method, row.path))
+    if row.path == "/api/admin/agents" and body is not None:
+        body = {**body, "username": f"new-{caller}"}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await world.client.request(row.method, row.path.format(**ids), json=body, headers=headers)
+    return response.status_code
+
+
+@pytest.mark.parametrize("row", rows(), ids=lambda row: row.id)
+async def test_authorization_table(world: World, row: Row) -> None:
+    """Every caller in turn (in the table's order), each on their own objects."""
+    got = {caller: await outcome(world, row, caller) for caller in CALLERS}
+    assert got == row.expected
+
+
+def routes(within: Sequence[BaseRoute], prefix: str = "") -> set[tuple[str, str]]:
+    """``(method, path)`` of every route, ``WS`` for sockets, through included routers (FastAPI keeps them as
+    routes of their own)."""
+    found = set()
+    for route in within:
+        if (router := getattr(route, "original_router", None)) is not None:
+            found |= routes(router.routes, prefix + getattr(route.include_context, "prefix", ""))
+        elif isinstance(route, APIWebSocketRoute | WebSocketRoute):
+            found.add(("WS", prefix + route.path))
+        elif isinstance(route, APIRoute | Route):
+            found |= {(method, prefix + route.path) for method in (route.methods or set()) - {"HEAD"}}
+        else:
+            raise AssertionError(f"a route of a kind the table does not know: {route!r}")
+    return found
+
+
+def test_every_route_has_rows() -> None:
+    """The table covers every route of the application, and names no route it does not have."""
+    in_table = {(row.method, row.path) for row in rows() if ":" not in row.method}
+    assert routes(create_app(HandoffSettings()).routes) == in_table
+
+
+def test_the_table_tries_every_target_an_object_route_has() -> None:
+    for row in rows():
+        takes_object = row.path == "/ws/customer" or ":" in row.method or (
+            "{" in row.path and row.path != "/static/{name}")
+        assert (row.target != "-") == takes_object, row.id
+    pairs = {(row.method, row.path) for row in rows() if row.target == "own"}
+    assert pairs == {(row.method, row.path) for row in rows() if row.target == "other"}
+
+
+def test_the_security_doc_shows_the_policy_as_it_is() -> None:
+    """docs/security.md's table is the policy's: regenerate it with ``policy.markdown_table()`` when it changes."""
+    assert policy.markdown_table() in (ROOT / "docs" / "security.md").read_text()
