@@ -11,6 +11,7 @@
     ├── NotAllowed             the caller may not do this (wrong customer token, not the assignee, role)
     │   └── NotAuthenticated   no valid session, or wrong username or password
     ├── BadRequest             malformed or oversized input
+    ├── RateLimited            a client asked too often (carries when to try again)
     └── UpstreamUnavailable    Rasa (or another service we call) does not answer
 
 Each message is a sentence fit for the person on the other end. ``code`` is the
@@ -79,6 +80,16 @@ class BadRequest(HandoffError):
     """The input is malformed or too large."""
 
     code = "bad_request"
+
+
+class RateLimited(HandoffError):
+    """A client went over an abuse limit; ``retry_after``: seconds until it may try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UpstreamUnavailable(HandoffError):

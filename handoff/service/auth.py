@@ -2,8 +2,8 @@
 
 Agents sign in with a password (Argon2id hashes, via argon2-cffi) and get a random session token kept in the
 store with a time to live; the console carries it in an HttpOnly cookie, scripts as a bearer token.
-Customers never sign in: the service gives each conversation a token, an HMAC of its id under
-``HANDOFF_SECRET``, and only that token opens the conversation.
+Customers never sign in: the service gives each conversation a token (:mod:`handoff.service.tokens`), and
+only that token opens the conversation.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from handoff.core.errors import BadRequest, NotAllowed, NotAuthenticated
-from handoff.core.model import AgentId, ConversationId, Role
+from handoff.core.errors import BadRequest, NotAuthenticated
+from handoff.core.model import AgentId, Role
 from handoff.service.ports import Store
 
 _hasher = PasswordHasher()
@@ -83,16 +83,6 @@ class Sessions:
 
     async def close(self, token: str) -> None:
         await self._store.delete_session(SESSION_PREFIX + token)
-
-
-def customer_token(secret: str, conversation_id: ConversationId) -> str:
-    """The key to one conversation: HMAC-SHA256 of its id under the service secret."""
-    return hmac.new(secret.encode(), f"conversation:{conversation_id}".encode(), hashlib.sha256).hexdigest()
-
-
-def check_customer_token(secret: str, conversation_id: ConversationId, token: str | None) -> None:
-    if not token or not hmac.compare_digest(customer_token(secret, conversation_id), token):
-        raise NotAllowed("This conversation belongs to someone else, or its link has expired.")
 
 
 def verified_external_id(widget_secret: str | None, external_id: str | None, signature: str | None) -> str | None:

@@ -153,6 +153,12 @@ class Store(Protocol):
     async def average_handle_time(self, default: float) -> float:
         """Mean of the recent handle times (a bounded window), or ``default`` with no history."""
 
+    # abuse limits ----------------------------------------------------------------------------
+    async def hit(self, key: str, window: float, now: float) -> int:
+        """Count one hit on ``key`` in the fixed window of ``window`` seconds that holds ``now`` (the windows
+        are ``[k * window, (k + 1) * window)``) and return the window's hits so far, this one included. Every
+        instance counts in the same counter; a window's counter is forgotten once it has passed."""
+
     # sessions --------------------------------------------------------------------------------
     async def put_session(self, token: str, data: Mapping[str, Any], ttl: float) -> None: ...
 

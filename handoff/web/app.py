@@ -25,6 +25,7 @@ from handoff.core.errors import (
     HandoffError,
     NotAllowed,
     NotAuthenticated,
+    RateLimited,
     StateConflict,
     UnknownConversation,
     UpstreamUnavailable,
@@ -33,6 +34,7 @@ from handoff.service import HandoffService
 from handoff.service.wiring import open_service
 from handoff.settings import HandoffSettings
 from handoff.web import api_agents, api_customers
+from handoff.web.guards import BodyLimit
 
 logger = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent / "static"
@@ -40,7 +42,7 @@ WEB = Path(__file__).resolve().parent / "static"
 CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 STATUS = {BadRequest: 400, NotAuthenticated: 401, NotAllowed: 403, UnknownConversation: 404, StateConflict: 409,
-          Conflict: 409, UpstreamUnavailable: 503}
+          Conflict: 409, RateLimited: 429, UpstreamUnavailable: 503}
 
 
 def create_app(settings: HandoffSettings,
@@ -64,6 +66,7 @@ def create_app(settings: HandoffSettings,
                               "WebSocket frames are described in docs/handoff-protocol.md.")
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.widget_origins), allow_credentials=False,
                        allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_exception_handler(HandoffError, handoff_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, invalid_body)  # type: ignore[arg-type]
     app.include_router(pages)
@@ -74,7 +77,8 @@ def create_app(settings: HandoffSettings,
 
 async def handoff_error(request: Request, exc: HandoffError) -> JSONResponse:
     status = next((STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS), 500)  # the most specific
-    return JSONResponse({"error": {"code": exc.code, "detail": str(exc)}}, status_code=status)
+    headers = {"Retry-After": str(int(exc.retry_after))} if isinstance(exc, RateLimited) else None
+    return JSONResponse({"error": {"code": exc.code, "detail": str(exc)}}, status_code=status, headers=headers)
 
 
 async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -16,6 +16,7 @@ process ends.
 from __future__ import annotations
 
 import bisect
+import math
 import time
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
@@ -66,6 +67,8 @@ class MemoryStore:
         self._agents: dict[AgentId, AgentSnapshot] = {}
         self._handle_times: deque[float] = deque(maxlen=handle_time_window)
         self._sessions: dict[str, tuple[float, str]] = {}
+        self._hits: dict[str, tuple[int, int]] = {}  # key -> (window number, hits in it)
+        self._hits_window = -1  # the newest window seen: older counters are dropped when it moves on
         self._next_sweep = 0.0
         self._bus = Fanout()
 
@@ -217,6 +220,17 @@ class MemoryStore:
         if not self._handle_times:
             return default
         return sum(self._handle_times) / len(self._handle_times)
+
+    # abuse limits ----------------------------------------------------------------------------
+    async def hit(self, key: str, window: float, now: float) -> int:
+        number = math.floor(now / window)
+        if number > self._hits_window:  # a new window: forget the counters of past ones (bounded memory)
+            self._hits_window = number
+            self._hits = {k: v for k, v in self._hits.items() if v[0] >= number}
+        seen, count = self._hits.get(key, (number, 0))
+        count = count + 1 if seen == number else 1
+        self._hits[key] = (number, count)
+        return count
 
     # sessions --------------------------------------------------------------------------------
     async def put_session(self, token: str, data: Mapping[str, Any], ttl: float) -> None:

@@ -12,6 +12,7 @@ Keys (all under a configurable prefix, default ``handoff:``):
 - ``agent-convs:<id>``: the agent's assignments scored by ``assigned_at``; the agent's load is
   its size, so load and assignments cannot disagree;
 - ``unanswered``: assigned, unanswered conversations scored by ``assigned_at``;
+- ``hits:<key>:<window>``: a rate-limit counter, expiring after its window;
 - ``session:<token>``: JSON with a TTL; ``handle-times``: a capped list;
 - pub/sub channels ``bus:<channel>`` (see :mod:`handoff.adapters.store.redis_bus`).
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -296,6 +298,17 @@ class RedisStore:
     async def average_handle_time(self, default: float) -> float:
         values = [float(v) for v in await self._redis.lrange(self._key("handle-times"), 0, -1)]
         return sum(values) / len(values) if values else default
+
+    # abuse limits ----------------------------------------------------------------------------
+    @_upstream
+    async def hit(self, key: str, window: float, now: float) -> int:
+        number = math.floor(now / window)
+        counter = self._key("hits", key, str(number))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(counter)
+            pipe.pexpire(counter, max(int(window * 2000), 1000))  # Redis forgets it once the window has passed
+            count, _ = await pipe.execute()
+        return int(count)
 
     # sessions --------------------------------------------------------------------------------
     @_upstream

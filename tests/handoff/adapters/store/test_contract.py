@@ -323,6 +323,17 @@ class TestStoreContract:
             await store.record_handle_time(10.0)
         assert await store.average_handle_time(60.0) == 10.0
 
+    # abuse limits ------------------------------------------------------------------------------
+    async def test_hit_counts_per_key_within_a_window(self, store: Store) -> None:
+        assert [await store.hit("open:10.0.0.1", 60.0, 120.0 + t) for t in (0, 1, 59.5)] == [1, 2, 3]
+        assert await store.hit("open:10.0.0.2", 60.0, 130.0) == 1  # another key, its own counter
+        assert await store.hit("open:10.0.0.1", 60.0, 180.0) == 1  # the next window starts again
+        assert await store.hit("open:10.0.0.1", 60.0, 181.0) == 2
+
+    async def test_hit_is_one_counter_for_every_caller(self, store: Store) -> None:
+        counts = await asyncio.gather(*(store.hit("message:k", 10.0, 5.0) for _ in range(20)))
+        assert sorted(counts) == list(range(1, 21))
+
     # sessions ----------------------------------------------------------------------------------
     async def test_sessions_put_get_delete(self, store: Store) -> None:
         data = {"customer_id": "u1", "scopes": ["chat"], "n": 3}

@@ -53,6 +53,17 @@ async def test_redis_store_assign_race_between_two_instances(redis_stores: Facto
     assert len(await second.queue()) == 30
 
 
+async def test_redis_store_rate_counters_are_shared_and_expire(redis_stores: Factory, redis_prefix: str) -> None:
+    one, other = await redis_stores(), await redis_stores()
+    assert [await one.hit("open:1.2.3.4", 60.0, 30.0), await other.hit("open:1.2.3.4", 60.0, 31.0)] == [1, 2]
+    client = Redis.from_url(REDIS_URL)
+    try:
+        ttl = await client.pttl(f"{redis_prefix}hits:open:1.2.3.4:0")
+    finally:
+        await client.aclose()
+    assert 60_000 < ttl <= 120_000  # gone from Redis once its window has passed
+
+
 async def test_redis_store_bus_crosses_instances(redis_stores: Factory) -> None:
     sender, receiver = await redis_stores(), await redis_stores()
     seen: list[Event] = []
