@@ -68,7 +68,8 @@ class Conversations:
         return tokens.issue(str(self._settings.secret), ConversationId(conversation_id), self._clock())
 
     async def check_token(self, conversation_id: str, token: str | None) -> None:
-        """Raises ``NotAllowed`` unless ``token`` is the conversation's, not expired and not revoked."""
+        """Raises ``NotAuthenticated`` (401, close 4401) unless ``token`` is the conversation's, not expired and
+        not revoked."""
         tokens.issued_at(str(self._settings.secret), ConversationId(conversation_id), token)  # forgeries: no I/O
         revoked = await self._store.get_session(tokens.REVOKED_PREFIX + conversation_id)
         tokens.check(str(self._settings.secret), ConversationId(conversation_id), token, now=self._clock(),
