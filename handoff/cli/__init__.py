@@ -7,6 +7,9 @@
     python -m handoff agent add USERNAME --name "Ada" --role supervisor --tiers 1,2 --password-stdin
     python -m handoff agent list
     python -m handoff seed data/demo             # load demo agents, customers and canned responses
+    python -m handoff customer export --email jo@example.com   # or --conversation-id, --external-id
+    python -m handoff customer delete --external-id 4711
+    python -m handoff retention                  # delete what is older than HANDOFF_RETENTION_DAYS now
 
 Settings come from the environment (README, "Configuration"); a bad value stops with a sentence naming it.
 """
@@ -20,6 +23,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from handoff.cli import customers
 from handoff.core.errors import HandoffError
 from handoff.settings import HandoffSettings
 
@@ -66,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     agent.add_parser("list", help="list agent accounts")
     seed_parser = sub.add_parser("seed", help="load demo agents, customers and canned responses (once)")
     seed_parser.add_argument("folder", type=Path, nargs="?", default=Path("data/demo"))
+    customers.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
         settings = HandoffSettings.from_env()
@@ -85,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             from handoff.cli.agents import list_agents
 
             asyncio.run(list_agents(settings))
+        elif args.command in ("customer", "retention"):
+            asyncio.run(customers.run(settings, args))
         elif args.command == "seed":
             import os
 

@@ -24,11 +24,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from handoff.adapters.store.base import Event, Handler, Subscription
-from handoff.adapters.tickets import MessageView, TicketLog, TransitionNote
+from handoff.adapters.tickets import CustomerView, MessageView, TicketLog, TransitionNote
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
-__all__ = ["Bot", "Clock", "Event", "Handler", "Knowledge", "MessageView", "Store", "Subscription", "TicketLog",
-           "TransitionNote"]
+__all__ = ["Bot", "Clock", "CustomerView", "Event", "Handler", "Knowledge", "MessageView", "Store", "Subscription",
+           "TicketLog", "TransitionNote"]
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""
@@ -90,6 +90,10 @@ class Store(Protocol):
         """Compare-and-set: apply ``changes`` (field -> value, ``state`` included) only if the current state
         is in ``expected``; return the new record. Raises ``UnknownConversation`` or ``StateConflict``
         (carrying the current state)."""
+
+    async def delete_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None:
+        """Forget the conversation's live record and take it out of every index (the queue, its agent's
+        assignments and load); return the record it had, or None if there was none."""
 
     # agents --------------------------------------------------------------------------------
     async def upsert_agent(self, agent: AgentSnapshot) -> None:

@@ -17,8 +17,9 @@ from handoff.service.facade import HandoffService
 from handoff.settings import HandoffSettings
 
 
-async def open_service(settings: HandoffSettings) -> HandoffService:
-    """The service on its adapters, started (agents loaded, sweeper running); ``close()`` it at the end."""
+async def open_service(settings: HandoffSettings, *, sweeper: bool = True) -> HandoffService:
+    """The service on its adapters, started (agents loaded, the sweeper running unless ``sweeper`` is False:
+    the command line's one-off tasks); ``close()`` it at the end."""
     config = load_routing_config(settings.routing_config)
     order = build_queue_order(config)
     store = await open_store(settings.redis_url, settings.key_prefix)
@@ -30,5 +31,5 @@ async def open_service(settings: HandoffSettings) -> HandoffService:
         bot=RasaClient(settings.rasa_url, str(settings.rasa_token), settings.rasa_timeout),
         knowledge=Suggestions(settings.suggestions),
         router=build_router(config), hours=build_business_hours(config), queue_order=order)
-    await service.start()
+    await service.start(sweeper=sweeper)
     return service

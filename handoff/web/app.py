@@ -33,7 +33,7 @@ from handoff.core.errors import (
 from handoff.service import HandoffService
 from handoff.service.wiring import open_service
 from handoff.settings import HandoffSettings
-from handoff.web import api_agents, api_customers
+from handoff.web import api_admin, api_agents, api_customers
 from handoff.web.guards import BodyLimit
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(pages)
     app.include_router(api_customers.router)
     app.include_router(api_agents.router)
+    app.include_router(api_admin.router)
     return app
 
 

@@ -112,6 +112,14 @@ class MemoryStore:
             raise StateConflict(f"Conversation {conversation_id} is {record.state.value}.", record.state)
         return self._write(_apply(record, changes))
 
+    async def delete_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None:
+        old = self._conversations.pop(conversation_id, None)
+        if old is not None and old.state is State.QUEUED:
+            del self._queue[bisect.bisect_left(self._queue, queue_key(old))]
+        if old is not None and old.agent_id is not None:
+            self._assigned.get(old.agent_id, set()).discard(conversation_id)
+        return old
+
     # agents --------------------------------------------------------------------------------
     def _load(self, agent_id: AgentId) -> int:
         return len(self._assigned.get(agent_id, ()))

@@ -178,6 +178,11 @@ class RedisStore:
                                 str(len(states)), *states, *_pairs(changes))
         return self._outcome(conversation_id, reply)
 
+    @_upstream
+    async def delete_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None:
+        flat = await self._run("delete", [self._key("conv", conversation_id)], conversation_id)
+        return decode_conversation(_hash(flat)) if flat else None
+
     # agents --------------------------------------------------------------------------------
     @_upstream
     async def upsert_agent(self, agent: AgentSnapshot) -> None:

@@ -100,6 +100,14 @@ local sets, deletes = read_changes(4 + k)
 write(KEYS[1], ARGV[2], sets, deletes)
 return {'ok', redis.call('HGETALL', KEYS[1])}
 
+-- @script delete
+-- KEYS[1] conversation hash; ARGV: prefix, id. Returns the record it was (empty if none), now gone with its indexes.
+local was = redis.call('HGETALL', KEYS[1])
+if #was == 0 then return was end
+unindex(ARGV[2], snapshot(KEYS[1]))
+redis.call('DEL', KEYS[1])
+return was
+
 -- @script enqueue
 -- KEYS[1] conversation hash; ARGV: prefix, id, changes (state=queued included).
 local state = redis.call('HGET', KEYS[1], 'state')

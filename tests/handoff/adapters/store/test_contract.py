@@ -104,6 +104,22 @@ class TestStoreContract:
         await store.update_conversation(cid(1), [State.QUEUED], {"state": State.ABANDONED})
         assert await store.queue() == [cid(2)]
 
+    async def test_delete_conversation_forgets_it_and_its_indexes(self, store: Store) -> None:
+        await online(store, A, capacity=1)
+        await queued(store, 1, 10.0)
+        await queued(store, 2, 20.0)
+        await queued(store, 3, 30.0)
+        assert await store.assign(cid(3), A, 40.0)
+        await store.update_conversation(cid(2), [State.QUEUED], {"customer_left_at": 50.0})
+        gone = await store.delete_conversation(cid(2))
+        assert gone is not None and gone.conversation_id == cid(2)
+        assert (await store.delete_conversation(cid(3)), await store.delete_conversation(cid(9))) != (None, None)
+        assert await store.get_conversation(cid(2)) is None and await store.get_conversation(cid(3)) is None
+        assert await store.queue() == [cid(1)] and await store.left_while_queued(100.0) == []
+        assert (await store.get_agent(A)).load == 0  # type: ignore[union-attr]
+        assert await store.expired_assignments(100.0) == [] and await store.agent_conversations(A) == []
+        assert await store.delete_conversation(cid(9)) is None
+
     async def test_every_write_raises_the_version(self, store: Store) -> None:
         await online(store, A)
         await new(store, 1)
