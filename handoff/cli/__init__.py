@@ -26,6 +26,7 @@ from pathlib import Path
 from handoff.cli import customers
 from handoff.core.errors import HandoffError
 from handoff.settings import HandoffSettings
+from handoff.web.server import RedactSecrets
 
 
 def serve(settings: HandoffSettings) -> None:
@@ -33,14 +34,11 @@ def serve(settings: HandoffSettings) -> None:
 
     from handoff.adapters.tickets.migrate import migrate
     from handoff.web.app import create_app
+    from handoff.web.server import server_config
 
     asyncio.run(migrate(settings.database_url))
-    # No permessage-deflate: its zlib state is some 45 KB per socket for as long as the socket lives (half of
-    # what an idle customer costs), to shrink frames that are a few hundred bytes of JSON. Clients that
-    # offer it (every browser) simply get uncompressed frames. docs/benchmarks.md, "Idle connections".
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="websockets-sansio",
-                ws_max_size=64 * 1024, ws_per_message_deflate=False, log_level=settings.log_level.lower(),
-                proxy_headers=True, lifespan="on")
+    # Limits, timeouts and logs without tokens: handoff/web/server.py.
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 async def seed(settings: HandoffSettings, folder: Path, password: str | None) -> None:
@@ -75,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = HandoffSettings.from_env()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactSecrets())  # no customer token in any log line (handoff/web/server.py)
         logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
         if args.command in (None, "serve"):
             serve(settings)
