@@ -163,6 +163,7 @@ class Conversations:
         if record.state in ENDED:
             record = await self._back_to_bot(record)
         if record.state is State.BOT:
+            await self._store.touch(record.conversation_id)  # a conversation with the bot lives while it talks
             await self._ask_bot(record, said.message.text)
 
     async def typing(self, conversation_id: str) -> None:

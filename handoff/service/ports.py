@@ -91,6 +91,11 @@ class Store(Protocol):
         is in ``expected``; return the new record. Raises ``UnknownConversation`` or ``StateConflict``
         (carrying the current state)."""
 
+    async def touch(self, conversation_id: ConversationId) -> None:
+        """Restart the record's time to live, if its state has one (the store's ``expire_after``: ended and
+        bot-only conversations are forgotten once idle that long; queued and assigned ones never expire).
+        Every write restarts it too."""
+
     async def delete_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None:
         """Forget the conversation's live record and take it out of every index (the queue, its agent's
         assignments and load); return the record it had, or None if there was none."""

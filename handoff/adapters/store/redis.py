@@ -12,6 +12,8 @@ Keys (all under a configurable prefix, default ``handoff:``):
 - ``agent-convs:<id>``: the agent's assignments scored by ``assigned_at``; the agent's load is
   its size, so load and assignments cannot disagree;
 - ``unanswered``: assigned, unanswered conversations scored by ``assigned_at``;
+- ``ttl``: a hash from state to the milliseconds a record in it lives idle (``expire_after``; a state
+  without one never expires): every write sets its record's TTL from it (``PEXPIRE``/``PERSIST``);
 - ``hits:<key>:<window>``: a rate-limit counter, expiring after its window;
 - ``session:<token>``: JSON with a TTL; ``handle-times``: a capped list;
 - pub/sub channels ``bus:<channel>`` (see :mod:`handoff.adapters.store.redis_bus`).
@@ -103,8 +105,11 @@ class RedisStore:
     """The :class:`~handoff.service.ports.Store` on Redis; see the module docstring for the key layout."""
 
     def __init__(self, url: str, prefix: str = "handoff:", handle_time_window: int = HANDLE_TIME_WINDOW,
-                 max_connections: int = 50) -> None:
+                 max_connections: int = 50, expire_after: Mapping[State, float] | None = None) -> None:
         self.prefix = prefix
+        # milliseconds to live by state, for the scripts (kept in Redis: one policy for every instance)
+        self._ttls = {State(state).value: str(max(int(ttl * 1000), 1)) for state, ttl in (expire_after or {}).items()}
+        self._ttls_written = False
         # a blocking pool: a burst of calls waits for a free connection instead of failing
         pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=20,
                                                decode_responses=True, socket_connect_timeout=5.0)
@@ -147,6 +152,13 @@ class RedisStore:
         return self.prefix + ":".join(parts)
 
     async def _run(self, script: str, keys: list[str], *args: str) -> Any:
+        if not self._ttls_written:  # once per process, before its first write: the scripts read it
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(self._key("ttl"))
+                if self._ttls:
+                    pipe.hset(self._key("ttl"), mapping=self._ttls)  # type: ignore[arg-type]
+                await pipe.execute()
+            self._ttls_written = True
         return await self._scripts[script](keys=keys, args=[self.prefix, *args])
 
     # conversations -------------------------------------------------------------------------
@@ -177,6 +189,10 @@ class RedisStore:
         reply = await self._run("update", [self._key("conv", conversation_id)], conversation_id,
                                 str(len(states)), *states, *_pairs(changes))
         return self._outcome(conversation_id, reply)
+
+    @_upstream
+    async def touch(self, conversation_id: ConversationId) -> None:
+        await self._run("touch", [self._key("conv", conversation_id)], conversation_id)
 
     @_upstream
     async def delete_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None:

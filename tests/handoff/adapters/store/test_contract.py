@@ -27,7 +27,7 @@ from handoff.core.model import (
 )
 from handoff.core.queue import QueueOrder
 from handoff.service.ports import Store
-from tests.handoff.adapters.store.conftest import wait_until
+from tests.handoff.adapters.store.conftest import EXPIRY, wait_until
 
 A, B = AgentId("ann"), AgentId("bob")
 
@@ -119,6 +119,33 @@ class TestStoreContract:
         assert (await store.get_agent(A)).load == 0  # type: ignore[union-attr]
         assert await store.expired_assignments(100.0) == [] and await store.agent_conversations(A) == []
         assert await store.delete_conversation(cid(9)) is None
+
+    async def test_ended_and_idle_bot_records_expire_queued_and_assigned_never(self, expiring_store: Store) -> None:
+        store = expiring_store
+        await online(store, A)
+        await new(store, 1)  # with the bot, nobody touches it
+        await new(store, 2)  # with the bot, talking
+        await queued(store, 3, 10.0)
+        await queued(store, 4, 20.0)
+        assert await store.assign(cid(4), A, 30.0)
+        await new(store, 5)
+        await store.update_conversation(cid(5), [State.BOT], {"state": State.RESOLVED})
+        await new(store, 6)
+        await store.update_conversation(cid(6), [State.BOT], {"state": State.RESOLVED})
+        for step in range(3):
+            await asyncio.sleep(EXPIRY / 2)
+            await store.touch(cid(2))
+            if step == 0:  # the customer came back to the resolved conversation: a write, so its TTL restarts
+                await store.update_conversation(cid(6), [State.RESOLVED], {"state": State.BOT})
+            else:
+                await store.touch(cid(6))
+        assert await store.get_conversation(cid(1)) is None and await store.get_conversation(cid(5)) is None
+        for n in (2, 3, 4, 6):
+            assert await store.get_conversation(cid(n)) is not None, n
+        assert await store.queue() == [cid(3)] and await store.agent_conversations(A) == [cid(4)]
+        with pytest.raises(UnknownConversation):
+            await store.update_conversation(cid(1), [State.BOT], {"tier": 2})
+        await store.create_conversation(ConversationRecord(cid(1), CustomerId("u1")))  # its id is free again
 
     async def test_every_write_raises_the_version(self, store: Store) -> None:
         await online(store, A)
