@@ -72,8 +72,8 @@ class MemoryStore:
         self._agents: dict[AgentId, AgentSnapshot] = {}
         self._handle_times: deque[float] = deque(maxlen=handle_time_window)
         self._sessions: dict[str, tuple[float, str]] = {}
-        self._hits: dict[str, tuple[int, int]] = {}  # key -> (window number, hits in it)
-        self._hits_window = -1  # the newest window seen: older counters are dropped when it moves on
+        self._hits: dict[str, tuple[int, float, int]] = {}  # key -> (window number, its end, hits in it)
+        self._next_hits_sweep = 0.0
         self._next_sweep = 0.0
         self._bus = Fanout()
 
@@ -266,13 +266,13 @@ class MemoryStore:
 
     # abuse limits ----------------------------------------------------------------------------
     async def hit(self, key: str, window: float, now: float) -> int:
+        if now >= self._next_hits_sweep:  # forget the counters of windows that have passed, at most once a minute
+            self._next_hits_sweep = now + 60.0
+            self._hits = {k: entry for k, entry in self._hits.items() if entry[1] > now}
         number = math.floor(now / window)
-        if number > self._hits_window:  # a new window: forget the counters of past ones (bounded memory)
-            self._hits_window = number
-            self._hits = {k: v for k, v in self._hits.items() if v[0] >= number}
-        seen, count = self._hits.get(key, (number, 0))
+        seen, _, count = self._hits.get(key, (number, 0.0, 0))
         count = count + 1 if seen == number else 1
-        self._hits[key] = (number, count)
+        self._hits[key] = (number, (number + 1) * window, count)
         return count
 
     # sessions --------------------------------------------------------------------------------

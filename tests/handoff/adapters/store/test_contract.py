@@ -373,6 +373,13 @@ class TestStoreContract:
         assert await store.hit("open:10.0.0.1", 60.0, 180.0) == 1  # the next window starts again
         assert await store.hit("open:10.0.0.1", 60.0, 181.0) == 2
 
+    async def test_hit_counters_of_different_windows_do_not_disturb_each_other(self, store: Store) -> None:
+        assert await store.hit("message:a", 60.0, 600.0) == 1
+        for second in range(600, 700, 7):  # typing throttles count by the second meanwhile
+            await store.hit(f"typing:{second}", 1.0, float(second))
+            if second < 660:
+                assert await store.hit("message:a", 60.0, float(second) + 0.5) == 2 + (second - 600) // 7
+
     async def test_hit_is_one_counter_for_every_caller(self, store: Store) -> None:
         counts = await asyncio.gather(*(store.hit("message:k", 10.0, 5.0) for _ in range(20)))
         assert sorted(counts) == list(range(1, 21))
