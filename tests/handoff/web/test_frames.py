@@ -104,7 +104,7 @@ async def test_the_agent_socket_answers_any_frame_clearly(serve: Serve, caplog: 
     no_errors_logged(caplog)
 
 
-async def test_bad_tokens_and_ids_close_the_customer_socket_with_4401_or_4404(
+async def test_bad_tokens_and_ids_close_the_sockets_with_4401_or_4404(
         serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
     app, _ = await serve()
     data = await conversation(app)
@@ -117,6 +117,10 @@ async def test_bad_tokens_and_ids_close_the_customer_socket_with_4401_or_4404(
                 await socket.receive()
             expected = 4401 if conversation_id == data["conversation_id"] else 4404
             assert closed.value.code == expected
+        async with AsgiSocket(app, "/ws/agent", {"token": token}) as socket:  # no such session
+            with pytest.raises(Closed) as closed:
+                await socket.receive()
+            assert closed.value.code == 4401
 
     await holds(check, conversation_id=st.sampled_from([data["conversation_id"]]) | texts, token=texts, after=texts)
     no_errors_logged(caplog)
