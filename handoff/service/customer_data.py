@@ -25,6 +25,11 @@ DAY = 86400.0
 PAGE = 500
 
 
+def cutoff_age(settings: HandoffSettings) -> float:
+    """Seconds since a conversation the retention sweep deletes was last touched, at least."""
+    return settings.retention_days * DAY
+
+
 class CustomerData:
     """Export, delete, retention."""
 
@@ -94,11 +99,12 @@ class CustomerData:
                     len(conversations))
         return {"customers": len(customers), "conversations": len(conversations)}
 
-    async def _forget(self, conversation_id: ConversationId) -> None:
+    async def _forget(self, conversation_id: ConversationId, *, revoke: bool = True) -> None:
         """The conversation's live record goes (and with it its place in the queue or an agent's load), its
-        tokens are refused, its customers' sockets close."""
+        tokens are refused (``revoke``), its customers' sockets close."""
         record = await self._store.delete_conversation(conversation_id)
-        await self._customers.revoke_tokens(conversation_id)
+        if revoke:
+            await self._customers.revoke_tokens(conversation_id)
         if record is not None and record.state is State.QUEUED:
             await self._relay.to_consoles({"type": "queue_exit", "conversation_id": conversation_id,
                                            "version": record.version + 1})
@@ -106,10 +112,10 @@ class CustomerData:
     async def retention(self) -> dict[str, Any]:
         """Delete the conversations not touched for ``HANDOFF_RETENTION_DAYS`` days, whole, and the customers
         of that age left without any; the counts."""
-        cutoff = self._clock() - self._settings.retention_days * DAY
+        cutoff = self._clock() - cutoff_age(self._settings)
         conversations, customers = await self._log.customers.delete_older_than(cutoff)
-        for conversation_id in conversations:
-            await self._forget(conversation_id)
+        for conversation_id in conversations:  # their tokens expired long ago (HANDOFF_CUSTOMER_TOKEN_TTL)
+            await self._forget(conversation_id, revoke=self._settings.customer_token_ttl > cutoff_age(self._settings))
         if conversations or customers:
             logger.info("retention: %d conversation(s) and %d customer record(s) older than %d days deleted",
                         len(conversations), customers, self._settings.retention_days)
