@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from starlette.datastructures import Secret
 
@@ -70,6 +70,11 @@ class HandoffSettings:
         abandon_after: seconds a queued customer may stay disconnected before the conversation is abandoned.
         widget_origins: sites allowed to embed the widget (CORS on the customer API; ``*`` by default, safe
             because customers authenticate with their conversation token, never a cookie).
+        conversations_per_minute / messages_per_minute: what one client address may start and say a minute
+            (docs/security.md, "Abuse limits"); client_ip_header: the header a trusted proxy puts the client's
+            address in (None: the connection's own address).
+        customer_token_ttl: seconds a customer's token opens their conversation.
+        retention_days: transcripts and customers older than this are deleted (docs/security.md).
     """
 
     host: str = "127.0.0.1"
@@ -94,6 +99,21 @@ class HandoffSettings:
     key_prefix: str = "handoff:"
     widget_origins: tuple[str, ...] = ("*",)
     log_level: str = "INFO"
+    conversations_per_minute: int = 10
+    messages_per_minute: int = 60
+    client_ip_header: str | None = None
+    max_customer_sockets: int = 5
+    max_agent_sockets: int = 10
+    typing_interval: float = 1.0
+    max_body_bytes: int = 64 * 1024
+    max_frame_bytes: int = 64 * 1024
+    max_connections: int = 20_000
+    keepalive_timeout: float = 5.0
+    header_timeout: float = 10.0
+    ended_ttl: float = 7 * 86400.0
+    idle_ttl: float = 86400.0
+    customer_token_ttl: float = 30 * 86400.0
+    retention_days: int = 730
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -143,6 +163,21 @@ class HandoffSettings:
                                 "(e.g. `openssl rand -hex 32`) for every instance.")
         if secret is None:
             secret = Secret(kept_secret(get("HANDOFF_SECRET_FILE", DEFAULT_SECRET_FILE, Path)))
+        def count(raw: str) -> int:
+            value = int(raw)
+            if value <= 0:
+                raise ValueError("it must be a positive whole number")
+            return value
+
+        # the settings whose variable is HANDOFF_ and the field's name in capitals, with how each is read
+        parsers: dict[str, Callable[[str], object]] = {
+            "conversations_per_minute": count, "messages_per_minute": count, "client_ip_header": str,
+            "max_customer_sockets": count, "max_agent_sockets": count, "typing_interval": positive,
+            "max_body_bytes": count, "max_frame_bytes": count, "max_connections": count,
+            "keepalive_timeout": positive, "header_timeout": positive, "ended_ttl": positive, "idle_ttl": positive,
+            "customer_token_ttl": positive, "retention_days": count}
+        newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
+                                 for name, parse in parsers.items()}
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)
         if not routing.is_file():
             raise SettingsError(f"HANDOFF_ROUTING: no routing configuration at {routing}.")
@@ -170,4 +205,5 @@ class HandoffSettings:
             log_level=get("HANDOFF_LOG_LEVEL", d.log_level, level),
             widget_origins=get("HANDOFF_WIDGET_ORIGINS", d.widget_origins,
                                lambda raw: tuple(o.strip() for o in raw.split(",") if o.strip())),
+            **newer,
         )

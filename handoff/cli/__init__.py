@@ -7,6 +7,9 @@
     python -m handoff agent add USERNAME --name "Ada" --role supervisor --tiers 1,2 --password-stdin
     python -m handoff agent list
     python -m handoff seed data/demo             # load demo agents, customers and canned responses
+    python -m handoff customer export --email jo@example.com   # or --conversation-id, --external-id
+    python -m handoff customer delete --external-id 4711
+    python -m handoff retention                  # delete what is older than HANDOFF_RETENTION_DAYS now
 
 Settings come from the environment (README, "Configuration"); a bad value stops with a sentence naming it.
 """
@@ -20,8 +23,10 @@ import secrets
 import sys
 from pathlib import Path
 
+from handoff.cli import customers
 from handoff.core.errors import HandoffError
 from handoff.settings import HandoffSettings
+from handoff.web.server import RedactSecrets
 
 
 def serve(settings: HandoffSettings) -> None:
@@ -29,14 +34,11 @@ def serve(settings: HandoffSettings) -> None:
 
     from handoff.adapters.tickets.migrate import migrate
     from handoff.web.app import create_app
+    from handoff.web.server import server_config
 
     asyncio.run(migrate(settings.database_url))
-    # No permessage-deflate: its zlib state is some 45 KB per socket for as long as the socket lives (half of
-    # what an idle customer costs), to shrink frames that are a few hundred bytes of JSON. Clients that
-    # offer it (every browser) simply get uncompressed frames. docs/benchmarks.md, "Idle connections".
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="websockets-sansio",
-                ws_max_size=64 * 1024, ws_per_message_deflate=False, log_level=settings.log_level.lower(),
-                proxy_headers=True, lifespan="on")
+    # Limits, timeouts and logs without tokens: handoff/web/server.py.
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 async def seed(settings: HandoffSettings, folder: Path, password: str | None) -> None:
@@ -66,10 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     agent.add_parser("list", help="list agent accounts")
     seed_parser = sub.add_parser("seed", help="load demo agents, customers and canned responses (once)")
     seed_parser.add_argument("folder", type=Path, nargs="?", default=Path("data/demo"))
+    customers.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
         settings = HandoffSettings.from_env()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactSecrets())  # no customer token in any log line (handoff/web/server.py)
         logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
         if args.command in (None, "serve"):
             serve(settings)
@@ -85,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             from handoff.cli.agents import list_agents
 
             asyncio.run(list_agents(settings))
+        elif args.command in ("customer", "retention"):
+            asyncio.run(customers.run(settings, args))
         elif args.command == "seed":
             import os
 

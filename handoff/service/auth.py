@@ -3,8 +3,8 @@
 Agents sign in with a password and get a random session token kept in the store with a time to live; the
 console carries it in an HttpOnly cookie, scripts as a bearer token. The store keeps each session under the
 SHA-256 of its token (:func:`session_id`), never the token itself, so a dump of Redis opens no console.
-Customers never sign in: the service gives each conversation a token, an HMAC of its id under
-``HANDOFF_SECRET``, and only that token opens the conversation.
+Customers never sign in: the service gives each conversation a token (:mod:`handoff.service.tokens`), and
+only that token opens the conversation.
 
 Passwords are hashed with Argon2id (argon2-cffi) at RFC 9106's second recommended setting ("low memory"):
 3 passes over 64 MiB with 4 lanes, a 16-byte random salt and a 32-byte hash (:data:`ARGON2`). Fixed here,
@@ -27,8 +27,8 @@ from typing import Any
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from handoff.core.errors import BadRequest, NotAllowed, NotAuthenticated, RateLimited
-from handoff.core.model import AgentId, ConversationId, Role
+from handoff.core.errors import BadRequest, NotAuthenticated, RateLimited
+from handoff.core.model import AgentId, Role
 from handoff.service.ports import Store
 
 ARGON2 = profiles.RFC_9106_LOW_MEMORY
@@ -160,16 +160,6 @@ class Sessions:
     async def end_all(self, agent_id: AgentId) -> int:
         """End every session of the agent; how many there were."""
         return await self._store.end_sessions(agent_id)
-
-
-def customer_token(secret: str, conversation_id: ConversationId) -> str:
-    """The key to one conversation: HMAC-SHA256 of its id under the service secret."""
-    return hmac.new(secret.encode(), f"conversation:{conversation_id}".encode(), hashlib.sha256).hexdigest()
-
-
-def check_customer_token(secret: str, conversation_id: ConversationId, token: str | None) -> None:
-    if not token or not hmac.compare_digest(customer_token(secret, conversation_id), token):
-        raise NotAllowed("This conversation belongs to someone else, or its link has expired.")
 
 
 MAX_SIGNATURE_LIFETIME = 24 * 3600.0  # seconds: a shop's signature expiring later than this is refused

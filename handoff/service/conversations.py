@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -17,16 +18,21 @@ from handoff.core import texts, transitions
 from handoff.core.conversation import Cause
 from handoff.core.errors import BadRequest, StateConflict, UpstreamUnavailable
 from handoff.core.model import ConversationId, ConversationRecord, CustomerId, State, moment
-from handoff.service.auth import check_customer_token, customer_token, verified_external_id
+from handoff.service import tokens
+from handoff.service.auth import verified_external_id
 from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.escalation import Escalation
+from handoff.service.limits import Limits
 from handoff.service.ports import Bot, Clock, Handler, MessageView, Store, Subscription, TicketLog
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
 
 logger = logging.getLogger(__name__)
 ENDED = (State.RESOLVED, State.OFFLINE, State.ABANDONED)
+# What no database column of text takes (PostgreSQL refuses NUL; neither encodes a lone surrogate) and no
+# person types: control characters but tab and line breaks, and halves of a UTF-16 pair.
+UNSENDABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +68,28 @@ class Conversations:
         self._changes = changes
         self._escalation = escalation
         self._clock = clock
+        self.limits = Limits(settings, store, clock)
 
     # ---- identity -----------------------------------------------------------------------------------
 
     def token(self, conversation_id: str) -> str:
-        """The customer's key to the conversation (only its holder may read or write it)."""
-        return customer_token(str(self._settings.secret), ConversationId(conversation_id))
+        """The customer's key to the conversation (only its holder may read or write it), valid for
+        ``HANDOFF_CUSTOMER_TOKEN_TTL`` seconds from now (:mod:`handoff.service.tokens`)."""
+        return tokens.issue(str(self._settings.secret), ConversationId(conversation_id), self._clock())
 
-    def check_token(self, conversation_id: str, token: str | None) -> None:
-        """Raises ``NotAllowed`` unless ``token`` is the conversation's."""
-        check_customer_token(str(self._settings.secret), ConversationId(conversation_id), token)
+    async def check_token(self, conversation_id: str, token: str | None) -> None:
+        """Raises ``NotAuthenticated`` (401, close 4401) unless ``token`` is the conversation's, not expired and
+        not revoked."""
+        tokens.issued_at(str(self._settings.secret), ConversationId(conversation_id), token)  # forgeries: no I/O
+        revoked = await self._store.get_session(tokens.REVOKED_PREFIX + conversation_id)
+        tokens.check(str(self._settings.secret), ConversationId(conversation_id), token, now=self._clock(),
+                     ttl=self._settings.customer_token_ttl, revoked_before=revoked["before"] if revoked else None)
+
+    async def revoke_tokens(self, conversation_id: str) -> None:
+        """Refuse every token of the conversation issued until now, and close its customers' sockets (4401)."""
+        await self._store.put_session(tokens.REVOKED_PREFIX + conversation_id, {"before": self._clock()},
+                                      self._settings.customer_token_ttl)
+        await self._relay.to_customer(conversation_id, {"type": "revoked"})
 
     # ---- reading --------------------------------------------------------------------------------------
 
@@ -97,11 +115,12 @@ class Conversations:
 
     async def open(self, *, channel: str = "web", name: str | None = None, email: str | None = None,
                    language: str = "en", external_id: str | None = None, expires: int | None = None,
-                   signature: str | None = None) -> ConversationRecord:
+                   signature: str | None = None, client: str | None = None) -> ConversationRecord:
         """Start a conversation with the bot. ``external_id`` links the customer's record (value tier, history)
         and their orders (the bot is told it with every message) only when ``signature`` is the shop's for it
         and ``expires`` (:func:`~handoff.service.auth.verified_external_id`); otherwise it is ignored and the
-        visitor is anonymous."""
+        visitor is anonymous. ``client``: the caller's address, for the rate limit (raises ``RateLimited``)."""
+        await self.limits.new_conversation(client)
         widget_secret = str(self._settings.widget_secret) if self._settings.widget_secret else None
         external_id = verified_external_id(widget_secret, external_id, expires, signature, self._clock())
         now = moment(self._clock())
@@ -130,12 +149,17 @@ class Conversations:
         if len(text) > self._settings.max_message_chars:
             raise BadRequest(f"That message is too long: please keep it under {self._settings.max_message_chars} "
                              "characters.")
+        if UNSENDABLE.search(text):
+            raise BadRequest("That message has characters text cannot carry (control characters or a broken "
+                             "character encoding).")
         return text.strip()
 
-    async def says(self, conversation_id: str, text: Any, client_id: str | None) -> Said:
+    async def says(self, conversation_id: str, text: Any, client_id: str | None, client: str | None = None) -> Said:
         """Store the customer's message and relay it to whoever owns the conversation; the caller then calls
-        :meth:`bot_turn`, so the sender can be told the message is safe before the bot has thought about it."""
+        :meth:`bot_turn`, so the sender can be told the message is safe before the bot has thought about it.
+        ``client``: the sender's address, for the rate limit (raises ``RateLimited``, storing nothing)."""
         text = self.check_text(text)
+        await self.limits.message(client)
         record = await self.get(conversation_id)
         message, new = await self._relay.keep(record, "customer", text, client_id=client_id)
         return Said(message, new, record.state)
@@ -150,12 +174,14 @@ class Conversations:
         if record.state in ENDED:
             record = await self._back_to_bot(record)
         if record.state is State.BOT:
+            await self._store.touch(record.conversation_id)  # a conversation with the bot lives while it talks
             await self._ask_bot(record, said.message.text)
 
     async def typing(self, conversation_id: str) -> None:
-        """The customer is typing: the assigned agent sees it."""
+        """The customer is typing: the assigned agent sees it (at most once per ``HANDOFF_TYPING_INTERVAL``)."""
         record = await self.get(conversation_id)
-        if record.state is State.ASSIGNED and record.agent_id:
+        if record.state is State.ASSIGNED and record.agent_id and await self.limits.typing(conversation_id,
+                                                                                          "customer"):
             await self._relay.to_agent(record.agent_id, {"type": "typing", "conversation_id": conversation_id})
 
     async def presence(self, conversation_id: str, connected: bool, seen: ConversationRecord | None = None) -> None:

@@ -148,6 +148,8 @@ class Desk:
 
     async def typing(self, principal: Principal, conversation_id: str) -> None:
         record = await self.owned(principal, conversation_id)
+        if not await self._conversations.limits.typing(record.conversation_id, "agent"):
+            return  # one indicator per HANDOFF_TYPING_INTERVAL reaches the customer
         await self._relay.to_customer(record.conversation_id,
                                       {"type": "typing", "sender": "agent", "agent_name": principal.name})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -240,11 +240,15 @@ class Dispatch:
             return
         await self._changes.record(change, before, after)
 
-    async def run_sweeper(self, stopping: asyncio.Event) -> None:
-        """Sweep every ``sweep_interval`` seconds until ``stopping`` is set; errors are logged, never fatal."""
+    async def run_sweeper(self, stopping: asyncio.Event,
+                          also: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Sweep every ``sweep_interval`` seconds until ``stopping`` is set, then run ``also`` (another part's
+        periodic work); errors are logged, never fatal."""
         while not stopping.is_set():
             try:
                 await self.sweep()
+                if also is not None:
+                    await also()
             except Exception:
                 logger.exception("sweep failed; retrying")
             with contextlib.suppress(TimeoutError):

@@ -52,8 +52,14 @@ def request_problem(request: Mapping[str, Any]) -> str | None:
     validator = contracts().get(name) if isinstance(name, str) else None
     if validator is None:
         return f"unknown contract {str(name)[:40]!r}"
-    errors = sorted(validator.iter_errors(request), key=str)
-    return errors[0].message if errors else None
+    errors = sorted(validator.iter_errors(request), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    if not errors:
+        return None
+    first = errors[0]
+    if first.validator == "required":  # names a property of the contract, nothing the customer said
+        return str(first.message)
+    # else where and which rule, never the value: jsonschema's message quotes it (it may be the customer's words)
+    return f"{'/'.join(map(str, first.absolute_path)) or 'the request'} fails {first.validator!r}"
 
 
 def reasons_of(request: Mapping[str, Any] | None, cause: Cause) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@
     ├── accounts     Accounts       sign in and out, sessions, the team, the        (accounts.py)
     │                               admins' management of accounts
     ├── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
+    ├── data         CustomerData   a customer's data: export, delete; retention   (customer_data.py)
     └── board        Board          the read model: queue, summaries, positions    (board.py)
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
@@ -37,6 +38,7 @@ from handoff.service.accounts import Accounts
 from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.conversations import Conversations
+from handoff.service.customer_data import CustomerData
 from handoff.service.desk import Desk
 from handoff.service.dispatch import Dispatch
 from handoff.service.escalation import Escalation
@@ -65,6 +67,7 @@ class HandoffService:
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
         self.helpdesk = Helpdesk(log)
+        self.data = CustomerData(settings, store, log, relay, self.customers, clock)
         self.board = board
         self._stopping = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
@@ -75,11 +78,14 @@ class HandoffService:
         for account in await self._log.people.list_agents():
             await self._store.upsert_agent(account.snapshot())
         if sweeper:
-            self._sweeper = asyncio.create_task(self._dispatch.run_sweeper(self._stopping))
+            self._sweeper = asyncio.create_task(self._dispatch.run_sweeper(self._stopping,
+                                                                           also=self.data.retention_if_due))
 
     async def sweep(self) -> None:
-        """One pass of the sweeper: requeue unanswered assignments, abandon conversations customers left."""
+        """One pass of the sweeper: requeue unanswered assignments, abandon conversations customers left, and
+        once a day delete what is older than the retention period."""
         await self._dispatch.sweep()
+        await self.data.retention_if_due()
 
     async def dispatch(self) -> int:
         """Route the queue now (also done on every event that may free or need an agent)."""

@@ -46,6 +46,7 @@ class Action(StrEnum):
     READ_TICKET = "read_ticket"
     EDIT_TICKET = "edit_ticket"
     MANAGE_ACCOUNTS = "manage_accounts"
+    MANAGE_CUSTOMER_DATA = "manage_customer_data"
 
 
 class Scope(StrEnum):
@@ -102,6 +103,10 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                               "This ticket is not one of yours."),
     Action.MANAGE_ACCOUNTS: _rule("`/api/admin/agents...`: list, create, change, deactivate accounts, reset "
                                   "passwords", NONE, NONE, ALL, "Only an admin manages accounts."),
+    Action.MANAGE_CUSTOMER_DATA: _rule("`/api/admin/customers/export`, `.../delete`, "
+                                       "`/api/admin/conversations/{id}/revoke-token`, `/api/admin/retention`: a "
+                                       "customer's data exported or deleted, a link revoked, retention run now",
+                                       NONE, NONE, ALL, "Only an admin manages customers' data."),
 })
 
 

@@ -24,10 +24,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from handoff.adapters.store.base import Event, Handler, Subscription
-from handoff.adapters.tickets import AgentAccount, MessageView, TicketLog, TransitionNote
+from handoff.adapters.tickets import AgentAccount, CustomerView, MessageView, TicketLog, TransitionNote
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
-__all__ = ["AgentAccount", "Bot", "Clock", "Event", "Handler", "Knowledge", "MessageView", "Store", "Subscription",
+__all__ = ["AgentAccount", "Bot", "Clock", "CustomerView", "Event", "Handler", "Knowledge", "MessageView", "Store",
+           "Subscription",
            "TicketLog", "TransitionNote"]
 
 Clock = Callable[[], float]
@@ -91,6 +92,15 @@ class Store(Protocol):
         is in ``expected``; return the new record. Raises ``UnknownConversation`` or ``StateConflict``
         (carrying the current state)."""
 
+    async def touch(self, conversation_id: ConversationId) -> None:
+        """Restart the record's time to live, if its state has one (the store's ``expire_after``: ended and
+        bot-only conversations are forgotten once idle that long; queued and assigned ones never expire).
+        Every write restarts it too."""
+
+    async def delete_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None:
+        """Forget the conversation's live record and take it out of every index (the queue, its agent's
+        assignments and load); return the record it had, or None if there was none."""
+
     # agents --------------------------------------------------------------------------------
     async def upsert_agent(self, agent: AgentSnapshot) -> None:
         """Set an agent's static fields (capacity, tiers, languages, skills, shift, timezone); keeps
@@ -152,6 +162,12 @@ class Store(Protocol):
 
     async def average_handle_time(self, default: float) -> float:
         """Mean of the recent handle times (a bounded window), or ``default`` with no history."""
+
+    # abuse limits ----------------------------------------------------------------------------
+    async def hit(self, key: str, window: float, now: float) -> int:
+        """Count one hit on ``key`` in the fixed window of ``window`` seconds that holds ``now`` (the windows
+        are ``[k * window, (k + 1) * window)``) and return the window's hits so far, this one included. Every
+        instance counts in the same counter; a window's counter is forgotten once it has passed."""
 
     # sessions --------------------------------------------------------------------------------
     async def put_session(self, token: str, data: Mapping[str, Any], ttl: float, owner: str | None = None) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from handoff.core.model import AgentId, ConversationRecord, State, moment
+from handoff.core.errors import BadRequest
+from handoff.core.model import MAX_CLIENT_ID, AgentId, ConversationRecord, State, moment
 from handoff.service.ports import Clock, Event, Handler, MessageView, Store, Subscription, TicketLog
 
 QUEUE_CHANNEL = "queue"
@@ -39,7 +40,14 @@ class Relay:
                    agent_id: AgentId | None = None,
                    payload: dict[str, Any] | None = None) -> tuple[MessageView, bool]:
         """Store a message once per ``client_id`` and publish it if it is new; False: a resend of one stored
-        before (nothing stored, nothing published)."""
+        before (nothing stored, nothing published).
+
+        Raises:
+            BadRequest: ``client_id`` is not printable text of at most :data:`MAX_CLIENT_ID` characters.
+        """
+        if client_id is not None and (not client_id.isprintable() or not client_id.isascii()
+                                      or len(client_id) > MAX_CLIENT_ID):
+            raise BadRequest(f"client_id must be printable ASCII of at most {MAX_CLIENT_ID} characters.")
         message, new = await self._log.conversations.add_message(
             record.conversation_id, sender, text, now=self.now(), agent_id=agent_id, payload=payload,
             client_id=client_id)

@@ -12,16 +12,26 @@ from handoff.adapters.knowledge import Suggestions
 from handoff.adapters.rasa import RasaClient
 from handoff.adapters.store import RedisStore, open_store
 from handoff.adapters.tickets import TicketLog
+from handoff.core.model import State
 from handoff.core.routing import build_business_hours, build_queue_order, build_router, load_routing_config
 from handoff.service.facade import HandoffService
 from handoff.settings import HandoffSettings
 
 
-async def open_service(settings: HandoffSettings) -> HandoffService:
-    """The service on its adapters, started (agents loaded, sweeper running); ``close()`` it at the end."""
+def live_ttls(settings: HandoffSettings) -> dict[State, float]:
+    """How long a conversation's live record idles in each state before the store forgets it: ended ones after
+    ``HANDOFF_ENDED_TTL``, the bot's after ``HANDOFF_IDLE_TTL``; queued and assigned ones never (the ticket log
+    keeps every conversation's history either way)."""
+    ended = {state: settings.ended_ttl for state in (State.RESOLVED, State.ABANDONED, State.OFFLINE)}
+    return {**ended, State.BOT: settings.idle_ttl}
+
+
+async def open_service(settings: HandoffSettings, *, sweeper: bool = True) -> HandoffService:
+    """The service on its adapters, started (agents loaded, the sweeper running unless ``sweeper`` is False:
+    the command line's one-off tasks); ``close()`` it at the end."""
     config = load_routing_config(settings.routing_config)
     order = build_queue_order(config)
-    store = await open_store(settings.redis_url, settings.key_prefix)
+    store = await open_store(settings.redis_url, settings.key_prefix, expire_after=live_ttls(settings))
     if isinstance(store, RedisStore):
         await store.adopt_earlier_keys(order.rank, time.time())
     log = await TicketLog.open(settings.database_url)
@@ -30,5 +40,5 @@ async def open_service(settings: HandoffSettings) -> HandoffService:
         bot=RasaClient(settings.rasa_url, str(settings.rasa_token), settings.rasa_timeout),
         knowledge=Suggestions(settings.suggestions),
         router=build_router(config), hours=build_business_hours(config), queue_order=order)
-    await service.start()
+    await service.start(sweeper=sweeper)
     return service

@@ -37,6 +37,7 @@ from handoff.service import HandoffService
 from handoff.service.wiring import open_service
 from handoff.settings import HandoffSettings
 from handoff.web import api_admin, api_agents, api_customers
+from handoff.web.guards import BodyLimit
 
 logger = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent / "static"
@@ -107,7 +108,8 @@ def create_app(settings: HandoffSettings,
                               "WebSocket frames are described in docs/handoff-protocol.md.")
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.widget_origins), allow_credentials=False,
                        allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(SecurityHeaders)  # outside CORS: also on its refusals
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outside CORS and the body cap: also on their refusals
     app.add_exception_handler(HandoffError, handoff_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, invalid_body)  # type: ignore[arg-type]
     app.include_router(pages)

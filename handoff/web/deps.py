@@ -61,9 +61,9 @@ async def principal_of(request: Request) -> Principal:
     return await service_of(request).accounts.principal(session_token(request))
 
 
-def customer_check(request: Request, conversation_id: str) -> None:
+async def customer_check(request: Request, conversation_id: str) -> None:
     """Only the holder of the conversation's token (``Authorization: Bearer``) may read or write it."""
-    service_of(request).customers.check_token(conversation_id, session_token(request))
+    await service_of(request).customers.check_token(conversation_id, session_token(request))
 
 
 Service = Annotated[HandoffService, Depends(service_of)]

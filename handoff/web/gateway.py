@@ -16,32 +16,70 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from handoff.core.errors import BadRequest, HandoffError, NotAllowed, UnknownConversation
-from handoff.core.model import MAX_CLIENT_ID, State
+from handoff.core.errors import BadRequest, HandoffError, NotAllowed, RateLimited, UnknownConversation
+from handoff.core.model import MAX_CLIENT_ID, ConversationRecord, State
 from handoff.drain import Drain
 from handoff.service import HandoffService
 from handoff.service.auth import SIGNED_OUT, Principal
 from handoff.service.ports import Subscription
+from handoff.web.guards import client_address
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN, CLOSE_ERROR, CLOSE_TRY_AGAIN = 4401, 4404, 1011, 1013
+CLOSE_TOO_MANY = 4429
 Frame = dict[str, Any]
 MAX_MESSAGE_ID = 2**31 - 1  # message ids are 32-bit integers in PostgreSQL
 OUTBOX_LIMIT = 1000  # frames a client may fall behind before its socket is closed
 
 
-def parse(raw: str) -> Frame:
+def parse(raw: str | None) -> Frame:
+    """A client's frame, checked for what every frame needs; raises ``BadRequest`` with a sentence saying what
+    is wrong (``raw`` is None for a binary frame)."""
+    if raw is None:
+        raise BadRequest("Frames are JSON text; binary frames are not accepted.")
     try:
         frame = json.loads(raw)
     except ValueError:
         raise BadRequest("That frame is not JSON.") from None
+    except RecursionError:  # a few thousand nested brackets fit in one frame
+        raise BadRequest("That frame is nested too deeply.") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise BadRequest('A frame is a JSON object with a "type".')
     client_id = frame.get("client_id")
     if client_id is not None and (not isinstance(client_id, str) or len(client_id) > MAX_CLIENT_ID):
         raise BadRequest(f"client_id must be a string of at most {MAX_CLIENT_ID} characters.")
     return frame
+
+
+class SocketCount:
+    """The sockets open on this instance per conversation (customers) and per agent, for the caps
+    ``HANDOFF_MAX_CUSTOMER_SOCKETS`` and ``HANDOFF_MAX_AGENT_SOCKETS``. Per instance: behind a load balancer
+    that spreads one client's sockets over n instances the cap is n times as high, a bound all the same."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, int] = {}
+
+    def enter(self, key: str, cap: int) -> bool:
+        """Count one more socket for ``key``, or return False (counting nothing) if it has ``cap`` already."""
+        if self._open.get(key, 0) >= cap:
+            return False
+        self._open[key] = self._open.get(key, 0) + 1
+        return True
+
+    def leave(self, key: str) -> None:
+        left = self._open.pop(key, 1) - 1
+        if left > 0:
+            self._open[key] = left
+
+
+def socket_count(websocket: WebSocket) -> SocketCount:
+    """The application's :class:`SocketCount` (one per application, made on first use)."""
+    state = websocket.app.state
+    if not hasattr(state, "sockets"):
+        state.sockets = SocketCount()
+    count: SocketCount = state.sockets
+    return count
 
 
 class Connection:
@@ -90,14 +128,18 @@ class Connection:
         self.outbox.start()  # with the frames published while the hello was being prepared
         try:
             while True:
-                raw = await self.websocket.receive_text()
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
                 frame: Frame = {}
                 try:
-                    frame = parse(raw)
+                    frame = parse(message.get("text"))
                     await handle(frame)
                 except HandoffError as exc:
-                    await self.deliver({"type": "error", "code": exc.code, "detail": str(exc),
-                                        "client_id": frame.get("client_id")})
+                    error = {"type": "error", "code": exc.code, "detail": str(exc), "client_id": frame.get("client_id")}
+                    if isinstance(exc, RateLimited):
+                        error["retry_after"] = int(exc.retry_after)
+                    await self.deliver(error)
                 if self._failure is not None:
                     raise self._failure
         except WebSocketDisconnect:
@@ -113,23 +155,43 @@ class Connection:
             await subscription.close()
 
 
+def resume_after(raw: str | None) -> int:
+    """The ``after`` query parameter: the last message id the client has, 0 when absent or malformed."""
+    try:
+        return min(max(int(raw or 0), 0), MAX_MESSAGE_ID)
+    except ValueError:
+        return 0
+
+
 async def customer_socket(websocket: WebSocket, service: HandoffService) -> None:
     params = websocket.query_params
     await websocket.accept()
     customers = service.customers
     try:
         record = await customers.get(params.get("conversation_id", ""))
-        customers.check_token(record.conversation_id, params.get("token"))
-        after = min(max(int(params.get("after") or 0), 0), MAX_MESSAGE_ID)
+        await customers.check_token(record.conversation_id, params.get("token"))
     except UnknownConversation:
         await websocket.close(CLOSE_UNKNOWN, "unknown conversation")
         return
     except NotAllowed:
         await websocket.close(CLOSE_UNAUTHORIZED, "bad token")
         return
-    except ValueError:
-        after = 0
     conversation_id = record.conversation_id
+    sockets, key = socket_count(websocket), f"customer:{conversation_id}"
+    if not sockets.enter(key, service.settings.max_customer_sockets):
+        await websocket.close(CLOSE_TOO_MANY, "too many connections to this conversation")
+        return
+    try:
+        await _serve_customer(websocket, service, record, resume_after(params.get("after")))
+    finally:
+        sockets.leave(key)
+
+
+async def _serve_customer(websocket: WebSocket, service: HandoffService, record: ConversationRecord,
+                          after: int) -> None:
+    customers = service.customers
+    conversation_id = record.conversation_id
+    client = client_address(websocket, service.settings)
     refresher: asyncio.Task[None] | None = None
 
     def on_state(state: str | None) -> None:
@@ -150,10 +212,17 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
         finally:
             refresher = None
 
+    async def on_frame(frame: Frame) -> None:
+        if frame.get("type") == "revoked":  # the conversation's tokens were revoked, or its data deleted
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_UNAUTHORIZED, "this conversation's link was revoked")
+            return
+        await connection.deliver(frame)
+
     async def handle(frame: Frame) -> None:
         kind = frame["type"]
         if kind == "message":
-            said = await customers.says(conversation_id, frame.get("text"), frame.get("client_id"))
+            said = await customers.says(conversation_id, frame.get("text"), frame.get("client_id"), client)
             await connection.deliver({"type": "ack", "client_id": frame.get("client_id"), "id": said.message.id})
             await customers.bot_turn(said)
         elif kind == "typing":
@@ -166,7 +235,7 @@ async def customer_socket(websocket: WebSocket, service: HandoffService) -> None
     connection = Connection(websocket, on_state)
     try:
         try:
-            connection.keep(await customers.watch(conversation_id, connection.deliver))
+            connection.keep(await customers.watch(conversation_id, on_frame))
             messages = await customers.history(conversation_id, after)
             await websocket.send_json({"type": "hello", "conversation_id": conversation_id,
                                        "state": record.state.value, "messages": [m.to_json() for m in messages],
@@ -201,6 +270,18 @@ async def agent_socket(websocket: WebSocket, service: HandoffService, principal:
     if principal is None:
         await websocket.close(CLOSE_UNAUTHORIZED, "sign in first")
         return
+    sockets, key = socket_count(websocket), f"agent:{principal.agent_id}"
+    if not sockets.enter(key, service.settings.max_agent_sockets):
+        await websocket.close(CLOSE_TOO_MANY, "too many connections for this agent")
+        return
+    try:
+        await _serve_agent(websocket, service, principal, token)
+    finally:
+        sockets.leave(key)
+
+
+async def _serve_agent(websocket: WebSocket, service: HandoffService, principal: Principal,
+                       token: str | None) -> None:
     desk = service.desk
 
     async def still_signed_in() -> Principal:

@@ -7,6 +7,7 @@ answers a PING.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from handoff.adapters.store.base import Event, Handler, Subscription
@@ -14,6 +15,7 @@ from handoff.adapters.store.memory import MemoryStore
 from handoff.adapters.store.redis import RedisStore
 from handoff.adapters.store.redis_bus import RECOVERABLE_ERRORS
 from handoff.core.errors import UpstreamUnavailable
+from handoff.core.model import State
 
 __all__ = ["Event", "Handler", "MemoryStore", "RedisStore", "Subscription", "open_store", "redact_url"]
 
@@ -30,15 +32,17 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-async def open_store(redis_url: str | None, prefix: str = "handoff:") -> MemoryStore | RedisStore:
-    """The store for the deployment: in-process without a URL, Redis with one.
+async def open_store(redis_url: str | None, prefix: str = "handoff:",
+                     expire_after: Mapping[State, float] | None = None) -> MemoryStore | RedisStore:
+    """The store for the deployment: in-process without a URL, Redis with one; ``expire_after``: how long a
+    record idles in each state before it is forgotten (states without one never expire).
 
     Raises:
         UpstreamUnavailable: Redis does not answer at ``redis_url``.
     """
     if redis_url is None:
-        return MemoryStore()
-    store = RedisStore(redis_url, prefix)
+        return MemoryStore(expire_after=expire_after)
+    store = RedisStore(redis_url, prefix, expire_after=expire_after)
     try:
         await store.ping()
     except RECOVERABLE_ERRORS as exc:

@@ -9,13 +9,15 @@ keys: the hold queue (conversations in state ``queued``, a list kept sorted by
 ``(rank, id)``, so a position is a binary search) and each agent's assignments
 (conversations ``assigned`` to them); an agent's load is the size of its
 assignments. Memory stays bounded for the handle-time window and for
-expired sessions and lapsed failure counts (swept at most once a minute); conversations are kept until the
-process ends.
+expired sessions and lapsed failure counts (swept at most once a minute) and for conversations: a record
+whose state has a time to live (``expire_after``: ended and bot-only ones) is forgotten once idle that long,
+as Redis expires its key.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import time
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
@@ -59,8 +61,12 @@ def _apply(record: ConversationRecord, changes: Mapping[str, Any]) -> Conversati
 class MemoryStore:
     """The :class:`~handoff.adapters.store.base.Store` of one process; see the module docstring."""
 
-    def __init__(self, handle_time_window: int = HANDLE_TIME_WINDOW) -> None:
+    def __init__(self, handle_time_window: int = HANDLE_TIME_WINDOW,
+                 expire_after: Mapping[State, float] | None = None) -> None:
         self._conversations: dict[ConversationId, ConversationRecord] = {}
+        self._expire_after = {State(state): float(ttl) for state, ttl in (expire_after or {}).items()}
+        self._expires: dict[ConversationId, float] = {}  # monotonic deadline of each record with a TTL
+        self._next_expiry_sweep = 0.0
         self._queue: list[tuple[float, str]] = []  # queue_key of every queued conversation, sorted
         self._assigned: dict[AgentId, set[ConversationId]] = {}
         self._agents: dict[AgentId, AgentSnapshot] = {}
@@ -68,6 +74,8 @@ class MemoryStore:
         self._sessions: dict[str, tuple[float, str, str | None]] = {}  # token -> (expires, data, owner)
         self._owners: dict[str, set[str]] = {}  # owner -> their sessions' tokens
         self._failures: dict[str, tuple[int, float, float]] = {}  # key -> (in a row, last, forget_after)
+        self._hits: dict[str, tuple[int, float, int]] = {}  # key -> (window number, its end, hits in it)
+        self._next_hits_sweep = 0.0
         self._next_sweep = 0.0
         self._next_failure_sweep = 0.0
         self._bus = Fanout()
@@ -89,21 +97,50 @@ class MemoryStore:
             bisect.insort(self._queue, queue_key(new))
         if new.state is State.ASSIGNED and new.agent_id is not None:
             self._assigned.setdefault(new.agent_id, set()).add(cid)
+        self._restart_ttl(new)
         return new
 
+    def _restart_ttl(self, record: ConversationRecord) -> None:
+        now = time.monotonic()
+        ttl = self._expire_after.get(record.state)
+        if ttl is None:
+            self._expires.pop(record.conversation_id, None)
+        else:
+            self._expires[record.conversation_id] = now + ttl
+        if now >= self._next_expiry_sweep:  # forget expired records, at most once a minute (bounded memory)
+            self._next_expiry_sweep = now + 60.0
+            for stale in [c for c, deadline in self._expires.items() if deadline <= now]:
+                self._forget(stale)
+
+    def _live(self, conversation_id: ConversationId) -> ConversationRecord | None:
+        """The record, unless its time to live has passed (then it is forgotten now)."""
+        deadline = self._expires.get(conversation_id)
+        if deadline is not None and deadline <= time.monotonic():
+            self._forget(conversation_id)
+        return self._conversations.get(conversation_id)
+
+    def _forget(self, conversation_id: ConversationId) -> ConversationRecord | None:
+        old = self._conversations.pop(conversation_id, None)
+        self._expires.pop(conversation_id, None)
+        if old is not None and old.state is State.QUEUED:
+            del self._queue[bisect.bisect_left(self._queue, queue_key(old))]
+        if old is not None and old.agent_id is not None:
+            self._assigned.get(old.agent_id, set()).discard(conversation_id)
+        return old
+
     def _current(self, conversation_id: ConversationId) -> ConversationRecord:
-        record = self._conversations.get(conversation_id)
+        record = self._live(conversation_id)
         if record is None:
             raise UnknownConversation(f"No conversation has the id {conversation_id}.")
         return record
 
     async def create_conversation(self, record: ConversationRecord) -> None:
-        if record.conversation_id in self._conversations:
+        if self._live(record.conversation_id) is not None:
             raise Conflict(f"A conversation with the id {record.conversation_id} already exists.")
         self._write(_apply(record, {}))
 
     async def get_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None:
-        return self._conversations.get(conversation_id)
+        return self._live(conversation_id)
 
     async def update_conversation(self, conversation_id: ConversationId, expected: Collection[State],
                                   changes: Mapping[str, Any]) -> ConversationRecord:
@@ -111,6 +148,15 @@ class MemoryStore:
         if record.state not in {State(s) for s in expected}:
             raise StateConflict(f"Conversation {conversation_id} is {record.state.value}.", record.state)
         return self._write(_apply(record, changes))
+
+    async def touch(self, conversation_id: ConversationId) -> None:
+        record = self._live(conversation_id)
+        if record is not None:
+            self._restart_ttl(record)
+
+    async def delete_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None:
+        self._live(conversation_id)
+        return self._forget(conversation_id)
 
     # agents --------------------------------------------------------------------------------
     def _load(self, agent_id: AgentId) -> int:
@@ -162,13 +208,13 @@ class MemoryStore:
         return [self._conversations[ConversationId(cid)] for _, cid in self._queue[start:stop]]
 
     async def queue_position(self, conversation_id: ConversationId) -> int | None:
-        record = self._conversations.get(conversation_id)
+        record = self._live(conversation_id)
         if record is None or record.state is not State.QUEUED:
             return None
         return bisect.bisect_left(self._queue, queue_key(record)) + 1
 
     async def assign(self, conversation_id: ConversationId, agent_id: AgentId, now: float) -> bool:
-        record = self._conversations.get(conversation_id)
+        record = self._live(conversation_id)
         agent = self._agents.get(agent_id)
         if record is None or agent is None:
             return False
@@ -183,14 +229,14 @@ class MemoryStore:
         return True
 
     async def mark_answered(self, conversation_id: ConversationId, agent_id: AgentId) -> None:
-        record = self._conversations.get(conversation_id)
+        record = self._live(conversation_id)
         if record is not None and record.state is State.ASSIGNED and record.agent_id == agent_id:
             self._write(_apply(record, {"answered": True}))
 
     async def release(self, conversation_id: ConversationId, agent_id: AgentId, to: State, now: float,
                       changes: Mapping[str, Any]) -> ConversationRecord | None:
         to = release_target(to)
-        record = self._conversations.get(conversation_id)
+        record = self._live(conversation_id)
         if record is None or record.state is not State.ASSIGNED or record.agent_id != agent_id:
             return None
         new = _apply(record, release_changes(to, changes))
@@ -220,6 +266,17 @@ class MemoryStore:
         if not self._handle_times:
             return default
         return sum(self._handle_times) / len(self._handle_times)
+
+    # abuse limits ----------------------------------------------------------------------------
+    async def hit(self, key: str, window: float, now: float) -> int:
+        if now >= self._next_hits_sweep:  # forget the counters of windows that have passed, at most once a minute
+            self._next_hits_sweep = now + 60.0
+            self._hits = {k: entry for k, entry in self._hits.items() if entry[1] > now}
+        number = math.floor(now / window)
+        seen, _, count = self._hits.get(key, (number, 0.0, 0))
+        count = count + 1 if seen == number else 1
+        self._hits[key] = (number, (number + 1) * window, count)
+        return count
 
     # sessions --------------------------------------------------------------------------------
     def _forget_stale(self, now: float) -> None:

@@ -12,6 +12,9 @@ Keys (all under a configurable prefix, default ``handoff:``):
 - ``agent-convs:<id>``: the agent's assignments scored by ``assigned_at``; the agent's load is
   its size, so load and assignments cannot disagree;
 - ``unanswered``: assigned, unanswered conversations scored by ``assigned_at``;
+- ``ttl``: a hash from state to the milliseconds a record in it lives idle (``expire_after``; a state
+  without one never expires): every write sets its record's TTL from it (``PEXPIRE``/``PERSIST``);
+- ``hits:<key>:<window>``: a rate-limit counter, expiring after its window;
 - ``session:<token>``: JSON with a TTL; ``sessions-of:<owner>``: the set of an owner's session keys (for
   ending them all at once), expiring with the newest; ``failures:<key>``: failures in a row and the last
   one's time (sign-in throttling), expiring once forgotten; ``handle-times``: a capped list;
@@ -30,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -103,8 +107,11 @@ class RedisStore:
     """The :class:`~handoff.service.ports.Store` on Redis; see the module docstring for the key layout."""
 
     def __init__(self, url: str, prefix: str = "handoff:", handle_time_window: int = HANDLE_TIME_WINDOW,
-                 max_connections: int = 50) -> None:
+                 max_connections: int = 50, expire_after: Mapping[State, float] | None = None) -> None:
         self.prefix = prefix
+        # milliseconds to live by state, for the scripts (kept in Redis: one policy for every instance)
+        self._ttls = {State(state).value: str(max(int(ttl * 1000), 1)) for state, ttl in (expire_after or {}).items()}
+        self._ttls_written = False
         # a blocking pool: a burst of calls waits for a free connection instead of failing
         pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=20,
                                                decode_responses=True, socket_connect_timeout=5.0)
@@ -147,6 +154,13 @@ class RedisStore:
         return self.prefix + ":".join(parts)
 
     async def _run(self, script: str, keys: list[str], *args: str) -> Any:
+        if not self._ttls_written:  # once per process, before its first write: the scripts read it
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(self._key("ttl"))
+                if self._ttls:
+                    pipe.hset(self._key("ttl"), mapping=self._ttls)  # type: ignore[arg-type]
+                await pipe.execute()
+            self._ttls_written = True
         return await self._scripts[script](keys=keys, args=[self.prefix, *args])
 
     # conversations -------------------------------------------------------------------------
@@ -177,6 +191,15 @@ class RedisStore:
         reply = await self._run("update", [self._key("conv", conversation_id)], conversation_id,
                                 str(len(states)), *states, *_pairs(changes))
         return self._outcome(conversation_id, reply)
+
+    @_upstream
+    async def touch(self, conversation_id: ConversationId) -> None:
+        await self._run("touch", [self._key("conv", conversation_id)], conversation_id)
+
+    @_upstream
+    async def delete_conversation(self, conversation_id: ConversationId) -> ConversationRecord | None:
+        flat = await self._run("delete", [self._key("conv", conversation_id)], conversation_id)
+        return decode_conversation(_hash(flat)) if flat else None
 
     # agents --------------------------------------------------------------------------------
     @_upstream
@@ -298,6 +321,17 @@ class RedisStore:
     async def average_handle_time(self, default: float) -> float:
         values = [float(v) for v in await self._redis.lrange(self._key("handle-times"), 0, -1)]
         return sum(values) / len(values) if values else default
+
+    # abuse limits ----------------------------------------------------------------------------
+    @_upstream
+    async def hit(self, key: str, window: float, now: float) -> int:
+        number = math.floor(now / window)
+        counter = self._key("hits", key, str(number))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(counter)
+            pipe.pexpire(counter, max(int(window * 2000), 1000))  # Redis forgets it once the window has passed
+            count, _ = await pipe.execute()
+        return int(count)
 
     # sessions --------------------------------------------------------------------------------
     @_upstream

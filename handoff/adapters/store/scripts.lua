@@ -11,6 +11,8 @@
 --   <P>left                 zset of queued conversations whose customer left, score customer_left_at
 --   <P>agent-convs:<agent>  zset of conversations assigned to the agent, score assigned_at (load = ZCARD)
 --   <P>unanswered           zset of assigned, not yet answered conversations, score assigned_at
+-- and each record's time to live follows its state (<P>ttl; queued and assigned records never expire, so an
+-- expired key is in no index).
 
 -- @prelude
 local P = ARGV[1]
@@ -60,6 +62,12 @@ local function will_have(key, field, sets, deletes)
   return redis.call('HEXISTS', key, field) == 1
 end
 
+-- The record's time to live by its state (<P>ttl: state -> milliseconds), or none.
+local function expire(key, state)
+  local ttl = redis.call('HGET', P .. 'ttl', state)
+  if ttl then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
+end
+
 -- Every write of a conversation goes through here: the indexes follow it, and its version goes up by one.
 -- A queued record always has a rank (its queued_at when the caller gave none), so the queue's order is the
 -- records' own.
@@ -74,6 +82,7 @@ local function write(key, id, sets, deletes)
     redis.call('HSET', key, 'rank', r.rank)
   end
   index(id, r)
+  expire(key, r.state)
 end
 
 local function server_time()
@@ -99,6 +108,20 @@ if not allowed then return {'conflict', state} end
 local sets, deletes = read_changes(4 + k)
 write(KEYS[1], ARGV[2], sets, deletes)
 return {'ok', redis.call('HGETALL', KEYS[1])}
+
+-- @script touch
+-- KEYS[1] conversation hash; ARGV: prefix, id. Restarts the record's time to live.
+local state = redis.call('HGET', KEYS[1], 'state')
+if state then expire(KEYS[1], state) end
+return 1
+
+-- @script delete
+-- KEYS[1] conversation hash; ARGV: prefix, id. Returns the record it was (empty if none), now gone with its indexes.
+local was = redis.call('HGETALL', KEYS[1])
+if #was == 0 then return was end
+unindex(ARGV[2], snapshot(KEYS[1]))
+redis.call('DEL', KEYS[1])
+return was
 
 -- @script enqueue
 -- KEYS[1] conversation hash; ARGV: prefix, id, changes (state=queued included).

@@ -76,15 +76,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(database_url: str) -> AsyncEngine:
     """An async engine for the URL (normalized first); SQLite gets WAL and foreign keys on every connection.
+    Errors never quote the statement's parameters.
 
     The parent folder of a SQLite file is created if missing; an in-memory SQLite database uses one shared
     connection, so every session sees the same data.
     """
     url = normalize_database_url(database_url)
+    # hide_parameters: an error's text leaves out the statement's values (customers' words, e-mails), so a
+    # failed write can be logged with its traceback and nothing a customer said.
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     database = make_url(url).database
-    options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
+    options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}, "hide_parameters": True}
     if not database or database == ":memory:":
         options["poolclass"] = StaticPool
     else:

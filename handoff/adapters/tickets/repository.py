@@ -9,7 +9,9 @@ session factory:
 - ``tickets`` (:class:`~handoff.adapters.tickets.ticketing.TicketBook`): tickets, assignments, notes;
 - ``people`` (:class:`~handoff.adapters.tickets.people.PeopleBook`): customers, agents' accounts, canned
   responses;
-- ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): figures over the tickets.
+- ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): figures over the tickets;
+- ``customers`` (:class:`~handoff.adapters.tickets.privacy.CustomerRecords`): a customer's data as a whole
+  (find, export, erase) and the retention sweep.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -27,6 +29,7 @@ from handoff.adapters.tickets.database import is_sqlite, make_engine, normalize_
 from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
+from handoff.adapters.tickets.privacy import CustomerRecords
 from handoff.adapters.tickets.ticketing import TicketBook
 
 logger = logging.getLogger(__name__)
@@ -47,6 +50,7 @@ class TicketLog:
         self.tickets = TicketBook(sessions)
         self.people = PeopleBook(sessions)
         self.kpis = KpiBook(sessions)
+        self.customers = CustomerRecords(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

@@ -14,7 +14,7 @@ from handoff.service import HandoffService
 from handoff.service.auth import MAX_SIGNATURE_LIFETIME, widget_signature
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import message_from, of_type
-from tests.handoff.world import SUPERVISOR, T0, Agent, Customer, FakeRasa
+from tests.handoff.world import SUPERVISOR, T0, Agent, Customer, FakeClock, FakeRasa
 
 
 async def test_the_bot_answers_and_the_customer_sees_it(service: HandoffService, rasa: FakeRasa) -> None:
@@ -62,10 +62,40 @@ async def test_an_unknown_conversation_is_refused(service: HandoffService) -> No
 
 async def test_only_the_conversations_token_opens_it(service: HandoffService) -> None:
     mine, other = await Customer.start(service), await Customer.start(service)
-    service.customers.check_token(mine.conversation_id, service.customers.token(mine.conversation_id))
-    for token in (service.customers.token(other.conversation_id), None, "", "forged"):
+    await service.customers.check_token(mine.conversation_id, service.customers.token(mine.conversation_id))
+    genuine = service.customers.token(mine.conversation_id)
+    version, issued, mac = genuine.split(".")
+    earlier_form = hmac.new(str(service.settings.secret).encode(), f"conversation:{mine.conversation_id}".encode(),
+                            hashlib.sha256).hexdigest()  # what tokens were before they expired: valid forever
+    for token in (service.customers.token(other.conversation_id), None, "", "forged", "é" * 10, "v1.x.y",
+                  f"{version}.{int(issued) + 1}.{mac}", f"v2.{issued}.{mac}", "v1.99999999999999999999.00",
+                  genuine.upper(), genuine + "\u00e9", earlier_form):
         with pytest.raises(NotAllowed):
-            service.customers.check_token(mine.conversation_id, token)
+            await service.customers.check_token(mine.conversation_id, token)
+
+
+async def test_a_customer_token_expires(service: HandoffService, clock: FakeClock) -> None:
+    customer = await Customer.start(service)
+    token = service.customers.token(customer.conversation_id)
+    clock.advance(service.settings.customer_token_ttl - 1)
+    await service.customers.check_token(customer.conversation_id, token)
+    clock.advance(2)
+    with pytest.raises(NotAllowed, match="expired"):
+        await service.customers.check_token(customer.conversation_id, token)
+    await service.customers.check_token(customer.conversation_id, service.customers.token(customer.conversation_id))
+
+
+async def test_revoking_refuses_every_earlier_token_and_closes_the_sockets(service: HandoffService,
+                                                                          clock: FakeClock) -> None:
+    customer, other = await Customer.start(service), await Customer.start(service)
+    token = service.customers.token(customer.conversation_id)
+    await service.customers.revoke_tokens(customer.conversation_id)
+    await customer.inbox.next(of_type("revoked"))  # the customer's sockets close on it (4401)
+    with pytest.raises(NotAllowed):
+        await service.customers.check_token(customer.conversation_id, token)
+    await service.customers.check_token(other.conversation_id, service.customers.token(other.conversation_id))
+    clock.advance(1)
+    await service.customers.check_token(customer.conversation_id, service.customers.token(customer.conversation_id))
 
 
 async def test_a_dead_bot_hands_the_customer_to_a_person_and_keeps_the_message(

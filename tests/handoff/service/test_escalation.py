@@ -140,6 +140,19 @@ async def test_a_request_that_breaks_the_contract_still_hands_off(service: Hando
     assert "does not match its contract ('summary' is a required property)" in caplog.text
 
 
+async def test_a_broken_request_is_logged_without_what_the_customer_said(
+        service: HandoffService, rasa: FakeRasa, caplog: pytest.LogCaptureFixture) -> None:
+    customer = await Customer.start(service)
+    words = "my card number is 4111 1111 1111 1111"
+    broken = handoff_request(customer.conversation_id, words)
+    broken["last_user_message"] = [words]  # not a string: the contract's type check fails on the customer's words
+    rasa.replies_to[words] = [{"recipient_id": customer.conversation_id, "custom": {"handoff": broken}}]
+    with caplog.at_level(logging.WARNING, logger="handoff.service.escalation"):
+        await customer.say(words)
+    assert (await customer.record()).state is State.QUEUED
+    assert "last_user_message fails 'type'" in caplog.text and "4111" not in caplog.text
+
+
 async def test_the_request_names_the_category(service: HandoffService) -> None:
     await away(service, "grace")
     customer = await Customer.start(service)

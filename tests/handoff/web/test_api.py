@@ -91,10 +91,10 @@ async def test_a_customer_reads_and_writes_only_with_the_conversations_token(api
     mine, my_token = await start(api, name="Jo")
     _, other_token = await start(api)
     for headers in ({}, other_token):
-        assert (await api.get(f"/api/conversations/{mine}/messages", headers=headers)).status_code == 403
+        assert (await api.get(f"/api/conversations/{mine}/messages", headers=headers)).status_code == 401
         assert (await api.post(f"/api/conversations/{mine}/messages", json={"text": "hi"},
-                               headers=headers)).status_code == 403
-    assert (await api.get("/api/conversations/c_nope/messages", headers=my_token)).status_code == 403
+                               headers=headers)).status_code == 401
+    assert (await api.get("/api/conversations/c_nope/messages", headers=my_token)).status_code == 401
     said = await api.post(f"/api/conversations/{mine}/messages", json={"text": "how much is shipping?"},
                           headers=my_token)
     assert said.status_code == 200 and said.json()["message"]["sender"] == "customer"

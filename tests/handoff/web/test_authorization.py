@@ -46,10 +46,10 @@ GET        /docs                                                 -       200    
 GET        /docs/oauth2-redirect                                 -       200    200      200   200        200
 GET        /redoc                                                -       200    200      200   200        200
 POST       /api/conversations                                    -       201    201      201   201        201
-GET        /api/conversations/{conversation_id}/messages         own     403    200      403   403        403
-GET        /api/conversations/{conversation_id}/messages         other   403    403      403   403        403
-POST       /api/conversations/{conversation_id}/messages         own     403    200      403   403        403
-POST       /api/conversations/{conversation_id}/messages         other   403    403      403   403        403
+GET        /api/conversations/{conversation_id}/messages         own     401    200      401   401        401
+GET        /api/conversations/{conversation_id}/messages         other   401    401      401   401        401
+POST       /api/conversations/{conversation_id}/messages         own     401    200      401   401        401
+POST       /api/conversations/{conversation_id}/messages         other   401    401      401   401        401
 WS         /ws/customer                                          own     4401   200      4401  4401       4401
 WS         /ws/customer                                          other   4401   4401     4401  4401       4401
 POST       /api/auth/login                                       -       200    200      200   200        200
@@ -92,6 +92,11 @@ PATCH      /api/admin/agents/{agent_id}                          own     401    
 PATCH      /api/admin/agents/{agent_id}                          other   401    401      403   403        200
 POST       /api/admin/agents/{agent_id}/password                 own     401    401      403   403        204
 POST       /api/admin/agents/{agent_id}/password                 other   401    401      403   403        204
+POST       /api/admin/customers/export                           -       401    401      403   403        200
+POST       /api/admin/customers/delete                           -       401    401      403   403        200
+POST       /api/admin/conversations/{conversation_id}/revoke-token own   401    401      403   403        204
+POST       /api/admin/conversations/{conversation_id}/revoke-token other 401    401      403   403        204
+POST       /api/admin/retention                                  -       401    401      403   403        200
 WS         /ws/agent                                             -       4401   4401     200   200        200
 WS:message /ws/agent                                             own     4401   4401     200   200        200
 WS:message /ws/agent                                             other   4401   4401     403   200        200
@@ -129,6 +134,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/admin/agents"): {"name": "New Colleague", "password": "a-long-password"},
     ("PATCH", "/api/admin/agents/{agent_id}"): {"capacity": 3},
     ("POST", "/api/admin/agents/{agent_id}/password"): {"password": "another-long-password"},
+    ("POST", "/api/admin/customers/export"): {"email": "jo@example.com"},
+    ("POST", "/api/admin/customers/delete"): {"email": "jo@example.com"},
 }
 FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
                 "bad_request": 400}

@@ -293,7 +293,7 @@ async def test_the_console_and_its_files_carry_their_security_headers(site: Site
 
 
 @pytest.mark.parametrize(("method", "path", "status"), [
-    ("GET", "/api/me", 401), ("GET", "/api/conversations/c_x/messages", 403), ("GET", "/nowhere", 404),
+    ("GET", "/api/me", 401), ("GET", "/api/conversations/c_x/messages", 401), ("GET", "/nowhere", 404),
     ("GET", "/static/nothing.js", 404), ("POST", "/api/conversations", 400), ("GET", "/health", 200),
     ("DELETE", "/api/queue", 405)])
 async def test_errors_and_data_carry_headers_that_keep_them_from_being_pages(site: Site, method: str, path: str,

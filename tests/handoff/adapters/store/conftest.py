@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from handoff.adapters.store import MemoryStore, RedisStore
 from handoff.adapters.store.redis_bus import RECOVERABLE_ERRORS
+from handoff.core.model import State
 from handoff.service.ports import Store
 from tests.conftest import TIMEOUT
 
@@ -42,13 +44,14 @@ def redis_prefix() -> str:
 
 
 @pytest.fixture
-async def redis_stores(redis_prefix: str) -> AsyncIterator[Callable[[], Awaitable[RedisStore]]]:
+async def redis_stores(redis_prefix: str) -> AsyncIterator[Callable[..., Awaitable[RedisStore]]]:
     """A factory of RedisStores sharing one prefix (each with its own connection pool, as service
-    instances have); all are closed and the prefix's keys deleted afterwards."""
+    instances have; keyword arguments go to the store); all are closed and the prefix's keys deleted
+    afterwards."""
     opened: list[RedisStore] = []
 
-    async def open_one() -> RedisStore:
-        store = RedisStore(REDIS_URL, redis_prefix)
+    async def open_one(**options: Any) -> RedisStore:
+        store = RedisStore(REDIS_URL, redis_prefix, **options)
         opened.append(store)
         try:
             await store.ping()
@@ -64,10 +67,26 @@ async def redis_stores(redis_prefix: str) -> AsyncIterator[Callable[[], Awaitabl
 
 @pytest.fixture(params=["memory", "redis"])
 async def store(request: pytest.FixtureRequest,
-                redis_stores: Callable[[], Awaitable[RedisStore]]) -> AsyncIterator[Store]:
+                redis_stores: Callable[..., Awaitable[RedisStore]]) -> AsyncIterator[Store]:
     if request.param == "memory":
         memory = MemoryStore()
         yield memory
         await memory.close()
     else:
         yield await redis_stores()
+
+
+EXPIRY = 0.3  # seconds the expiring stores keep an ended or bot-only record that nothing touches
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def expiring_store(request: pytest.FixtureRequest,
+                         redis_stores: Callable[..., Awaitable[RedisStore]]) -> AsyncIterator[Store]:
+    """A store whose ended and bot-only records live :data:`EXPIRY` seconds idle (queued, assigned: forever)."""
+    ttls = {State.BOT: EXPIRY, State.RESOLVED: EXPIRY, State.ABANDONED: EXPIRY}
+    if request.param == "memory":
+        memory = MemoryStore(expire_after=ttls)
+        yield memory
+        await memory.close()
+    else:
+        yield await redis_stores(expire_after=ttls)

@@ -27,7 +27,7 @@ from handoff.core.model import (
 )
 from handoff.core.queue import QueueOrder
 from handoff.service.ports import Store
-from tests.handoff.adapters.store.conftest import wait_until
+from tests.handoff.adapters.store.conftest import EXPIRY, wait_until
 
 A, B = AgentId("ann"), AgentId("bob")
 
@@ -103,6 +103,49 @@ class TestStoreContract:
         await queued(store, 2, 20.0)
         await store.update_conversation(cid(1), [State.QUEUED], {"state": State.ABANDONED})
         assert await store.queue() == [cid(2)]
+
+    async def test_delete_conversation_forgets_it_and_its_indexes(self, store: Store) -> None:
+        await online(store, A, capacity=1)
+        await queued(store, 1, 10.0)
+        await queued(store, 2, 20.0)
+        await queued(store, 3, 30.0)
+        assert await store.assign(cid(3), A, 40.0)
+        await store.update_conversation(cid(2), [State.QUEUED], {"customer_left_at": 50.0})
+        gone = await store.delete_conversation(cid(2))
+        assert gone is not None and gone.conversation_id == cid(2)
+        assert (await store.delete_conversation(cid(3)), await store.delete_conversation(cid(9))) != (None, None)
+        assert await store.get_conversation(cid(2)) is None and await store.get_conversation(cid(3)) is None
+        assert await store.queue() == [cid(1)] and await store.left_while_queued(100.0) == []
+        assert (await store.get_agent(A)).load == 0  # type: ignore[union-attr]
+        assert await store.expired_assignments(100.0) == [] and await store.agent_conversations(A) == []
+        assert await store.delete_conversation(cid(9)) is None
+
+    async def test_ended_and_idle_bot_records_expire_queued_and_assigned_never(self, expiring_store: Store) -> None:
+        store = expiring_store
+        await online(store, A)
+        await new(store, 1)  # with the bot, nobody touches it
+        await new(store, 2)  # with the bot, talking
+        await queued(store, 3, 10.0)
+        await queued(store, 4, 20.0)
+        assert await store.assign(cid(4), A, 30.0)
+        await new(store, 5)
+        await store.update_conversation(cid(5), [State.BOT], {"state": State.RESOLVED})
+        await new(store, 6)
+        await store.update_conversation(cid(6), [State.BOT], {"state": State.RESOLVED})
+        for step in range(3):
+            await asyncio.sleep(EXPIRY / 2)
+            await store.touch(cid(2))
+            if step == 0:  # the customer came back to the resolved conversation: a write, so its TTL restarts
+                await store.update_conversation(cid(6), [State.RESOLVED], {"state": State.BOT})
+            else:
+                await store.touch(cid(6))
+        assert await store.get_conversation(cid(1)) is None and await store.get_conversation(cid(5)) is None
+        for n in (2, 3, 4, 6):
+            assert await store.get_conversation(cid(n)) is not None, n
+        assert await store.queue() == [cid(3)] and await store.agent_conversations(A) == [cid(4)]
+        with pytest.raises(UnknownConversation):
+            await store.update_conversation(cid(1), [State.BOT], {"tier": 2})
+        await store.create_conversation(ConversationRecord(cid(1), CustomerId("u1")))  # its id is free again
 
     async def test_every_write_raises_the_version(self, store: Store) -> None:
         await online(store, A)
@@ -322,6 +365,24 @@ class TestStoreContract:
         for _ in range(100):
             await store.record_handle_time(10.0)
         assert await store.average_handle_time(60.0) == 10.0
+
+    # abuse limits ------------------------------------------------------------------------------
+    async def test_hit_counts_per_key_within_a_window(self, store: Store) -> None:
+        assert [await store.hit("open:10.0.0.1", 60.0, 120.0 + t) for t in (0, 1, 59.5)] == [1, 2, 3]
+        assert await store.hit("open:10.0.0.2", 60.0, 130.0) == 1  # another key, its own counter
+        assert await store.hit("open:10.0.0.1", 60.0, 180.0) == 1  # the next window starts again
+        assert await store.hit("open:10.0.0.1", 60.0, 181.0) == 2
+
+    async def test_hit_counters_of_different_windows_do_not_disturb_each_other(self, store: Store) -> None:
+        assert await store.hit("message:a", 60.0, 600.0) == 1
+        for second in range(600, 700, 7):  # typing throttles count by the second meanwhile
+            await store.hit(f"typing:{second}", 1.0, float(second))
+            if second < 660:
+                assert await store.hit("message:a", 60.0, float(second) + 0.5) == 2 + (second - 600) // 7
+
+    async def test_hit_is_one_counter_for_every_caller(self, store: Store) -> None:
+        counts = await asyncio.gather(*(store.hit("message:k", 10.0, 5.0) for _ in range(20)))
+        assert sorted(counts) == list(range(1, 21))
 
     # sessions ----------------------------------------------------------------------------------
     async def test_sessions_put_get_delete(self, store: Store) -> None:

@@ -53,6 +53,17 @@ async def test_redis_store_assign_race_between_two_instances(redis_stores: Facto
     assert len(await second.queue()) == 30
 
 
+async def test_redis_store_rate_counters_are_shared_and_expire(redis_stores: Factory, redis_prefix: str) -> None:
+    one, other = await redis_stores(), await redis_stores()
+    assert [await one.hit("open:1.2.3.4", 60.0, 30.0), await other.hit("open:1.2.3.4", 60.0, 31.0)] == [1, 2]
+    client = Redis.from_url(REDIS_URL)
+    try:
+        ttl = await client.pttl(f"{redis_prefix}hits:open:1.2.3.4:0")
+    finally:
+        await client.aclose()
+    assert 60_000 < ttl <= 120_000  # gone from Redis once its window has passed
+
+
 async def test_redis_store_bus_crosses_instances(redis_stores: Factory) -> None:
     sender, receiver = await redis_stores(), await redis_stores()
     seen: list[Event] = []
@@ -153,4 +164,25 @@ async def test_redis_store_adopts_an_earlier_versions_queue(redis_prefix: str) -
             await store.close()
     finally:
         await client.aclose()
+        await delete_keys(redis_prefix)
+
+
+async def test_the_service_gives_both_stores_its_live_record_ttls(redis_prefix: str) -> None:
+    from handoff.service.wiring import live_ttls
+    from handoff.settings import HandoffSettings
+
+    ttls = live_ttls(HandoffSettings.from_env({"HANDOFF_ENDED_TTL": "600", "HANDOFF_IDLE_TTL": "60"}))
+    assert ttls == {State.RESOLVED: 600.0, State.ABANDONED: 600.0, State.OFFLINE: 600.0, State.BOT: 60.0}
+    store = await open_store(REDIS_URL, prefix=redis_prefix, expire_after=ttls)
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await store.create_conversation(ConversationRecord(ConversationId("c1"), CustomerId("u1")))
+        assert 0 < await client.pttl(f"{redis_prefix}conv:c1") <= 60_000
+        await store.update_conversation(ConversationId("c1"), [State.BOT], {"state": State.QUEUED, "queued_at": 1.0})
+        assert await client.pttl(f"{redis_prefix}conv:c1") == -1  # queued: kept until it moves on
+        await store.update_conversation(ConversationId("c1"), [State.QUEUED], {"state": State.ABANDONED})
+        assert 60_000 < await client.pttl(f"{redis_prefix}conv:c1") <= 600_000
+    finally:
+        await client.aclose()
+        await store.close()
         await delete_keys(redis_prefix)
