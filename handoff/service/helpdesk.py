@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from handoff.core.errors import BadRequest, UnknownConversation
+from handoff.core.model import MAX_ROW_ID, Priority, storable
 from handoff.service.ports import TicketLog
 
 MAX_PAGE = 200
+TIERS = (1, 2, 3)
 
 
 class Helpdesk:
@@ -19,15 +21,23 @@ class Helpdesk:
     async def tickets(self, *, status: str | None = None, assignee: str | None = None, tier: int | None = None,
                       priority: str | None = None, tag: str | None = None, q: str | None = None, limit: int = 50,
                       offset: int = 0) -> list[dict[str, Any]]:
-        """Tickets, newest first, filtered; ``limit`` is capped at 200."""
+        """Tickets, newest first, filtered (an empty filter is no filter, as a form sends it); ``limit`` is
+        capped at 200."""
+        status, assignee, priority, tag, q = (value or None for value in (status, assignee, priority, tag, q))
+        if not storable(status, assignee, priority, tag, q):
+            raise BadRequest("A filter cannot contain a NUL character.")
+        if priority is not None and priority.strip().upper() not in Priority.__members__:
+            raise BadRequest("The priority is normal, high or urgent.")
+        if tier is not None and tier not in TIERS:
+            raise BadRequest("The tier is 1, 2 or 3.")
         found = await self._log.tickets.list_tickets(status=status, assignee=assignee, tier=tier, priority=priority,
                                                      tag=tag, q=q, limit=max(1, min(limit, MAX_PAGE)),
-                                                     offset=max(0, offset))
+                                                     offset=min(max(0, offset), MAX_ROW_ID))
         return [ticket.to_json() for ticket in found]
 
     async def ticket(self, ticket_id: int) -> dict[str, Any]:
         """One ticket with its transcript, notes, assignments and transitions."""
-        found = await self._log.tickets.get_ticket(ticket_id)
+        found = await self._log.tickets.get_ticket(ticket_id) if 0 < ticket_id <= MAX_ROW_ID else None
         if found is None:
             raise UnknownConversation("There is no ticket with this number.")
         return found.to_json()
@@ -35,7 +45,7 @@ class Helpdesk:
     async def edit_ticket(self, ticket_id: int, *, tags: list[str] | None = None,
                           priority: str | None = None) -> dict[str, Any]:
         """Replace the ticket's tags and/or set its priority (``normal``, ``high``, ``urgent``)."""
-        if await self._log.tickets.ticket(ticket_id) is None:
+        if not 0 < ticket_id <= MAX_ROW_ID or await self._log.tickets.ticket(ticket_id) is None:
             raise UnknownConversation("There is no ticket with this number.")
         try:
             await self._log.tickets.update_ticket(ticket_id, tags=tags, priority=priority)

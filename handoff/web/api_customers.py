@@ -6,14 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket
 
-from handoff.web.bodies import NewConversation, Text
+from handoff.web.bodies import NewConversation, Text, errors
 from handoff.web.deps import Service, customer_check
 from handoff.web.gateway import customer_socket
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(tags=["customers"], responses=errors(503))
 
 
-@router.post("/api/conversations", status_code=201)
+@router.post("/api/conversations", status_code=201, responses=errors(400, 403, 429))
 async def start(body: NewConversation, service: Service) -> dict[str, Any]:
     """Start a conversation with the bot; the answer's token is the only key to it."""
     record = await service.customers.open(channel=body.channel, name=body.name, email=body.email,
@@ -23,7 +23,7 @@ async def start(body: NewConversation, service: Service) -> dict[str, Any]:
             "customer_token": service.customers.token(record.conversation_id)}
 
 
-@router.get("/api/conversations/{conversation_id}/messages")
+@router.get("/api/conversations/{conversation_id}/messages", responses=errors(400, 403, 404))
 async def messages(conversation_id: str, request: Request, service: Service, after: int = 0) -> dict[str, Any]:
     """Messages after the given id, the state and the queue position (for clients without a socket)."""
     customer_check(request, conversation_id)
@@ -33,7 +33,7 @@ async def messages(conversation_id: str, request: Request, service: Service, aft
             "queue": await service.customers.queue_status(record)}
 
 
-@router.post("/api/conversations/{conversation_id}/messages")
+@router.post("/api/conversations/{conversation_id}/messages", responses=errors(400, 403, 404, 409, 429))
 async def post_message(conversation_id: str, body: Text, request: Request, service: Service) -> dict[str, Any]:
     """Say something (same as the socket's ``message`` frame); answers once the bot has had its turn."""
     customer_check(request, conversation_id)

@@ -17,7 +17,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from handoff.core.errors import (
     BadRequest,
@@ -41,6 +42,7 @@ CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src
                "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 STATUS = {BadRequest: 400, NotAuthenticated: 401, NotAllowed: 403, UnknownConversation: 404, StateConflict: 409,
           Conflict: 409, UpstreamUnavailable: 503}
+HTTP_CODES = {400: BadRequest.code, 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 def create_app(settings: HandoffSettings,
@@ -66,6 +68,7 @@ def create_app(settings: HandoffSettings,
                        allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
     app.add_exception_handler(HandoffError, handoff_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, invalid_body)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.include_router(pages)
     app.include_router(api_customers.router)
     app.include_router(api_agents.router)
@@ -82,6 +85,16 @@ async def invalid_body(request: Request, exc: RequestValidationError) -> JSONRes
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
     return JSONResponse({"error": {"code": BadRequest.code, "detail": f"{where}: {first.get('msg', 'invalid')}"}},
                         status_code=400)
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """What the framework refuses itself (a body that is not UTF-8 JSON, an unknown path or method) answers
+    in the API's error format too."""
+    if exc.status_code < 400 or exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    code = HTTP_CODES.get(exc.status_code, "error")
+    return JSONResponse({"error": {"code": code, "detail": str(exc.detail)}}, status_code=exc.status_code,
+                        headers=exc.headers)
 
 
 pages = APIRouter(include_in_schema=False)
