@@ -72,7 +72,22 @@ def create_app(settings: HandoffSettings,
     app.include_router(pages)
     app.include_router(api_customers.router)
     app.include_router(api_agents.router)
+    app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
+
+
+def described(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's OpenAPI description, less the 422 it adds to every route with parameters: invalid input is
+    a 400 here (:func:`invalid_body`), which each route documents with its other errors."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = FastAPI.openapi(app)  # kept as app.openapi_schema: the changes below are made once
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(unused, None)
+    return schema
 
 
 async def handoff_error(request: Request, exc: HandoffError) -> JSONResponse:
