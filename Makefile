@@ -29,7 +29,7 @@ BOT_CODE := $(wildcard bot/*.py bot/components/*.py) bot/entity_patterns.jsonl
 # model is retrained when it changes, and the export is rewritten, since it names the export's files.
 SHARED_ENCODER := knowledge/encoder.py
 
-.PHONY: run setup models chat test test-app test-rasa lint eval eval-nlu eval-kb bench clean
+.PHONY: run setup models chat test test-app test-rasa lint fuzz chaos eval eval-nlu eval-kb bench clean
 
 ## Environments -------------------------------------------------------------------------------
 
@@ -85,6 +85,19 @@ test-rasa: $(RASA_STAMP)
 
 test-app: $(APP_STAMP)
 	$(APP) -m pytest tests --ignore=tests/bot
+
+# make test fuzzes every REST operation with 30 examples per mode and profile; make fuzz with many more
+FUZZ_EXAMPLES ?= 200
+# CHAOS_ARGS: e.g. "--conversations 50 --faults handoff,redis" (scripts/chaos.py --help)
+CHAOS_ARGS ?=
+
+fuzz: $(APP_STAMP)
+	scripts/ensure_services.sh
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(APP) -m pytest tests/handoff/web/test_fuzz_api.py -k every_operation -p no:cacheprovider
+
+chaos: models
+	scripts/ensure_services.sh
+	$(APP) scripts/chaos.py $(CHAOS_ARGS)
 
 lint: $(APP_STAMP)
 	$(VENV)/app/bin/ruff check knowledge actions handoff scripts tests

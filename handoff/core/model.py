@@ -18,6 +18,13 @@ AgentId = NewType("AgentId", str)
 CustomerId = NewType("CustomerId", str)
 TicketId = NewType("TicketId", int)
 MAX_CLIENT_ID = 64  # characters of a message's client_id (the sender's own id, for idempotent resends)
+MAX_ROW_ID = 2**31 - 1  # message and ticket ids are 32-bit integers in PostgreSQL: a larger one names nothing
+
+
+def storable(*texts: str | None) -> bool:
+    """Whether the ticket log can keep these strings: PostgreSQL's text holds no NUL character (SQLite's
+    does), so the service refuses them at the door, in both profiles alike."""
+    return not any(text is not None and "\x00" in text for text in texts)
 
 
 class State(StrEnum):

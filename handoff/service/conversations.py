@@ -17,7 +17,7 @@ from typing import Any
 from handoff.core import texts, transitions
 from handoff.core.conversation import Cause
 from handoff.core.errors import BadRequest, StateConflict, UpstreamUnavailable
-from handoff.core.model import ConversationId, ConversationRecord, CustomerId, State, moment
+from handoff.core.model import MAX_ROW_ID, ConversationId, ConversationRecord, CustomerId, State, moment, storable
 from handoff.service import tokens
 from handoff.service.auth import verified_external_id
 from handoff.service.board import Board
@@ -99,7 +99,7 @@ class Conversations:
 
     async def history(self, conversation_id: str, after: int = 0) -> list[MessageView]:
         """The conversation's messages with ids above ``after``, oldest first."""
-        return await self._log.conversations.messages(conversation_id, after_id=after)
+        return await self._log.conversations.messages(conversation_id, after_id=min(max(after, 0), MAX_ROW_ID))
 
     async def queue_status(self, record: ConversationRecord) -> dict[str, Any] | None:
         return await self._board.queue_status(record)
@@ -149,16 +149,22 @@ class Conversations:
         if len(text) > self._settings.max_message_chars:
             raise BadRequest(f"That message is too long: please keep it under {self._settings.max_message_chars} "
                              "characters.")
-        if UNSENDABLE.search(text):
-            raise BadRequest("That message has characters text cannot carry (control characters or a broken "
-                             "character encoding).")
+        if UNSENDABLE.search(text) or not storable(text):
+            raise BadRequest("That message has characters text cannot carry (control characters, a NUL or a "
+                             "broken character encoding).")
         return text.strip()
+
+    @staticmethod
+    def check_client_id(client_id: str | None) -> str | None:
+        if client_id is not None and not storable(client_id):
+            raise BadRequest("A client_id cannot contain a NUL character.")
+        return client_id
 
     async def says(self, conversation_id: str, text: Any, client_id: str | None, client: str | None = None) -> Said:
         """Store the customer's message and relay it to whoever owns the conversation; the caller then calls
         :meth:`bot_turn`, so the sender can be told the message is safe before the bot has thought about it.
         ``client``: the sender's address, for the rate limit (raises ``RateLimited``, storing nothing)."""
-        text = self.check_text(text)
+        text, client_id = self.check_text(text), self.check_client_id(client_id)
         await self.limits.message(client)
         record = await self.get(conversation_id)
         message, new = await self._relay.keep(record, "customer", text, client_id=client_id)

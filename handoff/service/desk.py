@@ -136,7 +136,7 @@ class Desk:
                    client_id: str | None) -> tuple[MessageView, bool]:
         """The agent's message to the customer, stored once per ``client_id``; the first one answers the
         assignment (no more accept deadline) and is the ticket's first response."""
-        text = self._conversations.check_text(text)
+        text, client_id = self._conversations.check_text(text), self._conversations.check_client_id(client_id)
         record = await self.owned(principal, conversation_id)
         message, new = await self._relay.keep(record, "agent", text, client_id=client_id,
                                               agent_id=principal.agent_id)

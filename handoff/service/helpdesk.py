@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from handoff.core.errors import BadRequest, UnknownConversation
+from handoff.core.model import MAX_ROW_ID, Priority, storable
 from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.policy import Action, Scope
 from handoff.service.ports import TicketLog
 
 MAX_PAGE = 200
+TIERS = (1, 2, 3)
 
 
 class Helpdesk:
@@ -22,13 +24,20 @@ class Helpdesk:
     async def tickets(self, principal: Principal, *, status: str | None = None, assignee: str | None = None,
                       tier: int | None = None, priority: str | None = None, tag: str | None = None,
                       q: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        """Tickets, newest first, filtered (to the caller's own when the policy says so); ``limit`` is capped
-        at 200."""
+        """Tickets, newest first, filtered (to the caller's own when the policy says so; an empty filter is no
+        filter, as a form sends it); ``limit`` is capped at 200."""
         policy.check(principal.role, Action.LIST_TICKETS)
         own = principal.agent_id if policy.scope(principal.role, Action.LIST_TICKETS) is Scope.OWN else None
+        status, assignee, priority, tag, q = (value or None for value in (status, assignee, priority, tag, q))
+        if not storable(status, assignee, priority, tag, q):
+            raise BadRequest("A filter cannot contain a NUL character.")
+        if priority is not None and priority.strip().upper() not in Priority.__members__:
+            raise BadRequest("The priority is normal, high or urgent.")
+        if tier is not None and tier not in TIERS:
+            raise BadRequest("The tier is 1, 2 or 3.")
         found = await self._log.tickets.list_tickets(status=status, assignee=assignee, tier=tier, priority=priority,
                                                      tag=tag, q=q, worked_by=own, limit=max(1, min(limit, MAX_PAGE)),
-                                                     offset=max(0, offset))
+                                                     offset=min(max(0, offset), MAX_ROW_ID))
         return [ticket.to_json() for ticket in found]
 
     async def ticket(self, principal: Principal, ticket_id: int) -> dict[str, Any]:
@@ -56,7 +65,7 @@ class Helpdesk:
     async def _authorize(self, principal: Principal, action: Action, ticket_id: int) -> None:
         """The ticket exists (else ``UnknownConversation``) and the policy lets ``principal`` do ``action`` to
         it: their own if they are or were assigned to it."""
-        if await self._log.tickets.ticket(ticket_id) is None:
+        if not 0 < ticket_id <= MAX_ROW_ID or await self._log.tickets.ticket(ticket_id) is None:
             raise UnknownConversation("There is no ticket with this number.")
         own = None
         if policy.scope(principal.role, action) is Scope.OWN:

@@ -17,10 +17,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from handoff.service.auth import Principal
-from handoff.web.bodies import AccountPatch, NewAccount, NewPassword
+from handoff.web.bodies import AccountPatch, NewAccount, NewPassword, errors
 from handoff.web.deps import Agent, Service
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], responses=errors(400, 401, 403, 404, 409, 503))
 
 
 def admin_of(agent: Agent, service: Service) -> Principal:

@@ -13,14 +13,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response, WebSocket
 
 from handoff.core.errors import NotAllowed
-from handoff.web.bodies import Login, PresenceBody, Text, TicketPatch, TransferBody
+from handoff.web.bodies import Login, PresenceBody, Text, TicketPatch, TransferBody, errors
 from handoff.web.deps import COOKIE, Agent, Service, Settings, csrf_check, same_origin, session_token
 from handoff.web.gateway import agent_socket
 
-router = APIRouter(tags=["agents"])
+router = APIRouter(tags=["agents"], responses=errors(503))
 
 
-@router.post("/api/auth/login", dependencies=[Depends(same_origin)])
+@router.post("/api/auth/login", dependencies=[Depends(same_origin)], responses=errors(400, 401, 403, 429))
 async def login(body: Login, request: Request, response: Response, service: Service,
                 settings: Settings) -> dict[str, Any]:
     """Sign in: sets the HttpOnly session cookie and returns the same token for scripts. Failures in a row
@@ -41,79 +41,80 @@ async def logout(request: Request, response: Response, service: Service) -> None
     response.delete_cookie(COOKIE)
 
 
-@router.get("/api/me")
+@router.get("/api/me", responses=errors(401))
 async def me(agent: Agent, service: Service) -> dict[str, Any]:
     return await service.accounts.me(agent)
 
 
-@router.put("/api/me/presence")
+@router.put("/api/me/presence", responses=errors(400, 401))
 async def presence(body: PresenceBody, agent: Agent, service: Service) -> dict[str, Any]:
     await service.desk.set_presence(agent, body.presence)
     return {"presence": body.presence.value}
 
 
-@router.get("/api/queue")
+@router.get("/api/queue", responses=errors(401, 403))
 async def queue(agent: Agent, service: Service) -> dict[str, Any]:
     return {"queue": await service.desk.queue(agent)}
 
 
-@router.get("/api/agent/conversations")
+@router.get("/api/agent/conversations", responses=errors(401))
 async def mine(agent: Agent, service: Service) -> dict[str, Any]:
     return {"conversations": await service.desk.mine(agent)}
 
 
-@router.get("/api/agent/conversations/{conversation_id}")
+@router.get("/api/agent/conversations/{conversation_id}", responses=errors(401, 403, 404))
 async def detail(conversation_id: str, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.desk.detail(agent, conversation_id)
 
 
-@router.get("/api/agent/conversations/{conversation_id}/suggestions")
+@router.get("/api/agent/conversations/{conversation_id}/suggestions", responses=errors(401, 403, 404))
 async def suggestions(conversation_id: str, agent: Agent, service: Service) -> dict[str, Any]:
     return {"suggestions": await service.desk.suggestions(agent, conversation_id)}
 
 
-@router.post("/api/agent/conversations/{conversation_id}/accept")
+@router.post("/api/agent/conversations/{conversation_id}/accept", responses=errors(401, 403, 404, 409))
 async def accept(conversation_id: str, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.desk.summary(await service.desk.accept(agent, conversation_id))
 
 
-@router.post("/api/agent/conversations/{conversation_id}/messages")
+@router.post("/api/agent/conversations/{conversation_id}/messages", responses=errors(400, 401, 403, 404, 409))
 async def reply(conversation_id: str, body: Text, agent: Agent, service: Service) -> dict[str, Any]:
     message, _ = await service.desk.says(agent, conversation_id, body.text, body.client_id)
     return {"message": message.to_json()}
 
 
-@router.post("/api/agent/conversations/{conversation_id}/notes", status_code=201)
+@router.post("/api/agent/conversations/{conversation_id}/notes", status_code=201,
+             responses=errors(400, 401, 403, 404, 409))
 async def note(conversation_id: str, body: Text, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.desk.note(agent, conversation_id, body.text)
 
 
-@router.post("/api/agent/conversations/{conversation_id}/transfer")
+@router.post("/api/agent/conversations/{conversation_id}/transfer", responses=errors(400, 401, 403, 404, 409))
 async def transfer(conversation_id: str, body: TransferBody, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.desk.summary(await service.desk.transfer(agent, conversation_id, body.agent_id, body.tier))
 
 
-@router.post("/api/agent/conversations/{conversation_id}/handback")
+@router.post("/api/agent/conversations/{conversation_id}/handback", responses=errors(401, 403, 404, 409))
 async def handback(conversation_id: str, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.desk.summary(await service.desk.hand_back(agent, conversation_id))
 
 
-@router.post("/api/agent/conversations/{conversation_id}/resolve")
+@router.post("/api/agent/conversations/{conversation_id}/resolve", responses=errors(401, 403, 404, 409))
 async def resolve(conversation_id: str, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.desk.summary(await service.desk.resolve(agent, conversation_id))
 
 
-@router.get("/api/agents")
+@router.get("/api/agents", responses=errors(401, 403))
 async def agents(agent: Agent, service: Service) -> dict[str, Any]:
     return {"agents": await service.accounts.team(agent)}
 
 
-@router.get("/api/canned-responses")
+@router.get("/api/canned-responses", responses=errors(401))
 async def canned(agent: Agent, service: Service) -> dict[str, Any]:
     return {"canned": await service.helpdesk.canned(agent)}
 
 
-@router.get("/api/tickets")
+@router.get("/api/tickets", responses=errors(400, 401, 403))
 async def tickets(agent: Agent, service: Service, status: str | None = None, assignee: str | None = None,
                   tier: int | None = None, priority: str | None = None, tag: str | None = None, q: str | None = None,
                   limit: int = 50, offset: int = 0) -> dict[str, Any]:
@@ -122,12 +123,12 @@ async def tickets(agent: Agent, service: Service, status: str | None = None, ass
                                                       priority=priority, tag=tag, q=q, limit=limit, offset=offset)}
 
 
-@router.get("/api/tickets/{ticket_id}")
+@router.get("/api/tickets/{ticket_id}", responses=errors(400, 401, 403, 404))
 async def ticket(ticket_id: int, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.helpdesk.ticket(agent, ticket_id)
 
 
-@router.patch("/api/tickets/{ticket_id}")
+@router.patch("/api/tickets/{ticket_id}", responses=errors(400, 401, 403, 404))
 async def edit_ticket(ticket_id: int, body: TicketPatch, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.helpdesk.edit_ticket(agent, ticket_id, tags=body.tags, priority=body.priority)
 

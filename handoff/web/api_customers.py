@@ -6,15 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket
 
-from handoff.web.bodies import NewConversation, Text
+from handoff.web.bodies import NewConversation, Text, errors
 from handoff.web.deps import Service, customer_check
 from handoff.web.gateway import customer_socket
 from handoff.web.guards import client_address
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(tags=["customers"], responses=errors(503))
 
 
-@router.post("/api/conversations", status_code=201)
+@router.post("/api/conversations", status_code=201, responses=errors(400, 429))
 async def start(body: NewConversation, request: Request, service: Service) -> dict[str, Any]:
     """Start a conversation with the bot; the answer's token is the only key to it. Too many from one client
     address a minute: 429 with ``Retry-After``."""
@@ -26,7 +26,7 @@ async def start(body: NewConversation, request: Request, service: Service) -> di
             "customer_token": service.customers.token(record.conversation_id)}
 
 
-@router.get("/api/conversations/{conversation_id}/messages")
+@router.get("/api/conversations/{conversation_id}/messages", responses=errors(400, 401, 404))
 async def messages(conversation_id: str, request: Request, service: Service, after: int = 0) -> dict[str, Any]:
     """Messages after the given id, the state and the queue position (for clients without a socket)."""
     await customer_check(request, conversation_id)
@@ -36,7 +36,7 @@ async def messages(conversation_id: str, request: Request, service: Service, aft
             "queue": await service.customers.queue_status(record)}
 
 
-@router.post("/api/conversations/{conversation_id}/messages")
+@router.post("/api/conversations/{conversation_id}/messages", responses=errors(400, 401, 404, 409, 429))
 async def post_message(conversation_id: str, body: Text, request: Request, service: Service) -> dict[str, Any]:
     """Say something (same as the socket's ``message`` frame); answers once the bot has had its turn. Too many
     from one client address a minute: 429 with ``Retry-After``, and the message is not stored (send it again

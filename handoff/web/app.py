@@ -18,8 +18,9 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handoff.core.errors import (
@@ -85,6 +86,7 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+HTTP_CODES = {400: BadRequest.code, 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 def create_app(settings: HandoffSettings,
@@ -112,11 +114,27 @@ def create_app(settings: HandoffSettings,
     app.add_middleware(SecurityHeaders)  # outside CORS and the body cap: also on their refusals
     app.add_exception_handler(HandoffError, handoff_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, invalid_body)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.include_router(pages)
     app.include_router(api_customers.router)
     app.include_router(api_agents.router)
     app.include_router(api_admin.router)
+    app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
+
+
+def described(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's OpenAPI description, less the 422 it adds to every route with parameters: invalid input is
+    a 400 here (:func:`invalid_body`), which each route documents with its other errors."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = FastAPI.openapi(app)  # kept as app.openapi_schema: the changes below are made once
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(unused, None)
+    return schema
 
 
 async def handoff_error(request: Request, exc: HandoffError) -> JSONResponse:
@@ -130,6 +148,16 @@ async def invalid_body(request: Request, exc: RequestValidationError) -> JSONRes
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
     return JSONResponse({"error": {"code": BadRequest.code, "detail": f"{where}: {first.get('msg', 'invalid')}"}},
                         status_code=400)
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """What the framework refuses itself (a body that is not UTF-8 JSON, an unknown path or method) answers
+    in the API's error format too."""
+    if exc.status_code < 400 or exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    code = HTTP_CODES.get(exc.status_code, "error")
+    return JSONResponse({"error": {"code": code, "detail": str(exc.detail)}}, status_code=exc.status_code,
+                        headers=exc.headers)
 
 
 pages = APIRouter(include_in_schema=False)

@@ -5,31 +5,40 @@ from __future__ import annotations
 import zoneinfo
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
-from handoff.core.model import MAX_CLIENT_ID, Presence, Role
+from handoff.core.model import MAX_CLIENT_ID, Presence, Role, storable
+
+
+def _storable(text: str) -> str:
+    if not storable(text):
+        raise ValueError("a NUL character is not allowed")
+    return text
+
+
+Str = Annotated[str, AfterValidator(_storable)]  # every string of a body: the ticket log can keep it
 
 
 class NewConversation(BaseModel):
-    channel: str = Field("web", max_length=40)
-    name: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=320)
-    language: str = Field("en", max_length=10)
-    external_id: str | None = Field(None, max_length=200, description="the shop's id of a signed-in customer")
+    channel: Str = Field("web", max_length=40)
+    name: Str | None = Field(None, max_length=200)
+    email: Str | None = Field(None, max_length=320)
+    language: Str = Field("en", max_length=10)
+    external_id: Str | None = Field(None, max_length=200, description="the shop's id of a signed-in customer")
     expires: int | None = Field(None, ge=0, le=2**53, description="when the signature expires (seconds since the "
                                 "epoch); at most 24 hours ahead")
-    signature: str | None = Field(None, max_length=200, description='hex HMAC-SHA256 of "<external_id>.<expires>" '
+    signature: Str | None = Field(None, max_length=200, description='hex HMAC-SHA256 of "<external_id>.<expires>" '
                                                                     "under HANDOFF_WIDGET_SECRET")
 
 
 class Text(BaseModel):
-    text: str
-    client_id: str | None = Field(None, max_length=MAX_CLIENT_ID)
+    text: Str
+    client_id: Str | None = Field(None, max_length=MAX_CLIENT_ID)
 
 
 class Login(BaseModel):
-    username: str = Field(max_length=100)
-    password: str = Field(max_length=200)
+    username: Str = Field(max_length=100)
+    password: Str = Field(max_length=200)
 
 
 class PresenceBody(BaseModel):
@@ -37,13 +46,13 @@ class PresenceBody(BaseModel):
 
 
 class TransferBody(BaseModel):
-    agent_id: str | None = None
+    agent_id: Str | None = None
     tier: int | None = None
 
 
 class TicketPatch(BaseModel):
-    tags: list[str] | None = Field(None, max_length=20)
-    priority: str | None = Field(None, pattern="^(normal|high|urgent)$")
+    tags: list[Str] | None = Field(None, max_length=20)
+    priority: Str | None = Field(None, pattern="^(normal|high|urgent)$")
 
 
 Tier = Annotated[int, Field(ge=1, le=3)]
@@ -84,3 +93,31 @@ class AccountPatch(AccountFields):
 
 class NewPassword(BaseModel):
     password: str = Field(min_length=8, max_length=200)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="machine-readable: bad_request, not_authenticated, not_allowed, "
+                                  "unknown_conversation, state_conflict, conflict, ...")
+    detail: str = Field(description="a sentence for the person on the other end")
+
+
+class Error(BaseModel):
+    """Every REST error's body (docs/handoff-protocol.md, Errors)."""
+
+    error: ErrorDetail
+
+
+ERROR_MEANINGS = {
+    400: "malformed input: the field and the problem are named",
+    401: "not signed in, the session ended, wrong credentials, or a customer token that is wrong, expired or revoked",
+    403: "not allowed: a role that may not do this, another agent's conversation, a request from another site",
+    404: "no such conversation, ticket or agent",
+    409: "the conversation's state does not allow it (detail names the current state), or it exists already",
+    429: "too many requests: wait for Retry-After seconds",
+    503: "a service it needs (the live-state store, the bot) is unavailable: try again",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """The error answers a route documents in the OpenAPI description (``responses=`` of its decorator)."""
+    return {status: {"model": Error, "description": ERROR_MEANINGS[status]} for status in statuses}

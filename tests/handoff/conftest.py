@@ -107,6 +107,28 @@ def profile(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+async def in_process_service(profile: str, database_url: str, prefix: str, clock: FakeClock, rasa: FakeRasa,
+                             routing_file: Path = ROOT / "handoff" / "routing.yml", knowledge: Knowledge | None = None,
+                             wrap_store: Callable[[Store], Store] = lambda store: store,
+                             on_log: Callable[[TicketLog], None] = lambda log: None,
+                             **overrides: Any) -> HandoffService:
+    """A started service in ``profile`` on ``database_url`` (and, in production, Redis under ``prefix``), with the
+    fake Rasa and the fake clock; ``overrides`` are settings. Its event loop is the caller's."""
+    settings = replace(HandoffSettings(), database_url=database_url, rasa_token=Secret(RASA_TOKEN),
+                       routing_config=routing_file, key_prefix=prefix, **overrides)
+    store = wrap_store(MemoryStore() if profile == "embedded" else RedisStore(REDIS_URL, prefix))
+    log = await TicketLog.open(database_url)
+    on_log(log)
+    config = load_routing_config(routing_file)
+    service = HandoffService(
+        settings, store=store, log=log,
+        bot=RasaClient("http://rasa.test", RASA_TOKEN, 5.0, transport=httpx.ASGITransport(app=rasa.app)),
+        knowledge=knowledge or NoKnowledge(), router=build_router(config), hours=build_business_hours(config),
+        queue_order=build_queue_order(config), clock=clock)
+    await service.start(sweeper=False)
+    return service
+
+
 @pytest.fixture
 async def open_service(profile: str, database_url: str, clock: FakeClock, rasa: FakeRasa,
                        tmp_path: Path) -> AsyncIterator[OpenService]:
@@ -118,27 +140,14 @@ async def open_service(profile: str, database_url: str, clock: FakeClock, rasa: 
     opened: list[HandoffService] = []
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
 
-    async def open_one(routing: dict[str, Any] | None = None, knowledge: Knowledge | None = None,
-                       wrap_store: Callable[[Store], Store] = lambda store: store,
-                       on_log: Callable[[TicketLog], None] = lambda log: None, **overrides: Any) -> HandoffService:
+    async def open_one(routing: dict[str, Any] | None = None, **options: Any) -> HandoffService:
         routing_file = ROOT / "handoff" / "routing.yml"
         if routing is not None:
             routing_file = tmp_path / f"routing-{len(opened)}.yml"
             routing_file.write_text(yaml.safe_dump(routing))
         if profile == "embedded" and opened:
             raise RuntimeError("the embedded profile is one process: one instance")
-        settings = replace(HandoffSettings(), database_url=database_url, rasa_token=Secret(RASA_TOKEN),
-                           routing_config=routing_file, key_prefix=prefix, **overrides)
-        store = wrap_store(MemoryStore() if profile == "embedded" else RedisStore(REDIS_URL, prefix))
-        log = await TicketLog.open(database_url)
-        on_log(log)
-        config = load_routing_config(routing_file)
-        service = HandoffService(
-            settings, store=store, log=log,
-            bot=RasaClient("http://rasa.test", RASA_TOKEN, 5.0, transport=httpx.ASGITransport(app=rasa.app)),
-            knowledge=knowledge or NoKnowledge(), router=build_router(config), hours=build_business_hours(config),
-            queue_order=build_queue_order(config), clock=clock)
-        await service.start(sweeper=False)
+        service = await in_process_service(profile, database_url, prefix, clock, rasa, routing_file, **options)
         opened.append(service)
         return service
 
