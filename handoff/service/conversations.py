@@ -140,6 +140,14 @@ class Conversations:
         if record.state is State.BOT:
             await self._ask_bot(record, said.message.text)
 
+    async def replay(self, message: MessageView) -> None:
+        """The bot's turn on a customer message it never answered (:mod:`handoff.service.recovery`), if the bot
+        still owns the conversation."""
+        record = await self.get(message.conversation_id)
+        if record.state is State.BOT:
+            logger.info("conversation %s: the bot answers message %s again", record.conversation_id, message.id)
+            await self._ask_bot(record, message.text)
+
     async def typing(self, conversation_id: str) -> None:
         """The customer is typing: the assigned agent sees it."""
         record = await self.get(conversation_id)

@@ -8,7 +8,6 @@ snapshots; routing reads no SQL, since each queued record carries the customer's
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
@@ -220,13 +219,3 @@ class Dispatch:
         except StateConflict:  # moved on meanwhile (assigned, or back to the bot): nothing to do
             return
         await self._changes.record(change, before, after)
-
-    async def run_sweeper(self, stopping: asyncio.Event) -> None:
-        """Sweep every ``sweep_interval`` seconds until ``stopping`` is set; errors are logged, never fatal."""
-        while not stopping.is_set():
-            try:
-                await self.sweep()
-            except Exception:
-                logger.exception("sweep failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._settings.sweep_interval)

@@ -13,6 +13,7 @@
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
                      Relay          messages into the log and onto the bus         (relay.py)
+                     Recovery       the live store rebuilt from the ticket log     (recovery.py)
 
 Each part gets its collaborators explicitly: the ports (:mod:`handoff.service.ports`: store, ticket log, bot,
 knowledge, clock) and the parts it calls. What a state change does is decided by the pure core
@@ -38,6 +39,7 @@ from handoff.service.dispatch import Dispatch
 from handoff.service.escalation import Escalation
 from handoff.service.helpdesk import Helpdesk
 from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
+from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
 
@@ -53,7 +55,8 @@ class HandoffService:
         self.settings = settings
         self._store, self._log, self._bot = store, log, bot
         relay = Relay(store, log, clock)
-        board = Board(settings, store, log, relay)
+        self._recovery = Recovery(store, log, queue_order or QueueOrder(), clock)
+        board = Board(settings, store, log, relay, self._recovery)
         changes = Changes(store, log, bot, relay, board, clock)
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock)
@@ -66,16 +69,46 @@ class HandoffService:
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, *, sweeper: bool = True) -> None:
-        """Give routing every agent account (the live store may be new), and start the sweeper (every
-        ``HANDOFF_SWEEP_INTERVAL`` seconds; tests drive :meth:`sweep` on a fake clock instead)."""
-        for account in await self._log.people.list_agents():
-            await self._store.upsert_agent(account.snapshot())
+        """Rebuild what the live store lacks from the ticket log (it may be new: a restart), answer the
+        customer messages the bot never answered, and start the sweeper (every ``HANDOFF_SWEEP_INTERVAL``
+        seconds; tests drive :meth:`sweep` on a fake clock instead)."""
+        await self._recovery.rebuild()
+        await self._replay()
         if sweeper:
-            self._sweeper = asyncio.create_task(self._dispatch.run_sweeper(self._stopping))
+            self._sweeper = asyncio.create_task(self._run_sweeper())
 
     async def sweep(self) -> None:
-        """One pass of the sweeper: requeue unanswered assignments, abandon conversations customers left."""
+        """One pass of the sweeper: rebuild the live store if it lost its state (Redis restarted empty),
+        requeue unanswered assignments and the conversations of agents gone too long, abandon conversations
+        customers left."""
+        if await self._recovery.store_is_new():
+            logger.warning("the live store lost its state; rebuilding it from the ticket log")
+            await self._recovery.rebuild()
+            await self._replay()
         await self._dispatch.sweep()
+
+    async def _replay(self) -> None:
+        """The bot's turn on each customer message it never answered (each once, across instances)."""
+        for message in await self._recovery.unanswered():
+            try:
+                await self.customers.replay(message)
+            except Exception:
+                logger.exception("conversation %s: answering message %s again failed", message.conversation_id,
+                                 message.id)
+
+    async def _run_sweeper(self) -> None:
+        """Sweep every ``sweep_interval`` seconds until closed; errors are logged, never fatal."""
+        while not self._stopping.is_set():
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("sweep failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.settings.sweep_interval)
+
+    @property
+    def closed(self) -> bool:
+        return self._stopping.is_set()
 
     async def dispatch(self) -> int:
         """Route the queue now (also done on every event that may free or need an agent)."""

@@ -24,11 +24,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from handoff.adapters.store.base import Event, Handler, Subscription
-from handoff.adapters.tickets import MessageView, TicketLog, TransitionNote
+from handoff.adapters.tickets import ConversationView, MessageView, TicketLog, TransitionNote, TransitionView
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
-__all__ = ["Bot", "Clock", "Event", "Handler", "Knowledge", "MessageView", "Store", "Subscription", "TicketLog",
-           "TransitionNote"]
+__all__ = ["Bot", "Clock", "ConversationView", "Event", "Handler", "Knowledge", "MessageView", "Store",
+           "Subscription", "TicketLog", "TransitionNote", "TransitionView"]
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""
@@ -160,6 +160,11 @@ class Store(Protocol):
         """The session's data, or None if unknown or expired."""
 
     async def delete_session(self, token: str) -> None: ...
+
+    # claims ------------------------------------------------------------------------------------
+    async def claim(self, name: str, ttl: float) -> bool:
+        """True for the first caller of ``name`` (on any instance) while the claim lasts: ``ttl`` seconds, or
+        until the store loses its state when ``ttl`` is 0. Work that must happen once claims it first."""
 
     # the bus (cross-instance relay) ------------------------------------------------------------
     async def publish(self, channel: str, event: Event) -> None:

@@ -113,20 +113,24 @@ async def open_service(profile: str, database_url: str, clock: FakeClock, rasa: 
     """A factory of started services in the test's profile, sharing one database (and, in production, one
     Redis prefix: several instances); ``routing``: the routing configuration's YAML, as a dict, instead of
     handoff/routing.yml; ``knowledge``: the Knowledge port (none by default); ``wrap_store`` and ``on_log``
-    see the store and the ticket log first (to count what they are asked); other keyword arguments override
-    settings."""
+    see the store and the ticket log first (to count what they are asked); ``forget``: open on an empty store
+    (a restart: a new process in the embedded profile, a Redis that kept nothing in production); other keyword
+    arguments override settings."""
     opened: list[HandoffService] = []
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
 
     async def open_one(routing: dict[str, Any] | None = None, knowledge: Knowledge | None = None,
                        wrap_store: Callable[[Store], Store] = lambda store: store,
-                       on_log: Callable[[TicketLog], None] = lambda log: None, **overrides: Any) -> HandoffService:
+                       on_log: Callable[[TicketLog], None] = lambda log: None, forget: bool = False,
+                       **overrides: Any) -> HandoffService:
         routing_file = ROOT / "handoff" / "routing.yml"
         if routing is not None:
             routing_file = tmp_path / f"routing-{len(opened)}.yml"
             routing_file.write_text(yaml.safe_dump(routing))
-        if profile == "embedded" and opened:
+        if profile == "embedded" and any(not service.closed for service in opened):
             raise RuntimeError("the embedded profile is one process: one instance")
+        if forget:
+            await delete_keys(prefix)
         settings = replace(HandoffSettings(), database_url=database_url, rasa_token=Secret(RASA_TOKEN),
                            routing_config=routing_file, key_prefix=prefix, **overrides)
         store = wrap_store(MemoryStore() if profile == "embedded" else RedisStore(REDIS_URL, prefix))

@@ -66,6 +66,7 @@ class MemoryStore:
         self._agents: dict[AgentId, AgentSnapshot] = {}
         self._handle_times: deque[float] = deque(maxlen=handle_time_window)
         self._sessions: dict[str, tuple[float, str]] = {}
+        self._claims: dict[str, float] = {}  # name -> when it lapses (monotonic; inf: never)
         self._next_sweep = 0.0
         self._bus = Fanout()
 
@@ -241,6 +242,14 @@ class MemoryStore:
 
     async def delete_session(self, token: str) -> None:
         self._sessions.pop(token, None)
+
+    # claims ------------------------------------------------------------------------------------
+    async def claim(self, name: str, ttl: float) -> bool:
+        now = time.monotonic()
+        if self._claims.get(name, now) > now:
+            return False
+        self._claims[name] = now + ttl if ttl > 0 else float("inf")
+        return True
 
     # the bus -------------------------------------------------------------------------------
     async def publish(self, channel: str, event: Event) -> None:

@@ -13,6 +13,7 @@ Keys (all under a configurable prefix, default ``handoff:``):
   its size, so load and assignments cannot disagree;
 - ``unanswered``: assigned, unanswered conversations scored by ``assigned_at``;
 - ``session:<token>``: JSON with a TTL; ``handle-times``: a capped list;
+- ``claim:<name>``: work done once across instances (:meth:`RedisStore.claim`);
 - pub/sub channels ``bus:<channel>`` (see :mod:`handoff.adapters.store.redis_bus`).
 
 Every write to a conversation is a Lua script from ``scripts.lua`` (registered once),
@@ -314,6 +315,13 @@ class RedisStore:
     @_upstream
     async def delete_session(self, token: str) -> None:
         await self._redis.delete(self._key("session", token))
+
+    # claims ------------------------------------------------------------------------------------
+    @_upstream
+    async def claim(self, name: str, ttl: float) -> bool:
+        milliseconds = int(ttl * 1000)
+        return bool(await self._redis.set(self._key("claim", name), "1", nx=True,
+                                          px=milliseconds if milliseconds > 0 else None))
 
     # the bus -------------------------------------------------------------------------------
     @_upstream

@@ -332,6 +332,15 @@ class TestStoreContract:
         await store.delete_session("t1")
         assert await store.get_session("t1") is None
 
+    # claims ------------------------------------------------------------------------------------
+    async def test_a_claim_goes_to_the_first_caller_until_it_lapses(self, store: Store) -> None:
+        assert await store.claim("replay:1", 0.2) and await store.claim("forever", 0)
+        assert not await store.claim("replay:1", 0.2) and not await store.claim("forever", 0)
+        assert await store.claim("replay:2", 0.2)
+        await asyncio.sleep(0.3)
+        assert await store.claim("replay:1", 0.2)
+        assert not await store.claim("forever", 0)
+
     async def test_sessions_expire(self, store: Store) -> None:
         await store.put_session("short", {"a": 1}, 0.2)
         await store.put_session("long", {"a": 2}, 60.0)
