@@ -129,23 +129,28 @@ class Recovery:
             # nobody is connected to a process that has just started: gone, until their socket says otherwise
             return replace(record, state=State.QUEUED, customer_left_at=self._clock())
         agent_id, assigned_at = owner["agent"], owner["assigned_at"]
+        # answered: the agent wrote since it was offered to them (the assignment's own record may come later
+        # than their first reply: it is written after they are told)
         last = await self._log.conversations.last_message(view.conversation_id, sender="agent")
-        answered = last is not None and last.agent_id == agent_id and last.created_at.timestamp() >= assigned_at
+        answered = (last is not None and last.agent_id == agent_id
+                    and last.created_at.timestamp() >= owner["offered_at"])
         return replace(record, agent_id=agent_id, assigned_at=assigned_at, answered=answered)
 
     @staticmethod
     def _ownership(transitions: list[TransitionView], tier: int) -> dict[str, Any]:
-        """Who has the conversation, since when, and what its transfers and timeouts left, from its
-        transitions since the ticket opened (oldest first)."""
+        """Who has the conversation, since when (and since when it was offered to them: the transition
+        before), and what its transfers and timeouts left, from its transitions since the ticket opened
+        (oldest first)."""
         agent: AgentId | None = None
-        assigned_at = 0.0
+        assigned_at = offered_at = 0.0
+        previous = 0.0
         excluded: set[AgentId] = set()
         requested: AgentId | None = None
         for transition in transitions:
             details = transition.details or {}
             if transition.to_state is State.ASSIGNED:
                 agent = AgentId(str(details.get("agent_id") or transition.actor or "")) or None
-                assigned_at, requested = _seconds(transition), None
+                assigned_at, offered_at, requested = _seconds(transition), previous, None
             elif transition.from_state is State.ASSIGNED and transition.to_state is State.QUEUED:
                 if agent is not None and transition.cause in _LEFT_AGENT:
                     excluded.add(agent)
@@ -153,7 +158,8 @@ class Recovery:
                 if transition.cause == Cause.TRANSFERRED.value:
                     requested = AgentId(details["to_agent"]) if details.get("to_agent") else None
                     tier = int(details["to_tier"]) if details.get("to_tier") is not None else tier
-        return {"agent": agent, "assigned_at": assigned_at, "excluded": excluded, "requested": requested,
+            previous = _seconds(transition)
+        return {"agent": agent, "assigned_at": assigned_at, "offered_at": offered_at, "excluded": excluded, "requested": requested,
                 "tier": tier}
 
     async def _close_stranded_tickets(self) -> None:

@@ -1,0 +1,49 @@
+"""Faults on real servers with the real bot: the embedded handoff process killed mid-conversation comes back
+with the conversation (tests/handoff/service/test_recovery.py specifies recovery in process, both profiles)."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from tests.handoff.e2e.harness import Agent, Customer, restart, running_handoff
+from tests.handoff.frames import message_from, of_type
+from tests.servers import Assistant
+
+
+async def test_a_killed_embedded_service_comes_back_with_the_conversation(bot: Assistant, tmp_path: Path) -> None:
+    with running_handoff(tmp_path, "embedded", bot.rasa_url, bot.token) as servers:
+        server = servers[0]
+        grace = await Agent.sign_in(server, "grace")
+        desk = await grace.connect()
+        await desk.next(of_type("hello"))
+        customer = await Customer.start(server, name="Jo Tester", email="jo@example.com")
+        socket = await customer.connect()
+        await socket.next(of_type("hello"))
+        await customer.say(socket, "I want to talk to a human")
+        ticket_id = (await desk.next(of_type("assigned")))["conversation"]["ticket_id"]
+        await grace.say(desk, customer.conversation_id, "Hi Jo, Grace here.")
+        await socket.next(message_from("agent", "Grace here"))
+        ack = await customer.say(socket, "My parcel is late")
+        await desk.next(message_from("customer", "parcel is late"))
+
+        restart(server, signal.SIGKILL)
+
+        socket = await customer.connect(after=ack["id"])  # the widget's token and its last seen message
+        hello = await socket.next(of_type("hello"))
+        assert (hello["state"], hello["messages"]) == ("assigned", [])
+        grace = await Agent.sign_in(server, "grace")  # sessions lived in the killed process
+        desk = await grace.connect()
+        console = await desk.next(of_type("hello"))
+        assert [c["conversation_id"] for c in console["conversations"]] == [customer.conversation_id]
+        assert console["conversations"][0]["accept_deadline"] is None  # she had answered
+        await customer.say(socket, "Are you still there?")
+        await desk.next(message_from("customer", "still there"))
+        await grace.say(desk, customer.conversation_id, "Yes, looking at your parcel now.")
+        await socket.next(message_from("agent", "looking at your parcel"))
+        ticket = (await grace.call("GET", f"/api/tickets/{ticket_id}")).json()
+        assert (ticket["status"], ticket["assignee_id"]) == ("open", grace.agent_id)
+        texts = [m["text"] for m in ticket["messages"]]
+        assert texts.index("My parcel is late") < texts.index("Are you still there?")
+        await socket.close()
+        await desk.close()
