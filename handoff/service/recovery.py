@@ -159,8 +159,8 @@ class Recovery:
                     requested = AgentId(details["to_agent"]) if details.get("to_agent") else None
                     tier = int(details["to_tier"]) if details.get("to_tier") is not None else tier
             previous = _seconds(transition)
-        return {"agent": agent, "assigned_at": assigned_at, "offered_at": offered_at, "excluded": excluded, "requested": requested,
-                "tier": tier}
+        return {"agent": agent, "assigned_at": assigned_at, "offered_at": offered_at, "excluded": excluded,
+                "requested": requested, "tier": tier}
 
     async def _close_stranded_tickets(self) -> None:
         """Close the tickets whose conversation ended (or went back to the bot) before they were closed."""
