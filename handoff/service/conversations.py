@@ -148,6 +148,14 @@ class Conversations:
             logger.info("conversation %s: the bot answers message %s again", record.conversation_id, message.id)
             await self._ask_bot(record, message.text)
 
+    async def still_here(self, conversation_id: str) -> ConversationRecord:
+        """A live socket of the customer says so (the gateway, every ``HANDOFF_QUEUE_REFRESH`` seconds while
+        queued): another of their sockets closing, or a restart, must not make them abandoned."""
+        record = await self.get(conversation_id)
+        if record.state is State.QUEUED and record.customer_left_at is not None:
+            await self.presence(conversation_id, connected=True)
+        return record
+
     async def typing(self, conversation_id: str) -> None:
         """The customer is typing: the assigned agent sees it."""
         record = await self.get(conversation_id)

@@ -105,6 +105,13 @@ class Store(Protocol):
     async def agent_conversations(self, agent_id: AgentId) -> list[ConversationId]:
         """Conversations assigned to the agent now, oldest assignment first."""
 
+    async def agent_seen(self, agent_id: AgentId, now: float | None) -> None:
+        """A sign of life of one of the agent's consoles at ``now`` (a socket opened, pinged or closed), which
+        starts or renews their grace; None forgets it (nobody waits for them any more)."""
+
+    async def agents_unseen(self, seen_before: float) -> list[AgentId]:
+        """Agents whose last sign of life (:meth:`agent_seen`) is before the given time."""
+
     # the hold queue and assignment -----------------------------------------------------------
     async def enqueue(self, conversation_id: ConversationId, changes: Mapping[str, Any]) -> ConversationRecord:
         """Atomically move a conversation in state ``bot`` to ``queued`` with ``changes`` applied (priority,

@@ -94,10 +94,13 @@ class Recovery:
         return [message for message in found if await self._store.claim(f"replay:{message.id}", CLAIM_TTL)]
 
     async def _file(self, view: ConversationView) -> int:
+        record = await self.record_of(view)
         try:
-            await self._store.create_conversation(await self.record_of(view))
+            await self._store.create_conversation(record)
         except Conflict:  # another instance, or a request, filed it first
             return 0
+        if record.agent_id is not None:  # their grace starts now: they keep it if their console comes back
+            await self._store.agent_seen(record.agent_id, self._clock())
         logger.info("conversation %s: filed again as %s", view.conversation_id, view.state.value)
         return 1
 

@@ -64,6 +64,7 @@ class MemoryStore:
         self._queue: list[tuple[float, str]] = []  # queue_key of every queued conversation, sorted
         self._assigned: dict[AgentId, set[ConversationId]] = {}
         self._agents: dict[AgentId, AgentSnapshot] = {}
+        self._seen: dict[AgentId, float] = {}
         self._handle_times: deque[float] = deque(maxlen=handle_time_window)
         self._sessions: dict[str, tuple[float, str]] = {}
         self._claims: dict[str, float] = {}  # name -> when it lapses (monotonic; inf: never)
@@ -139,6 +140,15 @@ class MemoryStore:
     async def agent_conversations(self, agent_id: AgentId) -> list[ConversationId]:
         owned = [self._conversations[cid] for cid in self._assigned.get(agent_id, ())]
         return [r.conversation_id for r in sorted(owned, key=lambda r: (r.assigned_at or 0.0, r.conversation_id))]
+
+    async def agent_seen(self, agent_id: AgentId, now: float | None) -> None:
+        if now is None:
+            self._seen.pop(agent_id, None)
+        else:
+            self._seen[agent_id] = float(now)
+
+    async def agents_unseen(self, seen_before: float) -> list[AgentId]:
+        return sorted(agent for agent, seen in self._seen.items() if seen < seen_before)
 
     # the hold queue and assignment -----------------------------------------------------------
     async def enqueue(self, conversation_id: ConversationId, changes: Mapping[str, Any]) -> ConversationRecord:

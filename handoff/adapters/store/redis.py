@@ -12,6 +12,7 @@ Keys (all under a configurable prefix, default ``handoff:``):
 - ``agent-convs:<id>``: the agent's assignments scored by ``assigned_at``; the agent's load is
   its size, so load and assignments cannot disagree;
 - ``unanswered``: assigned, unanswered conversations scored by ``assigned_at``;
+- ``agent-seen``: agents whose consoles are watched, scored by their last sign of life;
 - ``session:<token>``: JSON with a TTL; ``handle-times``: a capped list;
 - ``claim:<name>``: work done once across instances (:meth:`RedisStore.claim`);
 - pub/sub channels ``bus:<channel>`` (see :mod:`handoff.adapters.store.redis_bus`).
@@ -219,6 +220,19 @@ class RedisStore:
     async def agent_conversations(self, agent_id: AgentId) -> list[ConversationId]:
         ids: list[str] = await self._redis.zrange(self._key("agent-convs", agent_id), 0, -1)  # type: ignore[assignment]
         return [ConversationId(c) for c in ids]
+
+    @_upstream
+    async def agent_seen(self, agent_id: AgentId, now: float | None) -> None:
+        if now is None:
+            await self._redis.zrem(self._key("agent-seen"), agent_id)
+        else:
+            await self._redis.zadd(self._key("agent-seen"), {agent_id: float(now)})
+
+    @_upstream
+    async def agents_unseen(self, seen_before: float) -> list[AgentId]:
+        ids: list[str] = await self._redis.zrangebyscore(  # type: ignore[assignment]
+            self._key("agent-seen"), "-inf", f"({float(seen_before)!r}")
+        return [AgentId(agent) for agent in ids]
 
     # the hold queue and assignment -----------------------------------------------------------
     @_upstream

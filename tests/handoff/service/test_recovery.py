@@ -22,9 +22,9 @@ SHOWN = ("state", "customer", "priority", "tier", "category", "queued_at", "assi
          "agent_id", "ticket_id", "reasons", "rank", "position")
 
 
-async def restart(open_service: OpenService, service: HandoffService) -> HandoffService:
+async def restart(open_service: OpenService, service: HandoffService, **settings: Any) -> HandoffService:
     await service.close()
-    return await open_service(forget=True, secret=SECRET)
+    return await open_service(forget=True, secret=SECRET, **settings)
 
 
 def shown(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -32,7 +32,7 @@ def shown(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def test_a_restart_forgets_no_conversation(open_service: OpenService, clock: FakeClock) -> None:
-    service = await open_service(secret=SECRET)
+    service = await open_service(secret=SECRET, agent_grace=600.0)
     ada = await Agent.sign_in(service, "ada")  # the only one online
     talking = await Customer.start(service, name="Tess Ng", email="tess@example.com")
     await talking.say("I want a person")
@@ -54,7 +54,7 @@ async def test_a_restart_forgets_no_conversation(open_service: OpenService, cloc
     queue, mine = shown(await service.desk.queue()), shown(await service.desk.mine(ada.principal))
     assert len(queue) == 3 and len(mine) == 2
 
-    service = await restart(open_service, service)
+    service = await restart(open_service, service, agent_grace=600.0)
 
     for customer in everyone:
         cid = customer.conversation_id
