@@ -131,10 +131,10 @@ async def open_service(profile: str, database_url: str, clock: FakeClock, rasa: 
             raise RuntimeError("the embedded profile is one process: one instance")
         if forget:
             await delete_keys(prefix)
-        settings = replace(HandoffSettings(), database_url=database_url, rasa_token=Secret(RASA_TOKEN),
-                           routing_config=routing_file, key_prefix=prefix, **overrides)
+        settings = replace(HandoffSettings(), **{"database_url": database_url, "rasa_token": Secret(RASA_TOKEN),
+                                                 "routing_config": routing_file, "key_prefix": prefix, **overrides})
         store = wrap_store(MemoryStore() if profile == "embedded" else RedisStore(REDIS_URL, prefix))
-        log = await TicketLog.open(database_url)
+        log = await TicketLog.open(settings.database_url)
         on_log(log)
         config = load_routing_config(routing_file)
         service = HandoffService(

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff.adapters.tickets.database import Repository, changed_rows, utc
+from handoff.adapters.tickets.database import Repository, Sessions, changed_rows, utc
 from handoff.adapters.tickets.message_writer import MessageWriter, stored_messages, stored_view
 from handoff.adapters.tickets.models import Conversation, Customer, Message, Transition
 from handoff.adapters.tickets.views import ConversationView, MessageView, TransitionView
@@ -70,7 +70,7 @@ class ConversationLog(Repository):
     commits); everything else runs in its own short transaction.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], writer: MessageWriter) -> None:
+    def __init__(self, sessions: Sessions, writer: MessageWriter) -> None:
         super().__init__(sessions)
         self._writer = writer
 
