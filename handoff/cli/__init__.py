@@ -24,7 +24,14 @@ from handoff.core.errors import HandoffError
 from handoff.settings import HandoffSettings
 
 
+SHUTDOWN_GRACE = 10.0
+"""Seconds a SIGTERM waits for requests and socket handlers in flight (a bot's turn) before cancelling them."""
+
+
 def serve(settings: HandoffSettings) -> None:
+    """Serve until SIGTERM or SIGINT; then stop accepting, close every socket with 1012 (service restart: the
+    widget and the console reconnect and catch up by message id), let the handlers in flight finish for up to
+    :data:`SHUTDOWN_GRACE` seconds, and close the service (the message writer commits what it was handed)."""
     import uvicorn
 
     from handoff.adapters.tickets.migrate import migrate
@@ -36,7 +43,7 @@ def serve(settings: HandoffSettings) -> None:
     # offer it (every browser) simply get uncompressed frames. docs/benchmarks.md, "Idle connections".
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws="websockets-sansio",
                 ws_max_size=64 * 1024, ws_per_message_deflate=False, log_level=settings.log_level.lower(),
-                proxy_headers=True, lifespan="on")
+                proxy_headers=True, lifespan="on", timeout_graceful_shutdown=SHUTDOWN_GRACE)
 
 
 async def seed(settings: HandoffSettings, folder: Path, password: str | None) -> None:

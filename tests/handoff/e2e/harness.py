@@ -112,11 +112,12 @@ def running_handoff(tmp: Path, profile: str, rasa_url: str, rasa_token: str, ext
 
 
 def restart(server: HandoffServer, how: signal.Signals) -> float:
-    """Stop the server's process with ``how`` (SIGKILL: it dies at once; SIGTERM: it shuts down), wait for
-    it to end, and start it again on the same port, database and secret; return the seconds it took to end."""
+    """Stop the server's process with ``how`` (SIGKILL: it dies at once; SIGTERM: it shuts down) unless it
+    has ended already, wait for it to end, and start it again on the same port, database and secret; return the seconds it took to end."""
     process = server.processes.pop()
     began = time.monotonic()
-    os.killpg(process.pid, how)
+    if process.poll() is None:
+        os.killpg(process.pid, how)
     process.wait(timeout=TIMEOUT)
     ended = time.monotonic() - began
     with server.log.open("ab") as out:

@@ -3,9 +3,16 @@ with the conversation (tests/handoff/service/test_recovery.py specifies recovery
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import time
 from pathlib import Path
 
+import pytest
+import websockets
+
+from handoff.cli import SHUTDOWN_GRACE
 from tests.handoff.e2e.harness import Agent, Customer, restart, running_handoff
 from tests.handoff.frames import message_from, of_type
 from tests.servers import Assistant
@@ -47,3 +54,34 @@ async def test_a_killed_embedded_service_comes_back_with_the_conversation(bot: A
         assert texts.index("My parcel is late") < texts.index("Are you still there?")
         await socket.close()
         await desk.close()
+
+
+async def test_sigterm_closes_sockets_for_a_reconnect_and_keeps_every_acknowledged_message(
+        bot: Assistant, tmp_path: Path) -> None:
+    with running_handoff(tmp_path, "embedded", bot.rasa_url, bot.token) as servers:
+        server = servers[0]
+        customer = await Customer.start(server)
+        socket = await customer.connect()
+        await socket.next(of_type("hello"))
+        sent = [f"message {n}" for n in range(30)]
+        for n, text in enumerate(sent):  # a burst, not waiting for the acks
+            await socket.send({"type": "message", "client_id": f"k{n}", "text": text})
+        process = server.processes[-1]
+        os.killpg(process.pid, signal.SIGTERM)
+        acked: set[str] = set()
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                frame = json.loads(await socket.connection.recv())
+                if frame["type"] == "ack":
+                    acked.add(frame["client_id"])
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012  # service restart: reconnect
+        began = time.monotonic()
+        process.wait(timeout=SHUTDOWN_GRACE + 5)
+        assert time.monotonic() - began < SHUTDOWN_GRACE + 5
+        assert acked
+
+        restart(server, signal.SIGTERM)  # already ended: starts it again
+        socket = await customer.connect()
+        stored = {m["client_id"] for m in (await socket.next(of_type("hello")))["messages"]}
+        assert acked <= stored  # every acknowledged message was committed before the process ended
+        await socket.close()
