@@ -23,8 +23,7 @@ from pathlib import Path
 from handoff.core.errors import HandoffError
 from handoff.settings import HandoffSettings
 
-
-SHUTDOWN_GRACE = 10.0
+SHUTDOWN_GRACE = 10
 """Seconds a SIGTERM waits for requests and socket handlers in flight (a bot's turn) before cancelling them."""
 
 
