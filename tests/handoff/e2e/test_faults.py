@@ -13,6 +13,7 @@ import pytest
 import websockets
 
 from handoff.cli import SHUTDOWN_GRACE
+from tests.handoff.e2e.browser import Desk, Shopper, browsers, expect
 from tests.handoff.e2e.harness import Agent, Customer, restart, running_handoff
 from tests.handoff.frames import message_from, of_type
 from tests.servers import Assistant
@@ -85,3 +86,31 @@ async def test_sigterm_closes_sockets_for_a_reconnect_and_keeps_every_acknowledg
         stored = {m["client_id"] for m in (await socket.next(of_type("hello")))["messages"]}
         assert acked <= stored  # every acknowledged message was committed before the process ended
         await socket.close()
+
+
+async def test_the_widget_in_a_browser_reconnects_after_a_restart_and_sends_what_waited(
+        bot: Assistant, tmp_path: Path) -> None:
+    with running_handoff(tmp_path, "embedded", bot.rasa_url, bot.token) as servers:
+        server = servers[0]
+        async with browsers(tmp_path) as open_browser:
+            desk = Desk(await open_browser.open("grace"), server.url)
+            await desk.sign_in("grace")
+            shop = Shopper(await open_browser.open("customer"), server.url)
+            await shop.visit()
+            await shop.say("I want to talk to a human")
+            await expect(shop.state).to_have_text("Grace Hopper (agent)")
+            conversation_id = (await shop.stored())["conversationId"]
+            await desk.reply("Hi, Grace here.")
+            await expect(shop.bubble("Hi, Grace here.", "agent")).to_have_count(1)
+
+            restart(server, signal.SIGKILL)
+            await shop.say("Are you still there?")  # kept by the widget until its socket is back
+
+            await desk.sign_in("grace")  # her session lived in the killed process
+            await desk.page.get_by_test_id("mine-item").click()
+            await expect(desk.lines("Are you still there?", "customer")).to_have_count(1)
+            await expect(desk.lines("Hi, Grace here.", "agent")).to_have_count(1)
+            await desk.reply("Yes, still here.")
+            await expect(shop.bubble("Yes, still here.", "agent")).to_have_count(1)
+            await expect(shop.bubble("Are you still there?", "customer")).to_have_count(1)
+            assert (await shop.stored())["conversationId"] == conversation_id
