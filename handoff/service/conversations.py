@@ -27,6 +27,7 @@ from handoff.settings import HandoffSettings
 
 logger = logging.getLogger(__name__)
 ENDED = (State.RESOLVED, State.OFFLINE, State.ABANDONED)
+TURN_MARGIN = 5.0  # seconds a bot turn's claim outlasts HANDOFF_RASA_TIMEOUT (storing and relaying the replies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +138,27 @@ class Conversations:
         record = await self.get(said.message.conversation_id)
         if record.state in ENDED:
             record = await self._back_to_bot(record)
-        if record.state is State.BOT:
-            await self._ask_bot(record, said.message.text)
+        await self._answer(record, said.message)
 
-    async def replay(self, message: MessageView) -> None:
+    async def replay(self, message: MessageView) -> bool:
         """The bot's turn on a customer message it never answered (:mod:`handoff.service.recovery`), if the bot
-        still owns the conversation."""
+        still owns the conversation. False: a turn on it is under way (or was, within ``HANDOFF_RASA_TIMEOUT``)
+        on some instance; ask again once that has had its time."""
         record = await self.get(message.conversation_id)
-        if record.state is State.BOT:
-            logger.info("conversation %s: the bot answers message %s again", record.conversation_id, message.id)
-            await self._ask_bot(record, message.text)
+        if record.state is not State.BOT:
+            return True
+        logger.info("conversation %s: the bot answers message %s again", record.conversation_id, message.id)
+        return await self._answer(record, message)
+
+    async def _answer(self, record: ConversationRecord, message: MessageView) -> bool:
+        """The bot's turn on ``message``, once at a time across instances (a claim lasting as long as a turn
+        may); False if another turn on it holds the claim."""
+        if record.state is not State.BOT:
+            return True
+        if not await self._store.claim(f"turn:{message.id}", self._settings.rasa_timeout + TURN_MARGIN):
+            return False
+        await self._ask_bot(record, message.text)
+        return True
 
     async def still_here(self, conversation_id: str) -> ConversationRecord:
         """A live socket of the customer says so (the gateway, every ``HANDOFF_QUEUE_REFRESH`` seconds while

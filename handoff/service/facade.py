@@ -33,7 +33,7 @@ from handoff.core.routing.schedule import BusinessHours
 from handoff.service.accounts import Accounts
 from handoff.service.board import Board
 from handoff.service.changes import Changes
-from handoff.service.conversations import Conversations
+from handoff.service.conversations import TURN_MARGIN, Conversations
 from handoff.service.desk import Desk
 from handoff.service.dispatch import Dispatch
 from handoff.service.escalation import Escalation
@@ -65,6 +65,8 @@ class HandoffService:
         self.accounts = Accounts(store, log, self.desk, settings.session_ttl)
         self.helpdesk = Helpdesk(log)
         self.board = board
+        self._clock = clock
+        self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -85,16 +87,23 @@ class HandoffService:
             logger.warning("the live store lost its state; rebuilding it from the ticket log")
             await self._recovery.rebuild()
             await self._replay()
+        elif self._replay_at is not None and self._clock() >= self._replay_at:
+            await self._replay()
         await self._dispatch.sweep()
 
     async def _replay(self) -> None:
-        """The bot's turn on each customer message it never answered (each once, across instances)."""
+        """The bot's turn on each customer message it never answered (each once, across instances); those
+        whose turn another instance holds are looked at again once it has had its time."""
+        self._replay_at = None
         for message in await self._recovery.unanswered():
             try:
-                await self.customers.replay(message)
+                done = await self.customers.replay(message)
             except Exception:
                 logger.exception("conversation %s: answering message %s again failed", message.conversation_id,
                                  message.id)
+                continue
+            if not done:
+                self._replay_at = self._clock() + self.settings.rasa_timeout + TURN_MARGIN
 
     async def _run_sweeper(self) -> None:
         """Sweep every ``sweep_interval`` seconds until closed; errors are logged, never fatal."""

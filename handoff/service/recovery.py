@@ -19,8 +19,9 @@ Any other conversation (the bot's, or ended) comes back when it is first asked f
 conversation once, and a conversation that moved on meanwhile is never overwritten.
 
 The bot's turns that never finished (the process died between storing the customer's message and the
-bot's reply, or the turn failed) are found by :meth:`Recovery.unanswered` and claimed once across
-instances, so the bot answers each once (:meth:`handoff.service.conversations.Conversations.replay`).
+bot's reply, or the turn failed) are found by :meth:`Recovery.unanswered`; the bot answers each again
+(:meth:`handoff.service.conversations.Conversations.replay`) under the claim every bot turn takes, so a
+turn still under way on another instance, or one instance's replay, is not doubled by another's.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ logger = logging.getLogger(__name__)
 LIVE = (State.QUEUED, State.ASSIGNED)
 REPLAY_WINDOW = 3600.0
 """Seconds back a customer message with no bot reply is still answered at recovery (older ones are stale)."""
-CLAIM_TTL = 24 * 3600.0
 STORE_MARK = "rebuilt"
 """The store's claim saying its state has been rebuilt since it was last empty."""
 _CLOSINGS = {State.BOT: "handed_back", State.RESOLVED: "resolved", State.ABANDONED: "abandoned"}
@@ -88,10 +88,8 @@ class Recovery:
         return await self._store.get_conversation(view.conversation_id)
 
     async def unanswered(self) -> list[MessageView]:
-        """Customer messages of the last hour the bot never answered, each claimed for this instance (another
-        instance that asks gets the others)."""
-        found = await self._log.conversations.awaiting_bot(self._clock() - REPLAY_WINDOW)
-        return [message for message in found if await self._store.claim(f"replay:{message.id}", CLAIM_TTL)]
+        """Customer messages of the last hour the bot never answered, oldest first."""
+        return await self._log.conversations.awaiting_bot(self._clock() - REPLAY_WINDOW)
 
     async def _file(self, view: ConversationView) -> int:
         record = await self.record_of(view)

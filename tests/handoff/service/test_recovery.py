@@ -3,6 +3,7 @@ forgets no conversation, and a message stored but never answered or never publis
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -146,6 +147,25 @@ async def test_two_instances_starting_at_once_answer_an_unanswered_message_once(
         await open_service(forget=True, secret=SECRET)
         await open_service(secret=SECRET)
     assert len(rasa.heard) == 1
+
+
+@pytest.mark.parametrize("profile", ["production"])  # instances side by side share one Redis
+async def test_an_instance_starting_while_another_is_in_the_bots_turn_does_not_answer_twice(
+        open_service: OpenService, rasa: FakeRasa, clock: FakeClock) -> None:
+    running = await open_service(secret=SECRET)
+    customer = await Customer.start(running)
+    rasa.hold = asyncio.Event()
+    turn = asyncio.create_task(customer.say("how much is shipping?"))  # the bot is thinking...
+    while not rasa.heard:
+        await asyncio.sleep(0.01)
+    asyncio.get_running_loop().call_later(2.0, rasa.hold.set)  # the bot answers in two seconds
+    starting = await open_service(secret=SECRET)  # ... when a second instance starts and finds it unanswered
+    await turn
+    clock.advance(starting.settings.rasa_timeout + 10)
+    await starting.sweep()  # it looks again once the turn has had its time: answered by then
+    assert [text for _, text, _ in rasa.heard] == ["how much is shipping?"]
+    replies = [m for m in await starting.customers.history(customer.conversation_id) if m.sender == "bot"]
+    assert len(replies) == 1
 
 
 class Unpublished:
