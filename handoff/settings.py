@@ -68,6 +68,9 @@ class HandoffSettings:
         accept_timeout: seconds an agent has to answer an assigned conversation before it goes back to the
             queue.
         abandon_after: seconds a queued customer may stay disconnected before the conversation is abandoned.
+        agent_grace: seconds an agent whose console sockets are all gone (no socket open and none pinging:
+            a console pings every 25 s) keeps their conversations; then they are away and their conversations
+            go back to the queue.
         widget_origins: sites allowed to embed the widget (CORS on the customer API; ``*`` by default, safe
             because customers authenticate with their conversation token, never a cookie).
         conversations_per_minute / messages_per_minute: what one client address may start and say a minute
@@ -89,6 +92,7 @@ class HandoffSettings:
     routing_config: Path = ROOT / "handoff" / "routing.yml"
     accept_timeout: float = 60.0
     abandon_after: float = 120.0
+    agent_grace: float = 60.0
     sweep_interval: float = 1.0
     queue_refresh: float = 5.0
     default_handle_time: float = 300.0
@@ -194,6 +198,7 @@ class HandoffSettings:
             routing_config=routing,
             accept_timeout=get("HANDOFF_ACCEPT_TIMEOUT", d.accept_timeout, positive),
             abandon_after=get("HANDOFF_ABANDON_AFTER", d.abandon_after, positive),
+            agent_grace=get("HANDOFF_AGENT_GRACE", d.agent_grace, positive),
             sweep_interval=get("HANDOFF_SWEEP_INTERVAL", d.sweep_interval, positive),
             queue_refresh=get("HANDOFF_QUEUE_REFRESH", d.queue_refresh, positive),
             default_handle_time=get("HANDOFF_DEFAULT_HANDLE_TIME", d.default_handle_time, positive),

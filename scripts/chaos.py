@@ -148,19 +148,21 @@ def build_cluster(folder: Path, instances: int, started: list[Process | Postgres
     token = "chaos-" + uuid.uuid4().hex
     base = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
-    actions = Process("actions", [str(ROOT / ".venv/app/bin/python"), "-m", "rasa_sdk", "--actions", "actions",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "ACTIONS_TOKEN": "chaos-actions-" + uuid.uuid4().hex}
+    actions = Process("actions", [str(ROOT / ".venv/app/bin/python"), "-m", "actions.server", "--actions", "actions",
                                   "--port", str(actions_port)], base, folder / "actions.log",
                       f"http://127.0.0.1:{actions_port}/health")
-    rasa = Process("rasa", [str(ROOT / ".venv/rasa/bin/rasa"), "run", "--model", str(MODEL), "--port",
-                            str(rasa_port), "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml",
+    rasa = Process("rasa", [str(ROOT / ".venv/rasa/bin/rasa"), "run", "--model", str(MODEL), "--interface", "127.0.0.1",
+                            "--port", str(rasa_port), "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml",
                             "--credentials", "credentials.yml"],
                    {**base, "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook"}, folder / "rasa.log",
                    f"http://127.0.0.1:{rasa_port}/")
     service_env = {**base, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/2", "DATABASE_URL": postgres.url(),
                    "HANDOFF_KEY_PREFIX": "chaos:", "HANDOFF_SECRET": "chaos-secret-" + uuid.uuid4().hex,
                    "RASA_URL": f"http://127.0.0.1:{rasa_port}", "RASA_TOKEN": token,
-                   "HANDOFF_DEMO_PASSWORD": PASSWORD, "HANDOFF_SUGGESTIONS": "false", "HANDOFF_LOG_LEVEL": "WARNING"}
+                   "HANDOFF_DEMO_PASSWORD": PASSWORD, "HANDOFF_SUGGESTIONS": "false", "HANDOFF_LOG_LEVEL": "WARNING",
+                   # every simulated customer comes from 127.0.0.1: the per-address limits would refuse them
+                   "HANDOFF_CONVERSATIONS_PER_MINUTE": "1000000", "HANDOFF_MESSAGES_PER_MINUTE": "1000000"}
     python = str(ROOT / ".venv/app/bin/python")
     for step in (["migrate"], ["seed", str(ROOT / "data" / "demo")]):
         done = subprocess.run([python, "-m", "handoff", *step], cwd=ROOT, env=service_env, capture_output=True,

@@ -30,6 +30,10 @@ from handoff.web.server import RedactSecrets
 
 
 def serve(settings: HandoffSettings) -> None:
+    """Serve until SIGTERM or SIGINT; then stop accepting, close every socket with 1012 (service restart: the
+    widget and the console reconnect and catch up by message id), let the handlers in flight finish for up to
+    :data:`handoff.web.server.SHUTDOWN_GRACE` seconds, and close the service (the message writer commits what
+    it was handed)."""
     import uvicorn
 
     from handoff.adapters.tickets.migrate import migrate
@@ -37,7 +41,7 @@ def serve(settings: HandoffSettings) -> None:
     from handoff.web.server import server_config
 
     asyncio.run(migrate(settings.database_url))
-    # Limits, timeouts and logs without tokens: handoff/web/server.py.
+    # Limits, timeouts, graceful shutdown and logs without tokens: handoff/web/server.py.
     uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 

@@ -32,7 +32,7 @@ def add_parsers(sub: Any) -> None:
 async def run(settings: HandoffSettings, args: argparse.Namespace) -> None:
     from handoff.service.wiring import open_service  # the service's imports only for the commands that need it
 
-    service = await open_service(settings, sweeper=False)
+    service = await open_service(settings, serving=False)
     try:
         if args.command == "retention":
             result = await service.data.retention()

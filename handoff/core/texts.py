@@ -10,6 +10,7 @@ QUEUED_UNKNOWN_WAIT = ("I'm passing you to one of our team. You are number {posi
 ASSIGNED = "{agent} has joined the conversation."
 TRANSFERRED = "I'm passing you to another colleague who can help better; please stay here."
 REQUEUED = "Sorry for the wait: I'm finding another colleague for you."
+AGENT_GONE = "{agent} lost their connection. I'm finding another colleague for you; please stay here."
 HANDED_BACK = "You're chatting with the assistant again. {agent} left the conversation."
 RESOLVED = "{agent} marked this conversation as resolved. If you need anything else, just write here."
 OFFLINE = ("Our team is offline right now. We have logged your request as ticket #{ticket} and will get back to "

@@ -14,6 +14,7 @@ here (:data:`BACK_TO_BOT`).
     close_for_callback  bot -> offline                update               opened, status offline
     assign              queued -> assigned            assign               assignee history starts
     requeue             assigned -> queued            release              assignment ends
+    agent_gone          assigned -> queued            release              assignment ends
     transfer            assigned -> queued            release              assignment ends
     hand_back           assigned -> bot               release              assignment ends, closed
     resolve             assigned -> resolved          release              assignment ends, closed
@@ -122,10 +123,20 @@ def assign(record: ConversationRecord, agent_id: AgentId, agent_name: str, cause
 
 def requeue(record: ConversationRecord, cause: Cause = Cause.ACCEPT_TIMEOUT) -> Change:
     """The assigned agent did not answer in time (``accept_timeout``), or can no longer work
-    (``agent_offline``: their account was deactivated): back to the queue, never to them again."""
+    (``agent_offline``: their account was deactivated): back to the queue, never to them again (nor only to
+    them, had it been transferred to them by name: it would wait for nobody)."""
     agent = _assignee(record, State.QUEUED)
     return _checked(record, State.QUEUED, cause, actor=agent, assignment_ends=agent,
-                    fields={"excluded": record.excluded | {agent}}, notice=texts.REQUEUED)
+                    fields={"excluded": record.excluded | {agent}, "requested_agent": None},
+                    notice=texts.REQUEUED)
+
+
+def agent_gone(record: ConversationRecord, agent_name: str) -> Change:
+    """The assigned agent's consoles are all gone longer than the grace period: back to the queue for anyone
+    (them too, should they come back first: sticky routing may give it back)."""
+    agent = _assignee(record, State.QUEUED)
+    return _checked(record, State.QUEUED, Cause.AGENT_OFFLINE, actor=agent, assignment_ends=agent,
+                    fields={"requested_agent": None}, notice=texts.AGENT_GONE.format(agent=agent_name))
 
 
 def transfer(record: ConversationRecord, actor: AgentId, *, to_agent: AgentId | None = None,

@@ -18,6 +18,7 @@ from handoff.core.errors import UnknownConversation
 from handoff.core.model import ConversationId, ConversationRecord, State
 from handoff.core.queue import estimate_wait
 from handoff.service.ports import MessageView, Store, TicketLog
+from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
 
@@ -56,15 +57,20 @@ def summary(record: ConversationRecord, accept_timeout: float, *, position: int 
 class Board:
     """The read model's queries and the queue's change frames."""
 
-    def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, relay: Relay) -> None:
+    def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, relay: Relay,
+                 recovery: Recovery) -> None:
         self._settings = settings
         self._store = store
         self._log = log
         self._relay = relay
+        self._recovery = recovery
 
     async def conversation(self, conversation_id: str) -> ConversationRecord:
-        """The conversation's live record; raises ``UnknownConversation``."""
+        """The conversation's live record; raises ``UnknownConversation``. One the store has forgotten (a
+        restart) is filed again from the ticket log."""
         record = await self._store.get_conversation(ConversationId(conversation_id))
+        if record is None:
+            record = await self._recovery.conversation(conversation_id)
         if record is None:
             raise UnknownConversation("There is no conversation with this id.")
         return record

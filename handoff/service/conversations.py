@@ -33,6 +33,7 @@ ENDED = (State.RESOLVED, State.OFFLINE, State.ABANDONED)
 # What no database column of text takes (PostgreSQL refuses NUL; neither encodes a lone surrogate) and no
 # person types: control characters but tab and line breaks, and halves of a UTF-16 pair.
 UNSENDABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+TURN_MARGIN = 5.0  # seconds a bot turn's claim outlasts HANDOFF_RASA_TIMEOUT (storing and relaying the replies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +180,36 @@ class Conversations:
         record = await self.get(said.message.conversation_id)
         if record.state in ENDED:
             record = await self._back_to_bot(record)
-        if record.state is State.BOT:
-            await self._store.touch(record.conversation_id)  # a conversation with the bot lives while it talks
-            await self._ask_bot(record, said.message.text)
+        await self._answer(record, said.message)
+
+    async def replay(self, message: MessageView) -> bool:
+        """The bot's turn on a customer message it never answered (:mod:`handoff.service.recovery`), if the bot
+        still owns the conversation. False: a turn on it is under way (or was, within ``HANDOFF_RASA_TIMEOUT``)
+        on some instance; ask again once that has had its time."""
+        record = await self.get(message.conversation_id)
+        if record.state is not State.BOT:
+            return True
+        logger.info("conversation %s: the bot answers message %s again", record.conversation_id, message.id)
+        return await self._answer(record, message)
+
+    async def _answer(self, record: ConversationRecord, message: MessageView) -> bool:
+        """The bot's turn on ``message``, once at a time across instances (a claim lasting as long as a turn
+        may); False if another turn on it holds the claim."""
+        if record.state is not State.BOT:
+            return True
+        if not await self._store.claim(f"turn:{message.id}", self._settings.rasa_timeout + TURN_MARGIN):
+            return False
+        await self._store.touch(record.conversation_id)  # a conversation with the bot lives while it talks
+        await self._ask_bot(record, message.text)
+        return True
+
+    async def still_here(self, conversation_id: str) -> ConversationRecord:
+        """A live socket of the customer says so (the gateway, every ``HANDOFF_QUEUE_REFRESH`` seconds while
+        queued): another of their sockets closing, or a restart, must not make them abandoned."""
+        record = await self.get(conversation_id)
+        if record.state is State.QUEUED and record.customer_left_at is not None:
+            await self.presence(conversation_id, connected=True)
+        return record
 
     async def typing(self, conversation_id: str) -> None:
         """The customer is typing: the assigned agent sees it (at most once per ``HANDOFF_TYPING_INTERVAL``)."""

@@ -218,6 +218,11 @@ class Desk:
         if presence is Presence.ONLINE:
             await self._dispatch.dispatch()
 
+    async def seen(self, principal: Principal) -> None:
+        """A sign of life of the agent's console (its socket opened, pinged or closed): their conversations
+        stay theirs until ``HANDOFF_AGENT_GRACE`` passes without another."""
+        await self._store.agent_seen(principal.agent_id, self._clock())
+
     async def presence_of(self, principal: Principal) -> Presence:
         agent = await self._store.get_agent(principal.agent_id)
         return agent.presence if agent else Presence.OFFLINE

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,6 +24,7 @@ from handoff.core.model import (
     CustomerProfile,
     Presence,
     RoutingDecision,
+    State,
     WaitingConversation,
     moment,
 )
@@ -181,6 +182,8 @@ class Dispatch:
             await self._each(conversation_id, self.requeue_unanswered(conversation_id, agent_id))
         for conversation_id in await self._store.left_while_queued(now - self._settings.abandon_after):
             await self._each(conversation_id, self.abandon(conversation_id))
+        for agent_id in await self._store.agents_unseen(now - self._settings.agent_grace):
+            await self._each(agent_id, self.agent_gone(agent_id))
         await self.dispatch()
 
     @staticmethod
@@ -231,6 +234,39 @@ class Dispatch:
         await self._changes.record(change, before, after)
         return True
 
+    async def agent_gone(self, agent_id: AgentId) -> None:
+        """The agent's consoles are all gone longer than ``HANDOFF_AGENT_GRACE``: they are away, every
+        conversation they had goes back to the queue (answered or not), and those transferred to them by name
+        may go to anyone."""
+        await self._store.agent_seen(agent_id, None)  # once: another instance's sweeper finds nothing to do
+        agent = await self._store.get_agent(agent_id)
+        if agent is not None and agent.presence is Presence.ONLINE:
+            await self._store.set_presence(agent_id, Presence.AWAY, self._clock())
+            await self._relay.to_agent(agent_id, {"type": "presence", "presence": Presence.AWAY.value})
+        account = await self._log.people.get_agent(agent_id)
+        for conversation_id in await self._store.agent_conversations(agent_id):
+            await self._each(conversation_id, self._agent_gone_from(conversation_id, agent_id,
+                                                                    account.name if account else "Your agent"))
+        for record in await self._store.queued():
+            if record.requested_agent == agent_id:
+                with contextlib.suppress(StateConflict):
+                    await self._store.update_conversation(record.conversation_id, [State.QUEUED],
+                                                          {"requested_agent": None})
+        logger.info("agent %s: gone longer than the grace period; away", agent_id)
+        await self.dispatch()
+
+    async def _agent_gone_from(self, conversation_id: str, agent_id: AgentId, agent_name: str) -> None:
+        before = await self._board.conversation(conversation_id)
+        if before.agent_id != agent_id:
+            return
+        change = transitions.agent_gone(before, agent_name)
+        after = await self._store.release(before.conversation_id, agent_id, change.after, self._clock(),
+                                          change.fields)
+        if after is None:
+            return  # released meanwhile
+        await self._changes.record(change, before, after)
+        await self._board.tell_agent(agent_id, after)
+
     async def abandon(self, conversation_id: str) -> None:
         before = await self._board.conversation(conversation_id)
         try:
@@ -239,17 +275,3 @@ class Dispatch:
         except StateConflict:  # moved on meanwhile (assigned, or back to the bot): nothing to do
             return
         await self._changes.record(change, before, after)
-
-    async def run_sweeper(self, stopping: asyncio.Event,
-                          also: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Sweep every ``sweep_interval`` seconds until ``stopping`` is set, then run ``also`` (another part's
-        periodic work); errors are logged, never fatal."""
-        while not stopping.is_set():
-            try:
-                await self.sweep()
-                if also is not None:
-                    await also()
-            except Exception:
-                logger.exception("sweep failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._settings.sweep_interval)

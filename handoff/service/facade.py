@@ -15,6 +15,7 @@
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
                      Relay          messages into the log and onto the bus         (relay.py)
+                     Recovery       the live store rebuilt from the ticket log     (recovery.py)
 
 Who may do what is one table, :mod:`handoff.service.policy`, which every part asks before it reads or acts
 for a signed-in person.
@@ -37,13 +38,14 @@ from handoff.core.routing.schedule import BusinessHours
 from handoff.service.accounts import Accounts
 from handoff.service.board import Board
 from handoff.service.changes import Changes
-from handoff.service.conversations import Conversations
+from handoff.service.conversations import TURN_MARGIN, Conversations
 from handoff.service.customer_data import CustomerData
 from handoff.service.desk import Desk
 from handoff.service.dispatch import Dispatch
 from handoff.service.escalation import Escalation
 from handoff.service.helpdesk import Helpdesk
 from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
+from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
 
@@ -59,7 +61,8 @@ class HandoffService:
         self.settings = settings
         self._store, self._log, self._bot = store, log, bot
         relay = Relay(store, log, clock)
-        board = Board(settings, store, log, relay)
+        self._recovery = Recovery(store, log, queue_order or QueueOrder(), clock)
+        board = Board(settings, store, log, relay, self._recovery)
         changes = Changes(store, log, bot, relay, board, clock)
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock)
@@ -69,23 +72,62 @@ class HandoffService:
         self.helpdesk = Helpdesk(log)
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
         self.board = board
+        self._clock = clock
+        self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
 
-    async def start(self, *, sweeper: bool = True) -> None:
-        """Give routing every agent account (the live store may be new), and start the sweeper (every
-        ``HANDOFF_SWEEP_INTERVAL`` seconds; tests drive :meth:`sweep` on a fake clock instead)."""
-        for account in await self._log.people.list_agents():
-            await self._store.upsert_agent(account.snapshot())
+    async def start(self, *, sweeper: bool = True, recover: bool = True) -> None:
+        """Rebuild what the live store lacks from the ticket log (it may be new: a restart), answer the
+        customer messages the bot never answered (not with ``recover`` False: a one-off command), and start
+        the sweeper (every ``HANDOFF_SWEEP_INTERVAL`` seconds; tests drive :meth:`sweep` on a fake clock
+        instead)."""
+        if recover:
+            await self._recovery.rebuild()
+            await self._replay()
         if sweeper:
-            self._sweeper = asyncio.create_task(self._dispatch.run_sweeper(self._stopping,
-                                                                           also=self.data.retention_if_due))
+            self._sweeper = asyncio.create_task(self._run_sweeper())
 
     async def sweep(self) -> None:
-        """One pass of the sweeper: requeue unanswered assignments, abandon conversations customers left, and
-        once a day delete what is older than the retention period."""
+        """One pass of the sweeper: rebuild the live store if it lost its state (Redis restarted empty),
+        requeue unanswered assignments and the conversations of agents gone too long, abandon conversations
+        customers left, and once a day delete what is older than the retention period."""
+        if await self._recovery.store_is_new():
+            logger.warning("the live store lost its state; rebuilding it from the ticket log")
+            await self._recovery.rebuild()
+            await self._replay()
+        elif self._replay_at is not None and self._clock() >= self._replay_at:
+            await self._replay()
         await self._dispatch.sweep()
         await self.data.retention_if_due()
+
+    async def _replay(self) -> None:
+        """The bot's turn on each customer message it never answered (each once, across instances); those
+        whose turn another instance holds are looked at again once it has had its time."""
+        self._replay_at = None
+        for message in await self._recovery.unanswered():
+            try:
+                done = await self.customers.replay(message)
+            except Exception:
+                logger.exception("conversation %s: answering message %s again failed", message.conversation_id,
+                                 message.id)
+                continue
+            if not done:
+                self._replay_at = self._clock() + self.settings.rasa_timeout + TURN_MARGIN
+
+    async def _run_sweeper(self) -> None:
+        """Sweep every ``sweep_interval`` seconds until closed; errors are logged, never fatal."""
+        while not self._stopping.is_set():
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("sweep failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.settings.sweep_interval)
+
+    @property
+    def closed(self) -> bool:
+        return self._stopping.is_set()
 
     async def dispatch(self) -> int:
         """Route the queue now (also done on every event that may free or need an agent)."""

@@ -24,12 +24,19 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from handoff.adapters.store.base import Event, Handler, Subscription
-from handoff.adapters.tickets import AgentAccount, CustomerView, MessageView, TicketLog, TransitionNote
+from handoff.adapters.tickets import (
+    AgentAccount,
+    ConversationView,
+    CustomerView,
+    MessageView,
+    TicketLog,
+    TransitionNote,
+    TransitionView,
+)
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
-__all__ = ["AgentAccount", "Bot", "Clock", "CustomerView", "Event", "Handler", "Knowledge", "MessageView", "Store",
-           "Subscription",
-           "TicketLog", "TransitionNote"]
+__all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
+           "MessageView", "Store", "Subscription", "TicketLog", "TransitionNote", "TransitionView"]
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""
@@ -115,6 +122,13 @@ class Store(Protocol):
     async def agent_conversations(self, agent_id: AgentId) -> list[ConversationId]:
         """Conversations assigned to the agent now, oldest assignment first."""
 
+    async def agent_seen(self, agent_id: AgentId, now: float | None) -> None:
+        """A sign of life of one of the agent's consoles at ``now`` (a socket opened, pinged or closed), which
+        starts or renews their grace; None forgets it (nobody waits for them any more)."""
+
+    async def agents_unseen(self, seen_before: float) -> list[AgentId]:
+        """Agents whose last sign of life (:meth:`agent_seen`) is before the given time."""
+
     # the hold queue and assignment -----------------------------------------------------------
     async def enqueue(self, conversation_id: ConversationId, changes: Mapping[str, Any]) -> ConversationRecord:
         """Atomically move a conversation in state ``bot`` to ``queued`` with ``changes`` applied (priority,
@@ -194,6 +208,10 @@ class Store(Protocol):
 
     async def clear_failures(self, key: str) -> None:
         """Forget the failures under ``key``."""
+    # claims ------------------------------------------------------------------------------------
+    async def claim(self, name: str, ttl: float) -> bool:
+        """True for the first caller of ``name`` (on any instance) while the claim lasts: ``ttl`` seconds, or
+        until the store loses its state when ``ttl`` is 0. Work that must happen once claims it first."""
 
     # the bus (cross-instance relay) ------------------------------------------------------------
     async def publish(self, channel: str, event: Event) -> None:

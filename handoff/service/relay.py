@@ -2,18 +2,22 @@
 
 Channels on the store's bus: ``conv:<id>`` reaches a conversation's customer sockets, ``agent:<id>`` an
 agent's console, ``queue`` every console (the queue's changes). A message is committed to the log before it
-is published, so a client that missed an event (the bus is at-most-once) catches up from the log by id.
+is published, so a client that missed an event (the bus is at-most-once) catches up from the log by id. A
+message stored whose publication fails is not lost either: the caller goes on (the bot still answers it) and
+every client reads it from the log when it reconnects.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
-from handoff.core.errors import BadRequest
+from handoff.core.errors import BadRequest, UpstreamUnavailable
 from handoff.core.model import MAX_CLIENT_ID, AgentId, ConversationRecord, State, moment
 from handoff.service.ports import Clock, Event, Handler, MessageView, Store, Subscription, TicketLog
 
+logger = logging.getLogger(__name__)
 QUEUE_CHANNEL = "queue"
 
 
@@ -52,7 +56,11 @@ class Relay:
             record.conversation_id, sender, text, now=self.now(), agent_id=agent_id, payload=payload,
             client_id=client_id)
         if new:
-            await self.publish_message(record, message)
+            try:
+                await self.publish_message(record, message)
+            except UpstreamUnavailable:  # stored: the clients read it from the log when they reconnect
+                logger.warning("conversation %s: message %s stored but not published (the bus is down)",
+                               record.conversation_id, message.id)
         return message, new
 
     async def say(self, record: ConversationRecord, sender: str, text: str, *, agent_id: AgentId | None = None,

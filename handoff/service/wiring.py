@@ -26,9 +26,10 @@ def live_ttls(settings: HandoffSettings) -> dict[State, float]:
     return {**ended, State.BOT: settings.idle_ttl}
 
 
-async def open_service(settings: HandoffSettings, *, sweeper: bool = True) -> HandoffService:
-    """The service on its adapters, started (agents loaded, the sweeper running unless ``sweeper`` is False:
-    the command line's one-off tasks); ``close()`` it at the end."""
+async def open_service(settings: HandoffSettings, *, serving: bool = True) -> HandoffService:
+    """The service on its adapters, started: serving, the live store rebuilt from the ticket log, the bot's
+    unanswered turns taken and the sweeper running; with ``serving`` False (the command line's one-off tasks)
+    none of that. ``close()`` it at the end."""
     config = load_routing_config(settings.routing_config)
     order = build_queue_order(config)
     store = await open_store(settings.redis_url, settings.key_prefix, expire_after=live_ttls(settings))
@@ -40,5 +41,5 @@ async def open_service(settings: HandoffSettings, *, sweeper: bool = True) -> Ha
         bot=RasaClient(settings.rasa_url, str(settings.rasa_token), settings.rasa_timeout),
         knowledge=Suggestions(settings.suggestions),
         router=build_router(config), hours=build_business_hours(config), queue_order=order)
-    await service.start(sweeper=sweeper)
+    await service.start(sweeper=serving, recover=serving)
     return service

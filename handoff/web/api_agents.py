@@ -16,6 +16,7 @@ from handoff.core.errors import NotAllowed
 from handoff.web.bodies import Login, PresenceBody, Text, TicketPatch, TransferBody, errors
 from handoff.web.deps import COOKIE, Agent, Service, Settings, csrf_check, same_origin, session_token
 from handoff.web.gateway import agent_socket
+from handoff.web.guards import client_address
 
 router = APIRouter(tags=["agents"], responses=errors(503))
 
@@ -25,7 +26,7 @@ async def login(body: Login, request: Request, response: Response, service: Serv
                 settings: Settings) -> dict[str, Any]:
     """Sign in: sets the HttpOnly session cookie and returns the same token for scripts. Failures in a row
     lock the username and the client's address out for a growing time (429 with ``Retry-After``)."""
-    address = request.client.host if request.client else None
+    address = client_address(request, settings)
     token, principal = await service.accounts.sign_in(body.username, body.password, address)
     response.set_cookie(COOKIE, token, max_age=int(settings.session_ttl), httponly=True, samesite="strict",
                         secure=settings.cookie_secure)

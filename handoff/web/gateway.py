@@ -206,7 +206,7 @@ async def _serve_customer(websocket: WebSocket, service: HandoffService, record:
             while connection.state == State.QUEUED.value:
                 await asyncio.sleep(service.settings.queue_refresh)
                 with contextlib.suppress(HandoffError):  # the store is down: try again next time
-                    current = await customers.get(conversation_id)
+                    current = await customers.still_here(conversation_id)
                     if current.state is State.QUEUED and connection.state == State.QUEUED.value:
                         await connection.deliver(await customers.state_frame(current))
         finally:
@@ -302,6 +302,7 @@ async def _serve_agent(websocket: WebSocket, service: HandoffService, principal:
         elif kind == "typing":
             await desk.typing(agent, conversation_id)
         elif kind == "ping":
+            await desk.seen(principal)
             await connection.deliver({"type": "pong"})
         else:
             raise BadRequest(f"Unknown frame type {kind!r}.")
@@ -319,6 +320,7 @@ async def _serve_agent(websocket: WebSocket, service: HandoffService, principal:
         try:
             connection.keep(await desk.watch(principal, deliver))
             await websocket.send_json(await desk.hello(principal))
+            await desk.seen(principal)
         except HandoffError as exc:
             logger.warning("agent %s: socket refused (%s)", principal.agent_id, exc)
             await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")
@@ -331,3 +333,5 @@ async def _serve_agent(websocket: WebSocket, service: HandoffService, principal:
                 await websocket.close(CLOSE_ERROR)
     finally:  # also when the agent left during the hello
         await connection.release()
+        with contextlib.suppress(HandoffError):  # their grace starts now
+            await desk.seen(principal)

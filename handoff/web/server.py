@@ -90,6 +90,10 @@ class HeaderTimeout(HttpToolsProtocol):
             self.transport.close()
 
 
+SHUTDOWN_GRACE = 10
+"""Seconds a SIGTERM waits for requests and socket handlers in flight (a bot's turn) before cancelling them."""
+
+
 def server_config(app: Any, settings: HandoffSettings, *, host: str | None = None, port: int | None = None,
                   lifespan: Literal["on", "off"] = "on") -> uvicorn.Config:
     """uvicorn's configuration for the service (``python -m handoff serve``; the tests use it on port 0)."""
@@ -99,4 +103,4 @@ def server_config(app: Any, settings: HandoffSettings, *, host: str | None = Non
         http=protocol, ws="websockets-sansio", ws_max_size=settings.max_frame_bytes, ws_per_message_deflate=False,
         timeout_keep_alive=int(settings.keepalive_timeout), limit_concurrency=settings.max_connections,
         proxy_headers=False, log_level=settings.log_level.lower(), log_config=log_config(),
-        lifespan=lifespan)
+        lifespan=lifespan, timeout_graceful_shutdown=SHUTDOWN_GRACE)

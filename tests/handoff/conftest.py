@@ -135,19 +135,24 @@ async def open_service(profile: str, database_url: str, clock: FakeClock, rasa: 
     """A factory of started services in the test's profile, sharing one database (and, in production, one
     Redis prefix: several instances); ``routing``: the routing configuration's YAML, as a dict, instead of
     handoff/routing.yml; ``knowledge``: the Knowledge port (none by default); ``wrap_store`` and ``on_log``
-    see the store and the ticket log first (to count what they are asked); other keyword arguments override
-    settings."""
+    see the store and the ticket log first (to count what they are asked); ``forget``: open on an empty store
+    (a restart: a new process in the embedded profile, a Redis that kept nothing in production); other keyword
+    arguments override settings."""
     opened: list[HandoffService] = []
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
 
-    async def open_one(routing: dict[str, Any] | None = None, **options: Any) -> HandoffService:
+    async def open_one(routing: dict[str, Any] | None = None, forget: bool = False,
+                       **options: Any) -> HandoffService:
         routing_file = ROOT / "handoff" / "routing.yml"
         if routing is not None:
             routing_file = tmp_path / f"routing-{len(opened)}.yml"
             routing_file.write_text(yaml.safe_dump(routing))
-        if profile == "embedded" and opened:
+        if profile == "embedded" and any(not service.closed for service in opened):
             raise RuntimeError("the embedded profile is one process: one instance")
-        service = await in_process_service(profile, database_url, prefix, clock, rasa, routing_file, **options)
+        if forget:
+            await delete_keys(prefix)
+        url = options.pop("database_url", database_url)  # another way to the same database (a proxy)
+        service = await in_process_service(profile, url, prefix, clock, rasa, routing_file, **options)
         opened.append(service)
         return service
 

@@ -12,10 +12,11 @@ from handoff.settings import HandoffSettings
 
 def test_settings_read_their_variables() -> None:
     settings = HandoffSettings.from_env({"HANDOFF_LOG_LEVEL": "warning", "HANDOFF_ACCEPT_TIMEOUT": "5",
+                                         "HANDOFF_AGENT_GRACE": "45",
                                          "HANDOFF_WIDGET_ORIGINS": "https://shop.example, https://b.example",
                                          "HANDOFF_SECRET": "s"})
     assert settings.log_level == "WARNING"
-    assert settings.accept_timeout == 5.0
+    assert (settings.accept_timeout, settings.agent_grace) == (5.0, 45.0)
     assert settings.widget_origins == ("https://shop.example", "https://b.example")
     assert "sekret" not in repr(HandoffSettings.from_env({"HANDOFF_SECRET": "sekret"}))
 

@@ -70,7 +70,8 @@ class FakeRasa:
 
     The script: a message asking for a "human" or a "person" is handed off (``explicit_request``); one saying
     "furious" is a high-priority complaint; "shipping" is answered from an article; anything else gets a
-    plain answer. ``replies_to`` overrides the script for one text; ``down`` makes every call fail.
+    plain answer. ``replies_to`` overrides the script for one text; ``down`` makes every call fail; ``hold``,
+    while set, keeps every answer waiting until it is released (a turn under way).
     """
 
     def __init__(self) -> None:
@@ -78,6 +79,7 @@ class FakeRasa:
         self.tracker: dict[str, list[dict[str, Any]]] = {}
         self.replies_to: dict[str, list[dict[str, Any]]] = {}
         self.down = False
+        self.hold: asyncio.Event | None = None
         self.app = Starlette(routes=[
             Route("/webhooks/rest/webhook", self._webhook, methods=["POST"]),
             Route("/conversations/{conversation_id}/tracker/events", self._events, methods=["POST"])])
@@ -106,6 +108,8 @@ class FakeRasa:
             return Response("upstream down", status_code=502)
         body = await request.json()
         self.heard.append((body["sender"], body["message"], body.get("metadata") or {}))
+        if self.hold is not None:
+            await self.hold.wait()
         return JSONResponse(self.replies(body["sender"], body["message"]))
 
     async def _events(self, request: Request) -> Response:

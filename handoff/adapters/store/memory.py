@@ -70,12 +70,14 @@ class MemoryStore:
         self._queue: list[tuple[float, str]] = []  # queue_key of every queued conversation, sorted
         self._assigned: dict[AgentId, set[ConversationId]] = {}
         self._agents: dict[AgentId, AgentSnapshot] = {}
+        self._seen: dict[AgentId, float] = {}
         self._handle_times: deque[float] = deque(maxlen=handle_time_window)
         self._sessions: dict[str, tuple[float, str, str | None]] = {}  # token -> (expires, data, owner)
         self._owners: dict[str, set[str]] = {}  # owner -> their sessions' tokens
         self._failures: dict[str, tuple[int, float, float]] = {}  # key -> (in a row, last, forget_after)
         self._hits: dict[str, tuple[int, float, int]] = {}  # key -> (window number, its end, hits in it)
         self._next_hits_sweep = 0.0
+        self._claims: dict[str, float] = {}  # name -> when it lapses (monotonic; inf: never)
         self._next_sweep = 0.0
         self._next_failure_sweep = 0.0
         self._bus = Fanout()
@@ -187,6 +189,15 @@ class MemoryStore:
     async def agent_conversations(self, agent_id: AgentId) -> list[ConversationId]:
         owned = [self._conversations[cid] for cid in self._assigned.get(agent_id, ())]
         return [r.conversation_id for r in sorted(owned, key=lambda r: (r.assigned_at or 0.0, r.conversation_id))]
+
+    async def agent_seen(self, agent_id: AgentId, now: float | None) -> None:
+        if now is None:
+            self._seen.pop(agent_id, None)
+        else:
+            self._seen[agent_id] = float(now)
+
+    async def agents_unseen(self, seen_before: float) -> list[AgentId]:
+        return sorted(agent for agent, seen in self._seen.items() if seen < seen_before)
 
     # the hold queue and assignment -----------------------------------------------------------
     async def enqueue(self, conversation_id: ConversationId, changes: Mapping[str, Any]) -> ConversationRecord:
@@ -340,6 +351,14 @@ class MemoryStore:
 
     async def clear_failures(self, key: str) -> None:
         self._failures.pop(key, None)
+
+    # claims ------------------------------------------------------------------------------------
+    async def claim(self, name: str, ttl: float) -> bool:
+        now = time.monotonic()
+        if self._claims.get(name, now) > now:
+            return False
+        self._claims[name] = now + ttl if ttl > 0 else float("inf")
+        return True
 
     # the bus -------------------------------------------------------------------------------
     async def publish(self, channel: str, event: Event) -> None:

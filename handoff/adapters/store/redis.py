@@ -15,9 +15,11 @@ Keys (all under a configurable prefix, default ``handoff:``):
 - ``ttl``: a hash from state to the milliseconds a record in it lives idle (``expire_after``; a state
   without one never expires): every write sets its record's TTL from it (``PEXPIRE``/``PERSIST``);
 - ``hits:<key>:<window>``: a rate-limit counter, expiring after its window;
+- ``agent-seen``: agents whose consoles are watched, scored by their last sign of life;
 - ``session:<token>``: JSON with a TTL; ``sessions-of:<owner>``: the set of an owner's session keys (for
   ending them all at once), expiring with the newest; ``failures:<key>``: failures in a row and the last
   one's time (sign-in throttling), expiring once forgotten; ``handle-times``: a capped list;
+- ``claim:<name>``: work done once across instances (:meth:`RedisStore.claim`);
 - pub/sub channels ``bus:<channel>`` (see :mod:`handoff.adapters.store.redis_bus`).
 
 Every write to a conversation is a Lua script from ``scripts.lua`` (registered once),
@@ -244,6 +246,19 @@ class RedisStore:
         ids: list[str] = await self._redis.zrange(self._key("agent-convs", agent_id), 0, -1)  # type: ignore[assignment]
         return [ConversationId(c) for c in ids]
 
+    @_upstream
+    async def agent_seen(self, agent_id: AgentId, now: float | None) -> None:
+        if now is None:
+            await self._redis.zrem(self._key("agent-seen"), agent_id)
+        else:
+            await self._redis.zadd(self._key("agent-seen"), {agent_id: float(now)})
+
+    @_upstream
+    async def agents_unseen(self, seen_before: float) -> list[AgentId]:
+        ids: list[str] = await self._redis.zrangebyscore(  # type: ignore[assignment]
+            self._key("agent-seen"), "-inf", f"({float(seen_before)!r}")
+        return [AgentId(agent) for agent in ids]
+
     # the hold queue and assignment -----------------------------------------------------------
     @_upstream
     async def enqueue(self, conversation_id: ConversationId, changes: Mapping[str, Any]) -> ConversationRecord:
@@ -374,6 +389,12 @@ class RedisStore:
     @_upstream
     async def clear_failures(self, key: str) -> None:
         await self._redis.delete(self._key("failures", key))
+    # claims ------------------------------------------------------------------------------------
+    @_upstream
+    async def claim(self, name: str, ttl: float) -> bool:
+        milliseconds = int(ttl * 1000)
+        return bool(await self._redis.set(self._key("claim", name), "1", nx=True,
+                                          px=milliseconds if milliseconds > 0 else None))
 
     # the bus -------------------------------------------------------------------------------
     @_upstream

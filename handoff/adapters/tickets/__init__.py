@@ -7,6 +7,7 @@ from handoff.adapters.tickets.views import (
     AgentAccount,
     AssignmentView,
     CannedView,
+    ConversationView,
     CustomerView,
     MessageView,
     NoteView,
@@ -16,6 +17,6 @@ from handoff.adapters.tickets.views import (
     TransitionView,
 )
 
-__all__ = ["AgentAccount", "AssignmentView", "CannedView", "CustomerView", "MessageView", "NoteView",
-           "TicketDetail", "TicketLog", "TicketView", "TransitionNote", "TransitionView", "migrate",
+__all__ = ["AgentAccount", "AssignmentView", "CannedView", "ConversationView", "CustomerView", "MessageView",
+           "NoteView", "TicketDetail", "TicketLog", "TicketView", "TransitionNote", "TransitionView", "migrate",
            "normalize_database_url"]

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff.adapters.tickets.database import Repository, changed_rows, utc
+from handoff.adapters.tickets.database import Repository, Sessions, changed_rows, utc
 from handoff.adapters.tickets.message_writer import MessageWriter, stored_messages, stored_view
 from handoff.adapters.tickets.models import Conversation, Customer, Message, Transition
-from handoff.adapters.tickets.views import MessageView, TransitionView
+from handoff.adapters.tickets.views import ConversationView, MessageView, TransitionView
 from handoff.core.errors import Conflict, UnknownConversation
 from handoff.core.model import AgentId, ConversationId, CustomerId, State
 
@@ -58,6 +58,11 @@ async def add_transition(session: AsyncSession, conversation_id: str, from_state
     return row
 
 
+def conversation_view(row: Conversation) -> ConversationView:
+    return ConversationView(ConversationId(row.id), CustomerId(row.customer_id), row.channel, State(row.state),
+                            row.created_at, row.updated_at, row.erased_at is not None)
+
+
 class ConversationLog(Repository):
     """Conversations, messages and transitions (a repository of :class:`~handoff.adapters.tickets.TicketLog`).
 
@@ -65,7 +70,7 @@ class ConversationLog(Repository):
     commits); everything else runs in its own short transaction.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], writer: MessageWriter) -> None:
+    def __init__(self, sessions: Sessions, writer: MessageWriter) -> None:
         super().__init__(sessions)
         self._writer = writer
 
@@ -131,6 +136,31 @@ class ConversationLog(Repository):
     async def conversation_exists(self, conversation_id: str) -> bool:
         async with self._sessions() as session:
             return bool(await session.scalar(select(exists().where(Conversation.id == conversation_id))))
+
+    async def conversation(self, conversation_id: str) -> ConversationView | None:
+        """The conversation as the log keeps it, or None."""
+        async with self._sessions() as session:
+            row = await session.get(Conversation, conversation_id)
+        return None if row is None else conversation_view(row)
+
+    async def in_states(self, states: Collection[State]) -> list[ConversationView]:
+        """The conversations whose latest state is one of ``states``, oldest first."""
+        query = (select(Conversation).where(Conversation.state.in_([State(s).value for s in states]),
+                                            Conversation.erased_at.is_(None))
+                 .order_by(Conversation.created_at, Conversation.id))
+        async with self._sessions() as session:
+            return [conversation_view(row) for row in await session.scalars(query)]
+
+    async def awaiting_bot(self, since: datetime | float) -> list[MessageView]:
+        """Customer messages said since ``since`` that are the newest of a conversation the bot owns: the
+        bot's turn on them never finished (the process died, or the turn failed), oldest first."""
+        newest = (select(func.max(Message.id)).join(Conversation, Conversation.id == Message.conversation_id)
+                  .where(Conversation.state == State.BOT.value, Message.created_at >= utc(since))
+                  .group_by(Message.conversation_id))
+        query = (stored_messages().where(Message.id.in_(newest.scalar_subquery()), Message.sender == "customer")
+                 .order_by(Message.id))
+        async with self._sessions() as session:
+            return [stored_view(row) for row in await session.execute(query)]
 
     async def record_transition(self, conversation_id: ConversationId, from_state: State | str | None,
                                 to_state: State | str, cause: str, *, now: datetime | float, actor: str | None = None,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 from sqlalchemy import Executable, event
-from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.engine import CursorResult, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from handoff.core.errors import SettingsError
+from handoff.core.errors import SettingsError, UpstreamUnavailable
 
 _SCHEMES = {
     "postgres": "postgresql+asyncpg",
@@ -22,6 +25,20 @@ _SCHEMES = {
     "sqlite+aiosqlite": "sqlite+aiosqlite",
 }
 SQLITE_BUSY_TIMEOUT = 15.0  # seconds a writer waits for another connection's write lock
+CONNECT_TIMEOUT = 5.0  # seconds to reach PostgreSQL before the caller hears it is unavailable (503)
+DISCONNECTS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+               asyncpg.CannotConnectNowError)
+"""What the database's driver raises when the database cannot be reached: recoverable, retried by the
+message writer, told to callers as :class:`~handoff.core.errors.UpstreamUnavailable`."""
+UNAVAILABLE = "The ticket database does not answer; nothing was saved. Try again shortly."
+
+
+def _unreachable(context: ExceptionContext) -> None:
+    """Turn a lost or refused database connection into :class:`UpstreamUnavailable` (a 503, an ``unavailable``
+    error frame: the client keeps its message and retries), never a 500 or a closed socket."""
+    original = context.original_exception
+    if context.is_disconnect or isinstance(original, DISCONNECTS):
+        raise UpstreamUnavailable(UNAVAILABLE) from original
 
 
 def normalize_database_url(url: str) -> str:
@@ -85,7 +102,10 @@ def make_engine(database_url: str) -> AsyncEngine:
     # hide_parameters: an error's text leaves out the statement's values (customers' words, e-mails), so a
     # failed write can be logged with its traceback and nothing a customer said.
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+        engine = create_async_engine(url, pool_pre_ping=True, hide_parameters=True,
+                                     connect_args={"timeout": CONNECT_TIMEOUT})
+        event.listen(engine.sync_engine, "handle_error", _unreachable)
+        return engine
     database = make_url(url).database
     options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}, "hide_parameters": True}
     if not database or database == ":memory:":
@@ -99,6 +119,7 @@ def make_engine(database_url: str) -> AsyncEngine:
         options.update(pool_size=1, max_overflow=0)
     engine = create_async_engine(url, **options)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "handle_error", _unreachable)
     return engine
 
 
@@ -108,11 +129,36 @@ async def changed_rows(session: AsyncSession, statement: Executable) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
+class Sessions:
+    """The log's session factory (``sessions()``, ``sessions.begin()``, as :class:`async_sessionmaker`), where a
+    database that cannot be reached (a connection refused or lost) is :class:`UpstreamUnavailable` to callers:
+    the pool raises the driver's own errors when it cannot connect, which no engine event sees."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        try:
+            async with self._factory() as session:
+                yield session
+        except DISCONNECTS as error:
+            raise UpstreamUnavailable(UNAVAILABLE) from error
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        try:
+            async with self._factory.begin() as session:
+                yield session
+        except DISCONNECTS as error:
+            raise UpstreamUnavailable(UNAVAILABLE) from error
+
+
 class Repository:
     """One subject of the ticket log (conversations, tickets, people, KPIs) over the log's shared sessions.
 
     Each method runs in its own short transaction and returns frozen views, never ORM objects.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions

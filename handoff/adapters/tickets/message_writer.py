@@ -21,6 +21,12 @@ A transaction is two statements, whatever the batch size, and at most four:
 A batch that fails is written again one message at a time, so one bad message fails alone; a unique-key
 violation (two inserts past the lock, the last line of defence) answers with the message already stored.
 
+When the database cannot be reached the batch is kept and tried again with back-off (from 50 ms, doubling)
+for :data:`RETRY_FOR` seconds; then its callers hear :class:`~handoff.core.errors.UpstreamUnavailable` (an
+``unavailable`` error frame: the client keeps the message and sends it again with its ``client_id``, which
+stores it once). Messages waiting meanwhile are bounded (:data:`MAX_PENDING`): beyond it a caller hears
+``unavailable`` at once, so an outage costs neither unbounded memory nor callers waiting for hours.
+
 The statements are the same on both databases; how they run differs. On SQLite they go through SQLAlchemy.
 On PostgreSQL they are written once in SQL and run on asyncpg directly, the batch's rows as arrays
 (``unnest``), so each is one prepared statement whatever the batch size: building and compiling them through
@@ -46,14 +52,23 @@ from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from handoff.adapters.tickets.database import DISCONNECTS, UNAVAILABLE
 from handoff.adapters.tickets.models import Agent, Conversation, Message
 from handoff.adapters.tickets.views import MessageView
-from handoff.core.errors import UnknownConversation
+from handoff.core.errors import UnknownConversation, UpstreamUnavailable
 from handoff.core.model import AgentId, ConversationId
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500  # messages per transaction; a bigger backlog takes several
+MAX_PENDING = 5000
+"""Messages that may wait for the database (a few seconds of peak traffic); beyond, callers hear
+``unavailable`` at once."""
+RETRY_FOR = 5.0
+"""Seconds a batch is tried again while the database cannot be reached, before its callers hear
+``unavailable``."""
+FIRST_RETRY = 0.05
+BUSY = "Too many messages are waiting for the ticket database; nothing was saved. Try again shortly."
 
 
 @dataclass(slots=True)
@@ -90,9 +105,13 @@ def stored_messages() -> Any:
 class MessageWriter:
     """Writes messages in group commits on ``engine``; one per ticket log, used from one event loop."""
 
-    def __init__(self, engine: AsyncEngine, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, engine: AsyncEngine, max_batch: int = MAX_BATCH, max_pending: int = MAX_PENDING,
+                 retry_for: float = RETRY_FOR) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._max_pending = max_pending
+        self._retry_for = retry_for
+        self._writing = 0  # messages of the batch in its transaction (or waiting to try it again)
         self._pending: list[PendingMessage] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -102,7 +121,13 @@ class MessageWriter:
         """Store one message (see :meth:`handoff.adapters.tickets.conversations.ConversationLog.add_message`).
 
         A caller cancelled while waiting does not cancel the write: the message is stored all the same.
+
+        Raises:
+            UpstreamUnavailable: the database cannot be reached (for :data:`RETRY_FOR` seconds), or too many
+                messages wait for it already (:data:`MAX_PENDING`); nothing was stored.
         """
+        if len(self._pending) + self._writing >= self._max_pending:
+            raise UpstreamUnavailable(BUSY)
         loop = asyncio.get_running_loop()
         item = PendingMessage(conversation_id, sender, text, moment, agent_id,
                               dict(payload) if payload is not None else None, client_id, loop.create_future())
@@ -121,20 +146,44 @@ class MessageWriter:
             while self._pending:
                 batch = self._pending[:self._max_batch]
                 del self._pending[:self._max_batch]
+                self._writing = len(batch)
                 await self._write(batch)
         finally:
-            self._task = None
+            self._task, self._writing = None, 0
+
+    async def _transaction(self, batch: list[PendingMessage]) -> list[tuple[MessageView, bool] | BaseException]:
+        if self._engine.dialect.name == "postgresql":
+            async with self._engine.connect() as connection:  # SQLAlchemy's side of it begins nothing
+                driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
+                async with driver.transaction():
+                    return await _write_batch(_Asyncpg(driver), batch)
+        async with self._engine.begin() as connection:
+            return await _write_batch(_SqlAlchemy(connection), batch)
+
+    async def _committed(self, batch: list[PendingMessage]) -> list[tuple[MessageView, bool] | BaseException]:
+        """The batch's transaction, tried again with back-off while the database cannot be reached (a resend
+        of a keyed message is stored once); then :class:`UpstreamUnavailable`."""
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + self._retry_for, FIRST_RETRY
+        while True:
+            try:
+                return await self._transaction(batch)
+            except (UpstreamUnavailable, *DISCONNECTS) as error:
+                if loop.time() + delay > deadline:
+                    logger.warning("the ticket database does not answer; %d messages refused", len(batch))
+                    raise UpstreamUnavailable(UNAVAILABLE) from error
+                logger.warning("the ticket database does not answer (%s); trying again in %.2f s",
+                               type(error).__name__, delay)
+                await asyncio.sleep(delay)
+                delay *= 2
 
     async def _write(self, batch: list[PendingMessage]) -> None:
         try:
-            if self._engine.dialect.name == "postgresql":
-                async with self._engine.connect() as connection:  # SQLAlchemy's side of it begins nothing
-                    driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
-                    async with driver.transaction():
-                        outcomes = await _write_batch(_Asyncpg(driver), batch)
-            else:
-                async with self._engine.begin() as connection:
-                    outcomes = await _write_batch(_SqlAlchemy(connection), batch)
+            outcomes = await self._committed(batch)
+        except UpstreamUnavailable as error:
+            for item in batch:
+                _settle(item, error)
+            return
         except Exception as error:
             if len(batch) > 1:
                 # the error's kind only: a driver's text may quote what it failed on (a customer's words)

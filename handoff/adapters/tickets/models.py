@@ -107,6 +107,7 @@ class Conversation(Base):
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    erased_at: Mapped[datetime | None]  # the customer's data was erased: recovery never files it again
 
 
 class Message(Base):

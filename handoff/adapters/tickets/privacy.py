@@ -7,6 +7,7 @@ What erasing a customer (a request to delete their data) does, in one transactio
 - blanked: on each of their tickets the summary, the bot's hand-off request (it quotes the customer), the
   callback promised out of hours (it holds their e-mail) and the tags; on their customer record the name,
   e-mail, shop id (``external_id``) and lifetime value;
+- marked: each of their conversations as erased (``erased_at``), so a restart never files it again;
 - kept, anonymous: the customer record's random id, the conversations' and tickets' rows (number, channel,
   state, status, priority, tier, category, the reason codes, times, assignee) and the state transitions (who
   owned the conversation when, and why): what the KPIs are computed from, with nothing to tell who it was.
@@ -18,6 +19,7 @@ created before the cutoff that have no conversation left.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +75,8 @@ class CustomerRecords(Repository):
                 summary="", request=None, callback=None, tags=[]))
             await session.execute(update(Customer).where(Customer.id == customer_id).values(
                 name=None, email=None, external_id=None, lifetime_value=0.0))
+            await session.execute(update(Conversation).where(Conversation.customer_id == customer_id).values(
+                erased_at=utc(time.time())))
         return ids
 
     async def delete_older_than(self, cutoff: datetime | float) -> tuple[list[ConversationId], int]:

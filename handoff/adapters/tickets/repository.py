@@ -25,7 +25,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from handoff.adapters.tickets.conversations import ConversationLog
-from handoff.adapters.tickets.database import is_sqlite, make_engine, normalize_database_url
+from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
 from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
@@ -44,7 +44,7 @@ class TicketLog:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        sessions = Sessions(async_sessionmaker(engine, expire_on_commit=False))
         self._writer = MessageWriter(engine)
         self.conversations = ConversationLog(sessions, self._writer)
         self.tickets = TicketBook(sessions)

@@ -165,6 +165,15 @@ class TicketBook(Repository):
             found = (await session.execute(query)).first()
         return None if found is None else ticket_view(found[0], found[1])
 
+    async def stranded(self) -> list[tuple[TicketId, str]]:
+        """Tickets still open or pending whose conversation is no longer queued or assigned (a process died
+        between the conversation's move and the ticket's closing), with the conversation's state now."""
+        query = (select(Ticket.id, Conversation.state).join(Conversation, Conversation.id == Ticket.conversation_id)
+                 .where(Ticket.status.in_(("open", "pending")), Conversation.state.not_in(("queued", "assigned")))
+                 .order_by(Ticket.id))
+        async with self._sessions() as session:
+            return [(TicketId(row[0]), str(row[1])) for row in await session.execute(query)]
+
     async def ticket_assigned(self, ticket_id: TicketId, agent_id: AgentId, now: datetime | float) -> None:
         """The agent has the ticket from ``now`` (``assigned_at`` keeps the first assignment: the wait).
 

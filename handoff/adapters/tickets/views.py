@@ -87,6 +87,19 @@ class MessageView:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationView:
+    """A conversation as the ticket log keeps it: who the customer is, the channel, its latest state."""
+
+    conversation_id: ConversationId
+    customer_id: CustomerId
+    channel: str
+    state: State
+    created_at: datetime
+    updated_at: datetime
+    erased: bool = False  # the customer's data was erased (a deletion request): never live again
+
+
+@dataclass(frozen=True, slots=True)
 class TransitionNote:
     """A transition to record along with another write (see ``TicketBook.open_ticket``)."""
 

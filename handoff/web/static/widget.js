@@ -17,6 +17,7 @@
   };
   const KEY = 'brightwood-widget:' + ORIGIN;
   const MAX_CHARS = 2000, MAX_CACHED = 100, PING_MS = 25000, TYPING_SEND_MS = 3000, TYPING_SHOW_MS = 4000;
+  const RETRY_CODES = new Set(['unavailable', 'rate_limited']), MAX_RETRIES = 8; // error codes worth a resend
   const ENDED = new Set(['resolved', 'abandoned']);
 
   // ---- persistent state ----------------------------------------------------------------
@@ -358,7 +359,15 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
       case 'error': {
         showNotice(f.detail || 'Your message could not be sent. We will try again.');
         const node = f.client_id ? byClient(f.client_id) : null;
-        if (node) setStatus(node, 'failed', 'Not sent. Select to retry.');
+        const item = f.client_id ? st.outbox.find((x) => x.client_id === f.client_id) : null;
+        if (item && RETRY_CODES.has(f.code) && (item.retries || 0) < MAX_RETRIES) {
+          // The service is briefly unable to take it (database down, rate limit): it is kept and sent again
+          // with the same client_id (stored once), after a growing pause.
+          item.retries = (item.retries || 0) + 1;
+          if (node) setStatus(node, 'sending', 'Sending…');
+          setTimeout(() => sendFrame({ type: 'message', client_id: item.client_id, text: item.text }),
+            Math.min(15000, 1000 * 2 ** (item.retries - 1)) * (0.75 + Math.random() * 0.5));
+        } else if (node) setStatus(node, 'failed', 'Not sent. Select to retry.');
         break;
       }
       default: break; // pong and frames from newer servers

@@ -31,6 +31,7 @@ CASES: list[tuple[str, Callable[[ConversationRecord], Change], State]] = [
     ("close_for_callback", transitions.close_for_callback, State.BOT),
     ("assign", lambda r: transitions.assign(r, ANN, "Ann", Cause.ASSIGNED), State.QUEUED),
     ("requeue", transitions.requeue, State.ASSIGNED),
+    ("agent_gone", lambda r: transitions.agent_gone(r, "Ann"), State.ASSIGNED),
     ("transfer", lambda r: transitions.transfer(r, ANN, to_tier=3), State.ASSIGNED),
     ("hand_back", lambda r: transitions.hand_back(r, ANN, "Ann", 1300.0), State.ASSIGNED),
     ("resolve", lambda r: transitions.resolve(r, ANN, "Ann", 1300.0), State.ASSIGNED),
@@ -83,7 +84,12 @@ def test_the_two_ways_back_to_the_bot_reset_the_same_fields() -> None:
 def test_ending_an_assignment_says_whose_and_why() -> None:
     requeued = transitions.requeue(ASSIGNED)
     assert (requeued.after, requeued.cause, requeued.assignment_ends) == (State.QUEUED, Cause.ACCEPT_TIMEOUT, ANN)
-    assert requeued.fields == {"excluded": frozenset({ANN, BOB})} and requeued.handle_seconds is None
+    assert requeued.fields == {"excluded": frozenset({ANN, BOB}), "requested_agent": None}
+    assert requeued.handle_seconds is None
+    gone = transitions.agent_gone(ASSIGNED, "Ann")
+    assert (gone.after, gone.cause, gone.assignment_ends, gone.fields) == (
+        State.QUEUED, Cause.AGENT_OFFLINE, ANN, {"requested_agent": None})
+    assert gone.notice == "Ann lost their connection. I'm finding another colleague for you; please stay here."
     moved = transitions.transfer(ASSIGNED, ANN, to_agent=BOB)
     assert moved.fields == {"excluded": frozenset({ANN, BOB}), "requested_agent": BOB, "tier": 1}
     assert moved.details == {"to_agent": BOB, "to_tier": None}

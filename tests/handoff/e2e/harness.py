@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -110,6 +112,24 @@ def running_handoff(tmp: Path, profile: str, rasa_url: str, rasa_token: str, ext
     finally:
         stop(p for server in servers for p in server.processes)
         clean()
+
+
+def restart(server: HandoffServer, how: signal.Signals) -> float:
+    """Stop the server's process with ``how`` (SIGKILL: it dies at once; SIGTERM: it shuts down) unless it
+    has ended already, wait for it to end, and start it again on the same port, database and secret; return the seconds it took to end."""
+    process = server.processes.pop()
+    began = time.monotonic()
+    if process.poll() is None:
+        os.killpg(process.pid, how)
+    process.wait(timeout=TIMEOUT)
+    ended = time.monotonic() - began
+    with server.log.open("ab") as out:
+        out.write(f"\n---- restarted after {how.name} ----\n".encode())
+    log = server.log.parent / f"{server.log.stem}-after-{how.name}.log"
+    again = start_logged(handoff_command("serve"), log, server.env, ROOT)
+    server.processes.append(again)
+    wait_until_up(f"{server.url}/health", again, TIMEOUT, log)
+    return ended
 
 
 class Socket(Frames):

@@ -8,6 +8,7 @@ import pytest
 from handoff.core.errors import BadRequest, NotAuthenticated, UnknownConversation
 from handoff.core.model import State
 from handoff.service import HandoffService
+from tests.handoff.conftest import OpenService
 from tests.handoff.frames import of_type
 from tests.handoff.world import Agent, Customer, FakeClock
 
@@ -106,3 +107,20 @@ async def test_retention_deletes_what_is_older_than_the_setting(service: Handoff
     clock.advance(DAY / 2)
     await service.sweep()  # the daily run is not due: the recent conversation is untouched either way
     assert await service.customers.history(recent.conversation_id)
+
+
+async def test_a_restart_never_brings_an_erased_conversation_back(open_service: OpenService) -> None:
+    """Recovery rebuilds the live store from the ticket log; an erased customer's conversation (its row kept,
+    anonymous, for the KPIs) is neither queued again nor opened again by an old link."""
+    service = await open_service()
+    erased = await handed_off(service, name="Jo Doe", email="jo@example.com")
+    kept = await handed_off(service, name="Kim", email="kim@example.com")
+    kept_state = (await kept.record()).state
+    await service.data.delete(email="jo@example.com")
+    await service.close()
+
+    again = await open_service(forget=True)  # a new process, or a Redis that kept nothing
+    assert (await again.customers.get(kept.conversation_id)).state is kept_state
+    assert erased.conversation_id not in [q["conversation_id"] for q in await again.board.queue()]
+    with pytest.raises(UnknownConversation):
+        await again.customers.get(erased.conversation_id)

@@ -393,6 +393,24 @@ class TestStoreContract:
         await store.delete_session("t1")
         assert await store.get_session("t1") is None
 
+    async def test_agents_unseen_since_their_last_sign_of_life(self, store: Store) -> None:
+        await store.agent_seen(AgentId("a1"), 100.0)
+        await store.agent_seen(AgentId("a2"), 100.0)
+        await store.agent_seen(AgentId("a2"), 150.0)  # a ping renews it
+        assert await store.agents_unseen(120.0) == ["a1"]
+        assert await store.agents_unseen(100.0) == []
+        await store.agent_seen(AgentId("a1"), None)  # forgotten: nobody waits for them
+        assert await store.agents_unseen(1000.0) == ["a2"]
+
+    # claims ------------------------------------------------------------------------------------
+    async def test_a_claim_goes_to_the_first_caller_until_it_lapses(self, store: Store) -> None:
+        assert await store.claim("replay:1", 0.2) and await store.claim("forever", 0)
+        assert not await store.claim("replay:1", 0.2) and not await store.claim("forever", 0)
+        assert await store.claim("replay:2", 0.2)
+        await asyncio.sleep(0.3)
+        assert await store.claim("replay:1", 0.2)
+        assert not await store.claim("forever", 0)
+
     async def test_sessions_expire(self, store: Store) -> None:
         await store.put_session("short", {"a": 1}, 0.2)
         await store.put_session("long", {"a": 2}, 60.0)
