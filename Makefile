@@ -86,7 +86,7 @@ test-rasa: $(RASA_STAMP)
 test-app: $(APP_STAMP)
 	$(APP) -m pytest tests --ignore=tests/bot
 
-# make test fuzzes every REST operation with 30 examples per mode and profile; make fuzz with many more
+# make test fuzzes every REST operation and both sockets with 30 examples each; make fuzz with many more
 FUZZ_EXAMPLES ?= 200
 # CHAOS_ARGS: e.g. "--conversations 50 --faults handoff,redis" (scripts/chaos.py --help)
 CHAOS_ARGS ?=
@@ -94,6 +94,7 @@ CHAOS_ARGS ?=
 fuzz: $(APP_STAMP)
 	scripts/ensure_services.sh
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(APP) -m pytest tests/handoff/web/test_fuzz_api.py -k every_operation -p no:cacheprovider
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(APP) -m pytest tests/handoff/e2e/test_fuzz_sockets.py -p no:cacheprovider
 
 chaos: models
 	scripts/ensure_services.sh
