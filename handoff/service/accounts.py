@@ -31,7 +31,7 @@ ENDS_SESSIONS = frozenset({"role", "active"})
 
 
 class Accounts:
-    """Sign-in with a password; a session token in the live store, valid on every instance."""
+    """Sign-in with a password; a session token in the live store (and the ticket log), valid on every instance."""
 
     def __init__(self, store: Store, log: TicketLog, desk: Desk, dispatch: Dispatch, relay: Relay,
                  session_ttl: float, clock: Clock) -> None:
@@ -40,7 +40,7 @@ class Accounts:
         self._desk = desk
         self._dispatch = dispatch
         self._relay = relay
-        self._sessions = Sessions(store, session_ttl)
+        self._sessions = Sessions(store, log, session_ttl, clock)
         self._passwords = Passwords()
         self._throttle = SignInThrottle(store, clock)
         self._clock = clock

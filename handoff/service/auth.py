@@ -1,8 +1,9 @@
 """Who is calling: agents by password and session, customers by a per-conversation token.
 
-Agents sign in with a password and get a random session token kept in the store with a time to live; the
-console carries it in an HttpOnly cookie, scripts as a bearer token. The store keeps each session under the
-SHA-256 of its token (:func:`session_id`), never the token itself, so a dump of Redis opens no console.
+Agents sign in with a password and get a random session token kept in the store with a time to live, and in
+the ticket log so that it outlives a restart of the store; the console carries it in an HttpOnly cookie,
+scripts as a bearer token. Both keep each session under the SHA-256 of its token (:func:`session_id`), never
+the token itself, so a dump of Redis or of the database opens no console.
 Customers never sign in: the service gives each conversation a token (:mod:`handoff.service.tokens`), and
 only that token opens the conversation.
 
@@ -29,7 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from handoff.core.errors import BadRequest, NotAuthenticated, RateLimited
 from handoff.core.model import AgentId, Role
-from handoff.service.ports import Store
+from handoff.service.ports import Clock, Store, TicketLog
 
 ARGON2 = profiles.RFC_9106_LOW_MEMORY
 """Argon2id, time cost 3, memory 65536 KiB, parallelism 4, salt 16 bytes, hash 32 bytes."""
@@ -128,38 +129,77 @@ def session_id(token: str) -> str:
 
 class Sessions:
     """Agent sessions in the live-state store (shared by every instance), filed under their agent so that
-    all of them can be ended at once."""
+    all of them can be ended at once, and in the ticket log too, so that a restart of the store (the embedded
+    profile's memory, a Redis that kept nothing) signs nobody out. Both keep a session under its
+    :func:`session_id`; the store is read first, and a session found only in the log is cached in the store
+    again for the rest of its time if the agent is still active. Ending a session deletes it from both."""
 
-    def __init__(self, store: Store, ttl: float) -> None:
+    PURGE_EVERY = 3600.0
+    """Seconds between deletions of the log's expired sessions (at a sign-in), so its table stays bounded."""
+
+    def __init__(self, store: Store, log: TicketLog, ttl: float, clock: Clock) -> None:
         self._store = store
+        self._log = log
         self._ttl = ttl
+        self._clock = clock
+        self._purged = float("-inf")
 
     async def open(self, principal: Principal) -> tuple[str, Principal]:
         """A new session: its token (given to the agent, kept nowhere) and the principal it stands for."""
         token = secrets.token_urlsafe(32)
         key = session_id(token)
-        await self._store.put_session(SESSION_PREFIX + key, {
-            "agent_id": principal.agent_id, "username": principal.username, "name": principal.name,
-            "role": principal.role.value}, self._ttl, owner=principal.agent_id)
+        now = self._clock()
+        if now - self._purged >= self.PURGE_EVERY:
+            self._purged = now
+            await self._log.people.delete_expired_sessions(now)
+        await self._log.people.add_session(key, principal.agent_id, created_at=now, expires_at=now + self._ttl)
+        await self._cache(key, principal, self._ttl)
         return token, Principal(principal.agent_id, principal.username, principal.name, principal.role, key)
 
     async def principal(self, token: str | None) -> Principal:
         """The agent behind ``token``; raises NotAuthenticated if there is none (expired, signed out, forged)."""
         key = session_id(token) if token else None
-        data = await self._store.get_session(SESSION_PREFIX + key) if key else None
-        if not data or key is None:
+        if key is None:
             raise NotAuthenticated("Please sign in.")
-        return Principal(AgentId(data["agent_id"]), data["username"], data["name"], Role(data["role"]), key)
+        data = await self._store.get_session(SESSION_PREFIX + key)
+        if data:
+            return Principal(AgentId(data["agent_id"]), data["username"], data["name"], Role(data["role"]), key)
+        return await self._from_log(key)
+
+    async def _from_log(self, key: str) -> Principal:
+        """The session as the ticket log keeps it (the store forgot it), cached in the store again."""
+        kept = await self._log.people.get_session(key)
+        if kept is None:
+            raise NotAuthenticated("Please sign in.")
+        agent_id, expires_at = kept
+        remaining = expires_at.timestamp() - self._clock()
+        account = await self._log.people.get_agent(agent_id) if remaining > 0 else None
+        if account is None or not account.active:
+            await self._log.people.delete_session(key)
+            raise NotAuthenticated("Please sign in.")
+        principal = Principal(account.agent_id, account.username, account.name, Role(account.role), key)
+        await self._cache(key, principal, remaining)
+        if await self._log.people.get_session(key) is None:  # ended meanwhile: do not bring it back
+            await self._store.delete_session(SESSION_PREFIX + key)
+            raise NotAuthenticated("Please sign in.")
+        return principal
+
+    async def _cache(self, key: str, principal: Principal, ttl: float) -> None:
+        await self._store.put_session(SESSION_PREFIX + key, {
+            "agent_id": principal.agent_id, "username": principal.username, "name": principal.name,
+            "role": principal.role.value}, ttl, owner=principal.agent_id)
 
     async def close(self, token: str) -> str:
         """End the session; its id."""
         key = session_id(token)
         await self._store.delete_session(SESSION_PREFIX + key)
+        await self._log.people.delete_session(key)
         return key
 
     async def end_all(self, agent_id: AgentId) -> int:
         """End every session of the agent; how many there were."""
-        return await self._store.end_sessions(agent_id)
+        live = await self._store.end_sessions(agent_id)
+        return max(live, await self._log.people.delete_sessions(agent_id))
 
 
 MAX_SIGNATURE_LIFETIME = 24 * 3600.0  # seconds: a shop's signature expiring later than this is refused

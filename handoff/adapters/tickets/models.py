@@ -98,6 +98,18 @@ class Agent(Base):
     created_at: Mapped[datetime]
 
 
+class AgentSession(Base):
+    """A signed-in agent's session, kept so that it outlives a restart of the live store. ``id`` is the
+    SHA-256 hex of the session's token, never the token."""
+
+    __tablename__ = "agent_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
 

@@ -7,11 +7,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from handoff.adapters.tickets.database import Repository, utc
-from handoff.adapters.tickets.models import Agent, CannedResponse, Customer, Ticket, TicketAssignment
+from handoff.adapters.tickets.database import Repository, changed_rows, utc
+from handoff.adapters.tickets.models import Agent, AgentSession, CannedResponse, Customer, Ticket, TicketAssignment
 from handoff.adapters.tickets.ticketing import ticket_view, tickets_with_names
 from handoff.adapters.tickets.views import (
     AgentAccount,
@@ -203,6 +203,34 @@ class PeopleBook(Repository):
     async def count_agents(self) -> int:
         async with self._sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(Agent)) or 0)
+
+    # agents' sessions ----------------------------------------------------------------------------
+    async def add_session(self, session_id: str, agent_id: AgentId, *, created_at: datetime | float,
+                          expires_at: datetime | float) -> None:
+        """Keep a session: ``session_id`` is the SHA-256 hex of its token (never the token itself)."""
+        async with self._sessions.begin() as session:
+            session.add(AgentSession(id=session_id, agent_id=agent_id, created_at=utc(created_at),
+                                     expires_at=utc(expires_at)))
+
+    async def get_session(self, session_id: str) -> tuple[AgentId, datetime] | None:
+        """The session's agent and when it expires, or None if there is no such session."""
+        async with self._sessions() as session:
+            row = await session.get(AgentSession, session_id)
+        return None if row is None else (AgentId(row.agent_id), row.expires_at)
+
+    async def delete_session(self, session_id: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(AgentSession).where(AgentSession.id == session_id))
+
+    async def delete_sessions(self, agent_id: str) -> int:
+        """Delete every session of the agent; how many there were."""
+        async with self._sessions.begin() as session:
+            return await changed_rows(session, delete(AgentSession).where(AgentSession.agent_id == agent_id))
+
+    async def delete_expired_sessions(self, now: datetime | float) -> int:
+        """Delete the sessions expired by ``now``; how many there were."""
+        async with self._sessions.begin() as session:
+            return await changed_rows(session, delete(AgentSession).where(AgentSession.expires_at <= utc(now)))
 
     # canned responses ----------------------------------------------------------------------------
     async def list_canned(self) -> list[CannedView]:

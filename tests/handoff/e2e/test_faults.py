@@ -40,8 +40,7 @@ async def test_a_killed_embedded_service_comes_back_with_the_conversation(bot: A
         socket = await customer.connect(after=ack["id"])  # the widget's token and its last seen message
         hello = await socket.next(of_type("hello"))
         assert (hello["state"], hello["messages"]) == ("assigned", [])
-        grace = await Agent.sign_in(server, "grace")  # sessions lived in the killed process
-        desk = await grace.connect()
+        desk = await grace.connect()  # her session outlived the killed process (it is in the ticket log too)
         console = await desk.next(of_type("hello"))
         assert [c["conversation_id"] for c in console["conversations"]] == [customer.conversation_id]
         assert console["conversations"][0]["accept_deadline"] is None  # she had answered
@@ -106,7 +105,8 @@ async def test_the_widget_in_a_browser_reconnects_after_a_restart_and_sends_what
             restart(server, signal.SIGKILL)
             await shop.say("Are you still there?")  # kept by the widget until its socket is back
 
-            await desk.sign_in("grace")  # her session lived in the killed process
+            # her session outlived the killed process: the console reconnects with its cookie, no sign-in
+            await expect(desk.page.get_by_test_id("login-username")).to_be_hidden()
             await desk.page.get_by_test_id("mine-item").click()
             await expect(desk.lines("Are you still there?", "customer")).to_have_count(1)
             await expect(desk.lines("Hi, Grace here.", "agent")).to_have_count(1)

@@ -7,12 +7,14 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from starlette.datastructures import Secret
 
-from handoff.core.errors import UpstreamUnavailable
+from handoff.adapters.tickets.models import Base
+from handoff.core.errors import NotAuthenticated, UpstreamUnavailable
 from handoff.core.model import State
 from handoff.service import HandoffService
-from handoff.service.auth import widget_signature
+from handoff.service.auth import session_id, widget_signature
 from handoff.service.ports import Event, Store
 from tests.handoff.adapters.store.conftest import delete_keys
 from tests.handoff.conftest import OpenService
@@ -74,7 +76,8 @@ async def test_a_restart_forgets_no_conversation(open_service: OpenService, cloc
     requeued = await service.customers.get(silent.conversation_id)
     assert requeued.state is State.QUEUED and ada.id in requeued.excluded
     assert (await service.customers.get(talking.conversation_id)).agent_id == ada.id
-    ada = await Agent.sign_in(service, "ada")  # sessions lived in the store: she signs in again, online
+    assert await service.accounts.principal(ada.token) == ada.principal  # her session outlived the restart
+    ada = await Agent.sign_in(service, "ada")  # presence lived in the store: she comes online again
     await service.desk.resolve(ada.principal, talking.conversation_id)
     ticket = await service.helpdesk.ticket(ada.principal, records[talking.conversation_id].ticket_id)
     assert (ticket["status"], ticket["resolution"]) == ("resolved", "resolved")
@@ -234,3 +237,99 @@ async def test_a_customer_the_shop_vouched_for_stays_known_across_a_restart(open
     service = await restart(open_service, service, widget_secret=Secret("shop-secret"))
     assert (await service.customers.get(signed.conversation_id)).customer_external_id == "shop-1001"
     assert (await service.customers.get(anonymous.conversation_id)).customer_external_id is None
+
+
+# ---- agents' sessions outlive a restart, and so does their end ------------------------------------------------
+
+async def test_a_signed_in_agent_stays_signed_in_after_a_restart(open_service: OpenService, clock: FakeClock) -> None:
+    service = await open_service(secret=SECRET)
+    ada = await Agent.sign_in(service, "ada")
+    clock.advance(3600)
+
+    service = await restart(open_service, service)
+    assert await service.accounts.principal(ada.token) == ada.principal
+    service = await restart(open_service, service, session_ttl=7200.0)  # the time left is the first TTL's, not this one's
+    assert await service.accounts.principal(ada.token) == ada.principal
+    await service.accounts.sign_out(ada.token)
+    with pytest.raises(NotAuthenticated):
+        await service.accounts.principal(ada.token)
+    service = await restart(open_service, service)
+    with pytest.raises(NotAuthenticated):
+        await service.accounts.principal(ada.token)
+
+
+async def _deactivate(service: HandoffService, admin: Agent, agent: Agent) -> None:
+    await service.accounts.change(admin.principal, agent.id, {"active": False})
+
+
+async def _new_role(service: HandoffService, admin: Agent, agent: Agent) -> None:
+    await service.accounts.change(admin.principal, agent.id, {"role": "agent"})  # ada was a supervisor
+
+
+async def _reset_password(service: HandoffService, admin: Agent, agent: Agent) -> None:
+    await service.accounts.reset_password(admin.principal, agent.id, "a-brand-new-password")
+
+
+async def _sign_out(service: HandoffService, admin: Agent, agent: Agent) -> None:
+    await service.accounts.sign_out(agent.token)
+
+
+@pytest.mark.parametrize("end", [_sign_out, _deactivate, _new_role, _reset_password])
+async def test_an_ended_session_stays_ended_after_a_restart(open_service: OpenService, end: Any) -> None:
+    service = await open_service(secret=SECRET)
+    admin, ada = await Agent.sign_in(service, "admin"), await Agent.sign_in(service, "ada")
+    other = await Agent.sign_in(service, "ada")  # a second session: ended too, except by signing out
+    await end(service, admin, ada)
+
+    service = await restart(open_service, service)
+    with pytest.raises(NotAuthenticated):
+        await service.accounts.principal(ada.token)
+    if end is _sign_out:
+        assert (await service.accounts.principal(other.token)).agent_id == ada.id
+    else:
+        with pytest.raises(NotAuthenticated):
+            await service.accounts.principal(other.token)
+    assert (await service.accounts.principal(admin.token)).agent_id == admin.id
+
+
+async def test_an_ended_session_in_the_log_is_not_brought_back_by_a_stale_store(open_service: OpenService) -> None:
+    service = await open_service(secret=SECRET)
+    ada = await Agent.sign_in(service, "ada")
+    service = await restart(open_service, service)
+    await service._log.people.update_agent(ada.id, active=False)  # deactivated behind the service's back
+    with pytest.raises(NotAuthenticated):
+        await service.accounts.principal(ada.token)  # the log's session is for an inactive agent: refused...
+    assert await service._log.people.get_session(ada.principal.session) is None  # ... and deleted
+
+
+async def test_an_expired_session_is_refused_after_a_restart(open_service: OpenService, clock: FakeClock) -> None:
+    service = await open_service(secret=SECRET, session_ttl=600.0)
+    ada = await Agent.sign_in(service, "ada")
+    clock.advance(599)
+    service = await restart(open_service, service)
+    assert (await service.accounts.principal(ada.token)).agent_id == ada.id  # one second left
+    clock.advance(1)
+    service = await restart(open_service, service)
+    with pytest.raises(NotAuthenticated):
+        await service.accounts.principal(ada.token)
+    assert await service._log.people.get_session(ada.principal.session) is None
+
+
+async def test_expired_sessions_are_deleted_from_the_log(open_service: OpenService, clock: FakeClock) -> None:
+    service = await open_service(secret=SECRET, session_ttl=600.0)
+    ada = await Agent.sign_in(service, "ada")
+    clock.advance(3600)
+    grace = await Agent.sign_in(service, "grace")  # the first sign-in of the hour deletes what expired
+    assert await service._log.people.get_session(ada.principal.session) is None
+    assert await service._log.people.get_session(grace.principal.session) is not None
+
+
+async def test_the_database_keeps_no_session_token(open_service: OpenService) -> None:
+    service = await open_service(secret=SECRET)
+    ada = await Agent.sign_in(service, "ada")
+    async with service._log.engine.connect() as connection:
+        kept = [str(row) for table in Base.metadata.sorted_tables
+                for row in (await connection.execute(select(table))).all()]
+        sessions = (await connection.execute(select(Base.metadata.tables["agent_sessions"]))).all()
+    assert [row.id for row in sessions] == [session_id(ada.token)] == [ada.principal.session]
+    assert not any(ada.token in row for row in kept)

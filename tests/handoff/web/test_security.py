@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from handoff.service import HandoffService
 from handoff.settings import HandoffSettings
 from handoff.web.app import create_app
+from handoff.web.deps import COOKIE
 from tests.handoff.conftest import OpenService
 from tests.handoff.web.sockets import connect
 from tests.handoff.world import PASSWORD, SUPERVISOR, Customer, FakeClock
@@ -139,9 +140,10 @@ async def test_signing_out_ends_the_session_and_closes_its_sockets(site: Site) -
         assert (await client.get("/api/me", headers=second)).status_code == 200
 
 
-async def test_a_socket_whose_session_expired_is_closed_at_its_next_frame(open_service: OpenService) -> None:
+async def test_a_socket_whose_session_expired_is_closed_at_its_next_frame(open_service: OpenService,
+                                                                           clock: FakeClock) -> None:
     """No event announces an expiry (and the bus is at most once): each frame the agent sends is checked against
-    the session first."""
+    the session first (the store's copy expires in real time, the ticket log's by the service's clock)."""
     service = await open_service(session_ttl=1.0)
 
     async def opener(settings: HandoffSettings) -> HandoffService:
@@ -156,8 +158,37 @@ async def test_a_socket_whose_session_expired_is_closed_at_its_next_frame(open_s
             await socket.send({"type": "ping"})
             await socket.until("pong")
             await asyncio.sleep(1.2)
+            clock.advance(1.2)
             await socket.send({"type": "ping"})
             assert await socket.closed() == 4401
+
+
+async def test_the_console_reconnects_with_its_session_after_a_restart(open_service: OpenService) -> None:
+    """Sessions are kept in the ticket log too: a restart that empties the store (a new embedded process, a
+    Redis that kept nothing) signs nobody out, and the console's socket comes back with its cookie's token."""
+    async with AsyncExitStack() as stack:
+        async def start(forget: bool) -> FastAPI:
+            service = await open_service(forget=forget)
+
+            async def opener(settings: HandoffSettings) -> HandoffService:
+                return service
+
+            app = create_app(service.settings, opener)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            return app
+
+        before = await start(forget=False)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=before), base_url="http://handoff.test") as c:
+            token = (await c.post("/api/auth/login", json={"username": "grace", "password": PASSWORD})).json()["token"]
+        await stack.aclose()  # the instance stops
+
+        after = await start(forget=True)
+        async with connect(after, "/ws/agent", {"token": token}) as socket:
+            hello = await socket.until("hello")
+            assert hello["agent"]["username"] == "grace"
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=after), base_url="http://handoff.test",
+                                     cookies={COOKIE: token}) as client:
+            assert (await client.get("/api/me")).json()["username"] == "grace"
 
 
 async def test_deactivating_an_agent_ends_everything_of_theirs_at_once(site: Site) -> None:
