@@ -83,12 +83,26 @@ class Conversations:
         not revoked."""
         tokens.issued_at(str(self._settings.secret), ConversationId(conversation_id), token)  # forgeries: no I/O
         revoked = await self._store.get_session(tokens.REVOKED_PREFIX + conversation_id)
+        before = revoked["before"] if revoked else await self._revoked_in_log(conversation_id)
         tokens.check(str(self._settings.secret), ConversationId(conversation_id), token, now=self._clock(),
-                     ttl=self._settings.customer_token_ttl, revoked_before=revoked["before"] if revoked else None)
+                     ttl=self._settings.customer_token_ttl, revoked_before=before)
+
+    async def _revoked_in_log(self, conversation_id: str) -> float | None:
+        """The revocation the ticket log keeps (the durable copy: the store's is lost with a restart), cached in
+        the store for as long as a token it refuses can live; the cache also says "none" so the log is read
+        once per token lifetime, not on every check."""
+        at = await self._log.conversations.tokens_revoked_at(conversation_id)
+        before = at.timestamp() if at is not None else None
+        await self._store.put_session(tokens.REVOKED_PREFIX + conversation_id, {"before": before},
+                                      self._settings.customer_token_ttl)
+        return before
 
     async def revoke_tokens(self, conversation_id: str) -> None:
-        """Refuse every token of the conversation issued until now, and close its customers' sockets (4401)."""
-        await self._store.put_session(tokens.REVOKED_PREFIX + conversation_id, {"before": self._clock()},
+        """Refuse every token of the conversation issued until now (kept in the ticket log, cached in the store),
+        and close its customers' sockets (4401)."""
+        now = self._clock()
+        await self._log.conversations.revoke_tokens(conversation_id, now)
+        await self._store.put_session(tokens.REVOKED_PREFIX + conversation_id, {"before": now},
                                       self._settings.customer_token_ttl)
         await self._relay.to_customer(conversation_id, {"type": "revoked"})
 

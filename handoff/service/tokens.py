@@ -3,9 +3,10 @@
 A token is ``v1.<issued>.<mac>``: the second it was issued, and an HMAC-SHA256 under ``HANDOFF_SECRET`` of the
 conversation id and that second. It opens its conversation for ``HANDOFF_CUSTOMER_TOKEN_TTL`` seconds (30
 days by default). Revoking a conversation's tokens (an admin does it, and deleting a customer's data does it)
-keeps, in the live store, the moment of the revocation for as long as a token can live: every token issued
-until then is refused. A refused token is a ``NotAuthenticated`` (401 over REST, close 4401 on the socket); the
-widget then forgets the conversation and starts a new one when the customer writes.
+keeps the moment of the revocation in the ticket log (durable across restarts) and, as a cache, in the live
+store for as long as a token can live: every token issued until then is refused. A refused token is a
+``NotAuthenticated`` (401 over REST, close 4401 on the socket); the widget then forgets the conversation and
+starts a new one when the customer writes.
 
 Tokens of the earlier form (a bare HMAC of the id, valid forever) are refused like any other bad token.
 """

@@ -137,6 +137,18 @@ class ConversationLog(Repository):
         async with self._sessions() as session:
             return bool(await session.scalar(select(exists().where(Conversation.id == conversation_id))))
 
+    async def revoke_tokens(self, conversation_id: str, now: datetime | float) -> None:
+        """Remember that the conversation's customer tokens issued until ``now`` are refused."""
+        async with self._sessions.begin() as session:
+            await session.execute(update(Conversation).where(Conversation.id == conversation_id)
+                                  .values(tokens_revoked_at=utc(now)))
+
+    async def tokens_revoked_at(self, conversation_id: str) -> datetime | None:
+        """When the conversation's customer tokens were last revoked, or None."""
+        async with self._sessions() as session:
+            return await session.scalar(select(Conversation.tokens_revoked_at)
+                                        .where(Conversation.id == conversation_id))
+
     async def conversation(self, conversation_id: str) -> ConversationView | None:
         """The conversation as the log keeps it, or None."""
         async with self._sessions() as session:

@@ -120,6 +120,7 @@ class Conversation(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     erased_at: Mapped[datetime | None]  # the customer's data was erased: recovery never files it again
+    tokens_revoked_at: Mapped[datetime | None]  # customers' tokens issued before this are refused
 
 
 class Message(Base):

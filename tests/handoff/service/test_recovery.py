@@ -333,3 +333,19 @@ async def test_the_database_keeps_no_session_token(open_service: OpenService) ->
         sessions = (await connection.execute(select(Base.metadata.tables["agent_sessions"]))).all()
     assert [row.id for row in sessions] == [session_id(ada.token)] == [ada.principal.session]
     assert not any(ada.token in row for row in kept)
+
+
+async def test_a_revoked_token_stays_revoked_after_a_restart(open_service: OpenService, clock: FakeClock) -> None:
+    """A revocation (an admin's, or a deletion's) is kept in the ticket log: a restart that empties the live
+    store does not open the conversation to the old link again; a token issued after it still works."""
+    service = await open_service(secret=SECRET)
+    customer, other = await Customer.start(service), await Customer.start(service)
+    revoked, untouched = (service.customers.token(c.conversation_id) for c in (customer, other))
+    await service.customers.revoke_tokens(customer.conversation_id)
+    clock.advance(1)
+    fresh = service.customers.token(customer.conversation_id)
+    service = await restart(open_service, service)
+    with pytest.raises(NotAuthenticated):
+        await service.customers.check_token(customer.conversation_id, revoked)
+    await service.customers.check_token(customer.conversation_id, fresh)
+    await service.customers.check_token(other.conversation_id, untouched)
