@@ -30,6 +30,8 @@ CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN, CLOSE_ERROR, CLOSE_TRY_AGAIN = 4401, 4404, 10
 CLOSE_TOO_MANY = 4429
 Frame = dict[str, Any]
 MAX_MESSAGE_ID = 2**31 - 1  # message ids are 32-bit integers in PostgreSQL
+# what sending on a socket raises once it is closed (by the client, or by the server for a frame over the limit)
+SOCKET_GONE = (WebSocketDisconnect, RuntimeError, OSError)
 OUTBOX_LIMIT = 1000  # frames a client may fall behind before its socket is closed
 
 
@@ -114,6 +116,7 @@ class Connection:
             await self.websocket.close(CLOSE_ERROR)
 
     async def _send(self, frame: Frame) -> None:
+        """Send one frame; a failure is kept for :meth:`serve` (which ends quietly if the socket is gone)."""
         try:
             await self.websocket.send_json(frame)
         except Exception as exc:  # the socket is gone or broken: the reader finds out and ``serve`` raises it
@@ -141,6 +144,8 @@ class Connection:
                         error["retry_after"] = int(exc.retry_after)
                     await self.deliver(error)
                 if self._failure is not None:
+                    if isinstance(self._failure, SOCKET_GONE):  # closed under us (a client that left, a frame
+                        break  # over the size limit): a disconnect like any other, not a failure of ours
                     raise self._failure
         except WebSocketDisconnect:
             pass
