@@ -214,3 +214,24 @@ class CannedResponse(Base):
     shortcut: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
+
+
+# The supervisors' tables (migration 0005), by the part that owns them. -----------------------------------
+
+
+# ---- feedback: ratings, helpfulness votes, follow-up items ------------------------------------------------
+
+
+# ---- QA review: scorecards' reviews -----------------------------------------------------------------------
+
+
+# ---- alerts: their history --------------------------------------------------------------------------------
+
+
+# ---- automation: what the rules did -----------------------------------------------------------------------
+
+
+# ---- analytics: sentiment, topics -------------------------------------------------------------------------
+
+
+# ---- reports: indexes (declared on the tables above where they belong) -------------------------------------

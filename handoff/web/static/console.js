@@ -138,6 +138,7 @@ function renderMe() {
   $('#me-name').textContent = app.me.name || app.me.username;
   $('#me-role').textContent = humanize(app.me.role || 'agent');
   $('#presence').value = app.me.presence || 'offline';
+  renderTabs();
 }
 
 $('#presence').addEventListener('change', async (ev) => {
@@ -334,16 +335,59 @@ const QUEUE_RESYNC_MS = 60_000;
 setInterval(() => { if (app.socket && app.connectedOnce && $('#banner').hidden) app.refreshQueue(); }, QUEUE_RESYNC_MS);
 
 // ---- tabs -----------------------------------------------------------------------------------------
-function showTab(name) {
-  const tickets = name === 'tickets';
-  $('#conversations-view').hidden = tickets;
-  $('#tickets-view').hidden = !tickets;
-  $('#conversations-tab').setAttribute('aria-selected', String(!tickets));
-  $('#tickets-tab').setAttribute('aria-selected', String(tickets));
-  if (tickets) app.tickets.show();
+/** The supervisors' views: name -> the module that draws it (it exports ``default class { constructor(app, root);
+ * show(); hide() }``), imported the first time its tab is shown. Their tabs show for supervisors and admins only;
+ * the API refuses the rest anyway. */
+const SUPERVISOR_VIEWS = {
+  board: './console-board.js',
+  reports: './console-reports.js',
+  qa: './console-qa.js',
+  alerts: './console-alerts.js',
+  automation: './console-automation.js',
+  insights: './console-insights.js',
+};
+const supervisorViews = new Map(); // name -> Promise of the view's instance
+let currentTab = 'conversations';
+
+function isSupervisor() {
+  return Boolean(app.me) && (app.me.role === 'supervisor' || app.me.role === 'admin');
 }
-$('#conversations-tab').addEventListener('click', () => showTab('conversations'));
-$('#tickets-tab').addEventListener('click', () => showTab('tickets'));
+
+function supervisorView(name) {
+  if (!supervisorViews.has(name)) {
+    supervisorViews.set(name, import(SUPERVISOR_VIEWS[name]).then((module) => new module.default(app, $(`#${name}-view`))));
+  }
+  return supervisorViews.get(name);
+}
+
+function showTab(name) {
+  const previous = currentTab;
+  currentTab = name;
+  for (const tab of document.querySelectorAll('.tabs [role=tab]')) {
+    const view = tab.dataset.view || tab.id.replace(/-tab$/, '');
+    tab.setAttribute('aria-selected', String(view === name));
+    $(`#${view}-view`).hidden = view !== name;
+  }
+  if (previous !== name && SUPERVISOR_VIEWS[previous] && supervisorViews.has(previous)) {
+    supervisorViews.get(previous).then((v) => v.hide && v.hide());
+  }
+  if (name === 'tickets') app.tickets.show();
+  if (SUPERVISOR_VIEWS[name]) {
+    supervisorView(name).then((v) => { if (currentTab === name) v.show(); })
+      .catch((e) => toast(`This view failed to load: ${e.message}`, 'error'));
+  }
+}
+
+/** Show the supervisors' tabs to supervisors and admins (called when the signed-in person is known). */
+function renderTabs() {
+  for (const name of Object.keys(SUPERVISOR_VIEWS)) $(`#${name}-tab`).hidden = !isSupervisor();
+  if (SUPERVISOR_VIEWS[currentTab] && !isSupervisor()) showTab('conversations');
+}
+
+for (const tab of document.querySelectorAll('.tabs [role=tab]')) {
+  tab.addEventListener('click', () => showTab(tab.dataset.view || tab.id.replace(/-tab$/, '')));
+}
+app.showTab = showTab;
 document.addEventListener('open-ticket', (ev) => { showTab('tickets'); app.tickets.openTicket(ev.detail); });
 
 boot();
