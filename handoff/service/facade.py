@@ -35,6 +35,7 @@ import time
 from handoff.core.queue import QueueOrder
 from handoff.core.routing import Router
 from handoff.core.routing.schedule import BusinessHours
+from handoff.core.targets import load_targets
 from handoff.service.accounts import Accounts
 from handoff.service.board import Board
 from handoff.service.changes import Changes
@@ -59,6 +60,7 @@ class HandoffService:
                  router: Router, hours: BusinessHours, queue_order: QueueOrder | None = None,
                  clock: Clock = time.time) -> None:
         self.settings = settings
+        self.targets = load_targets(settings.targets_config)  # the team's service-level targets
         self._store, self._log, self._bot = store, log, bot
         relay = Relay(store, log, clock)
         self._recovery = Recovery(store, log, queue_order or QueueOrder(), clock)
