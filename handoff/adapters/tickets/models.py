@@ -222,6 +222,54 @@ class CannedResponse(Base):
 # ---- feedback: ratings, helpfulness votes, follow-up items ------------------------------------------------
 
 
+class Feedback(Base):
+    """A customer's verdict: a rating of a whole conversation (``kind`` ``csat``, ``score`` 1-5) or a vote on one
+    of the bot's answers (``helpful``, ``score`` 1 helpful / 0 not), with what it judged, copied at the time so
+    reports need no joins: the conversation's ``path`` (``bot``: the bot alone; ``handoff``: the bot, then a
+    person; ``human``: a person from the start), its ticket and agent, its channel and the ticket's category,
+    the intents seen, and the knowledge article (and version) behind the rated answer."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        Index("ix_feedback_kind_created_at", "kind", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(64))
+    intents: Mapped[list[Any]]
+    article_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    article_version: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime]
+
+
+class FollowUp(Base):
+    """A verdict somebody should look at: a rating of 1-2, or a "not helpful" with a comment. ``status``: ``open``
+    or ``done``; ``reason``: ``low_rating`` or ``not_helpful``."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id"), unique=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
 # ---- QA review: scorecards' reviews -----------------------------------------------------------------------
 
 

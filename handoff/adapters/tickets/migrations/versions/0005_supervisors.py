@@ -42,11 +42,48 @@ def downgrade() -> None:
 
 
 def _feedback_up() -> None:
-    pass
+    op.create_table(
+        "feedback",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("conversation_id", sa.String(64), sa.ForeignKey("conversations.id"), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), sa.ForeignKey("tickets.id"), nullable=True),
+        sa.Column("agent_id", sa.String(64), sa.ForeignKey("agents.id"), nullable=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("path", sa.String(16), nullable=False),
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("category", sa.String(64), nullable=True),
+        sa.Column("intents", sa.JSON(), nullable=False),
+        sa.Column("article_id", sa.String(128), nullable=True),
+        sa.Column("article_version", sa.String(64), nullable=True),
+        sa.Column("message_id", sa.Integer(), sa.ForeignKey("messages.id"), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sqlite_autoincrement=True,
+    )
+    for column in ("conversation_id", "ticket_id", "agent_id", "article_id"):
+        op.create_index(f"ix_feedback_{column}", "feedback", [column])
+    op.create_index("ix_feedback_kind_created_at", "feedback", ["kind", "created_at"])
+    op.create_table(
+        "follow_ups",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("feedback_id", sa.Integer(), sa.ForeignKey("feedback.id"), nullable=False, unique=True),
+        sa.Column("conversation_id", sa.String(64), sa.ForeignKey("conversations.id"), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), sa.ForeignKey("tickets.id"), nullable=True),
+        sa.Column("reason", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("assignee_id", sa.String(64), sa.ForeignKey("agents.id"), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_follow_ups_conversation_id", "follow_ups", ["conversation_id"])
+    op.create_index("ix_follow_ups_status", "follow_ups", ["status"])
 
 
 def _feedback_down() -> None:
-    pass
+    op.drop_table("follow_ups")
+    op.drop_table("feedback")
 
 
 # ---- QA review: scorecards' reviews -----------------------------------------------------------------------
