@@ -165,13 +165,13 @@ class Desk:
 
     async def resolve(self, principal: Principal, conversation_id: str) -> ConversationRecord:
         before = await self.owned(principal, conversation_id)
-        return await self._release(before, transitions.resolve(before, principal.agent_id, principal.name,
+        return await self.release(before, transitions.resolve(before, principal.agent_id, principal.name,
                                                                self._clock()))
 
     async def hand_back(self, principal: Principal, conversation_id: str) -> ConversationRecord:
         """Back to the bot, which is told what was said meanwhile (written into its tracker)."""
         before = await self.owned(principal, conversation_id)
-        return await self._release(before, transitions.hand_back(before, principal.agent_id, principal.name,
+        return await self.release(before, transitions.hand_back(before, principal.agent_id, principal.name,
                                                                  self._clock()))
 
     async def transfer(self, principal: Principal, conversation_id: str, agent_id: str | None = None,
@@ -188,13 +188,14 @@ class Desk:
             if not colleague.active:
                 raise BadRequest("This agent's account is deactivated: transfer to someone else.")
         before = await self.owned(principal, conversation_id)
-        await self._release(before, transitions.transfer(before, principal.agent_id,
+        await self.release(before, transitions.transfer(before, principal.agent_id,
                                                          to_agent=AgentId(agent_id) if agent_id else None,
                                                          to_tier=tier))
         return await self._conversations.get(conversation_id)
 
-    async def _release(self, before: ConversationRecord, change: Change) -> ConversationRecord:
-        """End the assignment as ``change`` says, record it, and route again: the agent has room now."""
+    async def release(self, before: ConversationRecord, change: Change, *, route: bool = True) -> ConversationRecord:
+        """End the assignment as ``change`` says, record it, and (``route``) route again: the agent has room now.
+        A supervisor's reassignment and escalation (:mod:`handoff.service.supervision`) end it this way too."""
         agent_id = change.assignment_ends or AgentId(str(change.actor))
         after = await self._store.release(before.conversation_id, agent_id, change.after, self._clock(),
                                           change.fields)
@@ -202,7 +203,8 @@ class Desk:
             raise StateConflict("This conversation changed hands meanwhile; reload it.", before.state)
         await self._changes.record(change, before, after)
         await self._board.tell_agent(agent_id, after)
-        await self._dispatch.dispatch()
+        if route:
+            await self._dispatch.dispatch()
         return after
 
     async def set_presence(self, principal: Principal, presence: Presence) -> None:

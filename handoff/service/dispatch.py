@@ -151,10 +151,12 @@ class Dispatch:
             agents = await self._store.agents()  # lost a race with another instance: look again
         return agents, None
 
-    async def assigned(self, before: ConversationRecord, agent_id: AgentId, cause: Cause) -> ConversationRecord:
-        """The store has given ``before``'s conversation to ``agent_id`` (they took it): tell them, record it."""
+    async def assigned(self, before: ConversationRecord, agent_id: AgentId, cause: Cause, *,
+                       details: dict[str, Any] | None = None, actor: str | None = None) -> ConversationRecord:
+        """The store has given ``before``'s conversation to ``agent_id`` (they took it, or a supervisor,
+        ``actor``, gave it to them): tell them, record it."""
         after = await self._announce(before, agent_id)
-        await self._record_assigned(before, after, agent_id, cause)
+        await self._record_assigned(before, after, agent_id, cause, details, actor)
         return after
 
     async def _announce(self, before: ConversationRecord, agent_id: AgentId) -> ConversationRecord:
@@ -164,10 +166,10 @@ class Dispatch:
         return after
 
     async def _record_assigned(self, before: ConversationRecord, after: ConversationRecord, agent_id: AgentId,
-                               cause: Cause, details: dict[str, Any] | None = None) -> None:
+                               cause: Cause, details: dict[str, Any] | None = None, actor: str | None = None) -> None:
         account = await self._log.people.get_agent(agent_id)
         change = transitions.assign(before, agent_id, account.name if account else "An agent", cause, details)
-        await self._changes.record(change, before, after)
+        await self._changes.record(replace(change, actor=actor) if actor else change, before, after)
 
     # ---- the sweeper: unanswered assignments and customers who left the queue -------------------------
 

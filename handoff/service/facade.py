@@ -10,7 +10,9 @@
     │                               admins' management of accounts
     ├── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
     ├── data         CustomerData   a customer's data: export, delete; retention   (customer_data.py)
-    └── board        Board          the read model: queue, summaries, positions    (board.py)
+    ├── board        Board          the read model: queue, summaries, positions    (board.py)
+    └── supervision  Supervision    the supervisors' live board; watch, whisper,   (supervision.py)
+                                    reassign, escalate
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -48,6 +50,7 @@ from handoff.service.helpdesk import Helpdesk
 from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
+from handoff.service.supervision import Supervision
 from handoff.settings import HandoffSettings
 
 logger = logging.getLogger(__name__)
@@ -74,6 +77,8 @@ class HandoffService:
         self.helpdesk = Helpdesk(log)
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
         self.board = board
+        self.supervision = Supervision(settings, self.targets, store, log, board, changes, self._dispatch, self.desk,
+                                       self.customers, clock)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()

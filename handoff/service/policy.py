@@ -47,6 +47,7 @@ class Action(StrEnum):
     EDIT_TICKET = "edit_ticket"
     MANAGE_ACCOUNTS = "manage_accounts"
     MANAGE_CUSTOMER_DATA = "manage_customer_data"
+    SUPERVISE = "supervise"
 
 
 class Scope(StrEnum):
@@ -107,6 +108,10 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                        "`/api/admin/conversations/{id}/revoke-token`, `/api/admin/retention`: a "
                                        "customer's data exported or deleted, a link revoked, retention run now",
                                        NONE, NONE, ALL, "Only an admin manages customers' data."),
+    Action.SUPERVISE: _rule("`GET /api/board`; `POST /api/board/conversations/{id}/whisper`, `.../reassign`, "
+                            "`.../escalate`; the socket's `watch` / `unwatch` frames: the live board, watching "
+                            "any conversation read-only, a whisper to its agent, reassigning it, escalating it to a "
+                            "tier", NONE, ALL, ALL, "Only a supervisor sees the board and acts on it."),
 })
 
 

@@ -309,8 +309,24 @@ async def _serve_agent(websocket: WebSocket, service: HandoffService, principal:
         elif kind == "ping":
             await desk.seen(principal)
             await connection.deliver({"type": "pong"})
+        elif kind == "watch":  # a supervisor watches one conversation at a time, read-only (docs/supervisors.md)
+            watching, subscriptions = await service.supervision.watch(agent, conversation_id, connection.deliver)
+            await unwatch()
+            watched.extend(subscriptions)
+            await connection.deliver(watching)
+        elif kind == "unwatch":
+            await unwatch()
+            await connection.deliver({"type": "unwatched"})
         else:
             raise BadRequest(f"Unknown frame type {kind!r}.")
+
+    watched: list[Subscription] = []  # the bus subscriptions of the conversation a supervisor watches
+
+    async def unwatch() -> None:
+        subscriptions = list(watched)
+        watched.clear()
+        for subscription in subscriptions:
+            await subscription.close()
 
     async def deliver(frame: Frame) -> None:
         if frame.get("type") != SIGNED_OUT:
@@ -337,6 +353,7 @@ async def _serve_agent(websocket: WebSocket, service: HandoffService, principal:
             with contextlib.suppress(Exception):
                 await websocket.close(CLOSE_ERROR)
     finally:  # also when the agent left during the hello
+        await unwatch()
         await connection.release()
         with contextlib.suppress(HandoffError):  # their grace starts now
             await desk.seen(principal)

@@ -205,6 +205,7 @@ class Note(Base):
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+    whisper: Mapped[bool] = mapped_column(default=False)  # a supervisor's note to the agent (migration 0005, board)
 
 
 class CannedResponse(Base):

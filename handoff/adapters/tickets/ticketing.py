@@ -247,16 +247,17 @@ class TicketBook(Repository):
             name = await session.scalar(select(Agent.name).where(Agent.id == row.assignee_id))
             return ticket_view(row, name)
 
-    async def add_note(self, ticket_id: TicketId, agent_id: AgentId, text: str, now: datetime | float) -> NoteView:
-        """An internal note on the ticket (never shown to the customer)."""
+    async def add_note(self, ticket_id: TicketId, agent_id: AgentId, text: str, now: datetime | float, *,
+                       whisper: bool = False) -> NoteView:
+        """An internal note on the ticket (never shown to the customer); ``whisper``: a supervisor's to the agent."""
         async with self._sessions.begin() as session:
             await _ticket(session, ticket_id)
-            row = Note(ticket_id=ticket_id, agent_id=agent_id, text=text, created_at=utc(now))
+            row = Note(ticket_id=ticket_id, agent_id=agent_id, text=text, created_at=utc(now), whisper=whisper)
             session.add(row)
             await session.flush()
             name = await session.scalar(select(Agent.name).where(Agent.id == agent_id))
             return NoteView(id=row.id, ticket_id=ticket_id, agent_id=agent_id, agent_name=name, text=text,
-                            created_at=row.created_at)
+                            created_at=row.created_at, whisper=whisper)
 
     async def worked_on(self, ticket_id: int, agent_id: str) -> bool:
         """Whether the agent is or ever was assigned to the ticket."""
@@ -293,7 +294,8 @@ class TicketBook(Repository):
                 **{f.name: getattr(ticket, f.name) for f in fields(TicketView)},
                 messages=tuple(stored_view(row) for row in message_rows),
                 notes=tuple(NoteView(id=n.id, ticket_id=ticket.ticket_id, agent_id=AgentId(n.agent_id),
-                                     agent_name=name, text=n.text, created_at=n.created_at) for n, name in note_rows),
+                                     agent_name=name, text=n.text, created_at=n.created_at, whisper=n.whisper)
+                             for n, name in note_rows),
                 assignments=tuple(AssignmentView(ticket_id=ticket.ticket_id, agent_id=AgentId(a.agent_id),
                                                  agent_name=name, assigned_at=a.assigned_at, ended_at=a.ended_at,
                                                  end_cause=a.end_cause) for a, name in assignment_rows),

@@ -267,10 +267,11 @@ class NoteView:
     agent_name: str | None
     text: str
     created_at: datetime
+    whisper: bool = False  # a supervisor's note to the ticket's agent (docs/supervisors.md)
 
     def to_json(self) -> Json:
         return {"id": self.id, "agent_id": self.agent_id, "agent_name": self.agent_name, "text": self.text,
-                "created_at": iso(self.created_at)}
+                "created_at": iso(self.created_at), "whisper": self.whisper}
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,11 @@ def upgrade() -> None:
     _automation_up()
     _analytics_up()
     _reports_up()
+    _board_up()
 
 
 def downgrade() -> None:
+    _board_down()
     _reports_down()
     _analytics_down()
     _automation_down()
@@ -139,3 +141,16 @@ def _reports_up() -> None:
 
 def _reports_down() -> None:
     pass
+
+
+# ---- board: a supervisor's whisper is an internal note flagged as one -------------------------------------
+
+
+def _board_up() -> None:
+    with op.batch_alter_table("notes") as batch:
+        batch.add_column(sa.Column("whisper", sa.Boolean(), nullable=False, server_default=sa.false()))
+
+
+def _board_down() -> None:
+    with op.batch_alter_table("notes") as batch:
+        batch.drop_column("whisper")
