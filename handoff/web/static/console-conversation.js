@@ -151,8 +151,11 @@ export class ConversationView {
   renderNote(n) {
     const ts = toMillis(n.created_at) || Date.now();
     const author = n.agent_name || n.author || (n.agent_id === this.app.me.id ? this.app.me.name : n.agent_id) || '';
-    const node = el('div', { class: 'note', 'data-testid': 'note', dataset: { ts: String(ts) } },
-      el('div', { class: 'msg-head' }, el('span', { class: 'who', text: `Internal note${author ? ' · ' + author : ''}` }),
+    const label = n.whisper ? `Whisper from ${author || 'a supervisor'} (supervisor; the customer does not see it)`
+      : `Internal note${author ? ' · ' + author : ''}`;
+    const node = el('div', { class: `note${n.whisper ? ' whisper' : ''}`, 'data-testid': 'note',
+      dataset: n.whisper ? { ts: String(ts), whisper: 'true', noteId: String(n.id) } : { ts: String(ts) } },
+      el('div', { class: 'msg-head' }, el('span', { class: 'who', text: label }),
         el('time', { text: clock(n.created_at || ts) })),
       el('div', { class: 'msg-text', text: n.text || '' }));
     const after = [...this.transcript.querySelectorAll('[data-ts]')].find((x) => Number(x.dataset.ts) > ts);
@@ -188,6 +191,16 @@ export class ConversationView {
       clearTimeout(this.suggestTimer);
       this.suggestTimer = setTimeout(() => loadSuggestions(this.id, () => this.id, (t) => this.insertText(t)), 400);
     }
+  }
+
+  /** A supervisor whispered about one of this agent's conversations. */
+  onWhisper(conversationId, note) {
+    if (!note) return;
+    if (conversationId === this.id && !this.transcript.querySelector(`[data-note-id="${Number(note.id)}"]`)) {
+      this.renderNote(note);
+      this.transcript.scrollTop = this.transcript.scrollHeight;
+    }
+    toast(`Whisper from ${note.agent_name || 'a supervisor'}: ${note.text}`);
   }
 
   onAck(frame) {

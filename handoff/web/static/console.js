@@ -18,6 +18,7 @@ const app = {
   view: null,
   tickets: null,
   connectedOnce: false,
+  listeners: new Set(), // (frame) => void: views that hear every socket frame too (the supervisors' board)
 
   applySummary(summary) {
     if (!summary || !summary.conversation_id) return;
@@ -169,6 +170,7 @@ function onStatus(open) {
 }
 
 function onFrame(f) {
+  for (const listener of app.listeners) listener(f);
   switch (f.type) {
     case 'hello':
       if (f.agent) { app.me = { ...app.me, ...f.agent }; renderMe(); }
@@ -216,6 +218,9 @@ function onFrame(f) {
     case 'presence':
       app.me.presence = f.presence;
       renderMe();
+      break;
+    case 'whisper': // a supervisor's note to this agent (never the customer's)
+      app.view.onWhisper(f.conversation_id, f.note);
       break;
     case 'error':
       app.view.onError(f);

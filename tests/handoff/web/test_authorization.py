@@ -102,6 +102,17 @@ WS:message /ws/agent                                             own     4401   
 WS:message /ws/agent                                             other   4401   4401     403   200        200
 WS:typing  /ws/agent                                             own     4401   4401     200   200        200
 WS:typing  /ws/agent                                             other   4401   4401     403   200        200
+GET        /api/board                                            -       401    401      403   200        200
+POST       /api/board/conversations/{conversation_id}/whisper    own     401    401      403   201        201
+POST       /api/board/conversations/{conversation_id}/whisper    other   401    401      403   201        201
+POST       /api/board/conversations/{conversation_id}/whisper    queued  401    401      403   409        409
+POST       /api/board/conversations/{conversation_id}/reassign   own     401    401      403   409        409
+POST       /api/board/conversations/{conversation_id}/reassign   other   401    401      403   409        409
+POST       /api/board/conversations/{conversation_id}/escalate   own     401    401      403   200        200
+POST       /api/board/conversations/{conversation_id}/escalate   other   401    401      403   200        200
+POST       /api/board/conversations/{conversation_id}/escalate   queued  401    401      403   200        200
+WS:watch   /ws/agent                                             own     4401   4401     403   200        200
+WS:watch   /ws/agent                                             other   4401   4401     403   200        200
 """
 
 
@@ -136,6 +147,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/admin/agents/{agent_id}/password"): {"password": "another-long-password"},
     ("POST", "/api/admin/customers/export"): {"email": "jo@example.com"},
     ("POST", "/api/admin/customers/delete"): {"email": "jo@example.com"},
+    ("POST", "/api/board/conversations/{conversation_id}/whisper"): {"text": "a whisper"},
 }
 FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
                 "bad_request": 400}
@@ -239,6 +251,10 @@ async def outcome(world: World, row: Row, caller: str) -> int:
     body = BODIES.get((row.method, row.path))
     if row.path == "/api/admin/agents" and body is not None:
         body = {**body, "username": f"new-{caller}"}
+    if row.path.endswith("/reassign"):  # everybody is away: a supervisor may, but nobody can take it (409)
+        body = {"agent_id": world.accounts["linus"]}
+    if row.path.endswith("/escalate"):  # each caller to a tier the (shared) queued conversation is not in yet
+        body = {"tier": 3 if caller == "admin" else 2}
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = await world.client.request(row.method, row.path.format(**ids), json=body, headers=headers)
     return response.status_code
