@@ -47,7 +47,7 @@ from handoff.service.desk import Desk
 from handoff.service.dispatch import Dispatch
 from handoff.service.policy import Action
 from handoff.service.ports import AgentAccount, Clock, Event, Handler, Store, Subscription, TicketLog
-from handoff.service.relay import conversation_channel
+from handoff.service.relay import agent_channel, conversation_channel
 from handoff.settings import HandoffSettings
 
 logger = logging.getLogger(__name__)
@@ -178,8 +178,8 @@ class Supervision:
         note = (await self._log.tickets.add_note(record.ticket_id, principal.agent_id, text, self._changes.now(),
                                                  whisper=True)).to_json()
         await self._store.publish_all([
-            (f"agent:{record.agent_id}", {"type": "whisper", "conversation_id": record.conversation_id,
-                                          "note": note}),
+            (agent_channel(record.agent_id), {"type": "whisper", "conversation_id": record.conversation_id,
+                                              "note": note}),
             (watch_channel(record.conversation_id), {"type": "whisper", "note": note})])
         logger.info("conversation %s: whisper from %s to %s", record.conversation_id, principal.agent_id,
                     record.agent_id)

@@ -19,7 +19,7 @@ class ReassignBody(BaseModel):
 
 
 class EscalateBody(BaseModel):
-    tier: int = Field(ge=2, le=3, description="the tier to escalate to: 2 or 3")
+    tier: int = Field(description="the tier to escalate to: 2 or 3 (the service says so of any other)")
 
 
 @router.get("/api/board")
