@@ -47,6 +47,7 @@ class Action(StrEnum):
     EDIT_TICKET = "edit_ticket"
     MANAGE_ACCOUNTS = "manage_accounts"
     MANAGE_CUSTOMER_DATA = "manage_customer_data"
+    READ_ALERTS = "read_alerts"
 
 
 class Scope(StrEnum):
@@ -107,6 +108,8 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                        "`/api/admin/conversations/{id}/revoke-token`, `/api/admin/retention`: a "
                                        "customer's data exported or deleted, a link revoked, retention run now",
                                        NONE, NONE, ALL, "Only an admin manages customers' data."),
+    Action.READ_ALERTS: _rule("`GET /api/alerts`, `GET /api/alerts/rules`: active alerts, their history and the "
+                              "rules", NONE, ALL, ALL, "Only supervisors see the alerts."),
 })
 
 

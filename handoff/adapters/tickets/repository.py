@@ -12,6 +12,8 @@ session factory:
 - ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): figures over the tickets;
 - ``customers`` (:class:`~handoff.adapters.tickets.privacy.CustomerRecords`): a customer's data as a whole
   (find, export, erase) and the retention sweep.
+- ``alerts`` / ``alert_measures`` (:mod:`handoff.adapters.tickets.alerts`): the alerts' history, and the
+  figures their rules read from the log.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -24,6 +26,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from handoff.adapters.tickets.alerts import AlertBook, AlertMeasures
 from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
 from handoff.adapters.tickets.kpis import KpiBook
@@ -51,6 +54,8 @@ class TicketLog:
         self.people = PeopleBook(sessions)
         self.kpis = KpiBook(sessions)
         self.customers = CustomerRecords(sessions)
+        self.alerts = AlertBook(sessions)
+        self.alert_measures = AlertMeasures(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:
