@@ -78,6 +78,9 @@ class HandoffSettings:
             address in (None: the connection's own address).
         customer_token_ttl: seconds a customer's token opens their conversation.
         retention_days: transcripts and customers older than this are deleted (docs/security.md).
+        alerts_config / alert_interval: the alert rules (``HANDOFF_ALERTS``) and how often they are evaluated;
+            alert_webhook_secret signs webhooks; smtp_*: the SMTP server alert e-mail goes through
+            (docs/alerts.md).
     """
 
     host: str = "127.0.0.1"
@@ -119,6 +122,15 @@ class HandoffSettings:
     idle_ttl: float = 86400.0
     customer_token_ttl: float = 30 * 86400.0
     retention_days: int = 730
+    alerts_config: Path = ROOT / "handoff" / "alerts.yml"
+    alert_interval: float = 15.0
+    alert_webhook_secret: Secret | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: Secret | None = None
+    smtp_from: str = "handoff@localhost"
+    smtp_starttls: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -180,7 +192,9 @@ class HandoffSettings:
             "max_customer_sockets": count, "max_agent_sockets": count, "typing_interval": positive,
             "max_body_bytes": count, "max_frame_bytes": count, "max_connections": count,
             "keepalive_timeout": positive, "header_timeout": positive, "ended_ttl": positive, "idle_ttl": positive,
-            "customer_token_ttl": positive, "retention_days": count}
+            "customer_token_ttl": positive, "retention_days": count,
+            "alert_interval": positive, "alert_webhook_secret": Secret, "smtp_host": str, "smtp_port": port,
+            "smtp_user": str, "smtp_password": Secret, "smtp_from": str, "smtp_starttls": boolean}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)
@@ -198,6 +212,7 @@ class HandoffSettings:
             widget_secret=get("HANDOFF_WIDGET_SECRET", None, Secret),
             routing_config=routing,
             targets_config=get("HANDOFF_TARGETS", d.targets_config, Path),
+            alerts_config=get("HANDOFF_ALERTS", d.alerts_config, Path),
             accept_timeout=get("HANDOFF_ACCEPT_TIMEOUT", d.accept_timeout, positive),
             abandon_after=get("HANDOFF_ABANDON_AFTER", d.abandon_after, positive),
             agent_grace=get("HANDOFF_AGENT_GRACE", d.agent_grace, positive),

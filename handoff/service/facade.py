@@ -11,8 +11,10 @@
     ├── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
     ├── data         CustomerData   a customer's data: export, delete; retention   (customer_data.py)
     ├── board        Board          the read model: queue, summaries, positions    (board.py)
-    └── supervision  Supervision    the supervisors' live board; watch, whisper,   (supervision.py)
+    ├── supervision  Supervision    the supervisors' live board; watch, whisper,   (supervision.py)
                                     reassign, escalate
+    └── alerts       Alerts         alert rules evaluated by the sweeper, notices  (alerts.py)
+                                    delivered, their history
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -34,11 +36,13 @@ import contextlib
 import logging
 import time
 
+from handoff.core.alerting import load_rules
 from handoff.core.queue import QueueOrder
 from handoff.core.routing import Router
 from handoff.core.routing.schedule import BusinessHours
 from handoff.core.targets import load_targets
 from handoff.service.accounts import Accounts
+from handoff.service.alerts import Alerts
 from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.conversations import TURN_MARGIN, Conversations
@@ -79,6 +83,7 @@ class HandoffService:
         self.board = board
         self.supervision = Supervision(settings, self.targets, store, log, board, changes, self._dispatch, self.desk,
                                        self.customers, clock)
+        self.alerts = Alerts(settings, store, log, self.targets, load_rules(settings.alerts_config), clock)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()
@@ -98,7 +103,8 @@ class HandoffService:
     async def sweep(self) -> None:
         """One pass of the sweeper: rebuild the live store if it lost its state (Redis restarted empty),
         requeue unanswered assignments and the conversations of agents gone too long, abandon conversations
-        customers left, and once a day delete what is older than the retention period."""
+        customers left, once a day delete what is older than the retention period, and every
+        ``HANDOFF_ALERT_INTERVAL`` evaluate the alert rules."""
         if await self._recovery.store_is_new():
             logger.warning("the live store lost its state; rebuilding it from the ticket log")
             await self._recovery.rebuild()
@@ -107,6 +113,7 @@ class HandoffService:
             await self._replay()
         await self._dispatch.sweep()
         await self.data.retention_if_due()
+        await self.alerts.tick()
 
     async def _replay(self) -> None:
         """The bot's turn on each customer message it never answered (each once, across instances); those
@@ -149,6 +156,7 @@ class HandoffService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         self.accounts.close()
+        await self.alerts.close()
         await self._bot.close()
         await self._store.close()
         await self._log.close()

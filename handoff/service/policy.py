@@ -48,6 +48,7 @@ class Action(StrEnum):
     MANAGE_ACCOUNTS = "manage_accounts"
     MANAGE_CUSTOMER_DATA = "manage_customer_data"
     SUPERVISE = "supervise"
+    READ_ALERTS = "read_alerts"
 
 
 class Scope(StrEnum):
@@ -112,6 +113,8 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                             "`.../escalate`; the socket's `watch` / `unwatch` frames: the live board, watching "
                             "any conversation read-only, a whisper to its agent, reassigning it, escalating it to a "
                             "tier", NONE, ALL, ALL, "Only a supervisor sees the board and acts on it."),
+    Action.READ_ALERTS: _rule("`GET /api/alerts`, `GET /api/alerts/rules`: active alerts, their history and the "
+                              "rules", NONE, ALL, ALL, "Only supervisors see the alerts."),
 })
 
 

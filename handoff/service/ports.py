@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
+from handoff.adapters.notify import DeliveryFailed, Mail, SmtpServer, Webhooks, recipient
 from handoff.adapters.store.base import Event, Handler, Subscription
 from handoff.adapters.tickets import (
     AgentAccount,
@@ -37,6 +38,7 @@ from handoff.core.model import AgentId, AgentSnapshot, ConversationId, Conversat
 
 __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
            "MessageView", "Store", "Subscription", "TicketLog", "TransitionNote", "TransitionView"]
+__all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""
@@ -212,6 +214,11 @@ class Store(Protocol):
     async def claim(self, name: str, ttl: float) -> bool:
         """True for the first caller of ``name`` (on any instance) while the claim lasts: ``ttl`` seconds, or
         until the store loses its state when ``ttl`` is 0. Work that must happen once claims it first."""
+
+    async def lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Hold ``name`` for ``holder`` for ``ttl`` seconds: True if it was free (never held, or lapsed) or held by
+        ``holder`` already (then renewed for ``ttl`` from now), False while another holder has it. Atomic:
+        instances racing for a free lease, one wins. Work one instance does for all (the alerts) renews it."""
 
     # the bus (cross-instance relay) ------------------------------------------------------------
     async def publish(self, channel: str, event: Event) -> None:

@@ -78,6 +78,7 @@ class MemoryStore:
         self._hits: dict[str, tuple[int, float, int]] = {}  # key -> (window number, its end, hits in it)
         self._next_hits_sweep = 0.0
         self._claims: dict[str, float] = {}  # name -> when it lapses (monotonic; inf: never)
+        self._leases: dict[str, tuple[str, float]] = {}  # name -> (holder, when it lapses: monotonic)
         self._next_sweep = 0.0
         self._next_failure_sweep = 0.0
         self._bus = Fanout()
@@ -358,6 +359,14 @@ class MemoryStore:
         if self._claims.get(name, now) > now:
             return False
         self._claims[name] = now + ttl if ttl > 0 else float("inf")
+        return True
+
+    async def lease(self, name: str, holder: str, ttl: float) -> bool:
+        now = time.monotonic()
+        current, until = self._leases.get(name, (holder, now))
+        if current != holder and until > now:
+            return False
+        self._leases[name] = (holder, now + ttl)
         return True
 
     # the bus -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ Keys (all under a configurable prefix, default ``handoff:``):
   ending them all at once), expiring with the newest; ``failures:<key>``: failures in a row and the last
   one's time (sign-in throttling), expiring once forgotten; ``handle-times``: a capped list;
 - ``claim:<name>``: work done once across instances (:meth:`RedisStore.claim`);
+- ``lease:<name>``: the holder of work one instance does for all, expiring unless renewed (:meth:`RedisStore.lease`);
 - pub/sub channels ``bus:<channel>`` (see :mod:`handoff.adapters.store.redis_bus`).
 
 Every write to a conversation is a Lua script from ``scripts.lua`` (registered once),
@@ -395,6 +396,10 @@ class RedisStore:
         milliseconds = int(ttl * 1000)
         return bool(await self._redis.set(self._key("claim", name), "1", nx=True,
                                           px=milliseconds if milliseconds > 0 else None))
+
+    @_upstream
+    async def lease(self, name: str, holder: str, ttl: float) -> bool:
+        return bool(await self._run("lease", [self._key("lease", name)], holder, str(max(1, int(ttl * 1000)))))
 
     # the bus -------------------------------------------------------------------------------
     @_upstream

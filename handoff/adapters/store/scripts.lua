@@ -222,3 +222,11 @@ if last and now - last <= forget then n = tonumber(redis.call('HGET', KEYS[1], '
 redis.call('HSET', KEYS[1], 'n', n, 'last', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], math.ceil(forget * 1000))
 return n
+
+-- @script lease
+-- KEYS[1] the lease (<P>lease:<name>: its holder); ARGV: prefix, holder, ttl (milliseconds).
+-- Take the lease if it is free, renew it if the holder has it already; 1 if the holder has it now, else 0.
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1

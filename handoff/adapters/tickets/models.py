@@ -277,6 +277,57 @@ class FollowUp(Base):
 # ---- alerts: their history --------------------------------------------------------------------------------
 
 
+class Alert(Base):
+    """One episode of an alert rule (handoff/alerts.yml): from when it fired to when it cleared (``resolved_at``
+    None while it holds), with the rule's metric, severity, comparison (``above``/``below``) and threshold at
+    the time, the value that fired it and the last value seen."""
+
+    __tablename__ = "alerts"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(64), index=True)
+    metric: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    comparison: Mapped[str] = mapped_column(String(8))
+    threshold: Mapped[float] = mapped_column(Float)
+    value: Mapped[float] = mapped_column(Float)
+    last_value: Mapped[float] = mapped_column(Float)
+    fired_at: Mapped[datetime] = mapped_column(index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class AlertEvent(Base):
+    """What an alert told its channels: ``kind`` ``fire``, ``repeat`` or ``resolve``, with the value and the
+    threshold then."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AlertDelivery(Base):
+    """The outcome of one event's delivery to one recipient (``channel`` ``webhook``: the URL without its query;
+    ``email``: the address): ``delivered`` or ``failed`` after ``attempts`` tries, with the last error."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("alert_events.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    outcome: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 # ---- automation: what the rules did -----------------------------------------------------------------------
 
 

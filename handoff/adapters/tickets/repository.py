@@ -13,7 +13,9 @@ session factory:
 - ``customers`` (:class:`~handoff.adapters.tickets.privacy.CustomerRecords`): a customer's data as a whole
   (find, export, erase) and the retention sweep;
 - ``supervision`` (:class:`~handoff.adapters.tickets.supervision.SupervisionBook`): the supervisors' board
-  (transfers per ticket, a tier set by hand).
+  (transfers per ticket, a tier set by hand);
+- ``alerts`` / ``alert_measures`` (:mod:`handoff.adapters.tickets.alerts`): the alerts' history, and the
+  figures their rules read from the log.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -26,6 +28,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from handoff.adapters.tickets.alerts import AlertBook, AlertMeasures
 from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
 from handoff.adapters.tickets.kpis import KpiBook
@@ -55,6 +58,8 @@ class TicketLog:
         self.kpis = KpiBook(sessions)
         self.customers = CustomerRecords(sessions)
         self.supervision = SupervisionBook(sessions)
+        self.alerts = AlertBook(sessions)
+        self.alert_measures = AlertMeasures(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

@@ -386,6 +386,7 @@ function showTab(name) {
 /** Show the supervisors' tabs to supervisors and admins (called when the signed-in person is known). */
 function renderTabs() {
   for (const name of Object.keys(SUPERVISOR_VIEWS)) $(`#${name}-tab`).hidden = !isSupervisor();
+  if (isSupervisor()) import('./console-alerts.js').then((m) => m.watchAlertBadge()).catch(() => {});
   if (SUPERVISOR_VIEWS[currentTab] && !isSupervisor()) showTab('conversations');
 }
 

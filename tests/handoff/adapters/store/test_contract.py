@@ -411,6 +411,22 @@ class TestStoreContract:
         assert await store.claim("replay:1", 0.2)
         assert not await store.claim("forever", 0)
 
+    async def test_a_lease_is_its_holders_while_renewed_then_anyones(self, store: Store) -> None:
+        assert await store.lease("alerts", "one", 0.3)
+        assert not await store.lease("alerts", "two", 0.3)
+        await asyncio.sleep(0.2)
+        assert await store.lease("alerts", "one", 0.3)  # renewed: from now
+        await asyncio.sleep(0.2)
+        assert not await store.lease("alerts", "two", 0.3)
+        assert await store.lease("other", "two", 0.3)  # leases are independent
+        await asyncio.sleep(0.4)
+        assert await store.lease("alerts", "two", 0.3)  # lapsed: the next taker has it
+        assert not await store.lease("alerts", "one", 0.3)
+
+    async def test_racing_instances_one_takes_a_free_lease(self, store: Store) -> None:
+        won = await asyncio.gather(*(store.lease("alerts", f"instance-{n}", 5.0) for n in range(8)))
+        assert sum(won) == 1
+
     async def test_sessions_expire(self, store: Store) -> None:
         await store.put_session("short", {"a": 1}, 0.2)
         await store.put_session("long", {"a": 2}, 60.0)

@@ -11,8 +11,8 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401  (used by the parts below)
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -103,11 +103,53 @@ def _qa_down() -> None:
 
 
 def _alerts_up() -> None:
-    pass
+    op.create_table(
+        "alerts",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("rule", sa.String(64), nullable=False),
+        sa.Column("metric", sa.String(64), nullable=False),
+        sa.Column("severity", sa.String(16), nullable=False),
+        sa.Column("comparison", sa.String(8), nullable=False),
+        sa.Column("threshold", sa.Float(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("last_value", sa.Float(), nullable=False),
+        sa.Column("fired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_alerts_rule", "alerts", ["rule"])
+    op.create_index("ix_alerts_fired_at", "alerts", ["fired_at"])
+    op.create_index("ix_alerts_resolved_at", "alerts", ["resolved_at"])
+    op.create_table(
+        "alert_events",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("alert_id", sa.Integer(), sa.ForeignKey("alerts.id"), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("threshold", sa.Float(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_alert_events_alert_id", "alert_events", ["alert_id"])
+    op.create_index("ix_alert_events_created_at", "alert_events", ["created_at"])
+    op.create_table(
+        "alert_deliveries",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.Integer(), sa.ForeignKey("alert_events.id"), nullable=False),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("recipient", sa.String(320), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_alert_deliveries_event_id", "alert_deliveries", ["event_id"])
 
 
 def _alerts_down() -> None:
-    pass
+    op.drop_table("alert_deliveries")
+    op.drop_table("alert_events")
+    op.drop_table("alerts")
 
 
 # ---- automation: what the rules did -----------------------------------------------------------------------
