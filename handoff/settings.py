@@ -78,6 +78,10 @@ class HandoffSettings:
             address in (None: the connection's own address).
         customer_token_ttl: seconds a customer's token opens their conversation.
         retention_days: transcripts and customers older than this are deleted (docs/security.md).
+        feedback_quiet: seconds after which a conversation the bot handled alone, gone quiet, is asked for a
+            rating (docs/feedback.md).
+        feedback_intents: the customer's intents that end a conversation with the bot (thanks, goodbye) and ask
+            for a rating; empty: only silence does (and the bot's tracker is not read after each turn).
     """
 
     host: str = "127.0.0.1"
@@ -119,6 +123,8 @@ class HandoffSettings:
     idle_ttl: float = 86400.0
     customer_token_ttl: float = 30 * 86400.0
     retention_days: int = 730
+    feedback_quiet: float = 300.0
+    feedback_intents: tuple[str, ...] = ("goodbye", "thank")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -180,7 +186,7 @@ class HandoffSettings:
             "max_customer_sockets": count, "max_agent_sockets": count, "typing_interval": positive,
             "max_body_bytes": count, "max_frame_bytes": count, "max_connections": count,
             "keepalive_timeout": positive, "header_timeout": positive, "ended_ttl": positive, "idle_ttl": positive,
-            "customer_token_ttl": positive, "retention_days": count}
+            "customer_token_ttl": positive, "retention_days": count, "feedback_quiet": positive}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)
@@ -212,5 +218,7 @@ class HandoffSettings:
             log_level=get("HANDOFF_LOG_LEVEL", d.log_level, level),
             widget_origins=get("HANDOFF_WIDGET_ORIGINS", d.widget_origins,
                                lambda raw: tuple(o.strip() for o in raw.split(",") if o.strip())),
+            feedback_intents=tuple(i.strip() for i in env.get("HANDOFF_FEEDBACK_INTENTS", ",".join(
+                d.feedback_intents)).split(",") if i.strip()),
             **newer,
         )

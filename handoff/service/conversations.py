@@ -23,6 +23,7 @@ from handoff.service.auth import verified_external_id
 from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.escalation import Escalation
+from handoff.service.feedback import CustomerFeedback
 from handoff.service.limits import Limits
 from handoff.service.ports import Bot, Clock, Handler, MessageView, Store, Subscription, TicketLog
 from handoff.service.relay import Relay
@@ -59,7 +60,8 @@ class Conversations:
     """What the widget (and any customer channel) does."""
 
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, bot: Bot, relay: Relay,
-                 board: Board, changes: Changes, escalation: Escalation, clock: Clock) -> None:
+                 board: Board, changes: Changes, escalation: Escalation, clock: Clock, *,
+                 feedback: CustomerFeedback) -> None:
         self._settings = settings
         self._store = store
         self._log = log
@@ -69,6 +71,7 @@ class Conversations:
         self._changes = changes
         self._escalation = escalation
         self._clock = clock
+        self._feedback = feedback
         self.limits = Limits(settings, store, clock)
 
     # ---- identity -----------------------------------------------------------------------------------
@@ -270,3 +273,5 @@ class Conversations:
                 await self._relay.say(record, "bot", str(reply.get("text") or ""), payload=payload or None)
         if request is not None:
             await self._escalation.escalate(record.conversation_id, request, Cause.HANDOFF_REQUESTED)
+        else:
+            await self._feedback.bot_answered(record)  # thanks or goodbye ends it: a rating is asked

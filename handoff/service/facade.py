@@ -10,6 +10,7 @@
     │                               admins' management of accounts
     ├── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
     ├── data         CustomerData   a customer's data: export, delete; retention   (customer_data.py)
+    ├── feedback     CustomerFeedback  ratings asked at the end; ratings, votes (feedback.py)
     └── board        Board          the read model: queue, summaries, positions    (board.py)
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
@@ -44,6 +45,7 @@ from handoff.service.customer_data import CustomerData
 from handoff.service.desk import Desk
 from handoff.service.dispatch import Dispatch
 from handoff.service.escalation import Escalation
+from handoff.service.feedback import CustomerFeedback
 from handoff.service.helpdesk import Helpdesk
 from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
 from handoff.service.recovery import Recovery
@@ -66,10 +68,13 @@ class HandoffService:
         self._recovery = Recovery(store, log, queue_order or QueueOrder(), clock)
         board = Board(settings, store, log, relay, self._recovery)
         changes = Changes(store, log, bot, relay, board, clock)
+        self.feedback = CustomerFeedback(settings, store, log, bot, relay, board, clock)
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock)
-        self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock)
-        self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock)
+        self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
+                                       feedback=self.feedback)
+        self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
+                         feedback=self.feedback)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
         self.helpdesk = Helpdesk(log)
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
@@ -93,7 +98,8 @@ class HandoffService:
     async def sweep(self) -> None:
         """One pass of the sweeper: rebuild the live store if it lost its state (Redis restarted empty),
         requeue unanswered assignments and the conversations of agents gone too long, abandon conversations
-        customers left, and once a day delete what is older than the retention period."""
+        customers left, ask for a rating of conversations with the bot gone quiet, and once a day delete what
+        is older than the retention period."""
         if await self._recovery.store_is_new():
             logger.warning("the live store lost its state; rebuilding it from the ticket log")
             await self._recovery.rebuild()
@@ -102,6 +108,7 @@ class HandoffService:
             await self._replay()
         await self._dispatch.sweep()
         await self.data.retention_if_due()
+        await self.feedback.sweep()
 
     async def _replay(self) -> None:
         """The bot's turn on each customer message it never answered (each once, across instances); those

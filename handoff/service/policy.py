@@ -47,6 +47,7 @@ class Action(StrEnum):
     EDIT_TICKET = "edit_ticket"
     MANAGE_ACCOUNTS = "manage_accounts"
     MANAGE_CUSTOMER_DATA = "manage_customer_data"
+    READ_FEEDBACK = "read_feedback"
 
 
 class Scope(StrEnum):
@@ -107,6 +108,9 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                        "`/api/admin/conversations/{id}/revoke-token`, `/api/admin/retention`: a "
                                        "customer's data exported or deleted, a link revoked, retention run now",
                                        NONE, NONE, ALL, "Only an admin manages customers' data."),
+    Action.READ_FEEDBACK: _rule("`GET /api/agent/conversations/{id}/feedback`: the customer's ratings and votes "
+                                "with their follow-ups", NONE, ALL, ALL,
+                                "Only supervisors read customers' feedback."),
 })
 
 

@@ -11,7 +11,9 @@ session factory:
   responses;
 - ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): figures over the tickets;
 - ``customers`` (:class:`~handoff.adapters.tickets.privacy.CustomerRecords`): a customer's data as a whole
-  (find, export, erase) and the retention sweep.
+  (find, export, erase) and the retention sweep;
+- ``feedback`` (:class:`~handoff.adapters.tickets.feedback.FeedbackBook`): customers' ratings and votes, and the
+  follow-up items they open.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -26,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
+from handoff.adapters.tickets.feedback import FeedbackBook
 from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
@@ -51,6 +54,7 @@ class TicketLog:
         self.people = PeopleBook(sessions)
         self.kpis = KpiBook(sessions)
         self.customers = CustomerRecords(sessions)
+        self.feedback = FeedbackBook(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:
