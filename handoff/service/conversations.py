@@ -12,7 +12,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handoff.core import texts, transitions
 from handoff.core.conversation import Cause
@@ -23,11 +23,13 @@ from handoff.service.auth import verified_external_id
 from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.escalation import Escalation
-from handoff.service.feedback import CustomerFeedback
 from handoff.service.limits import Limits
 from handoff.service.ports import Bot, Clock, Handler, MessageView, Store, Subscription, TicketLog
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
+
+if TYPE_CHECKING:  # the feedback part reads this module's rules for text
+    from handoff.service.feedback import CustomerFeedback
 
 logger = logging.getLogger(__name__)
 ENDED = (State.RESOLVED, State.OFFLINE, State.ABANDONED)

@@ -27,10 +27,11 @@ from typing import Any
 
 from handoff.core import texts
 from handoff.core.errors import BadRequest, HandoffError, StateConflict, UnknownConversation, UpstreamUnavailable
-from handoff.core.model import ConversationRecord, State, moment, storable
+from handoff.core.model import MAX_FEEDBACK_COMMENT, ConversationRecord, State, moment, storable
 from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.board import Board
+from handoff.service.conversations import UNSENDABLE
 from handoff.service.policy import Action
 from handoff.service.ports import Bot, Clock, MessageView, Store, TicketLog, Verdict, citation_of, request_of
 from handoff.service.relay import Relay
@@ -38,7 +39,7 @@ from handoff.settings import HandoffSettings
 
 logger = logging.getLogger(__name__)
 
-MAX_COMMENT = 1000  # characters of a comment
+MAX_COMMENT = MAX_FEEDBACK_COMMENT
 LOW_RATING = 2  # a rating at or under this opens a follow-up
 QUIET_PASS = 15.0  # seconds between two looks for conversations gone quiet
 QUIET_HORIZON = 3600.0  # after a start, conversations quiet for up to this much longer are still asked
@@ -54,8 +55,9 @@ def _comment(comment: Any) -> str | None:
     comment = comment.strip()
     if len(comment) > MAX_COMMENT:
         raise BadRequest(f"That comment is too long: please keep it under {MAX_COMMENT} characters.")
-    if not storable(comment) or any(ord(c) < 32 and c not in "\t\n\r" for c in comment):
-        raise BadRequest("That comment has characters text cannot carry (control characters or a NUL).")
+    if UNSENDABLE.search(comment) or not storable(comment):
+        raise BadRequest("That comment has characters text cannot carry (control characters, a NUL or a broken "
+                         "character encoding).")
     return comment or None
 
 

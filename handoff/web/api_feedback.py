@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from handoff.service.feedback import MAX_COMMENT
+from handoff.core.model import MAX_FEEDBACK_COMMENT as MAX_COMMENT
 from handoff.web.bodies import Str, errors
 from handoff.web.deps import Agent, Service, customer_check
 

@@ -115,7 +115,8 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
 .vote button, .survey .scale button { border: 1px solid #9aa5b1; background: #fff; color: #1f2933; border-radius: 14px; padding: 2px 10px; font-size: 12px; }
 .vote button[aria-pressed="true"], .survey .scale button[aria-pressed="true"] { background: #2f6f4f; border-color: #2f6f4f; color: #fff; }
 .vote textarea, .survey textarea { width: 100%; min-height: 48px; max-height: 96px; }
-.vote .send, .survey .send { padding: 4px 12px; font-size: 13px; }
+.vote label, .vote textarea { flex: 1 1 100%; }
+.vote .send, .survey .send { padding: 4px 12px; font-size: 13px; border: 0; background: #2f6f4f; color: #fff; border-radius: 8px; }
 .survey { align-self: stretch; background: #fff; border: 1px solid #b7d3c3; border-radius: 12px; padding: 10px 12px; display: flex; flex-direction: column; gap: 8px; }
 .survey .question { margin: 0; font-weight: 600; }
 .survey .scale { display: flex; gap: 6px; }

@@ -145,7 +145,8 @@ async def test_votes_on_knowledge_answers(service: HandoffService) -> None:
 
 
 @pytest.mark.parametrize("score, comment", [(0, None), (6, None), (True, None), ("5", None), (4.5, None),
-                                            (5, "x" * 1001), (5, 42), (5, "nul\x00"), (5, "bell\x07")])
+                                            (5, "x" * 1001), (5, 42), (5, "nul\x00"), (5, "bell\x07"),
+                                            (5, "half \ud800 a pair")])
 async def test_bad_ratings_are_refused_and_nothing_is_kept(service: HandoffService, score: Any,
                                                            comment: Any) -> None:
     _, customer = await resolved_by(service, "grace", "a person please")
