@@ -81,6 +81,10 @@ class HandoffSettings:
         alerts_config / alert_interval: the alert rules (``HANDOFF_ALERTS``) and how often they are evaluated;
             alert_webhook_secret signs webhooks; smtp_*: the SMTP server alert e-mail goes through
             (docs/alerts.md).
+        feedback_quiet: seconds after which a conversation the bot handled alone, gone quiet, is asked for a
+            rating (docs/feedback.md).
+        feedback_intents: the customer's intents that end a conversation with the bot (thanks, goodbye) and ask
+            for a rating; empty: only silence does (and the bot's tracker is not read after each turn).
     """
 
     host: str = "127.0.0.1"
@@ -131,6 +135,8 @@ class HandoffSettings:
     smtp_password: Secret | None = None
     smtp_from: str = "handoff@localhost"
     smtp_starttls: bool = False
+    feedback_quiet: float = 300.0
+    feedback_intents: tuple[str, ...] = ("goodbye", "thank")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -192,7 +198,7 @@ class HandoffSettings:
             "max_customer_sockets": count, "max_agent_sockets": count, "typing_interval": positive,
             "max_body_bytes": count, "max_frame_bytes": count, "max_connections": count,
             "keepalive_timeout": positive, "header_timeout": positive, "ended_ttl": positive, "idle_ttl": positive,
-            "customer_token_ttl": positive, "retention_days": count,
+            "customer_token_ttl": positive, "retention_days": count, "feedback_quiet": positive,
             "alert_interval": positive, "alert_webhook_secret": Secret, "smtp_host": str, "smtp_port": port,
             "smtp_user": str, "smtp_password": Secret, "smtp_from": str, "smtp_starttls": boolean}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
@@ -227,5 +233,7 @@ class HandoffSettings:
             log_level=get("HANDOFF_LOG_LEVEL", d.log_level, level),
             widget_origins=get("HANDOFF_WIDGET_ORIGINS", d.widget_origins,
                                lambda raw: tuple(o.strip() for o in raw.split(",") if o.strip())),
+            feedback_intents=tuple(i.strip() for i in env.get("HANDOFF_FEEDBACK_INTENTS", ",".join(
+                d.feedback_intents)).split(",") if i.strip()),
             **newer,
         )

@@ -18,6 +18,7 @@ from handoff.core.errors import UpstreamUnavailable
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "The assistant is not answering right now."
+HANDBACK_INTENT = "human_handoff_turn"  # what the hand-back calls the customer's words the bot never classified
 
 
 class RasaClient:
@@ -61,6 +62,35 @@ class RasaClient:
         """
         await self.append_events(conversation_id, handback_events(transcript, agent_name))
 
+    async def intents(self, conversation_id: str, latest: bool = False) -> list[str]:
+        """The intents of the customer's messages in the tracker (``GET /conversations/{id}/tracker``): with
+        ``latest``, only the newest message's (the tracker without its events: a few KB); otherwise every user
+        event's, in the order first seen, without the hand-back's ``human_handoff_turn``.
+
+        Raises:
+            UpstreamUnavailable: Rasa did not answer.
+        """
+        url = f"{self._url}/conversations/{quote(conversation_id, safe='')}/tracker"
+        try:
+            response = await self._http.get(url, params={"token": self._token,
+                                                         "include_events": "NONE" if latest else "ALL"})
+            response.raise_for_status()
+            tracker = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.warning("conversation %s: Rasa did not give its tracker (%s)", conversation_id, type(exc).__name__)
+            raise UpstreamUnavailable(UNAVAILABLE) from exc
+        if not isinstance(tracker, dict):
+            raise UpstreamUnavailable(UNAVAILABLE)
+        if latest:
+            return [name] if (name := intent_name(tracker.get("latest_message"))) else []
+        names: list[str] = []
+        for event in tracker.get("events") or []:
+            name = intent_name(event.get("parse_data")) if isinstance(event, dict) and event.get("event") == "user" \
+                else None
+            if name and name != HANDBACK_INTENT and name not in names:
+                names.append(name)
+        return names
+
     async def append_events(self, conversation_id: str, events: Sequence[dict[str, Any]]) -> None:
         """Append events to the conversation's tracker (``POST /conversations/{id}/tracker/events``).
 
@@ -75,6 +105,13 @@ class RasaClient:
         except httpx.HTTPError as exc:
             logger.warning("conversation %s: Rasa refused the hand-back events (%s)", conversation_id, exc)
             raise UpstreamUnavailable(UNAVAILABLE) from exc
+
+
+def intent_name(parse: Any) -> str | None:
+    """The intent's name in a message's parse data (``{"intent": {"name": ...}}``), or None."""
+    intent = parse.get("intent") if isinstance(parse, dict) else None
+    name = intent.get("name") if isinstance(intent, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def handback_events(transcript: Sequence[tuple[str, str, float]], agent_name: str) -> list[dict[str, Any]]:
@@ -93,7 +130,7 @@ def handback_events(transcript: Sequence[tuple[str, str, float]], agent_name: st
     for sender, text, timestamp in transcript:
         if sender == "customer":
             events.append({"event": "user", "text": text, "timestamp": timestamp,
-                           "parse_data": {"text": text, "intent": {"name": "human_handoff_turn", "confidence": 1.0},
+                           "parse_data": {"text": text, "intent": {"name": HANDBACK_INTENT, "confidence": 1.0},
                                           "entities": []},
                            "input_channel": "handoff"})
             events.append({"event": "action", "name": "action_listen", "timestamp": timestamp})

@@ -18,6 +18,7 @@ AgentId = NewType("AgentId", str)
 CustomerId = NewType("CustomerId", str)
 TicketId = NewType("TicketId", int)
 MAX_CLIENT_ID = 64  # characters of a message's client_id (the sender's own id, for idempotent resends)
+MAX_FEEDBACK_COMMENT = 1000  # characters of a customer's comment on a rating or a vote
 MAX_ROW_ID = 2**31 - 1  # message and ticket ids are 32-bit integers in PostgreSQL: a larger one names nothing
 
 

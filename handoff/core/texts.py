@@ -42,3 +42,4 @@ def queued(position: int, wait_seconds: float | None) -> str:
     if wait_seconds is None:
         return QUEUED_UNKNOWN_WAIT.format(position=position)
     return QUEUED.format(position=position, wait=wait_phrase(wait_seconds))
+FEEDBACK_ASK = "How did we do? Please rate this conversation from 1 (very poor) to 5 (excellent)."

@@ -12,7 +12,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handoff.core import texts, transitions
 from handoff.core.conversation import Cause
@@ -27,6 +27,9 @@ from handoff.service.limits import Limits
 from handoff.service.ports import Bot, Clock, Handler, MessageView, Store, Subscription, TicketLog
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
+
+if TYPE_CHECKING:  # the feedback part reads this module's rules for text
+    from handoff.service.feedback import CustomerFeedback
 
 logger = logging.getLogger(__name__)
 ENDED = (State.RESOLVED, State.OFFLINE, State.ABANDONED)
@@ -59,7 +62,8 @@ class Conversations:
     """What the widget (and any customer channel) does."""
 
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, bot: Bot, relay: Relay,
-                 board: Board, changes: Changes, escalation: Escalation, clock: Clock) -> None:
+                 board: Board, changes: Changes, escalation: Escalation, clock: Clock, *,
+                 feedback: CustomerFeedback) -> None:
         self._settings = settings
         self._store = store
         self._log = log
@@ -69,6 +73,7 @@ class Conversations:
         self._changes = changes
         self._escalation = escalation
         self._clock = clock
+        self._feedback = feedback
         self.limits = Limits(settings, store, clock)
 
     # ---- identity -----------------------------------------------------------------------------------
@@ -270,3 +275,5 @@ class Conversations:
                 await self._relay.say(record, "bot", str(reply.get("text") or ""), payload=payload or None)
         if request is not None:
             await self._escalation.escalate(record.conversation_id, request, Cause.HANDOFF_REQUESTED)
+        else:
+            await self._feedback.bot_answered(record)  # thanks or goodbye ends it: a rating is asked

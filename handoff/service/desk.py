@@ -18,6 +18,7 @@ from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.conversations import Conversations
 from handoff.service.dispatch import Dispatch
+from handoff.service.feedback import CustomerFeedback
 from handoff.service.policy import Action
 from handoff.service.ports import Clock, Handler, Knowledge, MessageView, Store, Subscription, TicketLog
 from handoff.service.relay import Relay
@@ -29,7 +30,8 @@ class Desk:
     """What an agent does to conversations, and reads of them."""
 
     def __init__(self, store: Store, log: TicketLog, knowledge: Knowledge, relay: Relay, board: Board,
-                 changes: Changes, dispatch: Dispatch, conversations: Conversations, clock: Clock) -> None:
+                 changes: Changes, dispatch: Dispatch, conversations: Conversations, clock: Clock, *,
+                 feedback: CustomerFeedback) -> None:
         self._store = store
         self._log = log
         self._knowledge = knowledge
@@ -39,6 +41,7 @@ class Desk:
         self._dispatch = dispatch
         self._conversations = conversations
         self._clock = clock
+        self._feedback = feedback
 
     # ---- reading --------------------------------------------------------------------------------------
 
@@ -164,9 +167,12 @@ class Desk:
         return note.to_json()
 
     async def resolve(self, principal: Principal, conversation_id: str) -> ConversationRecord:
+        """Close the conversation and its ticket; the customer is asked to rate it."""
         before = await self.owned(principal, conversation_id)
-        return await self.release(before, transitions.resolve(before, principal.agent_id, principal.name,
+        after = await self.release(before, transitions.resolve(before, principal.agent_id, principal.name,
                                                                self._clock()))
+        await self._feedback.resolved(after, before.ticket_id)
+        return after
 
     async def hand_back(self, principal: Principal, conversation_id: str) -> ConversationRecord:
         """Back to the bot, which is told what was said meanwhile (written into its tracker)."""

@@ -11,8 +11,9 @@
     ├── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
     ├── data         CustomerData   a customer's data: export, delete; retention   (customer_data.py)
     ├── board        Board          the read model: queue, summaries, positions    (board.py)
+    ├── feedback     CustomerFeedback  ratings asked at the end; ratings, votes    (feedback.py)
     ├── supervision  Supervision    the supervisors' live board; watch, whisper,   (supervision.py)
-                                    reassign, escalate
+    │                               reassign, escalate
     └── alerts       Alerts         alert rules evaluated by the sweeper, notices  (alerts.py)
                                     delivered, their history
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
@@ -50,6 +51,7 @@ from handoff.service.customer_data import CustomerData
 from handoff.service.desk import Desk
 from handoff.service.dispatch import Dispatch
 from handoff.service.escalation import Escalation
+from handoff.service.feedback import CustomerFeedback
 from handoff.service.helpdesk import Helpdesk
 from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
 from handoff.service.recovery import Recovery
@@ -73,10 +75,13 @@ class HandoffService:
         self._recovery = Recovery(store, log, queue_order or QueueOrder(), clock)
         board = Board(settings, store, log, relay, self._recovery)
         changes = Changes(store, log, bot, relay, board, clock)
+        self.feedback = CustomerFeedback(settings, store, log, bot, relay, board, clock)
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock)
-        self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock)
-        self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock)
+        self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
+                                       feedback=self.feedback)
+        self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
+                         feedback=self.feedback)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
         self.helpdesk = Helpdesk(log)
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
@@ -103,8 +108,9 @@ class HandoffService:
     async def sweep(self) -> None:
         """One pass of the sweeper: rebuild the live store if it lost its state (Redis restarted empty),
         requeue unanswered assignments and the conversations of agents gone too long, abandon conversations
-        customers left, once a day delete what is older than the retention period, and every
-        ``HANDOFF_ALERT_INTERVAL`` evaluate the alert rules."""
+        customers left, once a day delete what is older than the retention period, every
+        ``HANDOFF_ALERT_INTERVAL`` evaluate the alert rules, and ask for a rating of conversations with the bot
+        gone quiet."""
         if await self._recovery.store_is_new():
             logger.warning("the live store lost its state; rebuilding it from the ticket log")
             await self._recovery.rebuild()
@@ -114,6 +120,7 @@ class HandoffService:
         await self._dispatch.sweep()
         await self.data.retention_if_due()
         await self.alerts.tick()
+        await self.feedback.sweep()
 
     async def _replay(self) -> None:
         """The bot's turn on each customer message it never answered (each once, across instances); those

@@ -49,6 +49,7 @@ class Action(StrEnum):
     MANAGE_CUSTOMER_DATA = "manage_customer_data"
     SUPERVISE = "supervise"
     READ_ALERTS = "read_alerts"
+    READ_FEEDBACK = "read_feedback"
 
 
 class Scope(StrEnum):
@@ -115,6 +116,9 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                             "tier", NONE, ALL, ALL, "Only a supervisor sees the board and acts on it."),
     Action.READ_ALERTS: _rule("`GET /api/alerts`, `GET /api/alerts/rules`: active alerts, their history and the "
                               "rules", NONE, ALL, ALL, "Only supervisors see the alerts."),
+    Action.READ_FEEDBACK: _rule("`GET /api/agent/conversations/{id}/feedback`: the customer's ratings and votes "
+                                "with their follow-ups", NONE, ALL, ALL,
+                                "Only supervisors read customers' feedback."),
 })
 
 

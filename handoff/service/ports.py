@@ -34,10 +34,12 @@ from handoff.adapters.tickets import (
     TransitionNote,
     TransitionView,
 )
+from handoff.adapters.tickets.feedback import Verdict, citation_of, request_of
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
-           "MessageView", "Store", "Subscription", "TicketLog", "TransitionNote", "TransitionView"]
+           "MessageView", "Store", "Subscription", "TicketLog", "TransitionNote", "TransitionView", "Verdict",
+           "citation_of", "request_of"]
 __all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
 
 Clock = Callable[[], float]
@@ -63,6 +65,14 @@ class Bot(Protocol):
 
         Raises:
             UpstreamUnavailable: the bot did not take it.
+        """
+
+    async def intents(self, conversation_id: str, latest: bool = False) -> list[str]:
+        """The intents the bot recognised in the customer's messages, in the order first seen (``latest``: only
+        that of the newest message), from its tracker; empty for a conversation it does not know.
+
+        Raises:
+            UpstreamUnavailable: the bot did not answer.
         """
 
     async def close(self) -> None: ...

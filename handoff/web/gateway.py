@@ -244,7 +244,8 @@ async def _serve_customer(websocket: WebSocket, service: HandoffService, record:
             messages = await customers.history(conversation_id, after)
             await websocket.send_json({"type": "hello", "conversation_id": conversation_id,
                                        "state": record.state.value, "messages": [m.to_json() for m in messages],
-                                       "queue": await customers.queue_status(record)})
+                                       "queue": await customers.queue_status(record),
+                                       "feedback": await service.feedback.state(conversation_id)})
             connection.told(record.state.value)
             await customers.presence(conversation_id, connected=True, seen=record)
         except HandoffError as exc:  # the store is down: the widget retries, and catches up by message id

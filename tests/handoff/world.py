@@ -65,8 +65,9 @@ def handoff_request(conversation_id: str, text: str, *, code: str = "explicit_re
 
 
 class FakeRasa:
-    """A Rasa server in process: ``POST /webhooks/rest/webhook`` answers from a small script, and
-    ``POST /conversations/{id}/tracker/events`` keeps what it is sent.
+    """A Rasa server in process: ``POST /webhooks/rest/webhook`` answers from a small script,
+    ``POST /conversations/{id}/tracker/events`` keeps what it is sent, and ``GET /conversations/{id}/tracker``
+    gives the intents it recognised (:meth:`intent_of`).
 
     The script: a message asking for a "human" or a "person" is handed off (``explicit_request``); one saying
     "furious" is a high-priority complaint; "shipping" is answered from an article; anything else gets a
@@ -77,12 +78,24 @@ class FakeRasa:
     def __init__(self) -> None:
         self.heard: list[tuple[str, str, dict[str, Any]]] = []  # (sender, message, metadata)
         self.tracker: dict[str, list[dict[str, Any]]] = {}
+        self.intents: dict[str, list[str]] = {}  # sender -> the intent of each message heard
         self.replies_to: dict[str, list[dict[str, Any]]] = {}
         self.down = False
         self.hold: asyncio.Event | None = None
         self.app = Starlette(routes=[
             Route("/webhooks/rest/webhook", self._webhook, methods=["POST"]),
-            Route("/conversations/{conversation_id}/tracker/events", self._events, methods=["POST"])])
+            Route("/conversations/{conversation_id}/tracker/events", self._events, methods=["POST"]),
+            Route("/conversations/{conversation_id}/tracker", self._tracker, methods=["GET"])])
+
+    @staticmethod
+    def intent_of(text: str) -> str:
+        """What the script's NLU makes of a message."""
+        lowered = text.lower()
+        for word, intent in (("human", "request_human"), ("person", "request_human"), ("furious", "complaint"),
+                             ("shipping", "ask_shipping"), ("thank", "thank"), ("bye", "goodbye")):
+            if word in lowered:
+                return intent
+        return "greet" if lowered.startswith(("hello", "hi")) else "nlu_fallback"
 
     def replies(self, sender: str, text: str) -> list[dict[str, Any]]:
         if text in self.replies_to:
@@ -108,9 +121,21 @@ class FakeRasa:
             return Response("upstream down", status_code=502)
         body = await request.json()
         self.heard.append((body["sender"], body["message"], body.get("metadata") or {}))
+        self.intents.setdefault(body["sender"], []).append(self.intent_of(body["message"]))
         if self.hold is not None:
             await self.hold.wait()
         return JSONResponse(self.replies(body["sender"], body["message"]))
+
+    async def _tracker(self, request: Request) -> Response:
+        if self.down:
+            return Response("upstream down", status_code=502)
+        if request.query_params.get("token") != RASA_TOKEN:
+            return Response("unauthorized", status_code=401)
+        intents = self.intents.get(request.path_params["conversation_id"], [])
+        events = [{"event": "user", "parse_data": {"intent": {"name": name}}} for name in intents]
+        latest = {"intent": {"name": intents[-1]}} if intents else {}
+        none = request.query_params.get("include_events") == "NONE"
+        return JSONResponse({"latest_message": latest, "events": None if none else events})
 
     async def _events(self, request: Request) -> Response:
         if self.down:

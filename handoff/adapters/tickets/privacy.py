@@ -7,13 +7,16 @@ What erasing a customer (a request to delete their data) does, in one transactio
 - blanked: on each of their tickets the summary, the bot's hand-off request (it quotes the customer), the
   callback promised out of hours (it holds their e-mail) and the tags; on their customer record the name,
   e-mail, shop id (``external_id``) and lifetime value;
+- blanked: the comments of their ratings and votes (kept, anonymous, with their scores), which no longer
+  point at the messages they judged;
 - marked: each of their conversations as erased (``erased_at``), so a restart never files it again;
 - kept, anonymous: the customer record's random id, the conversations' and tickets' rows (number, channel,
   state, status, priority, tier, category, the reason codes, times, assignee) and the state transitions (who
   owned the conversation when, and why): what the KPIs are computed from, with nothing to tell who it was.
 
 The retention sweep (``HANDOFF_RETENTION_DAYS``) deletes conversations not touched since the cutoff whole,
-rows included (messages, transitions, tickets with their notes and assignments), and then the customers
+rows included (messages, transitions, tickets with their notes and assignments, feedback and its
+follow-ups), and then the customers
 created before the cutoff that have no conversation left.
 """
 
@@ -26,7 +29,17 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from handoff.adapters.tickets.database import Repository, utc
-from handoff.adapters.tickets.models import Conversation, Customer, Message, Note, Ticket, TicketAssignment, Transition
+from handoff.adapters.tickets.models import (
+    Conversation,
+    Customer,
+    Feedback,
+    FollowUp,
+    Message,
+    Note,
+    Ticket,
+    TicketAssignment,
+    Transition,
+)
 from handoff.adapters.tickets.people import customer_view
 from handoff.adapters.tickets.views import CustomerView, iso
 from handoff.core.model import ConversationId, CustomerId
@@ -69,6 +82,8 @@ class CustomerRecords(Repository):
         tickets = select(Ticket.id).where(Ticket.customer_id == customer_id)
         async with self._sessions.begin() as session:
             ids = [ConversationId(c) for c in await session.scalars(conversations)]
+            await session.execute(update(Feedback).where(Feedback.conversation_id.in_(conversations)).values(
+                comment=None, message_id=None))
             await session.execute(delete(Message).where(Message.conversation_id.in_(conversations)))
             await session.execute(delete(Note).where(Note.ticket_id.in_(tickets)))
             await session.execute(update(Ticket).where(Ticket.customer_id == customer_id).values(
@@ -91,6 +106,8 @@ class CustomerRecords(Repository):
             if ids:
                 statements = [delete(Note).where(Note.ticket_id.in_(tickets)),
                               delete(TicketAssignment).where(TicketAssignment.ticket_id.in_(tickets)),
+                              delete(FollowUp).where(FollowUp.conversation_id.in_(old)),
+                              delete(Feedback).where(Feedback.conversation_id.in_(old)),
                               delete(Ticket).where(Ticket.conversation_id.in_(old)),
                               delete(Message).where(Message.conversation_id.in_(old)),
                               delete(Transition).where(Transition.conversation_id.in_(old))]

@@ -15,7 +15,9 @@ session factory:
 - ``supervision`` (:class:`~handoff.adapters.tickets.supervision.SupervisionBook`): the supervisors' board
   (transfers per ticket, a tier set by hand);
 - ``alerts`` / ``alert_measures`` (:mod:`handoff.adapters.tickets.alerts`): the alerts' history, and the
-  figures their rules read from the log.
+  figures their rules read from the log;
+- ``feedback`` (:class:`~handoff.adapters.tickets.feedback.FeedbackBook`): customers' ratings and votes, and the
+  follow-up items they open.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -31,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from handoff.adapters.tickets.alerts import AlertBook, AlertMeasures
 from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
+from handoff.adapters.tickets.feedback import FeedbackBook
 from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
@@ -60,6 +63,7 @@ class TicketLog:
         self.supervision = SupervisionBook(sessions)
         self.alerts = AlertBook(sessions)
         self.alert_measures = AlertMeasures(sessions)
+        self.feedback = FeedbackBook(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

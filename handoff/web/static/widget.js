@@ -109,6 +109,21 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
   min-height: 38px; max-height: 120px; color: inherit; }
 .send { border: 0; background: #2f6f4f; color: #fff; border-radius: 8px; padding: 8px 14px; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+.vote { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; font-size: 12px; color: #52606d; margin-top: 6px; }
+.msg > .vote { border-top: 1px solid #e4e7eb; padding-top: 6px; }
+.vote.alone { align-self: flex-start; margin: -2px 0 0 4px; }
+.vote button, .survey .scale button { border: 1px solid #9aa5b1; background: #fff; color: #1f2933; border-radius: 14px; padding: 2px 10px; font-size: 12px; }
+.vote button[aria-pressed="true"], .survey .scale button[aria-pressed="true"] { background: #2f6f4f; border-color: #2f6f4f; color: #fff; }
+.vote textarea, .survey textarea { width: 100%; min-height: 48px; max-height: 96px; }
+.vote label, .vote textarea { flex: 1 1 100%; }
+.vote .send, .survey .send { padding: 4px 12px; font-size: 13px; border: 0; background: #2f6f4f; color: #fff; border-radius: 8px; }
+.survey { align-self: stretch; background: #fff; border: 1px solid #b7d3c3; border-radius: 12px; padding: 10px 12px; display: flex; flex-direction: column; gap: 8px; }
+.survey .question { margin: 0; font-weight: 600; }
+.survey .scale { display: flex; gap: 6px; }
+.survey .scale button { flex: 1; font-size: 14px; padding: 6px 0; }
+.survey .ends { display: flex; justify-content: space-between; font-size: 11px; color: #616e7c; }
+.survey .thanks { margin: 0; }
+.survey .change { align-self: flex-start; border: 0; background: transparent; color: #2f6f4f; text-decoration: underline; padding: 0; font-size: 12px; }
 `;
 
   const host = el('div', { id: 'brightwood-widget' });
@@ -186,10 +201,15 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     node.classList.toggle('failed', status === 'failed');
     s.textContent = label;
   }
-  // Bot frames with neither text nor buttons (e.g. a citation in Rasa's `custom`) are data, not bubbles.
-  const hasContent = (m) => !!m.text || !!(m.payload && Array.isArray(m.payload.buttons) && m.payload.buttons.length);
+  // Bot frames with neither text nor buttons are data, not bubbles; but a citation (Rasa's `custom`: the answer
+  // came from the help centre) gets the helpful / not helpful buttons, and a rating request its form.
+  const citationOf = (m) => (m.sender === 'bot' && m.payload && m.payload.custom && m.payload.custom.citation) || null;
+  const isRequest = (m) => m.sender === 'system' && !!(m.payload && m.payload.feedback_request);
+  const hasContent = (m) => !!m.text || !!(m.payload && Array.isArray(m.payload.buttons) && m.payload.buttons.length)
+    || !!citationOf(m);
   function renderMessage(m, { count = true } = {}) {
     if ((m.id != null && byId(m.id)) || !hasContent(m)) return;
+    if (isRequest(m) || (citationOf(m) && !m.text)) { renderFeedbackNode(m, count); return; }
     const scroll = nearBottom();
     let node = m.client_id ? byClient(m.client_id) : null;
     if (node) {
@@ -201,6 +221,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
       if (m.id != null) node.dataset.id = m.id;
       if (m.client_id) node.dataset.clientId = m.client_id;
       if (m.created_at) node.title = new Date(m.created_at).toLocaleString();
+      if (citationOf(m) && m.id != null) node.append(voteBar(m.id));
       const buttons = m.payload && Array.isArray(m.payload.buttons) ? m.payload.buttons : [];
       if (buttons.length) {
         list.querySelectorAll('.buttons button').forEach((b) => { b.disabled = true; });
@@ -216,6 +237,118 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     if (m.sender === 'agent' || m.sender === 'bot') hideTyping();
     if (scroll || m.sender === 'customer') list.scrollTop = list.scrollHeight;
   }
+  // ---- feedback: helpful votes under help-centre answers, the rating asked when a conversation ends ----------
+  const votes = {};  // message id -> { helpful, comment }, as the service last said
+  let rating = null, requestId = null;
+  const SCALE = ['very poor', 'poor', 'fair', 'good', 'excellent'];
+
+  function insertInOrder(node, id) {
+    const later = [...list.children].find((n) => !n.dataset.id || Number(n.dataset.id) > id);
+    list.insertBefore(node, later || null);
+  }
+  function renderFeedbackNode(m, count) {
+    const scroll = nearBottom();
+    const node = isRequest(m) ? surveyNode(m.id) : voteBar(m.id, true);
+    node.dataset.id = m.id;
+    insertInOrder(node, m.id);
+    if (isRequest(m) && count && !st.open) { unread += 1; renderBadge(); }
+    if (scroll) list.scrollTop = list.scrollHeight;
+  }
+  async function postFeedback(what, body) {
+    const res = await fetch(`${ORIGIN}/api/conversations/${encodeURIComponent(st.conversationId)}/${what}`, {
+      method: 'POST', body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + st.token },
+    });
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (!res.ok) throw new Error((data && data.error && data.error.detail) || 'Your feedback could not be sent.');
+    applyFeedback(data);
+  }
+
+  function voteBar(messageId, alone = false) {
+    const bar = el('div', { class: alone ? 'vote alone' : 'vote', 'data-testid': 'bw-vote', 'data-message-id': String(messageId) });
+    drawVote(bar);
+    return bar;
+  }
+  function drawVote(bar) {
+    const id = Number(bar.dataset.messageId), mine = votes[id];
+    const choose = (helpful) => postFeedback('votes', { message_id: id, helpful })
+      .then(() => { if (!helpful) openWhy(bar); })
+      .catch((e) => showNotice(e.message));
+    const yes = el('button', { type: 'button', 'aria-label': 'Yes, this answer helped', 'aria-pressed': String(!!mine && mine.helpful), text: 'Yes', onclick: () => choose(true) });
+    const no = el('button', { type: 'button', 'aria-label': 'No, this answer did not help', 'aria-pressed': String(!!mine && !mine.helpful), text: 'No', onclick: () => choose(false) });
+    const label = mine ? (mine.helpful ? 'Thanks! Glad it helped.' : 'Thanks for telling us.') : 'Was this answer helpful?';
+    bar.replaceChildren(el('span', { class: 'label', text: label }), yes, no);
+  }
+  function openWhy(bar) {
+    if (bar.querySelector('textarea')) return;
+    const id = Number(bar.dataset.messageId), fieldId = `bw-why-${id}`;
+    const why = el('textarea', { id: fieldId, 'data-testid': 'bw-vote-comment', maxlength: '1000', rows: '2' });
+    const sendWhy = el('button', { type: 'button', class: 'send', text: 'Send', onclick: () => {
+      if (!why.value.trim()) return;
+      postFeedback('votes', { message_id: id, helpful: false, comment: why.value.trim() })
+        .then(() => drawVote(bar)).catch((e) => showNotice(e.message));
+    } });
+    bar.append(el('label', { for: fieldId, text: 'What was missing? (optional)' }), why, sendWhy);
+    why.focus();
+  }
+
+  function surveyNode(messageId) {
+    const node = el('div', { class: 'survey', 'data-testid': 'bw-survey', role: 'group', 'aria-label': 'Rate this conversation' });
+    node.dataset.requestId = String(messageId);
+    drawSurvey(node, !(rating && requestId === messageId));
+    return node;
+  }
+  function drawSurvey(node, asking) {
+    const id = Number(node.dataset.requestId);
+    if (!asking) {
+      const given = requestId === id && rating ? rating.score : null;
+      node.replaceChildren(
+        el('p', { class: 'thanks', 'data-testid': 'bw-survey-thanks', role: 'status',
+          text: given ? `Thank you for your rating (${given} of 5).` : 'Thank you for your feedback.' }),
+        el('button', { type: 'button', class: 'change', text: 'Change your rating', onclick: () => drawSurvey(node, true) }));
+      return;
+    }
+    let score = rating && requestId === id ? rating.score : 0;
+    const fieldId = `bw-comment-${id}`;
+    const comment = el('textarea', { id: fieldId, 'data-testid': 'bw-survey-comment', maxlength: '1000', rows: '2' });
+    if (rating && requestId === id && rating.comment) comment.value = rating.comment;
+    const scale = el('div', { class: 'scale' }, ...SCALE.map((word, i) => el('button', {
+      type: 'button', 'data-score': String(i + 1), 'aria-pressed': String(score === i + 1),
+      'aria-label': `${i + 1} of 5: ${word}`, text: String(i + 1),
+      onclick: (ev) => {
+        score = i + 1;
+        scale.querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed', String(b === ev.currentTarget)));
+      },
+    })));
+    const submit = el('button', { type: 'button', class: 'send', 'data-testid': 'bw-survey-send', text: 'Send rating', onclick: () => {
+      if (!score) { showNotice('Choose a rating from 1 to 5 first.'); return; }
+      postFeedback('rating', { score, comment: comment.value.trim() || null }).catch((e) => showNotice(e.message));
+    } });
+    node.replaceChildren(
+      el('p', { class: 'question', text: 'How did we do? Rate this conversation.' }), scale,
+      el('div', { class: 'ends' }, el('span', { text: '1 very poor' }), el('span', { text: '5 excellent' })),
+      el('label', { for: fieldId, text: 'Anything to add? (optional)' }), comment, submit);
+  }
+
+  // The service's word on this conversation's feedback (in the hello, and in answer to a rating or a vote).
+  function applyFeedback(f) {
+    if (!f) return;
+    for (const key of Object.keys(votes)) delete votes[key];
+    (f.votes || []).forEach((v) => { votes[v.message_id] = v; });
+    list.querySelectorAll('.vote').forEach((bar) => { if (!bar.querySelector('textarea')) drawVote(bar); });
+    rating = f.rating || null;
+    requestId = f.request ? f.request.message_id : null;
+    if (requestId == null) return;
+    const node = list.querySelector(`.survey[data-request-id="${requestId}"]`);
+    if (node) drawSurvey(node, !rating);
+    else {  // the request is older than what this page keeps: ask at the end
+      const fresh = surveyNode(requestId);
+      fresh.dataset.id = requestId;
+      insertInOrder(fresh, requestId);
+    }
+  }
+
   function renderPending(item) {
     if (byClient(item.client_id)) return;
     const node = bubble('customer', item.text);
@@ -324,6 +457,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
         if (f.state) st.state = f.state;
         st.queue = f.queue || null;
         (f.messages || []).forEach((m) => { remember(m); renderMessage(m); if (m.client_id) ackOutbox(m.client_id); });
+        applyFeedback(f.feedback);
         persist(); renderState();
         if (ENDED.has(st.state)) showNotice('This conversation is closed. Writing again starts a new one.', true);
         flushOutbox();

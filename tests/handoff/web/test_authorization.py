@@ -115,6 +115,14 @@ POST       /api/board/conversations/{conversation_id}/escalate   other   401    
 POST       /api/board/conversations/{conversation_id}/escalate   queued  401    401      403   200        200
 WS:watch   /ws/agent                                             own     4401   4401     403   200        200
 WS:watch   /ws/agent                                             other   4401   4401     403   200        200
+GET        /api/conversations/{conversation_id}/feedback         own     401    200      401   401        401
+GET        /api/conversations/{conversation_id}/feedback         other   401    401      401   401        401
+POST       /api/conversations/{conversation_id}/rating           own     401    409      401   401        401
+POST       /api/conversations/{conversation_id}/rating           other   401    401      401   401        401
+POST       /api/conversations/{conversation_id}/votes            own     401    400      401   401        401
+POST       /api/conversations/{conversation_id}/votes            other   401    401      401   401        401
+GET        /api/agent/conversations/{conversation_id}/feedback   own     401    401      403   200        200
+GET        /api/agent/conversations/{conversation_id}/feedback   other   401    401      403   200        200
 """
 
 
@@ -150,6 +158,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/admin/customers/export"): {"email": "jo@example.com"},
     ("POST", "/api/admin/customers/delete"): {"email": "jo@example.com"},
     ("POST", "/api/board/conversations/{conversation_id}/whisper"): {"text": "a whisper"},
+    ("POST", "/api/conversations/{conversation_id}/rating"): {"score": 5},  # 409 for its customer: not asked yet
+    ("POST", "/api/conversations/{conversation_id}/votes"): {"message_id": 1, "helpful": True},  # 400: no answer
 }
 FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
                 "bad_request": 400}
