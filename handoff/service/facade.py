@@ -10,7 +10,9 @@
     │                               admins' management of accounts
     ├── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
     ├── data         CustomerData   a customer's data: export, delete; retention   (customer_data.py)
-    └── board        Board          the read model: queue, summaries, positions    (board.py)
+    ├── board        Board          the read model: queue, summaries, positions    (board.py)
+    └── automation   Automation     the supervisors' rules: on arrival, idle       (automation.py)
+                                    customers, first-response SLA, callbacks
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -32,11 +34,13 @@ import contextlib
 import logging
 import time
 
+from handoff.core.automation import load_rules
 from handoff.core.queue import QueueOrder
 from handoff.core.routing import Router
 from handoff.core.routing.schedule import BusinessHours
 from handoff.core.targets import load_targets
 from handoff.service.accounts import Accounts
+from handoff.service.automation import Automation
 from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.conversations import TURN_MARGIN, Conversations
@@ -67,11 +71,15 @@ class HandoffService:
         board = Board(settings, store, log, relay, self._recovery)
         changes = Changes(store, log, bot, relay, board, clock)
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
-        escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock)
+        self.automation = Automation(load_rules(settings.automation_config, self.targets.first_response_seconds),
+                                     self.targets, store, log, board, changes, self._dispatch,
+                                     queue_order or QueueOrder(), clock)
+        escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock,
+                                self.automation)
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock)
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
-        self.helpdesk = Helpdesk(log)
+        self.helpdesk = Helpdesk(log, clock)
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
         self.board = board
         self._clock = clock
@@ -93,13 +101,15 @@ class HandoffService:
     async def sweep(self) -> None:
         """One pass of the sweeper: rebuild the live store if it lost its state (Redis restarted empty),
         requeue unanswered assignments and the conversations of agents gone too long, abandon conversations
-        customers left, and once a day delete what is older than the retention period."""
+        customers left, apply the automation rules that are due, and once a day delete what is older than the
+        retention period."""
         if await self._recovery.store_is_new():
             logger.warning("the live store lost its state; rebuilding it from the ticket log")
             await self._recovery.rebuild()
             await self._replay()
         elif self._replay_at is not None and self._clock() >= self._replay_at:
             await self._replay()
+        await self.automation.sweep()
         await self._dispatch.sweep()
         await self.data.retention_if_due()
 

@@ -47,6 +47,7 @@ class Action(StrEnum):
     EDIT_TICKET = "edit_ticket"
     MANAGE_ACCOUNTS = "manage_accounts"
     MANAGE_CUSTOMER_DATA = "manage_customer_data"
+    READ_AUTOMATION = "read_automation"
 
 
 class Scope(StrEnum):
@@ -99,7 +100,8 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                "You may not list tickets."),
     Action.READ_TICKET: _rule("`GET /api/tickets/{id}` (transcript, notes, history)", OWN, ALL, ALL,
                               "This ticket is not one of yours."),
-    Action.EDIT_TICKET: _rule("`PATCH /api/tickets/{id}` (tags, priority)", OWN, ALL, ALL,
+    Action.EDIT_TICKET: _rule("`PATCH /api/tickets/{id}` (tags, priority, an out-of-hours callback made)", OWN,
+                              ALL, ALL,
                               "This ticket is not one of yours."),
     Action.MANAGE_ACCOUNTS: _rule("`/api/admin/agents...`: list, create, change, deactivate accounts, reset "
                                   "passwords", NONE, NONE, ALL, "Only an admin manages accounts."),
@@ -107,6 +109,9 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                        "`/api/admin/conversations/{id}/revoke-token`, `/api/admin/retention`: a "
                                        "customer's data exported or deleted, a link revoked, retention run now",
                                        NONE, NONE, ALL, "Only an admin manages customers' data."),
+    Action.READ_AUTOMATION: _rule("`GET /api/automation/rules`, `GET /api/automation/events`: the automation rules "
+                                  "and what they did", NONE, ALL, ALL,
+                                  "Only supervisors and admins see the automation rules."),
 })
 
 

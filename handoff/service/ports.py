@@ -33,10 +33,12 @@ from handoff.adapters.tickets import (
     TransitionNote,
     TransitionView,
 )
+from handoff.adapters.tickets.automation import Candidate as AutomationCandidate
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
            "MessageView", "Store", "Subscription", "TicketLog", "TransitionNote", "TransitionView"]
+__all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""
