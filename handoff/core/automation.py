@@ -162,7 +162,7 @@ class Rule:
                 **self.describe()}
 
 
-_LABELS = {"category": "the category", "intents": "the bot saw the intent", "reasons": "the hand-off reason",
+_LABELS = {"category": "the category", "intents": "the intent", "reasons": "the hand-off reason",
            "channel": "the channel", "customer_tier": "the customer's tier"}
 
 
@@ -257,9 +257,9 @@ def _rule(item: Any, where: str, first_response_seconds: float | None) -> Rule:
     if unknown:
         raise SettingsError(f"{where}: {unknown[0]}: not a field of a rule.")
     for name_of in sorted(_NEEDS[kind] - set(item)):
-        raise SettingsError(f"{where}: {name_of}: a {kind} rule needs it.")
+        raise SettingsError(f"{where}: {name_of}: required for kind {kind}.")
     for name_of in sorted(set(item) - _ALLOWS[kind] - {"name", "kind", "enabled"}):
-        raise SettingsError(f"{where}: {name_of}: a {kind} rule has no such field.")
+        raise SettingsError(f"{where}: {name_of}: not a field of kind {kind}.")
     enabled = item.get("enabled", True)
     if not isinstance(enabled, bool):
         raise SettingsError(f"{where}: enabled: true or false, not {enabled!r}.")
