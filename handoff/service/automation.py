@@ -37,11 +37,11 @@ logger = logging.getLogger(__name__)
 
 
 def arrival_of(request: Mapping[str, Any] | None, profile: CustomerProfile, channel: str,
-               category: str | None) -> Arrival:
-    """The facts an ``on_arrival`` rule looks at, from the bot's hand-off request and the customer."""
+               category: str | None, reasons: tuple[str, ...]) -> Arrival:
+    """The facts an ``on_arrival`` rule looks at, from the bot's hand-off request (or its absence: ``reasons``
+    is then the cause, ``bot_unavailable``) and the customer."""
     request = request or {}
     intents = tuple(str(i.get("name", "")) for i in request.get("intents") or [] if isinstance(i, Mapping))
-    reasons = tuple(str(r.get("code", "")) for r in request.get("reasons") or [] if isinstance(r, Mapping))
     words = [request.get(key) for key in ("last_user_message", "summary")]
     return Arrival(category=category, intents=intents, reasons=reasons, channel=channel,
                    customer_tier=profile.value_tier, text=" ".join(w for w in words if isinstance(w, str)))
@@ -79,9 +79,10 @@ class Automation:
     # ---- on arrival ------------------------------------------------------------------------------------
 
     def arrival(self, request: Mapping[str, Any] | None, profile: CustomerProfile, channel: str,
-                category: str | None) -> ArrivalChanges:
-        """What the ``on_arrival`` rules set on a ticket about to open."""
-        return arrival_changes(self.rules.enabled("on_arrival"), arrival_of(request, profile, channel, category))
+                category: str | None, reasons: tuple[str, ...]) -> ArrivalChanges:
+        """What the ``on_arrival`` rules set on a ticket about to open (``reasons``: the hand-off's codes)."""
+        return arrival_changes(self.rules.enabled("on_arrival"),
+                               arrival_of(request, profile, channel, category, reasons))
 
     async def arrived(self, ticket_id: TicketId, changes: ArrivalChanges, category: str | None,
                       priority: Priority) -> None:

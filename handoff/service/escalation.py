@@ -96,11 +96,12 @@ class Escalation:
         profile = replace(await self._log.people.customer_profile(record.customer_id), language=record.language)
         difficulty = estimate_tier(request, profile, 0)  # the bot's failed turns are in the request's figures
         priority, category = priority_for(request, profile), category_for(request)
-        arrival = self._automation.arrival(request, profile, record.channel, category)  # on_arrival rules
+        reasons = reasons_of(request, cause)
+        codes = tuple(str(r.get("code", "")) for r in reasons)
+        arrival = self._automation.arrival(request, profile, record.channel, category, codes)  # on_arrival rules
         first = (category, priority)
         category = arrival.category or category
         priority = max(priority, arrival.priority) if arrival.priority is not None else priority
-        reasons = reasons_of(request, cause)
         summary = (request or {}).get("summary")
         now = self._clock()
         now_dt = moment(now)
@@ -113,7 +114,7 @@ class Escalation:
             return
         change = transitions.escalate(
             record, cause, priority=priority, tier=difficulty.tier, category=category,
-            reasons=tuple(str(r.get("code", "")) for r in reasons), profile=profile, queued_at=now,
+            reasons=codes, profile=profile, queued_at=now,
             rank=self._order.rank(priority, now), difficulty=difficulty.score)
         ticket_id = await self._log.tickets.open_ticket(record.conversation_id, record.customer_id, record.channel,
                                                         transition=note(change), **common)

@@ -15,7 +15,7 @@ from handoff.core.model import Priority, State
 from handoff.service import HandoffService
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import message_from, of_type
-from tests.handoff.world import SUPERVISOR, Agent, Customer, FakeClock
+from tests.handoff.world import SUPERVISOR, Agent, Customer, FakeClock, FakeRasa
 
 NOTICE = "We have not heard from you for a while, so we are closing this chat. Write here to reopen it."
 CLOSED_DESK = {"strategies": [{"name": "workload"}],
@@ -158,6 +158,19 @@ async def test_an_out_of_hours_ticket_is_tagged_on_arrival_too(open_service: Ope
     ticket = await ticket_of(service, customer)
     assert (ticket["status"], ticket["tags"]) == ("offline", ["seen"])
     assert [e["rule"] for e in ticket["automation"]] == ["everything"]
+
+
+async def test_a_hand_off_without_the_bot_matches_its_cause_as_reason(open_service: OpenService, rules_file: Any,
+                                                                      rasa: FakeRasa) -> None:
+    path = rules_file({"name": "bot-down", "kind": "on_arrival", "when": {"reasons": "bot_unavailable"},
+                       "set": {"tags": ["bot-down"]}})
+    service = await open_service(automation_config=path)
+    await (await Agent.sign_in(service, "grace")).presence("away")
+    rasa.down = True
+    customer = await Customer.start(service)
+    await customer.say("hello?")
+    ticket = await ticket_of(service, customer)
+    assert (ticket["reasons"][0]["code"], ticket["tags"]) == ("bot_unavailable", ["bot-down"])
 
 
 # ---- first_response_sla -------------------------------------------------------------------------------------
