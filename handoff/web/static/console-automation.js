@@ -7,6 +7,10 @@ const KINDS = {
   close_callback: 'Close after callback',
 };
 
+/** A sentence from the service's plain words: its first letter capitalised, nothing else changed (names keep
+ * their underscores). */
+const sentence = (text) => { const s = String(text || ''); return s.charAt(0).toUpperCase() + s.slice(1); };
+
 /** What one event did, in a sentence (also the ticket detail's "Automation" list). */
 export function describeEvent(e) {
   const d = e.details || {};
@@ -73,7 +77,7 @@ export default class AutomationView {
     this.rules.replaceChildren(...rules.map((r) => el('tr', { 'data-testid': 'automation-rule', 'data-rule': r.name,
       class: r.enabled ? '' : 'disabled' },
     el('td', { text: r.name }), el('td', { text: KINDS[r.kind] || r.kind }),
-    el('td', { text: humanize(r.when) }), el('td', { text: humanize(r.then) }),
+    el('td', { text: sentence(r.when) }), el('td', { text: sentence(r.then) }),
     el('td', { text: r.enabled ? 'Yes' : 'No (never acts)' }),
     el('td', { class: 'count' }, el('meter', { min: '0', max: String(most), value: String(r.count),
       'aria-label': `${r.name}: ${r.count} tickets` }), el('span', { text: ` ${r.count}` })),
