@@ -3,9 +3,10 @@
 ::
 
     bot ──▶ queued ──▶ assigned ──▶ resolved                  (handoff_requested / bot_unavailable,
-     │       │  │         │                                     assigned / taken, resolved)
+     │       │  │         │                                     assigned / taken, resolved / automation)
      │       │  │         ├──▶ bot                             (handed_back)
-     │       │  │         └──▶ queued                          (accept_timeout, agent_offline, transferred)
+     │       │  │         └──▶ queued                          (accept_timeout, agent_offline, transferred,
+     │       │  │                                               automation)
      │       │  ├──▶ abandoned                                 (customer_left)
      │       │  └──▶ bot                                       (customer_cancelled)
      └───────┴──▶ offline                                      (out_of_hours, no_agents)
@@ -49,6 +50,7 @@ class Cause(StrEnum):
     OUT_OF_HOURS = "out_of_hours"  # business hours closed (bot / queued -> offline)
     NO_AGENTS = "no_agents"  # open, but no agent online to wait for (bot / queued -> offline)
     CUSTOMER_RETURNED = "customer_returned"  # the customer wrote again after the end (-> bot)
+    AUTOMATION = "automation"  # a supervisor's automation rule acted (assigned -> resolved / queued)
 
 
 TRANSITIONS: Mapping[State, frozenset[State]] = MappingProxyType({
@@ -69,8 +71,9 @@ CAUSES: Mapping[tuple[State, State], frozenset[Cause]] = MappingProxyType({
     (State.QUEUED, State.BOT): frozenset({Cause.CUSTOMER_CANCELLED}),
     (State.QUEUED, State.OFFLINE): frozenset({Cause.OUT_OF_HOURS, Cause.NO_AGENTS}),
     (State.ASSIGNED, State.BOT): frozenset({Cause.HANDED_BACK}),
-    (State.ASSIGNED, State.RESOLVED): frozenset({Cause.RESOLVED}),
-    (State.ASSIGNED, State.QUEUED): frozenset({Cause.ACCEPT_TIMEOUT, Cause.AGENT_OFFLINE, Cause.TRANSFERRED}),
+    (State.ASSIGNED, State.RESOLVED): frozenset({Cause.RESOLVED, Cause.AUTOMATION}),
+    (State.ASSIGNED, State.QUEUED): frozenset({Cause.ACCEPT_TIMEOUT, Cause.AGENT_OFFLINE, Cause.TRANSFERRED,
+                                               Cause.AUTOMATION}),
     (State.RESOLVED, State.BOT): frozenset({Cause.CUSTOMER_RETURNED}),
     (State.OFFLINE, State.BOT): frozenset({Cause.CUSTOMER_RETURNED}),
     (State.ABANDONED, State.BOT): frozenset({Cause.CUSTOMER_RETURNED}),

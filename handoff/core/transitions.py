@@ -18,6 +18,8 @@ here (:data:`BACK_TO_BOT`).
     transfer            assigned -> queued            release              assignment ends
     hand_back           assigned -> bot               release              assignment ends, closed
     resolve             assigned -> resolved          release              assignment ends, closed
+    resolve_by_rule     assigned -> resolved          release              assignment ends, closed
+    requeue_by_rule     assigned -> queued            release              assignment ends
     abandon             queued -> abandoned           update               closed
     customer_returned   resolved/offline/abandoned    update               (a new one on the next hand-off)
                         -> bot
@@ -31,6 +33,7 @@ from types import MappingProxyType
 from typing import Any
 
 from handoff.core import texts
+from handoff.core.automation import actor as automation_actor
 from handoff.core.conversation import Cause, causes, check_cause, refusal
 from handoff.core.model import AgentId, ConversationRecord, CustomerProfile, Priority, State
 
@@ -179,3 +182,23 @@ def abandon(record: ConversationRecord) -> Change:
 def customer_returned(record: ConversationRecord) -> Change:
     """The customer writes again after the end: the bot owns the conversation again."""
     return _checked(record, State.BOT, Cause.CUSTOMER_RETURNED, fields=BACK_TO_BOT)
+
+
+def resolve_by_rule(record: ConversationRecord, rule: str, notice: str, now: float) -> Change:
+    """An automation rule (``idle_customer``) closes the conversation as resolved; the customer is told the
+    rule's ``notice``. The actor is ``automation:<rule>``."""
+    agent = _assignee(record, State.RESOLVED)
+    return _checked(record, State.RESOLVED, Cause.AUTOMATION, actor=automation_actor(rule), assignment_ends=agent,
+                    close_ticket="resolved", handle_seconds=_handled(record, now), notice=notice,
+                    details={"rule": rule, "agent_id": agent})
+
+
+def requeue_by_rule(record: ConversationRecord, rule: str, priority: Priority, rank: float) -> Change:
+    """An automation rule (``first_response_sla``) takes the conversation from the agent who has not answered
+    it and queues it again with a higher ``priority`` (and its ``rank``), never for that agent again."""
+    agent = _assignee(record, State.QUEUED)
+    return _checked(record, State.QUEUED, Cause.AUTOMATION, actor=automation_actor(rule), assignment_ends=agent,
+                    fields={"excluded": record.excluded | {agent}, "requested_agent": None, "priority": priority,
+                            "rank": rank},
+                    details={"rule": rule, "agent_id": agent, "priority": priority.name.lower()},
+                    notice=texts.REQUEUED)

@@ -26,6 +26,7 @@ from handoff.core.errors import StateConflict
 from handoff.core.model import ConversationId, ConversationRecord, State, TicketId, moment
 from handoff.core.queue import QueueOrder
 from handoff.core.routing.schedule import BusinessHours
+from handoff.service.automation import Automation
 from handoff.service.board import Board
 from handoff.service.changes import Changes, log_transition, note
 from handoff.service.dispatch import Dispatch
@@ -73,7 +74,7 @@ class Escalation:
     """Opens the ticket, queues (or closes for a callback), and routes at once."""
 
     def __init__(self, store: Store, log: TicketLog, board: Board, changes: Changes, dispatch: Dispatch,
-                 hours: BusinessHours, queue_order: QueueOrder, clock: Clock) -> None:
+                 hours: BusinessHours, queue_order: QueueOrder, clock: Clock, automation: Automation) -> None:
         self._store = store
         self._log = log
         self._board = board
@@ -82,6 +83,7 @@ class Escalation:
         self._hours = hours
         self._order = queue_order
         self._clock = clock
+        self._automation = automation
 
     async def escalate(self, conversation_id: str, request: dict[str, Any] | None, cause: Cause) -> None:
         """Open a ticket and queue the conversation (or, out of hours, make it an offline ticket)."""
@@ -95,18 +97,24 @@ class Escalation:
         difficulty = estimate_tier(request, profile, 0)  # the bot's failed turns are in the request's figures
         priority, category = priority_for(request, profile), category_for(request)
         reasons = reasons_of(request, cause)
+        codes = tuple(str(r.get("code", "")) for r in reasons)
+        arrival = self._automation.arrival(request, profile, record.channel, category, codes)  # on_arrival rules
+        first = (category, priority)
+        category = arrival.category or category
+        priority = max(priority, arrival.priority) if arrival.priority is not None else priority
         summary = (request or {}).get("summary")
         now = self._clock()
         now_dt = moment(now)
         common: dict[str, Any] = {"now": now_dt, "priority": priority.name.lower(), "tier": difficulty.tier,
                                   "category": category, "request": request, "reasons": list(reasons),
-                                  "summary": summary if isinstance(summary, str) else ""}
+                                  "summary": summary if isinstance(summary, str) else "", "tags": arrival.tags}
         if not self._hours.is_open(now_dt):
-            await self._close_for_callback(record, common)
+            if (ticket := await self._close_for_callback(record, common)) is not None:
+                await self._automation.arrived(ticket, arrival, *first)
             return
         change = transitions.escalate(
             record, cause, priority=priority, tier=difficulty.tier, category=category,
-            reasons=tuple(str(r.get("code", "")) for r in reasons), profile=profile, queued_at=now,
+            reasons=codes, profile=profile, queued_at=now,
             rank=self._order.rank(priority, now), difficulty=difficulty.score)
         ticket_id = await self._log.tickets.open_ticket(record.conversation_id, record.customer_id, record.channel,
                                                         transition=note(change), **common)
@@ -117,6 +125,7 @@ class Escalation:
             await self._lost_race(record.conversation_id, ticket_id)
             return
         log_transition(record.conversation_id, change)
+        await self._automation.arrived(ticket_id, arrival, *first)
         if await self._dispatch.dispatch():  # an agent was free: the customer heard who
             after = await self._board.conversation(record.conversation_id)
         if after.state is State.QUEUED:
@@ -124,7 +133,8 @@ class Escalation:
             await self._changes.announce(replace(change, notice=texts.queued(status["position"],
                                                                              status["wait_seconds"])), after)
 
-    async def _close_for_callback(self, record: ConversationRecord, common: dict[str, Any]) -> None:
+    async def _close_for_callback(self, record: ConversationRecord, common: dict[str, Any]) -> TicketId | None:
+        """The offline ticket, or None if another escalation of the conversation came first."""
         customer = await self._log.people.get_customer(record.customer_id)
         opening = self._hours.next_opening(common["now"])
         email = customer.email if customer else None
@@ -138,9 +148,10 @@ class Escalation:
             after = await self._store.update_conversation(record.conversation_id, [change.before], change.fields)
         except StateConflict:
             await self._lost_race(record.conversation_id, ticket_id)
-            return
+            return None
         log_transition(record.conversation_id, change)
         await self._changes.announce(change, after)
+        return ticket_id
 
     async def _lost_race(self, conversation_id: ConversationId, ticket_id: TicketId) -> None:
         """Another escalation of the conversation (a second socket's message, another instance) moved it

@@ -14,8 +14,10 @@
     ├── feedback     CustomerFeedback  ratings asked at the end; ratings, votes    (feedback.py)
     ├── supervision  Supervision    the supervisors' live board; watch, whisper,   (supervision.py)
     │                               reassign, escalate
-    └── alerts       Alerts         alert rules evaluated by the sweeper, notices  (alerts.py)
-                                    delivered, their history
+    ├── alerts       Alerts         alert rules evaluated by the sweeper, notices  (alerts.py)
+    │                               delivered, their history
+    └── automation   Automation     the supervisors' rules: on arrival, idle       (automation.py)
+                                    customers, first-response SLA, callbacks
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -37,13 +39,15 @@ import contextlib
 import logging
 import time
 
-from handoff.core.alerting import load_rules
+from handoff.core.alerting import load_rules as load_alert_rules
+from handoff.core.automation import load_rules as load_automation_rules
 from handoff.core.queue import QueueOrder
 from handoff.core.routing import Router
 from handoff.core.routing.schedule import BusinessHours
 from handoff.core.targets import load_targets
 from handoff.service.accounts import Accounts
 from handoff.service.alerts import Alerts
+from handoff.service.automation import Automation
 from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.conversations import TURN_MARGIN, Conversations
@@ -77,18 +81,23 @@ class HandoffService:
         changes = Changes(store, log, bot, relay, board, clock)
         self.feedback = CustomerFeedback(settings, store, log, bot, relay, board, clock)
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
-        escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock)
+        self.automation = Automation(load_automation_rules(settings.automation_config,
+                                                           self.targets.first_response_seconds),
+                                     self.targets, store, log, board, changes, self._dispatch,
+                                     queue_order or QueueOrder(), clock)
+        escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock,
+                                self.automation)
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
                                        feedback=self.feedback)
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
                          feedback=self.feedback)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
-        self.helpdesk = Helpdesk(log)
+        self.helpdesk = Helpdesk(log, clock)
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
         self.board = board
         self.supervision = Supervision(settings, self.targets, store, log, board, changes, self._dispatch, self.desk,
                                        self.customers, clock)
-        self.alerts = Alerts(settings, store, log, self.targets, load_rules(settings.alerts_config), clock)
+        self.alerts = Alerts(settings, store, log, self.targets, load_alert_rules(settings.alerts_config), clock)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()
@@ -108,15 +117,16 @@ class HandoffService:
     async def sweep(self) -> None:
         """One pass of the sweeper: rebuild the live store if it lost its state (Redis restarted empty),
         requeue unanswered assignments and the conversations of agents gone too long, abandon conversations
-        customers left, once a day delete what is older than the retention period, every
-        ``HANDOFF_ALERT_INTERVAL`` evaluate the alert rules, and ask for a rating of conversations with the bot
-        gone quiet."""
+        customers left, apply the automation rules that are due, once a day delete what is older than the
+        retention period, every ``HANDOFF_ALERT_INTERVAL`` evaluate the alert rules, and ask for a rating of
+        conversations with the bot gone quiet."""
         if await self._recovery.store_is_new():
             logger.warning("the live store lost its state; rebuilding it from the ticket log")
             await self._recovery.rebuild()
             await self._replay()
         elif self._replay_at is not None and self._clock() >= self._replay_at:
             await self._replay()
+        await self.automation.sweep()
         await self._dispatch.sweep()
         await self.data.retention_if_due()
         await self.alerts.tick()

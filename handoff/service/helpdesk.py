@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from handoff.core.errors import BadRequest, UnknownConversation
+from handoff.core.errors import BadRequest, Conflict, UnknownConversation
 from handoff.core.model import MAX_ROW_ID, Priority, storable
 from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.policy import Action, Scope
-from handoff.service.ports import TicketLog
+from handoff.service.ports import Clock, TicketLog
 
 MAX_PAGE = 200
 TIERS = (1, 2, 3)
@@ -18,8 +19,9 @@ TIERS = (1, 2, 3)
 class Helpdesk:
     """The ticket list, one ticket, edits, canned responses."""
 
-    def __init__(self, log: TicketLog) -> None:
+    def __init__(self, log: TicketLog, clock: Clock = time.time) -> None:
         self._log = log
+        self._clock = clock
 
     async def tickets(self, principal: Principal, *, status: str | None = None, assignee: str | None = None,
                       tier: int | None = None, priority: str | None = None, tag: str | None = None,
@@ -41,17 +43,25 @@ class Helpdesk:
         return [ticket.to_json() for ticket in found]
 
     async def ticket(self, principal: Principal, ticket_id: int) -> dict[str, Any]:
-        """One ticket with its transcript, notes, assignments and transitions."""
+        """One ticket with its transcript, notes, assignments, transitions and what automation rules did to it
+        (``automation``, oldest first)."""
         await self._authorize(principal, Action.READ_TICKET, ticket_id)
         found = await self._log.tickets.get_ticket(ticket_id)
         if found is None:
             raise UnknownConversation("There is no ticket with this number.")
-        return found.to_json()
+        automation = await self._log.automation.events(ticket_id=ticket_id)
+        return {**found.to_json(), "automation": [event.to_json() for event in reversed(automation)]}
 
     async def edit_ticket(self, principal: Principal, ticket_id: int, *, tags: list[str] | None = None,
-                          priority: str | None = None) -> dict[str, Any]:
-        """Replace the ticket's tags and/or set its priority (``normal``, ``high``, ``urgent``)."""
+                          priority: str | None = None, callback_sent: bool = False) -> dict[str, Any]:
+        """Replace the ticket's tags and/or set its priority (``normal``, ``high``, ``urgent``); with
+        ``callback_sent``, note that the caller made the callback an out-of-hours ticket promised (now), which
+        lets a ``close_callback`` automation rule close it."""
         await self._authorize(principal, Action.EDIT_TICKET, ticket_id)
+        if callback_sent and not await self._log.automation.callback_sent(ticket_id, principal.agent_id,
+                                                                          self._clock()):
+            raise Conflict("This ticket has no callback waiting: it is not an out-of-hours ticket, or its callback "
+                           "is marked as made already.")
         try:
             await self._log.tickets.update_ticket(ticket_id, tags=tags, priority=priority)
         except ValueError as exc:

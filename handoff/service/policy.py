@@ -50,6 +50,7 @@ class Action(StrEnum):
     SUPERVISE = "supervise"
     READ_ALERTS = "read_alerts"
     READ_FEEDBACK = "read_feedback"
+    READ_AUTOMATION = "read_automation"
 
 
 class Scope(StrEnum):
@@ -102,7 +103,8 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                "You may not list tickets."),
     Action.READ_TICKET: _rule("`GET /api/tickets/{id}` (transcript, notes, history)", OWN, ALL, ALL,
                               "This ticket is not one of yours."),
-    Action.EDIT_TICKET: _rule("`PATCH /api/tickets/{id}` (tags, priority)", OWN, ALL, ALL,
+    Action.EDIT_TICKET: _rule("`PATCH /api/tickets/{id}` (tags, priority, an out-of-hours callback made)", OWN,
+                              ALL, ALL,
                               "This ticket is not one of yours."),
     Action.MANAGE_ACCOUNTS: _rule("`/api/admin/agents...`: list, create, change, deactivate accounts, reset "
                                   "passwords", NONE, NONE, ALL, "Only an admin manages accounts."),
@@ -119,6 +121,9 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
     Action.READ_FEEDBACK: _rule("`GET /api/agent/conversations/{id}/feedback`: the customer's ratings and votes "
                                 "with their follow-ups", NONE, ALL, ALL,
                                 "Only supervisors read customers' feedback."),
+    Action.READ_AUTOMATION: _rule("`GET /api/automation/rules`, `GET /api/automation/events`: the automation rules "
+                                  "and what they did", NONE, ALL, ALL,
+                                  "Only supervisors and admins see the automation rules."),
 })
 
 

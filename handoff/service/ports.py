@@ -34,6 +34,7 @@ from handoff.adapters.tickets import (
     TransitionNote,
     TransitionView,
 )
+from handoff.adapters.tickets.automation import Candidate as AutomationCandidate
 from handoff.adapters.tickets.feedback import Verdict, citation_of, request_of
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
@@ -41,6 +42,7 @@ __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "
            "MessageView", "Store", "Subscription", "TicketLog", "TransitionNote", "TransitionView", "Verdict",
            "citation_of", "request_of"]
 __all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
+__all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""

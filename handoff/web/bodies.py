@@ -53,6 +53,7 @@ class TransferBody(BaseModel):
 class TicketPatch(BaseModel):
     tags: list[Str] | None = Field(None, max_length=20)
     priority: Str | None = Field(None, pattern="^(normal|high|urgent)$")
+    callback_sent: bool = Field(False, description="the callback an out-of-hours ticket promised was made")
 
 
 Tier = Annotated[int, Field(ge=1, le=3)]

@@ -35,6 +35,9 @@ from tests.handoff.adapters.tickets.conftest import POSTGRES_ADMIN, _postgres_ur
 from tests.handoff.world import PASSWORD, RASA_TOKEN, FakeClock, FakeRasa
 
 PROFILES = ["embedded", "production"]
+NO_AUTOMATION = Path(__file__).parent / "no-automation.yml"
+"""The spec tests' services run no automation rules unless a test names a file (``automation_config``): the
+shipped rules would resolve, raise and close what other tests watch on the fake clock."""
 OpenService = Callable[..., Awaitable[HandoffService]]
 
 
@@ -114,6 +117,7 @@ async def in_process_service(profile: str, database_url: str, prefix: str, clock
                              **overrides: Any) -> HandoffService:
     """A started service in ``profile`` on ``database_url`` (and, in production, Redis under ``prefix``), with the
     fake Rasa and the fake clock; ``overrides`` are settings. Its event loop is the caller's."""
+    overrides.setdefault("automation_config", NO_AUTOMATION)
     settings = replace(HandoffSettings(), database_url=database_url, rasa_token=Secret(RASA_TOKEN),
                        routing_config=routing_file, key_prefix=prefix, **overrides)
     store = wrap_store(MemoryStore() if profile == "embedded" else RedisStore(REDIS_URL, prefix))

@@ -331,6 +331,28 @@ class AlertDelivery(Base):
 # ---- automation: what the rules did -----------------------------------------------------------------------
 
 
+class AutomationEvent(Base):
+    """What one automation rule did to one ticket (``handoff/automation.yml``): ``action`` (``resolved``,
+    ``tagged``, ``priority_raised``, ``requeued``, ``closed``) with its ``details``. One row per ticket and rule:
+    the unique pair is what makes a rule act once per ticket, also with several instances sweeping at once.
+    Deleted with the ticket."""
+
+    __tablename__ = "automation_events"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "rule"),
+        Index("ix_automation_events_rule_created_at", "rule", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
 # ---- analytics: sentiment, topics -------------------------------------------------------------------------
 
 

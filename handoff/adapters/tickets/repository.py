@@ -17,7 +17,9 @@ session factory:
 - ``alerts`` / ``alert_measures`` (:mod:`handoff.adapters.tickets.alerts`): the alerts' history, and the
   figures their rules read from the log;
 - ``feedback`` (:class:`~handoff.adapters.tickets.feedback.FeedbackBook`): customers' ratings and votes, and the
-  follow-up items they open.
+  follow-up items they open;
+- ``automation`` (:class:`~handoff.adapters.tickets.automation.AutomationBook`): what the automation rules
+  did, the tickets they look at, callbacks marked as made.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -31,6 +33,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from handoff.adapters.tickets.alerts import AlertBook, AlertMeasures
+from handoff.adapters.tickets.automation import AutomationBook
 from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
 from handoff.adapters.tickets.feedback import FeedbackBook
@@ -64,6 +67,7 @@ class TicketLog:
         self.alerts = AlertBook(sessions)
         self.alert_measures = AlertMeasures(sessions)
         self.feedback = FeedbackBook(sessions)
+        self.automation = AutomationBook(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

@@ -6,7 +6,8 @@ itself), ``offline`` (opened out of hours, with a promised callback),
 ``resolved`` and ``abandoned``. A closed ticket also says how it ended in
 ``resolution``: ``resolved`` (an agent resolved it), ``handed_back`` (an agent
 gave the conversation back to the bot: status ``resolved``, since the request
-was dealt with) or ``abandoned`` (the customer left while queued).
+was dealt with), ``abandoned`` (the customer left while queued) or ``callback`` (an out-of-hours ticket closed
+by an automation rule once its callback was made).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ OPEN_STATUSES = ("open", "pending", "offline")
 CLOSED_STATUSES = ("resolved", "abandoned")
 # close_ticket(status=...) -> (status, resolution)
 _CLOSINGS = {"resolved": ("resolved", "resolved"), "abandoned": ("abandoned", "abandoned"),
-             "handed_back": ("resolved", "handed_back"), "bot": ("resolved", "handed_back")}
+             "handed_back": ("resolved", "handed_back"), "bot": ("resolved", "handed_back"),
+             "callback": ("resolved", "callback")}
 TRANSCRIPT_LIMIT = 2000  # messages in a ticket's detail
 
 
@@ -108,7 +110,7 @@ class TicketBook(Repository):
                           status: str = "open", request: Mapping[str, Any] | None = None,
                           reasons: Sequence[Mapping[str, Any] | str] = (), summary: str = "",
                           callback: Mapping[str, Any] | None = None,
-                          transition: TransitionNote | None = None) -> TicketId:
+                          transition: TransitionNote | None = None, tags: Iterable[str] = ()) -> TicketId:
         """Open a ticket for a hand-off; its human number is ``T-`` and the id on six digits.
 
         Args:
@@ -117,6 +119,7 @@ class TicketBook(Repository):
             status: ``open``, or ``offline`` out of hours (with ``callback``: how and when we promised to
                 get back, e.g. ``{"contact": "jo@example.com", "when": "2026-11-26T09:00:00+00:00"}``).
             reasons: the bot's reason objects (a bare code is stored as ``{"code": code}``).
+            tags: the ticket's first tags (the automation's ``on_arrival`` rules set them).
         """
         if status not in OPEN_STATUSES:
             raise ValueError(f"a ticket opens as one of {OPEN_STATUSES}, not {status!r}")
@@ -125,7 +128,7 @@ class TicketBook(Repository):
             row = Ticket(conversation_id=conversation_id, customer_id=customer_id, channel=channel, status=status,
                          priority=priority_name(priority), tier=tier, category=category,
                          reasons=[_reason(r) for r in reasons], request=dict(request) if request else None,
-                         summary=summary, tags=[], callback=dict(callback) if callback else None,
+                         summary=summary, tags=_clean_tags(tags), callback=dict(callback) if callback else None,
                          created_at=moment, updated_at=moment)
             session.add(row)
             await session.flush()

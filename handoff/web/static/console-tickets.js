@@ -1,5 +1,6 @@
 /* The Tickets tab: a filtered list (GET /api/tickets) and one ticket's full record (GET /api/tickets/{id}). */
 import { $, el, api, humanize, dateTime, toast } from './console-lib.js';
+import { describeEvent } from './console-automation.js';
 
 const PAGE = 50;
 
@@ -107,13 +108,14 @@ export class TicketsView {
       ['Channel', t.channel], ['Assignee', pick(t, 'assignee_name', 'assignee_id')],
       ['Reasons', (t.reasons || []).map((r) => humanize(typeof r === 'string' ? r : r.code)).join(', ')],
       ['Created', dateTime(t.created_at)], ['First response', dateTime(t.first_response_at)],
-      ['Resolved', dateTime(t.resolved_at)],
+      ['Resolved', dateTime(t.resolved_at)], ['Callback', this.callbackWords(t.callback)],
     ];
     for (const [k, v] of rows) if (v != null && v !== '') facts.append(el('dt', { text: k }), el('dd', { text: String(v) }));
     const out = [
       el('div', { class: 'detail-head' }, el('h2', { text: `Ticket ${t.number || `#${t.id}`}` }), close),
       t.summary ? el('p', { class: 'summary', text: t.summary }) : null,
       facts,
+      this.callbackButton(t),
       this.tagEditor(t),
       el('h3', { text: 'Transcript' }),
       this.transcript(pick(t, 'messages', 'transcript') || []),
@@ -127,6 +129,8 @@ export class TicketsView {
       this.simpleList(t.transitions || [], (x) => [
         `${humanize(pick(x, 'from_state', 'from') || '—')} → ${humanize(pick(x, 'to_state', 'to') || '')}`,
         `${dateTime(pick(x, 'created_at', 'at'))} · ${humanize(x.cause || '')}${x.actor ? ` · ${x.actor}` : ''}`]),
+      el('h3', { text: 'Automation' }),
+      this.simpleList(t.automation || [], (e) => [`${e.rule} · ${dateTime(e.created_at)}`, describeEvent(e)]),
     ];
     return out.filter(Boolean);
   }
@@ -149,6 +153,26 @@ export class TicketsView {
       const [head, body] = describe(item);
       return el('li', {}, el('div', { class: 'muted', text: head }), body ? el('div', { class: 'msg-text', text: body }) : null);
     }));
+  }
+
+  callbackWords(callback) {
+    if (!callback) return null;
+    const promised = `${callback.contact || 'here'}${callback.by ? ` by ${dateTime(callback.by)}` : ''}`;
+    return callback.sent_at ? `${promised}; made ${dateTime(callback.sent_at)}` : `${promised}; not made yet`;
+  }
+
+  /** An out-of-hours ticket's callback, marked as made (PATCH {callback_sent: true}): automation may close it. */
+  callbackButton(t) {
+    if (t.status !== 'offline' || !t.callback || t.callback.sent_at) return null;
+    return el('button', { type: 'button', class: 'small callback-made', 'data-testid': 'callback-made',
+      text: 'Callback made',
+      onclick: async () => {
+        try {
+          await api('PATCH', `/api/tickets/${encodeURIComponent(t.id)}`, { callback_sent: true });
+          toast('Callback marked as made.');
+          this.openTicket(t.id);
+        } catch (e) { toast(e.message, 'error'); }
+      } });
   }
 
   /** PATCH /api/tickets/{id} with tags and priority. */

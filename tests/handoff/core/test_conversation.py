@@ -46,7 +46,8 @@ def test_conversation_refusals_are_sentences_for_people() -> None:
 
 def test_conversation_checks_the_cause_of_a_move() -> None:
     check_cause(State.ASSIGNED, State.QUEUED, Cause.ACCEPT_TIMEOUT)
-    assert causes(State.ASSIGNED, State.QUEUED) == {Cause.ACCEPT_TIMEOUT, Cause.AGENT_OFFLINE, Cause.TRANSFERRED}
+    assert causes(State.ASSIGNED, State.QUEUED) == {Cause.ACCEPT_TIMEOUT, Cause.AGENT_OFFLINE, Cause.TRANSFERRED,
+                                                    Cause.AUTOMATION}
     assert causes(State.BOT, State.RESOLVED) == frozenset()
     with pytest.raises(ValueError, match="cause resolved does not explain assigned -> queued"):
         check_cause(State.ASSIGNED, State.QUEUED, Cause.RESOLVED)

@@ -156,11 +156,24 @@ def _alerts_down() -> None:
 
 
 def _automation_up() -> None:
-    pass
+    op.create_table(
+        "automation_events",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("ticket_id", sa.Integer(), sa.ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("rule", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("ticket_id", "rule", name="uq_automation_events_ticket_id_rule"),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_automation_events_rule_created_at", "automation_events", ["rule", "created_at"])
+    op.create_index("ix_automation_events_created_at", "automation_events", ["created_at"])
 
 
 def _automation_down() -> None:
-    pass
+    op.drop_table("automation_events")
 
 
 # ---- analytics: sentiment, topics -------------------------------------------------------------------------
