@@ -78,6 +78,8 @@ class HandoffSettings:
             address in (None: the connection's own address).
         customer_token_ttl: seconds a customer's token opens their conversation.
         retention_days: transcripts and customers older than this are deleted (docs/security.md).
+        metrics_token: ``HANDOFF_METRICS_TOKEN``: the bearer token ``GET /metrics`` asks for; None serves the
+            metrics to loopback clients only (docs/operations-metrics.md).
     """
 
     host: str = "127.0.0.1"
@@ -119,6 +121,7 @@ class HandoffSettings:
     idle_ttl: float = 86400.0
     customer_token_ttl: float = 30 * 86400.0
     retention_days: int = 730
+    metrics_token: Secret | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -196,6 +199,7 @@ class HandoffSettings:
             rasa_timeout=get("HANDOFF_RASA_TIMEOUT", d.rasa_timeout, positive),
             secret=secret,
             widget_secret=get("HANDOFF_WIDGET_SECRET", None, Secret),
+            metrics_token=get("HANDOFF_METRICS_TOKEN", None, Secret),
             routing_config=routing,
             targets_config=get("HANDOFF_TARGETS", d.targets_config, Path),
             accept_timeout=get("HANDOFF_ACCEPT_TIMEOUT", d.accept_timeout, positive),

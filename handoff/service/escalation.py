@@ -30,6 +30,7 @@ from handoff.service.board import Board
 from handoff.service.changes import Changes, log_transition, note
 from handoff.service.dispatch import Dispatch
 from handoff.service.ports import Clock, Store, TicketLog
+from handoff.service.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -73,7 +74,7 @@ class Escalation:
     """Opens the ticket, queues (or closes for a callback), and routes at once."""
 
     def __init__(self, store: Store, log: TicketLog, board: Board, changes: Changes, dispatch: Dispatch,
-                 hours: BusinessHours, queue_order: QueueOrder, clock: Clock) -> None:
+                 hours: BusinessHours, queue_order: QueueOrder, clock: Clock, telemetry: Telemetry) -> None:
         self._store = store
         self._log = log
         self._board = board
@@ -82,6 +83,7 @@ class Escalation:
         self._hours = hours
         self._order = queue_order
         self._clock = clock
+        self._telemetry = telemetry
 
     async def escalate(self, conversation_id: str, request: dict[str, Any] | None, cause: Cause) -> None:
         """Open a ticket and queue the conversation (or, out of hours, make it an offline ticket)."""
@@ -102,7 +104,8 @@ class Escalation:
                                   "category": category, "request": request, "reasons": list(reasons),
                                   "summary": summary if isinstance(summary, str) else ""}
         if not self._hours.is_open(now_dt):
-            await self._close_for_callback(record, common)
+            if await self._close_for_callback(record, common):
+                self._telemetry.handoff(reasons[0].get("code"), "offline")
             return
         change = transitions.escalate(
             record, cause, priority=priority, tier=difficulty.tier, category=category,
@@ -117,6 +120,7 @@ class Escalation:
             await self._lost_race(record.conversation_id, ticket_id)
             return
         log_transition(record.conversation_id, change)
+        self._telemetry.handoff(reasons[0].get("code"), "queued")
         if await self._dispatch.dispatch():  # an agent was free: the customer heard who
             after = await self._board.conversation(record.conversation_id)
         if after.state is State.QUEUED:
@@ -124,7 +128,8 @@ class Escalation:
             await self._changes.announce(replace(change, notice=texts.queued(status["position"],
                                                                              status["wait_seconds"])), after)
 
-    async def _close_for_callback(self, record: ConversationRecord, common: dict[str, Any]) -> None:
+    async def _close_for_callback(self, record: ConversationRecord, common: dict[str, Any]) -> bool:
+        """The offline ticket with a callback; False if another escalation won the race."""
         customer = await self._log.people.get_customer(record.customer_id)
         opening = self._hours.next_opening(common["now"])
         email = customer.email if customer else None
@@ -138,9 +143,10 @@ class Escalation:
             after = await self._store.update_conversation(record.conversation_id, [change.before], change.fields)
         except StateConflict:
             await self._lost_race(record.conversation_id, ticket_id)
-            return
+            return False
         log_transition(record.conversation_id, change)
         await self._changes.announce(change, after)
+        return True
 
     async def _lost_race(self, conversation_id: ConversationId, ticket_id: TicketId) -> None:
         """Another escalation of the conversation (a second socket's message, another instance) moved it
