@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
+from handoff.adapters.tickets.demo import DemoRecords
 from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
@@ -51,6 +52,7 @@ class TicketLog:
         self.people = PeopleBook(sessions)
         self.kpis = KpiBook(sessions)
         self.customers = CustomerRecords(sessions)
+        self.demo = DemoRecords(sessions)  # the demo history's (handoff/cli/demo.py)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

@@ -3,6 +3,8 @@ sockets, and who may read them (loopback only, or the bearer token of ``HANDOFF_
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 
 import httpx
@@ -11,9 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.datastructures import Secret
 
 from handoff.service import HandoffService
+from tests.conftest import ROOT
 from tests.handoff.web.conftest import Serve
 from tests.handoff.web.sockets import connect
 from tests.handoff.world import Agent, Customer, FakeClock, FakeRasa, handoff_request
+
+SUFFIXES = r"_(total|bucket|count|sum)$"
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -138,3 +143,19 @@ def test_the_token_is_read_from_the_environment() -> None:
     settings = HandoffSettings.from_env({"HANDOFF_METRICS_TOKEN": "s3cret", "HANDOFF_SECRET": "x"})
     assert settings.metrics_token is not None and str(settings.metrics_token) == "s3cret"
     assert HandoffSettings.from_env({"HANDOFF_SECRET": "x"}).metrics_token is None
+
+
+async def test_the_dashboard_and_the_docs_name_only_metrics_that_exist(serve: Serve) -> None:
+    """docs/grafana/handoff-dashboard.json is valid JSON whose queries, like docs/operations-metrics.md's table,
+    name only metrics the endpoint serves; and every metric served is documented."""
+    app, service = await serve()
+    service.alerts = type("Alerts", (), {"states": lambda self: {"queue_wait": False}})()  # type: ignore[attr-defined]
+    families = {family.name for family in text_string_to_metric_families((await scrape(app)).text)
+                if not family.name.endswith("_created")}  # the client library's start time of each counter
+    dashboard = json.loads((ROOT / "docs" / "grafana" / "handoff-dashboard.json").read_text())
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    named = {re.sub(SUFFIXES, "", name) for query in queries for name in re.findall(r"\bhandoff_[a-z_]+", query)}
+    assert named and named <= families, named - families
+    documented = re.findall(r"^\| `(handoff_[a-z_]+)`", (ROOT / "docs" / "operations-metrics.md").read_text(),
+                            re.MULTILINE)
+    assert {re.sub(SUFFIXES, "", name) for name in documented} == families
