@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import inspect
 import itertools
 import logging
 import math
@@ -155,6 +156,11 @@ class DemoBot:
         self.next.clear()
 
 
+async def settled(result: Any) -> Any:
+    """The feedback part's answer, awaited if it is a coroutine."""
+    return await result if inspect.isawaitable(result) else result
+
+
 def citation(article: Article, score: float) -> dict[str, Any]:
     return {"article_id": article.id, "version": article.version, "title": article.title,
             "category": article.category, "score": round(score, 4)}
@@ -213,6 +219,7 @@ class Simulation:
         self.events: list[Event] = []
         self.order = itertools.count()
         self.working: set[tuple[str, str]] = set()  # (conversation, agent) the simulation plays
+        self.on_shift: dict[str, bool] = {}
         self.queued_at: dict[str, float] = {}
         self.waited: dict[str, float] = {}  # conversation -> seconds its customer waited for an agent
         self.transfers: dict[str, int] = {}
@@ -309,8 +316,17 @@ class Simulation:
     # ---- the people ---------------------------------------------------------------------------------
 
     def presence(self, principal: Principal, presence: Presence) -> Callable[[], Awaitable[None]]:
+        """The start (online) or the end (away) of the agent's shift."""
         async def act() -> None:
+            self.on_shift[principal.agent_id] = presence is Presence.ONLINE
             await self.service.desk.set_presence(principal, presence)
+        return act
+
+    def come_back(self, principal: Principal) -> Callable[[], Awaitable[None]]:
+        """Set away by the accept timeout, the agent is back a few minutes later (if still on shift)."""
+        async def act() -> None:
+            if self.on_shift.get(principal.agent_id):
+                await self.service.desk.set_presence(principal, Presence.ONLINE)
         return act
 
     def identity(self) -> dict[str, Any]:
@@ -439,12 +455,12 @@ class Simulation:
                 # not answered in time: the sweeper requeues it (and sets the agent away; they come back)
                 self.working.discard((conversation_id, agent.agent_id))
                 await self.service.sweep()
-                self.at(self.now() + self.rng.uniform(60, 300), self.presence(agent, Presence.ONLINE))
+                self.at(self.now() + self.rng.uniform(60, 300), self.come_back(agent))
                 return
             if self.now() - (record.assigned_at or self.now()) > self.service.settings.accept_timeout:
                 await self.service.sweep()  # the accept timeout passed first: requeued, the agent set away
                 self.working.discard((conversation_id, agent.agent_id))
-                self.at(self.now() + self.rng.uniform(60, 300), self.presence(agent, Presence.ONLINE))
+                self.at(self.now() + self.rng.uniform(60, 300), self.come_back(agent))
                 return
             greeting = self.texts.canned.get("hello", "Hi, thanks for waiting!")
             await self.service.desk.says(agent, conversation_id, f"{greeting} This is {agent.name.split()[0]}.",
@@ -506,7 +522,7 @@ class Simulation:
             return
         comment = "" if score >= 4 or self.rng.random() < 0.5 else self.rng.choice(
             ("I had to wait too long.", "I had to explain everything twice.", "Still not sorted out."))
-        await self.feedback.rate(conversation_id, score, comment)
+        await settled(self.feedback.rate(conversation_id, score, comment))
         self.outcome.ratings += 1
 
     async def vote(self, conversation_id: str) -> None:
@@ -518,8 +534,8 @@ class Simulation:
                                                                                           or {})]
         if cited:
             helpful = self.rng.random() < 0.75
-            await self.feedback.vote(conversation_id, cited[-1].id, helpful,
-                                     "" if helpful else "That did not answer my question.")
+            await settled(self.feedback.vote(conversation_id, cited[-1].id, helpful,
+                                             "" if helpful else "That did not answer my question."))
             self.outcome.votes += 1
 
 

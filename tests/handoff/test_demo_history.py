@@ -9,12 +9,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import pairwise
 
+import pytest
 from sqlalchemy import func, select
 
 from handoff.adapters.tickets import TicketLog
 from handoff.adapters.tickets.demo import DEMO_DOMAIN
 from handoff.adapters.tickets.models import Agent, Conversation, Customer, Message, Ticket, TicketAssignment, Transition
 from handoff.cli.demo import demo_history
+from handoff.service import HandoffService
 from handoff.settings import HandoffSettings
 
 ENDS = {"bot", "resolved", "abandoned", "offline"}
@@ -109,3 +111,38 @@ async def test_once_then_clear(database_url: str) -> None:
         assert await log.demo.is_empty()
     finally:
         await log.close()
+
+
+class FeedbackRecorder:
+    """Where the feedback part (``service.feedback``, another part of the product) would take the ratings."""
+
+    def __init__(self) -> None:
+        self.ratings: list[tuple[str, int, str]] = []
+        self.votes: list[tuple[str, int, bool, str]] = []
+
+    async def rate(self, conversation_id: str, score: int, comment: str) -> None:
+        self.ratings.append((conversation_id, score, comment))
+
+    async def vote(self, conversation_id: str, message_id: int, helpful: bool, comment: str) -> None:
+        self.votes.append((conversation_id, message_id, helpful, comment))
+
+
+async def test_ratings_go_through_the_feedback_part(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    feedback = FeedbackRecorder()
+    monkeypatch.setattr(HandoffService, "feedback", feedback, raising=False)
+    settings = replace(HandoffSettings(), database_url=database_url)
+    outcome = await demo_history(settings, days=3, conversations=120, seed=3, progress=lambda _: None)
+    assert outcome is not None and outcome.ratings_skipped is None
+    assert outcome.ratings == len(feedback.ratings) > 20 and outcome.votes == len(feedback.votes) > 0
+    scores = [score for _, score, _ in feedback.ratings]
+    assert all(1 <= s <= 5 for s in scores) and sum(s >= 4 for s in scores) > 0.6 * len(scores)
+    log = await TicketLog.open(database_url)
+    try:
+        messages = {m.id: m for m in await rows(log, Message)}
+        conversations = {c.id for c in await rows(log, Conversation)}
+    finally:
+        await log.close()
+    assert {conversation_id for conversation_id, _, _ in feedback.ratings} <= conversations
+    for conversation_id, message_id, _, _ in feedback.votes:  # a vote is on the bot's cited answer
+        voted = messages[message_id]
+        assert voted.conversation_id == conversation_id and "citation" in voted.payload["custom"]
