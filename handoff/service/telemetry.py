@@ -30,7 +30,6 @@ from handoff.core.errors import UpstreamUnavailable
 from handoff.core.model import Presence
 from handoff.service.ports import Bot, Clock, Store
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BOT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
 """Seconds: Rasa answers a turn in a few hundred milliseconds; ``HANDOFF_RASA_TIMEOUT`` (30 s) is the end."""
 SOCKET_KINDS = ("customer", "agent")

@@ -14,11 +14,11 @@ import hmac
 import ipaddress
 
 from fastapi import APIRouter, Request, Response
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handoff.core.errors import NotAllowed, NotAuthenticated
 from handoff.service import HandoffService
-from handoff.service.telemetry import CONTENT_TYPE
 from handoff.settings import HandoffSettings
 from handoff.web.deps import bearer
 from handoff.web.gateway import socket_count
@@ -52,7 +52,8 @@ async def metrics(request: Request) -> Response:
     service: HandoffService = request.app.state.service
     check_scraper(request, service.settings)
     body = await service.metrics(socket_count(request).by_kind())
-    return Response(body, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+    # the text format generate_latest writes (the library's "latest" content type names a newer one)
+    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4, headers={"Cache-Control": "no-store"})
 
 
 class CountRequests:
