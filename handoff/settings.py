@@ -85,6 +85,8 @@ class HandoffSettings:
             rating (docs/feedback.md).
         feedback_intents: the customer's intents that end a conversation with the bot (thanks, goodbye) and ask
             for a rating; empty: only silence does (and the bot's tracker is not read after each turn).
+        metrics_token: ``HANDOFF_METRICS_TOKEN``: the bearer token ``GET /metrics`` asks for; None serves the
+            metrics to loopback clients only (docs/operations-metrics.md).
     """
 
     host: str = "127.0.0.1"
@@ -138,6 +140,7 @@ class HandoffSettings:
     smtp_starttls: bool = False
     feedback_quiet: float = 300.0
     feedback_intents: tuple[str, ...] = ("goodbye", "thank")
+    metrics_token: Secret | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -217,6 +220,7 @@ class HandoffSettings:
             rasa_timeout=get("HANDOFF_RASA_TIMEOUT", d.rasa_timeout, positive),
             secret=secret,
             widget_secret=get("HANDOFF_WIDGET_SECRET", None, Secret),
+            metrics_token=get("HANDOFF_METRICS_TOKEN", None, Secret),
             routing_config=routing,
             targets_config=get("HANDOFF_TARGETS", d.targets_config, Path),
             alerts_config=get("HANDOFF_ALERTS", d.alerts_config, Path),

@@ -1,7 +1,9 @@
 """Start the product: the action server, the Rasa server and the handoff service, until Ctrl-C.
 
 ``make run`` calls this after building what changed. It brings the ticket
-database up to date, loads the demo team once (``data/demo``), starts the
+database up to date, loads the demo team once (``data/demo``) and, into an
+empty ticket log, a month of simulated history (``python -m handoff
+demo-history --once``, docs/demo-history.md), starts the
 three servers, prefixes their logs, waits until all answer, prints where the
 chat page and the agent console are, and on Ctrl-C (or SIGTERM) stops them all.
 
@@ -10,7 +12,8 @@ Environment: ``HANDOFF_PORT`` (8000), ``RASA_HOST`` and ``RASA_PORT``
 ``RASA_TOKEN`` (the token protecting Rasa's HTTP API) and ``ACTIONS_TOKEN``
 (the one Rasa shows the action server), each random for this run if unset,
 ``HANDOFF_DEMO_PASSWORD`` (the demo agents' password when they are first
-created; random and printed if unset), ``REDIS_URL`` and ``DATABASE_URL`` (the
+created; random and printed if unset), ``HANDOFF_DEMO`` (0: no month of demo
+history on a fresh machine), ``REDIS_URL`` and ``DATABASE_URL`` (the
 production profile; see the README).
 """
 
@@ -84,10 +87,14 @@ def main() -> int:
     venv = ROOT / ".venv"
     (ROOT / "var").mkdir(exist_ok=True)
     seeded = ""
-    for step in (["migrate"], ["seed", "data/demo"]):
+    demo = os.environ.get("HANDOFF_DEMO", "1").strip().lower() not in ("0", "false", "no", "off")
+    # the month of demo history only into a ticket log without any conversation (docs/demo-history.md)
+    steps = [["migrate"], ["seed", "data/demo"], *([["demo-history", "--once"]] if demo else [])]
+    for step in steps:
+        streamed = step[0] == "demo-history"  # its progress shows as it goes
         done = subprocess.run([str(venv / "app/bin/python"), "-m", "handoff", *step], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, text=True)
-        print(done.stdout, end="")
+                              stdout=None if streamed else subprocess.PIPE, text=True)
+        print(done.stdout or "", end="")
         if done.returncode:
             print(f"error: `python -m handoff {' '.join(step)}` failed; see above.", file=sys.stderr)
             return 1

@@ -7,6 +7,8 @@
     python -m handoff agent add USERNAME --name "Ada" --role supervisor --tiers 1,2 --password-stdin
     python -m handoff agent list
     python -m handoff seed data/demo             # load demo agents, customers and canned responses
+    python -m handoff demo-history --once        # a month of simulated history, into an empty ticket log
+    python -m handoff demo-history --clear       # delete exactly the demo history
     python -m handoff customer export --email jo@example.com   # or --conversation-id, --external-id
     python -m handoff customer delete --external-id 4711
     python -m handoff retention                  # delete what is older than HANDOFF_RETENTION_DAYS now
@@ -54,6 +56,21 @@ async def seed(settings: HandoffSettings, folder: Path, password: str | None) ->
               f"{'(from HANDOFF_DEMO_PASSWORD)' if password else password_used}")
 
 
+async def demo_history(settings: HandoffSettings, args: argparse.Namespace) -> None:
+    from handoff.cli.demo import clear_demo, demo_history
+
+    if args.clear:
+        deleted = await clear_demo(settings)
+        print("demo history deleted: " + (", ".join(f"{n} {table}" for table, n in deleted.items()) or "none found"))
+        return
+    outcome = await demo_history(settings, days=args.days, conversations=args.conversations, seed=args.seed,
+                                 once=args.once, progress=lambda line: print(line, flush=True))
+    if outcome is None:
+        print("demo history: the ticket log has conversations already; nothing added")
+        return
+    print(f"demo history written: {outcome.line()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m handoff", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
@@ -72,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     agent.add_parser("list", help="list agent accounts")
     seed_parser = sub.add_parser("seed", help="load demo agents, customers and canned responses (once)")
     seed_parser.add_argument("folder", type=Path, nargs="?", default=Path("data/demo"))
+    demo = sub.add_parser("demo-history", help="simulate a month of history through the service (docs/demo-history.md)")
+    demo.add_argument("--days", type=int, default=30)
+    demo.add_argument("--conversations", type=int, default=3000)
+    demo.add_argument("--seed", type=int, default=None, help="the same seed plays the same month")
+    demo.add_argument("--once", action="store_true", help="only into a ticket log without any conversation")
+    demo.add_argument("--clear", action="store_true", help="delete the demo history instead")
     customers.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
@@ -96,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(list_agents(settings))
         elif args.command in ("customer", "retention"):
             asyncio.run(customers.run(settings, args))
+        elif args.command == "demo-history":
+            asyncio.run(demo_history(settings, args))
         elif args.command == "seed":
             import os
 

@@ -31,6 +31,7 @@ from handoff.service.board import Board
 from handoff.service.changes import Changes, log_transition, note
 from handoff.service.dispatch import Dispatch
 from handoff.service.ports import Clock, Store, TicketLog
+from handoff.service.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -74,7 +75,8 @@ class Escalation:
     """Opens the ticket, queues (or closes for a callback), and routes at once."""
 
     def __init__(self, store: Store, log: TicketLog, board: Board, changes: Changes, dispatch: Dispatch,
-                 hours: BusinessHours, queue_order: QueueOrder, clock: Clock, automation: Automation) -> None:
+                 hours: BusinessHours, queue_order: QueueOrder, clock: Clock, automation: Automation,
+                 telemetry: Telemetry) -> None:
         self._store = store
         self._log = log
         self._board = board
@@ -84,6 +86,7 @@ class Escalation:
         self._order = queue_order
         self._clock = clock
         self._automation = automation
+        self._telemetry = telemetry
 
     async def escalate(self, conversation_id: str, request: dict[str, Any] | None, cause: Cause) -> None:
         """Open a ticket and queue the conversation (or, out of hours, make it an offline ticket)."""
@@ -110,6 +113,7 @@ class Escalation:
                                   "summary": summary if isinstance(summary, str) else "", "tags": arrival.tags}
         if not self._hours.is_open(now_dt):
             if (ticket := await self._close_for_callback(record, common)) is not None:
+                self._telemetry.handoff(reasons[0].get("code"), "offline")
                 await self._automation.arrived(ticket, arrival, *first)
             return
         change = transitions.escalate(
@@ -125,6 +129,7 @@ class Escalation:
             await self._lost_race(record.conversation_id, ticket_id)
             return
         log_transition(record.conversation_id, change)
+        self._telemetry.handoff(reasons[0].get("code"), "queued")
         await self._automation.arrived(ticket_id, arrival, *first)
         if await self._dispatch.dispatch():  # an agent was free: the customer heard who
             after = await self._board.conversation(record.conversation_id)

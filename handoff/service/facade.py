@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 
 from handoff.core.alerting import load_rules as load_alert_rules
 from handoff.core.automation import load_rules as load_automation_rules
@@ -61,6 +62,7 @@ from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
 from handoff.service.supervision import Supervision
+from handoff.service.telemetry import Telemetry, TimedBot
 from handoff.settings import HandoffSettings
 
 logger = logging.getLogger(__name__)
@@ -74,8 +76,10 @@ class HandoffService:
                  clock: Clock = time.time) -> None:
         self.settings = settings
         self.targets = load_targets(settings.targets_config)  # the team's service-level targets
+        self.telemetry = Telemetry()  # this instance's metrics (GET /metrics, docs/operations-metrics.md)
+        bot = TimedBot(bot, self.telemetry)
         self._store, self._log, self._bot = store, log, bot
-        relay = Relay(store, log, clock)
+        relay = Relay(store, log, clock, self.telemetry)
         self._recovery = Recovery(store, log, queue_order or QueueOrder(), clock)
         board = Board(settings, store, log, relay, self._recovery)
         changes = Changes(store, log, bot, relay, board, clock)
@@ -86,7 +90,7 @@ class HandoffService:
                                      self.targets, store, log, board, changes, self._dispatch,
                                      queue_order or QueueOrder(), clock)
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock,
-                                self.automation)
+                                self.automation, self.telemetry)
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
                                        feedback=self.feedback)
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
@@ -159,6 +163,11 @@ class HandoffService:
     @property
     def closed(self) -> bool:
         return self._stopping.is_set()
+
+    async def metrics(self, sockets: Mapping[str, int]) -> bytes:
+        """This instance's metrics in Prometheus's text format, the live figures read now (``sockets``: the web
+        layer's open sockets by kind; the alert rules' states from the alerts part, when there is one)."""
+        return await self.telemetry.scrape(self._store, self._clock, sockets, self.alerts)
 
     async def dispatch(self) -> int:
         """Route the queue now (also done on every event that may free or need an agent)."""

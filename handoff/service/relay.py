@@ -16,6 +16,7 @@ from typing import Any
 from handoff.core.errors import BadRequest, UpstreamUnavailable
 from handoff.core.model import MAX_CLIENT_ID, AgentId, ConversationRecord, State, moment
 from handoff.service.ports import Clock, Event, Handler, MessageView, Store, Subscription, TicketLog
+from handoff.service.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 QUEUE_CHANNEL = "queue"
@@ -32,10 +33,11 @@ def agent_channel(agent_id: str) -> str:
 class Relay:
     """Stores messages and publishes them, and the frames every other part sends to clients."""
 
-    def __init__(self, store: Store, log: TicketLog, clock: Clock) -> None:
+    def __init__(self, store: Store, log: TicketLog, clock: Clock, telemetry: Telemetry) -> None:
         self._store = store
         self._log = log
         self._clock = clock
+        self._telemetry = telemetry
 
     def now(self) -> datetime:
         return moment(self._clock())
@@ -56,6 +58,7 @@ class Relay:
             record.conversation_id, sender, text, now=self.now(), agent_id=agent_id, payload=payload,
             client_id=client_id)
         if new:
+            self._telemetry.message(sender)
             try:
                 await self.publish_message(record, message)
             except UpstreamUnavailable:  # stored: the clients read it from the log when they reconnect

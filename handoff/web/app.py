@@ -37,7 +37,16 @@ from handoff.core.errors import (
 from handoff.service import HandoffService
 from handoff.service.wiring import open_service
 from handoff.settings import HandoffSettings
-from handoff.web import api_admin, api_agents, api_alerts, api_automation, api_board, api_customers, api_feedback
+from handoff.web import (
+    api_admin,
+    api_agents,
+    api_alerts,
+    api_automation,
+    api_board,
+    api_customers,
+    api_feedback,
+    metrics,
+)
 from handoff.web.guards import BodyLimit
 
 logger = logging.getLogger(__name__)
@@ -112,6 +121,7 @@ def create_app(settings: HandoffSettings,
                        allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)  # outside CORS and the body cap: also on their refusals
+    app.add_middleware(metrics.CountRequests)  # outermost: every answer counted, refusals included
     app.add_exception_handler(HandoffError, handoff_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, invalid_body)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
@@ -123,6 +133,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_alerts.router)
     app.include_router(api_feedback.router)
     app.include_router(api_automation.router)
+    app.include_router(metrics.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from handoff.core.errors import BadRequest, HandoffError, NotAllowed, RateLimited, UnknownConversation
@@ -74,10 +75,18 @@ class SocketCount:
         if left > 0:
             self._open[key] = left
 
+    def by_kind(self) -> dict[str, int]:
+        """The sockets open now by kind (``customer``, ``agent``: the keys' prefix), for the metrics."""
+        kinds: dict[str, int] = {}
+        for key, count in self._open.items():
+            kind = key.split(":", 1)[0]
+            kinds[kind] = kinds.get(kind, 0) + count
+        return kinds
 
-def socket_count(websocket: WebSocket) -> SocketCount:
+
+def socket_count(connection: HTTPConnection) -> SocketCount:
     """The application's :class:`SocketCount` (one per application, made on first use)."""
-    state = websocket.app.state
+    state = connection.app.state
     if not hasattr(state, "sockets"):
         state.sockets = SocketCount()
     count: SocketCount = state.sockets

@@ -57,7 +57,8 @@ def test_sigterm_stops_run_py_and_every_server(tmp_path: Path) -> None:
     ports = {"HANDOFF_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
     env = {**os.environ, **{key: str(port) for key, port in ports.items()},
            "DATABASE_URL": f"sqlite:///{tmp_path / 'handoff.sqlite3'}", "HANDOFF_SECRET": "test-secret-run",
-           "HANDOFF_SUGGESTIONS": "false", "HANDOFF_DEMO_PASSWORD": "demo-password-1"}
+           "HANDOFF_SUGGESTIONS": "false", "HANDOFF_DEMO_PASSWORD": "demo-password-1",
+           "HANDOFF_DEMO": "0"}  # no month of demo history: minutes of this test for nothing it checks
     env.pop("REDIS_URL", None)
     log = tmp_path / "run.log"
     run = start_logged([sys.executable, str(ROOT / "scripts" / "run.py")], log, env, ROOT)

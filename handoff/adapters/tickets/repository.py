@@ -36,6 +36,7 @@ from handoff.adapters.tickets.alerts import AlertBook, AlertMeasures
 from handoff.adapters.tickets.automation import AutomationBook
 from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
+from handoff.adapters.tickets.demo import DemoRecords
 from handoff.adapters.tickets.feedback import FeedbackBook
 from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.message_writer import MessageWriter
@@ -68,6 +69,7 @@ class TicketLog:
         self.alert_measures = AlertMeasures(sessions)
         self.feedback = FeedbackBook(sessions)
         self.automation = AutomationBook(sessions)
+        self.demo = DemoRecords(sessions)  # the demo history's (handoff/cli/demo.py)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

@@ -45,6 +45,7 @@ GET        /openapi.json                                         -       200    
 GET        /docs                                                 -       200    200      200   200        200
 GET        /docs/oauth2-redirect                                 -       200    200      200   200        200
 GET        /redoc                                                -       200    200      200   200        200
+GET        /metrics                                              -       200    200      200   200        200
 POST       /api/conversations                                    -       201    201      201   201        201
 GET        /api/conversations/{conversation_id}/messages         own     401    200      401   401        401
 GET        /api/conversations/{conversation_id}/messages         other   401    401      401   401        401
