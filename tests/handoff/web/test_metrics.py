@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -101,17 +102,19 @@ async def test_bot_failures_are_counted(serve: Serve, rasa: FakeRasa) -> None:
     assert got[("handoff_handoffs_total", (("outcome", "queued"), ("reason", "bot_unavailable")))] == 1
 
 
-async def test_alert_states_come_from_the_alerts_part(serve: Serve) -> None:
-    app, service = await serve()
-
-    class Alerts:
-        async def states(self) -> dict[str, bool]:
-            return {"queue_wait": True, "bot_errors": False}
-
-    service.alerts = Alerts()  # type: ignore[attr-defined]  # the alerts part's hook (docs/operations-metrics.md)
+async def test_alert_states_come_from_the_alerts_part(serve: Serve, clock: FakeClock, tmp_path: Path) -> None:
+    rules = tmp_path / "alerts.yml"
+    rules.write_text("rules:\n"
+                     "  - {name: queue-waiting, metric: queue_length, above: 0}\n"
+                     "  - {name: nobody-online, metric: agents_online, below: 0.5, for: 1h}\n")
+    app, service = await serve(alerts_config=rules, alert_interval=1.0)
+    customer = await Customer.start(service)
+    await customer.say("a person please")  # queued: nobody is online
+    clock.advance(2)
+    await service.alerts.tick()  # what the sweeper does every HANDOFF_ALERT_INTERVAL
     got = samples((await scrape(app)).text)
-    assert got[("handoff_alert_firing", (("rule", "queue_wait"),))] == 1
-    assert got[("handoff_alert_firing", (("rule", "bot_errors"),))] == 0
+    assert got[("handoff_alert_firing", (("rule", "queue-waiting"),))] == 1
+    assert got[("handoff_alert_firing", (("rule", "nobody-online"),))] == 0  # breached, but not for an hour yet
 
 
 async def test_without_a_token_only_loopback_is_served(serve: Serve) -> None:
@@ -148,8 +151,7 @@ def test_the_token_is_read_from_the_environment() -> None:
 async def test_the_dashboard_and_the_docs_name_only_metrics_that_exist(serve: Serve) -> None:
     """docs/grafana/handoff-dashboard.json is valid JSON whose queries, like docs/operations-metrics.md's table,
     name only metrics the endpoint serves; and every metric served is documented."""
-    app, service = await serve()
-    service.alerts = type("Alerts", (), {"states": lambda self: {"queue_wait": False}})()  # type: ignore[attr-defined]
+    app, service = await serve()  # the shipped alert rules
     families = {family.name for family in text_string_to_metric_families((await scrape(app)).text)
                 if not family.name.endswith("_created")}  # the client library's start time of each counter
     dashboard = json.loads((ROOT / "docs" / "grafana" / "handoff-dashboard.json").read_text())
