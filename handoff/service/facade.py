@@ -10,7 +10,8 @@
     │                               admins' management of accounts
     ├── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
     ├── data         CustomerData   a customer's data: export, delete; retention   (customer_data.py)
-    └── board        Board          the read model: queue, summaries, positions    (board.py)
+    ├── board        Board          the read model: queue, summaries, positions    (board.py)
+    └── reports      Reports        the QA metrics, today's KPIs, CSV              (reports.py)
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -48,6 +49,7 @@ from handoff.service.helpdesk import Helpdesk
 from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
+from handoff.service.reports import Reports
 from handoff.settings import HandoffSettings
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ class HandoffService:
         self.helpdesk = Helpdesk(log)
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
         self.board = board
+        self.reports = Reports(log, self.targets, hours.tz, clock)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()

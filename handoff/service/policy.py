@@ -47,6 +47,7 @@ class Action(StrEnum):
     EDIT_TICKET = "edit_ticket"
     MANAGE_ACCOUNTS = "manage_accounts"
     MANAGE_CUSTOMER_DATA = "manage_customer_data"
+    READ_REPORTS = "read_reports"
 
 
 class Scope(StrEnum):
@@ -107,6 +108,9 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                        "`/api/admin/conversations/{id}/revoke-token`, `/api/admin/retention`: a "
                                        "customer's data exported or deleted, a link revoked, retention run now",
                                        NONE, NONE, ALL, "Only an admin manages customers' data."),
+    Action.READ_REPORTS: _rule("`GET /api/reports/summary`, `.../timeseries`, `.../today`, `.../export.csv`: the "
+                               "QA metrics of a period, today's KPIs against the targets", NONE, ALL, ALL,
+                               "Only supervisors and admins see the reports."),
 })
 
 

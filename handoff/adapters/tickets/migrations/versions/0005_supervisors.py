@@ -11,8 +11,8 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401  (used by the parts below)
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -134,8 +134,10 @@ def _analytics_down() -> None:
 
 
 def _reports_up() -> None:
-    pass
+    # The period's conversations, for the containment and hand-off rates (tickets, feedback and assignments are
+    # indexed by created_at / kind + created_at / ticket_id already).
+    op.create_index("ix_conversations_created_at", "conversations", ["created_at"])
 
 
 def _reports_down() -> None:
-    pass
+    op.drop_index("ix_conversations_created_at", table_name="conversations")
