@@ -1,7 +1,7 @@
 """The QA metrics (docs/metrics.md): facts from the ticket log in, figures per period, bucket and group out.
 
 Pure: the ticket log's adapter (:mod:`handoff.adapters.tickets.kpis`) reads one fact per ticket and per
-feedback, and counts of conversations per quarter of an hour; this module buckets them by local day or week,
+feedback, and counts of conversations per local day or quarter hour; this module buckets them by local day or week,
 groups them by a dimension and measures each group. Percentiles are computed here, from the values, so they are
 the same on SQLite and PostgreSQL.
 
@@ -22,7 +22,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 
 from handoff.core.targets import Targets
 
@@ -35,8 +35,8 @@ NONE_KEY = "(none)"  # the group of facts without a value for the dimension (an 
 Value = float | int | None
 
 
-class TicketFact(Protocol):
-    """One ticket (a hand-off), as :meth:`KpiBook.ticket_facts` reads it; durations in seconds."""
+class TicketFact(NamedTuple):
+    """One ticket (a hand-off), as the ticket log reads it (in this order); durations in seconds."""
 
     at: float  # created, epoch seconds
     channel: str
@@ -54,16 +54,16 @@ class TicketFact(Protocol):
     reopened: bool  # resolved, and handed off again within REOPEN_WINDOW
 
 
-class ConversationCount(Protocol):
+class ConversationCount(NamedTuple):
     """Conversations started in one quarter of an hour on one channel, handed off (to a person) or not."""
 
-    slot: float  # epoch seconds of the quarter hour
+    slot: float  # epoch seconds: the start of the local day, or of a quarter hour (within one local day)
     channel: str
     handed: bool
-    count: int
+    number: int
 
 
-class FeedbackFact(Protocol):
+class FeedbackFact(NamedTuple):
     """One verdict: ``kind`` ``csat`` (score 1-5) or ``helpful`` (1 helpful, 0 not)."""
 
     at: float
@@ -151,8 +151,8 @@ def measure(tickets: Sequence[TicketFact] | None, conversations: Sequence[Conver
     None; an empty list measures zero facts (counts 0, rates and durations None)."""
     out: dict[str, Value] = dict.fromkeys(METRICS)
     if conversations is not None:
-        total = sum(c.count for c in conversations)
-        handed = sum(c.count for c in conversations if c.handed)
+        total = sum(c.number for c in conversations)
+        handed = sum(c.number for c in conversations if c.handed)
         out.update(conversations=total, contained=total - handed, containment_rate=_share(total - handed, total),
                    handoffs=handed, handoff_rate=_share(handed, total))
     if tickets is not None:

@@ -84,7 +84,7 @@ class Reports:
 
     async def facts(self, start: datetime, end: datetime) -> Facts:
         tickets = await self._log.kpis.ticket_facts(start, end)
-        conversations = await self._log.kpis.conversation_counts(start, end)
+        conversations = await self._log.kpis.conversation_counts(start, end, self.timezone)
         feedback = await self._log.kpis.feedback_facts(start, end)
         agents = await self._log.kpis.agents()
         return Facts(tickets, conversations, feedback, {a: metrics.team_of(tiers) for a, _, tiers in agents},

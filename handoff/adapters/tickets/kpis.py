@@ -1,8 +1,8 @@
 """The facts the QA metrics are measured from (:mod:`handoff.core.metrics`, docs/metrics.md), read in a few
 narrow queries: one row per ticket created in the period (its durations computed by the database), one row per
-feedback given in it, and the period's conversations counted per quarter of an hour and channel (at most a few
-thousand rows however many conversations there were). Timestamps and durations come out as float seconds, so
-that no row is turned into datetimes on the way; nothing reads the messages table.
+feedback given in it, and the period's conversations counted per local day (PostgreSQL) or quarter hour (SQLite)
+and channel (a few thousand rows however many conversations there were). Timestamps and durations come out as
+float seconds, so that no row is turned into datetimes on the way; nothing reads the messages table.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from handoff.adapters.tickets.database import Repository, utc
 from handoff.adapters.tickets.models import Agent, Conversation, Feedback, Ticket, TicketAssignment
-from handoff.core.metrics import REOPEN_WINDOW, SLOT
+from handoff.core.metrics import REOPEN_WINDOW, SLOT, ConversationCount, FeedbackFact, TicketFact
 
 
 class epoch(FunctionElement[float]):
@@ -53,9 +53,8 @@ class KpiBook(Repository):
                 await session.execute(text("SET LOCAL jit = off"))
             return list((await session.execute(query)).all())
 
-    async def ticket_facts(self, since: datetime | float, until: datetime | float) -> list[Any]:
-        """One row per ticket created in ``[since, until)``, with the attributes of
-        :class:`handoff.core.metrics.TicketFact`."""
+    async def ticket_facts(self, since: datetime | float, until: datetime | float) -> list[TicketFact]:
+        """One :class:`~handoff.core.metrics.TicketFact` per ticket created in ``[since, until)``."""
         start, end = _between(since, until)
         created = epoch(Ticket.created_at)
         later = aliased(Ticket)
@@ -81,23 +80,31 @@ class KpiBook(Repository):
                         case((Ticket.resolution == "resolved", reopened), else_=literal(False)).label("reopened"))
                  .outerjoin(spells, spells.c.ticket_id == Ticket.id)
                  .where(Ticket.created_at >= start, Ticket.created_at < end))
-        return await self._read(query)
+        return [TicketFact._make(row) for row in await self._read(query)]
 
-    async def conversation_counts(self, since: datetime | float, until: datetime | float) -> list[Any]:
-        """Conversations started in ``[since, until)``, counted per quarter hour (``slot``), ``channel`` and
-        whether they were ever ``handed`` to a person (they have a ticket)."""
+    async def conversation_counts(self, since: datetime | float, until: datetime | float,
+                                  zone: str = "UTC") -> list[ConversationCount]:
+        """Conversations started in ``[since, until)``, counted per ``slot`` (epoch seconds: the start of the
+        local day in ``zone`` on PostgreSQL, of the quarter hour on SQLite, which knows no timezones), ``channel``
+        and whether they were ever ``handed`` to a person (they have a ticket)."""
         start, end = _between(since, until)
-        slot = (func.floor(epoch(Conversation.created_at) / SLOT) * SLOT).label("slot")
-        handed = exists().where(Ticket.conversation_id == Conversation.id).label("handed")
-        inner = (select(slot, Conversation.channel.label("channel"), handed)
-                 .where(Conversation.created_at >= start, Conversation.created_at < end).subquery())
-        query = (select(inner.c.slot, inner.c.channel, inner.c.handed, func.count().label("count"))
-                 .group_by(inner.c.slot, inner.c.channel, inner.c.handed))
-        return await self._read(query)
+        async with self._sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                await session.execute(text("SET LOCAL jit = off"))
+                local_day = func.date_trunc("day", func.timezone(zone, Conversation.created_at))
+                slot = epoch(func.timezone(zone, local_day)).label("slot")
+            else:
+                slot = (func.floor(epoch(Conversation.created_at) / SLOT) * SLOT).label("slot")
+            handed = exists().where(Ticket.conversation_id == Conversation.id).label("handed")
+            inner = (select(slot, Conversation.channel.label("channel"), handed)
+                     .where(Conversation.created_at >= start, Conversation.created_at < end).subquery())
+            query = (select(inner.c.slot, inner.c.channel, inner.c.handed, func.count().label("number"))
+                     .group_by(inner.c.slot, inner.c.channel, inner.c.handed))
+            return [ConversationCount._make(row) for row in await session.execute(query)]
 
-    async def feedback_facts(self, since: datetime | float, until: datetime | float) -> list[Any]:
-        """One row per feedback given in ``[since, until)``, with the attributes of
-        :class:`handoff.core.metrics.FeedbackFact` (tier and reason from its ticket, if it has one)."""
+    async def feedback_facts(self, since: datetime | float, until: datetime | float) -> list[FeedbackFact]:
+        """One :class:`~handoff.core.metrics.FeedbackFact` per feedback given in ``[since, until)`` (tier and
+        reason from its ticket, if it has one)."""
         start, end = _between(since, until)
         query = (select(epoch(Feedback.created_at).label("at"), Feedback.kind.label("kind"),
                         Feedback.score.label("score"), Feedback.path.label("path"), Feedback.agent_id.label("agent"),
@@ -108,7 +115,7 @@ class KpiBook(Repository):
                  .outerjoin(Ticket, Ticket.id == Feedback.ticket_id)
                  .where(and_(Feedback.kind.in_(("csat", "helpful")), Feedback.created_at >= start,
                              Feedback.created_at < end)))
-        return await self._read(query)
+        return [FeedbackFact._make(row) for row in await self._read(query)]
 
     async def agents(self) -> list[tuple[str, str, list[int]]]:
         """``(id, name, tiers)`` of every account, for the agents' names and teams in reports."""
