@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import statistics
@@ -180,6 +181,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         filled = time.perf_counter() - began
         counts = {table: len(found) for table, found in rows.items()}
         print(f"filled in {filled:.0f} s: {counts}", flush=True)
+        load = os.getloadavg()[1]
         indexed = await measure_all(url, args.repeat)
         connection = await asyncpg.connect(url)
         try:
@@ -193,6 +195,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
         await admin.close()
     return {"counts": counts, "indexed": indexed, "bare": bare, "repeat": args.repeat,
+            "load": [round(load, 1), round(os.getloadavg()[1], 1)], "cores": os.cpu_count(),
             "date": datetime.now(UTC).strftime("%Y-%m-%d")}
 
 
@@ -202,7 +205,8 @@ def section(result: dict[str, Any]) -> str:
              f"- Measured by `make bench` (`scripts/bench_reports.py`) on PostgreSQL, {result['date']}: "
              f"{counts['tickets']:,} tickets, {counts['messages']:,} messages, {counts['conversations']:,} "
              f"conversations, {counts['transitions']:,} transitions, {counts['feedback']:,} feedback over a year, "
-             f"filled by COPY into a scratch database. Each figure is the median of {result['repeat']} runs after "
+             f"filled by COPY into a scratch database; {result['cores']} cores, load average (5 min) "
+             f"{result['load'][0]} at the start, {result['load'][1]} at the end. Each figure is the median of {result['repeat']} runs after "
              "one warm-up, as the service runs the query (the ticket log's reads and the metrics computed in "
              "Python). The baseline is the same query in the same run without the reports' indexes "
              f"({', '.join(REPORT_INDEXES)}).", "",

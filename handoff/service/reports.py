@@ -158,7 +158,7 @@ class Reports:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["since", "until", dimension or "group", "label", *METRICS])
         for row in rows:
-            writer.writerow([row["since"], row["until"], row["key"], _inert(row["label"]),
+            writer.writerow([row["since"], row["until"], _inert(str(row["key"])), _inert(str(row["label"])),
                              *("" if row["metrics"][m] is None else row["metrics"][m] for m in METRICS)])
         return out.getvalue()
 
