@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import statistics
 import sys
 import time
@@ -33,6 +32,7 @@ from handoff.core.model import AgentId, Role
 from handoff.core.targets import Targets
 from handoff.service.auth import Principal
 from handoff.service.reports import Reports
+from scripts.benchmarks.report import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "handoff_bench_reports"
@@ -223,17 +223,6 @@ def section(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(doc: Path, text: str) -> None:
-    """Replace the document's "## Reports" section (or put it before "## Commands")."""
-    content = doc.read_text(encoding="utf-8")
-    pattern = re.compile(r"^## Reports\n.*?(?=^## )", re.S | re.M)
-    if pattern.search(content):
-        content = pattern.sub(lambda _: text + "\n", content)
-    else:
-        content = content.replace("## Commands", text + "\n## Commands", 1)
-    doc.write_text(content, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench_reports.py", description=__doc__.split("\n")[0])
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -248,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     text = section(result)
     print(text)
     if str(args.doc) != "-":
-        write_section(args.doc, text)
+        write_section(args.doc, "## Reports", text.splitlines())
     return 0  # a missed target is reported in the table, as the other benchmarks do; it does not stop make bench
 
 
