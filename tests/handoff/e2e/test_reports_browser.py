@@ -4,9 +4,11 @@ breakdown table and the CSV link; an agent never sees the tab. The bot is not ne
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.handoff.e2e.browser import Desk, browsers, expect
@@ -21,6 +23,8 @@ def served(tmp_path: Path) -> Iterator[HandoffServer]:
 
 async def test_browser_a_supervisor_sees_kpis_and_charts_an_agent_no_tab(served: HandoffServer,
                                                                          tmp_path: Path) -> None:
+    async with httpx.AsyncClient() as client:  # a customer opens a conversation: today's figures have one
+        assert (await client.post(served.url + "/api/conversations", json={"name": "Jo"})).status_code == 201
     async with browsers(tmp_path) as open_browser:
         actor = await open_browser.open("ada")
         desk = Desk(actor, served.url)
@@ -31,6 +35,9 @@ async def test_browser_a_supervisor_sees_kpis_and_charts_an_agent_no_tab(served:
         tiles = desk.page.get_by_test_id("kpi-tiles").locator(".kpi")
         await expect(tiles).to_have_count(7)
         await expect(desk.page.get_by_test_id("kpi-handoff_rate")).to_contain_text("target ≤ 40.0%")
+        contained = desk.page.get_by_test_id("kpi-containment_rate")  # the bot alone so far: 100%, target met
+        await expect(contained).to_contain_text("100.0%")
+        await expect(contained).to_have_class(re.compile(r"\bmet\b"))
         charts = desk.page.get_by_test_id("report-chart")
         await expect(charts).to_have_count(4)
         await expect(charts.first.locator("canvas")).to_have_count(1)
