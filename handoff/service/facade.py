@@ -16,8 +16,9 @@
     │                               reassign, escalate
     ├── alerts       Alerts         alert rules evaluated by the sweeper, notices  (alerts.py)
     │                               delivered, their history
-    └── automation   Automation     the supervisors' rules: on arrival, idle       (automation.py)
-                                    customers, first-response SLA, callbacks
+    ├── automation   Automation     the supervisors' rules: on arrival, idle       (automation.py)
+    │                               customers, first-response SLA, callbacks
+    └── reports      Reports        the QA metrics, today's KPIs, CSV              (reports.py)
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -60,6 +61,7 @@ from handoff.service.helpdesk import Helpdesk
 from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
+from handoff.service.reports import Reports
 from handoff.service.supervision import Supervision
 from handoff.settings import HandoffSettings
 
@@ -98,6 +100,7 @@ class HandoffService:
         self.supervision = Supervision(settings, self.targets, store, log, board, changes, self._dispatch, self.desk,
                                        self.customers, clock)
         self.alerts = Alerts(settings, store, log, self.targets, load_alert_rules(settings.alerts_config), clock)
+        self.reports = Reports(log, self.targets, hours.tz, clock)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()

@@ -51,6 +51,7 @@ class Action(StrEnum):
     READ_ALERTS = "read_alerts"
     READ_FEEDBACK = "read_feedback"
     READ_AUTOMATION = "read_automation"
+    READ_REPORTS = "read_reports"
 
 
 class Scope(StrEnum):
@@ -124,6 +125,9 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
     Action.READ_AUTOMATION: _rule("`GET /api/automation/rules`, `GET /api/automation/events`: the automation rules "
                                   "and what they did", NONE, ALL, ALL,
                                   "Only supervisors and admins see the automation rules."),
+    Action.READ_REPORTS: _rule("`GET /api/reports/summary`, `.../timeseries`, `.../today`, `.../export.csv`: the "
+                               "QA metrics of a period, today's KPIs against the targets", NONE, ALL, ALL,
+                               "Only supervisors and admins see the reports."),
 })
 
 

@@ -37,7 +37,16 @@ from handoff.core.errors import (
 from handoff.service import HandoffService
 from handoff.service.wiring import open_service
 from handoff.settings import HandoffSettings
-from handoff.web import api_admin, api_agents, api_alerts, api_automation, api_board, api_customers, api_feedback
+from handoff.web import (
+    api_admin,
+    api_agents,
+    api_alerts,
+    api_automation,
+    api_board,
+    api_customers,
+    api_feedback,
+    api_reports,
+)
 from handoff.web.guards import BodyLimit
 
 logger = logging.getLogger(__name__)
@@ -123,6 +132,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_alerts.router)
     app.include_router(api_feedback.router)
     app.include_router(api_automation.router)
+    app.include_router(api_reports.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

@@ -117,7 +117,7 @@ class Conversation(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)  # reports: the period's conversations (0005)
     updated_at: Mapped[datetime]
     erased_at: Mapped[datetime | None]  # the customer's data was erased: recovery never files it again
     tokens_revoked_at: Mapped[datetime | None]  # customers' tokens issued before this are refused
@@ -357,3 +357,4 @@ class AutomationEvent(Base):
 
 
 # ---- reports: indexes (declared on the tables above where they belong) -------------------------------------
+# conversations.created_at (ix_conversations_created_at): the containment and hand-off rates of a period.

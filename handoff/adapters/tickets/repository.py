@@ -9,7 +9,7 @@ session factory:
 - ``tickets`` (:class:`~handoff.adapters.tickets.ticketing.TicketBook`): tickets, assignments, notes;
 - ``people`` (:class:`~handoff.adapters.tickets.people.PeopleBook`): customers, agents' accounts, canned
   responses;
-- ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): figures over the tickets;
+- ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): the facts the QA metrics are measured from;
 - ``customers`` (:class:`~handoff.adapters.tickets.privacy.CustomerRecords`): a customer's data as a whole
   (find, export, erase) and the retention sweep;
 - ``supervision`` (:class:`~handoff.adapters.tickets.supervision.SupervisionBook`): the supervisors' board

@@ -191,11 +191,13 @@ def _analytics_down() -> None:
 
 
 def _reports_up() -> None:
-    pass
+    # The period's conversations, for the containment and hand-off rates (tickets, feedback and assignments are
+    # indexed by created_at / kind + created_at / ticket_id already).
+    op.create_index("ix_conversations_created_at", "conversations", ["created_at"])
 
 
 def _reports_down() -> None:
-    pass
+    op.drop_index("ix_conversations_created_at", table_name="conversations")
 
 
 # ---- board: a supervisor's whisper is an internal note flagged as one -------------------------------------
