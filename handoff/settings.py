@@ -91,6 +91,7 @@ class HandoffSettings:
     widget_secret: Secret | None = None
     routing_config: Path = ROOT / "handoff" / "routing.yml"
     targets_config: Path = ROOT / "handoff" / "targets.yml"
+    scorecard_config: Path = ROOT / "handoff" / "scorecard.yml"
     accept_timeout: float = 60.0
     abandon_after: float = 120.0
     agent_grace: float = 60.0
@@ -198,6 +199,7 @@ class HandoffSettings:
             widget_secret=get("HANDOFF_WIDGET_SECRET", None, Secret),
             routing_config=routing,
             targets_config=get("HANDOFF_TARGETS", d.targets_config, Path),
+            scorecard_config=get("HANDOFF_SCORECARD", d.scorecard_config, Path),
             accept_timeout=get("HANDOFF_ACCEPT_TIMEOUT", d.accept_timeout, positive),
             abandon_after=get("HANDOFF_ABANDON_AFTER", d.abandon_after, positive),
             agent_grace=get("HANDOFF_AGENT_GRACE", d.agent_grace, positive),

@@ -10,6 +10,8 @@
     │                               admins' management of accounts
     ├── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
     ├── data         CustomerData   a customer's data: export, delete; retention   (customer_data.py)
+    ├── quality      Quality        QA review: sample, scorecard reviews, scores    (quality.py)
+    ├── follow_ups   FollowUps      follow-up items of low feedback: assign, close  (follow_ups.py)
     └── board        Board          the read model: queue, summaries, positions    (board.py)
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
@@ -35,6 +37,7 @@ import time
 from handoff.core.queue import QueueOrder
 from handoff.core.routing import Router
 from handoff.core.routing.schedule import BusinessHours
+from handoff.core.scorecard import load_scorecard
 from handoff.core.targets import load_targets
 from handoff.service.accounts import Accounts
 from handoff.service.board import Board
@@ -44,8 +47,10 @@ from handoff.service.customer_data import CustomerData
 from handoff.service.desk import Desk
 from handoff.service.dispatch import Dispatch
 from handoff.service.escalation import Escalation
+from handoff.service.follow_ups import FollowUps
 from handoff.service.helpdesk import Helpdesk
 from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
+from handoff.service.quality import Quality
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
@@ -74,6 +79,8 @@ class HandoffService:
         self.helpdesk = Helpdesk(log)
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
         self.board = board
+        self.quality = Quality(log, load_scorecard(settings.scorecard_config), clock)  # HANDOFF_SCORECARD
+        self.follow_ups = FollowUps(log, clock)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()

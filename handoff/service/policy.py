@@ -47,6 +47,9 @@ class Action(StrEnum):
     EDIT_TICKET = "edit_ticket"
     MANAGE_ACCOUNTS = "manage_accounts"
     MANAGE_CUSTOMER_DATA = "manage_customer_data"
+    QA_REVIEW = "qa_review"
+    QA_SCORES = "qa_scores"
+    FOLLOW_UPS = "follow_ups"
 
 
 class Scope(StrEnum):
@@ -107,6 +110,14 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                        "`/api/admin/conversations/{id}/revoke-token`, `/api/admin/retention`: a "
                                        "customer's data exported or deleted, a link revoked, retention run now",
                                        NONE, NONE, ALL, "Only an admin manages customers' data."),
+    Action.QA_REVIEW: _rule("`GET /api/qa/sample`, `GET /api/qa/tickets/{id}`, `PUT /api/qa/tickets/{id}/review`: "
+                            "draw a review sample, read a conversation with its reviews, score it (never one's own "
+                            "conversation)", NONE, ALL, ALL, "Only supervisors review conversations."),
+    Action.QA_SCORES: _rule("`GET /api/qa/scorecard`, `GET /api/qa/scores`, `GET /api/qa/reviews`: the scorecard, "
+                            "the scores per agent and the reviews (an agent's: their own)", OWN, ALL, ALL,
+                            "You may see your own reviews only."),
+    Action.FOLLOW_UPS: _rule("`/api/followups...`: list and read follow-up items with their feedback, assign, "
+                             "note, close, reopen them", NONE, ALL, ALL, "Only supervisors handle follow-ups."),
 })
 
 

@@ -33,10 +33,12 @@ from handoff.adapters.tickets import (
     TransitionNote,
     TransitionView,
 )
+from handoff.adapters.tickets.quality import HandledTicket, ReviewView
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
            "MessageView", "Store", "Subscription", "TicketLog", "TransitionNote", "TransitionView"]
+__all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""

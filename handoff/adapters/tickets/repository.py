@@ -11,7 +11,9 @@ session factory:
   responses;
 - ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): figures over the tickets;
 - ``customers`` (:class:`~handoff.adapters.tickets.privacy.CustomerRecords`): a customer's data as a whole
-  (find, export, erase) and the retention sweep.
+  (find, export, erase) and the retention sweep;
+- ``qa`` (:class:`~handoff.adapters.tickets.quality.QaBook`): what QA samples, reviews and their scores,
+  follow-up items' handling.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -30,6 +32,7 @@ from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
 from handoff.adapters.tickets.privacy import CustomerRecords
+from handoff.adapters.tickets.quality import QaBook
 from handoff.adapters.tickets.ticketing import TicketBook
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ class TicketLog:
         self.people = PeopleBook(sessions)
         self.kpis = KpiBook(sessions)
         self.customers = CustomerRecords(sessions)
+        self.qa = QaBook(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:
