@@ -74,12 +74,12 @@ def test_scorecard_a_malformed_card_is_refused_naming_file_line_and_field(change
 @pytest.mark.parametrize("text", ["", "criteria: []\nversion: 1\n", "- a\n- b\n", "version: 1\ncriteria: [1]\n",
                                   "version: [1\n"])
 def test_scorecard_no_criteria_or_no_yaml_is_refused(text: str) -> None:
-    with pytest.raises(SettingsError, match="x.yml"):
+    with pytest.raises(SettingsError, match=r"x\.yml"):
         parse_scorecard(text, "x.yml")
 
 
 def test_scorecard_a_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="HANDOFF_SCORECARD: cannot read .*nothing.yml"):
+    with pytest.raises(SettingsError, match=r"HANDOFF_SCORECARD: cannot read .*nothing\.yml"):
         load_scorecard(tmp_path / "nothing.yml")
 
 
