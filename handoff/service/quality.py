@@ -179,21 +179,22 @@ class Quality:
     async def review(self, principal: Principal, ticket_id: int, scores: Sequence[Score],
                      notes: str = "") -> dict[str, Any]:
         """Score the ticket's conversation against the current scorecard (replacing the caller's earlier review
-        of it); the agent reviewed is the ticket's assignee."""
+        of it); the agent reviewed is the ticket's assignee, or the last one it had once closed."""
         policy.check(principal.role, Action.QA_REVIEW)
         ticket = await self._log.tickets.ticket(ticket_id) if 0 < ticket_id <= MAX_ROW_ID else None
         if ticket is None:
             raise UnknownConversation("There is no ticket with this number.")
-        if ticket.assignee_id is None:
+        agent_id = ticket.assignee_id or await self._log.qa.last_agent(ticket_id)
+        if agent_id is None:
             raise Conflict("No agent handled this ticket: there is nobody to review.")
-        if ticket.assignee_id == principal.agent_id:
+        if agent_id == principal.agent_id:
             raise NotAllowed("You cannot review a conversation of your own.")
         if len(notes) > MAX_NOTES or not storable(notes, *(s.comment for s in scores)):
             raise BadRequest(f"The notes are at most {MAX_NOTES} characters, without NUL characters.")
         checked = checked_scores(self._card, scores)
         result = outcome(self._card, checked)
         saved = await self._log.qa.save_review(
-            ticket_id, principal.agent_id, agent_id=ticket.assignee_id, scorecard=self._card.to_json(),
+            ticket_id, principal.agent_id, agent_id=agent_id, scorecard=self._card.to_json(),
             total=result.total, critical_failed=result.critical_failed, notes=notes.strip(),
             scores=[(s.criterion, s.score, s.comment.strip()) for s in checked], now=self._clock())
         return saved.to_json()

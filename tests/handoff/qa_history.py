@@ -31,6 +31,8 @@ async def handled_ticket(log: TicketLog, agent_id: str, *, at: datetime | float,
         sender = "customer" if index % 2 == 0 else "agent"
         await log.conversations.add_message(conversation, sender, text, now=start + 6 + index,
                                             agent_id=AgentId(agent_id) if sender == "agent" else None)
+    # as the service resolves: the agent's spell ends (the ticket keeps no assignee), then the ticket closes
+    await log.tickets.ticket_unassigned(TicketIdType(ticket), AgentId(agent_id), "resolved", start + 5 + handle)
     await log.tickets.close_ticket(TicketIdType(ticket), "resolved", start + 5 + handle)
     return ticket
 
@@ -41,8 +43,9 @@ async def rated(log: TicketLog, ticket_id: int, score: int, comment: str | None 
     returned (else None)."""
     ticket = await log.tickets.ticket(ticket_id)
     assert ticket is not None
+    agent_id = ticket.assignee_id or await log.qa.last_agent(ticket_id)  # the agent who had it, as rated
     async with log.qa._sessions.begin() as session:  # test data only
-        verdict = Feedback(conversation_id=ticket.conversation_id, ticket_id=ticket_id, agent_id=ticket.assignee_id,
+        verdict = Feedback(conversation_id=ticket.conversation_id, ticket_id=ticket_id, agent_id=agent_id,
                            kind="csat", score=score, comment=comment, path="handoff", channel="web",
                            category=ticket.category, intents=[], created_at=utc(at))
         session.add(verdict)

@@ -2,7 +2,8 @@
 scores, and the handling of follow-ups (assignee, notes, closing).
 
 - A *handled ticket* is a closed ticket (status ``resolved``: resolved by an agent or handed back to the bot)
-  that an agent had, closed in the period; its handle time runs from its first assignment to its closing (as
+  that an agent had, closed in the period; its agent is the last one assigned (a closed ticket has no
+  assignee any more); its handle time runs from its first assignment to its closing (as
   in :mod:`~handoff.adapters.tickets.kpis`), and its lowest customer rating (``feedback`` of kind ``csat``)
   comes with it.
 - A review (``qa_reviews``, one per reviewer and ticket) keeps its scores in ``qa_scores``, one row per
@@ -133,27 +134,36 @@ class QaBook(Repository):
 
     async def handled(self, since: datetime | float, until: datetime | float) -> list[HandledTicket]:
         """The tickets closed in ``[since, until)`` that an agent handled (see the module), oldest first."""
-        first_assigned = (select(TicketAssignment.ticket_id, func.min(TicketAssignment.assigned_at).label("at"))
-                          .group_by(TicketAssignment.ticket_id).subquery())
+        spells = (select(TicketAssignment.ticket_id, func.min(TicketAssignment.assigned_at).label("at"),
+                         func.max(TicketAssignment.id).label("last"))
+                  .group_by(TicketAssignment.ticket_id).subquery())
+        last = aliased(TicketAssignment)
         lowest = (select(Feedback.ticket_id, func.min(Feedback.score).label("score"))
                   .where(Feedback.kind == "csat", Feedback.ticket_id.is_not(None))
                   .group_by(Feedback.ticket_id).subquery())
         reviewed = select(QaReview.id).where(QaReview.ticket_id == Ticket.id).exists()
-        query = (select(Ticket, Agent.name, first_assigned.c.at, lowest.c.score, reviewed)
-                 .join(first_assigned, first_assigned.c.ticket_id == Ticket.id)
-                 .outerjoin(Agent, Agent.id == Ticket.assignee_id)
+        query = (select(Ticket, last.agent_id, Agent.name, spells.c.at, lowest.c.score, reviewed)
+                 .join(spells, spells.c.ticket_id == Ticket.id)
+                 .join(last, last.id == spells.c.last)
+                 .outerjoin(Agent, Agent.id == last.agent_id)
                  .outerjoin(lowest, lowest.c.ticket_id == Ticket.id)
-                 .where(Ticket.status == "resolved", Ticket.assignee_id.is_not(None),
-                        Ticket.resolved_at >= utc(since), Ticket.resolved_at < utc(until))
+                 .where(Ticket.status == "resolved", Ticket.resolved_at >= utc(since), Ticket.resolved_at < utc(until))
                  .order_by(Ticket.resolved_at, Ticket.id))
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return [HandledTicket(
-            ticket_id=t.id, number=t.number or "", conversation_id=t.conversation_id, agent_id=str(t.assignee_id),
+            ticket_id=t.id, number=t.number or "", conversation_id=t.conversation_id, agent_id=agent_id,
             agent_name=name, category=t.category, summary=t.summary, resolution=t.resolution,
             handle_seconds=max(0.0, (t.resolved_at - utc(assigned)).total_seconds()), resolved_at=t.resolved_at,
             lowest_rating=score, reviewed=bool(was_reviewed))
-            for t, name, assigned, score, was_reviewed in rows]
+            for t, agent_id, name, assigned, score, was_reviewed in rows]
+
+    async def last_agent(self, ticket_id: int) -> str | None:
+        """The agent who had the ticket last (its assignee, or after closing the last one assigned), or None."""
+        query = (select(TicketAssignment.agent_id).where(TicketAssignment.ticket_id == ticket_id)
+                 .order_by(TicketAssignment.id.desc()).limit(1))
+        async with self._sessions() as session:
+            return await session.scalar(query)
 
     async def save_review(self, ticket_id: int, reviewer_id: str, *, agent_id: str | None, scorecard: dict[str, Any],
                           total: float | None, critical_failed: Sequence[str], notes: str,
