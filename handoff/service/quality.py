@@ -202,6 +202,8 @@ class Quality:
     async def reviews(self, principal: Principal, *, agent_id: str | None = None, since: str | None = None,
                       until: str | None = None) -> list[dict[str, Any]]:
         """Reviews of conversations closed in the period, of one agent or all (an agent: their own)."""
+        if not storable(agent_id):
+            raise BadRequest("A filter cannot contain a NUL character.")
         agent_id = self._own_agent(principal, agent_id or None)
         start, end = period(since, until, self._clock())
         found = await self._log.qa.reviews(agent_id=agent_id, since=start, until=end)

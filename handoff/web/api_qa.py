@@ -56,7 +56,7 @@ async def sample(agent: Agent, service: Service, since: str | None = None, until
     return await service.quality.sample(agent, since=since, until=until, size=size, seed=seed)
 
 
-@router.get("/api/qa/tickets/{ticket_id}", responses=errors(401, 403, 404))
+@router.get("/api/qa/tickets/{ticket_id}", responses=errors(400, 401, 403, 404))
 async def review_ticket(ticket_id: int, agent: Agent, service: Service) -> dict[str, Any]:
     """A ticket to review: transcript, notes and history, the scorecard, its reviews and the caller's own."""
     return await service.quality.ticket(agent, ticket_id)
@@ -94,7 +94,7 @@ async def follow_ups(agent: Agent, service: Service, status: str | None = None, 
                                                         limit=limit, offset=offset)}
 
 
-@router.get("/api/followups/{follow_up_id}", responses=errors(401, 403, 404))
+@router.get("/api/followups/{follow_up_id}", responses=errors(400, 401, 403, 404))
 async def follow_up(follow_up_id: int, agent: Agent, service: Service) -> dict[str, Any]:
     """One item with the feedback that opened it, its notes, and its conversation's and ticket's ids."""
     return await service.follow_ups.get(agent, follow_up_id)
@@ -115,6 +115,6 @@ async def close(follow_up_id: int, body: CloseBody, agent: Agent, service: Servi
     return await service.follow_ups.close(agent, follow_up_id, body.note)
 
 
-@router.post("/api/followups/{follow_up_id}/reopen", responses=errors(401, 403, 404, 409))
+@router.post("/api/followups/{follow_up_id}/reopen", responses=errors(400, 401, 403, 404, 409))
 async def reopen(follow_up_id: int, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.follow_ups.reopen(agent, follow_up_id)

@@ -57,6 +57,7 @@ async def test_api_qa_review_and_its_errors(serve: Serve, clock: FakeClock) -> N
         assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "unknown_conversation")
         assert (await client.get("/api/qa/tickets/0")).status_code == 404
         assert (await client.get("/api/qa/sample", params={"since": "soon"})).status_code == 400
+        assert (await client.get("/api/qa/reviews", params={"agent_id": "a\x00b"})).status_code == 400
         assert (await client.get("/api/qa/scores", params={"since": "2026-12-01", "until": "2026-11-01"})).status_code == 400
 
         assert (await client.get(f"/api/followups/{item}")).json()["feedback"]["comment"] == "slow"
