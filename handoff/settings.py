@@ -99,6 +99,7 @@ class HandoffSettings:
     routing_config: Path = ROOT / "handoff" / "routing.yml"
     targets_config: Path = ROOT / "handoff" / "targets.yml"
     automation_config: Path = ROOT / "handoff" / "automation.yml"
+    scorecard_config: Path = ROOT / "handoff" / "scorecard.yml"
     accept_timeout: float = 60.0
     abandon_after: float = 120.0
     agent_grace: float = 60.0
@@ -221,6 +222,7 @@ class HandoffSettings:
             targets_config=get("HANDOFF_TARGETS", d.targets_config, Path),
             alerts_config=get("HANDOFF_ALERTS", d.alerts_config, Path),
             automation_config=get("HANDOFF_AUTOMATION", d.automation_config, Path),
+            scorecard_config=get("HANDOFF_SCORECARD", d.scorecard_config, Path),
             accept_timeout=get("HANDOFF_ACCEPT_TIMEOUT", d.accept_timeout, positive),
             abandon_after=get("HANDOFF_ABANDON_AFTER", d.abandon_after, positive),
             agent_grace=get("HANDOFF_AGENT_GRACE", d.agent_grace, positive),

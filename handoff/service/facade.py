@@ -18,7 +18,9 @@
     │                               delivered, their history
     ├── automation   Automation     the supervisors' rules: on arrival, idle       (automation.py)
     │                               customers, first-response SLA, callbacks
-    └── reports      Reports        the QA metrics, today's KPIs, CSV              (reports.py)
+    ├── reports      Reports        the QA metrics, today's KPIs, CSV              (reports.py)
+    ├── quality      Quality        QA review: sample, scorecard reviews, scores    (quality.py)
+    └── follow_ups   FollowUps      follow-up items of low feedback: assign, close  (follow_ups.py)
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -45,6 +47,7 @@ from handoff.core.automation import load_rules as load_automation_rules
 from handoff.core.queue import QueueOrder
 from handoff.core.routing import Router
 from handoff.core.routing.schedule import BusinessHours
+from handoff.core.scorecard import load_scorecard
 from handoff.core.targets import load_targets
 from handoff.service.accounts import Accounts
 from handoff.service.alerts import Alerts
@@ -57,8 +60,10 @@ from handoff.service.desk import Desk
 from handoff.service.dispatch import Dispatch
 from handoff.service.escalation import Escalation
 from handoff.service.feedback import CustomerFeedback
+from handoff.service.follow_ups import FollowUps
 from handoff.service.helpdesk import Helpdesk
 from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
+from handoff.service.quality import Quality
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
 from handoff.service.reports import Reports
@@ -101,6 +106,8 @@ class HandoffService:
                                        self.customers, clock)
         self.alerts = Alerts(settings, store, log, self.targets, load_alert_rules(settings.alerts_config), clock)
         self.reports = Reports(log, self.targets, hours.tz, clock)
+        self.quality = Quality(log, load_scorecard(settings.scorecard_config), clock)  # HANDOFF_SCORECARD
+        self.follow_ups = FollowUps(log, clock)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()

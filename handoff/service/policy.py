@@ -52,6 +52,9 @@ class Action(StrEnum):
     READ_FEEDBACK = "read_feedback"
     READ_AUTOMATION = "read_automation"
     READ_REPORTS = "read_reports"
+    QA_REVIEW = "qa_review"
+    QA_SCORES = "qa_scores"
+    FOLLOW_UPS = "follow_ups"
 
 
 class Scope(StrEnum):
@@ -128,6 +131,14 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
     Action.READ_REPORTS: _rule("`GET /api/reports/summary`, `.../timeseries`, `.../today`, `.../export.csv`: the "
                                "QA metrics of a period, today's KPIs against the targets", NONE, ALL, ALL,
                                "Only supervisors and admins see the reports."),
+    Action.QA_REVIEW: _rule("`GET /api/qa/sample`, `GET /api/qa/tickets/{id}`, `PUT /api/qa/tickets/{id}/review`: "
+                            "draw a review sample, read a conversation with its reviews, score it (never one's own "
+                            "conversation)", NONE, ALL, ALL, "Only supervisors review conversations."),
+    Action.QA_SCORES: _rule("`GET /api/qa/scorecard`, `GET /api/qa/scores`, `GET /api/qa/reviews`: the scorecard, "
+                            "the scores per agent and the reviews (an agent's: their own)", OWN, ALL, ALL,
+                            "You may see your own reviews only."),
+    Action.FOLLOW_UPS: _rule("`/api/followups...`: list and read follow-up items with their feedback, assign, "
+                             "note, close, reopen them", NONE, ALL, ALL, "Only supervisors handle follow-ups."),
 })
 
 

@@ -36,6 +36,7 @@ from handoff.adapters.tickets import (
 )
 from handoff.adapters.tickets.automation import Candidate as AutomationCandidate
 from handoff.adapters.tickets.feedback import Verdict, citation_of, request_of
+from handoff.adapters.tickets.quality import HandledTicket, ReviewView
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
@@ -43,6 +44,7 @@ __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "
            "citation_of", "request_of"]
 __all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
 __all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
+__all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""

@@ -45,6 +45,7 @@ from handoff.web import (
     api_board,
     api_customers,
     api_feedback,
+    api_qa,
     api_reports,
 )
 from handoff.web.guards import BodyLimit
@@ -133,6 +134,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_feedback.router)
     app.include_router(api_automation.router)
     app.include_router(api_reports.router)
+    app.include_router(api_qa.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

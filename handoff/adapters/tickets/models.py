@@ -274,6 +274,57 @@ class FollowUp(Base):
 # ---- QA review: scorecards' reviews -----------------------------------------------------------------------
 
 
+class QaReview(Base):
+    """A reviewer's scoring of one ticket's conversation against the scorecard (one per reviewer and ticket; an
+    edit replaces it). ``agent_id``: the agent reviewed (the ticket's assignee when it was scored);
+    ``scorecard``: the card's version and criteria as scored with; ``total``: percent (None: every criterion
+    N/A); ``critical_failed``: the critical criteria at the bottom of their scale (the total is then 0)."""
+
+    __tablename__ = "qa_reviews"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "reviewer_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    scorecard_version: Mapped[str] = mapped_column(String(64))
+    scorecard: Mapped[dict[str, Any]]
+    total: Mapped[float | None] = mapped_column(Float)
+    critical_failed: Mapped[list[Any]]
+    notes: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class QaScore(Base):
+    """One criterion's score in a review (``score`` None: not applicable), with the reviewer's comment."""
+
+    __tablename__ = "qa_scores"
+    __table_args__ = (UniqueConstraint("review_id", "criterion"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("qa_reviews.id", ondelete="CASCADE"))
+    criterion: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text)
+
+
+class FollowUpNote(Base):
+    """A note a supervisor left on a follow-up item while handling it (its history, oldest first)."""
+
+    __tablename__ = "follow_up_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    follow_up_id: Mapped[int] = mapped_column(ForeignKey("follow_ups.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 # ---- alerts: their history --------------------------------------------------------------------------------
 
 

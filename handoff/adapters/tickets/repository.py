@@ -20,6 +20,8 @@ session factory:
   follow-up items they open;
 - ``automation`` (:class:`~handoff.adapters.tickets.automation.AutomationBook`): what the automation rules
   did, the tickets they look at, callbacks marked as made.
+- ``qa`` (:class:`~handoff.adapters.tickets.quality.QaBook`): what QA samples, reviews and their scores,
+  follow-up items' handling.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -41,6 +43,7 @@ from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
 from handoff.adapters.tickets.privacy import CustomerRecords
+from handoff.adapters.tickets.quality import QaBook
 from handoff.adapters.tickets.supervision import SupervisionBook
 from handoff.adapters.tickets.ticketing import TicketBook
 
@@ -68,6 +71,7 @@ class TicketLog:
         self.alert_measures = AlertMeasures(sessions)
         self.feedback = FeedbackBook(sessions)
         self.automation = AutomationBook(sessions)
+        self.qa = QaBook(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

@@ -92,11 +92,49 @@ def _feedback_down() -> None:
 
 
 def _qa_up() -> None:
-    pass
+    op.create_table(
+        "qa_reviews",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("ticket_id", sa.Integer(), sa.ForeignKey("tickets.id"), nullable=False),
+        sa.Column("conversation_id", sa.String(64), sa.ForeignKey("conversations.id"), nullable=False),
+        sa.Column("agent_id", sa.String(64), sa.ForeignKey("agents.id"), nullable=True),
+        sa.Column("reviewer_id", sa.String(64), sa.ForeignKey("agents.id"), nullable=False),
+        sa.Column("scorecard_version", sa.String(64), nullable=False),
+        sa.Column("scorecard", sa.JSON(), nullable=False),
+        sa.Column("total", sa.Float(), nullable=True),
+        sa.Column("critical_failed", sa.JSON(), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("ticket_id", "reviewer_id"),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_qa_reviews_ticket_id", "qa_reviews", ["ticket_id"])
+    op.create_index("ix_qa_reviews_agent_id", "qa_reviews", ["agent_id"])
+    op.create_table(
+        "qa_scores",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("review_id", sa.Integer(), sa.ForeignKey("qa_reviews.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("criterion", sa.String(64), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.UniqueConstraint("review_id", "criterion"),
+    )
+    op.create_table(
+        "follow_up_notes",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("follow_up_id", sa.Integer(), sa.ForeignKey("follow_ups.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("author_id", sa.String(64), sa.ForeignKey("agents.id"), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_follow_up_notes_follow_up_id", "follow_up_notes", ["follow_up_id"])
 
 
 def _qa_down() -> None:
-    pass
+    op.drop_table("follow_up_notes")
+    op.drop_table("qa_scores")
+    op.drop_table("qa_reviews")
 
 
 # ---- alerts: their history --------------------------------------------------------------------------------
