@@ -78,6 +78,11 @@ class HandoffSettings:
             address in (None: the connection's own address).
         customer_token_ttl: seconds a customer's token opens their conversation.
         retention_days: transcripts and customers older than this are deleted (docs/security.md).
+        insights_encoder: the ONNX export of the sentence encoder the topics are found with (docs/insights.md).
+        insights_min_similarity: how cosine-similar a new hand-off's words must be to a topic mapped to a
+            category for routing to take that category (and a topic to last week's to count as the same).
+        insights_topics: at most this many topics a period.
+        insights_hour: the hour (UTC) of the daily topics run.
     """
 
     host: str = "127.0.0.1"
@@ -119,6 +124,10 @@ class HandoffSettings:
     idle_ttl: float = 86400.0
     customer_token_ttl: float = 30 * 86400.0
     retention_days: int = 730
+    insights_encoder: Path = ROOT / "models" / "encoder"
+    insights_min_similarity: float = 0.6
+    insights_topics: int = 20
+    insights_hour: int = 3
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -174,13 +183,33 @@ class HandoffSettings:
                 raise ValueError("it must be a positive whole number")
             return value
 
+        def similarity(raw: str) -> float:
+            value = float(raw)
+            if not 0 < value <= 1:
+                raise ValueError("a cosine similarity between 0 (excluded) and 1")
+            return value
+
+        def topic_count(raw: str) -> int:
+            value = int(raw)
+            if value < 2:
+                raise ValueError("at least 2 topics")
+            return value
+
+        def hour(raw: str) -> int:
+            value = int(raw)
+            if not 0 <= value < 24:
+                raise ValueError("an hour is between 0 and 23")
+            return value
+
         # the settings whose variable is HANDOFF_ and the field's name in capitals, with how each is read
         parsers: dict[str, Callable[[str], object]] = {
             "conversations_per_minute": count, "messages_per_minute": count, "client_ip_header": str,
             "max_customer_sockets": count, "max_agent_sockets": count, "typing_interval": positive,
             "max_body_bytes": count, "max_frame_bytes": count, "max_connections": count,
             "keepalive_timeout": positive, "header_timeout": positive, "ended_ttl": positive, "idle_ttl": positive,
-            "customer_token_ttl": positive, "retention_days": count}
+            "customer_token_ttl": positive, "retention_days": count,
+            "insights_encoder": Path, "insights_min_similarity": similarity, "insights_topics": topic_count,
+            "insights_hour": hour}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)

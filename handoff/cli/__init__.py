@@ -10,6 +10,7 @@
     python -m handoff customer export --email jo@example.com   # or --conversation-id, --external-id
     python -m handoff customer delete --external-id 4711
     python -m handoff retention                  # delete what is older than HANDOFF_RETENTION_DAYS now
+    python -m handoff topics --week 2026-W49     # what sent customers to a person that week (docs/insights.md)
 
 Settings come from the environment (README, "Configuration"); a bad value stops with a sentence naming it.
 """
@@ -23,7 +24,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from handoff.cli import customers
+from handoff.cli import customers, topics
 from handoff.core.errors import HandoffError
 from handoff.settings import HandoffSettings
 from handoff.web.server import RedactSecrets
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_parser = sub.add_parser("seed", help="load demo agents, customers and canned responses (once)")
     seed_parser.add_argument("folder", type=Path, nargs="?", default=Path("data/demo"))
     customers.add_parsers(sub)
+    topics.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
         settings = HandoffSettings.from_env()
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(list_agents(settings))
         elif args.command in ("customer", "retention"):
             asyncio.run(customers.run(settings, args))
+        elif args.command == "topics":
+            asyncio.run(topics.run(settings, args))
         elif args.command == "seed":
             import os
 

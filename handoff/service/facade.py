@@ -16,6 +16,8 @@
                      Changes        what a state change records and announces      (changes.py)
                      Relay          messages into the log and onto the bus         (relay.py)
                      Recovery       the live store rebuilt from the ticket log     (recovery.py)
+    insights     Insights       sentiment trends, what sent customers to a      (insights.py)
+                                person (topics); TopicMap: routing's category
 
 Who may do what is one table, :mod:`handoff.service.policy`, which every part asks before it reads or acts
 for a signed-in person.
@@ -45,7 +47,8 @@ from handoff.service.desk import Desk
 from handoff.service.dispatch import Dispatch
 from handoff.service.escalation import Escalation
 from handoff.service.helpdesk import Helpdesk
-from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
+from handoff.service.insights import Insights, TopicMap
+from handoff.service.ports import Bot, Clock, Knowledge, SentenceEncoder, Sentiment, Store, TicketLog
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
@@ -67,13 +70,18 @@ class HandoffService:
         board = Board(settings, store, log, relay, self._recovery)
         changes = Changes(store, log, bot, relay, board, clock)
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
-        escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock)
+        encoder = SentenceEncoder(settings.insights_encoder)  # loaded on first use only
+        topic_map = TopicMap(log, encoder, settings.insights_min_similarity, clock)
+        escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock,
+                                topic_map=topic_map)
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock)
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
         self.helpdesk = Helpdesk(log)
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
         self.board = board
+        self.insights = Insights(settings, store, log, self.customers, self.desk, Sentiment(), encoder, topic_map,
+                                 clock)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()
@@ -102,6 +110,7 @@ class HandoffService:
             await self._replay()
         await self._dispatch.sweep()
         await self.data.retention_if_due()
+        await self.insights.run_if_due()
 
     async def _replay(self) -> None:
         """The bot's turn on each customer message it never answered (each once, across instances); those
@@ -144,6 +153,7 @@ class HandoffService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         self.accounts.close()
+        await self.insights.close()
         await self._bot.close()
         await self._store.close()
         await self._log.close()

@@ -47,6 +47,8 @@ class Action(StrEnum):
     EDIT_TICKET = "edit_ticket"
     MANAGE_ACCOUNTS = "manage_accounts"
     MANAGE_CUSTOMER_DATA = "manage_customer_data"
+    READ_SENTIMENT = "read_sentiment"
+    READ_INSIGHTS = "read_insights"
 
 
 class Scope(StrEnum):
@@ -107,6 +109,12 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                        "`/api/admin/conversations/{id}/revoke-token`, `/api/admin/retention`: a "
                                        "customer's data exported or deleted, a link revoked, retention run now",
                                        NONE, NONE, ALL, "Only an admin manages customers' data."),
+    Action.READ_SENTIMENT: _rule("`GET /api/insights/conversations/{id}/sentiment`: each customer message's "
+                                 "sentiment and the conversation's trend", OWN, ALL, ALL,
+                                 "This conversation is not one of yours."),
+    Action.READ_INSIGHTS: _rule("`GET /api/insights/topics`, `POST /api/insights/topics/refresh`: what sent "
+                                "customers to a person, by week", NONE, ALL, ALL,
+                                "Only supervisors and admins see the insights."),
 })
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from handoff.adapters.store.base import Event, Handler, Subscription
+from handoff.adapters.text_models import SentenceEncoder, Sentiment
 from handoff.adapters.tickets import (
     AgentAccount,
     ConversationView,
@@ -33,10 +34,12 @@ from handoff.adapters.tickets import (
     TransitionNote,
     TransitionView,
 )
+from handoff.adapters.tickets.analytics import StoredRun, StoredTopic
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
-           "MessageView", "Store", "Subscription", "TicketLog", "TransitionNote", "TransitionView"]
+           "MessageView", "SentenceEncoder", "Sentiment", "Store", "StoredRun", "StoredTopic", "Subscription",
+           "TicketLog", "TransitionNote", "TransitionView"]
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""

@@ -37,7 +37,7 @@ from handoff.core.errors import (
 from handoff.service import HandoffService
 from handoff.service.wiring import open_service
 from handoff.settings import HandoffSettings
-from handoff.web import api_admin, api_agents, api_customers
+from handoff.web import api_admin, api_agents, api_customers, api_insights
 from handoff.web.guards import BodyLimit
 
 logger = logging.getLogger(__name__)
@@ -119,6 +119,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_customers.router)
     app.include_router(api_agents.router)
     app.include_router(api_admin.router)
+    app.include_router(api_insights.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

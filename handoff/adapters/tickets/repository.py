@@ -11,7 +11,9 @@ session factory:
   responses;
 - ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): figures over the tickets;
 - ``customers`` (:class:`~handoff.adapters.tickets.privacy.CustomerRecords`): a customer's data as a whole
-  (find, export, erase) and the retention sweep.
+  (find, export, erase) and the retention sweep;
+- ``analytics`` (:class:`~handoff.adapters.tickets.analytics.AnalyticsBook`): the customers' words behind
+  hand-offs and low ratings, and the topics found in them.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -24,6 +26,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from handoff.adapters.tickets.analytics import AnalyticsBook
 from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
 from handoff.adapters.tickets.kpis import KpiBook
@@ -51,6 +54,7 @@ class TicketLog:
         self.people = PeopleBook(sessions)
         self.kpis = KpiBook(sessions)
         self.customers = CustomerRecords(sessions)
+        self.analytics = AnalyticsBook(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:
