@@ -80,12 +80,13 @@ def unit(vectors: Vectors) -> Vectors:
 
 def cluster(vectors: Vectors, max_topics: int, seed: int = 0) -> npt.NDArray[np.int_]:
     """A cluster number for each vector: k-means with the k of the best cosine silhouette in
-    ``2 .. min(max_topics, n // 3)``; all zeros for fewer than :data:`MIN_TEXTS` vectors."""
+    ``2 .. min(max_topics, n // 3, distinct vectors)``; all zeros for fewer than :data:`MIN_TEXTS` vectors."""
     n = len(vectors)
-    top = min(max_topics, n // 3)
+    data = unit(vectors)
+    distinct = len(np.unique(np.round(data, 5), axis=0))  # the same text twice is one point
+    top = min(max_topics, n // 3, distinct)
     if n < MIN_TEXTS or top < 2:
         return np.zeros(n, dtype=np.int_)
-    data = unit(vectors)
     best: tuple[float, npt.NDArray[np.int_]] | None = None
     for k in range(2, top + 1):
         labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(data)

@@ -52,6 +52,9 @@ def test_topics_of_few_texts_are_one_and_of_none_are_none(encoder: SentenceEncod
     texts = ["refund please", "where is my refund", "refund not paid"]
     (only,) = find_topics(texts, encoder.encode(texts))
     assert only.members == (0, 1, 2) and "refund" in only.keywords
+    same = ["a person please"] * 7 + ["my refund is late"]  # seven times one text is one point: no more than 2
+    assert [len(t.members) for t in find_topics(same, encoder.encode(same))] == [7, 1]
+    assert [len(t.members) for t in find_topics(same[:7], encoder.encode(same[:7]))] == [7]
     assert find_topics([], np.zeros((0, 384), np.float32)) == []
     with pytest.raises(ValueError):
         find_topics(["a"], np.zeros((2, 384), np.float32))
