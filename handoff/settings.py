@@ -125,7 +125,7 @@ class HandoffSettings:
     customer_token_ttl: float = 30 * 86400.0
     retention_days: int = 730
     insights_encoder: Path = ROOT / "models" / "encoder"
-    insights_min_similarity: float = 0.6
+    insights_min_similarity: float = 0.7
     insights_topics: int = 20
     insights_hour: int = 3
 

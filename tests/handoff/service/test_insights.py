@@ -98,7 +98,10 @@ async def test_a_mapped_topic_gives_a_new_hand_off_its_category(world: tuple[Han
         await hand_off(service, rasa, text, "shipping")
     await service.insights.refresh(SUPERVISOR)
 
-    refund = await hand_off(service, rasa, "I returned the sofa a month ago and my refund still has not come", None)
+    refund = await hand_off(service, rasa, "Where is my refund? I returned the sofa weeks ago and nothing came back",
+                            None)
+    loose = await hand_off(service, rasa, "I returned the sofa a month ago and my refund still has not come",
+                           None)  # 0.66 similar to the refunds' centroid: under HANDOFF_INSIGHTS_MIN_SIMILARITY
     parcel = await hand_off(service, rasa, "The parcel with my shoes is lost, tracking stopped days ago", None)
     unrelated = await hand_off(service, rasa, "Do you sell gift cards for birthdays", None)
     told = await hand_off(service, rasa, "Where is my refund for the returned mug?", "orders")
@@ -106,6 +109,7 @@ async def test_a_mapped_topic_gives_a_new_hand_off_its_category(world: tuple[Han
     assert (await refund.record()).category == "payments"
     assert (await parcel.record()).category == "shipping"
     assert (await unrelated.record()).category is None  # near no topic
+    assert (await loose.record()).category is None
     assert (await told.record()).category == "orders"  # the bot's category stands
     ticket = await service.helpdesk.ticket(SUPERVISOR, int((await refund.record()).ticket_id or 0))
     assert ticket["category"] == "payments"
