@@ -11,6 +11,7 @@
     python -m handoff customer delete --external-id 4711
     python -m handoff retention                  # delete what is older than HANDOFF_RETENTION_DAYS now
     python -m handoff report --since 2026-11-01 --until 2026-12-01 --by agent --bucket week   # QA metrics
+    python -m handoff topics --week 2026-W49     # what sent customers to a person that week (docs/insights.md)
 
 Settings come from the environment (README, "Configuration"); a bad value stops with a sentence naming it.
 """
@@ -24,7 +25,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from handoff.cli import customers, reports
+from handoff.cli import customers, reports, topics
 from handoff.core.errors import HandoffError
 from handoff.settings import HandoffSettings
 from handoff.web.server import RedactSecrets
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_parser.add_argument("folder", type=Path, nargs="?", default=Path("data/demo"))
     customers.add_parsers(sub)
     reports.add_parsers(sub)
+    topics.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
         settings = HandoffSettings.from_env()
@@ -100,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(customers.run(settings, args))
         elif args.command == "report":
             asyncio.run(reports.run(settings, args))
+        elif args.command == "topics":
+            asyncio.run(topics.run(settings, args))
         elif args.command == "seed":
             import os
 

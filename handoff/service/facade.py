@@ -20,7 +20,9 @@
     │                               customers, first-response SLA, callbacks
     ├── reports      Reports        the QA metrics, today's KPIs, CSV              (reports.py)
     ├── quality      Quality        QA review: sample, scorecard reviews, scores    (quality.py)
-    └── follow_ups   FollowUps      follow-up items of low feedback: assign, close  (follow_ups.py)
+    ├── follow_ups   FollowUps      follow-up items of low feedback: assign, close  (follow_ups.py)
+    └── insights     Insights       sentiment trends, what sent customers to a      (insights.py)
+                                    person (topics); TopicMap: routing's category
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -62,7 +64,8 @@ from handoff.service.escalation import Escalation
 from handoff.service.feedback import CustomerFeedback
 from handoff.service.follow_ups import FollowUps
 from handoff.service.helpdesk import Helpdesk
-from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
+from handoff.service.insights import Insights, TopicMap
+from handoff.service.ports import Bot, Clock, Knowledge, SentenceEncoder, Sentiment, Store, TicketLog
 from handoff.service.quality import Quality
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
@@ -88,12 +91,14 @@ class HandoffService:
         changes = Changes(store, log, bot, relay, board, clock)
         self.feedback = CustomerFeedback(settings, store, log, bot, relay, board, clock)
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
+        encoder = SentenceEncoder(settings.insights_encoder)  # loaded on first use only
+        topic_map = TopicMap(log, encoder, settings.insights_min_similarity, clock)
         self.automation = Automation(load_automation_rules(settings.automation_config,
                                                            self.targets.first_response_seconds),
                                      self.targets, store, log, board, changes, self._dispatch,
                                      queue_order or QueueOrder(), clock)
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock,
-                                self.automation)
+                                self.automation, topic_map=topic_map)
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
                                        feedback=self.feedback)
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
@@ -108,6 +113,8 @@ class HandoffService:
         self.reports = Reports(log, self.targets, hours.tz, clock)
         self.quality = Quality(log, load_scorecard(settings.scorecard_config), clock)  # HANDOFF_SCORECARD
         self.follow_ups = FollowUps(log, clock)
+        self.insights = Insights(settings, store, log, self.customers, self.desk, Sentiment(), encoder, topic_map,
+                                 clock)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()
@@ -141,6 +148,7 @@ class HandoffService:
         await self.data.retention_if_due()
         await self.alerts.tick()
         await self.feedback.sweep()
+        await self.insights.run_if_due()
 
     async def _replay(self) -> None:
         """The bot's turn on each customer message it never answered (each once, across instances); those
@@ -184,6 +192,7 @@ class HandoffService:
                 await self._sweeper
         self.accounts.close()
         await self.alerts.close()
+        await self.insights.close()
         await self._bot.close()
         await self._store.close()
         await self._log.close()

@@ -55,6 +55,8 @@ class Action(StrEnum):
     QA_REVIEW = "qa_review"
     QA_SCORES = "qa_scores"
     FOLLOW_UPS = "follow_ups"
+    READ_SENTIMENT = "read_sentiment"
+    READ_INSIGHTS = "read_insights"
 
 
 class Scope(StrEnum):
@@ -139,6 +141,12 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                             "You may see your own reviews only."),
     Action.FOLLOW_UPS: _rule("`/api/followups...`: list and read follow-up items with their feedback, assign, "
                              "note, close, reopen them", NONE, ALL, ALL, "Only supervisors handle follow-ups."),
+    Action.READ_SENTIMENT: _rule("`GET /api/insights/conversations/{id}/sentiment`: each customer message's "
+                                 "sentiment and the conversation's trend", OWN, ALL, ALL,
+                                 "This conversation is not one of yours."),
+    Action.READ_INSIGHTS: _rule("`GET /api/insights/topics`, `POST /api/insights/topics/refresh`: what sent "
+                                "customers to a person, by week", NONE, ALL, ALL,
+                                "Only supervisors and admins see the insights."),
 })
 
 

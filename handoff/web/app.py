@@ -45,6 +45,7 @@ from handoff.web import (
     api_board,
     api_customers,
     api_feedback,
+    api_insights,
     api_qa,
     api_reports,
 )
@@ -135,6 +136,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_automation.router)
     app.include_router(api_reports.router)
     app.include_router(api_qa.router)
+    app.include_router(api_insights.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

@@ -407,5 +407,41 @@ class AutomationEvent(Base):
 # ---- analytics: sentiment, topics -------------------------------------------------------------------------
 
 
+class TopicRun(Base):
+    """One run of the topics job over a period (``[period_start, period_end)``, a week for the console): how
+    many texts it clustered, when. A later run over the same period replaces it."""
+
+    __tablename__ = "topic_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period_start: Mapped[datetime] = mapped_column(index=True)
+    period_end: Mapped[datetime]
+    texts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class TopicRow(Base):
+    """A topic of a run: its label and distinctive words, how many texts it holds and how many of them were
+    rated low, the ticket category it stands for when one dominates (else None), its centroid (the unit mean
+    of its texts' sentence vectors: routing compares new hand-offs with it) and a few example texts
+    (``[{"conversation_id", "text"}]``, nearest the centroid first)."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("topic_runs.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(255))
+    keywords: Mapped[list[Any]]
+    size: Mapped[int] = mapped_column(Integer)
+    handed_off: Mapped[int] = mapped_column(Integer)
+    low_rated: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(64))
+    category_share: Mapped[float] = mapped_column(Float)
+    category_tickets: Mapped[int] = mapped_column(Integer)
+    centroid: Mapped[list[Any]]
+    examples: Mapped[list[Any]]
+
+
 # ---- reports: indexes (declared on the tables above where they belong) -------------------------------------
 # conversations.created_at (ix_conversations_created_at): the containment and hand-off rates of a period.

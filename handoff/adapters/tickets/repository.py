@@ -22,6 +22,8 @@ session factory:
   did, the tickets they look at, callbacks marked as made.
 - ``qa`` (:class:`~handoff.adapters.tickets.quality.QaBook`): what QA samples, reviews and their scores,
   follow-up items' handling.
+- ``analytics`` (:class:`~handoff.adapters.tickets.analytics.AnalyticsBook`): the customers' words behind
+  hand-offs and low ratings, and the topics found in them.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -35,6 +37,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from handoff.adapters.tickets.alerts import AlertBook, AlertMeasures
+from handoff.adapters.tickets.analytics import AnalyticsBook
 from handoff.adapters.tickets.automation import AutomationBook
 from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
@@ -72,6 +75,7 @@ class TicketLog:
         self.feedback = FeedbackBook(sessions)
         self.automation = AutomationBook(sessions)
         self.qa = QaBook(sessions)
+        self.analytics = AnalyticsBook(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

@@ -218,11 +218,37 @@ def _automation_down() -> None:
 
 
 def _analytics_up() -> None:
-    pass
+    op.create_table(
+        "topic_runs",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("texts", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_topic_runs_period_start", "topic_runs", ["period_start"])
+    op.create_table(
+        "topics",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer(), sa.ForeignKey("topic_runs.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(255), nullable=False),
+        sa.Column("keywords", sa.JSON(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("handed_off", sa.Integer(), nullable=False),
+        sa.Column("low_rated", sa.Integer(), nullable=False),
+        sa.Column("category", sa.String(64), nullable=True),
+        sa.Column("category_share", sa.Float(), nullable=False),
+        sa.Column("category_tickets", sa.Integer(), nullable=False),
+        sa.Column("centroid", sa.JSON(), nullable=False),
+        sa.Column("examples", sa.JSON(), nullable=False),
+    )
+    op.create_index("ix_topics_run_id", "topics", ["run_id"])
 
 
 def _analytics_down() -> None:
-    pass
+    op.drop_table("topics")
+    op.drop_table("topic_runs")
 
 
 # ---- reports: the indexes the QA metrics need at scale ----------------------------------------------------
