@@ -19,12 +19,26 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.adapters.tickets.database import Repository, utc
 from handoff.adapters.tickets.models import Conversation, Feedback, Message, Ticket, TopicRow, TopicRun
 
 LOW_RATING = 2
 """A ``csat`` rating (1-5) of this or less is a low one."""
+
+
+async def forget_examples(session: AsyncSession, conversations: Sequence[str]) -> None:
+    """Remove from every stored topic the examples taken from ``conversations`` (their customer's words): called
+    when a customer's data is erased and when retention deletes conversations, in the same transaction. A
+    year's topics are a few hundred rows, read whole."""
+    gone = set(conversations)
+    if not gone:
+        return
+    for row in await session.scalars(select(TopicRow)):
+        kept = [e for e in row.examples if e.get("conversation_id") not in gone]
+        if len(kept) != len(row.examples):
+            row.examples = kept
 
 
 @dataclass

@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from handoff.adapters.tickets.analytics import forget_examples
 from handoff.adapters.tickets.database import Repository, utc
 from handoff.adapters.tickets.models import (
     Conversation,
@@ -91,6 +92,7 @@ class CustomerRecords(Repository):
             await session.execute(delete(Note).where(Note.ticket_id.in_(tickets)))
             for statement in qa_erasures(conversations):
                 await session.execute(statement)
+            await forget_examples(session, ids)
             await session.execute(update(Ticket).where(Ticket.customer_id == customer_id).values(
                 summary="", request=None, callback=None, tags=[]))
             await session.execute(update(Customer).where(Customer.id == customer_id).values(
@@ -118,6 +120,7 @@ class CustomerRecords(Repository):
                               delete(Transition).where(Transition.conversation_id.in_(old))]
                 for statement in statements:  # children first: the foreign keys hold at every step
                     await session.execute(statement)
+                await forget_examples(session, ids)
                 await session.execute(delete(Conversation).where(Conversation.updated_at < moment))
             unused = select(Customer.id).where(
                 Customer.created_at < moment,

@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from handoff.adapters.tickets import TicketLog
-from handoff.adapters.tickets.models import Feedback
+from handoff.adapters.tickets.models import Feedback, TopicRow
 from handoff.core.errors import BadRequest, NotAllowed
 from handoff.core.model import AgentId, Role
 from handoff.service import HandoffService
@@ -165,3 +165,28 @@ async def test_a_conversations_sentiment_trend(world: tuple[HandoffService, Tick
     assert result["direction"] == "improving" and len(result["smoothed"]) == 4
     with pytest.raises(NotAllowed):  # not assigned to grace, nor worked on by her
         await service.insights.sentiment(AGENT, customer.conversation_id)
+
+
+async def stored_example_conversations(log: TicketLog) -> set[str]:
+    async with log.engine.connect() as connection:
+        rows = (await connection.execute(select(TopicRow.examples))).scalars().all()
+    return {example["conversation_id"] for examples in rows for example in examples}
+
+
+async def test_erasure_and_retention_take_the_customers_words_out_of_stored_topics(
+        world: tuple[HandoffService, TicketLog], rasa: FakeRasa, clock: FakeClock) -> None:
+    service, log = world
+    customers = [await hand_off(service, rasa, text, "payments") for text in REFUNDS]
+    customers += [await hand_off(service, rasa, text, "shipping") for text in PARCELS]
+    await service.insights.refresh(SUPERVISOR)
+    kept = await stored_example_conversations(log)
+    assert len(kept) == 6  # three examples a topic
+    erased, *others = [c for c in customers if c.conversation_id in kept]
+
+    await log.customers.erase((await erased.record()).customer_id)
+    assert await stored_example_conversations(log) == kept - {erased.conversation_id}
+
+    clock.advance(3600)
+    await log.customers.delete_older_than(clock())  # every conversation is older than now
+    assert await stored_example_conversations(log) == set()
+    assert len(others) == 5
