@@ -128,6 +128,7 @@ bench: models
 	$(APP) scripts/bench.py
 	scripts/ensure_services.sh
 	$(APP) scripts/bench_handoff.py $(HANDOFF_BENCH_ARGS)
+	$(APP) scripts/bench_reports.py
 
 clean:
 	rm -rf models/encoder models/spacy models/knowledge models/rasa build

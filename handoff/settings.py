@@ -87,6 +87,11 @@ class HandoffSettings:
             for a rating; empty: only silence does (and the bot's tracker is not read after each turn).
         metrics_token: ``HANDOFF_METRICS_TOKEN``: the bearer token ``GET /metrics`` asks for; None serves the
             metrics to loopback clients only (docs/operations-metrics.md).
+        insights_encoder: the ONNX export of the sentence encoder the topics are found with (docs/insights.md).
+        insights_min_similarity: how cosine-similar a new hand-off's words must be to a topic mapped to a
+            category for routing to take that category (and a topic to last week's to count as the same).
+        insights_topics: at most this many topics a period.
+        insights_hour: the hour (UTC) of the daily topics run.
     """
 
     host: str = "127.0.0.1"
@@ -101,6 +106,7 @@ class HandoffSettings:
     routing_config: Path = ROOT / "handoff" / "routing.yml"
     targets_config: Path = ROOT / "handoff" / "targets.yml"
     automation_config: Path = ROOT / "handoff" / "automation.yml"
+    scorecard_config: Path = ROOT / "handoff" / "scorecard.yml"
     accept_timeout: float = 60.0
     abandon_after: float = 120.0
     agent_grace: float = 60.0
@@ -141,6 +147,10 @@ class HandoffSettings:
     feedback_quiet: float = 300.0
     feedback_intents: tuple[str, ...] = ("goodbye", "thank")
     metrics_token: Secret | None = None
+    insights_encoder: Path = ROOT / "models" / "encoder"
+    insights_min_similarity: float = 0.7
+    insights_topics: int = 20
+    insights_hour: int = 3
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -196,6 +206,24 @@ class HandoffSettings:
                 raise ValueError("it must be a positive whole number")
             return value
 
+        def similarity(raw: str) -> float:
+            value = float(raw)
+            if not 0 < value <= 1:
+                raise ValueError("a cosine similarity between 0 (excluded) and 1")
+            return value
+
+        def topic_count(raw: str) -> int:
+            value = int(raw)
+            if value < 2:
+                raise ValueError("at least 2 topics")
+            return value
+
+        def hour(raw: str) -> int:
+            value = int(raw)
+            if not 0 <= value < 24:
+                raise ValueError("an hour is between 0 and 23")
+            return value
+
         # the settings whose variable is HANDOFF_ and the field's name in capitals, with how each is read
         parsers: dict[str, Callable[[str], object]] = {
             "conversations_per_minute": count, "messages_per_minute": count, "client_ip_header": str,
@@ -204,7 +232,9 @@ class HandoffSettings:
             "keepalive_timeout": positive, "header_timeout": positive, "ended_ttl": positive, "idle_ttl": positive,
             "customer_token_ttl": positive, "retention_days": count, "feedback_quiet": positive,
             "alert_interval": positive, "alert_webhook_secret": Secret, "smtp_host": str, "smtp_port": port,
-            "smtp_user": str, "smtp_password": Secret, "smtp_from": str, "smtp_starttls": boolean}
+            "smtp_user": str, "smtp_password": Secret, "smtp_from": str, "smtp_starttls": boolean,
+            "insights_encoder": Path, "insights_min_similarity": similarity, "insights_topics": topic_count,
+            "insights_hour": hour}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)
@@ -225,6 +255,7 @@ class HandoffSettings:
             targets_config=get("HANDOFF_TARGETS", d.targets_config, Path),
             alerts_config=get("HANDOFF_ALERTS", d.alerts_config, Path),
             automation_config=get("HANDOFF_AUTOMATION", d.automation_config, Path),
+            scorecard_config=get("HANDOFF_SCORECARD", d.scorecard_config, Path),
             accept_timeout=get("HANDOFF_ACCEPT_TIMEOUT", d.accept_timeout, positive),
             abandon_after=get("HANDOFF_ABANDON_AFTER", d.abandon_after, positive),
             agent_grace=get("HANDOFF_AGENT_GRACE", d.agent_grace, positive),

@@ -12,6 +12,8 @@
     python -m handoff customer export --email jo@example.com   # or --conversation-id, --external-id
     python -m handoff customer delete --external-id 4711
     python -m handoff retention                  # delete what is older than HANDOFF_RETENTION_DAYS now
+    python -m handoff report --since 2026-11-01 --until 2026-12-01 --by agent --bucket week   # QA metrics
+    python -m handoff topics --week 2026-W49     # what sent customers to a person that week (docs/insights.md)
 
 Settings come from the environment (README, "Configuration"); a bad value stops with a sentence naming it.
 """
@@ -25,7 +27,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from handoff.cli import customers
+from handoff.cli import customers, reports, topics
 from handoff.core.errors import HandoffError
 from handoff.settings import HandoffSettings
 from handoff.web.server import RedactSecrets
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--once", action="store_true", help="only into a ticket log without any conversation")
     demo.add_argument("--clear", action="store_true", help="delete the demo history instead")
     customers.add_parsers(sub)
+    reports.add_parsers(sub)
+    topics.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
         settings = HandoffSettings.from_env()
@@ -121,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(customers.run(settings, args))
         elif args.command == "demo-history":
             asyncio.run(demo_history(settings, args))
+        elif args.command == "report":
+            asyncio.run(reports.run(settings, args))
+        elif args.command == "topics":
+            asyncio.run(topics.run(settings, args))
         elif args.command == "seed":
             import os
 

@@ -1,7 +1,9 @@
 """Escalation: the bot's hand-off request (or its silence) becomes a ticket and a place in the queue.
 
 The request (schemas/handoff-request.*.json, docs/handoff-payload.md) says why and how urgent; the pure
-core turns it into a tier, a priority and a category (:mod:`handoff.core.difficulty`) and checks the move
+core turns it into a tier, a priority and a category (:mod:`handoff.core.difficulty`; when the bot did not
+know the category, the topic of past hand-offs nearest the customer's words may give it:
+:class:`~handoff.service.insights.TopicMap`, docs/insights.md) and checks the move
 (:mod:`handoff.core.transitions`). Then the ticket and the transition are written in one transaction (it is
 the escalation's latency), the store queues the conversation only if it is still the bot's, and routing
 runs at once. Out of business hours the ticket is an offline one with a promised callback instead.
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
@@ -32,6 +34,9 @@ from handoff.service.changes import Changes, log_transition, note
 from handoff.service.dispatch import Dispatch
 from handoff.service.ports import Clock, Store, TicketLog
 from handoff.service.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from handoff.service.insights import TopicMap
 
 logger = logging.getLogger(__name__)
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -76,7 +81,7 @@ class Escalation:
 
     def __init__(self, store: Store, log: TicketLog, board: Board, changes: Changes, dispatch: Dispatch,
                  hours: BusinessHours, queue_order: QueueOrder, clock: Clock, automation: Automation,
-                 telemetry: Telemetry) -> None:
+                 telemetry: Telemetry, topic_map: TopicMap | None = None) -> None:
         self._store = store
         self._log = log
         self._board = board
@@ -87,6 +92,7 @@ class Escalation:
         self._clock = clock
         self._automation = automation
         self._telemetry = telemetry
+        self._topics = topic_map
 
     async def escalate(self, conversation_id: str, request: dict[str, Any] | None, cause: Cause) -> None:
         """Open a ticket and queue the conversation (or, out of hours, make it an offline ticket)."""
@@ -106,6 +112,8 @@ class Escalation:
         category = arrival.category or category
         priority = max(priority, arrival.priority) if arrival.priority is not None else priority
         summary = (request or {}).get("summary")
+        if category is None and self._topics is not None:  # the bot did not know: the topic nearest their words
+            category = await self._topics.category(record.conversation_id, summary if isinstance(summary, str) else "")
         now = self._clock()
         now_dt = moment(now)
         common: dict[str, Any] = {"now": now_dt, "priority": priority.name.lower(), "tier": difficulty.tier,

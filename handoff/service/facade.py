@@ -16,8 +16,13 @@
     │                               reassign, escalate
     ├── alerts       Alerts         alert rules evaluated by the sweeper, notices  (alerts.py)
     │                               delivered, their history
-    └── automation   Automation     the supervisors' rules: on arrival, idle       (automation.py)
-                                    customers, first-response SLA, callbacks
+    ├── automation   Automation     the supervisors' rules: on arrival, idle       (automation.py)
+    │                               customers, first-response SLA, callbacks
+    ├── reports      Reports        the QA metrics, today's KPIs, CSV              (reports.py)
+    ├── quality      Quality        QA review: sample, scorecard reviews, scores    (quality.py)
+    ├── follow_ups   FollowUps      follow-up items of low feedback: assign, close  (follow_ups.py)
+    └── insights     Insights       sentiment trends, what sent customers to a      (insights.py)
+                                    person (topics); TopicMap: routing's category
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -45,6 +50,7 @@ from handoff.core.automation import load_rules as load_automation_rules
 from handoff.core.queue import QueueOrder
 from handoff.core.routing import Router
 from handoff.core.routing.schedule import BusinessHours
+from handoff.core.scorecard import load_scorecard
 from handoff.core.targets import load_targets
 from handoff.service.accounts import Accounts
 from handoff.service.alerts import Alerts
@@ -57,10 +63,14 @@ from handoff.service.desk import Desk
 from handoff.service.dispatch import Dispatch
 from handoff.service.escalation import Escalation
 from handoff.service.feedback import CustomerFeedback
+from handoff.service.follow_ups import FollowUps
 from handoff.service.helpdesk import Helpdesk
-from handoff.service.ports import Bot, Clock, Knowledge, Store, TicketLog
+from handoff.service.insights import Insights, TopicMap
+from handoff.service.ports import Bot, Clock, Knowledge, SentenceEncoder, Sentiment, Store, TicketLog
+from handoff.service.quality import Quality
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
+from handoff.service.reports import Reports
 from handoff.service.supervision import Supervision
 from handoff.service.telemetry import Telemetry, TimedBot
 from handoff.settings import HandoffSettings
@@ -85,12 +95,14 @@ class HandoffService:
         changes = Changes(store, log, bot, relay, board, clock)
         self.feedback = CustomerFeedback(settings, store, log, bot, relay, board, clock)
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
+        encoder = SentenceEncoder(settings.insights_encoder)  # loaded on first use only
+        topic_map = TopicMap(log, encoder, settings.insights_min_similarity, clock)
         self.automation = Automation(load_automation_rules(settings.automation_config,
                                                            self.targets.first_response_seconds),
                                      self.targets, store, log, board, changes, self._dispatch,
                                      queue_order or QueueOrder(), clock)
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock,
-                                self.automation, self.telemetry)
+                                self.automation, self.telemetry, topic_map=topic_map)
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
                                        feedback=self.feedback)
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
@@ -102,6 +114,11 @@ class HandoffService:
         self.supervision = Supervision(settings, self.targets, store, log, board, changes, self._dispatch, self.desk,
                                        self.customers, clock)
         self.alerts = Alerts(settings, store, log, self.targets, load_alert_rules(settings.alerts_config), clock)
+        self.reports = Reports(log, self.targets, hours.tz, clock)
+        self.quality = Quality(log, load_scorecard(settings.scorecard_config), clock)  # HANDOFF_SCORECARD
+        self.follow_ups = FollowUps(log, clock)
+        self.insights = Insights(settings, store, log, self.customers, self.desk, Sentiment(), encoder, topic_map,
+                                 clock)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()
@@ -135,6 +152,7 @@ class HandoffService:
         await self.data.retention_if_due()
         await self.alerts.tick()
         await self.feedback.sweep()
+        await self.insights.run_if_due()
 
     async def _replay(self) -> None:
         """The bot's turn on each customer message it never answered (each once, across instances); those
@@ -183,6 +201,7 @@ class HandoffService:
                 await self._sweeper
         self.accounts.close()
         await self.alerts.close()
+        await self.insights.close()
         await self._bot.close()
         await self._store.close()
         await self._log.close()

@@ -51,6 +51,12 @@ class Action(StrEnum):
     READ_ALERTS = "read_alerts"
     READ_FEEDBACK = "read_feedback"
     READ_AUTOMATION = "read_automation"
+    READ_REPORTS = "read_reports"
+    QA_REVIEW = "qa_review"
+    QA_SCORES = "qa_scores"
+    FOLLOW_UPS = "follow_ups"
+    READ_SENTIMENT = "read_sentiment"
+    READ_INSIGHTS = "read_insights"
 
 
 class Scope(StrEnum):
@@ -124,6 +130,23 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
     Action.READ_AUTOMATION: _rule("`GET /api/automation/rules`, `GET /api/automation/events`: the automation rules "
                                   "and what they did", NONE, ALL, ALL,
                                   "Only supervisors and admins see the automation rules."),
+    Action.READ_REPORTS: _rule("`GET /api/reports/summary`, `.../timeseries`, `.../today`, `.../export.csv`: the "
+                               "QA metrics of a period, today's KPIs against the targets", NONE, ALL, ALL,
+                               "Only supervisors and admins see the reports."),
+    Action.QA_REVIEW: _rule("`GET /api/qa/sample`, `GET /api/qa/tickets/{id}`, `PUT /api/qa/tickets/{id}/review`: "
+                            "draw a review sample, read a conversation with its reviews, score it (never one's own "
+                            "conversation)", NONE, ALL, ALL, "Only supervisors review conversations."),
+    Action.QA_SCORES: _rule("`GET /api/qa/scorecard`, `GET /api/qa/scores`, `GET /api/qa/reviews`: the scorecard, "
+                            "the scores per agent and the reviews (an agent's: their own)", OWN, ALL, ALL,
+                            "You may see your own reviews only."),
+    Action.FOLLOW_UPS: _rule("`/api/followups...`: list and read follow-up items with their feedback, assign, "
+                             "note, close, reopen them", NONE, ALL, ALL, "Only supervisors handle follow-ups."),
+    Action.READ_SENTIMENT: _rule("`GET /api/insights/conversations/{id}/sentiment`: each customer message's "
+                                 "sentiment and the conversation's trend", OWN, ALL, ALL,
+                                 "This conversation is not one of yours."),
+    Action.READ_INSIGHTS: _rule("`GET /api/insights/topics`, `POST /api/insights/topics/refresh`: what sent "
+                                "customers to a person, by week", NONE, ALL, ALL,
+                                "Only supervisors and admins see the insights."),
 })
 
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from handoff.adapters.notify import DeliveryFailed, Mail, SmtpServer, Webhooks, recipient
 from handoff.adapters.store.base import Event, Handler, Subscription
+from handoff.adapters.text_models import SentenceEncoder, Sentiment
 from handoff.adapters.tickets import (
     AgentAccount,
     ConversationView,
@@ -34,15 +35,18 @@ from handoff.adapters.tickets import (
     TransitionNote,
     TransitionView,
 )
+from handoff.adapters.tickets.analytics import StoredRun, StoredTopic
 from handoff.adapters.tickets.automation import Candidate as AutomationCandidate
 from handoff.adapters.tickets.feedback import Verdict, citation_of, request_of
+from handoff.adapters.tickets.quality import HandledTicket, ReviewView
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
-           "MessageView", "Store", "Subscription", "TicketLog", "TransitionNote", "TransitionView", "Verdict",
-           "citation_of", "request_of"]
+           "MessageView", "SentenceEncoder", "Sentiment", "Store", "StoredRun", "StoredTopic", "Subscription",
+           "TicketLog", "TransitionNote", "TransitionView", "Verdict", "citation_of", "request_of"]
 __all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
 __all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
+__all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""

@@ -45,6 +45,9 @@ from handoff.web import (
     api_board,
     api_customers,
     api_feedback,
+    api_insights,
+    api_qa,
+    api_reports,
     metrics,
 )
 from handoff.web.guards import BodyLimit
@@ -134,6 +137,9 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_feedback.router)
     app.include_router(api_automation.router)
     app.include_router(metrics.router)
+    app.include_router(api_reports.router)
+    app.include_router(api_qa.router)
+    app.include_router(api_insights.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

@@ -24,6 +24,8 @@ COMMANDS = [
     ".venv/app/bin/python scripts/bench_handoff.py --out /tmp/bench  # everything under /tmp/bench; docs/ untouched",
     ".venv/app/bin/python scripts/bench_handoff.py --report-only     # the section again from the last JSON report",
     ".venv/app/bin/python scripts/bench_handoff.py --help            # every flag",
+    '.venv/app/bin/python scripts/bench_reports.py                   # the reports on PostgreSQL: section "Reports"',
+    ".venv/app/bin/python scripts/bench_reports.py --tickets 10000 --messages 100000 --doc -   # smaller, printed only",
     "```", ""]
 
 

@@ -117,7 +117,7 @@ class Conversation(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)  # reports: the period's conversations (0005)
     updated_at: Mapped[datetime]
     erased_at: Mapped[datetime | None]  # the customer's data was erased: recovery never files it again
     tokens_revoked_at: Mapped[datetime | None]  # customers' tokens issued before this are refused
@@ -274,6 +274,57 @@ class FollowUp(Base):
 # ---- QA review: scorecards' reviews -----------------------------------------------------------------------
 
 
+class QaReview(Base):
+    """A reviewer's scoring of one ticket's conversation against the scorecard (one per reviewer and ticket; an
+    edit replaces it). ``agent_id``: the agent reviewed (the ticket's assignee when it was scored);
+    ``scorecard``: the card's version and criteria as scored with; ``total``: percent (None: every criterion
+    N/A); ``critical_failed``: the critical criteria at the bottom of their scale (the total is then 0)."""
+
+    __tablename__ = "qa_reviews"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "reviewer_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    scorecard_version: Mapped[str] = mapped_column(String(64))
+    scorecard: Mapped[dict[str, Any]]
+    total: Mapped[float | None] = mapped_column(Float)
+    critical_failed: Mapped[list[Any]]
+    notes: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class QaScore(Base):
+    """One criterion's score in a review (``score`` None: not applicable), with the reviewer's comment."""
+
+    __tablename__ = "qa_scores"
+    __table_args__ = (UniqueConstraint("review_id", "criterion"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("qa_reviews.id", ondelete="CASCADE"))
+    criterion: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text)
+
+
+class FollowUpNote(Base):
+    """A note a supervisor left on a follow-up item while handling it (its history, oldest first)."""
+
+    __tablename__ = "follow_up_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    follow_up_id: Mapped[int] = mapped_column(ForeignKey("follow_ups.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 # ---- alerts: their history --------------------------------------------------------------------------------
 
 
@@ -356,4 +407,41 @@ class AutomationEvent(Base):
 # ---- analytics: sentiment, topics -------------------------------------------------------------------------
 
 
+class TopicRun(Base):
+    """One run of the topics job over a period (``[period_start, period_end)``, a week for the console): how
+    many texts it clustered, when. A later run over the same period replaces it."""
+
+    __tablename__ = "topic_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period_start: Mapped[datetime] = mapped_column(index=True)
+    period_end: Mapped[datetime]
+    texts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class TopicRow(Base):
+    """A topic of a run: its label and distinctive words, how many texts it holds and how many of them were
+    rated low, the ticket category it stands for when one dominates (else None), its centroid (the unit mean
+    of its texts' sentence vectors: routing compares new hand-offs with it) and a few example texts
+    (``[{"conversation_id", "text"}]``, nearest the centroid first)."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("topic_runs.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(255))
+    keywords: Mapped[list[Any]]
+    size: Mapped[int] = mapped_column(Integer)
+    handed_off: Mapped[int] = mapped_column(Integer)
+    low_rated: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(64))
+    category_share: Mapped[float] = mapped_column(Float)
+    category_tickets: Mapped[int] = mapped_column(Integer)
+    centroid: Mapped[list[Any]]
+    examples: Mapped[list[Any]]
+
+
 # ---- reports: indexes (declared on the tables above where they belong) -------------------------------------
+# conversations.created_at (ix_conversations_created_at): the containment and hand-off rates of a period.

@@ -3,7 +3,9 @@
 What erasing a customer (a request to delete their data) does, in one transaction:
 
 - deleted: the messages of every conversation of theirs (the transcripts) and the agents' notes on their
-  tickets;
+  tickets, and the notes supervisors left on their follow-up items;
+- blanked: the QA reviewers' notes and comments on their conversations (they may quote the customer; the
+  scores stay);
 - blanked: on each of their tickets the summary, the bot's hand-off request (it quotes the customer), the
   callback promised out of hours (it holds their e-mail) and the tags; on their customer record the name,
   e-mail, shop id (``external_id``) and lifetime value;
@@ -16,7 +18,7 @@ What erasing a customer (a request to delete their data) does, in one transactio
 
 The retention sweep (``HANDOFF_RETENTION_DAYS``) deletes conversations not touched since the cutoff whole,
 rows included (messages, transitions, tickets with their notes and assignments, feedback and its
-follow-ups), and then the customers
+follow-ups with their notes, QA reviews with their scores), and then the customers
 created before the cutoff that have no conversation left.
 """
 
@@ -28,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from handoff.adapters.tickets.analytics import forget_examples
 from handoff.adapters.tickets.database import Repository, utc
 from handoff.adapters.tickets.models import (
     Conversation,
@@ -41,6 +44,7 @@ from handoff.adapters.tickets.models import (
     Transition,
 )
 from handoff.adapters.tickets.people import customer_view
+from handoff.adapters.tickets.quality import qa_deletions, qa_erasures
 from handoff.adapters.tickets.views import CustomerView, iso
 from handoff.core.model import ConversationId, CustomerId
 
@@ -86,6 +90,9 @@ class CustomerRecords(Repository):
                 comment=None, message_id=None))
             await session.execute(delete(Message).where(Message.conversation_id.in_(conversations)))
             await session.execute(delete(Note).where(Note.ticket_id.in_(tickets)))
+            for statement in qa_erasures(conversations):
+                await session.execute(statement)
+            await forget_examples(session, ids)
             await session.execute(update(Ticket).where(Ticket.customer_id == customer_id).values(
                 summary="", request=None, callback=None, tags=[]))
             await session.execute(update(Customer).where(Customer.id == customer_id).values(
@@ -104,7 +111,7 @@ class CustomerRecords(Repository):
         async with self._sessions.begin() as session:
             ids = [ConversationId(c) for c in await session.scalars(old)]
             if ids:
-                statements = [delete(Note).where(Note.ticket_id.in_(tickets)),
+                statements = [*qa_deletions(old), delete(Note).where(Note.ticket_id.in_(tickets)),
                               delete(TicketAssignment).where(TicketAssignment.ticket_id.in_(tickets)),
                               delete(FollowUp).where(FollowUp.conversation_id.in_(old)),
                               delete(Feedback).where(Feedback.conversation_id.in_(old)),
@@ -113,6 +120,7 @@ class CustomerRecords(Repository):
                               delete(Transition).where(Transition.conversation_id.in_(old))]
                 for statement in statements:  # children first: the foreign keys hold at every step
                     await session.execute(statement)
+                await forget_examples(session, ids)
                 await session.execute(delete(Conversation).where(Conversation.updated_at < moment))
             unused = select(Customer.id).where(
                 Customer.created_at < moment,

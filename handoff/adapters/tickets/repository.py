@@ -9,7 +9,7 @@ session factory:
 - ``tickets`` (:class:`~handoff.adapters.tickets.ticketing.TicketBook`): tickets, assignments, notes;
 - ``people`` (:class:`~handoff.adapters.tickets.people.PeopleBook`): customers, agents' accounts, canned
   responses;
-- ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): figures over the tickets;
+- ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): the facts the QA metrics are measured from;
 - ``customers`` (:class:`~handoff.adapters.tickets.privacy.CustomerRecords`): a customer's data as a whole
   (find, export, erase) and the retention sweep;
 - ``supervision`` (:class:`~handoff.adapters.tickets.supervision.SupervisionBook`): the supervisors' board
@@ -20,6 +20,10 @@ session factory:
   follow-up items they open;
 - ``automation`` (:class:`~handoff.adapters.tickets.automation.AutomationBook`): what the automation rules
   did, the tickets they look at, callbacks marked as made.
+- ``qa`` (:class:`~handoff.adapters.tickets.quality.QaBook`): what QA samples, reviews and their scores,
+  follow-up items' handling.
+- ``analytics`` (:class:`~handoff.adapters.tickets.analytics.AnalyticsBook`): the customers' words behind
+  hand-offs and low ratings, and the topics found in them.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -33,6 +37,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from handoff.adapters.tickets.alerts import AlertBook, AlertMeasures
+from handoff.adapters.tickets.analytics import AnalyticsBook
 from handoff.adapters.tickets.automation import AutomationBook
 from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
@@ -42,6 +47,7 @@ from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
 from handoff.adapters.tickets.privacy import CustomerRecords
+from handoff.adapters.tickets.quality import QaBook
 from handoff.adapters.tickets.supervision import SupervisionBook
 from handoff.adapters.tickets.ticketing import TicketBook
 
@@ -70,6 +76,8 @@ class TicketLog:
         self.feedback = FeedbackBook(sessions)
         self.automation = AutomationBook(sessions)
         self.demo = DemoRecords(sessions)  # the demo history's (handoff/cli/demo.py)
+        self.qa = QaBook(sessions)
+        self.analytics = AnalyticsBook(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

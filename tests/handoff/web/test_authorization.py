@@ -30,6 +30,7 @@ from handoff.settings import HandoffSettings
 from handoff.web.app import create_app
 from tests.conftest import ROOT
 from tests.handoff.conftest import OpenService
+from tests.handoff.qa_history import rated
 from tests.handoff.web.sockets import connect
 from tests.handoff.world import PASSWORD, Agent, Customer
 
@@ -102,6 +103,34 @@ GET        /api/alerts                                           -       401    
 GET        /api/alerts/rules                                     -       401    401      403   200        200
 GET        /api/automation/rules                                 -       401    401      403   200        200
 GET        /api/automation/events                                -       401    401      403   200        200
+GET        /api/reports/summary                                  -       401    401      403   200        200
+GET        /api/reports/timeseries                               -       401    401      403   200        200
+GET        /api/reports/today                                    -       401    401      403   200        200
+GET        /api/reports/export.csv                               -       401    401      403   200        200
+GET        /api/qa/scorecard                                     -       401    401      200   200        200
+GET        /api/qa/sample                                        -       401    401      403   200        200
+GET        /api/qa/tickets/{ticket_id}                           own     401    401      403   200        200
+GET        /api/qa/tickets/{ticket_id}                           other   401    401      403   200        200
+PUT        /api/qa/tickets/{ticket_id}/review                    own     401    401      403   403        403
+PUT        /api/qa/tickets/{ticket_id}/review                    other   401    401      403   200        200
+GET        /api/qa/reviews                                       -       401    401      200   200        200
+GET        /api/qa/scores                                        -       401    401      200   200        200
+GET        /api/followups                                        -       401    401      403   200        200
+GET        /api/followups/{follow_up_id}                         own     401    401      403   200        200
+GET        /api/followups/{follow_up_id}                         other   401    401      403   200        200
+POST       /api/followups/{follow_up_id}/assign                  own     401    401      403   200        200
+POST       /api/followups/{follow_up_id}/assign                  other   401    401      403   200        200
+POST       /api/followups/{follow_up_id}/notes                   own     401    401      403   201        201
+POST       /api/followups/{follow_up_id}/notes                   other   401    401      403   201        201
+POST       /api/followups/{follow_up_id}/close                   own     401    401      403   200        200
+POST       /api/followups/{follow_up_id}/close                   other   401    401      403   200        200
+POST       /api/followups/{follow_up_id}/reopen                  own     401    401      403   409        409
+POST       /api/followups/{follow_up_id}/reopen                  other   401    401      403   409        409
+GET        /api/insights/conversations/{conversation_id}/sentiment own 401 401   200   200        200
+GET        /api/insights/conversations/{conversation_id}/sentiment other 401 401 403   200        200
+GET        /api/insights/conversations/{conversation_id}/sentiment queued 401 401 403  200        200
+GET        /api/insights/topics                                  -       401    401      403   200        200
+POST       /api/insights/topics/refresh                          -       401    401      403   200        200
 WS         /ws/agent                                             -       4401   4401     200   200        200
 WS:message /ws/agent                                             own     4401   4401     200   200        200
 WS:message /ws/agent                                             other   4401   4401     403   200        200
@@ -163,6 +192,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/board/conversations/{conversation_id}/whisper"): {"text": "a whisper"},
     ("POST", "/api/conversations/{conversation_id}/rating"): {"score": 5},  # 409 for its customer: not asked yet
     ("POST", "/api/conversations/{conversation_id}/votes"): {"message_id": 1, "helpful": True},  # 400: no answer
+    ("PUT", "/api/qa/tickets/{ticket_id}/review"): {"scores": [
+        {"criterion": key, "score": 1} for key in ("greeting", "accuracy", "tone", "resolution", "notes",
+                                                    "data_protection")], "notes": "checked"},
+    ("POST", "/api/followups/{follow_up_id}/assign"): {"agent_id": None},
+    ("POST", "/api/followups/{follow_up_id}/notes"): {"text": "a note"},
+    ("POST", "/api/followups/{follow_up_id}/close"): {},
 }
 FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
                 "bad_request": 400}
@@ -181,13 +216,15 @@ class World:
     other: dict[str, str]
     queued: str
     tickets: dict[str, int]
+    follow_ups: dict[int, int]  # ticket -> the follow-up item of a low rating of it
 
     def ids(self, caller: str, target: str) -> dict[str, Any]:
         conversation = {"own": self.own.get(caller, self.own["agent"]), "queued": self.queued}.get(
             target, self.other.get(caller, self.other["agent"]))
         ticket = self.tickets.get(conversation, self.tickets[self.own["agent"]])
         account = self.accounts.get(caller, self.accounts["linus"]) if target == "own" else self.accounts["linus"]
-        return {"conversation_id": conversation, "ticket_id": ticket, "agent_id": account, "name": "console.js"}
+        return {"conversation_id": conversation, "ticket_id": ticket, "agent_id": account, "name": "console.js",
+                "follow_up_id": self.follow_ups[ticket]}
 
 
 async def escalated(service: HandoffService) -> Customer:
@@ -230,9 +267,10 @@ async def world(open_service: OpenService) -> AsyncIterator[World]:
         if record.ticket_id is not None:
             tickets[conversation_id] = record.ticket_id
     assert (await queued.record()).state.value == "queued"
+    follow_ups = {ticket: await rated(service._log, ticket, 1, "no", at=0) or 0 for ticket in tickets.values()}
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://handoff.test") as client:
-        yield World(app, client, tokens, accounts, own, other, queued.conversation_id, tickets)
+        yield World(app, client, tokens, accounts, own, other, queued.conversation_id, tickets, follow_ups)
 
 
 async def socket_outcome(world: World, row: Row, caller: str) -> int:

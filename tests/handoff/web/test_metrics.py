@@ -151,7 +151,7 @@ def test_the_token_is_read_from_the_environment() -> None:
 async def test_the_dashboard_and_the_docs_name_only_metrics_that_exist(serve: Serve) -> None:
     """docs/grafana/handoff-dashboard.json is valid JSON whose queries, like docs/operations-metrics.md's table,
     name only metrics the endpoint serves; and every metric served is documented."""
-    app, service = await serve()  # the shipped alert rules
+    app, _ = await serve()  # the shipped alert rules
     families = {family.name for family in text_string_to_metric_families((await scrape(app)).text)
                 if not family.name.endswith("_created")}  # the client library's start time of each counter
     dashboard = json.loads((ROOT / "docs" / "grafana" / "handoff-dashboard.json").read_text())

@@ -1,4 +1,5 @@
-"""Tickets: lifecycle timestamps, assignment history, closing, notes, edits, filters and search, KPIs."""
+"""Tickets: lifecycle timestamps, assignment history, closing, notes, edits, filters and search (the metrics:
+test_metrics.py)."""
 
 from __future__ import annotations
 
@@ -189,32 +190,6 @@ async def test_list_tickets_search_summary_and_transcript(log: TicketLog, conver
     assert await found("100%") == [second]  # wildcards are literal
     assert await found("_") == [second]
     assert await found("nothing like this") == []
-
-
-async def test_kpis_counts_and_durations(log: TicketLog, conversation: ConversationId, ada: AgentAccount) -> None:
-    durations = [(30, 60, 300), (90, 120, 600), (150, 200, 900)]  # wait, first response, handle (from assignment)
-    for number, (wait, first, handle) in enumerate(durations):
-        conversation_id = ConversationId(f"c_k{number}")
-        await log.conversations.create_conversation(conversation_id, CUSTOMER, "web", at(0))
-        ticket_id = await log.tickets.open_ticket(conversation_id, CUSTOMER, "web", now=at(0), priority="normal", tier=1,
-                                          category=None)
-        await log.tickets.ticket_assigned(ticket_id, ada.agent_id, at(wait))
-        await log.tickets.first_response(ticket_id, at(first))
-        await log.tickets.close_ticket(ticket_id, "resolved", at(wait + handle))
-    await log.tickets.open_ticket(conversation, CUSTOMER, "web", now=at(5), priority="normal", tier=1, category=None)
-    await log.conversations.create_conversation(ConversationId("c_late"), CUSTOMER, "web", at(0))
-    await log.tickets.open_ticket(ConversationId("c_late"), CUSTOMER, "web", now=at(3600), priority="normal", tier=1,
-                          category=None)
-
-    kpis = await log.kpis.kpis(T0, at(3600))
-    assert kpis["tickets"] == 4
-    assert kpis["by_status"] == {"open": 1, "pending": 0, "offline": 0, "resolved": 3, "abandoned": 0}
-    assert kpis["by_resolution"] == {"resolved": 3}
-    assert kpis["wait_seconds"] == {"count": 3, "mean": 90.0, "p50": 90.0, "p90": 138.0}
-    assert kpis["first_response_seconds"] == {"count": 3, "mean": 126.667, "p50": 120.0, "p90": 184.0}
-    assert kpis["handle_seconds"] == {"count": 3, "mean": 600.0, "p50": 600.0, "p90": 840.0}
-    empty = await log.kpis.kpis(at(-100), at(-1))
-    assert empty["tickets"] == 0 and empty["wait_seconds"]["mean"] is None
 
 
 async def test_withdraw_ticket_takes_back_a_lost_race(log: TicketLog, conversation: ConversationId,

@@ -92,11 +92,49 @@ def _feedback_down() -> None:
 
 
 def _qa_up() -> None:
-    pass
+    op.create_table(
+        "qa_reviews",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("ticket_id", sa.Integer(), sa.ForeignKey("tickets.id"), nullable=False),
+        sa.Column("conversation_id", sa.String(64), sa.ForeignKey("conversations.id"), nullable=False),
+        sa.Column("agent_id", sa.String(64), sa.ForeignKey("agents.id"), nullable=True),
+        sa.Column("reviewer_id", sa.String(64), sa.ForeignKey("agents.id"), nullable=False),
+        sa.Column("scorecard_version", sa.String(64), nullable=False),
+        sa.Column("scorecard", sa.JSON(), nullable=False),
+        sa.Column("total", sa.Float(), nullable=True),
+        sa.Column("critical_failed", sa.JSON(), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("ticket_id", "reviewer_id"),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_qa_reviews_ticket_id", "qa_reviews", ["ticket_id"])
+    op.create_index("ix_qa_reviews_agent_id", "qa_reviews", ["agent_id"])
+    op.create_table(
+        "qa_scores",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("review_id", sa.Integer(), sa.ForeignKey("qa_reviews.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("criterion", sa.String(64), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.UniqueConstraint("review_id", "criterion"),
+    )
+    op.create_table(
+        "follow_up_notes",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("follow_up_id", sa.Integer(), sa.ForeignKey("follow_ups.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("author_id", sa.String(64), sa.ForeignKey("agents.id"), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_follow_up_notes_follow_up_id", "follow_up_notes", ["follow_up_id"])
 
 
 def _qa_down() -> None:
-    pass
+    op.drop_table("follow_up_notes")
+    op.drop_table("qa_scores")
+    op.drop_table("qa_reviews")
 
 
 # ---- alerts: their history --------------------------------------------------------------------------------
@@ -180,22 +218,50 @@ def _automation_down() -> None:
 
 
 def _analytics_up() -> None:
-    pass
+    op.create_table(
+        "topic_runs",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("texts", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_topic_runs_period_start", "topic_runs", ["period_start"])
+    op.create_table(
+        "topics",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer(), sa.ForeignKey("topic_runs.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(255), nullable=False),
+        sa.Column("keywords", sa.JSON(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("handed_off", sa.Integer(), nullable=False),
+        sa.Column("low_rated", sa.Integer(), nullable=False),
+        sa.Column("category", sa.String(64), nullable=True),
+        sa.Column("category_share", sa.Float(), nullable=False),
+        sa.Column("category_tickets", sa.Integer(), nullable=False),
+        sa.Column("centroid", sa.JSON(), nullable=False),
+        sa.Column("examples", sa.JSON(), nullable=False),
+    )
+    op.create_index("ix_topics_run_id", "topics", ["run_id"])
 
 
 def _analytics_down() -> None:
-    pass
+    op.drop_table("topics")
+    op.drop_table("topic_runs")
 
 
 # ---- reports: the indexes the QA metrics need at scale ----------------------------------------------------
 
 
 def _reports_up() -> None:
-    pass
+    # The period's conversations, for the containment and hand-off rates (tickets, feedback and assignments are
+    # indexed by created_at / kind + created_at / ticket_id already).
+    op.create_index("ix_conversations_created_at", "conversations", ["created_at"])
 
 
 def _reports_down() -> None:
-    pass
+    op.drop_index("ix_conversations_created_at", table_name="conversations")
 
 
 # ---- board: a supervisor's whisper is an internal note flagged as one -------------------------------------
