@@ -107,7 +107,7 @@ class Durations(NamedTuple):
     """One duration's values in a group: their sum and number, and their median and 90th percentile."""
 
     total: float
-    count: int
+    number: int
     p50: float | None
     p90: float | None
 
@@ -120,9 +120,9 @@ def _spread(values: list[float]) -> Durations:
 
 
 def _durations(name: str, found: Durations) -> dict[str, Value]:
-    if found.count == 0:
+    if found.number == 0:
         return {f"{name}_mean": None, f"{name}_p50": None, f"{name}_p90": None}
-    return {f"{name}_mean": round(found.total / found.count, 3), f"{name}_p50": round(float(found.p50 or 0.0), 3),
+    return {f"{name}_mean": round(found.total / found.number, 3), f"{name}_p50": round(float(found.p50 or 0.0), 3),
             f"{name}_p90": round(float(found.p90 or 0.0), 3)}
 
 
@@ -228,6 +228,16 @@ def tally_feedback(feedback: Iterable[FeedbackFact]) -> FeedbackTally:
     ratings = [f.score for f in feedback if f.kind == "csat"]
     votes = [f.score for f in feedback if f.kind == "helpful"]
     return FeedbackTally(len(ratings), sum(ratings), sum(1 for s in ratings if s >= 4), len(votes), sum(votes))
+
+
+class Tallies(NamedTuple):
+    """A period's tallies per ``(bucket, group)`` as a database computes them (the bucket's local start date, None
+    for the whole period; the group's key as :func:`breakdown` makes it, ``all`` without a dimension):
+    ``tickets`` None if they cannot be grouped by the dimension; the period's hand-offs per ``reasons``."""
+
+    tickets: Mapping[tuple[date | None, str], TicketTally] | None
+    feedback: Mapping[tuple[date | None, str], FeedbackTally]
+    reasons: dict[str, int]
 
 
 NO_TICKETS = tally_tickets((), Targets(), 0.0)
