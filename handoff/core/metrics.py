@@ -233,11 +233,10 @@ def tally_feedback(feedback: Iterable[FeedbackFact]) -> FeedbackTally:
 class Tallies(NamedTuple):
     """A period's tallies per ``(bucket, group)`` as a database computes them (the bucket's local start date, None
     for the whole period; the group's key as :func:`breakdown` makes it, ``all`` without a dimension):
-    ``tickets`` None if they cannot be grouped by the dimension; the period's hand-offs per ``reasons``."""
+    ``tickets`` None if they cannot be grouped by the dimension."""
 
     tickets: Mapping[tuple[date | None, str], TicketTally] | None
     feedback: Mapping[tuple[date | None, str], FeedbackTally]
-    reasons: dict[str, int]
 
 
 NO_TICKETS = tally_tickets((), Targets(), 0.0)

@@ -100,10 +100,11 @@ class Reports:
         policy.check(principal.role, Action.READ_REPORTS)
         start, end = self.period(since, until)
         dimension = self.dimension(by)
-        [(_, [whole])], reasons = await self._measured(start, end, None, None)
-        rows = (await self._measured(start, end, None, dimension))[0][0][1] if dimension else []
+        measured, facts = await self._measured(start, end, None, None, *([dimension] if dimension else []))
+        [(_, [whole])], *grouped = measured
+        reasons = metrics.reasons(facts.tickets) if facts else await self._log.kpis.reason_counts(start, end)
         return {**self._head(start, end), "by": dimension, "total": whole["metrics"], "reasons": reasons,
-                "rows": rows}
+                "rows": grouped[0][0][1] if grouped else []}
 
     async def timeseries(self, principal: Principal, since: str | None = None, until: str | None = None,
                          bucket: str | None = None, metric: str | None = None) -> dict[str, Any]:
@@ -119,26 +120,33 @@ class Reports:
         return {**self._head(start, end), "bucket": size, "points": points}
 
     async def _series(self, start: datetime, end: datetime, size: str, dimension: str | None) -> list[dict[str, Any]]:
-        buckets, _ = await self._measured(start, end, size, dimension)
+        [buckets], _ = await self._measured(start, end, size, dimension)
         return [{"start": begins.date().isoformat(), "key": row["key"], "label": row["label"],
                  "metrics": row["metrics"]} for begins, rows in buckets for row in rows]
 
-    async def _measured(self, start: datetime, end: datetime, size: str | None, dimension: str | None
-                        ) -> tuple[list[tuple[datetime, list[dict[str, Any]]]], dict[str, int]]:
-        """The rows (:func:`~handoff.core.metrics.breakdown`) of each bucket's start (just ``start`` without a
-        ``size``), and the period's hand-offs per reason. PostgreSQL tallies the groups itself (the ticket log's
-        ``tallies``); on SQLite the facts are read and measured here."""
+    async def _measured(self, start: datetime, end: datetime, size: str | None, *dimensions: str | None
+                        ) -> tuple[list[list[tuple[datetime, list[dict[str, Any]]]]], Facts | None]:
+        """For each of ``dimensions``, the rows (:func:`~handoff.core.metrics.breakdown`) of each bucket's start
+        (just ``start`` without a ``size``); and the facts, if they were read. PostgreSQL tallies the groups itself
+        (the ticket log's ``tallies``); on SQLite the facts are read and measured here."""
         now = self._clock()
         starts = metrics.bucket_starts(start, end, size, self._zone) if size else [start]
-        tallies = await self._log.kpis.tallies(start, end, self.timezone, size, dimension, self._targets, now)
-        if tallies is None:
+        found = [await self._log.kpis.tallies(start, end, self.timezone, size, dimension, self._targets, now)
+                 for dimension in dimensions]
+        if None in found:
             facts = await self.facts(start, end)
             parts = metrics.bucketed(facts, starts) if size else [facts]
-            return ([(begins, metrics.breakdown(part, dimension, self._targets, now))
-                     for begins, part in zip(starts, parts, strict=True)], metrics.reasons(facts.tickets))
+            return [[(begins, metrics.breakdown(part, dimension, self._targets, now))
+                     for begins, part in zip(starts, parts, strict=True)] for dimension in dimensions], facts
         counts = await self._log.kpis.conversation_counts(start, end, self.timezone)
         names = {a: name for a, name, _ in await self._log.kpis.agents()}
         parts = metrics.bucketed(Facts((), counts, (), {}, names), starts)
+        return [self._rows(starts, parts, size, dimension, tallies, names)
+                for dimension, tallies in zip(dimensions, found, strict=True) if tallies], None
+
+    @staticmethod
+    def _rows(starts: list[datetime], parts: list[Facts], size: str | None, dimension: str | None,
+              tallies: metrics.Tallies, names: dict[str, str]) -> list[tuple[datetime, list[dict[str, Any]]]]:
         ticket_groups: dict[date | None, dict[str, metrics.TicketTally]] = {}
         for (day, key), tally in (tallies.tickets or {}).items():
             ticket_groups.setdefault(day, {})[key] = tally
@@ -151,7 +159,7 @@ class Reports:
             buckets.append((begins, metrics.grouped_rows(
                 dimension, None if tallies.tickets is None else ticket_groups.get(day, {}), part.conversations,
                 feedback_groups.get(day, {}), names)))
-        return buckets, tallies.reasons
+        return buckets
 
     async def today(self, principal: Principal) -> dict[str, Any]:
         """Today's KPIs (the local day so far) against the targets, one tile per target."""
@@ -159,7 +167,7 @@ class Reports:
         now = datetime.fromtimestamp(self._clock(), self._zone)
         start = datetime.combine(now.date(), time(), self._zone)
         end = datetime.combine(now.date() + timedelta(days=1), time(), self._zone)
-        [(_, [whole])], _ = await self._measured(start, end, None, None)
+        [[(_, [whole])]], _ = await self._measured(start, end, None, None)
         total = whole["metrics"]
         return {**self._head(start, end), "total": total, "tiles": metrics.against_targets(total, self._targets)}
 
@@ -189,7 +197,7 @@ class Reports:
         """``[{"since", "until", "key", "label", "metrics"}]``: per bucket (if ``size``) and group; the CSV file's
         and the command line's rows."""
         if size is None:
-            [(_, rows)], _ = await self._measured(start, end, None, dimension)
+            [[(_, rows)]], _ = await self._measured(start, end, None, dimension)
             return [{"since": start.date().isoformat(), "until": end.date().isoformat(), **row} for row in rows]
         points = await self._series(start, end, size, dimension)
         step = timedelta(days=7 if size == "week" else 1)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -57,7 +58,8 @@ class epoch(FunctionElement[float]):
 
 @compiles(epoch, "postgresql")
 def _epoch_postgresql(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
+    # date_part is the double EXTRACT's numeric rounds to (both exact to the microsecond), without the numeric.
+    return f"date_part('epoch', {compiler.process(element.clauses, **kw)})"
 
 
 @compiles(epoch, "sqlite")
@@ -93,8 +95,12 @@ class KpiBook(Repository):
                   .join(Ticket, Ticket.id == TicketAssignment.ticket_id)
                   .where(Ticket.created_at >= start, Ticket.created_at < end)
                   .group_by(TicketAssignment.ticket_id).subquery())
-        reopened = exists().where(later.conversation_id == Ticket.conversation_id, later.id > Ticket.id,
-                                  epoch(later.created_at) - epoch(Ticket.resolved_at) <= REOPEN_WINDOW)
+        # The resolved tickets reopened: a semi-join (one pass over the tickets), not a probe per ticket.
+        reopens = (select(Ticket.id.label("id"))
+                   .where(Ticket.created_at >= start, Ticket.created_at < end, Ticket.resolution == "resolved",
+                          exists().where(later.conversation_id == Ticket.conversation_id, later.id > Ticket.id,
+                                         epoch(later.created_at) - epoch(Ticket.resolved_at) <= REOPEN_WINDOW))
+                   .subquery())
         closed_by_agent = Ticket.resolution.in_(("resolved", "handed_back"))
         columns = [created.label("at"), Ticket.channel.label("channel"), Ticket.tier.label("tier"),
                    Ticket.category.label("category"), Ticket.reasons[(0, "code")].as_string().label("reason"),
@@ -105,8 +111,9 @@ class KpiBook(Repository):
                    case((closed_by_agent, epoch(Ticket.resolved_at) - created)).label("resolution_time"),
                    spells.c.handle.label("handle"),
                    func.coalesce(spells.c.transfers, 0).label("transfers"),
-                   case((Ticket.resolution == "resolved", reopened), else_=literal(False)).label("reopened")]
+                   reopens.c.id.isnot(None).label("reopened")]
         query = (select(*columns).outerjoin(spells, spells.c.ticket_id == Ticket.id)
+                 .outerjoin(reopens, reopens.c.id == Ticket.id)
                  .where(Ticket.created_at >= start, Ticket.created_at < end))
         return query, columns
 
@@ -128,7 +135,8 @@ class KpiBook(Repository):
                 slot = epoch(func.timezone(zone, local_day)).label("slot")
             else:
                 slot = (func.floor(epoch(Conversation.created_at) / SLOT) * SLOT).label("slot")
-            handed = exists().where(Ticket.conversation_id == Conversation.id).label("handed")
+            # IN, not EXISTS: PostgreSQL hashes the tickets' conversations once instead of probing per conversation.
+            handed = Conversation.id.in_(select(Ticket.conversation_id)).label("handed")
             inner = (select(slot, Conversation.channel.label("channel"), handed)
                      .where(Conversation.created_at >= start, Conversation.created_at < end).subquery())
             query = (select(inner.c.slot, inner.c.channel, inner.c.handed, func.count().label("number"))
@@ -168,12 +176,16 @@ class KpiBook(Repository):
                 tickets = {(row[0], _key(row[1])): _ticket_tally(row[2:]) for row in await session.execute(query)}
             query = self._feedback_tallies(start, end, zone, bucket, _FEEDBACK_KEYS[dimension or "all"])
             feedback = {(row[0], _key(row[1])): FeedbackTally._make(row[2:]) for row in await session.execute(query)}
-            reason = func.coalesce(func.nullif(Ticket.reasons[(0, "code")].as_string(), ""), NONE_KEY)
-            counts = (select(reason, func.count()).where(Ticket.created_at >= start, Ticket.created_at < end)
-                      .group_by(reason))
-            reasons = dict(sorted(((code, number) for code, number in await session.execute(counts)),
-                                  key=lambda item: (-item[1], item[0])))
-            return Tallies(tickets, feedback, reasons)
+            return Tallies(tickets, feedback)
+
+    async def reason_counts(self, since: datetime | float, until: datetime | float) -> dict[str, int]:
+        """Tickets created in ``[since, until)`` per reason code (:func:`~handoff.core.metrics.reasons`)."""
+        start, end = _between(since, until)
+        reason = func.coalesce(func.nullif(Ticket.reasons[(0, "code")].as_string(), ""), NONE_KEY)
+        counts = (select(reason, func.count()).where(Ticket.created_at >= start, Ticket.created_at < end)
+                  .group_by(reason))
+        return dict(sorted(((code, number) for code, number in await self._read(counts)),
+                           key=lambda item: (-item[1], item[0])))
 
     def _ticket_tallies(self, start: datetime, end: datetime, zone: str, bucket: str | None, key: Any,
                         targets: Targets, now: float) -> Executable:
@@ -190,8 +202,8 @@ class KpiBook(Repository):
                    (and_(first.isnot(None), first > targets.first_response_seconds), False), else_=None)
         handle = case((resolution.isnot(None), rows.c.handle))
         spreads = [column for values in (rows.c.wait, first, handle, resolution) for column in (
-            func.sum(values), func.count(values), func.percentile_cont(0.5).within_group(values),
-            func.percentile_cont(0.9).within_group(values))]
+            func.sum(values), func.count(values),
+            func.percentile_cont(literal([0.5, 0.9], ARRAY(Float()))).within_group(values))]
         return (select(rows.c.bucket, rows.c.key, func.count(), func.count().filter(rows.c.status != "offline"),
                        func.count().filter(rows.c.status == "abandoned"), func.count(rows.c.wait),
                        func.count().filter(rows.c.transfers > 0), func.coalesce(func.sum(rows.c.transfers), 0),
@@ -239,7 +251,7 @@ def _key(value: Any) -> str:
 
 
 def _ticket_tally(row: Any) -> TicketTally:
-    spreads = [Durations(float(row[n] or 0.0), row[n + 1], row[n + 2], row[n + 3]) for n in range(10, 26, 4)]
+    spreads = [Durations(float(row[n] or 0.0), row[n + 1], *(row[n + 2] or (None, None))) for n in range(10, 22, 3)]
     return TicketTally(*row[:10], *spreads)
 
 
