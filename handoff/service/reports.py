@@ -9,6 +9,7 @@ an offset, ``until`` excluded. Supervisors and admins only (the policy's ``read_
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -25,6 +26,7 @@ from handoff.service.ports import Clock, TicketLog
 
 MAX_DAYS = 732  # the longest period a report covers: two years and a leap day
 DEFAULT_DAYS = 30
+Buckets = list[tuple[datetime, list[dict[str, Any]]]]  # each bucket's start and its rows (metrics.breakdown)
 
 
 class Reports:
@@ -100,9 +102,9 @@ class Reports:
         policy.check(principal.role, Action.READ_REPORTS)
         start, end = self.period(since, until)
         dimension = self.dimension(by)
-        measured, facts = await self._measured(start, end, None, None, *([dimension] if dimension else []))
+        measured, reasons = await self._measured(start, end, None, None, *([dimension] if dimension else []),
+                                                 reasons=True)
         [(_, [whole])], *grouped = measured
-        reasons = metrics.reasons(facts.tickets) if facts else await self._log.kpis.reason_counts(start, end)
         return {**self._head(start, end), "by": dimension, "total": whole["metrics"], "reasons": reasons,
                 "rows": grouped[0][0][1] if grouped else []}
 
@@ -124,29 +126,34 @@ class Reports:
         return [{"start": begins.date().isoformat(), "key": row["key"], "label": row["label"],
                  "metrics": row["metrics"]} for begins, rows in buckets for row in rows]
 
-    async def _measured(self, start: datetime, end: datetime, size: str | None, *dimensions: str | None
-                        ) -> tuple[list[list[tuple[datetime, list[dict[str, Any]]]]], Facts | None]:
+    async def _measured(self, start: datetime, end: datetime, size: str | None, *dimensions: str | None,
+                        reasons: bool = False) -> tuple[list[Buckets], dict[str, int]]:
         """For each of ``dimensions``, the rows (:func:`~handoff.core.metrics.breakdown`) of each bucket's start
-        (just ``start`` without a ``size``); and the facts, if they were read. PostgreSQL tallies the groups itself
-        (the ticket log's ``tallies``); on SQLite the facts are read and measured here."""
+        (just ``start`` without a ``size``); and the period's hand-offs per reason (if ``reasons``). PostgreSQL
+        tallies the groups itself (the ticket log's ``tallies``); on SQLite the facts are read and measured here."""
         now = self._clock()
         starts = metrics.bucket_starts(start, end, size, self._zone) if size else [start]
-        found = [await self._log.kpis.tallies(start, end, self.timezone, size, dimension, self._targets, now)
-                 for dimension in dimensions]
-        if None in found:
+        kpis = self._log.kpis
+        if not await kpis.tallies_in_database():
             facts = await self.facts(start, end)
             parts = metrics.bucketed(facts, starts) if size else [facts]
             return [[(begins, metrics.breakdown(part, dimension, self._targets, now))
-                     for begins, part in zip(starts, parts, strict=True)] for dimension in dimensions], facts
-        counts = await self._log.kpis.conversation_counts(start, end, self.timezone)
-        names = {a: name for a, name, _ in await self._log.kpis.agents()}
+                     for begins, part in zip(starts, parts, strict=True)] for dimension in dimensions], \
+                metrics.reasons(facts.tickets)
+        # Independent reads, at once: the database works on them side by side.
+        (counts, agents, per_reason), found = await asyncio.gather(
+            asyncio.gather(kpis.conversation_counts(start, end, self.timezone), kpis.agents(),
+                           kpis.reason_counts(start, end) if reasons else _nothing()),
+            asyncio.gather(*(kpis.tallies(start, end, self.timezone, size, dimension, self._targets, now)
+                             for dimension in dimensions)))
+        names = {a: name for a, name, _ in agents}
         parts = metrics.bucketed(Facts((), counts, (), {}, names), starts)
         return [self._rows(starts, parts, size, dimension, tallies, names)
-                for dimension, tallies in zip(dimensions, found, strict=True) if tallies], None
+                for dimension, tallies in zip(dimensions, found, strict=True) if tallies is not None], per_reason
 
     @staticmethod
     def _rows(starts: list[datetime], parts: list[Facts], size: str | None, dimension: str | None,
-              tallies: metrics.Tallies, names: dict[str, str]) -> list[tuple[datetime, list[dict[str, Any]]]]:
+              tallies: metrics.Tallies, names: dict[str, str]) -> Buckets:
         ticket_groups: dict[date | None, dict[str, metrics.TicketTally]] = {}
         for (day, key), tally in (tallies.tickets or {}).items():
             ticket_groups.setdefault(day, {})[key] = tally
@@ -203,6 +210,10 @@ class Reports:
         step = timedelta(days=7 if size == "week" else 1)
         return [{"since": p["start"], "until": (datetime.fromisoformat(p["start"]) + step).date().isoformat(),
                  "key": p["key"], "label": p["label"], "metrics": p["metrics"]} for p in points]
+
+
+async def _nothing() -> dict[str, int]:
+    return {}
 
 
 def _inert(text: str) -> str:

@@ -160,6 +160,12 @@ class KpiBook(Repository):
                              Feedback.created_at < end)))
         return [FeedbackFact._make(row) for row in await self._read(query)]
 
+    async def tallies_in_database(self) -> bool:
+        """Whether the database tallies the metrics itself (:meth:`tallies`: PostgreSQL) and takes several reads at
+        once (SQLite's one connection does not)."""
+        async with self._sessions() as session:
+            return session.get_bind().dialect.name == "postgresql"
+
     async def tallies(self, since: datetime | float, until: datetime | float, zone: str, bucket: str | None,
                       dimension: str | None, targets: Targets, now: float) -> Tallies | None:
         """The tickets' and the feedback's :class:`~handoff.core.metrics.Tallies` of ``[since, until)`` per local
