@@ -2,8 +2,9 @@
 
 Pure: the ticket log's adapter (:mod:`handoff.adapters.tickets.kpis`) reads one fact per ticket and per
 feedback, and counts of conversations per local day or quarter hour; this module buckets them by local day or week,
-groups them by a dimension and measures each group. Percentiles are computed here, from the values, so they are
-the same on SQLite and PostgreSQL.
+groups them by a dimension, tallies each group (:class:`TicketTally`, :class:`FeedbackTally`) and measures the
+tallies. On PostgreSQL the adapter tallies the groups in SQL instead (``percentile_cont`` interpolates as
+:func:`percentile` does) and only :func:`measure_tallies` / :func:`grouped_rows` run here: the same figures.
 
 Three kinds of facts, each with what it can be grouped by:
 

@@ -1,8 +1,11 @@
-"""The facts the QA metrics are measured from (:mod:`handoff.core.metrics`, docs/metrics.md), read in a few
-narrow queries: one row per ticket created in the period (its durations computed by the database), one row per
-feedback given in it, and the period's conversations counted per local day (PostgreSQL) or quarter hour (SQLite)
-and channel (a few thousand rows however many conversations there were). Timestamps and durations come out as
-float seconds, so that no row is turned into datetimes on the way; nothing reads the messages table.
+"""The facts the QA metrics are measured from (:mod:`handoff.core.metrics`, docs/metrics.md).
+
+On PostgreSQL :meth:`KpiBook.tallies` tallies the tickets and feedback per bucket and group in SQL (a few
+hundred rows for any period). On SQLite they are read in a few narrow queries: one row per ticket created in the
+period (its durations computed by the database), one row per feedback given in it. Either way the period's
+conversations are counted per local day (PostgreSQL) or quarter hour (SQLite) and channel (a few thousand rows
+however many conversations there were). Timestamps and durations come out as float seconds, so that no row is
+turned into datetimes on the way; nothing reads the messages table.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from sqlalchemy import (
     Date,
     Executable,
     Float,
+    Select,
     String,
     and_,
     case,
@@ -83,8 +87,8 @@ class KpiBook(Repository):
             return list((await session.execute(query)).all())
 
     @staticmethod
-    def _ticket_columns(start: datetime, end: datetime) -> tuple[Any, list[Any]]:
-        """The query of one row per ticket created in ``[start, end)`` and its fact columns, as
+    def _ticket_rows(start: datetime, end: datetime) -> Select[Any]:
+        """The query of one row per ticket created in ``[start, end)``: its fact columns, as
         :class:`~handoff.core.metrics.TicketFact` orders them."""
         created = epoch(Ticket.created_at)
         later = aliased(Ticket)
@@ -115,11 +119,11 @@ class KpiBook(Repository):
         query = (select(*columns).outerjoin(spells, spells.c.ticket_id == Ticket.id)
                  .outerjoin(reopens, reopens.c.id == Ticket.id)
                  .where(Ticket.created_at >= start, Ticket.created_at < end))
-        return query, columns
+        return query
 
     async def ticket_facts(self, since: datetime | float, until: datetime | float) -> list[TicketFact]:
         """One :class:`~handoff.core.metrics.TicketFact` per ticket created in ``[since, until)``."""
-        query, _ = self._ticket_columns(*_between(since, until))
+        query = self._ticket_rows(*_between(since, until))
         return [TicketFact._make(row) for row in await self._read(query)]
 
     async def conversation_counts(self, since: datetime | float, until: datetime | float,
@@ -198,7 +202,7 @@ class KpiBook(Repository):
 
     def _ticket_tallies(self, start: datetime, end: datetime, zone: str, bucket: str | None, key: Any,
                         targets: Targets, now: float) -> Executable:
-        query, _ = self._ticket_columns(start, end)
+        query = self._ticket_rows(start, end)
         teams = _teams()
         rows = (query.add_columns(_bucket(bucket, zone, Ticket.created_at).label("bucket"), key.label("key"))
                 .outerjoin(teams, teams.c.id == Ticket.assignee_id).subquery())
