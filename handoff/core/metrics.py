@@ -2,8 +2,9 @@
 
 Pure: the ticket log's adapter (:mod:`handoff.adapters.tickets.kpis`) reads one fact per ticket and per
 feedback, and counts of conversations per local day or quarter hour; this module buckets them by local day or week,
-groups them by a dimension and measures each group. Percentiles are computed here, from the values, so they are
-the same on SQLite and PostgreSQL.
+groups them by a dimension, tallies each group (:class:`TicketTally`, :class:`FeedbackTally`) and measures the
+tallies. On PostgreSQL the adapter tallies the groups in SQL instead (``percentile_cont`` interpolates as
+:func:`percentile` does) and only :func:`measure_tallies` / :func:`grouped_rows` run here: the same figures.
 
 Three kinds of facts, each with what it can be grouped by:
 
@@ -103,12 +104,27 @@ def percentile(ordered: Sequence[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _durations(name: str, values: list[float]) -> dict[str, Value]:
+class Durations(NamedTuple):
+    """One duration's values in a group: their sum and number, and their median and 90th percentile."""
+
+    total: float
+    number: int
+    p50: float | None
+    p90: float | None
+
+
+def _spread(values: list[float]) -> Durations:
     if not values:
-        return {f"{name}_mean": None, f"{name}_p50": None, f"{name}_p90": None}
+        return Durations(0.0, 0, None, None)
     values.sort()
-    return {f"{name}_mean": round(sum(values) / len(values), 3), f"{name}_p50": round(percentile(values, 0.5), 3),
-            f"{name}_p90": round(percentile(values, 0.9), 3)}
+    return Durations(sum(values), len(values), percentile(values, 0.5), percentile(values, 0.9))
+
+
+def _durations(name: str, found: Durations) -> dict[str, Value]:
+    if found.number == 0:
+        return {f"{name}_mean": None, f"{name}_p50": None, f"{name}_p90": None}
+    return {f"{name}_mean": round(found.total / found.number, 3), f"{name}_p50": round(float(found.p50 or 0.0), 3),
+            f"{name}_p90": round(float(found.p90 or 0.0), 3)}
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -145,10 +161,100 @@ def _sla(ticket: TicketFact, targets: Targets, now: float) -> bool | None:
     return None
 
 
+class TicketTally(NamedTuple):
+    """What the ticket metrics of a group are computed from: counts, and the four durations' spreads. Tallied
+    here from :class:`TicketFact` rows (:func:`tally_tickets`), or by PostgreSQL in the same terms (the ticket
+    log's ``ticket_tallies``)."""
+
+    tickets: int
+    queued: int  # not offline: put in a queue
+    abandoned: int
+    assigned: int  # ever assigned (have a queue wait)
+    transferred: int  # tickets with at least one transfer
+    transfers: int
+    resolved: int
+    reopened: int
+    met: int  # met their service level
+    measured: int  # whose service level is decided
+    queue_wait: Durations
+    first_response: Durations
+    handle_time: Durations  # of tickets with a resolution time
+    resolution_time: Durations
+
+
+class FeedbackTally(NamedTuple):
+    """What the feedback metrics of a group are computed from."""
+
+    ratings: int
+    rating_sum: int
+    satisfied: int  # ratings of 4 or 5
+    votes: int
+    helpful: int
+
+
+def tally_tickets(tickets: Sequence[TicketFact], targets: Targets, now: float) -> TicketTally:
+    """The :class:`TicketTally` of some tickets."""
+    waits: list[float] = []
+    firsts: list[float] = []
+    handles: list[float] = []
+    resolutions: list[float] = []
+    queued = abandoned = transferred = transfers = resolved = reopened = met = measured = 0
+    for t in tickets:
+        if t.wait is not None:
+            waits.append(t.wait)
+        if t.first_response is not None:
+            firsts.append(t.first_response)
+        if t.resolution_time is not None:
+            resolutions.append(t.resolution_time)
+            if t.handle is not None:
+                handles.append(t.handle)
+        if t.status != "offline":
+            queued += 1
+        abandoned += t.status == "abandoned"
+        transfers += t.transfers
+        transferred += t.transfers > 0
+        if t.resolution == "resolved":
+            resolved += 1
+            reopened += t.reopened
+        verdict = _sla(t, targets, now)
+        if verdict is not None:
+            measured += 1
+            met += verdict
+    return TicketTally(len(tickets), queued, abandoned, len(waits), transferred, transfers, resolved, reopened, met,
+                       measured, _spread(waits), _spread(firsts), _spread(handles), _spread(resolutions))
+
+
+def tally_feedback(feedback: Iterable[FeedbackFact]) -> FeedbackTally:
+    """The :class:`FeedbackTally` of some feedback."""
+    ratings = [f.score for f in feedback if f.kind == "csat"]
+    votes = [f.score for f in feedback if f.kind == "helpful"]
+    return FeedbackTally(len(ratings), sum(ratings), sum(1 for s in ratings if s >= 4), len(votes), sum(votes))
+
+
+class Tallies(NamedTuple):
+    """A period's tallies per ``(bucket, group)`` as a database computes them (the bucket's local start date, None
+    for the whole period; the group's key as :func:`breakdown` makes it, ``all`` without a dimension):
+    ``tickets`` None if they cannot be grouped by the dimension."""
+
+    tickets: Mapping[tuple[date | None, str], TicketTally] | None
+    feedback: Mapping[tuple[date | None, str], FeedbackTally]
+
+
+NO_TICKETS = tally_tickets((), Targets(), 0.0)
+NO_FEEDBACK = tally_feedback(())
+
+
 def measure(tickets: Sequence[TicketFact] | None, conversations: Sequence[ConversationCount] | None,
             feedback: Sequence[FeedbackFact] | None, targets: Targets, now: float) -> dict[str, Value]:
     """Every metric of one group. A kind of facts given as None does not apply to the grouping: its metrics are
     None; an empty list measures zero facts (counts 0, rates and durations None)."""
+    return measure_tallies(None if tickets is None else tally_tickets(tickets, targets, now), conversations,
+                           None if feedback is None else tally_feedback(feedback))
+
+
+def measure_tallies(tickets: TicketTally | None, conversations: Sequence[ConversationCount] | None,
+                    feedback: FeedbackTally | None) -> dict[str, Value]:
+    """Every metric of one group, from its tallies (:func:`measure`)."""
     out: dict[str, Value] = dict.fromkeys(METRICS)
     if conversations is not None:
         total = sum(c.number for c in conversations)
@@ -156,50 +262,22 @@ def measure(tickets: Sequence[TicketFact] | None, conversations: Sequence[Conver
         out.update(conversations=total, contained=total - handed, containment_rate=_share(total - handed, total),
                    handoffs=handed, handoff_rate=_share(handed, total))
     if tickets is not None:
-        waits: list[float] = []
-        firsts: list[float] = []
-        handles: list[float] = []
-        resolutions: list[float] = []
-        queued = abandoned = assigned = transferred = transfers = resolved = reopened = met = measured = 0
-        for t in tickets:
-            if t.wait is not None:
-                waits.append(t.wait)
-                assigned += 1
-            if t.first_response is not None:
-                firsts.append(t.first_response)
-            if t.resolution_time is not None:
-                resolutions.append(t.resolution_time)
-                if t.handle is not None:
-                    handles.append(t.handle)
-            if t.status != "offline":
-                queued += 1
-            abandoned += t.status == "abandoned"
-            transfers += t.transfers
-            transferred += t.transfers > 0
-            if t.resolution == "resolved":
-                resolved += 1
-                reopened += t.reopened
-            verdict = _sla(t, targets, now)
-            if verdict is not None:
-                measured += 1
-                met += verdict
-        out.update(tickets=len(tickets), abandoned=abandoned, abandonment_rate=_share(abandoned, queued),
-                   transfers=transfers, transfer_rate=_share(transferred, assigned), reopened=reopened,
-                   reopen_rate=_share(reopened, resolved), sla_met=met, sla_measured=measured,
-                   sla_attainment=_share(met, measured))
-        out.update(_durations("queue_wait", waits) | _durations("first_response", firsts)
-                   | _durations("handle_time", handles) | _durations("resolution_time", resolutions))
+        t = tickets
+        out.update(tickets=t.tickets, abandoned=t.abandoned, abandonment_rate=_share(t.abandoned, t.queued),
+                   transfers=t.transfers, transfer_rate=_share(t.transferred, t.assigned), reopened=t.reopened,
+                   reopen_rate=_share(t.reopened, t.resolved), sla_met=t.met, sla_measured=t.measured,
+                   sla_attainment=_share(t.met, t.measured))
+        out.update(_durations("queue_wait", t.queue_wait) | _durations("first_response", t.first_response)
+                   | _durations("handle_time", t.handle_time) | _durations("resolution_time", t.resolution_time))
         if conversations is None:
-            out["handoffs"] = len(tickets)
+            out["handoffs"] = t.tickets
     if feedback is not None:
-        ratings = [f.score for f in feedback if f.kind == "csat"]
-        votes = [f.score for f in feedback if f.kind == "helpful"]
-        out.update(csat_responses=len(ratings),
-                   csat_average=round(sum(ratings) / len(ratings), 3) if ratings else None,
-                   csat_satisfied=_share(sum(1 for s in ratings if s >= 4), len(ratings)),
-                   helpful_votes=len(votes), helpfulness=_share(sum(votes), len(votes)))
+        f = feedback
+        out.update(csat_responses=f.ratings, csat_average=round(f.rating_sum / f.ratings, 3) if f.ratings else None,
+                   csat_satisfied=_share(f.satisfied, f.ratings), helpful_votes=f.votes,
+                   helpfulness=_share(f.helpful, f.votes))
         if conversations is not None:
-            out["csat_response_rate"] = _share(len(ratings), int(out["conversations"] or 0))
+            out["csat_response_rate"] = _share(f.ratings, int(out["conversations"] or 0))
     return out
 
 
@@ -243,18 +321,31 @@ def breakdown(facts: Facts, dimension: str | None, targets: Targets, now: float)
         return [{"key": "all", "label": "all", "metrics": measure(facts.tickets, facts.conversations, facts.feedback,
                                                                    targets, now)}]
     ticket_key = _ticket_key(dimension, facts.teams)
-    conversation_key = _conversation_key(dimension)
     tickets = _groups(facts.tickets, ticket_key) if ticket_key else None
-    conversations = _groups(facts.conversations, conversation_key) if conversation_key else None
-    feedback = _groups(facts.feedback, _feedback_key(dimension, facts.teams))
-    keys = set(feedback) | set(tickets or ()) | set(conversations or ())
+    return grouped_rows(dimension, None if tickets is None else {
+        key: tally_tickets(group, targets, now) for key, group in tickets.items()}, facts.conversations,
+        {key: tally_feedback(group) for key, group in _groups(facts.feedback,
+                                                             _feedback_key(dimension, facts.teams)).items()},
+        facts.names)
+
+
+def grouped_rows(dimension: str | None, tickets: Mapping[str, TicketTally] | None,
+                 conversations: Sequence[ConversationCount], feedback: Mapping[str, FeedbackTally],
+                 names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """:func:`breakdown`'s rows from the tallies of each group (``tickets`` None: they cannot be grouped by
+    ``dimension``; ``dimension`` None: the tallies are keyed ``all``)."""
+    if dimension is None:
+        return [{"key": "all", "label": "all", "metrics": measure_tallies(
+            (tickets or {}).get("all", NO_TICKETS), conversations, feedback.get("all", NO_FEEDBACK))}]
+    conversation_key = _conversation_key(dimension)
+    counts = _groups(conversations, conversation_key) if conversation_key else None
+    keys = set(feedback) | set(tickets or ()) | set(counts or ())
     rows = []
     for key in sorted(keys, key=lambda k: (k == NONE_KEY, k)):
-        label = facts.names.get(key, key) if dimension == "agent" else key
-        rows.append({"key": key, "label": label, "metrics": measure(
-            None if tickets is None else tickets.get(key, []),
-            None if conversations is None else conversations.get(key, []),
-            feedback.get(key, []), targets, now)})
+        label = names.get(key, key) if dimension == "agent" else key
+        rows.append({"key": key, "label": label, "metrics": measure_tallies(
+            None if tickets is None else tickets.get(key, NO_TICKETS),
+            None if counts is None else counts.get(key, []), feedback.get(key, NO_FEEDBACK))})
     return rows
 
 

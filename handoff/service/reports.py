@@ -9,9 +9,10 @@ an offset, ``until`` excluded. Supervisors and admins only (the policy's ``read_
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from handoff.core import metrics
@@ -25,6 +26,7 @@ from handoff.service.ports import Clock, TicketLog
 
 MAX_DAYS = 732  # the longest period a report covers: two years and a leap day
 DEFAULT_DAYS = 30
+Buckets = list[tuple[datetime, list[dict[str, Any]]]]  # each bucket's start and its rows (metrics.breakdown)
 
 
 class Reports:
@@ -100,12 +102,11 @@ class Reports:
         policy.check(principal.role, Action.READ_REPORTS)
         start, end = self.period(since, until)
         dimension = self.dimension(by)
-        facts = await self.facts(start, end)
-        now = self._clock()
-        total = metrics.measure(facts.tickets, facts.conversations, facts.feedback, self._targets, now)
-        rows = metrics.breakdown(facts, dimension, self._targets, now) if dimension else []
-        return {**self._head(start, end), "by": dimension, "total": total, "reasons": metrics.reasons(facts.tickets),
-                "rows": rows}
+        measured, reasons = await self._measured(start, end, None, None, *([dimension] if dimension else []),
+                                                 reasons=True)
+        [(_, [whole])], *grouped = measured
+        return {**self._head(start, end), "by": dimension, "total": whole["metrics"], "reasons": reasons,
+                "rows": grouped[0][0][1] if grouped else []}
 
     async def timeseries(self, principal: Principal, since: str | None = None, until: str | None = None,
                          bucket: str | None = None, metric: str | None = None) -> dict[str, Any]:
@@ -121,15 +122,51 @@ class Reports:
         return {**self._head(start, end), "bucket": size, "points": points}
 
     async def _series(self, start: datetime, end: datetime, size: str, dimension: str | None) -> list[dict[str, Any]]:
-        facts = await self.facts(start, end)
-        starts = metrics.bucket_starts(start, end, size, self._zone)
+        [buckets], _ = await self._measured(start, end, size, dimension)
+        return [{"start": begins.date().isoformat(), "key": row["key"], "label": row["label"],
+                 "metrics": row["metrics"]} for begins, rows in buckets for row in rows]
+
+    async def _measured(self, start: datetime, end: datetime, size: str | None, *dimensions: str | None,
+                        reasons: bool = False) -> tuple[list[Buckets], dict[str, int]]:
+        """For each of ``dimensions``, the rows (:func:`~handoff.core.metrics.breakdown`) of each bucket's start
+        (just ``start`` without a ``size``); and the period's hand-offs per reason (if ``reasons``). PostgreSQL
+        tallies the groups itself (the ticket log's ``tallies``); on SQLite the facts are read and measured here."""
         now = self._clock()
-        points = []
-        for begins, part in zip(starts, metrics.bucketed(facts, starts), strict=True):
-            for row in metrics.breakdown(part, dimension, self._targets, now):
-                points.append({"start": begins.date().isoformat(), "key": row["key"], "label": row["label"],
-                               "metrics": row["metrics"]})
-        return points
+        starts = metrics.bucket_starts(start, end, size, self._zone) if size else [start]
+        kpis = self._log.kpis
+        if not await kpis.tallies_in_database():
+            facts = await self.facts(start, end)
+            parts = metrics.bucketed(facts, starts) if size else [facts]
+            return [[(begins, metrics.breakdown(part, dimension, self._targets, now))
+                     for begins, part in zip(starts, parts, strict=True)] for dimension in dimensions], \
+                metrics.reasons(facts.tickets)
+        # Independent reads, at once: the database works on them side by side.
+        (counts, agents, per_reason), found = await asyncio.gather(
+            asyncio.gather(kpis.conversation_counts(start, end, self.timezone), kpis.agents(),
+                           kpis.reason_counts(start, end) if reasons else _nothing()),
+            asyncio.gather(*(kpis.tallies(start, end, self.timezone, size, dimension, self._targets, now)
+                             for dimension in dimensions)))
+        names = {a: name for a, name, _ in agents}
+        parts = metrics.bucketed(Facts((), counts, (), {}, names), starts)
+        return [self._rows(starts, parts, size, dimension, tallies, names)
+                for dimension, tallies in zip(dimensions, found, strict=True) if tallies is not None], per_reason
+
+    @staticmethod
+    def _rows(starts: list[datetime], parts: list[Facts], size: str | None, dimension: str | None,
+              tallies: metrics.Tallies, names: dict[str, str]) -> Buckets:
+        ticket_groups: dict[date | None, dict[str, metrics.TicketTally]] = {}
+        for (day, key), tally in (tallies.tickets or {}).items():
+            ticket_groups.setdefault(day, {})[key] = tally
+        feedback_groups: dict[date | None, dict[str, metrics.FeedbackTally]] = {}
+        for (day, key), found in tallies.feedback.items():
+            feedback_groups.setdefault(day, {})[key] = found
+        buckets = []
+        for begins, part in zip(starts, parts, strict=True):
+            day = begins.date() if size else None
+            buckets.append((begins, metrics.grouped_rows(
+                dimension, None if tallies.tickets is None else ticket_groups.get(day, {}), part.conversations,
+                feedback_groups.get(day, {}), names)))
+        return buckets
 
     async def today(self, principal: Principal) -> dict[str, Any]:
         """Today's KPIs (the local day so far) against the targets, one tile per target."""
@@ -137,8 +174,8 @@ class Reports:
         now = datetime.fromtimestamp(self._clock(), self._zone)
         start = datetime.combine(now.date(), time(), self._zone)
         end = datetime.combine(now.date() + timedelta(days=1), time(), self._zone)
-        facts = await self.facts(start, end)
-        total = metrics.measure(facts.tickets, facts.conversations, facts.feedback, self._targets, now.timestamp())
+        [[(_, [whole])]], _ = await self._measured(start, end, None, None)
+        total = whole["metrics"]
         return {**self._head(start, end), "total": total, "tiles": metrics.against_targets(total, self._targets)}
 
     async def csv(self, principal: Principal, since: str | None = None, until: str | None = None,
@@ -167,13 +204,16 @@ class Reports:
         """``[{"since", "until", "key", "label", "metrics"}]``: per bucket (if ``size``) and group; the CSV file's
         and the command line's rows."""
         if size is None:
-            facts = await self.facts(start, end)
-            return [{"since": start.date().isoformat(), "until": end.date().isoformat(), **row}
-                    for row in metrics.breakdown(facts, dimension, self._targets, self._clock())]
+            [[(_, rows)]], _ = await self._measured(start, end, None, dimension)
+            return [{"since": start.date().isoformat(), "until": end.date().isoformat(), **row} for row in rows]
         points = await self._series(start, end, size, dimension)
         step = timedelta(days=7 if size == "week" else 1)
         return [{"since": p["start"], "until": (datetime.fromisoformat(p["start"]) + step).date().isoformat(),
                  "key": p["key"], "label": p["label"], "metrics": p["metrics"]} for p in points]
+
+
+async def _nothing() -> dict[str, int]:
+    return {}
 
 
 def _inert(text: str) -> str:

@@ -1,8 +1,11 @@
-"""The facts the QA metrics are measured from (:mod:`handoff.core.metrics`, docs/metrics.md), read in a few
-narrow queries: one row per ticket created in the period (its durations computed by the database), one row per
-feedback given in it, and the period's conversations counted per local day (PostgreSQL) or quarter hour (SQLite)
-and channel (a few thousand rows however many conversations there were). Timestamps and durations come out as
-float seconds, so that no row is turned into datetimes on the way; nothing reads the messages table.
+"""The facts the QA metrics are measured from (:mod:`handoff.core.metrics`, docs/metrics.md).
+
+On PostgreSQL :meth:`KpiBook.tallies` tallies the tickets and feedback per bucket and group in SQL (a few
+hundred rows for any period). On SQLite they are read in a few narrow queries: one row per ticket created in the
+period (its durations computed by the database), one row per feedback given in it. Either way the period's
+conversations are counted per local day (PostgreSQL) or quarter hour (SQLite) and channel (a few thousand rows
+however many conversations there were). Timestamps and durations come out as float seconds, so that no row is
+turned into datetimes on the way; nothing reads the messages table.
 """
 
 from __future__ import annotations
@@ -10,7 +13,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Float, and_, case, exists, func, literal, select, text
+from sqlalchemy import (
+    Date,
+    Executable,
+    Float,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -18,7 +38,19 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from handoff.adapters.tickets.database import Repository, utc
 from handoff.adapters.tickets.models import Agent, Conversation, Feedback, Ticket, TicketAssignment
-from handoff.core.metrics import REOPEN_WINDOW, SLOT, ConversationCount, FeedbackFact, TicketFact
+from handoff.core.metrics import (
+    NONE_KEY,
+    REOPEN_WINDOW,
+    SLOT,
+    ConversationCount,
+    Durations,
+    FeedbackFact,
+    FeedbackTally,
+    Tallies,
+    TicketFact,
+    TicketTally,
+)
+from handoff.core.targets import Targets
 
 
 class epoch(FunctionElement[float]):
@@ -30,7 +62,8 @@ class epoch(FunctionElement[float]):
 
 @compiles(epoch, "postgresql")
 def _epoch_postgresql(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
+    # date_part is the double EXTRACT's numeric rounds to (both exact to the microsecond), without the numeric.
+    return f"date_part('epoch', {compiler.process(element.clauses, **kw)})"
 
 
 @compiles(epoch, "sqlite")
@@ -53,9 +86,10 @@ class KpiBook(Repository):
                 await session.execute(text("SET LOCAL jit = off"))
             return list((await session.execute(query)).all())
 
-    async def ticket_facts(self, since: datetime | float, until: datetime | float) -> list[TicketFact]:
-        """One :class:`~handoff.core.metrics.TicketFact` per ticket created in ``[since, until)``."""
-        start, end = _between(since, until)
+    @staticmethod
+    def _ticket_rows(start: datetime, end: datetime) -> Select[Any]:
+        """The query of one row per ticket created in ``[start, end)``: its fact columns, as
+        :class:`~handoff.core.metrics.TicketFact` orders them."""
         created = epoch(Ticket.created_at)
         later = aliased(Ticket)
         spells = (select(TicketAssignment.ticket_id.label("ticket_id"),
@@ -65,21 +99,31 @@ class KpiBook(Repository):
                   .join(Ticket, Ticket.id == TicketAssignment.ticket_id)
                   .where(Ticket.created_at >= start, Ticket.created_at < end)
                   .group_by(TicketAssignment.ticket_id).subquery())
-        reopened = exists().where(later.conversation_id == Ticket.conversation_id, later.id > Ticket.id,
-                                  epoch(later.created_at) - epoch(Ticket.resolved_at) <= REOPEN_WINDOW)
+        # The resolved tickets reopened: a semi-join (one pass over the tickets), not a probe per ticket.
+        reopens = (select(Ticket.id.label("id"))
+                   .where(Ticket.created_at >= start, Ticket.created_at < end, Ticket.resolution == "resolved",
+                          exists().where(later.conversation_id == Ticket.conversation_id, later.id > Ticket.id,
+                                         epoch(later.created_at) - epoch(Ticket.resolved_at) <= REOPEN_WINDOW))
+                   .subquery())
         closed_by_agent = Ticket.resolution.in_(("resolved", "handed_back"))
-        query = (select(created.label("at"), Ticket.channel.label("channel"), Ticket.tier.label("tier"),
-                        Ticket.category.label("category"), Ticket.reasons[(0, "code")].as_string().label("reason"),
-                        Ticket.assignee_id.label("agent"), Ticket.status.label("status"),
-                        Ticket.resolution.label("resolution"),
-                        (epoch(Ticket.assigned_at) - created).label("wait"),
-                        (epoch(Ticket.first_response_at) - created).label("first_response"),
-                        case((closed_by_agent, epoch(Ticket.resolved_at) - created)).label("resolution_time"),
-                        spells.c.handle.label("handle"),
-                        func.coalesce(spells.c.transfers, 0).label("transfers"),
-                        case((Ticket.resolution == "resolved", reopened), else_=literal(False)).label("reopened"))
-                 .outerjoin(spells, spells.c.ticket_id == Ticket.id)
+        columns = [created.label("at"), Ticket.channel.label("channel"), Ticket.tier.label("tier"),
+                   Ticket.category.label("category"), Ticket.reasons[(0, "code")].as_string().label("reason"),
+                   Ticket.assignee_id.label("agent"), Ticket.status.label("status"),
+                   Ticket.resolution.label("resolution"),
+                   (epoch(Ticket.assigned_at) - created).label("wait"),
+                   (epoch(Ticket.first_response_at) - created).label("first_response"),
+                   case((closed_by_agent, epoch(Ticket.resolved_at) - created)).label("resolution_time"),
+                   spells.c.handle.label("handle"),
+                   func.coalesce(spells.c.transfers, 0).label("transfers"),
+                   reopens.c.id.isnot(None).label("reopened")]
+        query = (select(*columns).outerjoin(spells, spells.c.ticket_id == Ticket.id)
+                 .outerjoin(reopens, reopens.c.id == Ticket.id)
                  .where(Ticket.created_at >= start, Ticket.created_at < end))
+        return query
+
+    async def ticket_facts(self, since: datetime | float, until: datetime | float) -> list[TicketFact]:
+        """One :class:`~handoff.core.metrics.TicketFact` per ticket created in ``[since, until)``."""
+        query = self._ticket_rows(*_between(since, until))
         return [TicketFact._make(row) for row in await self._read(query)]
 
     async def conversation_counts(self, since: datetime | float, until: datetime | float,
@@ -89,16 +133,19 @@ class KpiBook(Repository):
         and whether they were ever ``handed`` to a person (they have a ticket)."""
         start, end = _between(since, until)
         async with self._sessions() as session:
-            if session.get_bind().dialect.name == "postgresql":
+            postgresql = session.get_bind().dialect.name == "postgresql"
+            if postgresql:
                 await session.execute(text("SET LOCAL jit = off"))
-                local_day = func.date_trunc("day", func.timezone(zone, Conversation.created_at))
-                slot = epoch(func.timezone(zone, local_day)).label("slot")
+                slot = func.date_trunc("day", func.timezone(zone, Conversation.created_at)).label("slot")
             else:
                 slot = (func.floor(epoch(Conversation.created_at) / SLOT) * SLOT).label("slot")
-            handed = exists().where(Ticket.conversation_id == Conversation.id).label("handed")
+            # IN, not EXISTS: PostgreSQL hashes the tickets' conversations once instead of probing per conversation.
+            handed = Conversation.id.in_(select(Ticket.conversation_id)).label("handed")
             inner = (select(slot, Conversation.channel.label("channel"), handed)
                      .where(Conversation.created_at >= start, Conversation.created_at < end).subquery())
-            query = (select(inner.c.slot, inner.c.channel, inner.c.handed, func.count().label("number"))
+            # The local day's start as epoch seconds once per group, not once per conversation.
+            begins = epoch(func.timezone(zone, inner.c.slot)) if postgresql else inner.c.slot
+            query = (select(begins, inner.c.channel, inner.c.handed, func.count().label("number"))
                      .group_by(inner.c.slot, inner.c.channel, inner.c.handed))
             return [ConversationCount._make(row) for row in await session.execute(query)]
 
@@ -117,8 +164,117 @@ class KpiBook(Repository):
                              Feedback.created_at < end)))
         return [FeedbackFact._make(row) for row in await self._read(query)]
 
+    async def tallies_in_database(self) -> bool:
+        """Whether the database tallies the metrics itself (:meth:`tallies`: PostgreSQL) and takes several reads at
+        once (SQLite's one connection does not)."""
+        async with self._sessions() as session:
+            return session.get_bind().dialect.name == "postgresql"
+
+    async def tallies(self, since: datetime | float, until: datetime | float, zone: str, bucket: str | None,
+                      dimension: str | None, targets: Targets, now: float) -> Tallies | None:
+        """The tickets' and the feedback's :class:`~handoff.core.metrics.Tallies` of ``[since, until)`` per local
+        ``bucket`` (``day``, ``week`` in ``zone``, or None: the whole period) and value of ``dimension`` (None: all
+        keyed ``all``), tallied by the database: a few hundred rows however many tickets there were. None on
+        SQLite, which has no percentiles: the caller measures the facts (:meth:`ticket_facts`) itself."""
+        start, end = _between(since, until)
+        async with self._sessions() as session:
+            if session.get_bind().dialect.name != "postgresql":
+                return None
+            await session.execute(text("SET LOCAL jit = off"))  # compiling these plans takes longer than running them
+            await session.execute(text("SET LOCAL work_mem = '32MB'"))  # a year's tickets sorted in memory, not on disk
+            ticket_key = _TICKET_KEYS.get(dimension or "all")
+            tickets = None
+            if ticket_key is not None:
+                query = self._ticket_tallies(start, end, zone, bucket, ticket_key, targets, now)
+                tickets = {(row[0], _key(row[1])): _ticket_tally(row[2:]) for row in await session.execute(query)}
+            query = self._feedback_tallies(start, end, zone, bucket, _FEEDBACK_KEYS[dimension or "all"])
+            feedback = {(row[0], _key(row[1])): FeedbackTally._make(row[2:]) for row in await session.execute(query)}
+            return Tallies(tickets, feedback)
+
+    async def reason_counts(self, since: datetime | float, until: datetime | float) -> dict[str, int]:
+        """Tickets created in ``[since, until)`` per reason code (:func:`~handoff.core.metrics.reasons`)."""
+        start, end = _between(since, until)
+        reason = func.coalesce(func.nullif(Ticket.reasons[(0, "code")].as_string(), ""), NONE_KEY)
+        counts = (select(reason, func.count()).where(Ticket.created_at >= start, Ticket.created_at < end)
+                  .group_by(reason))
+        return dict(sorted(((code, number) for code, number in await self._read(counts)),
+                           key=lambda item: (-item[1], item[0])))
+
+    def _ticket_tallies(self, start: datetime, end: datetime, zone: str, bucket: str | None, key: Any,
+                        targets: Targets, now: float) -> Executable:
+        query = self._ticket_rows(start, end)
+        teams = _teams()
+        rows = (query.add_columns(_bucket(bucket, zone, Ticket.created_at).label("bucket"), key.label("key"))
+                .outerjoin(teams, teams.c.id == Ticket.assignee_id).subquery())
+        first, resolution, age = rows.c.first_response, rows.c.resolution_time, literal(now) - rows.c.at
+        first_ok = and_(first.isnot(None), first <= targets.first_response_seconds)
+        sla = case((rows.c.status.in_(("abandoned", "offline")), None),
+                   (resolution.isnot(None), and_(first_ok, resolution <= targets.resolution_seconds)),
+                   (or_(age > targets.resolution_seconds, and_(first.is_(None), age > targets.first_response_seconds)),
+                    False),
+                   (and_(first.isnot(None), first > targets.first_response_seconds), False), else_=None)
+        handle = case((resolution.isnot(None), rows.c.handle))
+        spreads = [column for values in (rows.c.wait, first, handle, resolution) for column in (
+            func.sum(values), func.count(values),
+            func.percentile_cont(literal([0.5, 0.9], ARRAY(Float()))).within_group(values))]
+        return (select(rows.c.bucket, rows.c.key, func.count(), func.count().filter(rows.c.status != "offline"),
+                       func.count().filter(rows.c.status == "abandoned"), func.count(rows.c.wait),
+                       func.count().filter(rows.c.transfers > 0), func.coalesce(func.sum(rows.c.transfers), 0),
+                       func.count().filter(rows.c.resolution == "resolved"),
+                       func.count().filter(and_(rows.c.resolution == "resolved", rows.c.reopened)),
+                       func.count().filter(sla), func.count(sla), *spreads)
+                .group_by(rows.c.bucket, rows.c.key))
+
+    @staticmethod
+    def _feedback_tallies(start: datetime, end: datetime, zone: str, bucket: str | None, key: Any) -> Executable:
+        teams = _teams()
+        csat, helpful = Feedback.kind == "csat", Feedback.kind == "helpful"
+        return (select(_bucket(bucket, zone, Feedback.created_at).label("bucket"), key.label("key"),
+                       func.count().filter(csat), func.coalesce(func.sum(Feedback.score).filter(csat), 0),
+                       func.count().filter(and_(csat, Feedback.score >= 4)), func.count().filter(helpful),
+                       func.coalesce(func.sum(Feedback.score).filter(helpful), 0))
+                .outerjoin(Ticket, Ticket.id == Feedback.ticket_id)
+                .outerjoin(teams, teams.c.id == Feedback.agent_id)
+                .where(Feedback.kind.in_(("csat", "helpful")), Feedback.created_at >= start, Feedback.created_at < end)
+                .group_by(text("1"), text("2")))
+
     async def agents(self) -> list[tuple[str, str, list[int]]]:
         """``(id, name, tiers)`` of every account, for the agents' names and teams in reports."""
         async with self._sessions() as session:
             return [(row.id, row.name, list(row.tiers))
                     for row in await session.execute(select(Agent.id, Agent.name, Agent.tiers))]
+
+
+def _teams() -> Any:
+    """Each agent's team (:func:`~handoff.core.metrics.team_of`: the desk of their highest tier), as a table."""
+    return (text("SELECT agents.id AS id, 'tier ' || coalesce(max(tier.value::int), 1) AS team FROM agents "
+                 "LEFT JOIN LATERAL json_array_elements_text(agents.tiers) AS tier(value) ON true GROUP BY agents.id")
+            .columns(id=String(), team=String()).subquery("teams"))
+
+
+def _bucket(bucket: str | None, zone: str, column: Any) -> Any:
+    """The local date that starts the ``bucket`` (day, week: its Monday) of a timestamp, in ``zone``."""
+    if bucket is None:
+        return literal_column("CAST(NULL AS DATE)", Date())
+    return cast(func.date_trunc(bucket, func.timezone(zone, column)), Date())
+
+
+def _key(value: Any) -> str:
+    return NONE_KEY if value is None else str(value)
+
+
+def _ticket_tally(row: Any) -> TicketTally:
+    spreads = [Durations(float(row[n] or 0.0), row[n + 1], *(row[n + 2] or (None, None))) for n in range(10, 22, 3)]
+    return TicketTally(*row[:10], *spreads)
+
+
+# The group of a ticket and of a feedback for each dimension, as core/metrics groups them ("all": no dimension);
+# a dimension tickets cannot be grouped by (the article) has none.
+_TICKET_KEYS: dict[str, Any] = {
+    "all": literal("all"), "path": literal("handoff"), "agent": Ticket.assignee_id,
+    "team": literal_column("teams.team"), "tier": cast(Ticket.tier, String()), "channel": Ticket.channel,
+    "category": Ticket.category, "reason": Ticket.reasons[(0, "code")].as_string()}
+_FEEDBACK_KEYS: dict[str, Any] = {
+    "all": literal("all"), "path": Feedback.path, "agent": Feedback.agent_id, "team": literal_column("teams.team"),
+    "tier": cast(Ticket.tier, String()), "channel": Feedback.channel, "category": Feedback.category,
+    "reason": Ticket.reasons[(0, "code")].as_string(), "article": Feedback.article_id}
