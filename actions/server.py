@@ -86,8 +86,15 @@ def main(argv: list[str] | None = None) -> None:
     app = loader.load()
     ssl = create_ssl_config(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
     logger.info("action server on %s://%s:%s (token required)", "https" if ssl else "http", args.host, args.port)
-    app.prepare(host=args.host, port=args.port, ssl=ssl, workers=utils.number_of_sanic_workers())
-    Sanic.serve(primary=app, app_loader=loader)
+    workers = utils.number_of_sanic_workers()
+    if workers == 1:
+        # One worker needs no Sanic worker manager: its multiprocessing manager process is one more thing to
+        # die (a clean-clone CI run saw it reset its connection during start-up and take the server down).
+        app.prepare(host=args.host, port=args.port, ssl=ssl, single_process=True)
+        Sanic.serve_single(primary=app)
+    else:
+        app.prepare(host=args.host, port=args.port, ssl=ssl, workers=workers)
+        Sanic.serve(primary=app, app_loader=loader)
 
 
 if __name__ == "__main__":
