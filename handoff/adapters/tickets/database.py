@@ -10,10 +10,13 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
-from sqlalchemy import Executable, event
+from sqlalchemy import Executable, Float, event
 from sqlalchemy.engine import CursorResult, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from handoff.core.errors import SettingsError, UpstreamUnavailable
 
@@ -76,6 +79,25 @@ def utc(moment: datetime | float) -> datetime:
             raise ValueError(f"naive datetime {moment!r}: pass an aware datetime or epoch seconds")
         return moment.astimezone(UTC)
     return datetime.fromtimestamp(moment, UTC)
+
+
+class epoch(FunctionElement[float]):
+    """Seconds since the epoch of a timestamp column, as a float, on either database."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch, "postgresql")
+def _epoch_postgresql(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    # date_part is the double EXTRACT's numeric rounds to (both exact to the microsecond), without the numeric.
+    return f"date_part('epoch', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(epoch, "sqlite")
+def _epoch_sqlite(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps the UTC time as text; julianday() reads it (2440587.5 is the epoch's Julian day).
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
 
 
 def is_sqlite(url: str) -> bool:

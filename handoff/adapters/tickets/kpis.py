@@ -2,10 +2,13 @@
 
 On PostgreSQL :meth:`KpiBook.tallies` tallies the tickets and feedback per bucket and group in SQL (a few
 hundred rows for any period). On SQLite they are read in a few narrow queries: one row per ticket created in the
-period (its durations computed by the database), one row per feedback given in it. Either way the period's
-conversations are counted per local day (PostgreSQL) or quarter hour (SQLite) and channel (a few thousand rows
-however many conversations there were). Timestamps and durations come out as float seconds, so that no row is
-turned into datetimes on the way; nothing reads the messages table.
+period (its durations computed by the database), one row per feedback given in it. A ticket's handle time,
+transfers and whether it was reopened are kept on the ticket as they happen (``handle_seconds``, ``transfers``,
+``reopened``: :mod:`~handoff.adapters.tickets.ticketing`), so no report reads the assignments or pairs tickets;
+and its first reason's code (``reason``), so none parses the reasons' JSON.
+Either way the period's conversations are counted per local day (PostgreSQL) or quarter hour (SQLite) and
+channel (a few thousand rows however many conversations there were). Timestamps and durations come out as float
+seconds, so that no row is turned into datetimes on the way; nothing reads the messages table.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     literal,
     literal_column,
@@ -31,16 +33,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
-from handoff.adapters.tickets.database import Repository, utc
-from handoff.adapters.tickets.models import Agent, Conversation, Feedback, Ticket, TicketAssignment
+from handoff.adapters.tickets.database import Repository, epoch, utc
+from handoff.adapters.tickets.models import Agent, Conversation, Feedback, Ticket
 from handoff.core.metrics import (
     NONE_KEY,
-    REOPEN_WINDOW,
     SLOT,
     ConversationCount,
     Durations,
@@ -51,25 +48,6 @@ from handoff.core.metrics import (
     TicketTally,
 )
 from handoff.core.targets import Targets
-
-
-class epoch(FunctionElement[float]):
-    """Seconds since the epoch of a timestamp column, as a float, on either database."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(epoch, "postgresql")
-def _epoch_postgresql(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    # date_part is the double EXTRACT's numeric rounds to (both exact to the microsecond), without the numeric.
-    return f"date_part('epoch', {compiler.process(element.clauses, **kw)})"
-
-
-@compiles(epoch, "sqlite")
-def _epoch_sqlite(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite keeps the UTC time as text; julianday() reads it (2440587.5 is the epoch's Julian day).
-    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
 
 
 def _between(since: datetime | float, until: datetime | float) -> tuple[datetime, datetime]:
@@ -91,35 +69,17 @@ class KpiBook(Repository):
         """The query of one row per ticket created in ``[start, end)``: its fact columns, as
         :class:`~handoff.core.metrics.TicketFact` orders them."""
         created = epoch(Ticket.created_at)
-        later = aliased(Ticket)
-        spells = (select(TicketAssignment.ticket_id.label("ticket_id"),
-                         func.sum(epoch(TicketAssignment.ended_at) - epoch(TicketAssignment.assigned_at))
-                         .label("handle"),
-                         func.sum(case((TicketAssignment.end_cause == "transferred", 1), else_=0)).label("transfers"))
-                  .join(Ticket, Ticket.id == TicketAssignment.ticket_id)
-                  .where(Ticket.created_at >= start, Ticket.created_at < end)
-                  .group_by(TicketAssignment.ticket_id).subquery())
-        # The resolved tickets reopened: a semi-join (one pass over the tickets), not a probe per ticket.
-        reopens = (select(Ticket.id.label("id"))
-                   .where(Ticket.created_at >= start, Ticket.created_at < end, Ticket.resolution == "resolved",
-                          exists().where(later.conversation_id == Ticket.conversation_id, later.id > Ticket.id,
-                                         epoch(later.created_at) - epoch(Ticket.resolved_at) <= REOPEN_WINDOW))
-                   .subquery())
         closed_by_agent = Ticket.resolution.in_(("resolved", "handed_back"))
-        columns = [created.label("at"), Ticket.channel.label("channel"), Ticket.tier.label("tier"),
-                   Ticket.category.label("category"), Ticket.reasons[(0, "code")].as_string().label("reason"),
-                   Ticket.assignee_id.label("agent"), Ticket.status.label("status"),
-                   Ticket.resolution.label("resolution"),
-                   (epoch(Ticket.assigned_at) - created).label("wait"),
-                   (epoch(Ticket.first_response_at) - created).label("first_response"),
-                   case((closed_by_agent, epoch(Ticket.resolved_at) - created)).label("resolution_time"),
-                   spells.c.handle.label("handle"),
-                   func.coalesce(spells.c.transfers, 0).label("transfers"),
-                   reopens.c.id.isnot(None).label("reopened")]
-        query = (select(*columns).outerjoin(spells, spells.c.ticket_id == Ticket.id)
-                 .outerjoin(reopens, reopens.c.id == Ticket.id)
-                 .where(Ticket.created_at >= start, Ticket.created_at < end))
-        return query
+        columns: list[Any] = [
+            created.label("at"), Ticket.channel.label("channel"), Ticket.tier.label("tier"),
+            Ticket.category.label("category"), Ticket.reason.label("reason"), Ticket.assignee_id.label("agent"),
+            Ticket.status.label("status"), Ticket.resolution.label("resolution"),
+            (epoch(Ticket.assigned_at) - created).label("wait"),
+            (epoch(Ticket.first_response_at) - created).label("first_response"),
+            case((closed_by_agent, epoch(Ticket.resolved_at) - created)).label("resolution_time"),
+            Ticket.handle_seconds.label("handle"), Ticket.transfers.label("transfers"),
+            and_(Ticket.resolution == "resolved", Ticket.reopened).label("reopened")]
+        return select(*columns).where(Ticket.created_at >= start, Ticket.created_at < end)
 
     async def ticket_facts(self, since: datetime | float, until: datetime | float) -> list[TicketFact]:
         """One :class:`~handoff.core.metrics.TicketFact` per ticket created in ``[since, until)``."""
@@ -157,7 +117,7 @@ class KpiBook(Repository):
                         Feedback.score.label("score"), Feedback.path.label("path"), Feedback.agent_id.label("agent"),
                         Ticket.tier.label("tier"), Feedback.channel.label("channel"),
                         Feedback.category.label("category"),
-                        Ticket.reasons[(0, "code")].as_string().label("reason"),
+                        Ticket.reason.label("reason"),
                         Feedback.article_id.label("article"))
                  .outerjoin(Ticket, Ticket.id == Feedback.ticket_id)
                  .where(and_(Feedback.kind.in_(("csat", "helpful")), Feedback.created_at >= start,
@@ -194,7 +154,7 @@ class KpiBook(Repository):
     async def reason_counts(self, since: datetime | float, until: datetime | float) -> dict[str, int]:
         """Tickets created in ``[since, until)`` per reason code (:func:`~handoff.core.metrics.reasons`)."""
         start, end = _between(since, until)
-        reason = func.coalesce(func.nullif(Ticket.reasons[(0, "code")].as_string(), ""), NONE_KEY)
+        reason = func.coalesce(func.nullif(Ticket.reason, ""), NONE_KEY)
         counts = (select(reason, func.count()).where(Ticket.created_at >= start, Ticket.created_at < end)
                   .group_by(reason))
         return dict(sorted(((code, number) for code, number in await self._read(counts)),
@@ -204,8 +164,10 @@ class KpiBook(Repository):
                         targets: Targets, now: float) -> Executable:
         query = self._ticket_rows(start, end)
         teams = _teams()
+        # OFFSET 0 keeps PostgreSQL from folding the rows into the aggregate, where it would compute each duration
+        # again for every aggregate that reads it (a year's tallies took twice as long).
         rows = (query.add_columns(_bucket(bucket, zone, Ticket.created_at).label("bucket"), key.label("key"))
-                .outerjoin(teams, teams.c.id == Ticket.assignee_id).subquery())
+                .outerjoin(teams, teams.c.id == Ticket.assignee_id).offset(0).subquery())
         first, resolution, age = rows.c.first_response, rows.c.resolution_time, literal(now) - rows.c.at
         first_ok = and_(first.isnot(None), first <= targets.first_response_seconds)
         sla = case((rows.c.status.in_(("abandoned", "offline")), None),
@@ -273,8 +235,8 @@ def _ticket_tally(row: Any) -> TicketTally:
 _TICKET_KEYS: dict[str, Any] = {
     "all": literal("all"), "path": literal("handoff"), "agent": Ticket.assignee_id,
     "team": literal_column("teams.team"), "tier": cast(Ticket.tier, String()), "channel": Ticket.channel,
-    "category": Ticket.category, "reason": Ticket.reasons[(0, "code")].as_string()}
+    "category": Ticket.category, "reason": Ticket.reason}
 _FEEDBACK_KEYS: dict[str, Any] = {
     "all": literal("all"), "path": Feedback.path, "agent": Feedback.agent_id, "team": literal_column("teams.team"),
     "tier": cast(Ticket.tier, String()), "channel": Feedback.channel, "category": Feedback.category,
-    "reason": Ticket.reasons[(0, "code")].as_string(), "article": Feedback.article_id}
+    "reason": Ticket.reason, "article": Feedback.article_id}

@@ -112,6 +112,8 @@ class AgentSession(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
+    # the bot-only conversations gone quiet, for the rating request (feedback's sweep, 0006)
+    __table_args__ = (Index("ix_conversations_state_updated_at", "state", "updated_at"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -184,6 +186,11 @@ class Ticket(Base):
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # Kept as they happen for the reports (0006), from the assignments and the conversation's later tickets:
+    handle_seconds: Mapped[float | None] = mapped_column(Float)  # the ended assignments' time, summed
+    transfers: Mapped[int] = mapped_column(Integer, default=0)  # assignments ended transferred
+    reopened: Mapped[bool] = mapped_column(default=False)  # handed off again soon after
+    reason: Mapped[str | None] = mapped_column(String(64))  # the first reason's code (reasons[0].code)
 
 
 class TicketAssignment(Base):

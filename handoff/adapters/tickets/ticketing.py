@@ -18,11 +18,12 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, exists, or_, select, update
+from sqlalchemy import String, cast, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from handoff.adapters.tickets.conversations import add_transition, transition_view
-from handoff.adapters.tickets.database import Repository, changed_rows, utc
+from handoff.adapters.tickets.database import Repository, changed_rows, epoch, utc
 from handoff.adapters.tickets.message_writer import stored_messages, stored_view
 from handoff.adapters.tickets.models import Agent, Conversation, Message, Note, Ticket, TicketAssignment, Transition
 from handoff.adapters.tickets.views import (
@@ -34,6 +35,7 @@ from handoff.adapters.tickets.views import (
     priority_name,
 )
 from handoff.core.errors import BadRequest
+from handoff.core.metrics import REOPEN_WINDOW
 from handoff.core.model import AgentId, ConversationId, CustomerId, Priority, TicketId
 
 OPEN_STATUSES = ("open", "pending", "offline")
@@ -73,6 +75,12 @@ def _reason(reason: Mapping[str, Any] | str) -> dict[str, Any]:
     return {"code": reason} if isinstance(reason, str) else dict(reason)
 
 
+def _first_code(reasons: Sequence[Mapping[str, Any]]) -> str | None:
+    """The first reason's code, as the reports group tickets by it (``tickets.reason``); None without one."""
+    code = reasons[0].get("code") if reasons else None
+    return None if code is None else str(code)[:64]
+
+
 async def _ticket(session: AsyncSession, ticket_id: int) -> Ticket:
     row = await session.get(Ticket, ticket_id, with_for_update=True)
     if row is None:
@@ -88,6 +96,31 @@ async def _end_assignments(session: AsyncSession, ticket_id: int, cause: str, mo
     if agent_id is not None:
         query = query.where(TicketAssignment.agent_id == agent_id)
     await session.execute(query)
+    await _measure_spells(session, ticket_id)
+
+
+async def _measure_spells(session: AsyncSession, ticket_id: int) -> None:
+    """Keep the ticket's ``handle_seconds`` (its ended assignments' time, summed) and ``transfers`` (assignments
+    ended ``transferred``) as its assignments say, for the reports (migration 0006 filled the older tickets)."""
+    mine = TicketAssignment.ticket_id == ticket_id
+    handle = (select(func.sum(epoch(TicketAssignment.ended_at) - epoch(TicketAssignment.assigned_at))).where(mine)
+              .scalar_subquery())
+    transfers = (select(func.count()).select_from(TicketAssignment)
+                 .where(mine, TicketAssignment.end_cause == "transferred").scalar_subquery())
+    await session.execute(update(Ticket).where(Ticket.id == ticket_id)
+                          .values(handle_seconds=handle, transfers=transfers)
+                          .execution_options(synchronize_session=False))
+
+
+async def _mark_reopened(session: AsyncSession, conversation_id: str) -> None:
+    """Keep the ``reopened`` flag of the conversation's tickets: another ticket of the conversation was opened
+    within :data:`~handoff.core.metrics.REOPEN_WINDOW` of this one's resolution. Run when a ticket is opened or
+    withdrawn (the only changes that make or unmake a later ticket)."""
+    later = aliased(Ticket)
+    again = exists().where(later.conversation_id == Ticket.conversation_id, later.id > Ticket.id,
+                           epoch(later.created_at) - epoch(Ticket.resolved_at) <= REOPEN_WINDOW)
+    await session.execute(update(Ticket).where(Ticket.conversation_id == conversation_id).values(reopened=again)
+                          .execution_options(synchronize_session=False))
 
 
 def _assigned_ever(agent_id: str, ticket_id: Any) -> Any:
@@ -124,15 +157,17 @@ class TicketBook(Repository):
         if status not in OPEN_STATUSES:
             raise ValueError(f"a ticket opens as one of {OPEN_STATUSES}, not {status!r}")
         moment = utc(now)
+        kept = [_reason(r) for r in reasons]
         async with self._sessions.begin() as session:
             row = Ticket(conversation_id=conversation_id, customer_id=customer_id, channel=channel, status=status,
                          priority=priority_name(priority), tier=tier, category=category,
-                         reasons=[_reason(r) for r in reasons], request=dict(request) if request else None,
+                         reasons=kept, reason=_first_code(kept), request=dict(request) if request else None,
                          summary=summary, tags=_clean_tags(tags), callback=dict(callback) if callback else None,
                          created_at=moment, updated_at=moment)
             session.add(row)
             await session.flush()
             row.number = f"T-{row.id:06d}"
+            await _mark_reopened(session, conversation_id)
             if transition is not None:
                 await add_transition(session, conversation_id, transition.from_state, transition.to_state,
                                      transition.cause, moment, transition.actor,
@@ -158,6 +193,7 @@ class TicketBook(Repository):
                       .order_by(Transition.id.desc()).limit(1).scalar_subquery())
             await session.execute(update(Conversation).where(Conversation.id == row.conversation_id)
                                   .values(state=latest))
+            await _mark_reopened(session, row.conversation_id)
 
     async def ticket_for_conversation(self, conversation_id: str) -> TicketView | None:
         """The conversation's ticket that is not closed yet (the newest, should there be several), or None."""

@@ -6,15 +6,18 @@ import asyncio
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
 from handoff.adapters.tickets import TicketLog, migrate, normalize_database_url
 from handoff.adapters.tickets.database import make_engine
-from handoff.adapters.tickets.models import Base
+from handoff.adapters.tickets.migrate import alembic_config
+from handoff.adapters.tickets.models import Base, Ticket
 from handoff.core.errors import SettingsError
+from tests.handoff.adapters.tickets.history import build_history
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -36,7 +39,7 @@ async def test_migrate_creates_exactly_the_orm_schema(database_url: str) -> None
         await engine.dispose()
     assert differences == []
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
-    assert version == "0005"
+    assert version == "0006"
 
 
 async def test_migrate_concurrent_instances_take_turns(postgres_url: str) -> None:
@@ -92,3 +95,29 @@ def test_normalize_database_url_picks_async_drivers(given: str, expected: str) -
 def test_normalize_database_url_refuses_other_databases(given: str) -> None:
     with pytest.raises(SettingsError, match="DATABASE_URL"):
         normalize_database_url(given)
+
+
+def _revision(connection: Connection, config: Any, direction: str, revision: str) -> None:
+    config.attributes["connection"] = connection
+    getattr(command, direction)(config, revision)
+
+
+async def test_0006_fills_the_ticket_measures_as_the_log_keeps_them(log: TicketLog, database_url: str) -> None:
+    """Migration 0006 computes each older ticket's handle time, transfers and reopened flag by the same definitions
+    the ticket log now keeps them by as it writes, and each ticket's first reason code (the hand-built history: tickets A to E, A reopened by E, B
+    transferred once, C abandoned, D still open)."""
+    await build_history(log)
+    measures = select(Ticket.id, Ticket.handle_seconds, Ticket.transfers, Ticket.reopened, Ticket.reason).order_by(Ticket.id)
+    async with log.engine.connect() as connection:
+        kept = [tuple(row) for row in await connection.execute(measures)]
+    assert [(round(h, 3) if h is not None else None, t, r, c) for _, h, t, r, c in kept] == [
+        (1140.0, 0, True, "explicit_request"), (1100.0, 1, False, "out_of_scope"), (None, 0, False, "explicit_request"),
+        (None, 0, False, "low_confidence"), (970.0, 0, False, "explicit_request")]
+
+    async with log.engine.begin() as connection:  # back to 0005 (the columns go), then up again: the backfill
+        await connection.run_sync(_revision, alembic_config(), "downgrade", "0005")
+        await connection.run_sync(_revision, alembic_config(), "upgrade", "0006")
+    async with log.engine.connect() as connection:
+        filled = [tuple(row) for row in await connection.execute(measures)]
+    assert [(i, None if h is None else round(h, 3), t, r, c) for i, h, t, r, c in filled] == \
+        [(i, None if h is None else round(h, 3), t, r, c) for i, h, t, r, c in kept]
