@@ -14,6 +14,7 @@
     python -m handoff retention                  # delete what is older than HANDOFF_RETENTION_DAYS now
     python -m handoff report --since 2026-11-01 --until 2026-12-01 --by agent --bucket week   # QA metrics
     python -m handoff topics --week 2026-W49     # what sent customers to a person that week (docs/insights.md)
+    python -m handoff capacity forecast --history contacts.csv --days 7 --out forecast.csv   # docs/capacity.md
 
 Settings come from the environment (README, "Configuration"); a bad value stops with a sentence naming it.
 """
@@ -27,7 +28,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from handoff.cli import customers, reports, topics
+from handoff.cli import capacity, customers, reports, topics
 from handoff.core.errors import HandoffError
 from handoff.settings import HandoffSettings
 from handoff.web.server import RedactSecrets
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     customers.add_parsers(sub)
     reports.add_parsers(sub)
     topics.add_parsers(sub)
+    capacity.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
         settings = HandoffSettings.from_env()
@@ -129,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(reports.run(settings, args))
         elif args.command == "topics":
             asyncio.run(topics.run(settings, args))
+        elif args.command == "capacity":
+            return asyncio.run(capacity.run(settings, args))
         elif args.command == "seed":
             import os
 
