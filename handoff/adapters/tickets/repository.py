@@ -10,6 +10,8 @@ session factory:
 - ``people`` (:class:`~handoff.adapters.tickets.people.PeopleBook`): customers, agents' accounts, canned
   responses;
 - ``kpis`` (:class:`~handoff.adapters.tickets.kpis.KpiBook`): the facts the QA metrics are measured from;
+- ``contacts`` (:class:`~handoff.adapters.tickets.contacts.ContactBook`): contacts per interval, the
+  forecast's history;
 - ``customers`` (:class:`~handoff.adapters.tickets.privacy.CustomerRecords`): a customer's data as a whole
   (find, export, erase) and the retention sweep;
 - ``supervision`` (:class:`~handoff.adapters.tickets.supervision.SupervisionBook`): the supervisors' board
@@ -39,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from handoff.adapters.tickets.alerts import AlertBook, AlertMeasures
 from handoff.adapters.tickets.analytics import AnalyticsBook
 from handoff.adapters.tickets.automation import AutomationBook
+from handoff.adapters.tickets.contacts import ContactBook
 from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
 from handoff.adapters.tickets.demo import DemoRecords
@@ -69,6 +72,7 @@ class TicketLog:
         self.tickets = TicketBook(sessions)
         self.people = PeopleBook(sessions)
         self.kpis = KpiBook(sessions)
+        self.contacts = ContactBook(sessions)
         self.customers = CustomerRecords(sessions)
         self.supervision = SupervisionBook(sessions)
         self.alerts = AlertBook(sessions)

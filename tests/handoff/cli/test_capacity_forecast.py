@@ -1,0 +1,84 @@
+"""``python -m handoff capacity forecast`` end to end, in process, on a small CSV and on a ticket log."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from handoff.adapters.tickets import TicketLog, migrate
+from handoff.cli import main
+from handoff.core.model import ConversationId, CustomerId
+from tests.handoff.core.test_forecast import MONDAY, series
+
+
+@pytest.fixture
+def history_file(tmp_path: Path) -> Path:
+    path = tmp_path / "contacts.csv"
+    path.write_text("start,count\n" + "".join(f"{start.isoformat()},{int(count)}\n" for start, count in series(6)))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'handoff.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def test_forecast_file_from_a_history_file(history_file: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "forecast.csv"
+    assert main(["capacity", "forecast", "--history", str(history_file), "--days", "2", "--out", str(out)]) == 0
+    with out.open() as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ["start", "forecast"] and len(rows) == 1 + 2 * 24
+    assert rows[1][0] == (MONDAY + timedelta(weeks=6, hours=8)).isoformat()
+    assert all(float(value) > 0 for _, value in rows[1:])
+    assert "48 intervals of 0:30:00 over 2 open days" in capsys.readouterr().err
+
+
+def test_backtest_prints_both_wapes(history_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["capacity", "forecast", "--history", str(history_file), "--backtest", "--weeks", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("backtest: rolling origin, one week ahead, over the last 2 weeks (288 open intervals")
+    model, baseline = (float(line.rsplit(" ", 1)[1].rstrip("%")) for line in out[1:3])
+    assert model < baseline
+
+
+def test_a_bad_file_is_a_sentence_naming_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("start,count\n2026-09-07T08:00:00+00:00,3\n2026-09-07T08:30:00+00:00,-1\n")
+    assert main(["capacity", "forecast", "--history", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {path}: line 3: the count -1 is negative.\n"
+    assert main(["capacity", "forecast", "--history", str(tmp_path / "missing.csv")]) == 2
+    assert "Cannot read" in capsys.readouterr().err
+
+
+async def conversations_in(url: str, days: int) -> None:
+    """One conversation at 10:00 and two at 14:30 UTC on each of the ``days`` days before today."""
+    await migrate(url)
+    log = await TicketLog.open(url)
+    try:
+        today = datetime.combine(date.today(), datetime.min.time(), tzinfo=UTC)
+        for day in range(1, days + 1):
+            for number, minutes in enumerate((10 * 60, 14 * 60 + 30, 14 * 60 + 31)):
+                at = today - timedelta(days=day, minutes=-minutes)
+                await log.conversations.create_conversation(ConversationId(f"c{day}_{number}"), CustomerId("cu_1"),
+                                                            "web", at)
+    finally:
+        await log.close()
+
+
+def test_forecast_from_the_ticket_log(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    asyncio.run(conversations_in(database, 21))
+    assert main(["capacity", "forecast", "--days", "1", "--history-days", "21"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == "start,forecast" and len(rows) == 1 + 48  # open all day (handoff/routing.yml)
+    values = {datetime.fromisoformat(start).strftime("%H:%M"): float(v) for start, v in
+              (row.split(",") for row in rows[1:])}
+    assert values["10:00"] == pytest.approx(1.0, abs=0.01) and values["14:30"] == pytest.approx(2.0, abs=0.01)
+    assert values["12:00"] == 0.0
