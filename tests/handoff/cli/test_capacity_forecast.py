@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -63,7 +63,7 @@ async def conversations_in(url: str, days: int) -> None:
     await migrate(url)
     log = await TicketLog.open(url)
     try:
-        today = datetime.combine(date.today(), datetime.min.time(), tzinfo=UTC)
+        today = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), tzinfo=UTC)
         for day in range(1, days + 1):
             for number, minutes in enumerate((10 * 60, 14 * 60 + 30, 14 * 60 + 31)):
                 at = today - timedelta(days=day, minutes=-minutes)
