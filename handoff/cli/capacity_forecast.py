@@ -9,7 +9,8 @@
 
 Without ``--history`` the history is the ticket log's (``DATABASE_URL``): the conversations started per interval
 (those the bot finished alone included), or the hand-offs (``--handoffs``, ``--tier``), over the last
-``--history-days`` whole days, with the business hours of the routing configuration.
+``--history-days`` whole days, with the business hours of the routing configuration; ``--save-history FILE``
+writes that history in the ``--history`` format.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from handoff.core.errors import BadRequest
 from handoff.core.forecast import Accuracy, backtest, forecast
-from handoff.core.forecast_csv import read_history, write_forecast
+from handoff.core.forecast_csv import read_history, write_forecast, write_history
 from handoff.core.routing.schedule import BusinessHours
 from handoff.settings import HandoffSettings
 
@@ -45,6 +46,8 @@ def add_parser(group: Any) -> None:
     parser.add_argument("--channel", help="only this channel's contacts (ticket log)")
     parser.add_argument("--tier", type=int, help="only the hand-offs of this tier (ticket log)")
     parser.add_argument("--handoffs", action="store_true", help="count hand-offs, not conversations (ticket log)")
+    parser.add_argument("--save-history", type=Path,
+                        help="also write the ticket log's history as a 'start,count' CSV (the --history format)")
     parser.set_defaults(run=run)
 
 
@@ -105,6 +108,8 @@ async def run(settings: HandoffSettings, args: argparse.Namespace) -> int:
         series, interval = await from_ticket_log(settings, args, hours), timedelta(minutes=args.interval)
         if not series:
             raise BadRequest("The ticket log has no contacts in that period to forecast from.")
+        if args.save_history is not None:
+            args.save_history.write_text("".join(write_history(series)), encoding="utf-8")
     try:
         if args.backtest:
             print("\n".join(accuracy_lines(backtest(series, interval, hours, args.weeks))))

@@ -137,7 +137,7 @@ def _shapes(days: dict[date, dict[int, float]], shrink: float) -> dict[int, dict
     return shapes
 
 
-class _Model:
+class Model:
     """The fitted model: the daily GLM's coefficients and the weekday shapes (see the module's docstring)."""
 
     def __init__(self, history: list[tuple[datetime, float]], interval: timedelta, shrink: float) -> None:
@@ -186,6 +186,7 @@ class _Model:
         return math.exp(min(linear, 50.0))
 
     def predict(self, starts: Iterable[datetime]) -> list[tuple[datetime, float]]:
+        """The expected contacts of each interval start (in the history's wall time); 0 where it was never open."""
         return [(start, self.volume(start.date()) * self.shapes.get(start.weekday(), {}).get(
             _slot(start, self.interval), 0.0)) for start in starts]
 
@@ -217,10 +218,13 @@ def _shrink(history: list[tuple[datetime, float]], interval: timedelta) -> float
     return SHRINK_DAYS[int(np.argmin(errors))]
 
 
-def _fit(history: Series, interval: timedelta, hours: BusinessHours | None = None) -> _Model:
+def fit(history: Series, interval: timedelta, hours: BusinessHours | None = None,
+        shrink: float | None = None) -> Model:
+    """The model fitted on ``history`` (see :func:`forecast`); ``shrink`` fixes the shapes' prior strength (in days;
+    0: each weekday's own shape, ``math.inf``: one shape for all) instead of choosing it on the last weeks."""
     local = _local(history, hours)
     check(local, interval)
-    return _Model(local, interval, _shrink(local, interval))
+    return Model(local, interval, _shrink(local, interval) if shrink is None else shrink)
 
 
 def forecast(history: Series, days: int, interval: timedelta,
@@ -241,7 +245,7 @@ def forecast(history: Series, days: int, interval: timedelta,
     Raises:
         ForecastError: the history is too short, unsorted, duplicated or off the interval's grid.
     """
-    model = _fit(history, interval, hours)
+    model = fit(history, interval, hours)
     last = _local(history[-1:], hours)[0][0]
     zone = last.tzinfo
     result: list[tuple[datetime, float]] = []
@@ -293,7 +297,7 @@ def backtest(history: Series, interval: timedelta, hours: BusinessHours | None =
         origin = end - back * WEEK
         train = [row for row in local if row[0] < origin]
         test = [row for row in local if origin <= row[0] < origin + WEEK]
-        predicted = _fit(train, interval).predict(start for start, _ in test)
+        predicted = fit(train, interval).predict(start for start, _ in test)
         baseline = week_before(train, (start for start, _ in test))
         for (_, actual), (_, model), (_, base) in zip(test, predicted, baseline, strict=True):
             actual_total += actual

@@ -108,6 +108,13 @@ def read_history(lines: Iterable[str], minimum_days: int = MIN_DAYS) -> History:
     return History(rows, interval, bool(naive))
 
 
+def write_history(rows: Iterable[tuple[datetime, float]]) -> Iterable[str]:
+    """A history file's lines (with their newline), which :func:`read_history` reads back."""
+    yield "start,count\n"
+    for start, count in rows:
+        yield f"{start.isoformat()},{count:.0f}\n"
+
+
 def write_forecast(rows: Iterable[tuple[datetime, float]], naive: bool) -> Iterable[str]:
     """The forecast file's lines (with their newline): ``start,forecast``, the forecast to two decimals."""
     yield "start,forecast\n"

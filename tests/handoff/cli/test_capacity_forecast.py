@@ -73,12 +73,18 @@ async def conversations_in(url: str, days: int) -> None:
         await log.close()
 
 
-def test_forecast_from_the_ticket_log(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_forecast_from_the_ticket_log(database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     asyncio.run(conversations_in(database, 21))
-    assert main(["capacity", "forecast", "--days", "1", "--history-days", "21"]) == 0
+    saved = tmp_path / "saved.csv"
+    assert main(["capacity", "forecast", "--days", "1", "--history-days", "21", "--save-history", str(saved)]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[0] == "start,forecast" and len(rows) == 1 + 48  # open all day (handoff/routing.yml)
     values = {datetime.fromisoformat(start).strftime("%H:%M"): float(v) for start, v in
               (row.split(",") for row in rows[1:])}
     assert values["10:00"] == pytest.approx(1.0, abs=0.01) and values["14:30"] == pytest.approx(2.0, abs=0.01)
     assert values["12:00"] == 0.0
+    history = saved.read_text().splitlines()  # every open interval of the 21 days, in the --history format
+    assert history[0] == "start,count" and len(history) == 1 + 21 * 48
+    assert sum(int(line.split(",")[1]) for line in history[1:]) == 21 * 3
+    assert main(["capacity", "forecast", "--history", str(saved), "--days", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == rows[1:]  # the same forecast from the saved file
