@@ -93,6 +93,9 @@ async def run(settings: HandoffSettings, args: argparse.Namespace) -> int:
     hours: BusinessHours | None = None
     naive = False
     if args.history is not None:
+        if args.channel is not None or args.tier is not None or args.handoffs or args.save_history is not None:
+            raise BadRequest("--channel, --tier, --handoffs and --save-history choose the ticket log's contacts: "
+                             "a --history file has its own.")
         try:
             with args.history.open(encoding="utf-8") as lines:
                 history = read_history(lines)

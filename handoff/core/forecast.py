@@ -34,7 +34,7 @@ import numpy as np
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
-from handoff.core.routing.schedule import BusinessHours
+from handoff.core.routing.schedule import SEARCH_DAYS, BusinessHours
 
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
@@ -243,17 +243,19 @@ def forecast(history: Series, days: int, interval: timedelta,
         ``(interval start, expected contacts)`` of each open interval, in time order; closed intervals are absent.
 
     Raises:
-        ForecastError: the history is too short, unsorted, duplicated or off the interval's grid.
+        ForecastError: the history is too short, unsorted, duplicated or off the interval's grid; or the hours
+            never open when the history did.
     """
     model = fit(history, interval, hours)
     last = _local(history[-1:], hours)[0][0]
     zone = last.tzinfo
     result: list[tuple[datetime, float]] = []
     day, counted = last.date(), 0
-    if not any(model.open.values()):
-        return result
     while counted < days:
         day += DAY
+        if (day - last.date()).days > days + SEARCH_DAYS:
+            raise ForecastError(f"The history's open intervals and the business hours do not meet on {days} days "
+                                f"within {SEARCH_DAYS} days after the history.")
         starts = _starts(day, model.open[day.weekday()], interval, zone)
         if hours is not None:
             starts = [start for start in starts if hours.is_open(start)]

@@ -56,6 +56,8 @@ def test_a_bad_file_is_a_sentence_naming_the_line(tmp_path: Path, capsys: pytest
     assert capsys.readouterr().err == f"error: {path}: line 3: the count -1 is negative.\n"
     assert main(["capacity", "forecast", "--history", str(tmp_path / "missing.csv")]) == 2
     assert "Cannot read" in capsys.readouterr().err
+    assert main(["capacity", "forecast", "--history", str(path), "--tier", "2"]) == 2
+    assert "a --history file has its own" in capsys.readouterr().err
 
 
 async def conversations_in(url: str, days: int) -> None:

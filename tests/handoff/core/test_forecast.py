@@ -77,6 +77,12 @@ def test_closed_hours_and_holidays_get_no_forecast() -> None:
     assert len(rows) == 3 * 20
 
 
+def test_hours_that_never_open_when_the_history_did_are_an_error() -> None:
+    sundays_only = BusinessHours("UTC", [(), (), (), (), (), (), ((0, 24 * 60),)])
+    with pytest.raises(ForecastError, match="do not meet on 2 days within 400 days"):
+        forecast(series(3), 2, HALF_HOUR, sundays_only)
+
+
 def test_the_business_timezone_sets_the_days() -> None:
     hours = BusinessHours("Europe/Berlin")
     rows = forecast(series(3), 1, HALF_HOUR, hours)
