@@ -61,6 +61,9 @@ async def from_ticket_log(settings: HandoffSettings, args: argparse.Namespace,
     today = datetime.fromtimestamp(time.time(), hours.tz).date()
     until = datetime.combine(today, datetime.min.time(), tzinfo=hours.tz)
     since = until - timedelta(days=args.history_days)
+    if any(moment.timestamp() % (args.interval * 60) for moment in (since, until)):
+        raise BadRequest(f"{hours.timezone}'s midnight is not on a {args.interval}-minute boundary of UTC, "
+                         "which the ticket log counts in: use --interval 15.")
     log = await TicketLog.open(settings.database_url)
     try:
         counts = await log.contacts.per_interval(since, until, args.interval * 60, channel=args.channel,

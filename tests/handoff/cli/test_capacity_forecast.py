@@ -6,6 +6,7 @@ import asyncio
 import csv
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -60,12 +61,12 @@ def test_a_bad_file_is_a_sentence_naming_the_line(tmp_path: Path, capsys: pytest
     assert "a --history file has its own" in capsys.readouterr().err
 
 
-async def conversations_in(url: str, days: int) -> None:
-    """One conversation at 10:00 and two at 14:30 UTC on each of the ``days`` days before today."""
+async def conversations_in(url: str, days: int, zone: str = "UTC") -> None:
+    """One conversation at 10:00 and two at 14:30 UTC on each of the ``days`` dates before today's in ``zone``."""
     await migrate(url)
     log = await TicketLog.open(url)
     try:
-        today = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), tzinfo=UTC)
+        today = datetime.combine(datetime.now(ZoneInfo(zone)).date(), datetime.min.time(), tzinfo=UTC)
         for day in range(1, days + 1):
             for number, minutes in enumerate((10 * 60, 14 * 60 + 30, 14 * 60 + 31)):
                 at = today - timedelta(days=day, minutes=-minutes)
@@ -90,3 +91,21 @@ def test_forecast_from_the_ticket_log(database: str, tmp_path: Path, capsys: pyt
     assert sum(int(line.split(",")[1]) for line in history[1:]) == 21 * 3
     assert main(["capacity", "forecast", "--history", str(saved), "--days", "1"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == rows[1:]  # the same forecast from the saved file
+
+
+def test_a_timezone_off_the_half_hour_needs_quarter_hours(database: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    asyncio.run(conversations_in(database, 14, "Asia/Kathmandu"))  # 10:00 UTC is 15:45 there, the same date
+    routing = tmp_path / "routing.yml"
+    routing.write_text("strategies:\n  - name: workload\nbusiness_hours:\n  timezone: Asia/Kathmandu\n")
+    monkeypatch.setenv("HANDOFF_ROUTING", str(routing))
+    assert main(["capacity", "forecast", "--days", "1"]) == 2
+    assert "Asia/Kathmandu's midnight is not on a 30-minute boundary of UTC" in capsys.readouterr().err
+    assert main(["capacity", "forecast", "--days", "1", "--interval", "15"]) == 0
+    rows = [row.split(",") for row in capsys.readouterr().out.splitlines()[1:]]
+    today = datetime.now(ZoneInfo("Asia/Kathmandu")).date()
+    assert len(rows) == 96 and rows[0][0] == f"{today}T00:00:00+05:45"
+    values = {start[11:16]: float(value) for start, value in rows}
+    assert values["15:45"] == pytest.approx(1.0, abs=0.01)  # 10:00 UTC
+    assert values["20:15"] == pytest.approx(2.0, abs=0.01)  # 14:30 and 14:31 UTC
