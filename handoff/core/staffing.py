@@ -20,7 +20,9 @@ Queueing models (docs/capacity.md, "Staffing"):
 Concurrency: an agent holding c chats at once is c servers, each with the measured handle time. The measured
 time (``tickets.handle_seconds``: from assignment to its end) is wall-clock time with the agent's other chats
 interleaved, so it already carries the slowdown of concurrency; stretching it again would count it twice.
-Required agents = ⌈servers / c⌉, then divided by (1 − shrinkage) (breaks, training, absence) and rounded up.
+Shrinkage (breaks, training, absence) is a share of each agent's time: an agent gives c·(1 − shrinkage)
+servers on average, so required agents = ⌈servers / (c·(1 − shrinkage))⌉, and a roster's servers are its
+scheduled slots × (1 − shrinkage), rounded down.
 The occupancy cap adds servers until the served load per server is at most the cap.
 
 How it can fail: Poisson arrivals within an interval and exponential handle times are assumptions (real
@@ -205,9 +207,13 @@ def required_servers(rate: float, handle: float, target: Target, patience: float
 
 
 def agents_for(servers: int, concurrency: float, shrinkage: float) -> int:
-    """Agents to schedule for ``servers``: ⌈⌈servers / concurrency⌉ / (1 − shrinkage)⌉."""
-    productive = math.ceil(servers / concurrency - 1e-9)
-    return math.ceil(productive / (1.0 - shrinkage) - 1e-9)
+    """Agents to schedule for ``servers``: ⌈servers / (concurrency · (1 − shrinkage))⌉.
+
+    Shrinkage is a share of each agent's time, so an agent of c slots gives c·(1 − shrinkage) servers on
+    average: the same reading as :func:`available_servers` gives the roster (rounding agents first would ask
+    two agents of three chats for one chat's work at 30% shrinkage).
+    """
+    return math.ceil(servers / (concurrency * (1.0 - shrinkage)) - 1e-9)
 
 
 def available_servers(scheduled_slots: float, shrinkage: float) -> int:

@@ -139,7 +139,8 @@ def test_erlang_a_needs_no_more_than_erlang_c_with_patient_customers() -> None:
 
 def test_agents_are_servers_over_concurrency_then_shrinkage() -> None:
     assert agents_for(14, 3.0, 0.0) == 5  # 14 chats at 3 each: 5 agents
-    assert agents_for(14, 3.0, 0.3) == 8  # 5 / 0.7 = 7.1
+    assert agents_for(14, 3.0, 0.3) == 7  # 14 / 2.1 = 6.7
+    assert agents_for(1, 3.0, 0.3) == 1  # one agent of three chats less 30% still gives 2.1 servers
     assert agents_for(0, 3.0, 0.3) == 0
     assert available_servers(10.0, 0.3) == 7
     assert available_servers(10.5, 0.0) == 10
