@@ -63,8 +63,8 @@ def table(plan: Any, zone: Any) -> str:
 
 def summary(plan: Any) -> list[str]:
     measured, workload, target = plan.measured, plan.measured.workload, plan.target
-    patience = (f"patience {workload.patience_seconds:.0f} s ({measured.abandoned} abandoned of {measured.waited} "
-                "who waited)" if workload.patience_seconds is not None else "nobody abandoned: Erlang C only")
+    patience = (f"patience {workload.patience_seconds:.0f} s ({measured.abandoned} of {measured.waited} contacts "
+                "abandoned)" if workload.patience_seconds is not None else "nobody abandoned: Erlang C only")
     return [f"Demand: {plan.demand_source}.",
             f"Measured {measured.since:%Y-%m-%d} to {measured.until:%Y-%m-%d}: {measured.tickets} contacts, handle "
             f"time {workload.handle_seconds:.0f} s ({measured.handled} tickets), {patience}, concurrency "

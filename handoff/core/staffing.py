@@ -166,9 +166,12 @@ def erlang_a_performance(servers: int, rate: float, handle: float, patience: flo
     # One who finds j waiting is served after V = the sum of exponentials of rates pull + i*theta, i = j..0, if
     # before their own patience. With a = pull/theta, X = exp(-theta V) is Beta(a, j+1), and the share served
     # within t is E[exp(-theta V); V <= t] = E[X; X >= exp(-theta t)] = a/(a+j+1) * P(Beta(a+1, j+1) >= x0).
-    a, ahead = pull / theta, np.arange(len(queue), dtype=float)
+    # (the incomplete beta is the costly part: only for the states that weigh anything, 1e-15 and above)
+    kept = np.flatnonzero(queue >= 1e-15)
+    weighty = queue[: int(kept[-1]) + 1] if len(kept) else queue[:0]
+    a, ahead = pull / theta, np.arange(len(weighty), dtype=float)
     in_time = a / (a + ahead + 1.0) * betaincc(a + 1.0, ahead + 1.0, math.exp(-theta * within))
-    served_in_time = float(queue @ in_time)
+    served_in_time = float(weighty @ in_time)
     level = (1.0 - waits) + served_in_time
     return Performance(servers, waits, min(1.0, level), queued / rate, abandonment,
                        rate * (1.0 - abandonment) * handle / servers)

@@ -34,7 +34,7 @@ class Patience:
 
     mean_seconds: float | None
     abandoned: int
-    waited: int
+    waited: int  # contacts whose wait is known (served, zero waits included, or abandoned)
     exposure_seconds: float
 
 

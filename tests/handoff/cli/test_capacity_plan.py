@@ -36,7 +36,7 @@ def test_a_table_per_interval(database: str, capsys: pytest.CaptureFixture[str])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Staffing plan from 2026-12-07, 1 day(s), 30-minute intervals (UTC)")
     assert lines[1] == ("Demand: measured arrivals, same weekday and interval averaged over the last 4 weeks.")
-    assert "handle time 600 s (12 tickets), patience 170 s (4 abandoned of 16 who waited), concurrency 2.00" in lines[2]
+    assert "handle time 600 s (12 tickets), patience 170 s (4 of 16 contacts abandoned), concurrency 2.00" in lines[2]
     assert lines[4].split() == ["start", "demand", "req", "C", "req", "A", "scheduled", "gap", "SL", "wait", "s",
                                 "abandon"]
     nine = next(line for line in lines if line.startswith("Mon 12-07 09:00"))
