@@ -62,7 +62,7 @@ METRICS: dict[str, Metric] = {
         "fewer than Erlang A requires (Erlang C when nobody abandoned) to answer the target sla_attainment "
         "share within queue_wait_seconds, at 85% occupancy and 30% shrinkage; demand, handle time and patience "
         "measured on the last `window` (default 1h: set 28d); unknown with fewer than `min_sample` contacts in "
-        "it; recomputed every 10 minutes", "intervals", window=True),
+        "it; recomputed every hour", "intervals", window=True),
 }
 COMPARISONS = ("above", "below")
 SEVERITIES = ("info", "warning", "critical")

@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 
 LEASE = "alerts"
 RECENT = 50  # episodes the history shows
-STAFFING_REFRESH = 600.0  # seconds a staffing figure is reused: it changes with the history and roster, slowly
+STAFFING_REFRESH = 3600.0  # seconds a staffing figure is reused: history and roster change slowly, and each
+# measurement reads four weeks of tickets (the simulated month's sweeper would pay it thousands of times)
 
 
 def channels_of(settings: HandoffSettings, rules: tuple[Rule, ...]) -> tuple[Webhooks | None, Mail | None]:
