@@ -33,8 +33,8 @@ def add_parser(group: Any) -> None:
     parser.add_argument("--within", type=float, default=60.0, help="seconds to answer within (60)")
     parser.add_argument("--occupancy", type=_share, default=0.85, help="occupancy cap (0.85)")
     parser.add_argument("--shrinkage", type=_share, default=0.3, help="share of scheduled time not available (0.3)")
-    parser.add_argument("--tier", type=int, help="plan for the agents of this tier only")
-    parser.add_argument("--skill", help="plan for the agents with this skill only")
+    parser.add_argument("--tier", type=int, help="plan this tier's contacts for the agents of this tier only")
+    parser.add_argument("--skill", help="plan this category's contacts for the agents with this skill only")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(run=run)
 

@@ -101,13 +101,15 @@ class Staffing:
         moments = [(midnight + timedelta(seconds=i * interval_seconds)).astimezone(UTC) for i in range(count)]
         return [moment for moment in dict.fromkeys(moments) if self._hours.is_open(moment)]
 
-    async def recent_demand(self, starts: Sequence[datetime], interval_seconds: int,
-                            weeks: int = DEMAND_WEEKS) -> list[tuple[datetime, float]]:
-        """The stand-in demand: the same local weekday and interval averaged over the ``weeks`` weeks before."""
+    async def recent_demand(self, starts: Sequence[datetime], interval_seconds: int, weeks: int = DEMAND_WEEKS, *,
+                            tier: int | None = None, skill: str | None = None) -> list[tuple[datetime, float]]:
+        """The stand-in demand: the same local weekday and interval averaged over the ``weeks`` weeks before
+        (the contacts of ``tier`` / of category ``skill`` only, if given)."""
         if not starts:
             return []
         since = min(starts) - timedelta(weeks=weeks, days=1)
-        arrivals = await self._log.workload.arrivals(since, max(starts), interval_seconds)
+        arrivals = await self._log.workload.arrivals(since, max(starts), interval_seconds, tier=tier,
+                                                     category=skill)
         return recent_average(arrivals, starts, self._hours.tz, weeks)
 
     async def plan(self, first: date, days: int, interval_seconds: int, target: Target, *,
@@ -118,6 +120,9 @@ class Staffing:
 
         Args:
             demand: contacts per interval start (a forecast); None: the stand-in of :meth:`recent_demand`.
+            tier, skill: plan for the agents of that tier / with that skill, against the contacts of that tier /
+                category (the stand-in; a forecast given is taken as it is). Handle time and patience are the
+                whole team's.
         """
         agents = await self.roster(tier, skill)
         now = datetime.fromtimestamp(self._clock(), UTC)
@@ -127,7 +132,8 @@ class Staffing:
             return None
         source = "forecast"
         if demand is None:
-            demand = await self.recent_demand(self.starts(first, days, interval_seconds), interval_seconds)
+            demand = await self.recent_demand(self.starts(first, days, interval_seconds), interval_seconds,
+                                              tier=tier, skill=skill)
             source = f"measured arrivals, same weekday and interval averaged over the last {DEMAND_WEEKS} weeks"
         covered = roster.coverage(agents, [start for start, _ in demand], interval_seconds)
         rows = plan(demand, interval_seconds, measured.workload, target, covered.slots, covered.agents)

@@ -41,16 +41,21 @@ class Patience:
 class WorkloadBook(Repository):
     """Staffing's measured inputs (a repository of :class:`~handoff.adapters.tickets.TicketLog`)."""
 
-    async def arrivals(self, since: datetime | float, until: datetime | float,
-                       interval_seconds: int) -> dict[float, int]:
+    async def arrivals(self, since: datetime | float, until: datetime | float, interval_seconds: int, *,
+                       tier: int | None = None, category: str | None = None) -> dict[float, int]:
         """Contacts created in ``[since, until)``, per interval start (epoch seconds, multiples of the interval
-        since the epoch); intervals with none are left out."""
+        since the epoch); intervals with none are left out. ``tier`` / ``category``: those tickets only."""
         # + 1 ms: SQLite's julianday() gives 09:01:00 as 09:00:59.99996 (a double of days), which would floor
         # into the interval before.
         slot = (func.floor((epoch(Ticket.created_at) + 0.001) / interval_seconds) * interval_seconds).label("slot")
-        inner = (select(slot).where(Ticket.created_at >= utc(since), Ticket.created_at < utc(until),
-                                    Ticket.callback.is_(None)).subquery())
-        query = select(inner.c.slot, func.count()).group_by(inner.c.slot)
+        inner = select(slot).where(Ticket.created_at >= utc(since), Ticket.created_at < utc(until),
+                                   Ticket.callback.is_(None))
+        if tier is not None:
+            inner = inner.where(Ticket.tier == tier)
+        if category is not None:
+            inner = inner.where(Ticket.category == category)
+        counted = inner.subquery()
+        query = select(counted.c.slot, func.count()).group_by(counted.c.slot)
         async with self._sessions() as session:
             return {float(start): int(count) for start, count in (await session.execute(query)).all()}
 

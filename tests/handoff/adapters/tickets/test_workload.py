@@ -72,3 +72,16 @@ async def test_no_handle_time_no_plan(log: TicketLog) -> None:
     staffing = Staffing(log, BusinessHours(), GRACE, lambda: NOW)
     assert await staffing.plan(PLANNED, 1, 1800, TARGET) is None
     assert await staffing.understaffed_tomorrow(TARGET) is None
+
+
+async def test_plan_for_a_tier_or_skill(log: TicketLog) -> None:
+    await build_traffic(log)  # tier 1, category orders; grace: tier 1, no skills
+    assert await log.workload.arrivals(SINCE, UNTIL, 1800, tier=2) == {}
+    assert await log.workload.arrivals(SINCE, UNTIL, 1800, tier=1, category="orders") == {
+        monday.timestamp(): 4 for monday in MONDAYS}
+    staffing = Staffing(log, BusinessHours(), GRACE, lambda: NOW)
+    second = await staffing.plan(PLANNED, 1, 1800, TARGET, tier=2)
+    assert second is not None and {(row.demand, row.scheduled) for row in second.rows} == {(0.0, 0.0)}
+    orders = await staffing.plan(PLANNED, 1, 1800, TARGET, skill="orders")
+    assert orders is not None and orders.rows[18].demand == 4.0 and orders.rows[18].scheduled == 0.0
+    assert orders.rows[18].expected.service_level == 0.0 and orders.understaffed == 1
