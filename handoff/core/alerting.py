@@ -57,6 +57,12 @@ METRICS: dict[str, Metric] = {
     "agents_offline_with_conversations": Metric("agents holding conversations while not online (away or "
                                                 "offline)", "agents"),
     "agents_online": Metric("agents online now", "agents"),
+    "understaffed_intervals_tomorrow": Metric(
+        "open half-hour intervals of tomorrow (in the business hours' timezone) where the agents on shift are "
+        "fewer than Erlang A requires (Erlang C when nobody abandoned) to answer the target sla_attainment "
+        "share within queue_wait_seconds, at 85% occupancy and 30% shrinkage; demand, handle time and patience "
+        "measured on the last `window` (default 1h: set 28d); unknown with fewer than `min_sample` contacts in "
+        "it; recomputed every hour", "intervals", window=True),
 }
 COMPARISONS = ("above", "below")
 SEVERITIES = ("info", "warning", "critical")

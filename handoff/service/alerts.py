@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import statistics
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,16 +27,21 @@ from typing import Any
 from handoff.core.alerting import METRICS, AlertState, Notice, Phase, Rule, step
 from handoff.core.errors import SettingsError
 from handoff.core.model import Presence
+from handoff.core.routing.schedule import BusinessHours
+from handoff.core.staffing import Target
 from handoff.core.targets import Targets
 from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.ports import Clock, DeliveryFailed, Mail, SmtpServer, Store, TicketLog, Webhooks, recipient
+from handoff.service.staffing import Staffing
 from handoff.settings import HandoffSettings
 
 logger = logging.getLogger(__name__)
 
 LEASE = "alerts"
 RECENT = 50  # episodes the history shows
+STAFFING_REFRESH = 3600.0  # seconds a staffing figure is reused: history and roster change slowly, and each
+# measurement reads four weeks of tickets (the simulated month's sweeper would pay it thousands of times)
 
 
 def channels_of(settings: HandoffSettings, rules: tuple[Rule, ...]) -> tuple[Webhooks | None, Mail | None]:
@@ -72,8 +78,10 @@ class Alerts:
     """Seconds before each retry of a failed delivery (real time: delivery is I/O)."""
 
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, targets: Targets,
-                 rules: tuple[Rule, ...], clock: Clock) -> None:
+                 rules: tuple[Rule, ...], clock: Clock, hours: BusinessHours | None = None) -> None:
         self.rules = rules
+        self._staffing = Staffing(log, hours or BusinessHours(), settings.abandon_after, clock)
+        self._staffed: dict[str, tuple[float, float | None]] = {}  # rule -> (when measured, value)
         self._settings, self._store, self._log, self._targets, self._clock = settings, store, log, targets, clock
         self._webhooks, self._mail = channels_of(settings, rules)
         self._instance = uuid.uuid4().hex
@@ -176,7 +184,19 @@ class Alerts:
             if len(responses) < rule.min_sample or not responses:
                 return None
             return sum(r <= self._targets.first_response_seconds for r in responses) / len(responses)
-        raise AssertionError(f"metric {metric} has no measure")  # parse_rule admits only METRICS
+        if metric == "understaffed_intervals_tomorrow":
+            return await self._understaffed(rule, now)
+        raise AssertionError(f"metric {metric} has no measure")
+
+    async def _understaffed(self, rule: Rule, now: float) -> float | None:
+        when, value = self._staffed.get(rule.name, (-math.inf, None))
+        if now - when < STAFFING_REFRESH:
+            return value
+        target = Target(service_level=self._targets.sla_attainment, within=self._targets.queue_wait_seconds)
+        value = await self._staffing.understaffed_tomorrow(
+            target, min_tickets=rule.min_sample, history_days=max(1, math.ceil(rule.window_seconds / 86400)))
+        self._staffed[rule.name] = (now, value)
+        return value  # parse_rule admits only METRICS
 
     # ---- delivering -----------------------------------------------------------------------------------------
 

@@ -113,7 +113,8 @@ class HandoffService:
         self.board = board
         self.supervision = Supervision(settings, self.targets, store, log, board, changes, self._dispatch, self.desk,
                                        self.customers, clock)
-        self.alerts = Alerts(settings, store, log, self.targets, load_alert_rules(settings.alerts_config), clock)
+        self.alerts = Alerts(settings, store, log, self.targets, load_alert_rules(settings.alerts_config), clock,
+                             hours)
         self.reports = Reports(log, self.targets, hours.tz, clock)
         self.quality = Quality(log, load_scorecard(settings.scorecard_config), clock)  # HANDOFF_SCORECARD
         self.follow_ups = FollowUps(log, clock)

@@ -26,6 +26,8 @@ session factory:
   follow-up items' handling.
 - ``analytics`` (:class:`~handoff.adapters.tickets.analytics.AnalyticsBook`): the customers' words behind
   hand-offs and low ratings, and the topics found in them.
+- ``workload`` (:class:`~handoff.adapters.tickets.workload.WorkloadBook`): what staffing measures: contacts
+  per interval, handle time, patience.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -53,6 +55,7 @@ from handoff.adapters.tickets.privacy import CustomerRecords
 from handoff.adapters.tickets.quality import QaBook
 from handoff.adapters.tickets.supervision import SupervisionBook
 from handoff.adapters.tickets.ticketing import TicketBook
+from handoff.adapters.tickets.workload import WorkloadBook
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ class TicketLog:
         self.demo = DemoRecords(sessions)  # the demo history's (handoff/cli/demo.py)
         self.qa = QaBook(sessions)
         self.analytics = AnalyticsBook(sessions)
+        self.workload = WorkloadBook(sessions)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

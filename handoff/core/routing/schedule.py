@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handoff.core.errors import RoutingConfigError
-from handoff.core.model import AgentSnapshot, WaitingConversation
+from handoff.core.model import AgentSnapshot, ShiftWindow, WaitingConversation
 from handoff.core.routing.base import Options, Scores
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -196,3 +196,33 @@ class BusinessHours:
 
     def __repr__(self) -> str:
         return f"BusinessHours(timezone={self.timezone!r}, weekly={self.weekly!r}, holidays={len(self.holidays)})"
+
+
+def shift_spans(shift: Sequence[ShiftWindow], timezone: str, since: datetime,
+                until: datetime) -> list[tuple[datetime, datetime]]:
+    """The UTC spans within ``[since, until)`` that a shift covers, as :class:`ScheduleStrategy` reads it.
+
+    The same rules: wall times in ``timezone`` (daylight saving through zoneinfo), an end at 00:00 is the
+    midnight ending the day, no windows means always on shift, an unknown timezone means never.
+    """
+    if since.tzinfo is None or until.tzinfo is None:
+        raise ValueError("since and until must be timezone-aware")
+    if not shift:
+        return [(since.astimezone(UTC), until.astimezone(UTC))] if since < until else []
+    tz = zone(timezone)
+    if tz is None:
+        return []
+    spans = []
+    first, last = since.astimezone(tz).date() - timedelta(days=1), until.astimezone(tz).date()
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        for window in shift:
+            if window.weekday != day.weekday():
+                continue
+            end_day = day + timedelta(days=1) if window.end == MIDNIGHT else day
+            start = datetime.combine(day, window.start, tzinfo=tz).astimezone(UTC)
+            end = datetime.combine(end_day, window.end, tzinfo=tz).astimezone(UTC)
+            start, end = max(start, since.astimezone(UTC)), min(end, until.astimezone(UTC))
+            if start < end:
+                spans.append((start, end))
+    return sorted(spans)
