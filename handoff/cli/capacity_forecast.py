@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from handoff.core.errors import BadRequest
-from handoff.core.forecast import Accuracy, backtest, forecast
+from handoff.core.forecast import Accuracy, backtest, forecast, open_series
 from handoff.core.forecast_csv import read_history, write_forecast, write_history
 from handoff.core.routing.schedule import BusinessHours
 from handoff.settings import HandoffSettings
@@ -70,17 +70,7 @@ async def from_ticket_log(settings: HandoffSettings, args: argparse.Namespace,
                                                  tier=args.tier, handoffs=args.handoffs)
     finally:
         await log.close()
-    if not counts:
-        return []
-    found = dict(counts)
-    first = datetime.fromtimestamp(counts[0][0], hours.tz)
-    start = max(since, datetime.combine(first.date(), datetime.min.time(), tzinfo=hours.tz)).astimezone(UTC)
-    series: Series = []
-    while start < until:
-        if hours.is_open(start):
-            series.append((start.astimezone(hours.tz), float(found.get(start.timestamp(), 0))))
-        start += interval
-    return series
+    return open_series(counts, since, until, interval, hours)
 
 
 def accuracy_lines(accuracy: Accuracy) -> list[str]:

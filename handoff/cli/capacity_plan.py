@@ -35,6 +35,8 @@ def add_parser(group: Any) -> None:
     parser.add_argument("--shrinkage", type=_share, default=0.3, help="share of scheduled time not available (0.3)")
     parser.add_argument("--tier", type=int, help="plan this tier's contacts for the agents of this tier only")
     parser.add_argument("--skill", help="plan this category's contacts for the agents with this skill only")
+    parser.add_argument("--demand", choices=("forecast", "recent"), default="forecast",
+                        help="the forecast of the live hand-offs (default), or the last 4 weeks' average")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(run=run)
 
@@ -91,7 +93,8 @@ async def run(settings: HandoffSettings, args: argparse.Namespace) -> int:
     try:
         staffing = Staffing(log, hours, settings.abandon_after, time.time)
         first = args.date or datetime.now(hours.tz).date() + timedelta(days=1)
-        plan = await staffing.plan(first, args.days, args.interval * 60, target, tier=args.tier, skill=args.skill)
+        plan = await staffing.plan(first, args.days, args.interval * 60, target, demand=args.demand,
+                                   tier=args.tier, skill=args.skill)
     finally:
         await log.close()
     if plan is None:

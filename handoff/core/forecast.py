@@ -28,7 +28,7 @@ import math
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 import numpy as np
 import statsmodels.api as sm
@@ -263,6 +263,29 @@ def forecast(history: Series, days: int, interval: timedelta,
             counted += 1
             result += model.predict(starts)
     return result
+
+
+def open_series(counts: Iterable[tuple[float, int]], since: datetime, until: datetime, interval: timedelta,
+                hours: BusinessHours) -> list[tuple[datetime, float]]:
+    """A history in :func:`forecast`'s form from counted contacts: every interval of ``[since, until)`` the
+    business hours open, from the local day of the first contact on, with its count (0 where none came), as
+    local times of the hours' timezone.
+
+    Args:
+        counts: ``(interval start in epoch seconds, contacts)`` of the intervals with a contact (the ticket log's
+            counts: intervals aligned to UTC midnight).
+    """
+    found = dict(counts)
+    if not found:
+        return []
+    first = datetime.fromtimestamp(min(found), hours.tz)
+    start = max(since, datetime.combine(first.date(), time(0), tzinfo=hours.tz)).astimezone(UTC)
+    series: list[tuple[datetime, float]] = []
+    while start < until:
+        if hours.is_open(start):
+            series.append((start.astimezone(hours.tz), float(found.get(start.timestamp(), 0))))
+        start += interval
+    return series
 
 
 def week_before(history: Series, starts: Iterable[datetime]) -> list[tuple[datetime, float]]:

@@ -2,8 +2,10 @@
 
 :meth:`Staffing.measure` reads the inputs from history (handle time, patience, the team's concurrency);
 :meth:`Staffing.plan` compares a demand series with the roster, interval by interval. The demand is a
-parameter: a forecast when there is one; without it, :meth:`Staffing.recent_demand` (the same local weekday and
-time of day averaged over the last weeks, a stand-in labelled as such). The computation is
+parameter; by default the forecast of the live hand-offs (:meth:`Staffing.forecast_demand`,
+:mod:`handoff.core.forecast` on the last :data:`FORECAST_DAYS` days), or, on a history too short to forecast
+from, :meth:`Staffing.recent_demand` (the same local weekday and time of day averaged over the last weeks); the
+plan says which it used. The computation is
 :mod:`handoff.core.staffing` and :mod:`handoff.core.roster`; only open intervals (the business hours) are
 planned.
 """
@@ -15,12 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from handoff.core import roster
+from handoff.core.forecast import ForecastError, fit, open_series
 from handoff.core.routing.schedule import BusinessHours
 from handoff.core.staffing import IntervalPlan, Target, Workload, plan, recent_average
 from handoff.service.ports import AgentAccount, Clock, TicketLog
 
 HISTORY_DAYS = 28  # the history the inputs are measured on
 DEMAND_WEEKS = 4  # the stand-in demand's weeks
+FORECAST_DAYS = 84  # the history the demand is forecast from (as `capacity forecast`'s default)
 DAY = 86400.0
 
 
@@ -85,11 +89,11 @@ class Staffing:
         since = until - timedelta(days=days)
         handle = await self._log.workload.handle_time(since, until)
         patience = await self._log.workload.patience(since, until, self._grace)
-        arrivals = await self._log.workload.arrivals(since, until, 3600)
+        arrivals = await self._log.contacts.per_interval(since, until, 3600, live=True)
         workload = None
         if handle.mean_seconds is not None:
             workload = Workload(handle.mean_seconds, max(1.0, roster.mean_capacity(agents)), patience.mean_seconds)
-        return Measured(since, until, workload, sum(arrivals.values()), handle.tickets, patience.abandoned,
+        return Measured(since, until, workload, sum(count for _, count in arrivals), handle.tickets, patience.abandoned,
                         patience.waited)
 
     def starts(self, first: date, days: int, interval_seconds: int) -> list[datetime]:
@@ -108,21 +112,45 @@ class Staffing:
         if not starts:
             return []
         since = min(starts) - timedelta(weeks=weeks, days=1)
-        arrivals = await self._log.workload.arrivals(since, max(starts), interval_seconds, tier=tier,
-                                                     category=skill)
-        return recent_average(arrivals, starts, self._hours.tz, weeks)
+        arrivals = await self._log.contacts.per_interval(since, max(starts), interval_seconds, tier=tier,
+                                                         category=skill, live=True)
+        return recent_average(dict(arrivals), starts, self._hours.tz, weeks)
+
+    async def forecast_demand(self, starts: Sequence[datetime], interval_seconds: int, *, tier: int | None = None,
+                              skill: str | None = None,
+                              history_days: int = FORECAST_DAYS) -> list[tuple[datetime, float]]:
+        """The forecast contacts of each of ``starts``: the live hand-offs (of ``tier`` / category ``skill``)
+        of the open intervals over the ``history_days`` days before the first, forecast by
+        :mod:`handoff.core.forecast`.
+
+        Raises:
+            ForecastError: the history is too short (or off the interval's grid) to forecast from.
+        """
+        if not starts:
+            return []
+        interval = timedelta(seconds=interval_seconds)
+        until = datetime.combine(min(starts).astimezone(self._hours.tz).date(), time(0), tzinfo=self._hours.tz)
+        since = until - timedelta(days=history_days)
+        counts = await self._log.contacts.per_interval(since, until, interval_seconds, tier=tier, category=skill,
+                                                       live=True)
+        model = fit(open_series(counts, since, until, interval, self._hours), interval, self._hours)
+        # To the hundredth of a contact: the model's shapes leave a trace (1e-9) in every interval ever open, and
+        # Erlang staffs any demand above zero with an agent.
+        return [(start, round(expected, 2)) for start, (_, expected) in
+                zip(starts, model.predict(start.astimezone(self._hours.tz) for start in starts), strict=True)]
 
     async def plan(self, first: date, days: int, interval_seconds: int, target: Target, *,
-                   demand: Sequence[tuple[datetime, float]] | None = None, tier: int | None = None,
+                   demand: Sequence[tuple[datetime, float]] | str = "forecast", tier: int | None = None,
                    skill: str | None = None, history_days: int = HISTORY_DAYS) -> StaffingPlan | None:
         """Required against scheduled for ``days`` local days from ``first``; None when history has no
         handle time to plan with.
 
         Args:
-            demand: contacts per interval start (a forecast); None: the stand-in of :meth:`recent_demand`.
+            demand: contacts per interval start, or ``forecast`` (:meth:`forecast_demand`; on a history too
+                short for it, :meth:`recent_demand`) or ``recent`` (:meth:`recent_demand`).
             tier, skill: plan for the agents of that tier / with that skill, against the contacts of that tier /
-                category (the stand-in; a forecast given is taken as it is). Handle time and patience are the
-                whole team's.
+                category (a demand series given is taken as it is). Handle time and patience are the whole
+                team's.
         """
         agents = await self.roster(tier, skill)
         now = datetime.fromtimestamp(self._clock(), UTC)
@@ -130,11 +158,19 @@ class Staffing:
         measured = await self.measure(until, agents, history_days)
         if measured.workload is None:
             return None
-        source = "forecast"
-        if demand is None:
-            demand = await self.recent_demand(self.starts(first, days, interval_seconds), interval_seconds,
-                                              tier=tier, skill=skill)
-            source = f"measured arrivals, same weekday and interval averaged over the last {DEMAND_WEEKS} weeks"
+        source, starts = "given", self.starts(first, days, interval_seconds)
+        recent = f"measured arrivals, same weekday and interval averaged over the last {DEMAND_WEEKS} weeks"
+        if demand == "forecast":
+            try:
+                demand = await self.forecast_demand(starts, interval_seconds, tier=tier, skill=skill)
+                source = f"forecast of the live hand-offs from the last {FORECAST_DAYS} days (docs/capacity.md)"
+            except ForecastError as exc:
+                demand, source = "recent", f"{recent} (too little history to forecast: {exc})"
+        if demand == "recent":
+            demand = await self.recent_demand(starts, interval_seconds, tier=tier, skill=skill)
+            source = recent if source == "given" else source
+        if isinstance(demand, str):
+            raise ValueError(f"demand is a series, 'forecast' or 'recent', not {demand!r}")
         covered = roster.coverage(agents, [start for start, _ in demand], interval_seconds)
         rows = plan(demand, interval_seconds, measured.workload, target, covered.slots, covered.agents)
         return StaffingPlan(measured, target, interval_seconds, source, tuple(rows))

@@ -14,16 +14,13 @@ from sqlalchemy import func, select
 from handoff.adapters.tickets.database import Repository, epoch, utc
 from handoff.adapters.tickets.models import Conversation, Ticket
 
-ROUNDING = 0.0005
-"""Seconds added before flooring a start to its interval (see :meth:`ContactBook.per_interval`)."""
-
 
 class ContactBook(Repository):
     """Contacts counted per interval (a repository of :class:`~handoff.adapters.tickets.TicketLog`)."""
 
     async def per_interval(self, since: datetime | float, until: datetime | float, interval_seconds: int,
-                           channel: str | None = None, tier: int | None = None,
-                           handoffs: bool = False) -> list[tuple[float, int]]:
+                           channel: str | None = None, tier: int | None = None, category: str | None = None,
+                           handoffs: bool = False, live: bool = False) -> list[tuple[float, int]]:
         """``(interval start in epoch seconds, contacts)`` of ``[since, until)``, in time order, for each interval
         with at least one contact; intervals are aligned to the epoch (to UTC midnight).
 
@@ -31,19 +28,24 @@ class ContactBook(Repository):
             interval_seconds: the interval's length (900 or 1800; any divisor of a day).
             channel: only this channel's contacts.
             tier: only hand-offs (tickets) of this tier; implies ``handoffs``.
+            category: only hand-offs of this category; implies ``handoffs``.
+            live: only hand-offs served live, not those with a promised ``callback`` (made out of hours: nobody
+                waits on them, so staffing does not count them); implies ``handoffs``.
             handoffs: count the hand-offs (tickets created) rather than the conversations started (those the
                 bot finished alone included).
         """
-        table = Ticket if handoffs or tier is not None else Conversation
+        table = Ticket if handoffs or live or tier is not None or category is not None else Conversation
         start, end = utc(since), utc(until)
-        # SQLite's epoch (from julianday) comes out up to ~50 us early: 10:00:00 as 09:59:59.99999, which would
-        # floor into the interval before; half a millisecond more puts every start back in its own interval.
-        slot = (func.floor((epoch(table.created_at) + ROUNDING) / interval_seconds) * interval_seconds).label("slot")
+        slot = (func.floor(epoch(table.created_at) / interval_seconds) * interval_seconds).label("slot")
         inner = select(slot).where(table.created_at >= start, table.created_at < end)
         if channel is not None:
             inner = inner.where(table.channel == channel)
         if tier is not None:
             inner = inner.where(Ticket.tier == tier)
+        if category is not None:
+            inner = inner.where(Ticket.category == category)
+        if live:
+            inner = inner.where(Ticket.callback.is_(None))
         rows = inner.subquery()
         query = select(rows.c.slot, func.count()).group_by(rows.c.slot).order_by(rows.c.slot)
         async with self._sessions() as session:

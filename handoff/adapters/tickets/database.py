@@ -96,8 +96,10 @@ def _epoch_postgresql(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(epoch, "sqlite")
 def _epoch_sqlite(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite keeps the UTC time as text; julianday() reads it (2440587.5 is the epoch's Julian day).
-    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+    # SQLite keeps the UTC time as text; julianday() reads it (2440587.5 is the epoch's Julian day) to the
+    # millisecond, as a double of days, which is up to ~50 us off (10:00:00 came out as 09:59:59.99995 and floored
+    # into the interval before): rounded to the millisecond, the value is exact again.
+    return f"round((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0, 3)"
 
 
 def is_sqlite(url: str) -> bool:

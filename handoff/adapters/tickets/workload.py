@@ -1,5 +1,6 @@
 """What staffing measures from the ticket log (:mod:`handoff.core.staffing`, docs/capacity.md "Staffing"):
-contacts per interval, the mean handle time, the customers' mean patience. Read-only.
+the mean handle time, the customers' mean patience (the contacts per interval are the ``contacts``
+repository's, with ``live=True``). Read-only.
 
 A contact is a ticket served live: tickets with a promised ``callback`` (made out of hours) are left out, as
 nobody waits on them. The handle time is the ticket's ``handle_seconds`` (its ended assignments' time, summed:
@@ -40,24 +41,6 @@ class Patience:
 
 class WorkloadBook(Repository):
     """Staffing's measured inputs (a repository of :class:`~handoff.adapters.tickets.TicketLog`)."""
-
-    async def arrivals(self, since: datetime | float, until: datetime | float, interval_seconds: int, *,
-                       tier: int | None = None, category: str | None = None) -> dict[float, int]:
-        """Contacts created in ``[since, until)``, per interval start (epoch seconds, multiples of the interval
-        since the epoch); intervals with none are left out. ``tier`` / ``category``: those tickets only."""
-        # + 1 ms: SQLite's julianday() gives 09:01:00 as 09:00:59.99996 (a double of days), which would floor
-        # into the interval before.
-        slot = (func.floor((epoch(Ticket.created_at) + 0.001) / interval_seconds) * interval_seconds).label("slot")
-        inner = select(slot).where(Ticket.created_at >= utc(since), Ticket.created_at < utc(until),
-                                   Ticket.callback.is_(None))
-        if tier is not None:
-            inner = inner.where(Ticket.tier == tier)
-        if category is not None:
-            inner = inner.where(Ticket.category == category)
-        counted = inner.subquery()
-        query = select(counted.c.slot, func.count()).group_by(counted.c.slot)
-        async with self._sessions() as session:
-            return {float(start): int(count) for start, count in (await session.execute(query)).all()}
 
     async def handle_time(self, since: datetime | float, until: datetime | float) -> HandleTime:
         """Mean ``handle_seconds`` of the tickets created in ``[since, until)`` that an agent held."""

@@ -32,7 +32,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_a_table_per_interval(database: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["capacity", "plan", "--date", "2026-12-07"]) == 0
+    assert main(["capacity", "plan", "--date", "2026-12-07", "--demand", "recent"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Staffing plan from 2026-12-07, 1 day(s), 30-minute intervals (UTC)")
     assert lines[1] == ("Demand: measured arrivals, same weekday and interval averaged over the last 4 weeks.")
@@ -45,7 +45,8 @@ def test_a_table_per_interval(database: str, capsys: pytest.CaptureFixture[str])
 
 
 def test_json_and_targets(database: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["capacity", "plan", "--date", "2026-12-07", "--json", "--shrinkage", "0", "--interval", "60"]) == 0
+    assert main(["capacity", "plan", "--date", "2026-12-07", "--json", "--shrinkage", "0", "--interval", "60",
+                 "--demand", "recent"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert found["target"] == {"service_level": 0.8, "within": 60.0, "occupancy": 0.85, "shrinkage": 0.0}
     nine = found["intervals"][9]
@@ -59,3 +60,18 @@ def test_bad_targets_are_refused(database: str, capsys: pytest.CaptureFixture[st
     assert "not a share between 0 and 1" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="service level target must be between 0 and 1"):
         main(["capacity", "plan", "--target", "1"])
+
+
+def test_the_demand_is_forecast_where_the_history_allows(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Four weeks of Mondays (four live contacts at 09:00 each) forecast four at Monday 09:00, nothing else; a
+    plan whose history is under two weeks falls back to the recent average and says why."""
+    assert main(["capacity", "plan", "--date", "2026-12-07", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["demand_source"].startswith("forecast of the live hand-offs from the last 84 days")
+    demand = {row["start"][11:16]: row["demand"] for row in found["intervals"] if row["demand"] > 0.01}
+    assert demand == {"09:00": pytest.approx(4.0, abs=0.01)}
+
+    assert main(["capacity", "plan", "--date", "2026-11-20", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["demand_source"].startswith("measured arrivals, same weekday and interval averaged over the last "
+                                             "4 weeks (too little history to forecast: The history covers")
