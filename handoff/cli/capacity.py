@@ -13,7 +13,7 @@ from typing import Any
 
 from handoff.settings import HandoffSettings
 
-ACTIONS: tuple[str, ...] = ()
+ACTIONS: tuple[str, ...] = ("capacity_simulate",)
 """The modules of ``handoff.cli`` that each add one ``capacity`` action."""
 
 

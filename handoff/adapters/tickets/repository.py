@@ -24,6 +24,8 @@ session factory:
   follow-up items' handling.
 - ``analytics`` (:class:`~handoff.adapters.tickets.analytics.AnalyticsBook`): the customers' words behind
   hand-offs and low ratings, and the topics found in them.
+- ``replay`` (:class:`~handoff.adapters.tickets.replay.ReplayLog`): a period's hand-offs for the routing
+  simulator (:mod:`handoff.core.replay`), read only.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -48,6 +50,7 @@ from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
 from handoff.adapters.tickets.privacy import CustomerRecords
 from handoff.adapters.tickets.quality import QaBook
+from handoff.adapters.tickets.replay import ReplayLog
 from handoff.adapters.tickets.supervision import SupervisionBook
 from handoff.adapters.tickets.ticketing import TicketBook
 
@@ -78,6 +81,7 @@ class TicketLog:
         self.demo = DemoRecords(sessions)  # the demo history's (handoff/cli/demo.py)
         self.qa = QaBook(sessions)
         self.analytics = AnalyticsBook(sessions)
+        self.replay = ReplayLog(sessions)  # the routing simulator's history (read only)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

@@ -1,0 +1,75 @@
+"""The side-by-side table of a comparison, as ``python -m handoff capacity simulate`` prints it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from handoff.core.replay.results import Comparison, Spread
+
+ROWS = (("queued", "hand-offs queued", "count"), ("offline", "offline (closed)", "count"),
+        ("wait_p50", "wait p50", "seconds"), ("wait_p90", "wait p90", "seconds"),
+        ("service_level", "service level", "share"), ("abandonment", "abandonment", "share"),
+        ("transfers", "transfers", "count"), ("sticky_hits", "sticky-agent hits", "count"),
+        ("sticky_rate", "sticky-agent hit rate", "share"), ("utilisation", "agent utilisation", "share"))
+GROUP_ROWS = (("queued", "queued", "count"), ("wait_p50", "wait p50", "seconds"),
+              ("wait_p90", "wait p90", "seconds"), ("service_level", "service level", "share"),
+              ("abandonment", "abandonment", "share"))
+
+
+def number(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit == "seconds":
+        return f"{value:,.0f} s"
+    return f"{value:,.0f}" if abs(value - round(value)) < 0.05 or abs(value) >= 100 else f"{value:,.1f}"
+
+
+def cell(value: Spread | None, unit: str) -> str:
+    """``mean (min-max)``; the mean alone when every seed gave the same."""
+    if value is None or value.mean is None:
+        return "-"
+    text = number(value.mean, unit)
+    if value.low is not None and value.high is not None and number(value.low, unit) != number(value.high, unit):
+        low, high = number(value.low, unit), number(value.high, unit)
+        text += f" ({low.removesuffix(' s')}-{high})"
+    return text
+
+
+def _lines(title: str, rows: tuple[tuple[str, str, str], ...], current: Mapping[str, Any],
+           candidate: Mapping[str, Any], measured: Mapping[str, Any] | None = None) -> list[str]:
+    table = [(label, number(measured.get(key), unit) if measured and key in measured else "",
+              cell(current.get(key), unit), cell(candidate.get(key), unit)) for key, label, unit in rows]
+    head = (title, "measured" if measured else "", "current", "candidate")
+    widths = [max(len(row[i]) for row in (head, *table)) for i in range(4)]
+    return ["  ".join(text.ljust(widths[i]) if i == 0 else text.rjust(widths[i]) for i, text in enumerate(row))
+            .rstrip() for row in (head, *table)]
+
+
+def day(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def render(comparison: Comparison) -> str:
+    """The comparison as text: the period, then overall, per tier and per category, current next to candidate
+    (each ``mean (min-max)`` over the seeds), with the history's measured figures next to them."""
+    history = comparison.history
+    measured = history.measured(comparison.target_seconds) | {"offline": float(sum(
+        c.status == "offline" for c in history.contacts))}
+    lines = [f"Routing simulator: {day(history.since)} to {day(history.until)} UTC, {len(history.contacts):,} "
+             f"hand-offs, {len(comparison.seeds)} seeds (mean (min-max) over the seeds); service level: assigned "
+             f"within {comparison.target_seconds:g} s", ""]
+    lines += _lines("overall", ROWS, comparison.current["overall"], comparison.candidate["overall"], measured)
+    for group, label in (("tiers", "tier"), ("categories", "category")):
+        names = sorted(set(comparison.current[group]) | set(comparison.candidate[group]))
+        for name in names:
+            lines += ["", *_lines(f"{label} {name}", GROUP_ROWS, comparison.current[group].get(name, {}),
+                                  comparison.candidate[group].get(name, {}))]
+    agents = sorted(set(comparison.current["agents"]) | set(comparison.candidate["agents"]))
+    if agents:
+        lines += ["", *_lines("utilisation by agent", tuple((a, a, "share") for a in agents),
+                              comparison.current["agents"], comparison.candidate["agents"])]
+    return "\n".join(lines)
