@@ -27,12 +27,12 @@ class ReplayLog(Repository):
         """The hand-offs (tickets) created in ``[since, until)`` and their customers at ``since``."""
         start, end = utc(since), utc(until)
         created = epoch(Ticket.created_at)
-        gave_up = (Ticket.status == "abandoned") & Ticket.assigned_at.is_(None)
+        ended = epoch(func.coalesce(Ticket.resolved_at, Ticket.updated_at))
         tickets = (select(Ticket.id, Ticket.customer_id, created, Ticket.tier, Ticket.category, Ticket.priority,
                           func.coalesce(Customer.language, "en"), func.coalesce(Customer.value_tier, "standard"),
                           Ticket.status, epoch(Ticket.assigned_at) - created, Ticket.handle_seconds,
                           func.coalesce(Ticket.transfers, 0),
-                          case((gave_up, epoch(func.coalesce(Ticket.resolved_at, Ticket.updated_at)) - created)))
+                          case((Ticket.status == "abandoned", ended - created)))
                    .join(Customer, Customer.id == Ticket.customer_id, isouter=True)
                    .where(Ticket.created_at >= start, Ticket.created_at < end)
                    .order_by(Ticket.created_at, Ticket.id))

@@ -19,7 +19,9 @@ The model (docs/capacity.md, "Routing simulator"):
   ``handle_seconds``; drawn from the same tier's handle times for a hand-off nobody held in the history). A
   conversation transferred ``k`` times in the history is held in ``k + 1`` equal parts; after each but the last
   it goes back to the queue (its first ``queued_at`` kept, the transferring agent excluded, as the service
-  requeues it), and its customer's patience starts again.
+  requeues it), and its customer's patience starts again. One whose customer gave up waiting after its last
+  transfer was held in ``k`` parts; the patience of that last wait is the history's (the time to abandonment
+  less the first wait and the handle time).
 - Agents are online exactly during their shifts and finish what they hold after their shift ends. Routing
   sees the customer's last agent (sticky) and past tickets as they stand at that moment of the replay.
 - The period starts with an empty queue and idle agents.
@@ -96,6 +98,7 @@ class Pending:
     patience: float
     handle: float
     parts_left: int
+    again: float = math.inf  # the patience when waiting again after a transfer
     wait: float | None = None
     agent: AgentId | None = None
     assigned_at: float = 0.0
@@ -125,6 +128,7 @@ class Replay:
         self.router = scenario.router
         self.events: list[tuple[float, int, int, Any]] = []
         self.sequence = 0
+        self.decisions = 0  # routing decisions made (the benchmark's baseline makes as many)
         self.queue: list[tuple[float, str]] = []  # (rank, conversation id), sorted: the hold queue
         self.pending: dict[str, Pending] = {}
         self.agents: dict[AgentId, AgentSnapshot] = {a.agent_id: a.snapshot() for a in scenario.roster.agents}
@@ -132,7 +136,7 @@ class Replay:
         self.customers: dict[CustomerId, CustomerStart] = dict(history.customers)
         self.out = Outcomes(capacity={a.agent_id: a.capacity for a in scenario.roster.agents})
         self.patience = PatienceCurve(
-            [c.gave_up_after for c in history.contacts if c.gave_up_after is not None],
+            [c.gave_up_after for c in history.contacts if c.gave_up_after is not None and c.wait is None],
             [c.wait for c in history.contacts if c.wait is not None])
         handles: dict[int, list[float]] = {}
         for c in history.contacts:
@@ -183,13 +187,16 @@ class Replay:
                                     priority=contact.priority, tier=contact.tier, category=contact.category,
                                     queued_at=now, profile=profile)
         rank = self.scenario.queue_order.rank(contact.priority, now)
-        if contact.gave_up_after is not None:
-            patience = contact.gave_up_after
-        else:
-            patience = self.patience.draw(self.rng, contact.wait or 0.0)
-        parts = contact.transfers + 1
         handle = contact.handle_seconds or self.rng.choice(self.handles.get(contact.tier) or self.all_handles)
-        pending = Pending(contact, record, (rank, conversation_id), patience, handle / parts, parts)
+        held = parts = contact.transfers + 1  # the parts agents held in the history, and the queue visits
+        if contact.wait is None and contact.gave_up_after is not None:  # gave up before anybody took them
+            patience = again = contact.gave_up_after
+        else:
+            patience = again = self.patience.draw(self.rng, contact.wait or 0.0)
+            if contact.gave_up_after is not None and contact.transfers:  # gave up waiting after a transfer
+                again = max(contact.gave_up_after - (contact.wait or 0.0) - handle, 0.0)
+                held = contact.transfers
+        pending = Pending(contact, record, (rank, conversation_id), patience, handle / held, parts, again)
         self.pending[conversation_id] = pending
         self.out.contacts.append(pending)
         self.enqueue(pending, now)
@@ -223,6 +230,7 @@ class Replay:
             self.out.transfers += 1
             record = pending.record
             pending.record = replace(record, excluded=record.excluded | {agent_id})
+            pending.patience = pending.again
             self.enqueue(pending, now)
         else:
             pending.outcome = "resolved"
@@ -252,6 +260,7 @@ class Replay:
         when = moment(now)
         entries = [only] if only is not None else [self.pending[cid] for _, cid in self.queue]
         for pending in entries:
+            self.decisions += 1
             decision = self.router.route(waiting(pending.record, now), self.view, when)
             if decision.agent_id is None:
                 continue

@@ -42,7 +42,8 @@ class Contact:
         wait: seconds from creation to the first assignment, or None if nobody was assigned.
         handle_seconds: the ended assignments' time, summed (None or 0: never held).
         transfers: assignments that ended in a transfer.
-        gave_up_after: seconds from creation to abandonment, for a customer who left before any assignment.
+        gave_up_after: seconds from creation to abandonment, for a customer who gave up (before anybody took
+            them, or waiting again after a transfer).
     """
 
     ticket_id: int
