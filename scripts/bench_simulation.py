@@ -4,7 +4,8 @@ The week is synthetic, shaped like the demo history (handoff/cli/demo.py: arriva
 week, one customer in four returning, tiers 1-3, six categories, handle times around seven minutes, one in ten
 customers giving up, one in twelve transferred), and so is the team: 50 agents in four daily shifts with mixed
 tiers, languages and skills. One run replays it through handoff/routing.yml with one seed (the median of
-``--repeat`` runs); the target is under 30 s. The baseline, measured in the same run: the routing decisions
+``--repeat`` runs), then once with a third of the team, so that queues build and every freed slot walks them;
+the target is under 30 s for each. The baseline, measured in the same run: the routing decisions
 alone, as many ``Router.route`` calls as the replay made on a fixed snapshot of the 50 agents, so the ratio is
 what the simulator costs beyond routing itself. Then the whole command's work: both scenarios, five seeds.
 Writes the section "Routing simulator" of docs/benchmarks.md (``--doc``; ``-`` prints it only).
@@ -13,6 +14,7 @@ Writes the section "Routing simulator" of docs/benchmarks.md (``--doc``; ``-`` p
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import statistics
@@ -37,7 +39,7 @@ from handoff.core.model import (
     WaitingConversation,
     moment,
 )
-from handoff.core.replay import Contact, History, Replay, Roster, RosterAgent, Scenario, compare
+from handoff.core.replay import Contact, History, Replay, Roster, RosterAgent, Scenario, compare, run_figures
 from handoff.core.routing import load_routing_config
 from scripts.benchmarks.report import write_section
 
@@ -115,6 +117,11 @@ def main() -> int:
         times.append(time.perf_counter() - started)
         decisions = replay.decisions
     one = statistics.median(times)
+    short = Scenario.from_config(config, Roster(roster.agents[:args.agents // 3]))  # queues build: full walks
+    started = time.perf_counter()
+    busy = Replay(history, short, 0)
+    busy_figures = run_figures(busy.run(), 120.0)["overall"]
+    busy_seconds = time.perf_counter() - started
     baseline = decisions_alone(scenario, history, decisions)
     lighter = Scenario.from_config({**config, "strategies": [s for s in config["strategies"]
                                                               if s["name"] != "profile"]}, roster)
@@ -123,11 +130,12 @@ def main() -> int:
     whole = time.perf_counter() - started
     figures = comparison.current["overall"]
     served = sum(p.wait is not None for p in out.contacts)
-    verdict = "meets" if one < LIMIT else "MISSES"
+    verdict = "meets" if max(one, busy_seconds) < LIMIT else "MISSES"
     lines = [
         "## Routing simulator", "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()} ({platform.python_implementation()} "
-        f"{platform.python_version()}), by `scripts/bench_simulation.py` (`make bench`). A synthetic week shaped "
+        f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores), by "
+        "`scripts/bench_simulation.py` (`make bench`). A synthetic week shaped "
         f"like the demo history: {args.contacts:,} hand-offs, {args.agents} agents in four daily shifts, "
         "replayed through handoff/routing.yml (docs/capacity.md, \"Routing simulator\").", "",
         "| what | seconds | |",
@@ -136,7 +144,10 @@ def main() -> int:
         f"{decisions:,} routing decisions, {served:,} hand-offs assigned |",
         f"| baseline: the same {decisions:,} routing decisions alone (`Router.route`, fixed snapshot) | "
         f"{baseline:.2f} | the replay takes {one / baseline:.2f}x its routing decisions |",
-        f"| the command's work: two scenarios x {args.seeds} seeds | {whole:.2f} | |", "",
+        f"| one replay with a third of the team ({args.agents // 3} agents): queues build | {busy_seconds:.2f} | "
+        f"{busy.decisions:,} routing decisions; wait p90 {busy_figures['wait_p90'] or 0:.0f} s, abandonment "
+        f"{busy_figures['abandonment'] or 0:.1%} |",
+        f"| the command's work: two scenarios x {args.seeds} seeds (full team) | {whole:.2f} | |", "",
         f"The replay's figures (current configuration): wait p50 {figures['wait_p50'].mean:.0f} s, p90 "
         f"{figures['wait_p90'].mean:.0f} s, abandonment {figures['abandonment'].mean:.1%}, utilisation "
         f"{figures['utilisation'].mean:.1%}.", ""]
@@ -145,7 +156,7 @@ def main() -> int:
     else:
         write_section(Path(args.doc), "## Routing simulator", lines)
         print("\n".join(lines))
-    return 0 if one < LIMIT else 1
+    return 0 if max(one, busy_seconds) < LIMIT else 1
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ roster, next to the current ones (docs/capacity.md, "Routing simulator")::
 The current scenario is the service's routing configuration (``HANDOFF_ROUTING``) and the ticket log's active
 agents with their profiles (capacity, tiers, languages, skills, shift; no shift: always on). ``--demo``: the
 team and business hours the demo history was played with instead (handoff/cli/demo.py), which no profile
-records. The candidate is ``--routing`` and ``--roster`` (each defaults to the current one).
+records (and a candidate configuration without business hours gets the demo's too). The candidate is
+``--routing`` and ``--roster`` (each defaults to the current one).
 """
 
 from __future__ import annotations
@@ -111,6 +112,8 @@ async def run(settings: HandoffSettings, args: argparse.Namespace) -> int:
     if args.demo:
         current_config = {**current_config, "business_hours": HOURS}
     candidate_config = load_routing_config(args.routing) if args.routing else current_config
+    if args.demo and "business_hours" not in candidate_config:
+        candidate_config = {**candidate_config, "business_hours": HOURS}
     log = await TicketLog.open(settings.database_url)
     try:
         accounts = await log.people.list_agents(active_only=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from handoff.core.metrics import percentile
@@ -83,15 +83,17 @@ class History:
         if not self.since < self.until:
             raise ValueError("the period must end after it begins")
 
-    def measured(self, target_seconds: float) -> dict[str, float | None]:
+    def measured(self, target_seconds: float, where: Callable[[Contact], bool] | None = None
+                 ) -> dict[str, float | None]:
         """The period's own figures, measured as the replay measures them: the queued contacts' (those not
-        offline) wait to the first assignment (p50, p90), the share assigned within ``target_seconds``, and the
-        share abandoned."""
-        queued = [c for c in self.contacts if c.status != OFFLINE]
+        offline; only those ``where`` accepts, if given) wait to the first assignment (p50, p90), the share
+        assigned within ``target_seconds``, the share abandoned, and the offline ones."""
+        chosen = [c for c in self.contacts if where is None or where(c)]
+        queued = [c for c in chosen if c.status != OFFLINE]
         waits = sorted(c.wait for c in queued if c.wait is not None)
         p50, p90 = quantiles(waits)
         count = len(queued)
-        return {"queued": float(count), "wait_p50": p50, "wait_p90": p90,
+        return {"queued": float(count), "offline": float(len(chosen) - count), "wait_p50": p50, "wait_p90": p90,
                 "service_level": sum(w <= target_seconds for w in waits) / count if count else None,
                 "abandonment": sum(c.status == ABANDONED for c in queued) / count if count else None}
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from handoff.core.replay.engine import Outcomes, Pending, Replay, Scenario
-from handoff.core.replay.history import ABANDONED, History, quantiles
+from handoff.core.replay.history import ABANDONED, Contact, History, quantiles
 
 Figures = dict[str, float | None]
 GROUP_FIGURES = ("queued", "wait_p50", "wait_p90", "service_level", "abandonment")
@@ -104,6 +104,7 @@ class Comparison:
     current: dict[str, Any]
     candidate: dict[str, Any]
     runs: dict[str, list[dict[str, Any]]]
+    names: dict[str, str] = field(default_factory=dict)  # agent id -> the roster's name for them
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (JSON): the period, the seeds, the measured figures and both scenarios' spreads."""
@@ -113,11 +114,17 @@ class Comparison:
             if isinstance(value, Mapping):
                 return {str(k): plain(v) for k, v in value.items()}
             return value
-        return {"since": self.history.since, "until": self.history.until,
-                "handoffs": len(self.history.contacts), "seeds": list(self.seeds),
-                "target_seconds": self.target_seconds,
-                "measured": self.history.measured(self.target_seconds),
-                "current": plain(self.current), "candidate": plain(self.candidate)}
+        history, target = self.history, self.target_seconds
+        measured: dict[str, Any] = {"overall": history.measured(target), "tiers": {
+            str(tier): history.measured(target, of_tier(tier)) for tier in sorted({c.tier for c in history.contacts})}}
+        return {"since": history.since, "until": history.until, "handoffs": len(history.contacts),
+                "seeds": list(self.seeds), "target_seconds": target, "measured": measured,
+                "current": plain(self.current), "candidate": plain(self.candidate), "agents": self.names}
+
+
+def of_tier(tier: int) -> Callable[[Contact], bool]:
+    """Whether a contact is of ``tier``."""
+    return lambda contact: contact.tier == tier
 
 
 def simulate(history: History, scenario: Scenario, seeds: Sequence[int], target_seconds: float
@@ -134,4 +141,6 @@ def compare(history: History, current: Scenario, candidate: Scenario, *, seeds: 
     numbers = tuple(range(seeds))
     runs = {"current": simulate(history, current, numbers, target_seconds),
             "candidate": simulate(history, candidate, numbers, target_seconds)}
-    return Comparison(history, numbers, target_seconds, spread(runs["current"]), spread(runs["candidate"]), runs)
+    names = {str(a.agent_id): a.name or str(a.agent_id) for a in (*current.roster.agents, *candidate.roster.agents)}
+    return Comparison(history, numbers, target_seconds, spread(runs["current"]), spread(runs["candidate"]), runs,
+                      names)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from handoff.core.replay.history import Contact
 from handoff.core.replay.results import Comparison, Spread
 
 ROWS = (("queued", "hand-offs queued", "count"), ("offline", "offline (closed)", "count"),
@@ -49,27 +50,36 @@ def _lines(title: str, rows: tuple[tuple[str, str, str], ...], current: Mapping[
             .rstrip() for row in (head, *table)]
 
 
+def matching(key: Callable[[Contact], str], name: str) -> Callable[[Contact], bool]:
+    """Whether a contact's group (by ``key``) is ``name``."""
+    return lambda contact: key(contact) == name
+
+
 def day(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def render(comparison: Comparison) -> str:
     """The comparison as text: the period, then overall, per tier and per category, current next to candidate
-    (each ``mean (min-max)`` over the seeds), with the history's measured figures next to them."""
+    (each ``mean (min-max)`` over the seeds), with the history's measured figures next to them (the period's own
+    waits and abandonment: what the current scenario should reproduce when it is the one the period ran with)."""
     history = comparison.history
-    measured = history.measured(comparison.target_seconds) | {"offline": float(sum(
-        c.status == "offline" for c in history.contacts))}
+    target = comparison.target_seconds
+    measured = history.measured(target)
     lines = [f"Routing simulator: {day(history.since)} to {day(history.until)} UTC, {len(history.contacts):,} "
-             f"hand-offs, {len(comparison.seeds)} seeds (mean (min-max) over the seeds); service level: assigned "
-             f"within {comparison.target_seconds:g} s", ""]
+             f"hand-offs, {len(comparison.seeds)} seeds",
+             f"(mean (min-max) over the seeds; service level: assigned within {comparison.target_seconds:g} s)", ""]
     lines += _lines("overall", ROWS, comparison.current["overall"], comparison.candidate["overall"], measured)
+    keys: dict[str, Callable[[Contact], str]] = {"tiers": lambda c: str(c.tier),
+                                                  "categories": lambda c: c.category or "-"}
     for group, label in (("tiers", "tier"), ("categories", "category")):
         names = sorted(set(comparison.current[group]) | set(comparison.candidate[group]))
         for name in names:
+            mine = history.measured(target, matching(keys[group], name))
             lines += ["", *_lines(f"{label} {name}", GROUP_ROWS, comparison.current[group].get(name, {}),
-                                  comparison.candidate[group].get(name, {}))]
+                                  comparison.candidate[group].get(name, {}), mine)]
     agents = sorted(set(comparison.current["agents"]) | set(comparison.candidate["agents"]))
     if agents:
-        lines += ["", *_lines("utilisation by agent", tuple((a, a, "share") for a in agents),
+        lines += ["", *_lines("utilisation by agent", tuple((a, comparison.names.get(a, a), "share") for a in agents),
                               comparison.current["agents"], comparison.candidate["agents"])]
     return "\n".join(lines)

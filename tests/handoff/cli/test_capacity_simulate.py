@@ -62,7 +62,7 @@ def within(replayed: float, measured: float) -> bool:
 def test_the_actual_configuration_reproduces_the_measured_month(demo_database: str, monkeypatch: pytest.MonkeyPatch,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     found = simulate(demo_database, monkeypatch, capsys, "--seeds", "3")
-    measured, replayed = found["measured"], found["current"]["overall"]
+    measured, replayed = found["measured"]["overall"], found["current"]["overall"]
     assert measured["queued"] >= 60 and replayed["queued"]["mean"] == measured["queued"]
     for figure in ("wait_p50", "wait_p90"):
         assert within(replayed[figure]["mean"], measured[figure]), (figure, replayed[figure], measured[figure])

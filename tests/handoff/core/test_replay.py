@@ -150,4 +150,15 @@ def test_seeds_spread_and_the_table_shows_both_scenarios() -> None:
     assert "3 seeds" in text and "tier 2" in text and "category orders" in text
     line = next(row for row in text.splitlines() if row.startswith("abandonment"))
     assert "%" in line and "(" in line
-    assert comparison.as_dict()["measured"]["abandonment"] == pytest.approx(20 / 220)
+    assert comparison.as_dict()["measured"]["overall"]["abandonment"] == pytest.approx(20 / 220)
+
+
+def test_a_customer_who_gave_up_after_a_transfer_keeps_that_patience() -> None:
+    # held 100 s, transferred, gave up 150 s after the hand-off: 50 s of patience for the second wait
+    h = history(contact(1, NINE, transfers=1, status="abandoned", gave_up_after=150.0))
+    out = Replay(h, team(RosterAgent(AgentId("only"))), 0).run()
+    pending = out.contacts[0]
+    assert (pending.outcome, out.transfers, out.held["only"]) == ("abandoned", 1, 100.0)  # nobody else may
+    out = Replay(h, team(RosterAgent(AgentId("only")), RosterAgent(AgentId("other"))), 0).run()
+    # with a colleague there, they take it at once, for a part as long as the held one
+    assert (out.contacts[0].outcome, out.held["other"]) == ("resolved", 100.0)
