@@ -62,6 +62,8 @@ from handoff.core.routing import (
 from handoff.core.routing.tier import TierStrategy
 
 ARRIVE, GIVE_UP, DONE, ONLINE, AWAY, RECHECK = range(6)
+DEFAULT_HANDLE_SECONDS = 300.0
+"""The handle time of a hand-off when the history holds none at all (nobody was ever held in the period)."""
 DRAIN_SECONDS = 86400.0
 """After the period, shifts go on this long so that what still waits at its end can be served or give up."""
 
@@ -143,7 +145,7 @@ class Replay:
             if c.handle_seconds:
                 handles.setdefault(c.tier, []).append(c.handle_seconds)
         self.handles = handles
-        self.all_handles = [h for values in handles.values() for h in values] or [300.0]
+        self.all_handles = [h for values in handles.values() for h in values] or [DEFAULT_HANDLE_SECONDS]
 
     # ---- the event heap -------------------------------------------------------------------------------------
 

@@ -83,6 +83,8 @@ def _wall(day: date, moment: time, tz: Any) -> float:
 
 @dataclass(frozen=True)
 class Roster:
+    """The agents a scenario routes to (each named once)."""
+
     agents: tuple[RosterAgent, ...]
 
     def __post_init__(self) -> None:
