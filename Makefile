@@ -129,6 +129,7 @@ bench: models
 	scripts/ensure_services.sh
 	$(APP) scripts/bench_handoff.py $(HANDOFF_BENCH_ARGS)
 	$(APP) scripts/bench_reports.py
+	$(APP) scripts/bench_simulation.py
 
 clean:
 	rm -rf models/encoder models/spacy models/knowledge models/rasa build

@@ -13,7 +13,7 @@ from typing import Any
 
 from handoff.settings import HandoffSettings
 
-ACTIONS: tuple[str, ...] = ("capacity_forecast", "capacity_plan")
+ACTIONS: tuple[str, ...] = ("capacity_forecast", "capacity_plan", "capacity_simulate")
 """The modules of ``handoff.cli`` that each add one ``capacity`` action."""
 
 

@@ -16,16 +16,15 @@ from typing import Any
 
 from handoff.core import transitions
 from handoff.core.conversation import Cause
+from handoff.core.dispatching import free_slots, waiting
 from handoff.core.errors import StateConflict, UnknownConversation
 from handoff.core.model import (
     AgentId,
     AgentSnapshot,
     ConversationRecord,
-    CustomerProfile,
     Presence,
     RoutingDecision,
     State,
-    WaitingConversation,
     moment,
 )
 from handoff.core.routing import Router
@@ -51,13 +50,6 @@ class Assignment:
     decision: RoutingDecision
 
 
-def waiting(record: ConversationRecord, now: float) -> WaitingConversation:
-    """The queued conversation as routing sees it, the customer in the conversation's language."""
-    profile = replace(record.profile or CustomerProfile(record.customer_id), language=record.language)
-    return WaitingConversation(record.conversation_id, profile, record.priority, record.tier, record.category,
-                               record.queued_at or now, record.excluded, record.requested_agent)
-
-
 class QueueCursor:
     """Where a pass of the routing loop is in the queue: after the last record it read (its rank, and the ids
     read at that rank, since records may share one)."""
@@ -77,11 +69,6 @@ class QueueCursor:
                 self.rank, self.ids_at_rank = rank, set()
             self.ids_at_rank.add(record.conversation_id)
         return page
-
-
-def free_slots(agents: list[AgentSnapshot]) -> int:
-    """How many more conversations the online agents can take now."""
-    return sum(agent.capacity - agent.load for agent in agents if agent.has_room)
 
 
 def decision_details(decision: RoutingDecision) -> dict[str, Any]:

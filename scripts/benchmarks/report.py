@@ -26,6 +26,7 @@ COMMANDS = [
     ".venv/app/bin/python scripts/bench_handoff.py --help            # every flag",
     '.venv/app/bin/python scripts/bench_reports.py                   # the reports on PostgreSQL: section "Reports"',
     ".venv/app/bin/python scripts/bench_reports.py --tickets 10000 --messages 100000 --doc -   # smaller, printed only",
+    '.venv/app/bin/python scripts/bench_simulation.py                # the routing simulator: "Routing simulator"',
     "```", ""]
 
 

@@ -26,8 +26,10 @@ session factory:
   follow-up items' handling.
 - ``analytics`` (:class:`~handoff.adapters.tickets.analytics.AnalyticsBook`): the customers' words behind
   hand-offs and low ratings, and the topics found in them.
-- ``workload`` (:class:`~handoff.adapters.tickets.workload.WorkloadBook`): what staffing measures: contacts
-  per interval, handle time, patience.
+- ``workload`` (:class:`~handoff.adapters.tickets.workload.WorkloadBook`): what staffing measures: handle
+  time, patience.
+- ``replay`` (:class:`~handoff.adapters.tickets.replay.ReplayLog`): a period's hand-offs for the routing
+  simulator (:mod:`handoff.core.replay`), read only.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -53,6 +55,7 @@ from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
 from handoff.adapters.tickets.privacy import CustomerRecords
 from handoff.adapters.tickets.quality import QaBook
+from handoff.adapters.tickets.replay import ReplayLog
 from handoff.adapters.tickets.supervision import SupervisionBook
 from handoff.adapters.tickets.ticketing import TicketBook
 from handoff.adapters.tickets.workload import WorkloadBook
@@ -86,6 +89,7 @@ class TicketLog:
         self.qa = QaBook(sessions)
         self.analytics = AnalyticsBook(sessions)
         self.workload = WorkloadBook(sessions)
+        self.replay = ReplayLog(sessions)  # the routing simulator's history (read only)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:
