@@ -73,6 +73,14 @@ async def demo_history(settings: HandoffSettings, args: argparse.Namespace) -> N
     print(f"demo history written: {outcome.line()}")
 
 
+def configure_logging(level: str) -> None:
+    """The command line's log lines (also in the demo history's worker processes, which start afresh)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())  # no customer token in any log line (handoff/web/server.py)
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m handoff", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
@@ -103,10 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = HandoffSettings.from_env()
-        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(RedactSecrets())  # no customer token in any log line (handoff/web/server.py)
-        logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+        configure_logging(settings.log_level)
         if args.command in (None, "serve"):
             serve(settings)
         elif args.command == "migrate":
