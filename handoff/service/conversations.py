@@ -265,6 +265,7 @@ class Conversations:
             await self._escalation.escalate(record.conversation_id, None, Cause.BOT_UNAVAILABLE)
             return
         request = None
+        said: list[tuple[str, dict[str, Any] | None]] = []
         for reply in replies:
             custom = reply.get("custom")
             if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
@@ -272,7 +273,9 @@ class Conversations:
                 continue
             payload = {key: reply[key] for key in ("buttons", "image", "custom") if reply.get(key)}
             if reply.get("text") or payload:
-                await self._relay.say(record, "bot", str(reply.get("text") or ""), payload=payload or None)
+                said.append((str(reply.get("text") or ""), payload or None))
+        if said:
+            await self._relay.say_all(record, "bot", said)  # one transaction for the turn's replies
         if request is not None:
             await self._escalation.escalate(record.conversation_id, request, Cause.HANDOFF_REQUESTED)
         else:
