@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_parser.add_argument("folder", type=Path, nargs="?", default=Path("data/demo"))
     demo = sub.add_parser("demo-history", help="simulate a month of history through the service (docs/demo-history.md)")
     demo.add_argument("--days", type=int, default=30)
-    demo.add_argument("--conversations", type=int, default=3000)
+    demo.add_argument("--conversations", type=int, default=2000)
     demo.add_argument("--seed", type=int, default=None, help="the same seed plays the same month")
     demo.add_argument("--once", action="store_true", help="only into a ticket log without any conversation")
     demo.add_argument("--clear", action="store_true", help="delete the demo history instead")

@@ -552,13 +552,13 @@ class Simulation:
             self.outcome.votes += 1
 
 
-async def demo_history(settings: HandoffSettings, *, days: int = 30, conversations: int = 3000, seed: int | None = None,
+async def demo_history(settings: HandoffSettings, *, days: int = 30, conversations: int = 2000, seed: int | None = None,
                        once: bool = False, progress: Callable[[str], None] = print) -> Outcome | None:
     """Write the demo history into the ticket log of ``settings`` (migrated, with the seeded team); None when
     ``once`` and the log has conversations already (the demo or real ones: nothing is added to those)."""
     if days < 1 or conversations < 1:
         raise BadRequest("--days and --conversations must be at least 1.")
-    texts = Texts.load()
+    Texts.load()  # without the knowledge base or the training data, before anything is written
     log = await open_log(settings)
     try:
         if once and not await log.demo.is_empty():
@@ -569,7 +569,8 @@ async def demo_history(settings: HandoffSettings, *, days: int = 30, conversatio
             raise BadRequest("The demo history needs the demo team: run `python -m handoff seed data/demo` first.")
         start = (time.time() // 86400 - days) * 86400  # midnight (UTC) ``days`` ago; the month ends last midnight
         parts = month_parts(start, days, conversations)
-        month = Month(settings, team, start, seed, logging.getLogger("handoff").getEffectiveLevel())
+        month = Month(settings, team, start, start + days * 86400, seed,
+                      logging.getLogger("handoff").getEffectiveLevel())
         shown = Shown(conversations, lambda done: progress(f"demo history: {done}/{conversations} conversations"))
         began = time.perf_counter()
         # one process unless the database can be reached from others (not an in-memory SQLite one)
@@ -580,7 +581,7 @@ async def demo_history(settings: HandoffSettings, *, days: int = 30, conversatio
             outcomes = await in_processes(month, [parts[i::processes] for i in range(processes)], shown)
         else:
             outcomes = [await month.play(parts, shown)]
-        await find_topics(settings, log, texts, team, start, start + days * 86400)
+            await month.find_topics(month.weeks())
     finally:
         await log.close()
     outcome = Outcome(seconds=time.perf_counter() - began)
@@ -632,6 +633,7 @@ class Month:
     settings: HandoffSettings
     team: dict[str, Principal]
     start: float
+    end: float  # the last midnight (UTC)
     seed: int | None
     level: int  # the level of the ``handoff`` loggers (at least WARNING while playing)
 
@@ -676,9 +678,31 @@ class Month:
         return outcome
 
 
+    def weeks(self) -> list[datetime]:
+        """The first days (Mondays, UTC) of the weeks the month touches."""
+        week, _ = week_of(datetime.fromtimestamp(self.start, UTC))
+        weeks = []
+        while week.timestamp() < self.end:
+            weeks.append(week)
+            week += WEEK
+        return weeks
+
+    async def find_topics(self, weeks: list[datetime]) -> None:
+        """The topics of ``weeks``, found once at the end of the month (on the fake clock) as the topics command
+        finds them: what the sweeper's daily runs would have left, without encoding every week's texts again on
+        each simulated day."""
+        log = await open_log(self.settings)
+        service = simulation_of(self.settings, log, Texts.load(), self.team, random.Random(), self.end).service
+        try:
+            for week in weeks:
+                await service.insights.find_topics(week, week + WEEK)
+        finally:
+            await service.close()  # and the log
+
+
 async def in_processes(month: Month, groups: list[list[Part]], progress: Callable[[int], None]) -> list[Outcome]:
-    """Each group of parts played in a process of its own, all at once; ``progress`` gets the conversations
-    played so far in all of them, twice a second."""
+    """Each group of parts played in a process of its own, all at once, then the weeks' topics found in the same
+    processes; ``progress`` gets the conversations played so far in all of them, twice a second."""
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no event loop or connection inherited
     done = context.Array("i", len(groups))
     ready = context.Barrier(len(groups))
@@ -690,7 +714,11 @@ async def in_processes(month: Month, groups: list[list[Part]], progress: Callabl
         while not all(future.done() for future in playing):
             await asyncio.wait(playing, timeout=0.5)
             progress(sum(done[:]))
-        return [future.result() for future in playing]  # a worker's error is raised here
+        outcomes = [future.result() for future in playing]  # a worker's error is raised here
+        weeks = month.weeks()  # their topics shared out among the processes too
+        await asyncio.gather(*(loop.run_in_executor(pool, topics_in_process, month, weeks[slot::len(groups)])
+                               for slot in range(len(groups))))
+        return outcomes
 
 
 _shared: tuple[Any, Any] | None = None
@@ -707,6 +735,11 @@ def join_month(done: Any, ready: Any, level: str) -> None:
     configure_logging(level)
 
 
+def topics_in_process(month: Month, weeks: list[datetime]) -> None:
+    """A worker process finds the topics of ``weeks``."""
+    asyncio.run(month.find_topics(weeks))
+
+
 def play_in_process(month: Month, slot: int, parts: list[Part]) -> Outcome:
     """A worker process plays its parts; the others wait for its services to start (or hear it failed)."""
     assert _shared is not None, "join_month() starts every worker process"
@@ -720,21 +753,6 @@ def play_in_process(month: Month, slot: int, parts: list[Part]) -> Outcome:
     except BaseException:
         ready.abort()  # the others stop waiting for this one
         raise
-
-
-async def find_topics(settings: HandoffSettings, log: TicketLog, texts: Texts, team: dict[str, Principal],
-                      start: float, end: float) -> None:
-    """The topics of each week of the month, found once at its end (``end``, on the fake clock) as the topics
-    command finds them: what the sweeper's daily runs would have left, without encoding every week's texts again
-    each simulated day. The service closes ``log``."""
-    service = simulation_of(settings, log, texts, team, random.Random(), end).service
-    try:
-        week, _ = week_of(datetime.fromtimestamp(start, UTC))
-        while week.timestamp() < end:
-            await service.insights.find_topics(week, week + WEEK)
-            week += WEEK
-    finally:
-        await service.close()
 
 
 def simulation_of(settings: HandoffSettings, log: TicketLog, texts: Texts, team: dict[str, Principal],
