@@ -91,7 +91,8 @@ class HandoffSettings:
         insights_min_similarity: how cosine-similar a new hand-off's words must be to a topic mapped to a
             category for routing to take that category (and a topic to last week's to count as the same).
         insights_topics: at most this many topics a period.
-        insights_hour: the hour (UTC) of the daily topics run.
+        insights_hour: the hour (UTC) of the sweeper's daily topics run; None (``off``): the sweeper never runs
+            them, ``python -m handoff topics`` does (from cron, or the demo history at the end of its month).
     """
 
     host: str = "127.0.0.1"
@@ -150,7 +151,7 @@ class HandoffSettings:
     insights_encoder: Path = ROOT / "models" / "encoder"
     insights_min_similarity: float = 0.7
     insights_topics: int = 20
-    insights_hour: int = 3
+    insights_hour: int | None = 3
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -218,7 +219,9 @@ class HandoffSettings:
                 raise ValueError("at least 2 topics")
             return value
 
-        def hour(raw: str) -> int:
+        def hour(raw: str) -> int | None:
+            if raw.lower() == "off":
+                return None
             value = int(raw)
             if not 0 <= value < 24:
                 raise ValueError("an hour is between 0 and 23")

@@ -82,10 +82,20 @@ class OnnxEmbedder:
         logger.info("embedding model %s loaded from %s (ONNX, dimension %d)", self.name, folder, self.dimension)
 
     def encode(self, texts: list[str], progress: bool = False) -> Vectors:
-        """One unit-length float32 row per text (``progress`` is accepted for the ``Embedder`` protocol)."""
-        batches = [self._encode_batch(texts[start:start + self.batch_size])
-                   for start in range(0, len(texts), self.batch_size)]
-        return np.vstack(batches) if batches else np.zeros((0, self.dimension), dtype=np.float32)
+        """One unit-length float32 row per text, in ``texts``' order (``progress`` is accepted for the
+        ``Embedder`` protocol).
+
+        The texts go through the model in batches of similar length (by characters, shortest first): a batch is
+        padded to its longest text, so a short text batched with long ones would cost as much as they do.
+        """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            vectors[batch] = self._encode_batch([texts[i] for i in batch])
+        return vectors
 
     def _encode_batch(self, texts: list[str]) -> Vectors:
         encodings = self._tokenizer.encode_batch(texts)

@@ -74,6 +74,14 @@ async def demo_history(settings: HandoffSettings, args: argparse.Namespace) -> N
     print(f"demo history written: {outcome.line()}")
 
 
+def configure_logging(level: str) -> None:
+    """The command line's log lines (also in the demo history's worker processes, which start afresh)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())  # no customer token in any log line (handoff/web/server.py)
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m handoff", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
@@ -94,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_parser.add_argument("folder", type=Path, nargs="?", default=Path("data/demo"))
     demo = sub.add_parser("demo-history", help="simulate a month of history through the service (docs/demo-history.md)")
     demo.add_argument("--days", type=int, default=30)
-    demo.add_argument("--conversations", type=int, default=3000)
+    demo.add_argument("--conversations", type=int, default=2000)
     demo.add_argument("--seed", type=int, default=None, help="the same seed plays the same month")
     demo.add_argument("--once", action="store_true", help="only into a ticket log without any conversation")
     demo.add_argument("--clear", action="store_true", help="delete the demo history instead")
@@ -105,10 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = HandoffSettings.from_env()
-        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(RedactSecrets())  # no customer token in any log line (handoff/web/server.py)
-        logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+        configure_logging(settings.log_level)
         if args.command in (None, "serve"):
             serve(settings)
         elif args.command == "migrate":

@@ -19,7 +19,8 @@ local model), :func:`find_topics`:
 It can fail where the embedding does: texts that share words but not a need (a "card" that did not arrive
 and a "card" that was declined) may fall together when there are few of them, and short texts ("hi",
 "agent please") say nothing about a topic: they gather in a cluster of their own, labelled by those words.
-Pure computation: no I/O; numpy and scikit-learn only.
+Pure computation: no I/O; numpy and scikit-learn only (scikit-learn imported on first use: it takes seconds to
+import, which every process importing the service, the server and the command line's, would pay).
 """
 
 from __future__ import annotations
@@ -28,12 +29,10 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.cluster import KMeans
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
-from sklearn.metrics import silhouette_score
 
 Vectors = npt.NDArray[np.float32]
 
@@ -49,7 +48,14 @@ HELPDESK_STOP_WORDS = frozenset({
     "human", "person", "talk", "speak", "someone", "real",
 })
 """Words every hand-off says (greetings, asking for a person): they would label nothing."""
-STOP_WORDS = sorted(ENGLISH_STOP_WORDS | HELPDESK_STOP_WORDS)
+
+
+@cache
+def stop_words() -> list[str]:
+    """English stop words and :data:`HELPDESK_STOP_WORDS`."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return sorted(ENGLISH_STOP_WORDS | HELPDESK_STOP_WORDS)
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,9 @@ def cluster(vectors: Vectors, max_topics: int, seed: int = 0) -> npt.NDArray[np.
     top = min(max_topics, n // 3, distinct)
     if n < MIN_TEXTS or top < 2:
         return np.zeros(n, dtype=np.int_)
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
     best: tuple[float, npt.NDArray[np.int_]] | None = None
     for k in range(2, top + 1):
         labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(data)
@@ -104,7 +113,9 @@ def distinctive_words(texts: Sequence[str], labels: Sequence[int], top: int = KE
     texts hold only stop words)."""
     clusters = sorted(set(labels))
     documents = [" ".join(t for t, label in zip(texts, labels, strict=True) if label == c) for c in clusters]
-    vectorizer = CountVectorizer(stop_words=STOP_WORDS, ngram_range=(1, 2), lowercase=True,
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(stop_words=stop_words(), ngram_range=(1, 2), lowercase=True,
                                  token_pattern=r"(?u)\b[^\W\d_]{2,}\b")
     try:
         counts = vectorizer.fit_transform(documents).toarray().astype(np.float64)

@@ -151,15 +151,14 @@ class Conversations:
             await people.upsert_customer(customer_id, external_id=external_id, name=name, email=email,
                                          language=language, now=now)
         conversation_id = ConversationId("c_" + secrets.token_urlsafe(12))
-        await self._log.conversations.create_conversation(conversation_id, customer_id, channel, now)
+        await self._log.conversations.create_conversation(conversation_id, customer_id, channel, now,
+                                                          cause=Cause.STARTED.value)
         record = ConversationRecord(conversation_id, customer_id, channel, State.BOT, self._clock(),
                                     known.language if known else language,
                                     customer_name=known.name if known else name,
                                     customer_email=known.email if known else email,
                                     customer_external_id=external_id)
         await self._store.create_conversation(record)
-        await self._log.conversations.record_transition(conversation_id, None, State.BOT.value,
-                                                        Cause.STARTED.value, now=now)
         logger.info("conversation %s: started on %s", conversation_id, channel)
         return record
 
@@ -265,6 +264,7 @@ class Conversations:
             await self._escalation.escalate(record.conversation_id, None, Cause.BOT_UNAVAILABLE)
             return
         request = None
+        said: list[tuple[str, dict[str, Any] | None]] = []
         for reply in replies:
             custom = reply.get("custom")
             if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
@@ -272,7 +272,9 @@ class Conversations:
                 continue
             payload = {key: reply[key] for key in ("buttons", "image", "custom") if reply.get(key)}
             if reply.get("text") or payload:
-                await self._relay.say(record, "bot", str(reply.get("text") or ""), payload=payload or None)
+                said.append((str(reply.get("text") or ""), payload or None))
+        if said:
+            await self._relay.say_all(record, "bot", said)  # one transaction for the turn's replies
         if request is not None:
             await self._escalation.escalate(record.conversation_id, request, Cause.HANDOFF_REQUESTED)
         else:

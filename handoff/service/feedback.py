@@ -162,13 +162,19 @@ class CustomerFeedback:
         ``ticket_id`` (an agent's resolve) or, without one, once per stretch with the bot; None: asked already."""
         record = await self._board.conversation(conversation_id)
         if ticket_id is not None:
-            key = f"feedback:{record.conversation_id}:ticket:{ticket_id}"
-        else:
-            since = await self._with_bot_since(record.conversation_id)
-            request = await self._log.feedback.latest_request(record.conversation_id)
-            if request is not None and request.created_at >= since:
-                return None
-            key = f"feedback:{record.conversation_id}:bot:{since.timestamp()}"
+            return await self._ask(record, reason, f"feedback:{record.conversation_id}:ticket:{ticket_id}", ticket_id)
+        return await self._ask_in_stretch(record, reason, await self._with_bot_since(record.conversation_id))
+
+    async def _ask_in_stretch(self, record: ConversationRecord, reason: str, since: datetime) -> MessageView | None:
+        """Ask unless a request was made since the bot took the conversation over (at ``since``)."""
+        request = await self._log.feedback.latest_request(record.conversation_id)
+        if request is not None and request.created_at >= since:
+            return None
+        return await self._ask(record, reason, f"feedback:{record.conversation_id}:bot:{since.timestamp()}", None)
+
+    async def _ask(self, record: ConversationRecord, reason: str, key: str,
+                   ticket_id: int | None) -> MessageView | None:
+        """Ask, if this instance claims the ending ``key`` first."""
         if not await self._store.claim(key, CLAIM_TTL):
             return None
         logger.info("conversation %s: rating asked (%s)", record.conversation_id, reason)
@@ -215,7 +221,7 @@ class CustomerFeedback:
         said = [m for m in await self._log.conversations.messages(conversation_id)
                 if m.sender == "customer" and m.created_at >= since]
         if len(said) > said_before:
-            await self.ask(conversation_id, reason)
+            await self._ask_in_stretch(record, reason, since)  # the stretch just read, not read again
 
     async def _with_bot_since(self, conversation_id: str) -> datetime:
         """When the bot last took the conversation over (its start, a hand-back, the customer coming back)."""

@@ -7,8 +7,9 @@
   person or rated low in a period (:meth:`AnalyticsBook.texts`), embedded by the local sentence encoder,
   clustered and labelled (:mod:`handoff.core.topics`), kept per period (a later run over the same period
   replaces the earlier). Run by ``python -m handoff topics``, by the sweeper once a day at
-  ``HANDOFF_INSIGHTS_HOUR`` (UTC) for the current week (and the week before, while it has none), and from the
-  console (``POST /api/insights/topics/refresh``). The policy's ``read_insights``: supervisors and admins.
+  ``HANDOFF_INSIGHTS_HOUR`` (UTC; never with ``off``) for the current week (and the week before, while it has
+  none), and from the console (``POST /api/insights/topics/refresh``). The policy's ``read_insights``:
+  supervisors and admins.
 - Routing (:class:`TopicMap`): a topic whose tickets mostly have one category (:func:`handoff.core.topics.
   category_of`) stands for it; a new hand-off whose category the bot did not know gets the category of the
   mapped topic nearest its customer's words, when at least ``HANDOFF_INSIGHTS_MIN_SIMILARITY`` similar.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -241,14 +243,17 @@ class Insights:
     # ---- the daily run ---------------------------------------------------------------------------------
 
     def _next_hour(self, now: float) -> float:
-        """The next ``HANDOFF_INSIGHTS_HOUR`` o'clock (UTC) after ``now``."""
+        """The next ``HANDOFF_INSIGHTS_HOUR`` o'clock (UTC) after ``now``; never (infinity) when it is off."""
+        if self._settings.insights_hour is None:
+            return math.inf
         moment = datetime.fromtimestamp(now, UTC)
         at = moment.replace(hour=self._settings.insights_hour, minute=0, second=0, microsecond=0)
         return (at if at > moment else at + timedelta(days=1)).timestamp()
 
     async def run_if_due(self) -> None:
-        """The sweeper's daily run: once a day at ``HANDOFF_INSIGHTS_HOUR``, by one instance (a claim in the
-        live store), in the background; this week's topics, and last week's while it has none."""
+        """The sweeper's daily run: once a day at ``HANDOFF_INSIGHTS_HOUR`` (never when it is off), by one
+        instance (a claim in the live store), in the background; this week's topics, and last week's while it has
+        none."""
         now = self._clock()
         if now < self._next_run or (self._job is not None and not self._job.done()):
             return

@@ -9,7 +9,9 @@ every client reads it from the log when it reconnects.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,12 +60,7 @@ class Relay:
             record.conversation_id, sender, text, now=self.now(), agent_id=agent_id, payload=payload,
             client_id=client_id)
         if new:
-            self._telemetry.message(sender)
-            try:
-                await self.publish_message(record, message)
-            except UpstreamUnavailable:  # stored: the clients read it from the log when they reconnect
-                logger.warning("conversation %s: message %s stored but not published (the bus is down)",
-                               record.conversation_id, message.id)
+            await self._announce(record, message)
         return message, new
 
     async def say(self, record: ConversationRecord, sender: str, text: str, *, agent_id: AgentId | None = None,
@@ -71,6 +68,27 @@ class Relay:
         """Store and publish a message of the service (``system``) or the bot."""
         message, _ = await self.keep(record, sender, text, agent_id=agent_id, payload=payload)
         return message
+
+    async def say_all(self, record: ConversationRecord, sender: str,
+                      messages: Sequence[tuple[str, dict[str, Any] | None]]) -> list[MessageView]:
+        """Store several messages of the bot (its replies to one turn: ``(text, payload)``) and publish them in
+        their order. They reach the message writer together, so they share one transaction instead of one each
+        (their ids still in their order); all are stored before the first is published."""
+        stored = await asyncio.gather(*(self._log.conversations.add_message(
+            record.conversation_id, sender, text, now=self.now(), payload=payload) for text, payload in messages))
+        for message, _ in stored:
+            await self._announce(record, message)
+        return [message for message, _ in stored]
+
+    async def _announce(self, record: ConversationRecord, message: MessageView) -> None:
+        """Count and publish a message just stored; a bus that is down only logs it (the clients read the message
+        from the log when they reconnect)."""
+        self._telemetry.message(message.sender)
+        try:
+            await self.publish_message(record, message)
+        except UpstreamUnavailable:
+            logger.warning("conversation %s: message %s stored but not published (the bus is down)",
+                           record.conversation_id, message.id)
 
     async def publish_message(self, record: ConversationRecord, message: MessageView) -> None:
         """A new message goes to the customer's sockets and to the assigned agent's console, in one round trip."""

@@ -31,7 +31,13 @@ def test_abuse_limits_and_data_settings_have_defaults_and_read_their_variables()
         5, 30, "X-Forwarded-For", 60.0)
 
 
-@pytest.mark.parametrize(("key", "value"), [("HANDOFF_LOG_LEVEL", "chatty"), ("HANDOFF_PORT", "70000"),
+def test_the_daily_topics_run_can_be_turned_off() -> None:
+    assert HandoffSettings.from_env({}).insights_hour == 3
+    assert HandoffSettings.from_env({"HANDOFF_INSIGHTS_HOUR": "5"}).insights_hour == 5
+    assert HandoffSettings.from_env({"HANDOFF_INSIGHTS_HOUR": "Off"}).insights_hour is None
+
+
+@pytest.mark.parametrize(("key", "value"), [("HANDOFF_LOG_LEVEL", "chatty"), ("HANDOFF_INSIGHTS_HOUR", "24"), ("HANDOFF_PORT", "70000"),
                                             ("HANDOFF_ACCEPT_TIMEOUT", "-1"), ("HANDOFF_ROUTING", "/nowhere.yml"),
                                             ("HANDOFF_MESSAGES_PER_MINUTE", "0"), ("HANDOFF_RETENTION_DAYS", "2.5"),
                                             ("HANDOFF_CUSTOMER_TOKEN_TTL", "never")])

@@ -75,8 +75,9 @@ class ConversationLog(Repository):
         self._writer = writer
 
     async def create_conversation(self, conversation_id: ConversationId, customer_id: CustomerId, channel: str,
-                                  now: datetime | float) -> None:
-        """Record a new conversation in state ``bot``.
+                                  now: datetime | float, *, cause: str | None = None) -> None:
+        """Record a new conversation in state ``bot``; with ``cause``, also its first transition (from no state
+        to ``bot``), in the same transaction: the opening of a conversation is one round trip, not two.
 
         A customer id the log does not know gets a bare customer record (language ``en``, tier ``standard``),
         so that an anonymous visitor needs no separate call.
@@ -94,6 +95,10 @@ class ConversationLog(Repository):
                         await session.flush()
                     session.add(Conversation(id=conversation_id, customer_id=customer_id, channel=channel,
                                              state=State.BOT.value, created_at=moment, updated_at=moment))
+                    if cause is not None:
+                        await session.flush()  # the conversation's row first: the transition points at it
+                        session.add(Transition(conversation_id=conversation_id, from_state=None,
+                                               to_state=State.BOT.value, cause=cause, created_at=moment))
                 return
             except IntegrityError as error:
                 if await self.conversation_exists(conversation_id):

@@ -141,6 +141,19 @@ async def test_last_weeks_counts_and_the_daily_run(world: tuple[HandoffService, 
     assert week.isoformat() == (await service.insights.topics(SUPERVISOR, "2026-W48"))["since"]
 
 
+async def test_the_sweeper_runs_no_topics_with_the_daily_run_off(open_service: OpenService, rasa: FakeRasa,
+                                                                  clock: FakeClock) -> None:
+    service = await open_service(insights_hour=None)
+    for text in REFUNDS[:6]:
+        await hand_off(service, rasa, text, None)
+    clock.advance(2 * 86400)  # past 03:00 UTC twice
+    await service.sweep()
+    await asyncio.sleep(0.2)  # a run would have started in the background by now
+    assert (await service.insights.topics(SUPERVISOR))["run_at"] is None
+    await service.insights.find_topics(*week_of(T0))  # the command's run still works
+    assert (await service.insights.topics(SUPERVISOR, "2026-W48"))["texts"] == 6
+
+
 async def test_who_may_see_topics_and_bad_weeks(world: tuple[HandoffService, TicketLog]) -> None:
     service, _ = world
     with pytest.raises(NotAllowed):

@@ -112,6 +112,15 @@ async def test_create_conversation_creates_an_unknown_customer(log: TicketLog) -
     assert customer.created_at == T0
 
 
+async def test_create_conversation_with_a_cause_records_its_first_transition(log: TicketLog) -> None:
+    await log.conversations.create_conversation(ConversationId("c_2"), CUSTOMER, "web", T0, cause="started")
+
+    (first,) = await log.conversations.transitions(ConversationId("c_2"))
+    assert (first.from_state, first.to_state, first.cause, first.created_at) == (None, State.BOT, "started", T0)
+    stored = await log.conversations.conversation(ConversationId("c_2"))
+    assert stored is not None and stored.state is State.BOT
+
+
 async def test_record_transition_keeps_time_cause_and_state(log: TicketLog, conversation: ConversationId,
                                                             ada: AgentAccount) -> None:
     await log.conversations.record_transition(conversation, None, State.BOT, "started", now=T0)
