@@ -60,7 +60,7 @@ async def seed(settings: HandoffSettings, folder: Path, password: str | None) ->
 
 
 async def demo_history(settings: HandoffSettings, args: argparse.Namespace) -> None:
-    from handoff.cli.demo import clear_demo, demo_history
+    from handoff.cli.demo_month import clear_demo, demo_history
 
     if args.clear:
         deleted = await clear_demo(settings)

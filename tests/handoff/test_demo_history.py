@@ -23,7 +23,7 @@ from handoff.adapters.tickets.models import (
     TicketAssignment,
     Transition,
 )
-from handoff.cli.demo import demo_history
+from handoff.cli.demo_month import demo_history
 from handoff.settings import HandoffSettings
 
 ENDS = {"bot", "resolved", "abandoned", "offline"}

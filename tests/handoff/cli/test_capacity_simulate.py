@@ -15,7 +15,7 @@ import pytest
 
 from handoff.adapters.tickets import migrate
 from handoff.cli import main
-from handoff.cli.demo import demo_history
+from handoff.cli.demo_month import demo_history
 from handoff.cli.seed import seed_demo
 from handoff.settings import ROOT, HandoffSettings
 
