@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 import numpy as np
-import statsmodels.api as sm
-from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 from handoff.core.routing.schedule import SEARCH_DAYS, BusinessHours
 
@@ -157,6 +155,11 @@ class Model:
     @staticmethod
     def _glm(x: np.ndarray, y: np.ndarray, exposure: np.ndarray) -> np.ndarray:
         """Log daily volume per weekday and the trend per day (0 unless sure: :data:`TREND_Z`)."""
+        # statsmodels (and the pandas it brings) takes over a second to import: only when a forecast is made,
+        # not by every process that imports the service (the alerts part reaches this module)
+        import statsmodels.api as sm
+        from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
         params = np.full(x.shape[1], -np.inf)
         params[-1] = 0.0
         keep = np.append(x[:, :-1].T @ y > 0, True)  # a weekday without any contact: volume 0, no coefficient

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 import numpy as np
-from scipy.special import betaincc
 
 TAIL = 40.0  # the chain is truncated where a state's weight is below e^-TAIL of the largest
 MAX_QUEUE = 20_000  # states beyond the servers at most (a patience of days against a flood)
@@ -153,6 +152,8 @@ def _stationary(servers: int, rate: float, handle: float, theta: float) -> np.nd
 
 def erlang_a_performance(servers: int, rate: float, handle: float, patience: float, within: float) -> Performance:
     """Erlang A's figures: as :func:`erlang_c_performance`, customers leaving after an exponential ``patience``."""
+    from scipy.special import betaincc  # a quarter of a second to import: only where Erlang A is computed
+
     if rate <= 0:
         return Performance(servers, 0.0, 1.0, 0.0, 0.0, 0.0)
     theta, pull = 1.0 / patience, servers / handle
