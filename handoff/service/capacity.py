@@ -237,10 +237,10 @@ class Capacity:
             comparison = await asyncio.to_thread(compare, history, current, candidate, seeds=seeds,
                                                  target_seconds=self._targets.queue_wait_seconds)
             logger.info("capacity: simulated %s to %s, %d seeds", since, until, seeds)
-            return {"since": since.isoformat(), "until": until.isoformat(), "timezone": str(self._hours.tz),
-                    "candidate_routing": routing is not None and bool(routing.strip()),
-                    "candidate_roster": [agent_json(agent) for agent in candidate_roster.agents]} \
-                | comparison.as_dict()
+            return comparison.as_dict() | {
+                "since": since.isoformat(), "until": until.isoformat(), "timezone": str(self._hours.tz),
+                "candidate_routing": routing is not None and bool(routing.strip()),
+                "candidate_roster": [agent_json(agent) for agent in candidate_roster.agents]}
         finally:
             self._simulating = False
 

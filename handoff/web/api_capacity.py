@@ -132,7 +132,7 @@ async def plan(agent: Agent, service: Service, first: date | None = None,
                                        skill=skill)
 
 
-@router.post("/api/capacity/what-if")
+@router.post("/api/capacity/what-if", responses=errors(413))
 async def what_if(body: WhatIf, agent: Agent, service: Service) -> dict[str, Any]:
     """The plan with ``agents`` as the roster and ``target``, on the plan's own demand and measured handle time:
     computed in memory, nothing written."""
@@ -141,7 +141,7 @@ async def what_if(body: WhatIf, agent: Agent, service: Service) -> dict[str, Any
                                           days=body.days, interval=body.interval, tier=body.tier, skill=body.skill)
 
 
-@router.post("/api/capacity/simulate", responses=errors(409))
+@router.post("/api/capacity/simulate", responses=errors(409, 413))
 async def simulate(body: Simulation, agent: Agent, service: Service) -> dict[str, Any]:
     """The period replayed through the current routing and team and through the candidate (``routing``,
     ``agents``), ``seeds`` runs each: per scenario the figures overall, per tier, per category and per agent,
