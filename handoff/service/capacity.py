@@ -143,9 +143,9 @@ class Capacity:
         if kept is not None and now - kept[0] < KEEP_SECONDS:
             self._plans.move_to_end(query)
             return kept[1]
-        result = await self._staffing.plan(query.first or self._today() + timedelta(days=1), query.days,
-                                           query.interval * 60, self.default_target, tier=query.tier,
-                                           skill=query.skill)
+        assert query.first is not None  # set by _check
+        result = await self._staffing.plan(query.first, query.days, query.interval * 60, self.default_target,
+                                           tier=query.tier, skill=query.skill)
         self._plans[query] = (now, result)
         while len(self._plans) > KEPT_PLANS:
             self._plans.popitem(last=False)
@@ -153,8 +153,8 @@ class Capacity:
 
     def _answer(self, query: PlanQuery, result: StaffingPlan | None, agents: Sequence[AgentAccount | RosterAgent],
                 target: Target) -> dict[str, Any]:
-        first = query.first or self._today() + timedelta(days=1)
-        head = {"first": first.isoformat(), "days": query.days, "timezone": str(self._hours.tz),
+        assert query.first is not None  # set by _check
+        head = {"first": query.first.isoformat(), "days": query.days, "timezone": str(self._hours.tz),
                 "roster": [agent_json(agent) for agent in agents]}
         if result is None:
             return head | {"available": False, "reason": "No ticket of the last 28 days has a handle time: the "
@@ -194,13 +194,13 @@ class Capacity:
         edited = Roster(tuple(agents))  # each agent once
         return self._answer(query, await self._plan(query), edited.agents, target)
 
-    @staticmethod
-    def _check(query: PlanQuery) -> PlanQuery:
+    def _check(self, query: PlanQuery) -> PlanQuery:
+        """``query`` checked, its first day set (tomorrow by default)."""
         if not 1 <= query.days <= MAX_PLAN_DAYS:
             raise BadRequest(f"A plan covers 1 to {MAX_PLAN_DAYS} days.")
         if query.interval not in INTERVALS:
             raise BadRequest("The interval is 15, 30 or 60 minutes.")
-        return query
+        return query if query.first else replace(query, first=self._today() + timedelta(days=1))
 
     async def simulate(self, principal: Principal, since: date, until: date, routing: str | None = None,
                        agents: Sequence[RosterAgent] | None = None, seeds: int = DEFAULT_SEEDS) -> dict[str, Any]:
