@@ -120,3 +120,14 @@ async def test_bad_input_is_400_with_a_sentence_and_agents_are_refused(api: http
             response = await api.post(path, json=payload, headers=supervisor)
         assert response.status_code == 400, (path, payload, response.text)
         assert sentence in response.json()["error"]["detail"], (path, payload, response.text)
+
+
+async def test_without_history_the_page_says_why(serve: Serve) -> None:
+    app, _ = await serve()  # data/demo: accounts, no ticket
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://handoff.test") as api:
+        supervisor = await sign_in(api, "ada")
+        plan = (await api.get("/api/capacity/plan", headers=supervisor)).json()
+        assert not plan["available"] and "has a handle time" in plan["reason"] and len(plan["roster"]) == 4
+        found = (await api.get("/api/capacity/forecast", headers=supervisor)).json()
+        assert found["forecast_error"].startswith("Too little history to forecast from")
+        assert {row["forecast"] for row in found["intervals"]} == {None} and found["wape"] is None
