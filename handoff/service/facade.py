@@ -19,6 +19,8 @@
     ├── automation   Automation     the supervisors' rules: on arrival, idle       (automation.py)
     │                               customers, first-response SLA, callbacks
     ├── reports      Reports        the QA metrics, today's KPIs, CSV              (reports.py)
+    ├── capacity     Capacity       forecast vs actual, staffing plan, what-if,    (capacity.py)
+    │                               routing simulator
     ├── quality      Quality        QA review: sample, scorecard reviews, scores    (quality.py)
     ├── follow_ups   FollowUps      follow-up items of low feedback: assign, close  (follow_ups.py)
     └── insights     Insights       sentiment trends, what sent customers to a      (insights.py)
@@ -56,6 +58,7 @@ from handoff.service.accounts import Accounts
 from handoff.service.alerts import Alerts
 from handoff.service.automation import Automation
 from handoff.service.board import Board
+from handoff.service.capacity import Capacity
 from handoff.service.changes import Changes
 from handoff.service.conversations import TURN_MARGIN, Conversations
 from handoff.service.customer_data import CustomerData
@@ -71,6 +74,7 @@ from handoff.service.quality import Quality
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
 from handoff.service.reports import Reports
+from handoff.service.staffing import Staffing
 from handoff.service.supervision import Supervision
 from handoff.service.telemetry import Telemetry, TimedBot
 from handoff.settings import HandoffSettings
@@ -116,6 +120,8 @@ class HandoffService:
         self.alerts = Alerts(settings, store, log, self.targets, load_alert_rules(settings.alerts_config), clock,
                              hours)
         self.reports = Reports(log, self.targets, hours.tz, clock)
+        self.capacity = Capacity(log, Staffing(log, hours, settings.abandon_after, clock), hours, self.targets,
+                                 settings.routing_config, clock)
         self.quality = Quality(log, load_scorecard(settings.scorecard_config), clock)  # HANDOFF_SCORECARD
         self.follow_ups = FollowUps(log, clock)
         self.insights = Insights(settings, store, log, self.customers, self.desk, Sentiment(), encoder, topic_map,

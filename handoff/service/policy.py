@@ -57,6 +57,7 @@ class Action(StrEnum):
     FOLLOW_UPS = "follow_ups"
     READ_SENTIMENT = "read_sentiment"
     READ_INSIGHTS = "read_insights"
+    READ_CAPACITY = "read_capacity"
 
 
 class Scope(StrEnum):
@@ -147,6 +148,10 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
     Action.READ_INSIGHTS: _rule("`GET /api/insights/topics`, `POST /api/insights/topics/refresh`: what sent "
                                 "customers to a person, by week", NONE, ALL, ALL,
                                 "Only supervisors and admins see the insights."),
+    Action.READ_CAPACITY: _rule("`GET /api/capacity/forecast`, `GET /api/capacity/plan`, `POST /api/capacity/what-if`, "
+                                "`POST /api/capacity/simulate`: the forecast against the contacts that came, the "
+                                "staffing plan, a what-if on it and the routing simulator (nothing is written)",
+                                NONE, ALL, ALL, "Only supervisors and admins see the capacity page."),
 })
 
 

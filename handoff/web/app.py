@@ -43,6 +43,7 @@ from handoff.web import (
     api_alerts,
     api_automation,
     api_board,
+    api_capacity,
     api_customers,
     api_feedback,
     api_insights,
@@ -138,6 +139,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_automation.router)
     app.include_router(metrics.router)
     app.include_router(api_reports.router)
+    app.include_router(api_capacity.router)
     app.include_router(api_qa.router)
     app.include_router(api_insights.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]

@@ -113,7 +113,9 @@ ERROR_MEANINGS = {
     401: "not signed in, the session ended, wrong credentials, or a customer token that is wrong, expired or revoked",
     403: "not allowed: a role that may not do this, another agent's conversation, a request from another site",
     404: "no such conversation, ticket or agent",
-    409: "the conversation's state does not allow it (detail names the current state), or it exists already",
+    409: "the conversation's state does not allow it (detail names the current state), it exists already, or "
+         "(the capacity simulator) another simulation is running",
+    413: "the body is larger than HANDOFF_MAX_BODY_BYTES",
     429: "too many requests: wait for Retry-After seconds",
     503: "a service it needs (the live-state store, the bot) is unavailable: try again",
 }

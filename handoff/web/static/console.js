@@ -350,6 +350,7 @@ const SUPERVISOR_VIEWS = {
   alerts: './console-alerts.js',
   automation: './console-automation.js',
   insights: './console-insights.js',
+  capacity: './console-capacity.js',
 };
 const supervisorViews = new Map(); // name -> Promise of the view's instance
 let currentTab = 'conversations';

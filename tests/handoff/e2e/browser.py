@@ -182,6 +182,8 @@ class Desk:
 
     def __init__(self, actor: Actor, base_url: str) -> None:
         self.actor, self.page, self.base_url = actor, actor.page, base_url
+        self.refused: list[str] = []  # what the CSP (script-src, style-src 'self') blocked, as the page logged it
+        self.page.on("console", lambda m: self.refused.append(m.text) if "Content Security Policy" in m.text else None)
 
     async def sign_in(self, username: str) -> None:
         await self.page.goto(self.base_url + "/console")

@@ -24,3 +24,10 @@ def server(request: pytest.FixtureRequest, bot: Assistant, tmp_path: Path) -> It
     """One handoff server in each profile, talking to the real bot."""
     with running_handoff(tmp_path, request.param, bot.rasa_url, bot.token) as servers:
         yield servers[0]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[HandoffServer]:
+    """One handoff server (embedded profile) with no bot behind it, for the console's views that need none."""
+    with running_handoff(tmp_path, "embedded", "http://127.0.0.1:9", "unused-token") as servers:
+        yield servers[0]

@@ -5,20 +5,12 @@ breakdown table and the CSV link; an agent never sees the tab. The bot is not ne
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.handoff.e2e.browser import Desk, browsers, expect
-from tests.handoff.e2e.harness import HandoffServer, running_handoff
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[HandoffServer]:
-    with running_handoff(tmp_path, "embedded", "http://127.0.0.1:9", "unused-token") as servers:
-        yield servers[0]
+from tests.handoff.e2e.harness import HandoffServer
 
 
 async def test_browser_a_supervisor_sees_kpis_and_charts_an_agent_no_tab(served: HandoffServer,
@@ -28,8 +20,6 @@ async def test_browser_a_supervisor_sees_kpis_and_charts_an_agent_no_tab(served:
     async with browsers(tmp_path) as open_browser:
         actor = await open_browser.open("ada")
         desk = Desk(actor, served.url)
-        refused: list[str] = []  # what the CSP (script-src, style-src 'self') would have blocked
-        desk.page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
         await desk.sign_in("ada")  # a supervisor in data/demo
         await desk.page.get_by_test_id("reports-tab").click()
         tiles = desk.page.get_by_test_id("kpi-tiles").locator(".kpi")
@@ -48,7 +38,7 @@ async def test_browser_a_supervisor_sees_kpis_and_charts_an_agent_no_tab(served:
         assert href is not None and href.startswith("/api/reports/export.csv?")
         csv = await desk.page.request.get(served.url + href)
         assert csv.ok and (await csv.text()).startswith("since,until,agent,label,conversations,")
-        assert actor.page_errors == [] and refused == []
+        assert actor.page_errors == [] and desk.refused == []
 
         agent = Desk(await open_browser.open("grace"), served.url)
         await agent.sign_in("grace")

@@ -107,6 +107,10 @@ GET        /api/reports/summary                                  -       401    
 GET        /api/reports/timeseries                               -       401    401      403   200        200
 GET        /api/reports/today                                    -       401    401      403   200        200
 GET        /api/reports/export.csv                               -       401    401      403   200        200
+GET        /api/capacity/forecast                                -       401    401      403   200        200
+GET        /api/capacity/plan                                    -       401    401      403   200        200
+POST       /api/capacity/what-if                                 -       401    401      403   200        200
+POST       /api/capacity/simulate                                -       401    401      403   200        200
 GET        /api/qa/scorecard                                     -       401    401      200   200        200
 GET        /api/qa/sample                                        -       401    401      403   200        200
 GET        /api/qa/tickets/{ticket_id}                           own     401    401      403   200        200
@@ -198,6 +202,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/followups/{follow_up_id}/assign"): {"agent_id": None},
     ("POST", "/api/followups/{follow_up_id}/notes"): {"text": "a note"},
     ("POST", "/api/followups/{follow_up_id}/close"): {},
+    ("POST", "/api/capacity/what-if"): {"days": 1, "agents": [{"id": "new", "shift": []}]},
+    ("POST", "/api/capacity/simulate"): {"since": "2026-11-25", "until": "2026-11-26", "seeds": 1},
 }
 FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
                 "bad_request": 400}
