@@ -77,6 +77,8 @@ class Alerts:
 
     retry_delays: tuple[float, ...] = (2.0, 10.0, 60.0)
     """Seconds before each retry of a failed delivery (real time: delivery is I/O)."""
+    close_grace: float = 3.0
+    """Seconds a stopping service waits for the deliveries under way before it interrupts them."""
 
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, targets: Targets,
                  rules: tuple[Rule, ...], clock: Clock, hours: BusinessHours | None = None,
@@ -268,25 +270,35 @@ class Alerts:
         task.add_done_callback(self._deliveries.discard)
 
     async def _try(self, event_id: int, channel: str, to: str, send: Callable[[], Awaitable[None]]) -> None:
-        """Deliver, retrying after each of :attr:`retry_delays`, then record how it went."""
-        attempts, error = 0, None
-        for delay in (*self.retry_delays, None):
-            attempts += 1
-            try:
-                await send()
-            except DeliveryFailed as exc:
-                error = str(exc)
-                logger.warning("alert event %s: %s delivery to %s failed (try %d): %s", event_id, channel, to,
-                               attempts, error)
-            else:
-                error = None
-                break
-            if delay is not None:
-                await asyncio.sleep(delay)
+        """Deliver, retrying after each of :attr:`retry_delays`, then record how it went: ``delivered``,
+        ``failed``, or ``interrupted`` when the service stopped (:meth:`close`) before it was done."""
+        attempts, error, outcome = 0, None, "failed"
+        try:
+            for delay in (*self.retry_delays, None):
+                attempts += 1
+                try:
+                    await send()
+                except DeliveryFailed as exc:
+                    error = str(exc)
+                    logger.warning("alert event %s: %s delivery to %s failed (try %d): %s", event_id, channel, to,
+                                   attempts, error)
+                else:
+                    error, outcome = None, "delivered"
+                    break
+                if delay is not None:
+                    await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            outcome, error = "interrupted", f"the service stopped after {attempts} tries ({error or 'under way'})"
+            logger.warning("alert event %s: %s delivery to %s interrupted: %s", event_id, channel, to, error)
+            await self._record(event_id, channel, to, attempts, outcome, error)
+            raise
+        await self._record(event_id, channel, to, attempts, outcome, error)
+
+    async def _record(self, event_id: int, channel: str, to: str, attempts: int, outcome: str,
+                      error: str | None) -> None:
         try:
             await self._log.alerts.delivered(event_id, channel=channel, recipient=to, attempts=attempts,
-                                             outcome="failed" if error else "delivered", error=error,
-                                             at=self._clock())
+                                             outcome=outcome, error=error, at=self._clock())
         except Exception:
             logger.exception("alert event %s: recording the %s delivery's outcome failed", event_id, channel)
 
@@ -313,7 +325,10 @@ class Alerts:
                 "metrics": {name: {"description": m.description, "unit": m.unit} for name, m in METRICS.items()}}
 
     async def close(self) -> None:
-        """Stop deliveries still retrying (their outcome is not recorded) and close the webhook client."""
+        """Give deliveries under way :attr:`close_grace` seconds, then stop those still retrying (recorded as
+        ``interrupted``), and close the webhook client."""
+        if self._deliveries:
+            await asyncio.wait(set(self._deliveries), timeout=self.close_grace)
         for task in list(self._deliveries):
             task.cancel()
         await asyncio.gather(*self._deliveries, return_exceptions=True)

@@ -388,3 +388,26 @@ async def test_the_rules_file_is_read_again_when_it_changes(
     overview = await service.alerts.overview(SUPERVISOR)
     assert overview["active"] == [] and [a["rule"] for a in overview["recent"]] == ["queue-busy"]
     assert [rule["name"] for rule in service.alerts.rules_view(SUPERVISOR)["rules"]] == ["long-queue"]
+
+
+@EMBEDDED
+async def test_a_delivery_still_retrying_when_the_service_stops_is_recorded_as_interrupted(
+        open_service: OpenService, tmp_path: Path) -> None:
+    closed = free_port()  # nothing listens there: every try fails
+    config = rules_file(tmp_path, {"name": "queue-busy", "metric": "queue_length", "above": 0,
+                                   "channels": {"webhooks": [f"http://127.0.0.1:{closed}/down"]}})
+    options: dict[str, Any] = {"alerts_config": config, "alert_interval": 10.0,
+                               "alert_webhook_secret": Secret(SECRET)}
+    service = await open_service(**options)
+    service.alerts.retry_delays, service.alerts.close_grace = (60.0,), 0.2  # waiting to try again when it stops
+    await escalated(service)
+    await service.sweep()
+    assert service.alerts.states() == {"queue-busy": True}
+    await asyncio.sleep(0.3)  # the first try has failed
+    await service.close()
+
+    again = await open_service(**options)
+    [episode] = (await again.alerts.overview(SUPERVISOR))["recent"]
+    [delivery] = [d for event in episode["events"] for d in event["deliveries"]]
+    assert (delivery["outcome"], delivery["attempts"]) == ("interrupted", 1)
+    assert delivery["error"].startswith("the service stopped after 1 tries (")
