@@ -33,6 +33,7 @@ from handoff.core.targets import Targets
 from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.ports import Clock, DeliveryFailed, Mail, SmtpServer, Store, TicketLog, Webhooks, recipient
+from handoff.service.rules_file import RulesFile
 from handoff.service.staffing import Staffing
 from handoff.settings import HandoffSettings
 
@@ -76,10 +77,15 @@ class Alerts:
 
     retry_delays: tuple[float, ...] = (2.0, 10.0, 60.0)
     """Seconds before each retry of a failed delivery (real time: delivery is I/O)."""
+    close_grace: float = 3.0
+    """Seconds a stopping service waits for the deliveries under way before it interrupts them."""
 
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, targets: Targets,
-                 rules: tuple[Rule, ...], clock: Clock, hours: BusinessHours | None = None) -> None:
+                 rules: tuple[Rule, ...], clock: Clock, hours: BusinessHours | None = None,
+                 rules_file: RulesFile[tuple[Rule, ...]] | None = None) -> None:
         self.rules = rules
+        self._rules_file = rules_file  # read again when it changes (:meth:`tick`)
+        self._retired: list[Rule] = []  # rules taken out of the file while firing: resolved at the next evaluation
         self._staffing = Staffing(log, hours or BusinessHours(), settings.abandon_after, clock)
         self._staffed: dict[str, tuple[float, float | None]] = {}  # rule -> (when measured, value)
         self._settings, self._store, self._log, self._targets, self._clock = settings, store, log, targets, clock
@@ -99,7 +105,8 @@ class Alerts:
         """Evaluate the rules if an interval has passed since the last time (the sweeper calls it each pass).
         Never raises: a failure is logged and the next interval tries again."""
         now = self._clock()
-        if not self.rules or now < self._next:
+        self._reload()
+        if not (self.rules or self._retired) or now < self._next:
             return
         self._next = now + self._settings.alert_interval
         try:
@@ -107,18 +114,56 @@ class Alerts:
         except Exception:
             logger.exception("evaluating the alert rules failed; trying again in %s s", self._settings.alert_interval)
 
+    def _reload(self) -> None:
+        """Take up the rules file's new version, if it changed and reads well (:class:`RulesFile`), and its
+        channels can be built (a webhook needs the signing secret, an e-mail the SMTP server). A rule that keeps
+        its name keeps its state (a firing alert stays firing, or resolves at the next step against its new
+        threshold); a rule taken out while firing is resolved, with a notice, at the next evaluation."""
+        if self._rules_file is None or (rules := self._rules_file.changed()) is None:
+            return
+        kept = {rule.name for rule in rules}
+        retired = [rule for rule in (*self.rules, *self._retired) if rule.name not in kept]
+        try:
+            self._webhooks, self._mail = channels_of(self._settings, (*rules, *retired))
+        except SettingsError as exc:
+            logger.error("%s The alert rules stay as they were.", exc)
+            return
+        self.rules, self._retired = rules, retired
+        self._states = {name: state for name, state in self._states.items()
+                        if name in kept or name in {rule.name for rule in retired}}
+        self._states.update({rule.name: AlertState() for rule in rules if rule.name not in self._states})
+        logger.info("alert rules now: %s", ", ".join(sorted(kept)) or "none")
+
+    async def _retire(self, rule: Rule) -> None:
+        """A rule taken out of the file: its open alert (if any) resolved, and its channels told so."""
+        state = self._states.pop(rule.name, AlertState())
+        alert_id = self._open.pop(rule.name, None)
+        if alert_id is None:
+            return
+        now, limit, value = self._clock(), rule.limit(self._targets), state.value or 0.0
+        event_id = await self._log.alerts.event(alert_id, Notice.RESOLVE.value, value=value, threshold=limit, at=now)
+        logger.info("alert %s resolved: its rule was taken out of %s", rule.name, self._settings.alerts_config)
+        self._states[rule.name] = state  # for the notice's payload, then gone
+        payload = self._payload(rule, Notice.RESOLVE, alert_id, event_id, value, limit, now)
+        del self._states[rule.name]
+        self._deliver(rule, Notice.RESOLVE, event_id, payload)
+
     async def evaluate(self) -> None:
         """One evaluation: every rule stepped and its notices sent by the lease's holder; the others mirror
         the open alerts."""
         lease = max(3 * self._settings.alert_interval, 10.0)
         if not await self._store.lease(LEASE, self._instance, lease):
             self._leading = False
+            self._retired = []  # the lease's holder resolves them
             await self._mirror()
             return
         if not self._leading:
             await self._mirror()  # taking over: start from what the previous holder left open
             self._leading = True
             logger.info("this instance evaluates the alert rules now")
+        retired, self._retired = self._retired, []
+        for rule in retired:
+            await self._retire(rule)
         for rule in self.rules:
             try:
                 value = await self.measure(rule)
@@ -225,25 +270,35 @@ class Alerts:
         task.add_done_callback(self._deliveries.discard)
 
     async def _try(self, event_id: int, channel: str, to: str, send: Callable[[], Awaitable[None]]) -> None:
-        """Deliver, retrying after each of :attr:`retry_delays`, then record how it went."""
-        attempts, error = 0, None
-        for delay in (*self.retry_delays, None):
-            attempts += 1
-            try:
-                await send()
-            except DeliveryFailed as exc:
-                error = str(exc)
-                logger.warning("alert event %s: %s delivery to %s failed (try %d): %s", event_id, channel, to,
-                               attempts, error)
-            else:
-                error = None
-                break
-            if delay is not None:
-                await asyncio.sleep(delay)
+        """Deliver, retrying after each of :attr:`retry_delays`, then record how it went: ``delivered``,
+        ``failed``, or ``interrupted`` when the service stopped (:meth:`close`) before it was done."""
+        attempts, error, outcome = 0, None, "failed"
+        try:
+            for delay in (*self.retry_delays, None):
+                attempts += 1
+                try:
+                    await send()
+                except DeliveryFailed as exc:
+                    error = str(exc)
+                    logger.warning("alert event %s: %s delivery to %s failed (try %d): %s", event_id, channel, to,
+                                   attempts, error)
+                else:
+                    error, outcome = None, "delivered"
+                    break
+                if delay is not None:
+                    await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            outcome, error = "interrupted", f"the service stopped after {attempts} tries ({error or 'under way'})"
+            logger.warning("alert event %s: %s delivery to %s interrupted: %s", event_id, channel, to, error)
+            await self._record(event_id, channel, to, attempts, outcome, error)
+            raise
+        await self._record(event_id, channel, to, attempts, outcome, error)
+
+    async def _record(self, event_id: int, channel: str, to: str, attempts: int, outcome: str,
+                      error: str | None) -> None:
         try:
             await self._log.alerts.delivered(event_id, channel=channel, recipient=to, attempts=attempts,
-                                             outcome="failed" if error else "delivered", error=error,
-                                             at=self._clock())
+                                             outcome=outcome, error=error, at=self._clock())
         except Exception:
             logger.exception("alert event %s: recording the %s delivery's outcome failed", event_id, channel)
 
@@ -270,7 +325,10 @@ class Alerts:
                 "metrics": {name: {"description": m.description, "unit": m.unit} for name, m in METRICS.items()}}
 
     async def close(self) -> None:
-        """Stop deliveries still retrying (their outcome is not recorded) and close the webhook client."""
+        """Give deliveries under way :attr:`close_grace` seconds, then stop those still retrying (recorded as
+        ``interrupted``), and close the webhook client."""
+        if self._deliveries:
+            await asyncio.wait(set(self._deliveries), timeout=self.close_grace)
         for task in list(self._deliveries):
             task.cancel()
         await asyncio.gather(*self._deliveries, return_exceptions=True)

@@ -32,6 +32,7 @@ from handoff.service.dispatch import Dispatch
 from handoff.service.policy import Action
 from handoff.service.ports import AutomationCandidate as Candidate
 from handoff.service.ports import Clock, Store, TicketLog
+from handoff.service.rules_file import RulesFile
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +66,10 @@ class Automation:
     """The rules, and what they did."""
 
     def __init__(self, rules: Rules, targets: Targets, store: Store, log: TicketLog, board: Board,
-                 changes: Changes, dispatch: Dispatch, queue_order: QueueOrder, clock: Clock) -> None:
+                 changes: Changes, dispatch: Dispatch, queue_order: QueueOrder, clock: Clock,
+                 rules_file: RulesFile[Rules] | None = None) -> None:
         self.rules = rules
+        self._rules_file = rules_file  # read again when it changes (:meth:`sweep`)
         self._targets = targets
         self._store = store
         self._log = log
@@ -96,7 +99,11 @@ class Automation:
     # ---- the sweeper -------------------------------------------------------------------------------------
 
     async def sweep(self) -> None:
-        """Every enabled timed rule, on each ticket it is due on (each on its own: one that fails is logged)."""
+        """Every enabled timed rule, on each ticket it is due on (each on its own: one that fails is logged).
+        A changed rules file that reads well replaces the rules first (a rule acts once per ticket by its name:
+        renamed, it acts again)."""
+        if self._rules_file is not None and (rules := self._rules_file.changed()) is not None:
+            self.rules = rules
         now = self._clock()
         book = self._log.automation
         for rule in self.rules.enabled("idle_customer"):

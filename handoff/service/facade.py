@@ -74,6 +74,7 @@ from handoff.service.quality import Quality
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
 from handoff.service.reports import Reports
+from handoff.service.rules_file import RulesFile
 from handoff.service.staffing import Staffing
 from handoff.service.supervision import Supervision
 from handoff.service.telemetry import Telemetry, TimedBot
@@ -101,10 +102,12 @@ class HandoffService:
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
         encoder = SentenceEncoder(settings.insights_encoder)  # loaded on first use only
         topic_map = TopicMap(log, encoder, settings.insights_min_similarity, clock)
-        self.automation = Automation(load_automation_rules(settings.automation_config,
-                                                           self.targets.first_response_seconds),
+        first_response = self.targets.first_response_seconds
+        automation_rules = RulesFile(settings.automation_config,
+                                     lambda path: load_automation_rules(path, first_response), "automation rules")
+        self.automation = Automation(load_automation_rules(settings.automation_config, first_response),
                                      self.targets, store, log, board, changes, self._dispatch,
-                                     queue_order or QueueOrder(), clock)
+                                     queue_order or QueueOrder(), clock, automation_rules)
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock,
                                 self.automation, self.telemetry, topic_map=topic_map)
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
@@ -118,7 +121,7 @@ class HandoffService:
         self.supervision = Supervision(settings, self.targets, store, log, board, changes, self._dispatch, self.desk,
                                        self.customers, clock)
         self.alerts = Alerts(settings, store, log, self.targets, load_alert_rules(settings.alerts_config), clock,
-                             hours)
+                             hours, RulesFile(settings.alerts_config, load_alert_rules, "alert rules"))
         self.reports = Reports(log, self.targets, hours.tz, clock)
         self.capacity = Capacity(log, Staffing(log, hours, settings.abandon_after, clock), hours, self.targets,
                                  settings.routing_config, clock)

@@ -111,7 +111,7 @@ export default class AlertsView {
       const deliveries = a.events.flatMap((e) => e.deliveries.map((d) => ({ ...d, kind: e.kind })));
       const failed = deliveries.filter((d) => d.outcome !== 'delivered').length;
       const details = deliveries.length ? el('details', {},
-        el('summary', { text: `${deliveries.length - failed} delivered, ${failed} failed` }),
+        el('summary', { text: `${deliveries.length - failed} delivered, ${failed} not` }),
         el('ul', {}, ...deliveries.map((d) => el('li', { class: d.outcome === 'delivered' ? '' : 'alert-failed',
           text: `${d.kind} → ${d.channel} ${d.recipient}: ${d.outcome} after ${d.attempts} tr${d.attempts === 1 ? 'y' : 'ies'}`
             + (d.error ? ` (${d.error})` : '') })))) : el('span', { class: 'muted', text: 'console only' });

@@ -348,3 +348,66 @@ async def test_two_instances_on_one_redis_notify_once(
     await asyncio.sleep(0.2)
     assert len(receiver.received) == 2
     assert one.alerts.states() == two.alerts.states() == {"queue-busy": False}
+
+
+@EMBEDDED
+async def test_the_rules_file_is_read_again_when_it_changes(
+        open_service: OpenService, clock: FakeClock, tmp_path: Path, receiver: Receiver,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Edited while the service runs: a rule that keeps its name keeps its state, a new one starts, a bad save
+    changes nothing (and says so), and a rule taken out while firing is resolved with a notice."""
+    busy = {"name": "queue-busy", "metric": "queue_length", "above": 0, "channels": {"webhooks": [receiver.url]}}
+    config = rules_file(tmp_path, busy)
+    service = await open_service(alerts_config=config, alert_interval=10.0, alert_webhook_secret=Secret(SECRET))
+    service.alerts.retry_delays = ()
+    await escalated(service)
+    await service.sweep()
+    assert service.alerts.states() == {"queue-busy": True}
+    (fired,) = await receiver.wait_for(1)
+
+    rules_file(tmp_path, busy, {"name": "long-queue", "metric": "queue_length", "above": 5})
+    clock.advance(10)
+    await service.sweep()
+    assert service.alerts.states() == {"queue-busy": True, "long-queue": False}  # still the same episode
+    assert len(receiver.received) == 1
+
+    config.write_text("rules:\n  - name: [not, a, name\n")
+    clock.advance(10)
+    await service.sweep()
+    assert service.alerts.states() == {"queue-busy": True, "long-queue": False}
+    assert "is not valid YAML" in caplog.text and "The alert rules stay as they were until the file is fixed." in caplog.text
+
+    rules_file(tmp_path, {"name": "long-queue", "metric": "queue_length", "above": 5})
+    clock.advance(10)
+    await service.sweep()
+    assert service.alerts.states() == {"long-queue": False}
+    _, resolved = await receiver.wait_for(2)
+    assert (resolved["type"], resolved["rule"], resolved["alert_id"]) == ("alert.resolve", "queue-busy",
+                                                                          fired["alert_id"])
+    await service.alerts.settled()
+    overview = await service.alerts.overview(SUPERVISOR)
+    assert overview["active"] == [] and [a["rule"] for a in overview["recent"]] == ["queue-busy"]
+    assert [rule["name"] for rule in service.alerts.rules_view(SUPERVISOR)["rules"]] == ["long-queue"]
+
+
+@EMBEDDED
+async def test_a_delivery_still_retrying_when_the_service_stops_is_recorded_as_interrupted(
+        open_service: OpenService, tmp_path: Path) -> None:
+    closed = free_port()  # nothing listens there: every try fails
+    config = rules_file(tmp_path, {"name": "queue-busy", "metric": "queue_length", "above": 0,
+                                   "channels": {"webhooks": [f"http://127.0.0.1:{closed}/down"]}})
+    options: dict[str, Any] = {"alerts_config": config, "alert_interval": 10.0,
+                               "alert_webhook_secret": Secret(SECRET)}
+    service = await open_service(**options)
+    service.alerts.retry_delays, service.alerts.close_grace = (60.0,), 0.2  # waiting to try again when it stops
+    await escalated(service)
+    await service.sweep()
+    assert service.alerts.states() == {"queue-busy": True}
+    await asyncio.sleep(0.3)  # the first try has failed
+    await service.close()
+
+    again = await open_service(**options)
+    [episode] = (await again.alerts.overview(SUPERVISOR))["recent"]
+    [delivery] = [d for event in episode["events"] for d in event["deliveries"]]
+    assert (delivery["outcome"], delivery["attempts"]) == ("interrupted", 1)
+    assert delivery["error"].startswith("the service stopped after 1 tries (")

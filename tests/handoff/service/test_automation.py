@@ -103,8 +103,10 @@ async def test_a_customer_who_answers_keeps_the_conversation_open(
 
 async def test_a_disabled_rule_is_listed_and_never_acts(open_service: OpenService, rules_file: Any,
                                                          clock: FakeClock) -> None:
-    path = rules_file({"name": "quiet-customer", "kind": "idle_customer", "after": 60, "notice": NOTICE,
-                       "enabled": False})
+    """... until it is enabled in the file while the service runs: the next sweep reads the file again and the
+    rule acts; a bad save after that leaves the rules as they were."""
+    rule = {"name": "quiet-customer", "kind": "idle_customer", "after": 60, "notice": NOTICE, "enabled": False}
+    path = rules_file(rule)
     service = await open_service(automation_config=path)
     grace = await Agent.sign_in(service, "grace")
     customer = await assigned_to(service, grace)
@@ -112,8 +114,16 @@ async def test_a_disabled_rule_is_listed_and_never_acts(open_service: OpenServic
     clock.advance(3600)
     await service.sweep()
     assert (await customer.record()).state is State.ASSIGNED
-    [rule] = await service.automation.list_rules(SUPERVISOR)
-    assert (rule["name"], rule["enabled"], rule["count"]) == ("quiet-customer", False, 0)
+    [listed] = await service.automation.list_rules(SUPERVISOR)
+    assert (listed["name"], listed["enabled"], listed["count"]) == ("quiet-customer", False, 0)
+
+    rules_file({**rule, "enabled": True})
+    await service.sweep()
+    assert (await customer.record()).state is State.RESOLVED
+    path.write_text("rules: [{name: broken}]\n")
+    await service.sweep()
+    [listed] = await service.automation.list_rules(SUPERVISOR)
+    assert (listed["name"], listed["enabled"], listed["count"]) == ("quiet-customer", True, 1)
 
 
 # ---- on_arrival ---------------------------------------------------------------------------------------------
