@@ -247,6 +247,11 @@ class Capacity:
     @staticmethod
     def _candidate(text: str) -> dict[str, Any]:
         try:
+            # No aliases: twenty thousand characters of nested anchors make a structure of billions of entries
+            # for the routing loader to walk (a supervisor's request holding the simulator).
+            if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+                raise BadRequest("The candidate routing configuration may not use YAML aliases (*name): write "
+                                 "each value out.")
             config = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise BadRequest(f"The candidate routing configuration is not valid YAML: {exc}") from None

@@ -113,6 +113,9 @@ async def test_bad_input_is_400_with_a_sentence_and_agents_are_refused(api: http
                                                 "routing": "strategies: [{name: psychic}]"}, "not valid"),
             ("POST", "/api/capacity/simulate", {"since": "2026-11-30", "until": "2026-12-01", "routing": "- 1"},
              "is a mapping"),
+            ("POST", "/api/capacity/simulate", {"since": "2026-11-30", "until": "2026-12-01",
+                                                "routing": "a: &a [1, 1]\nb: &b [*a, *a]\nstrategies: [*b, *b]"},
+             "may not use YAML aliases"),
             ("POST", "/api/capacity/simulate", {"since": "2026-10-01", "until": "2026-12-01"}, "at most 31 days")]:
         if method == "GET":
             response = await api.get(path, params=payload, headers=supervisor)
