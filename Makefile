@@ -29,7 +29,7 @@ BOT_CODE := $(wildcard bot/*.py bot/components/*.py) bot/entity_patterns.jsonl
 # model is retrained when it changes, and the export is rewritten, since it names the export's files.
 SHARED_ENCODER := knowledge/encoder.py
 
-.PHONY: run setup models chat test test-app test-rasa lint fuzz chaos eval eval-nlu eval-kb bench clean
+.PHONY: run setup models chat balanced test test-app test-rasa lint fuzz chaos eval eval-nlu eval-kb bench bench-servers clean
 
 ## Environments -------------------------------------------------------------------------------
 
@@ -73,6 +73,11 @@ run: models
 
 chat: $(APP_STAMP)
 	$(APP) scripts/chat.py
+
+# the production profile behind HAProxy (deploy/haproxy.cfg) on this machine, until Ctrl-C (docs/deployment.md)
+balanced: models
+	scripts/ensure_services.sh
+	$(APP) scripts/cluster.py
 
 ## Tests ------------------------------------------------------------------------------------------
 
@@ -130,6 +135,12 @@ bench: models
 	$(APP) scripts/bench_handoff.py $(HANDOFF_BENCH_ARGS)
 	$(APP) scripts/bench_reports.py
 	$(APP) scripts/bench_simulation.py
+	$(APP) scripts/bench_servers.py
+
+# cost per unit of work on the balanced deployment, and the sizing table of docs/deployment.md
+bench-servers: models
+	scripts/ensure_services.sh
+	$(APP) scripts/bench_servers.py
 
 clean:
 	rm -rf models/encoder models/spacy models/knowledge models/rasa build

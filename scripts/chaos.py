@@ -23,9 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,145 +41,12 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
 from scripts.chaos_clients import Agent, Customer, Instances, Ledger, progress_line  # noqa: E402
-from scripts.servers import free_port, start_logged, wait_until_up  # noqa: E402
+from scripts.cluster import Cluster, Postgres, Process, build_cluster, stop_cluster  # noqa: E402
 
 PASSWORD = "chaos-password-" + uuid.uuid4().hex[:8]
 AGENTS = ["grace", "linus", "ada", "admin"]
 FAULTS = ["handoff", "rasa", "actions", "postgres", "redis"]
 SHORT_FAULTS = ["handoff", "redis"]
-MODEL = ROOT / "models" / "rasa" / "assistant.tar.gz"
-START_TIMEOUT = 300.0  # seconds a server may take to come up (Rasa loads TensorFlow and the model)
-
-
-@dataclass
-class Process:
-    """A server process chaos can kill -9 and start again with the same command."""
-
-    name: str
-    command: list[str]
-    env: dict[str, str]
-    log: Path
-    health: str | None
-    popen: subprocess.Popen[bytes] | None = None
-
-    def start(self, wait: bool = True) -> None:
-        self.popen = start_logged(self.command, self.log, self.env, ROOT)
-        if wait and self.health:
-            wait_until_up(self.health, self.popen, START_TIMEOUT, self.log)
-
-    def kill(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
-
-
-@dataclass
-class Postgres:
-    """A private cluster (initdb as the postgres user), stopped immediately and started again on demand."""
-
-    folder: Path
-    port: int
-    binaries: Path
-
-    def _pg_ctl(self, *args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(self.binaries / "pg_ctl"), "-D",
-                        str(self.folder / "data"), *args], check=True, capture_output=True)
-
-    def create(self) -> None:
-        self.folder.mkdir(parents=True)
-        self.folder.parent.chmod(0o755)  # mkdtemp's folder is root's alone; the cluster runs as postgres
-        subprocess.run(["chown", "postgres", str(self.folder)], check=True)
-        subprocess.run(["runuser", "-u", "postgres", "--", str(self.binaries / "initdb"), "-D",
-                        str(self.folder / "data"), "-A", "trust", "-U", "postgres", "--no-sync"], check=True,
-                       capture_output=True)
-        self.start()
-        subprocess.run(["psql", f"{self.url('postgres')}", "-Atc", "CREATE DATABASE chaos"], check=True,
-                       capture_output=True)
-
-    def start(self) -> None:
-        self._pg_ctl("-l", str(self.folder / "postgres.log"), "-w", "-o",
-                     f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-
-    def stop(self, mode: str = "fast") -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self._pg_ctl("-m", mode, "-w", "stop")
-
-    def url(self, database: str = "chaos") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
-
-
-def postgres_binaries() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        raise SystemExit("chaos needs PostgreSQL's server binaries (initdb, pg_ctl): apt-get install postgresql")
-    return found[-1].parent
-
-
-@dataclass
-class Cluster:
-    """Every process of the run, by name."""
-
-    folder: Path
-    redis: Process
-    postgres: Postgres
-    actions: Process
-    rasa: Process
-    handoff: list[Process]
-
-    def urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{p.env['HANDOFF_PORT']}" for p in self.handoff]
-
-
-def build_cluster(folder: Path, instances: int, started: list[Process | Postgres]) -> Cluster:
-    """Start Redis, PostgreSQL, the assistant and the handoff instances (migrated, the demo team seeded);
-    ``started`` gets each as it starts, so the caller stops them whatever happens."""
-    redis_port, actions_port, rasa_port = free_port(), free_port(), free_port()
-    redis = Process("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no", "--dir", str(folder)], dict(os.environ), folder / "redis.log",
-                    None)
-    started.append(redis)
-    redis.start()
-    postgres = Postgres(folder / "postgres", free_port(), postgres_binaries())
-    started.append(postgres)
-    postgres.create()
-    token = "chaos-" + uuid.uuid4().hex
-    base = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "ACTIONS_TOKEN": "chaos-actions-" + uuid.uuid4().hex}
-    actions = Process("actions", [str(ROOT / ".venv/app/bin/python"), "-m", "actions.server", "--actions", "actions",
-                                  "--port", str(actions_port)], base, folder / "actions.log",
-                      f"http://127.0.0.1:{actions_port}/health")
-    rasa = Process("rasa", [str(ROOT / ".venv/rasa/bin/rasa"), "run", "--model", str(MODEL), "--interface", "127.0.0.1",
-                            "--port", str(rasa_port), "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml",
-                            "--credentials", "credentials.yml"],
-                   {**base, "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook"}, folder / "rasa.log",
-                   f"http://127.0.0.1:{rasa_port}/")
-    service_env = {**base, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/2", "DATABASE_URL": postgres.url(),
-                   "HANDOFF_KEY_PREFIX": "chaos:", "HANDOFF_SECRET": "chaos-secret-" + uuid.uuid4().hex,
-                   "RASA_URL": f"http://127.0.0.1:{rasa_port}", "RASA_TOKEN": token,
-                   "HANDOFF_DEMO_PASSWORD": PASSWORD, "HANDOFF_SUGGESTIONS": "false", "HANDOFF_LOG_LEVEL": "WARNING",
-                   # every simulated customer comes from 127.0.0.1: the per-address limits would refuse them
-                   "HANDOFF_CONVERSATIONS_PER_MINUTE": "1000000", "HANDOFF_MESSAGES_PER_MINUTE": "1000000"}
-    python = str(ROOT / ".venv/app/bin/python")
-    for step in (["migrate"], ["seed", str(ROOT / "data" / "demo")]):
-        done = subprocess.run([python, "-m", "handoff", *step], cwd=ROOT, env=service_env, capture_output=True,
-                              text=True)
-        if done.returncode:
-            raise SystemExit(f"python -m handoff {' '.join(step)} failed:\n{done.stdout}{done.stderr}")
-    handoff = []
-    for number in range(instances):
-        port = free_port()
-        handoff.append(Process(f"handoff-{number}", [python, "-m", "handoff", "serve"],
-                               {**service_env, "HANDOFF_PORT": str(port)}, folder / f"handoff-{number}.log",
-                               f"http://127.0.0.1:{port}/health"))
-    for process in (actions, rasa, *handoff):
-        started.append(process)
-        process.start(wait=False)
-    for process in (actions, rasa, *handoff):
-        assert process.popen is not None and process.health is not None
-        wait_until_up(process.health, process.popen, START_TIMEOUT, process.log)
-    return Cluster(folder, redis, postgres, actions, rasa, handoff)
 
 
 async def probe(url: str) -> bool:
@@ -231,7 +96,7 @@ def fault_actions(cluster: Cluster) -> dict[str, Callable[[], Awaitable[None]]]:
         await asyncio.sleep(2)
         await asyncio.to_thread(cluster.postgres.start)
 
-    return {"handoff": lambda: restart(cluster.handoff[0]), "rasa": lambda: restart(cluster.rasa),
+    return {"handoff": lambda: restart(cluster.handoff[0]), "rasa": lambda: restart(cluster.rasa[0]),
             "actions": lambda: restart(cluster.actions), "redis": redis, "postgres": postgres}
 
 
@@ -404,14 +269,10 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     started: list[Process | Postgres] = []
     try:
-        cluster = build_cluster(folder, 2, started)
+        cluster = build_cluster(folder, 2, started, PASSWORD)
         result = asyncio.run(chaos(cluster, conversations, faults, steady, settle, interval, recover_within))
     finally:
-        for server in reversed(started):
-            if isinstance(server, Postgres):
-                server.stop()
-            else:
-                server.kill()
+        stop_cluster(started)
         if not args.keep:
             subprocess.run(["rm", "-rf", str(folder)], check=False)
     result["command"] = "scripts/chaos.py " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Make sure what the tests talk to is here and running: Redis (6379) and
-# PostgreSQL (5432) on their standard local ports, and Debian's Chromium for the
-# browser tests. Install and start what is missing; fail with a clear message
-# if something cannot be had.
+# PostgreSQL (5432) on their standard local ports, Debian's HAProxy for the
+# load-balanced deployment's test and Debian's Chromium for the browser tests.
+# Install and start what is missing; fail with a clear message if something
+# cannot be had.
 set -euo pipefail
 
 apt_install() {
@@ -32,10 +33,16 @@ pg_isready -q -h 127.0.0.1 -p 5432 || { echo "error: PostgreSQL is not reachable
 psql -h 127.0.0.1 -U postgres -d postgres -Atc "select 1" >/dev/null 2>&1 \
   || { echo "error: cannot connect to PostgreSQL as user postgres on 127.0.0.1:5432 (the tests expect trust auth)" >&2; exit 1; }
 
+# HAProxy for the load-balanced deployment's test (deploy/haproxy.cfg) ----------------------------------
+if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
+  apt_install haproxy
+fi
+/usr/sbin/haproxy -v >/dev/null 2>&1 || { echo "error: /usr/sbin/haproxy does not run" >&2; exit 1; }
+
 # Chromium for the browser tests --------------------------------------------------------------------
 if [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 /usr/bin/chromium --version >/dev/null 2>&1 || { echo "error: /usr/bin/chromium does not run" >&2; exit 1; }
 
-echo "== services ready: Redis, PostgreSQL, Chromium"
+echo "== services ready: Redis, PostgreSQL, HAProxy, Chromium"

@@ -51,6 +51,15 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def pss_mb(pid: int) -> float:
+    """The proportional set size of ``pid`` in MB: its private memory plus its share of pages it shares with
+    other processes, so that the figures of several processes (PostgreSQL's backends, Rasa's workers) add up."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no Pss for process {pid}")
+
+
 def load_average() -> float:
     """The machine's load average over the last five minutes."""
     return os.getloadavg()[1]
