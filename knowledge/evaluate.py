@@ -32,7 +32,8 @@ from knowledge.search import KnowledgeBase
 from knowledge.settings import KnowledgeSettings
 
 THRESHOLDS = [round(t, 2) for t in np.arange(0.30, 0.86, 0.05)]
-ANSWERABILITY_THRESHOLDS = [round(t, 2) for t in np.arange(0.05, 0.96, 0.05)]
+# fine-grained: the answerability score's useful range is narrow; tables show every fifth point (shown())
+ANSWERABILITY_THRESHOLDS = [round(t, 2) for t in np.arange(0.01, 1.0, 0.01)]
 
 
 @dataclass
@@ -72,13 +73,19 @@ class RetrievalReport:
                          f"abstain recall {self.cosine['abstain_recall']:.3f}"))
         width = max(len(name) for name, _ in rows)
         lines = [f"{name:<{width}}  {value}" for name, value in rows]
-        for title, curve in (("cosine threshold", self.curve), ("answerability threshold", self.calibrated_curve)):
+        for title, curve in (("cosine threshold", self.curve),
+                             ("answerability threshold", shown(self.calibrated_curve))):
             if not curve:
                 continue
             lines += ["", f"{title:>23}  answered_correct  answer_precision  abstain_recall"]
             lines += [f"{p['threshold']:>23.2f}  {p['answered_correct']:>16.3f}  {p['answer_precision']:>16.3f}  "
                       f"{p['abstain_recall']:>14.3f}" for p in curve]
         return "\n".join(lines)
+
+
+def shown(curve: list[dict[str, float]]) -> list[dict[str, float]]:
+    """The points of a curve at multiples of 0.05, for a table."""
+    return [p for p in curve if round(p["threshold"] * 100) % 5 == 0]
 
 
 def load_queries(path: Path) -> list[tuple[str, str | None]]:
@@ -153,4 +160,4 @@ def evaluate_files(articles: Path, queries: Path, out: Path, embedder: Embedder,
     return report
 
 
-__all__ = ["RetrievalReport", "evaluate", "evaluate_files", "load_queries"]
+__all__ = ["RetrievalReport", "evaluate", "evaluate_files", "load_queries", "shown"]

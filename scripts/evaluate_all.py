@@ -158,7 +158,7 @@ def kb_section(kb: dict[str, Any]) -> list[str]:
             continue
         lines += [f"| {title} | answered correct | answer precision | abstain recall |", "|---|---|---|---|"]
         lines += [f"| {c['threshold']:.2f} | {pct(c['answered_correct'])} | {pct(c['answer_precision'])} | "
-                  f"{pct(c['abstain_recall'])} |" for c in kb[key]]
+                  f"{pct(c['abstain_recall'])} |" for c in kb[key] if round(c["threshold"] * 100) % 5 == 0]
         lines.append("")
     return lines
 

@@ -53,5 +53,5 @@ def test_retrieval_report_is_by_the_calibrated_rule_fitted_on_the_articles_alone
     assert (report.answered_correct, report.answer_precision, report.abstain_recall) == (1.0, 1.0, 1.0)
     assert report.cosine["threshold"] == KnowledgeSettings().min_score
     saved = json.loads(out.read_text())
-    assert saved["calibration"]["sources"] == 36 and len(saved["calibrated_curve"]) == 19
+    assert saved["calibration"]["sources"] == 36 and len(saved["calibrated_curve"]) == 99
     assert "answerability threshold" in report.table()
