@@ -8,8 +8,10 @@ behind it. Signals, strongest first:
 2. frustration or strongly negative sentiment;
 3. a complaint (recognised with confidence);
 4. an out-of-scope question no article answers well;
-5. no article good enough, when the intent was clear (the bot knows what is
-   asked and cannot answer) or after ``max_fallbacks`` unanswered turns;
+5. no article good enough (the knowledge base's verdict, ``kb_answer``: its
+   calibrated answer-or-abstain rule, or the score threshold without one),
+   when the intent was clear (the bot knows what is asked and cannot answer)
+   or after ``max_fallbacks`` unanswered turns;
    otherwise the bot asks the customer to rephrase, once.
 
 NLU confidence and the margin to the runner-up intent are reported as reasons
@@ -41,6 +43,10 @@ class Signals:
     runner_up: str | None = None
     margin: float = 1.0
     kb_score: float | None = None
+    kb_answer: bool | None = None  # the knowledge base's verdict; None: judge kb_score by the threshold
+    kb_answerability: float | None = None  # its calibrated score, when it has one
+    kb_answerability_threshold: float | None = None
+    kb_floor: float | None = None  # the score the calibrated rule also wants
     fallbacks: int = 0
     sentiment: float = 0.0
     frustration: float = 0.0
@@ -73,9 +79,12 @@ class Decision:
 def decide(s: Signals, t: ActionSettings) -> Decision:
     """Answer, rephrase or hand off, given the signals ``s`` and thresholds ``t``."""
     unsure = _uncertainty(s, t)
-    kb_ok = s.kb_score is not None and s.kb_score >= t.kb_min_score
-    kb_reason = Reason("low_knowledge_score", "No knowledge article matched well enough to answer.",
-                       {"score": _round(s.kb_score), "threshold": t.kb_min_score})
+    kb_ok = s.kb_answer if s.kb_answer is not None else s.kb_score is not None and s.kb_score >= t.kb_min_score
+    kb_figures: dict[str, Figure] = {"score": _round(s.kb_score), "threshold": t.kb_min_score}
+    if s.kb_answerability is not None:
+        kb_figures.update(answerability=_round(s.kb_answerability),
+                          answerability_threshold=_round(s.kb_answerability_threshold), floor=_round(s.kb_floor))
+    kb_reason = Reason("low_knowledge_score", "No knowledge article matched well enough to answer.", kb_figures)
     if s.explicit_request:
         return Decision("handoff", (Reason("explicit_request", "The customer asked for a person.",
                                            {"intent": s.intent, "confidence": _round(s.confidence)}),))
@@ -89,7 +98,7 @@ def decide(s: Signals, t: ActionSettings) -> Decision:
         return Decision("handoff", (Reason("complaint", "The customer is making a complaint.",
                                            {"confidence": _round(s.confidence)}),), priority="high")
     if s.intent == OUT_OF_SCOPE and confident:
-        if s.kb_score is not None and s.kb_score >= t.kb_min_score + STRONG_MATCH_BONUS:
+        if kb_ok and s.kb_score is not None and s.kb_score >= t.kb_min_score + STRONG_MATCH_BONUS:
             return Decision("answer", unsure)
         reason = Reason("out_of_scope", "The question is outside what the assistant supports.",
                         {"confidence": _round(s.confidence)})

@@ -2,7 +2,10 @@
 
 ``action_answer_or_handoff`` runs for knowledge intents, out-of-scope messages,
 complaints and NLU fallbacks. It searches the knowledge base (narrowed to the
-category the intent implies, widened when that finds nothing), then lets
+category the intent implies, widened when that finds nothing), asks the
+knowledge base whether its best article answers the question at all (its
+calibrated answer-or-abstain rule, :mod:`knowledge.answerability`; the
+``KB_MIN_SCORE`` threshold for an index built before it), then lets
 :func:`actions.escalation.decide` choose: answer with the best article and cite
 it, ask the customer to rephrase, or hand off with reasons.
 """
@@ -23,6 +26,7 @@ from actions.escalation import decide
 from actions.handoff import hand_off
 from actions.settings import ActionSettings
 from actions.signals import FALLBACK_COUNT_SLOT, ranking, read_signals, sentence_embedding
+from knowledge.answerability import Verdict
 from knowledge.errors import KnowledgeError
 from knowledge.search import KnowledgeBase, open_for_queries
 from knowledge.settings import KnowledgeSettings
@@ -61,14 +65,18 @@ def use_knowledge_base(kb: KnowledgeBase) -> None:
 
 
 def find_candidates(tracker: Tracker, text: str, intent: str | None, confident: bool,
-                    min_score: float) -> list[dict[str, Any]]:
-    """Knowledge candidates for the latest message (``text``), best first, as plain dictionaries.
+                    min_score: float) -> tuple[list[dict[str, Any]], Verdict | None]:
+    """Knowledge candidates for the latest message (``text``), best first, as plain dictionaries, and the
+    knowledge base's verdict on answering with the first (``None`` without candidates).
 
     The query vector is the one the NLU pipeline computed for the message when
     it is of the index's model, else the text is encoded here. The search is
     narrowed to the intent's category when the intent is trusted (and its
     questions are on one shelf), and widened to everything when that finds
-    nothing scoring ``min_score``.
+    nothing scoring ``min_score``. The verdict weighs the first candidate
+    against the best of the other articles on every shelf, as the rule was
+    calibrated: on a narrowed shelf of one or two articles any match would
+    stand far ahead of its runners-up.
     """
     kb = knowledge_base()
     vector = sentence_embedding(tracker, kb.embedder.name, kb.embedder.dimension)
@@ -76,11 +84,13 @@ def find_candidates(tracker: Tracker, text: str, intent: str | None, confident: 
         vector = kb.embedder.encode([text])
     category = INTENT_CATEGORY.get(intent or "") if confident and intent not in SEARCH_EVERY_SHELF else None
     hits = kb.search_vector(vector, k=CANDIDATES, category=category) if category else []
-    if not hits or hits[0].score < min_score:
-        widened = kb.search_vector(vector, k=CANDIDATES)
-        if not hits or (widened and widened[0].score > hits[0].score):
-            hits = widened
-    return [h.to_dict() for h in hits]
+    widened = kb.search_vector(vector, k=CANDIDATES + 1)
+    if not hits or (hits[0].score < min_score and widened and widened[0].score > hits[0].score):
+        hits = widened[:CANDIDATES]
+    if not hits:
+        return [], None
+    competing = [h.score for h in widened if h.article_id != hits[0].article_id]
+    return [h.to_dict() for h in hits], kb.verdict([hits[0].score, *competing][:CANDIDATES], min_score)
 
 
 class ActionAnswerOrHandoff(Action):
@@ -94,13 +104,15 @@ class ActionAnswerOrHandoff(Action):
         ranked = ranking(tracker)
         top = ranked[0] if ranked else {"name": None, "confidence": 0.0}
         confident = float(top.get("confidence") or 0.0) >= settings.nlu_min_confidence
+        candidates: list[dict[str, Any]] = []
+        verdict: Verdict | None = None
         try:
-            candidates = await asyncio.to_thread(find_candidates, tracker, text, top.get("name"), confident,
-                                                settings.kb_min_score) if text else []
+            if text:
+                candidates, verdict = await asyncio.to_thread(find_candidates, tracker, text, top.get("name"),
+                                                              confident, settings.kb_min_score)
         except KnowledgeError as exc:  # degraded: decide without the knowledge base rather than fail the turn
             logger.warning("conversation %s: knowledge base unavailable: %s", tracker.sender_id, exc)
-            candidates = []
-        signals = read_signals(tracker, candidates[0]["score"] if candidates else None)
+        signals = read_signals(tracker, candidates[0]["score"] if candidates else None, verdict)
         decision = decide(signals, settings)
         logger.info("conversation %s: %s (%s)", tracker.sender_id, decision.action, ",".join(decision.codes))
         if decision.action == "answer":

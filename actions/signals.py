@@ -10,6 +10,7 @@ import numpy as np
 from rasa_sdk import Tracker
 
 from actions.escalation import FALLBACK, Signals
+from knowledge.answerability import Verdict
 
 HUMAN_INTENT = "request_human"
 FALLBACK_COUNT_SLOT = "fallback_count"
@@ -31,8 +32,9 @@ def sentiment(tracker: Tracker) -> dict[str, Any]:
             "frustration": float(found.get("frustration", 0.0))}
 
 
-def read_signals(tracker: Tracker, kb_score: float | None) -> Signals:
-    """Signals of the latest user message, with the best knowledge score found for it."""
+def read_signals(tracker: Tracker, kb_score: float | None, kb_verdict: Verdict | None = None) -> Signals:
+    """Signals of the latest user message, with the best knowledge score found for it and the knowledge
+    base's verdict on answering with that article (``None``: the score is judged by the threshold)."""
     ranked = ranking(tracker)
     top = ranked[0] if ranked else {"name": None, "confidence": 0.0}
     second = ranked[1] if len(ranked) > 1 else None
@@ -44,6 +46,11 @@ def read_signals(tracker: Tracker, kb_score: float | None) -> Signals:
         runner_up=second.get("name") if second else None,
         margin=float(top.get("confidence") or 0.0) - float(second.get("confidence") or 0.0) if second else 1.0,
         kb_score=kb_score,
+        kb_answer=kb_verdict.answer if kb_verdict else None,
+        kb_answerability=kb_verdict.answerability if kb_verdict else None,
+        kb_answerability_threshold=kb_verdict.threshold if kb_verdict and kb_verdict.answerability is not None
+        else None,
+        kb_floor=kb_verdict.floor if kb_verdict else None,
         fallbacks=int(tracker.get_slot(FALLBACK_COUNT_SLOT) or 0),
         sentiment=feeling["score"],
         frustration=feeling["frustration"],

@@ -80,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--articles", type=Path, required=True)
     evaluate.add_argument("--queries", type=Path, required=True)
     evaluate.add_argument("--out", type=Path, required=True)
-    evaluate.add_argument("--threshold", type=float, help="answer threshold (default: ACTIONS_KB_MIN_SCORE's default)")
+    evaluate.add_argument("--threshold", type=float,
+                          help="answer by this cosine threshold instead of the calibrated rule "
+                               "(knowledge.answerability), as before it existed")
     evaluate.set_defaults(run=_evaluate)
     return parser
 
@@ -113,14 +115,27 @@ def _build(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
     else:
         kb = open_or_create(directory, lambda: _embedder(settings), settings.index_kind, settings.hnsw_threshold)
     report = kb.sync(articles, progress=True)
+    _calibrate(kb, settings)
     kb.save(directory)
     print(f"{report}; {len(kb.store)} articles, {len(kb.index)} vectors ({kb.index.kind}) in {directory}")
     return 0
 
 
+def _calibrate(kb: KnowledgeBase, settings: KnowledgeSettings) -> None:
+    """Refit the answer-or-abstain rule after a change of articles (knowledge.answerability)."""
+    calibrated = kb.calibrate(settings.abstain_target)
+    if calibrated is None:
+        print(f"answerability: too few articles to calibrate; answering by KB_MIN_SCORE {settings.min_score}")
+    else:
+        print(f"answerability: calibrated on {calibrated.training['sources']} titles and questions, "
+              f"threshold {calibrated.threshold:.3f} (abstains on {settings.abstain_target:.0%} of "
+              "questions no article answers, by leaving each article out)")
+
+
 def _add(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
     kb = _open_for_indexing(args, settings)
     report = kb.sync(load_sources(args.file), retire_missing=False, progress=True)
+    _calibrate(kb, settings)
     kb.save(_index_dir(args, settings))
     print(report)
     return 0
@@ -129,6 +144,7 @@ def _add(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
 def _remove(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
     kb = _open(args, settings)
     stored = kb.retire(args.article_id)
+    _calibrate(kb, settings)
     kb.save(_index_dir(args, settings))
     print(f"retired {stored.article.id} (version {stored.version}); {len(kb.store)} articles left")
     return 0

@@ -4,7 +4,9 @@
 :class:`~knowledge.index.VectorIndex` and an :class:`~knowledge.embed.Embedder`
 together. Updates are incremental: :meth:`KnowledgeBase.sync` compares each
 source article's version with the indexed one and embeds only what is new or
-changed; retired articles lose their vectors.
+changed; retired articles lose their vectors. Whether the best article
+answers a question at all is :meth:`KnowledgeBase.verdict`'s call
+(:mod:`knowledge.answerability`), calibrated by :meth:`KnowledgeBase.calibrate`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.answerability import (
+    DEFAULT_ABSTAIN_TARGET,
+    Answerability,
+    CalibrationSource,
+    Verdict,
+    calibrate,
+    threshold_verdict,
+)
+from knowledge.answerability import FILE as ANSWERABILITY_FILE
 from knowledge.chunking import chunk_article
 from knowledge.dedup import DEFAULT_THRESHOLD, DuplicatePair, near_duplicates
 from knowledge.documents import Article, ArticleId, SearchHit
@@ -62,6 +73,7 @@ class KnowledgeBase:
         self.store = InMemoryArticleStore()
         self.index = VectorIndex(embedder.dimension, kind=self._kind_for(0))
         self._next_id = 0
+        self.answerability: Answerability | None = None
 
     # -- maintenance ---------------------------------------------------------------------------
 
@@ -221,6 +233,31 @@ class KnowledgeBase:
             allowed.update(stored.vector_ids)
         return allowed
 
+    def verdict(self, scores: Sequence[float], min_score: float) -> Verdict:
+        """Answer with the best article or abstain, for a question whose best articles scored ``scores``.
+
+        ``scores`` are the search's hits' scores, best first (:meth:`search`).
+        By the calibrated rule when the knowledge base has been calibrated
+        (:meth:`calibrate`), else by the cosine threshold ``min_score``.
+        """
+        if self.answerability is None:
+            return threshold_verdict(scores, min_score)
+        return self.answerability.verdict(scores)
+
+    def calibrate(self, abstain_target: float = DEFAULT_ABSTAIN_TARGET) -> Answerability | None:
+        """Fit the answer-or-abstain rule on this knowledge base's own titles and questions.
+
+        See :mod:`knowledge.answerability`. Leaves no calibration (the threshold
+        rule) when there are too few articles to calibrate on.
+        """
+        ids = self.index.ids()
+        chunks = [self.store.chunk(int(i)) for i in ids.tolist()]
+        sources = [CalibrationSource(c.article_id, c.text, int(i))
+                   for i, c in zip(ids.tolist(), chunks, strict=True) if c.kind in ("title", "question")]
+        self.answerability = calibrate(sources, ids, [c.article_id for c in chunks],
+                                       self.index.vectors(ids.tolist()), self.embedder.encode, abstain_target)
+        return self.answerability
+
     def duplicates(self, threshold: float = DEFAULT_THRESHOLD) -> list[DuplicatePair]:
         """Near-duplicate article pairs (see :mod:`knowledge.dedup`)."""
         stored = list(self.store)
@@ -246,6 +283,10 @@ class KnowledgeBase:
         meta = {"format": FORMAT_VERSION, "model": self.embedder.name, "dimension": self.embedder.dimension,
                 "index_kind": self.index.kind, "next_id": self._next_id}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        if self.answerability is not None:
+            self.answerability.save(directory / ANSWERABILITY_FILE)
+        else:
+            (directory / ANSWERABILITY_FILE).unlink(missing_ok=True)
 
     @classmethod
     def load(cls, directory: Path, embedder: Embedder, index_kind: str = "auto",
@@ -263,6 +304,11 @@ class KnowledgeBase:
         kb.index = VectorIndex.load(directory / INDEX_FILE, kind=meta["index_kind"])
         kb.store = InMemoryArticleStore.load(directory / STORE_FILE)
         kb._next_id = int(meta["next_id"])
+        kb.answerability = Answerability.load(directory / ANSWERABILITY_FILE)
+        if kb.answerability is None:
+            logger.warning("no answerability calibration in %s (an index built before it existed, or too few "
+                           "articles): answering by the cosine threshold KB_MIN_SCORE; `python -m knowledge "
+                           "build` (or `make models`) calibrates it", directory)
         return kb
 
 

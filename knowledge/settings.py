@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knowledge.answerability import DEFAULT_ABSTAIN_TARGET
 from knowledge.errors import SettingsError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -30,6 +31,10 @@ class KnowledgeSettings:
         batch_size: sentences embedded per batch.
         min_score: the answer threshold: below this cosine similarity the best
             article is not good enough to show, and the bot does not guess.
+        abstain_target: the share of the questions the knowledge base cannot
+            answer (estimated by leaving each article out in turn) that the
+            calibrated rule abstains on; see :mod:`knowledge.answerability`.
+            Without a calibration (an index built before it), ``min_score`` decides.
         encoder_dir: the model's ONNX export (``python -m knowledge
             export-encoder``); servers embed queries with it when it is there.
     """
@@ -41,6 +46,7 @@ class KnowledgeSettings:
     hnsw_threshold: int = 20_000
     batch_size: int = 64
     min_score: float = 0.55
+    abstain_target: float = DEFAULT_ABSTAIN_TARGET
     device: str = field(default="cpu")
     encoder_dir: Path = Path("models/encoder")
 
@@ -51,6 +57,8 @@ class KnowledgeSettings:
             )
         if self.hnsw_threshold < 1 or self.batch_size < 1:
             raise SettingsError("KB_HNSW_THRESHOLD and KB_BATCH_SIZE must be positive.")
+        if not 0.0 < self.abstain_target < 1.0:
+            raise SettingsError(f"KB_ABSTAIN_TARGET must be between 0 and 1, not {self.abstain_target!r}.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KnowledgeSettings:
@@ -84,6 +92,7 @@ class KnowledgeSettings:
             hnsw_threshold=integer("KB_HNSW_THRESHOLD", defaults.hnsw_threshold),
             batch_size=integer("KB_BATCH_SIZE", defaults.batch_size),
             min_score=number("KB_MIN_SCORE", defaults.min_score),
+            abstain_target=number("KB_ABSTAIN_TARGET", defaults.abstain_target),
             device=env.get("KB_DEVICE") or defaults.device,
             encoder_dir=Path(env.get("KB_ENCODER_DIR") or defaults.encoder_dir),
         )

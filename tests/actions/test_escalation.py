@@ -52,3 +52,15 @@ def test_settings_are_read_from_a_mapping_and_malformed_values_name_the_key() ->
     assert (settings.max_fallbacks, settings.kb_min_score) == (4, 0.6)
     with pytest.raises(SettingsError, match="ACTIONS_NLU_MIN_CONFIDENCE"):
         ActionSettings.from_env({"ACTIONS_NLU_MIN_CONFIDENCE": "high"})
+
+
+def test_the_knowledge_base_s_verdict_replaces_the_score_threshold() -> None:
+    abstained = decide(Signals("shipping_options", 0.9, kb_score=0.8, kb_answer=False, kb_answerability=0.1,
+                               kb_answerability_threshold=0.2, kb_floor=0.4), T)
+    assert abstained.action == "handoff" and abstained.codes == ["no_answer", "low_knowledge_score"]
+    assert abstained.reasons[1].figures == {"score": 0.8, "threshold": T.kb_min_score, "answerability": 0.1,
+                                            "answerability_threshold": 0.2, "floor": 0.4}
+    assert decide(Signals("shipping_options", 0.9, kb_score=0.45, kb_answer=True), T).action == "answer"
+    # an out-of-scope question is answered only on a strong match the verdict also accepts
+    assert decide(Signals("out_of_scope", 0.9, kb_score=0.9, kb_answer=False), T).action == "handoff"
+    assert decide(Signals("out_of_scope", 0.9, kb_score=0.9, kb_answer=True), T).action == "answer"

@@ -11,7 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionRequestHandoff
 from actions.handoff_request import schema
-from actions.knowledge import ActionAnswerOrHandoff
+from actions.knowledge import ActionAnswerOrHandoff, use_knowledge_base
+from knowledge.embed import SentenceTransformerEmbedder
 from knowledge.search import KnowledgeBase
 from tests.actions.conftest import tracker
 
@@ -130,3 +131,29 @@ def test_an_embedding_of_another_model_or_malformed_is_ignored(kb: KnowledgeBase
                 embedding=embedding_of(kb, "How do I delete my account?", **overrides))
     messages, _ = run(ActionAnswerOrHandoff(), t)
     assert messages[0]["custom"]["citation"]["article_id"] == "shipping-costs"
+
+
+def test_the_knowledge_base_s_calibrated_rule_decides_whether_to_answer(
+        embedder: SentenceTransformerEmbedder) -> None:
+    from tests.knowledge.test_answerability import articles
+
+    kb = KnowledgeBase(embedder)
+    kb.sync(articles())
+    assert kb.calibrate() is not None
+    use_knowledge_base(kb)
+    # below KB_MIN_SCORE, yet far ahead of every other article: the calibrated rule answers
+    messages, events = run(ActionAnswerOrHandoff(), tracker("my gift card, does it run out?", [("greet", 0.3)]))
+    assert messages[0]["response"] == "utter_kb_answer"
+    citation = messages[0]["custom"]["citation"]
+    assert citation["article_id"] == "gift-cards" and citation["score"] < 0.70
+    assert events == [SlotSet("fallback_count", 0.0)]
+
+    # nothing answers it: handed off as on a low score, with the calibrated figures
+    t = tracker("who will win the football tonight?", [("out_of_scope", 0.91), ("greet", 0.02)])
+    messages, events = run(ActionAnswerOrHandoff(), t)
+    request = messages[0]["custom"]["handoff"]
+    jsonschema.validate(request, schema())
+    assert [r["code"] for r in request["reasons"]] == ["out_of_scope", "low_knowledge_score"]
+    figures = request["reasons"][1]["figures"]
+    assert figures["answerability"] < figures["answerability_threshold"] and figures["floor"] > figures["score"]
+    assert SlotSet("handoff_requested", True) in events

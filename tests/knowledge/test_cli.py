@@ -24,6 +24,8 @@ def test_build_search_add_remove_duplicates_and_stats(corpus: Path, tmp_path: Pa
     built = cli("build", index=index, sources=corpus)
     assert built.returncode == 0, built.stderr
     assert "4 added, 0 changed, 0 retired, 0 unchanged" in built.stdout
+    assert "answerability: too few articles to calibrate; answering by KB_MIN_SCORE 0.55" in built.stdout
+    assert not (index / "answerability.json").exists()
 
     again = cli("build", index=index, sources=corpus)
     assert "0 added, 0 changed, 0 retired, 4 unchanged" in again.stdout

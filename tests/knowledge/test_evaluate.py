@@ -31,3 +31,27 @@ def test_retrieval_report_counts_right_answers_and_abstentions(tmp_path: Path,
     saved = json.loads(out.read_text())
     assert saved["n_queries"] == 4 and saved["n_answerable"] == 3 and len(saved["curve"]) == 12
     assert "recall@1" in report.table()
+
+
+def test_retrieval_report_is_by_the_calibrated_rule_fitted_on_the_articles_alone(
+        tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
+    from tests.knowledge.test_answerability import HELP_CENTRE
+
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text("\n".join(json.dumps({"id": key, "question": title, "answer": body, "questions": list(qs)})
+                                  for key, (title, body, qs) in HELP_CENTRE.items() if key != "gift-cards") + "\n")
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text("\n".join(json.dumps(q) for q in [
+        {"query": "what does delivery cost", "id": "shipping-costs"},
+        {"query": "I forgot my password", "id": "password-reset"},
+        {"query": "do gift vouchers have an expiry date?", "id": None},
+        {"query": "what is the weather in Oslo", "id": None},
+    ]) + "\n")
+    out = tmp_path / "report.json"
+    report = evaluate_files(articles, queries, out, embedder, KnowledgeSettings())
+    assert report.rule == "calibrated" and report.floor is not None
+    assert (report.answered_correct, report.answer_precision, report.abstain_recall) == (1.0, 1.0, 1.0)
+    assert report.cosine["threshold"] == KnowledgeSettings().min_score
+    saved = json.loads(out.read_text())
+    assert saved["calibration"]["sources"] == 36 and len(saved["calibrated_curve"]) == 99
+    assert "answerability threshold" in report.table()
