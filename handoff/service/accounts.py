@@ -25,7 +25,7 @@ from handoff.service.relay import Relay
 from handoff.service.throttle import SignInThrottle
 
 logger = logging.getLogger(__name__)
-CHANGEABLE = frozenset({"name", "role", "capacity", "tiers", "languages", "skills", "timezone", "active"})
+CHANGEABLE = frozenset({"name", "role", "capacity", "tiers", "languages", "skills", "timezone", "shift", "active"})
 ENDS_SESSIONS = frozenset({"role", "active"})
 """Changes after which the agent signs in again (their sessions carry their role)."""
 
@@ -127,7 +127,7 @@ class Accounts:
 
     async def change(self, principal: Principal, agent_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Change an account's ``name``, ``role``, ``capacity``, ``tiers``, ``languages``, ``skills``,
-        ``timezone`` or ``active``. A new role or deactivation ends the agent's sessions and closes their
+        ``timezone``, ``shift`` (working windows: routing and the capacity roster read them) or ``active``. A new role or deactivation ends the agent's sessions and closes their
         sockets; deactivation also puts their conversations back in the queue.
 
         Raises:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
 from handoff.core.model import MAX_CLIENT_ID, Presence, Role, storable
 
@@ -60,6 +60,26 @@ Tier = Annotated[int, Field(ge=1, le=3)]
 Word = Annotated[str, Field(min_length=1, max_length=40)]
 
 
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, 24-hour")]
+
+
+class ShiftWindowBody(BaseModel):
+    """One working window of an agent's week, in their own time zone (a night shift is two windows)."""
+
+    weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
+    start: ClockTime
+    end: ClockTime
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, value: str, info: ValidationInfo) -> str:
+        start = info.data.get("start")
+        if start is not None and value <= start and value != "00:00":  # 00:00: the midnight ending the day
+            raise ValueError(f"a shift window ends after it starts ({start}-{value}); split a night shift in two "
+                             "(22:00-00:00, then 00:00-06:00 the next day)")
+        return value
+
+
 class AccountFields(BaseModel):
     """What an admin may set on an account."""
 
@@ -70,6 +90,9 @@ class AccountFields(BaseModel):
     languages: list[Word] | None = Field(None, max_length=20)
     skills: list[Word] | None = Field(None, max_length=50)
     timezone: str | None = Field(None, max_length=64, description="an IANA time zone, e.g. Europe/Berlin")
+    shift: list[ShiftWindowBody] | None = Field(
+        None, max_length=50, description="working windows in the agent's time zone, as routing and the capacity "
+                                         "roster read them; [] means always on shift")
 
     @field_validator("timezone")
     @classmethod

@@ -247,6 +247,17 @@ async def test_admins_manage_accounts(site: Site) -> None:
             ).status_code == 401
     again = await client.post("/api/auth/login", json={"username": "mary", "password": "second-password"})
     assert again.json()["agent"]["role"] == "supervisor"
+    # her week, as routing and the capacity roster read it: Monday 09:00-17:00, a Saturday night shift
+    week = [{"weekday": 0, "start": "09:00", "end": "17:00"}, {"weekday": 5, "start": "22:00", "end": "00:00"},
+            {"weekday": 6, "start": "00:00", "end": "06:00"}]
+    rostered = await client.patch(f"/api/admin/agents/{mary['id']}", headers=admin, json={"shift": week})
+    assert rostered.status_code == 200 and rostered.json()["shift"] == week
+    assert (await client.get("/api/me", headers={"Authorization": f"Bearer {again.json()['token']}"})
+            ).status_code == 200  # a new shift does not sign her out
+    listed = {a["username"]: a for a in (await client.get("/api/admin/agents", headers=admin)).json()["agents"]}
+    assert listed["mary"]["shift"] == week
+    assert (await client.patch(f"/api/admin/agents/{mary['id']}", headers=admin, json={"shift": []})
+            ).json()["shift"] == []  # always on shift again
 
 
 @pytest.mark.parametrize(("method", "path", "body", "status", "problem"), [
@@ -261,6 +272,12 @@ async def test_admins_manage_accounts(site: Site) -> None:
     ("PATCH", "/api/admin/agents/{admin}", {"active": False}, 409, "only active admin"),
     ("PATCH", "/api/admin/agents/{admin}", {"role": "supervisor"}, 409, "only active admin"),
     ("PATCH", "/api/admin/agents/{admin}", {"capacity": 0}, 400, "capacity"),
+    ("PATCH", "/api/admin/agents/{admin}", {"shift": [{"weekday": 0, "start": "22:00", "end": "06:00"}]}, 400,
+     "night shift"),
+    ("PATCH", "/api/admin/agents/{admin}", {"shift": [{"weekday": 7, "start": "09:00", "end": "17:00"}]}, 400,
+     "weekday"),
+    ("PATCH", "/api/admin/agents/{admin}", {"shift": [{"weekday": 1, "start": "9am", "end": "17:00"}]}, 400,
+     "start"),
     ("POST", "/api/admin/agents/a_nobody/password", {"password": "long-enough"}, 404, "no account"),
 ])
 async def test_account_changes_that_cannot_be_made_are_refused_clearly(
