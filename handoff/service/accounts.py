@@ -127,8 +127,9 @@ class Accounts:
 
     async def change(self, principal: Principal, agent_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Change an account's ``name``, ``role``, ``capacity``, ``tiers``, ``languages``, ``skills``,
-        ``timezone``, ``shift`` (working windows: routing and the capacity roster read them) or ``active``. A new role or deactivation ends the agent's sessions and closes their
-        sockets; deactivation also puts their conversations back in the queue.
+        ``timezone``, ``shift`` (working windows: routing and the capacity roster read them) or ``active``.
+        A new role or deactivation ends the agent's sessions and closes their sockets; deactivation also puts
+        their conversations back in the queue.
 
         Raises:
             UnknownConversation: no account has this id (404).
