@@ -116,7 +116,8 @@ THRESHOLD ?=
 
 eval-nlu: $(RASA_STAMP) $(ENCODER) $(SPACY)
 	@test -n "$(TRAIN)" -a -n "$(TEST)" || { echo "usage: make eval-nlu TRAIN=train.yml TEST=test.yml OUT=report.json"; exit 2; }
-	$(RASA_PY) -m bot.evaluate --train "$(TRAIN)" --test "$(TEST)" --out "$(OUT)"
+	$(RASA_PY) -m bot.evaluate --train "$(TRAIN)" --test "$(TEST)" --out "$(OUT)" \
+		$(if $(CONFIG),--config "$(CONFIG)") $(if $(PREDICTIONS),--predictions "$(PREDICTIONS)")
 
 eval-kb: $(APP_STAMP)
 	@test -n "$(ARTICLES)" -a -n "$(QUERIES)" || { echo "usage: make eval-kb ARTICLES=articles.jsonl QUERIES=queries.jsonl OUT=report.json"; exit 2; }

@@ -14,6 +14,12 @@ for frustration. Reported:
 - ``handoff_recall``: out-of-scope examples handed off;
 - ``handoff_precision``: handed-off examples that were out of scope;
 - ``macro_f1``: macro F1 over the gold intents, hand-offs counting as ``out_of_scope``;
+- ``mcc``: Matthews correlation over all classes, hand-offs and gold ``out_of_scope``
+  as one class ``out_of_scope`` (the measure published for customer-service traffic);
+- ``auroc_confidence``: AUROC of ``1 - top in-scope confidence`` as an out-of-scope score
+  (out-of-scope test messages positive);
+- ``auroc_distance``: AUROC of the out-of-scope detector's score
+  (bot/components/out_of_scope.py) when the pipeline has one, else absent;
 - ``curve``: the same accuracy / recall / precision when the confidence
   threshold alone varies (margin rule off), to pick a threshold.
 """
@@ -32,6 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
+DETECTOR_KEY = "out_of_scope_detection"  # parse data key of bot/components/out_of_scope.py
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)]
 
 
@@ -47,13 +54,15 @@ def load_examples(path: Path) -> List[Tuple[str, str]]:
 
 
 def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, Any]]],
-          escalated: Optional[List[bool]] = None) -> Dict[str, Any]:
+          escalated: Optional[List[bool]] = None,
+          distances: Optional[List[Optional[float]]] = None) -> Dict[str, Any]:
     """Every metric of the report from gold intents, final predictions and raw rankings.
 
     ``escalated`` marks messages the sentiment component escalated (handed off
-    for frustration, whatever their intent).
+    for frustration, whatever their intent); ``distances`` are the out-of-scope
+    detector's scores (None where it gave none).
     """
-    from sklearn.metrics import f1_score
+    from sklearn.metrics import f1_score, matthews_corrcoef
 
     escalated = escalated or [False] * len(gold)
     handed = [p in (OUT_OF_SCOPE, FALLBACK) or e for p, e in zip(predicted, escalated)]
@@ -70,7 +79,17 @@ def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, A
         "handoff_rate_in_scope": _ratio(sum(handed[i] for i in in_scope), len(in_scope)),
         "macro_f1": round(float(f1_score(gold, [OUT_OF_SCOPE if h else p for p, h in zip(predicted, handed)],
                                          average="macro", zero_division=0)), 4),
+        "mcc": round(float(matthews_corrcoef(gold,
+                                             [OUT_OF_SCOPE if h else p for p, h in zip(predicted, handed)])), 4),
     }
+    is_oos = [g == OUT_OF_SCOPE for g in gold]
+    confidence = [max((r["confidence"] for r in ranking if r["name"] != OUT_OF_SCOPE), default=0.0)
+                  for ranking in rankings]
+    report["auroc_confidence"] = _auroc(is_oos, [1.0 - c for c in confidence])
+    if distances and any(d is not None for d in distances):
+        known = [d for d in distances if d is not None]
+        # a message the detector did not score (no in-scope intent ranked) counts as the most out of scope
+        report["auroc_distance"] = _auroc(is_oos, [max(known) + 1.0 if d is None else d for d in distances])
     curve = []
     for threshold in THRESHOLDS:
         top = [(r[0]["name"], r[0]["confidence"]) if r else (OUT_OF_SCOPE, 0.0) for r in rankings]
@@ -83,6 +102,14 @@ def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, A
         })
     report["curve"] = curve
     return report
+
+
+def _auroc(positive: List[bool], scores: List[float]) -> Optional[float]:
+    from sklearn.metrics import roc_auc_score
+
+    if all(positive) or not any(positive):
+        return None
+    return round(float(roc_auc_score(positive, scores)), 4)
 
 
 def _ratio(part: float, whole: float) -> float:
@@ -101,7 +128,8 @@ async def _parse_all(model_path: str, texts: List[str]) -> Tuple[List[Dict[str, 
     return results, (time.perf_counter() - started) / max(len(texts), 1)
 
 
-def evaluate(config: Path, train: Path, test: Path, model_dir: Optional[Path] = None) -> Dict[str, Any]:
+def evaluate(config: Path, train: Path, test: Path, model_dir: Optional[Path] = None,
+             predictions: Optional[Path] = None) -> Dict[str, Any]:
     from rasa.model_training import train_nlu
 
     examples = load_examples(test)
@@ -116,7 +144,14 @@ def evaluate(config: Path, train: Path, test: Path, model_dir: Optional[Path] = 
     predicted = [p.get("intent", {}).get("name") or FALLBACK for p in parsed]
     rankings = [[r for r in p.get("intent_ranking", []) if r["name"] != FALLBACK] for p in parsed]
     escalated = [bool((p.get("sentiment") or {}).get("escalate")) for p in parsed]
-    report = score(gold, predicted, rankings, escalated)
+    distances = [(p.get(DETECTOR_KEY) or {}).get("score") for p in parsed]
+    report = score(gold, predicted, rankings, escalated, distances)
+    if predictions:
+        predictions.parent.mkdir(parents=True, exist_ok=True)
+        with predictions.open("w", encoding="utf-8") as handle:
+            for (text, g), p, r, d in zip(examples, predicted, rankings, distances):
+                handle.write(json.dumps({"text": text, "gold": g, "predicted": p, "ranking": r[:3],
+                                         "distance": d}) + "\n")
     report.update({"config": str(config), "train": str(train), "test": str(test),
                    "train_seconds": round(train_seconds, 1), "parse_ms_per_message": round(per_message * 1000, 2)})
     return report
@@ -124,8 +159,9 @@ def evaluate(config: Path, train: Path, test: Path, model_dir: Optional[Path] = 
 
 def table(report: Dict[str, Any]) -> str:
     keys = ["n_test", "n_in_scope", "n_out_of_scope", "intent_accuracy", "handoff_recall", "handoff_precision",
-            "handoff_rate_in_scope", "macro_f1", "train_seconds", "parse_ms_per_message"]
-    lines = [f"{k:<22} {report[k] if report[k] is not None else '-'}" for k in keys]
+            "handoff_rate_in_scope", "macro_f1", "mcc", "auroc_confidence", "auroc_distance",
+            "train_seconds", "parse_ms_per_message"]
+    lines = [f"{k:<22} {report[k] if report.get(k) is not None else '-'}" for k in keys]
     if report["n_out_of_scope"]:
         lines += ["", "threshold  intent_accuracy  handoff_recall  handoff_precision"]
         lines += [f"{c['threshold']:>9.2f}  {c['intent_accuracy']:>15.3f}  {c['handoff_recall']:>14.3f}  "
@@ -140,6 +176,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--test", type=Path, required=True, help="Rasa NLU YAML test data")
     parser.add_argument("--out", type=Path, required=True, help="where to write the JSON report")
     parser.add_argument("--config", type=Path, default=Path("config.yml"), help="pipeline to evaluate")
+    parser.add_argument("--predictions", type=Path, help="also write each test message's prediction (JSON lines)")
     args = parser.parse_args(argv)
     for path in (args.train, args.test, args.config):
         if not path.exists():
@@ -150,7 +187,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     configure_logging_and_warnings(logging.INFO)
     configure_structlog(logging.INFO)
-    report = evaluate(args.config, args.train, args.test)
+    report = evaluate(args.config, args.train, args.test, predictions=args.predictions)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(report))

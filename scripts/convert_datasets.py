@@ -5,6 +5,9 @@
 - ``banking77/{train,test}.yml``, ``hwu64/{train,test}.yml``: Rasa NLU YAML.
 - ``banking77_oos/{train,valid,test}.yml``: the 50 supported intents plus the in-domain
   out-of-scope questions as intent ``out_of_scope`` (to be handed to a person).
+- ``hwu64_heldout/{train,test}.yml``, ``banking77_heldout/{train,test}.yml``: a held-out-intent
+  test. Every fourth intent (in sorted order) is left out of training and its test
+  messages become ``out_of_scope``: the assistant has never seen them and should hand them off.
 - ``covid_faq/{articles,queries}.jsonl``: FAQ entries ``{id, question, answer}``
   and queries ``{query, id}``. A fixed fifth of the entries is held out of the
   articles and their queries get ``"id": null``: nothing in the knowledge base
@@ -22,6 +25,16 @@ from collections import defaultdict
 from pathlib import Path
 
 HOLD_OUT_EVERY = 5  # every fifth FAQ entry is left out of the covid knowledge base
+HOLD_OUT_INTENT_EVERY = 4  # every fourth intent is left out of the held-out-intent tests
+
+
+def hold_out_intents(train: list[tuple[str, str]], test: list[tuple[str, str]],
+                     every: int = HOLD_OUT_INTENT_EVERY) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Training data without every ``every``-th intent (sorted); their test messages relabelled ``out_of_scope``."""
+    intents = sorted({intent for _, intent in train})
+    held = {intent for i, intent in enumerate(intents) if i % every == every - 1}
+    return ([(t, i) for t, i in train if i not in held],
+            [(t, "out_of_scope" if i in held else i) for t, i in test])
 
 
 def write_nlu(path: Path, examples: list[tuple[str, str]]) -> None:
@@ -59,6 +72,11 @@ def convert(datasets: Path, out: Path) -> None:
     hwu = datasets / "hwu64"
     write_nlu(out / "hwu64/train.yml", read_seq(hwu / "train"))
     write_nlu(out / "hwu64/test.yml", read_seq(hwu / "test"))
+    for name, train, test in (("hwu64", read_seq(hwu / "train"), read_seq(hwu / "test")),
+                              ("banking77", read_csv(b77 / "train.csv"), read_csv(b77 / "test.csv"))):
+        kept_train, relabelled_test = hold_out_intents(train, test)
+        write_nlu(out / f"{name}_heldout/train.yml", kept_train)
+        write_nlu(out / f"{name}_heldout/test.yml", relabelled_test)
     oos = datasets / "banking77_oos"
     write_nlu(out / "banking77_oos/train.yml",
               read_seq(oos / "train") + read_seq(oos / "id-oos/train", "out_of_scope"))

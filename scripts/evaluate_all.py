@@ -66,6 +66,16 @@ def pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
+def number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def oos_auroc(report: dict[str, Any]) -> str:
+    """AUROC of 1 - confidence, then of the out-of-scope detector's distance score when the pipeline has one."""
+    scores = [report.get("auroc_confidence"), report.get("auroc_distance")]
+    return " / ".join(number(s) for s in scores if s is not None) or "–"
+
+
 def oos_chart(results: dict[str, dict[str, Any]]) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for pipeline, report in results.items():
@@ -171,7 +181,22 @@ def rewrite_kb_section(kb: dict[str, Any]) -> None:
     doc.write_text(text[:start] + "\n".join(kb_section(kb)) + "\n" + text[end:])
 
 
+KEPT_SECTION = "## Out-of-scope detection"
+
+
+def kept_section(text: str) -> list[str]:
+    """The out-of-scope detection section of the doc as it stands: measured by the commands it names (paired
+    trainings with and without the component, and the held-out-intent splits), not by this run, so kept."""
+    if KEPT_SECTION not in text:
+        return []
+    start = text.index(KEPT_SECTION)
+    end = text.find("\n## ", start + 1)
+    return [*text[start:end if end != -1 else len(text)].rstrip("\n").split("\n"), ""]
+
+
 def write_doc(nlu_results: dict[str, dict[str, dict[str, Any]]], kb: dict[str, Any], seconds: float) -> None:
+    doc = ROOT / "docs" / "evaluation.md"
+    kept = kept_section(doc.read_text()) if doc.exists() else []
     lines = ["# Evaluation", "",
              "Measured by `make eval` (scripts/evaluate_all.py) on the data sets in `../shared/datasets`,",
              f"on {platform.machine()} with {platform.python_version()} driving; the whole run took "
@@ -184,14 +209,15 @@ def write_doc(nlu_results: dict[str, dict[str, dict[str, Any]]], kb: dict[str, A
              "Definitions (see `bot/evaluate.py`): *intent accuracy* counts in-scope test messages given the",
              "right intent **and** not handed off; a message is *handed off* when the final intent is",
              "`out_of_scope` or `nlu_fallback`.", "", "## Intent accuracy and hand-off", "",
-             "| data set | pipeline | intent accuracy | hand-off recall | hand-off precision | in-scope handed off | macro F1 | train time | parse time |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| data set | pipeline | intent accuracy | hand-off recall | hand-off precision | in-scope handed off | macro F1 | MCC | OOS AUROC (confidence / distance) | train time | parse time |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, label in NLU_SETS.items():
         if "stock" not in nlu_results[name]:
-            lines.append(f"| {label} | stock | not measured in this run (see below) | | | | | | |")
+            lines.append(f"| {label} | stock | not measured in this run (see below) | | | | | | | | |")
         for pipeline, r in nlu_results[name].items():
             lines.append(f"| {label} | {pipeline} | {pct(r['intent_accuracy'])} | {pct(r['handoff_recall'])} | "
                          f"{pct(r['handoff_precision'])} | {pct(r['handoff_rate_in_scope'])} | {pct(r['macro_f1'])} | "
+                         f"{number(r.get('mcc'))} | {oos_auroc(r)} | "
                          f"{r['train_seconds']:.0f} s | {r['parse_ms_per_message']:.1f} ms |")
     lines += ["", "Train times of a few seconds mean Rasa's training cache (`.rasa/cache`) reused the components",
               "of an earlier identical training in the same session; a cold training of the product pipeline",
@@ -217,7 +243,7 @@ def write_doc(nlu_results: dict[str, dict[str, dict[str, Any]]], kb: dict[str, A
         if round(p["threshold"] * 20) % 2 == 0:
             lines.append(f"| {p['threshold']:.1f} | {pct(p['intent_accuracy'])} | {pct(p['handoff_recall'])} | "
                          f"{pct(s['intent_accuracy'])} | {pct(s['handoff_recall'])} |")
-    lines += ["", *kb_section(kb),
+    lines += ["", *kept, *kb_section(kb),
               "## Commands", "", "```",
               "make eval                      # everything above, rewrites this file",
               "python scripts/evaluate_all.py --reuse   # rewrite this file from the reports in build/eval/",

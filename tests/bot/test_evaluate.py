@@ -26,13 +26,15 @@ nlu:
     - who is the president of France
 """
 
+GOLD = ["a", "a", "b", "out_of_scope", "out_of_scope"]
+PREDICTED = ["a", "nlu_fallback", "b", "out_of_scope", "b"]
+RANKINGS = [[{"name": "a", "confidence": 0.9}], [{"name": "a", "confidence": 0.2}],
+            [{"name": "b", "confidence": 0.8}], [{"name": "out_of_scope", "confidence": 0.7}],
+            [{"name": "b", "confidence": 0.6}]]
+
 
 def test_score_counts_handoffs_as_out_of_scope() -> None:
-    gold = ["a", "a", "b", "out_of_scope", "out_of_scope"]
-    predicted = ["a", "nlu_fallback", "b", "out_of_scope", "b"]
-    rankings = [[{"name": "a", "confidence": 0.9}], [{"name": "a", "confidence": 0.2}],
-                [{"name": "b", "confidence": 0.8}], [{"name": "out_of_scope", "confidence": 0.7}],
-                [{"name": "b", "confidence": 0.6}]]
+    gold, predicted, rankings = GOLD, PREDICTED, RANKINGS
     report = score(gold, predicted, rankings)
     assert report["intent_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
     assert report["handoff_recall"] == 0.5
@@ -40,6 +42,20 @@ def test_score_counts_handoffs_as_out_of_scope() -> None:
     at_07 = next(c for c in report["curve"] if c["threshold"] == 0.7)
     assert at_07 == {"threshold": 0.7, "intent_accuracy": pytest.approx(2 / 3, abs=1e-4),
                      "handoff_recall": 1.0, "handoff_precision": pytest.approx(2 / 3, abs=1e-4)}
+
+
+def test_score_reports_mcc_with_out_of_scope_as_one_class_and_the_auroc_of_each_score() -> None:
+    gold, predicted, rankings = GOLD, PREDICTED, RANKINGS
+    from sklearn.metrics import matthews_corrcoef
+
+    report = score(gold, predicted, rankings, distances=[0.5, 3.0, 0.8, 2.0, None])
+    handed_as_oos = ["a", "out_of_scope", "b", "out_of_scope", "b"]
+    assert report["mcc"] == pytest.approx(matthews_corrcoef(gold, handed_as_oos), abs=1e-4)
+    # 1 - top in-scope confidence: 0.1, 0.8, 0.2, 1.0 (no in-scope intent ranked), 0.4
+    assert report["auroc_confidence"] == pytest.approx(5 / 6, abs=1e-4)
+    # the unscored message counts as the most out of scope; 2.0 is under 3.0 only
+    assert report["auroc_distance"] == pytest.approx(5 / 6, abs=1e-4)
+    assert "auroc_distance" not in score(gold, predicted, rankings)
 
 
 def test_eval_command_trains_scores_and_writes_the_report(tmp_path: Path) -> None:

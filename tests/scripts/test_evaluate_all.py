@@ -38,3 +38,13 @@ def test_evaluate_all_writes_the_knowledge_section_and_chart_from_a_calibrated_r
     assert "| | | | | | cosine >= 0.55 (the rule before) |" in text
     assert "| calibrated answerability threshold |" in text and "| cosine threshold |" in text
     assert evaluate_all.KB_COMMAND in text
+
+
+def test_a_full_rewrite_keeps_the_hand_measured_out_of_scope_section(tmp_path: Path) -> None:
+    doc = ("# Evaluation\n\nold run\n\n## Answering vs handing off (BANKING77-OOS)\n\nold curve\n\n"
+           "## Out-of-scope detection (OutOfScopeDetector)\n\nmeasured by paired trainings\n\n| a | b |\n\n"
+           "## Knowledge retrieval (COVID FAQ)\n\nold kb\n\n## Commands\n")
+    kept = evaluate_all.kept_section(doc)
+    assert kept[0] == "## Out-of-scope detection (OutOfScopeDetector)" and "| a | b |" in kept
+    assert not any("Knowledge retrieval" in line or "old curve" in line for line in kept)
+    assert evaluate_all.kept_section("# Evaluation\n\n## Commands\n") == []
