@@ -58,7 +58,11 @@ class Presence(StrEnum):
 
 
 class Role(StrEnum):
+    """What an account is for; what each may do is :mod:`handoff.service.policy`'s table. A ``trainer`` curates
+    the bot's training data (the NLU inbox) and takes no conversations."""
+
     AGENT = "agent"
+    TRAINER = "trainer"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
 
