@@ -67,6 +67,11 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+DESK_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
+"""The roles that take conversations: routed, rostered, listed for transfers (the policy's ``take`` row says
+the same, and a test keeps the two equal)."""
+
+
 @dataclass(frozen=True)
 class ShiftWindow:
     """One working window: ``weekday`` 0 = Monday; ``start``/``end`` local times, ``end`` after ``start``."""

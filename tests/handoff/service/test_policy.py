@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handoff.core.errors import NotAllowed
-from handoff.core.model import Role
+from handoff.core.model import DESK_ROLES, Role
 from handoff.service import policy
 from handoff.service.policy import RULES, Action, Scope
 from handoff.service.throttle import BY_ADDRESS, BY_USERNAME, Backoff
@@ -63,3 +63,8 @@ def test_every_action_has_a_rule_for_every_role() -> None:
 def test_the_lock_out_doubles_after_the_free_failures_up_to_its_cap(backoff: Backoff, failures: int,
                                                                    seconds: float) -> None:
     assert backoff.lockout(failures) == seconds
+
+
+def test_the_roles_that_take_conversations_are_the_take_rows() -> None:
+    """Routing, rosters and the team list use ``DESK_ROLES``; the policy's ``take`` row must say the same."""
+    assert {role for role in Role if policy.allowed(role, Action.TAKE)} == set(DESK_ROLES)
