@@ -5,6 +5,7 @@ data file they write (Rasa's format, stable, reviewable), who may, and what eras
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import textwrap
 from pathlib import Path
@@ -264,11 +265,17 @@ async def test_erasure_deletes_the_customers_items_and_retention_keeps_only_the_
 async def test_rasa_reads_the_written_file_with_the_projects_training_data(
         open_service: OpenService, tmp_path: Path) -> None:
     """The file is Rasa's NLU YAML: Rasa's own reader (in the Rasa environment) reads it, with the project's
-    data/nlu beside it, as `rasa train --data data/nlu` would."""
-    nlu = tmp_path / "nlu"
-    nlu.mkdir()
+    data/nlu beside it, as `rasa train --data data/nlu` would; and `rasa data validate` on the project with it
+    passes, a new intent only warned about (not in the domain yet: docs/training.md)."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "bot" / "domain", project / "bot" / "domain")
+    shutil.copytree(ROOT / "data" / "rules", project / "data" / "rules")
+    shutil.copy(ROOT / "config.yml", project / "config.yml")
+    nlu = project / "data" / "nlu"
+    nlu.mkdir(parents=True)
     for source in (ROOT / "data" / "nlu").glob("*.yml"):
-        (nlu / source.name).write_text(source.read_text())
+        if source.name != "inbox.yml":
+            (nlu / source.name).write_text(source.read_text())
     service = await open_service(inbox_file=nlu / "inbox.yml")
     texts = ["zqx: can I pay with \"crypto\" #btc?", "zqx - gift wrap?", "zqx é ✓ 'quoted' {braces} [brackets]",
              "zqx lasagne"]
@@ -296,7 +303,12 @@ async def test_rasa_reads_the_written_file_with_the_projects_training_data(
         ["gift_wrap", "zqx - gift wrap?", []], ["gift_wrap", "zqx é ✓ 'quoted' {braces} (brackets)", []],
         ["out_of_scope", "zqx lasagne", []], ["payment_methods", 'zqx: can I pay with "crypto" #btc?', []]])
     assert {"gift_wrap", "payment_methods", "out_of_scope", "order_status"} <= set(read["intents"])
-    project = sum(len([line for line in str(e.get("examples", "")).splitlines() if line.strip().startswith("- ")])
+    examples = sum(len([line for line in str(e.get("examples", "")).splitlines() if line.strip().startswith("- ")])
                   for path in (ROOT / "data" / "nlu").glob("*.yml") if path.name != "inbox.yml"
                   for e in (yaml.safe_load(path.read_text()).get("nlu") or []) if "intent" in e)
-    assert read["examples"] >= project + 3  # the inbox's examples join the project's (duplicates merged)
+    assert read["examples"] >= examples + 3  # the inbox's examples join the project's (duplicates merged)
+    validate = subprocess.run([str(RASA_PYTHON), "-m", "rasa", "data", "validate", "--domain", "bot/domain",
+                               "--data", "data/nlu", "data/rules", "--config", "config.yml"], cwd=project,
+                              capture_output=True, text=True, timeout=300, check=False)
+    assert validate.returncode == 0, validate.stdout[-2000:] + validate.stderr[-2000:]
+    assert "intent 'gift_wrap'. This intent is not listed in your domain" in validate.stdout + validate.stderr
