@@ -24,7 +24,7 @@ export default class InboxView {
     this.selected = new Set(); // item ids ticked
     this.intents = [];
     this.statusSelect = el('select', { 'data-testid': 'inbox-status', 'aria-label': 'Which items',
-      onchange: () => { this.status = this.statusSelect.value; this.selected.clear(); this.load(); } },
+      onchange: () => { this.status = this.statusSelect.value; this.selected.clear(); this.renderBulk(); this.load(); } },
     ...STATUSES.map((s) => el('option', { value: s, text: humanize(s) })));
     this.grouping = el('span', { class: 'muted', 'data-testid': 'inbox-grouping' });
     this.intentInput = el('input', { type: 'text', list: 'inbox-intents', placeholder: 'intent (existing or new)',
@@ -39,7 +39,7 @@ export default class InboxView {
         onclick: () => this.decideSelected('out_of_scope') }, 'Out of scope'),
       el('button', { type: 'button', 'data-testid': 'inbox-dismiss-selected',
         onclick: () => this.decideSelected('dismiss') }, 'Dismiss'),
-      el('button', { type: 'button', 'data-testid': 'inbox-reopen-selected',
+      this.reopenButton = el('button', { type: 'button', 'data-testid': 'inbox-reopen-selected', hidden: true,
         onclick: () => this.decideSelected('reopen') }, 'Reopen'),
       this.selectedCount);
     this.list = el('div', { class: 'inbox-groups', 'data-testid': 'inbox-groups' });
@@ -59,6 +59,9 @@ export default class InboxView {
   }
 
   show() { this.load(); this.loadIntents(); }
+
+  /** Reopening is for decided items: the button shows outside the new ones. */
+  renderBulk() { this.reopenButton.hidden = this.status === 'new'; }
 
   hide() {}
 
