@@ -183,7 +183,7 @@ export class TicketsView {
       placeholder: 'e.g. returns', pattern: '[a-z][a-z0-9_-]*', 'data-testid': 'ticket-category' });
     const priority = el('select', { 'aria-label': 'Priority' },
       ...['normal', 'high', 'urgent'].map((p) => el('option', { value: p, text: humanize(p), selected: p === t.priority })));
-    const save = el('button', { type: 'button', class: 'small', text: 'Save',
+    const save = el('button', { type: 'button', class: 'small', text: 'Save', 'data-testid': 'ticket-save',
       onclick: async () => {
         const body = { tags: tags.value.split(',').map((x) => x.trim()).filter(Boolean), priority: priority.value };
         const chosen = category.value.trim().toLowerCase();

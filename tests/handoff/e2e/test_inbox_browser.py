@@ -3,7 +3,8 @@ profile) whose inbox holds what the bot was unsure about: tess, the demo trainer
 (no conversations, tickets or presence, no agent socket), sees near-duplicates grouped with the model's intents,
 labels a group with an intent in one click, ticks two groups and marks them out of scope in bulk, dismisses one
 message of a group, and the training data file holds exactly the confirmed examples. A customer's script stays
-text. An agent never sees the tab."""
+text. An agent never sees the tab; when she files a handed-off customer's ticket under another category in the
+ticket editor, the customer's message reaches the trainer with her category."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from handoff.adapters.tickets import TicketLog
 from handoff.core.inbox import key
 from handoff.core.model import ConversationId, CustomerId
 from tests.handoff.e2e.browser import Desk, browsers, expect
-from tests.handoff.e2e.harness import PASSWORD, HandoffServer, running_handoff
+from tests.handoff.e2e.harness import PASSWORD, Customer, HandoffServer, running_handoff
+from tests.handoff.frames import of_type
 
 SCRIPT = '<img src=x onerror="document.body.dataset.pwned=1">do you sell gift cards'
 UNSURE = {  # what customers said: the model's top intents
@@ -107,6 +109,25 @@ async def test_browser_a_trainer_labels_groups_one_by_one_and_in_bulk(inboxed: H
         await agent.sign_in("grace")
         await expect(agent.page.get_by_test_id("inbox-tab")).to_be_hidden()
         assert (await agent.page.request.get(inboxed.url + "/api/inbox")).status == 403
+
+        # An agent's handling: the bot is down, so the customer's message is handed to grace, who files the
+        # ticket under returns; the message reaches the trainer's inbox with her category.
+        customer = await Customer.start(inboxed)
+        socket = await customer.connect()
+        await socket.next(of_type("hello"))
+        await customer.say(socket, "the toaster I sent back, any news")
+        await socket.next(lambda f: f.get("type") == "state" and f.get("state") == "assigned")
+        await socket.close()
+        await agent.page.get_by_test_id("tickets-tab").click()
+        await agent.page.get_by_test_id("ticket-row").first.click()
+        await agent.page.get_by_test_id("ticket-category").fill("returns")
+        await agent.page.get_by_test_id("ticket-save").click()
+        await expect(agent.page.locator(".toast").last).to_have_text("Ticket updated.")
+        await page.get_by_test_id("inbox-status").select_option("new")
+        hinted = groups.filter(has_text="the toaster I sent back")
+        await expect(hinted).to_have_count(1)
+        await expect(hinted.locator(".badge.hint")).to_have_text("Agent: returns")
+        await expect(hinted.locator("[data-reason=agent_category]")).to_have_text("Agent set category")
 
     data = yaml.safe_load(training.read_text())
     assert data["version"] == "3.1"
