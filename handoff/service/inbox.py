@@ -37,7 +37,16 @@ from handoff.core.model import MAX_ROW_ID, ConversationRecord
 from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.policy import Action
-from handoff.service.ports import Bot, Clock, InboxView, MessageView, SentenceEncoder, TicketLog, TrainingData
+from handoff.service.ports import (
+    Bot,
+    Clock,
+    InboxView,
+    MessageView,
+    SentenceEncoder,
+    TicketLog,
+    TicketView,
+    TrainingData,
+)
 from handoff.settings import HandoffSettings
 
 logger = logging.getLogger(__name__)
@@ -105,7 +114,7 @@ class TrainingInbox:
             intents = await self._intents_of(conversation_id, question.text)
         await self._log.inbox.note(question.id, [Reason.NOT_HELPFUL], intents, self._clock())
 
-    async def recategorised(self, ticket: Any, category: str, agent_id: str) -> None:
+    async def recategorised(self, ticket: TicketView, category: str, agent_id: str) -> None:
         """An agent set ``ticket``'s category to ``category`` (not the bot's): the message the bot handed off on
         goes to the inbox with the agent's category as a hint."""
         if not self._settings.inbox:

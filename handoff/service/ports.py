@@ -33,6 +33,7 @@ from handoff.adapters.tickets import (
     CustomerView,
     MessageView,
     TicketLog,
+    TicketView,
     TransitionNote,
     TransitionView,
 )
@@ -50,7 +51,7 @@ __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "
 __all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
 __all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
 __all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
-__all__ += ["InboxView", "TrainingData"]  # the NLU inbox and the training data it writes (handoff.service.inbox)
+__all__ += ["InboxView", "TicketView", "TrainingData"]  # the NLU inbox and its training data (service/inbox.py)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""
