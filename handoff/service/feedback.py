@@ -148,6 +148,8 @@ class CustomerFeedback:
         if not helpful and self._inbox is not None:  # the question it answered goes to the NLU inbox
             try:
                 await self._inbox.not_helpful(record.conversation_id, int(message_id))
+            except HandoffError as exc:
+                logger.warning("conversation %s: the NLU inbox missed a question (%s)", record.conversation_id, exc)
             except Exception:
                 logger.exception("conversation %s: keeping a question in the NLU inbox failed",
                                  record.conversation_id)
