@@ -93,6 +93,13 @@ class HandoffSettings:
         insights_topics: at most this many topics a period.
         insights_hour: the hour (UTC) of the sweeper's daily topics run; None (``off``): the sweeper never runs
             them, ``python -m handoff topics`` does (from cron, or the demo history at the end of its month).
+        inbox: whether the NLU inbox notices the messages the bot was unsure about (the bot's tracker is read
+            after each of its turns); the workbench still shows what was kept (docs/training.md).
+        inbox_file: the Rasa NLU file the trainer-confirmed examples are written to (the only file written).
+        inbox_domain: the bot's domain (a folder of ``*.yml`` or one file): the intents a trainer labels with.
+        inbox_min_confidence / inbox_margin: a top intent under this confidence is a fallback; top two closer
+            than the margin are ambiguous (the action server's ``ACTIONS_NLU_MIN_*`` by default).
+        inbox_similarity: cosine similarity of two messages' sentence vectors from which they are grouped.
     """
 
     host: str = "127.0.0.1"
@@ -152,6 +159,12 @@ class HandoffSettings:
     insights_min_similarity: float = 0.7
     insights_topics: int = 20
     insights_hour: int | None = 3
+    inbox: bool = True
+    inbox_file: Path = ROOT / "data" / "nlu" / "inbox.yml"
+    inbox_domain: Path = ROOT / "bot" / "domain"
+    inbox_min_confidence: float = 0.5
+    inbox_margin: float = 0.1
+    inbox_similarity: float = 0.75
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -213,6 +226,12 @@ class HandoffSettings:
                 raise ValueError("a cosine similarity between 0 (excluded) and 1")
             return value
 
+        def share(raw: str) -> float:
+            value = float(raw)
+            if not 0 <= value <= 1:
+                raise ValueError("a number between 0 and 1")
+            return value
+
         def topic_count(raw: str) -> int:
             value = int(raw)
             if value < 2:
@@ -237,7 +256,8 @@ class HandoffSettings:
             "alert_interval": positive, "alert_webhook_secret": Secret, "smtp_host": str, "smtp_port": port,
             "smtp_user": str, "smtp_password": Secret, "smtp_from": str, "smtp_starttls": boolean,
             "insights_encoder": Path, "insights_min_similarity": similarity, "insights_topics": topic_count,
-            "insights_hour": hour}
+            "insights_hour": hour, "inbox": boolean, "inbox_file": Path, "inbox_domain": Path,
+            "inbox_min_confidence": share, "inbox_margin": share, "inbox_similarity": similarity}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)

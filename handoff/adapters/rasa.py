@@ -70,6 +70,21 @@ class RasaClient:
         Raises:
             UpstreamUnavailable: Rasa did not answer.
         """
+        names: list[str] = []
+        for parse in await self.parses(conversation_id, latest):
+            name = intent_name(parse)
+            if name and (latest or (name != HANDBACK_INTENT and name not in names)):
+                names.append(name)
+        return names
+
+    async def parses(self, conversation_id: str, latest: bool = False) -> list[dict[str, Any]]:
+        """What the NLU made of the customer's messages (``parse_data``: ``text``, ``intent``,
+        ``intent_ranking``), oldest first, from the tracker (``GET /conversations/{id}/tracker``); with
+        ``latest``, only the newest message's (the tracker without its events: a few KB).
+
+        Raises:
+            UpstreamUnavailable: Rasa did not answer.
+        """
         url = f"{self._url}/conversations/{quote(conversation_id, safe='')}/tracker"
         try:
             response = await self._http.get(url, params={"token": self._token,
@@ -82,14 +97,11 @@ class RasaClient:
         if not isinstance(tracker, dict):
             raise UpstreamUnavailable(UNAVAILABLE)
         if latest:
-            return [name] if (name := intent_name(tracker.get("latest_message"))) else []
-        names: list[str] = []
-        for event in tracker.get("events") or []:
-            name = intent_name(event.get("parse_data")) if isinstance(event, dict) and event.get("event") == "user" \
-                else None
-            if name and name != HANDBACK_INTENT and name not in names:
-                names.append(name)
-        return names
+            parse = tracker.get("latest_message")
+            return [parse] if isinstance(parse, dict) and intent_name(parse) else []
+        return [event["parse_data"] for event in tracker.get("events") or []
+                if isinstance(event, dict) and event.get("event") == "user" and isinstance(event.get("parse_data"),
+                                                                                          dict)]
 
     async def append_events(self, conversation_id: str, events: Sequence[dict[str, Any]]) -> None:
         """Append events to the conversation's tracker (``POST /conversations/{id}/tracker/events``).

@@ -15,6 +15,7 @@
     python -m handoff report --since 2026-11-01 --until 2026-12-01 --by agent --bucket week   # QA metrics
     python -m handoff topics --week 2026-W49     # what sent customers to a person that week (docs/insights.md)
     python -m handoff capacity forecast --history contacts.csv --days 7 --out forecast.csv   # docs/capacity.md
+    python -m handoff inbox export               # the NLU inbox's confirmed examples to HANDOFF_INBOX_FILE
 
 Settings come from the environment (README, "Configuration"); a bad value stops with a sentence naming it.
 """
@@ -28,8 +29,9 @@ import secrets
 import sys
 from pathlib import Path
 
-from handoff.cli import capacity, customers, reports, topics
+from handoff.cli import capacity, customers, inbox, reports, topics
 from handoff.core.errors import HandoffError
+from handoff.core.model import Role
 from handoff.settings import HandoffSettings
 from handoff.web.server import RedactSecrets
 
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     add = agent.add_parser("add", help="create an agent account")
     add.add_argument("username")
     add.add_argument("--name")
-    add.add_argument("--role", choices=["agent", "supervisor", "admin"], default="agent")
+    add.add_argument("--role", choices=[role.value for role in Role], default="agent")
     add.add_argument("--capacity", type=int, default=3)
     add.add_argument("--tiers", default="1")
     add.add_argument("--languages", default="en")
@@ -110,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     reports.add_parsers(sub)
     topics.add_parsers(sub)
     capacity.add_parsers(sub)
+    inbox.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
         settings = HandoffSettings.from_env()
@@ -138,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(topics.run(settings, args))
         elif args.command == "capacity":
             return asyncio.run(capacity.run(settings, args))
+        elif args.command == "inbox":
+            asyncio.run(inbox.run(settings, args))
         elif args.command == "seed":
             import os
 

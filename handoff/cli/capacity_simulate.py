@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from handoff.core.errors import BadRequest
-from handoff.core.model import AgentId, ShiftWindow
+from handoff.core.model import DESK_ROLES, AgentId, ShiftWindow
 from handoff.settings import HandoffSettings
 
 
@@ -116,7 +116,7 @@ async def run(settings: HandoffSettings, args: argparse.Namespace) -> int:
         candidate_config = {**candidate_config, "business_hours": HOURS}
     log = await TicketLog.open(settings.database_url)
     try:
-        accounts = await log.people.list_agents(active_only=True)
+        accounts = [a for a in await log.people.list_agents(active_only=True) if a.role in DESK_ROLES]
         history = await log.replay.history(since, until)
     finally:
         await log.close()

@@ -147,6 +147,13 @@ class DemoBot:
         said = self.said.get(conversation_id, [])
         return said[-1:] if latest else list(dict.fromkeys(said))
 
+    async def parses(self, conversation_id: str, latest: bool = False) -> list[dict[str, Any]]:
+        """The planned intents as the NLU's parse: sure of each (the simulation plans no uncertainty; its
+        hand-offs for reasons of understanding still reach the NLU inbox)."""
+        said = self.said.get(conversation_id, [])
+        return [{"intent": {"name": name, "confidence": 1.0}, "intent_ranking": [{"name": name, "confidence": 1.0}]}
+                for name in (said[-1:] if latest else said)]
+
     async def close(self) -> None:
         self.next.clear()
         self.said.clear()

@@ -58,9 +58,18 @@ class Presence(StrEnum):
 
 
 class Role(StrEnum):
+    """What an account is for; what each may do is :mod:`handoff.service.policy`'s table. A ``trainer`` curates
+    the bot's training data (the NLU inbox) and takes no conversations."""
+
     AGENT = "agent"
+    TRAINER = "trainer"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+
+
+DESK_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
+"""The roles that take conversations: routed, rostered, listed for transfers (the policy's ``take`` row says
+the same, and a test keeps the two equal)."""
 
 
 @dataclass(frozen=True)

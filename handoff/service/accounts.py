@@ -66,7 +66,8 @@ class Accounts:
             await self._log.people.update_agent(account.agent_id, password_hash=await self._passwords.hash(password))
         token, principal = await self._sessions.open(
             Principal(account.agent_id, account.username, account.name, Role(account.role)))
-        await self._desk.set_presence(principal, Presence.ONLINE)
+        if policy.allowed(principal.role, Action.TAKE):  # a trainer signs in without joining the routing
+            await self._desk.set_presence(principal, Presence.ONLINE)
         return token, principal
 
     async def sign_out(self, token: str) -> None:
@@ -87,11 +88,14 @@ class Accounts:
         return {**principal.to_json(), "presence": (await self._desk.presence_of(principal)).value}
 
     async def team(self, principal: Principal) -> list[dict[str, Any]]:
-        """Every active agent with their presence and load (for transfers)."""
+        """Every active agent with their presence and load (for transfers): those who take conversations (not
+        trainers)."""
         policy.check(principal.role, Action.TEAM)
         live = {snapshot.agent_id: snapshot for snapshot in await self._store.agents()}
         team = []
         for account in await self._log.people.list_agents(active_only=True):
+            if not policy.allowed(Role(account.role), Action.TAKE):
+                continue
             snapshot = live.get(account.agent_id)
             team.append({"id": account.agent_id, "name": account.name, "role": account.role,
                          "tiers": sorted(account.tiers),
@@ -150,11 +154,13 @@ class Accounts:
         await self._store.upsert_agent(after.snapshot())
         if any(name in changes and changes[name] != getattr(before, name) for name in ENDS_SESSIONS):
             await self.end_sessions(after.agent_id)
-        if before.active and not after.active:
+        took = policy.allowed(Role(before.role), Action.TAKE) and before.active
+        if took and not (after.active and policy.allowed(Role(after.role), Action.TAKE)):
+            # deactivated, or now a role that takes no conversations (a trainer): off the routing, theirs requeued
             await self._store.set_presence(after.agent_id, Presence.OFFLINE, self._clock())
             taken = await self._dispatch.take_back(after.agent_id, Cause.AGENT_OFFLINE)
-            logger.info("agent %s deactivated by %s; %d conversations back in the queue", after.agent_id,
-                        principal.agent_id, taken)
+            logger.info("agent %s %s by %s; %d conversations back in the queue", after.agent_id,
+                        "deactivated" if not after.active else f"made {after.role}", principal.agent_id, taken)
         return after.to_json()
 
     async def reset_password(self, principal: Principal, agent_id: str, password: str) -> None:

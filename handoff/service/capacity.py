@@ -30,6 +30,7 @@ import yaml
 from handoff.core import roster as rosters
 from handoff.core.errors import BadRequest, Conflict, RoutingConfigError
 from handoff.core.forecast import ForecastError
+from handoff.core.model import DESK_ROLES
 from handoff.core.replay import Roster, RosterAgent, Scenario, compare
 from handoff.core.routing import load_routing_config
 from handoff.core.routing.schedule import BusinessHours
@@ -223,7 +224,7 @@ class Capacity:
         try:
             current_config = load_routing_config(self._routing_config)
             candidate_config = self._candidate(routing) if routing and routing.strip() else current_config
-            accounts = await self._log.people.list_agents(active_only=True)
+            accounts = [a for a in await self._log.people.list_agents(active_only=True) if a.role in DESK_ROLES]
             current_roster = team(accounts)
             candidate_roster = Roster(tuple(agents)) if agents else current_roster
             try:

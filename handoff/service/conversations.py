@@ -30,6 +30,7 @@ from handoff.settings import HandoffSettings
 
 if TYPE_CHECKING:  # the feedback part reads this module's rules for text
     from handoff.service.feedback import CustomerFeedback
+    from handoff.service.inbox import TrainingInbox
 
 logger = logging.getLogger(__name__)
 ENDED = (State.RESOLVED, State.OFFLINE, State.ABANDONED)
@@ -63,7 +64,7 @@ class Conversations:
 
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, bot: Bot, relay: Relay,
                  board: Board, changes: Changes, escalation: Escalation, clock: Clock, *,
-                 feedback: CustomerFeedback) -> None:
+                 feedback: CustomerFeedback, inbox: TrainingInbox | None = None) -> None:
         self._settings = settings
         self._store = store
         self._log = log
@@ -74,6 +75,7 @@ class Conversations:
         self._escalation = escalation
         self._clock = clock
         self._feedback = feedback
+        self._inbox = inbox
         self.limits = Limits(settings, store, clock)
 
     # ---- identity -----------------------------------------------------------------------------------
@@ -218,7 +220,7 @@ class Conversations:
         if not await self._store.claim(f"turn:{message.id}", self._settings.rasa_timeout + TURN_MARGIN):
             return False
         await self._store.touch(record.conversation_id)  # a conversation with the bot lives while it talks
-        await self._ask_bot(record, message.text)
+        await self._ask_bot(record, message)
         return True
 
     async def still_here(self, conversation_id: str) -> ConversationRecord:
@@ -254,8 +256,10 @@ class Conversations:
         await self._changes.record(change, record, after)
         return after
 
-    async def _ask_bot(self, record: ConversationRecord, text: str) -> None:
-        """Send the customer's words to the bot; relay its replies; escalate if it asks for a person."""
+    async def _ask_bot(self, record: ConversationRecord, message: MessageView) -> None:
+        """Send the customer's words to the bot; relay its replies; keep them in the NLU inbox if the bot was
+        unsure; escalate if it asks for a person."""
+        text = message.text
         await self._relay.to_customer(record.conversation_id, {"type": "typing", "sender": "bot", "agent_name": None})
         try:
             replies = await self._bot.send(record.conversation_id, text, bot_metadata(record))
@@ -275,7 +279,8 @@ class Conversations:
                 said.append((str(reply.get("text") or ""), payload or None))
         if said:
             await self._relay.say_all(record, "bot", said)  # one transaction for the turn's replies
+        parse = await self._inbox.after_turn(record, message, request) if self._inbox else None
         if request is not None:
             await self._escalation.escalate(record.conversation_id, request, Cause.HANDOFF_REQUESTED)
-        else:
-            await self._feedback.bot_answered(record)  # thanks or goodbye ends it: a rating is asked
+        else:  # thanks or goodbye ends it: a rating is asked (from the parse just read, when there is one)
+            await self._feedback.bot_answered(record, parse)

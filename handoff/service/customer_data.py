@@ -70,7 +70,8 @@ class CustomerData:
 
     async def export(self, **who: str | None) -> dict[str, Any]:
         """Everything the ticket log holds about the customer(s): their record, each conversation with its
-        messages and state changes, each ticket with its notes and assignments (JSON)."""
+        messages and state changes, each ticket with its notes and assignments, their messages in the NLU inbox
+        with the trainers' decisions (JSON)."""
         customers = []
         for customer in await self.find(**who):
             conversations = await self._log.customers.conversations_of(customer.customer_id)
@@ -83,8 +84,9 @@ class CustomerData:
                 customer.customer_id)]
             record = {**customer.to_json(), "external_id": customer.external_id,
                       "created_at": customer.created_at.isoformat()}
+            inbox = await self._log.inbox.export([c["conversation_id"] for c in conversations])
             customers.append({"customer": record, "conversations": conversations,
-                              "tickets": [t.to_json() for t in tickets if t is not None]})
+                              "tickets": [t.to_json() for t in tickets if t is not None], "nlu_inbox": inbox})
         return {"exported_at": moment(self._clock()).isoformat(), "customers": customers}
 
     async def _messages(self, conversation_id: str) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any
 from handoff.core import transitions
 from handoff.core.conversation import Cause
 from handoff.core.errors import BadRequest, NotAllowed, StateConflict
-from handoff.core.model import AgentId, ConversationRecord, Presence, State
+from handoff.core.model import AgentId, ConversationRecord, Presence, Role, State
 from handoff.core.transitions import Change
 from handoff.service import policy
 from handoff.service.auth import Principal
@@ -52,7 +52,9 @@ class Desk:
                 "queue": await self.queue(principal), "conversations": await self.mine(principal)}
 
     async def watch(self, principal: Principal, handler: Handler) -> list[Subscription]:
-        """Deliver the agent's frames and the queue's changes to ``handler`` from now on."""
+        """Deliver the agent's frames and the queue's changes to ``handler`` from now on (the socket streams the
+        queue: only for those who may see it)."""
+        policy.check(principal.role, Action.QUEUE)
         return await self._relay.watch_agent(principal.agent_id, handler)
 
     async def queue(self, principal: Principal) -> list[dict[str, Any]]:
@@ -193,6 +195,9 @@ class Desk:
                 raise BadRequest("There is no agent with this id.")
             if not colleague.active:
                 raise BadRequest("This agent's account is deactivated: transfer to someone else.")
+            if not policy.allowed(Role(colleague.role), Action.TAKE):
+                raise BadRequest(f"{colleague.name} takes no conversations ({colleague.role}): transfer to an "
+                                 "agent.")
         before = await self.owned(principal, conversation_id)
         await self.release(before, transitions.transfer(before, principal.agent_id,
                                                          to_agent=AgentId(agent_id) if agent_id else None,
@@ -214,8 +219,11 @@ class Desk:
         return after
 
     async def set_presence(self, principal: Principal, presence: Presence) -> None:
-        """Online, away or offline; coming online routes the queue to the agent at once."""
+        """Online, away or offline; coming online routes the queue to the agent at once (so it needs the
+        policy's ``take``: a trainer stays off the routing)."""
         policy.check(principal.role, Action.SELF)
+        if presence is Presence.ONLINE:
+            policy.check(principal.role, Action.TAKE)
         if await self._store.get_agent(principal.agent_id) is None:  # created since start-up: routing needs it
             account = await self._log.people.get_agent(principal.agent_id)
             if account is not None:

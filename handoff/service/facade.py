@@ -23,8 +23,11 @@
     │                               routing simulator
     ├── quality      Quality        QA review: sample, scorecard reviews, scores    (quality.py)
     ├── follow_ups   FollowUps      follow-up items of low feedback: assign, close  (follow_ups.py)
-    └── insights     Insights       sentiment trends, what sent customers to a      (insights.py)
-                                    person (topics); TopicMap: routing's category
+    ├── insights     Insights       sentiment trends, what sent customers to a      (insights.py)
+    │                               person (topics); TopicMap: routing's category
+    └── inbox        TrainingInbox  the NLU inbox: messages the bot was unsure      (inbox.py)
+                                    about, grouped, labelled by trainers; the
+                                    training data written
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -68,8 +71,18 @@ from handoff.service.escalation import Escalation
 from handoff.service.feedback import CustomerFeedback
 from handoff.service.follow_ups import FollowUps
 from handoff.service.helpdesk import Helpdesk
+from handoff.service.inbox import TrainingInbox
 from handoff.service.insights import Insights, TopicMap
-from handoff.service.ports import Bot, Clock, Knowledge, SentenceEncoder, Sentiment, Store, TicketLog
+from handoff.service.ports import (
+    Bot,
+    Clock,
+    Knowledge,
+    SentenceEncoder,
+    Sentiment,
+    Store,
+    TicketLog,
+    TrainingData,
+)
 from handoff.service.quality import Quality
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
@@ -98,9 +111,11 @@ class HandoffService:
         self._recovery = Recovery(store, log, queue_order or QueueOrder(), clock)
         board = Board(settings, store, log, relay, self._recovery)
         changes = Changes(store, log, bot, relay, board, clock)
-        self.feedback = CustomerFeedback(settings, store, log, bot, relay, board, clock)
-        self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
         encoder = SentenceEncoder(settings.insights_encoder)  # loaded on first use only
+        self.inbox = TrainingInbox(settings, log, bot, TrainingData(settings.inbox_file, settings.inbox_domain),
+                                   encoder, clock)
+        self.feedback = CustomerFeedback(settings, store, log, bot, relay, board, clock, inbox=self.inbox)
+        self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
         topic_map = TopicMap(log, encoder, settings.insights_min_similarity, clock)
         first_response = self.targets.first_response_seconds
         automation_rules = RulesFile(settings.automation_config,
@@ -111,11 +126,11 @@ class HandoffService:
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock,
                                 self.automation, self.telemetry, topic_map=topic_map)
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
-                                       feedback=self.feedback)
+                                       feedback=self.feedback, inbox=self.inbox)
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
                          feedback=self.feedback)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
-        self.helpdesk = Helpdesk(log, clock)
+        self.helpdesk = Helpdesk(log, clock, inbox=self.inbox)
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
         self.board = board
         self.supervision = Supervision(settings, self.targets, store, log, board, changes, self._dispatch, self.desk,

@@ -27,11 +27,13 @@ from typing import Any
 
 from handoff.core import texts
 from handoff.core.errors import BadRequest, HandoffError, StateConflict, UnknownConversation, UpstreamUnavailable
+from handoff.core.inbox import intent_of
 from handoff.core.model import MAX_FEEDBACK_COMMENT, ConversationRecord, State, moment, storable
 from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.board import Board
 from handoff.service.conversations import UNSENDABLE
+from handoff.service.inbox import TrainingInbox
 from handoff.service.policy import Action
 from handoff.service.ports import Bot, Clock, MessageView, Store, TicketLog, Verdict, citation_of, request_of
 from handoff.service.relay import Relay
@@ -71,7 +73,8 @@ class CustomerFeedback:
     """Ratings and votes: asked for at the end, given by the customer, read by supervisors."""
 
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, bot: Bot, relay: Relay,
-                 board: Board, clock: Clock) -> None:
+                 board: Board, clock: Clock, inbox: TrainingInbox | None = None) -> None:
+        self._inbox = inbox
         self._settings = settings
         self._store = store
         self._log = log
@@ -142,6 +145,14 @@ class CustomerFeedback:
         verdict = await self._verdict(record, "helpful", int(helpful), comment, int(message_id), ticket_id, citation)
         saved = await self._log.feedback.record(verdict, "not_helpful" if not helpful and comment else None,
                                                 self._clock())
+        if not helpful and self._inbox is not None:  # the question it answered goes to the NLU inbox
+            try:
+                await self._inbox.not_helpful(record.conversation_id, int(message_id))
+            except HandoffError as exc:
+                logger.warning("conversation %s: the NLU inbox missed a question (%s)", record.conversation_id, exc)
+            except Exception:
+                logger.exception("conversation %s: keeping a question in the NLU inbox failed",
+                                 record.conversation_id)
         logger.info("conversation %s: answer %s voted %s", record.conversation_id, message_id,
                     "helpful" if helpful else "not helpful")
         return saved.to_json()
@@ -185,15 +196,19 @@ class CustomerFeedback:
         """An agent resolved the conversation: ask how it went."""
         await self._quietly(self.ask(record.conversation_id, "resolved", ticket_id), record.conversation_id)
 
-    async def bot_answered(self, record: ConversationRecord) -> None:
+    async def bot_answered(self, record: ConversationRecord, parse: dict[str, Any] | None = None) -> None:
         """The bot had its turn in a conversation it owns: if the customer's message ends it (thanks, goodbye)
-        after something else was said, ask for a rating."""
+        after something else was said, ask for a rating. ``parse``: what the NLU made of the message, when the
+        caller read it already (else the tracker is read here)."""
         if not self._settings.feedback_intents or record.state is not State.BOT:
             return
-        try:
-            latest = await self._bot.intents(record.conversation_id, latest=True)
-        except UpstreamUnavailable:
-            return  # no rating asked this time; silence asks later
+        if parse is not None:
+            latest = [name] if (name := intent_of(parse)) else []
+        else:
+            try:
+                latest = await self._bot.intents(record.conversation_id, latest=True)
+            except UpstreamUnavailable:
+                return  # no rating asked this time; silence asks later
         if latest and latest[0] in self._settings.feedback_intents:
             await self._quietly(self._bot_ending(record.conversation_id, latest[0], said_before=1),
                                 record.conversation_id)

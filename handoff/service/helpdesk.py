@@ -9,6 +9,7 @@ from handoff.core.errors import BadRequest, Conflict, UnknownConversation
 from handoff.core.model import MAX_ROW_ID, Priority, storable
 from handoff.service import policy
 from handoff.service.auth import Principal
+from handoff.service.inbox import TrainingInbox
 from handoff.service.policy import Action, Scope
 from handoff.service.ports import Clock, TicketLog
 
@@ -19,9 +20,10 @@ TIERS = (1, 2, 3)
 class Helpdesk:
     """The ticket list, one ticket, edits, canned responses."""
 
-    def __init__(self, log: TicketLog, clock: Clock = time.time) -> None:
+    def __init__(self, log: TicketLog, clock: Clock = time.time, inbox: TrainingInbox | None = None) -> None:
         self._log = log
         self._clock = clock
+        self._inbox = inbox
 
     async def tickets(self, principal: Principal, *, status: str | None = None, assignee: str | None = None,
                       tier: int | None = None, priority: str | None = None, tag: str | None = None,
@@ -53,19 +55,24 @@ class Helpdesk:
         return {**found.to_json(), "automation": [event.to_json() for event in reversed(automation)]}
 
     async def edit_ticket(self, principal: Principal, ticket_id: int, *, tags: list[str] | None = None,
-                          priority: str | None = None, callback_sent: bool = False) -> dict[str, Any]:
-        """Replace the ticket's tags and/or set its priority (``normal``, ``high``, ``urgent``); with
-        ``callback_sent``, note that the caller made the callback an out-of-hours ticket promised (now), which
-        lets a ``close_callback`` automation rule close it."""
+                          priority: str | None = None, category: str | None = None,
+                          callback_sent: bool = False) -> dict[str, Any]:
+        """Replace the ticket's tags and/or set its priority (``normal``, ``high``, ``urgent``) or its category
+        (an agent's correction of what the bot thought it was about: the hand-off's message goes to the NLU
+        inbox with it); with ``callback_sent``, note that the caller made the callback an out-of-hours ticket
+        promised (now), which lets a ``close_callback`` automation rule close it."""
         await self._authorize(principal, Action.EDIT_TICKET, ticket_id)
+        before = await self._log.tickets.ticket(ticket_id)
         if callback_sent and not await self._log.automation.callback_sent(ticket_id, principal.agent_id,
                                                                           self._clock()):
             raise Conflict("This ticket has no callback waiting: it is not an out-of-hours ticket, or its callback "
                            "is marked as made already.")
         try:
-            await self._log.tickets.update_ticket(ticket_id, tags=tags, priority=priority)
+            await self._log.tickets.update_ticket(ticket_id, tags=tags, priority=priority, category=category)
         except ValueError as exc:
             raise BadRequest(f"{exc}.") from None
+        if category is not None and before is not None and category != before.category and self._inbox:
+            await self._inbox.recategorised(before, category, principal.agent_id)
         return await self.ticket(principal, ticket_id)
 
     async def canned(self, principal: Principal) -> list[dict[str, Any]]:

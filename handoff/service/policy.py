@@ -17,6 +17,11 @@ Scopes:
 An admin may do everything a supervisor may: they manage accounts, so they could give themselves any role
 anyway; a narrower admin would only be a pretence of separation.
 
+A trainer curates the bot's training data (the NLU inbox, docs/training.md) and is no agent: they see the
+customers' words the bot was unsure about, one message at a time, and nothing else of a conversation (no
+transcript, customer, ticket or queue), take no conversation and never join the routing (going online is the
+``take`` rule). Supervisors and admins may use the inbox too: in a small team the supervisor trains the bot.
+
 ``docs/security.md`` ("Authorization") carries :func:`markdown_table`, and a test keeps the two equal.
 """
 
@@ -58,6 +63,8 @@ class Action(StrEnum):
     READ_SENTIMENT = "read_sentiment"
     READ_INSIGHTS = "read_insights"
     READ_CAPACITY = "read_capacity"
+    READ_INBOX = "read_inbox"
+    LABEL_INBOX = "label_inbox"
 
 
 class Scope(StrEnum):
@@ -81,23 +88,28 @@ class Rule:
     refusal: str
 
 
-def _rule(what: str, agent: Scope, supervisor: Scope, admin: Scope, refusal: str) -> Rule:
-    return Rule(what, MappingProxyType({Role.AGENT: agent, Role.SUPERVISOR: supervisor, Role.ADMIN: admin}), refusal)
+def _rule(what: str, agent: Scope, supervisor: Scope, admin: Scope, refusal: str, *,
+          trainer: Scope = Scope.NONE) -> Rule:
+    """A row; a trainer is refused unless the row says otherwise (they are no agent: deny by default)."""
+    return Rule(what, MappingProxyType({Role.AGENT: agent, Role.TRAINER: trainer, Role.SUPERVISOR: supervisor,
+                                        Role.ADMIN: admin}), refusal)
 
 
 ALL, OWN, NONE = Scope.ALL, Scope.OWN, Scope.NONE
 RULES: Mapping[Action, Rule] = MappingProxyType({
-    Action.SELF: _rule("`GET /api/me`, `PUT /api/me/presence`, `POST /api/auth/logout`, "
-                       "`GET /api/agent/conversations` (their own), the agent socket and its `ping`",
-                       ALL, ALL, ALL, "You may not do that."),
+    Action.SELF: _rule("`GET /api/me`, `PUT /api/me/presence` (online needs `take`), `POST /api/auth/logout`, "
+                       "`GET /api/agent/conversations` (their own), the agent socket and its `ping` (the socket "
+                       "streams the queue: it needs `queue` too, else it closes with 4403)",
+                       ALL, ALL, ALL, "You may not do that.", trainer=ALL),
     Action.QUEUE: _rule("`GET /api/queue`, the queue in the socket's `hello` and its `queue_entry` / `queue_exit` "
                         "frames: one summary per waiting conversation, no transcript", ALL, ALL, ALL,
                         "You may not see the queue."),
     Action.TEAM: _rule("`GET /api/agents`: names, roles, tiers, presence and load, for transfers", ALL, ALL, ALL,
                        "You may not see the team."),
     Action.CANNED: _rule("`GET /api/canned-responses`", ALL, ALL, ALL, "You may not see the canned responses."),
-    Action.TAKE: _rule("`POST /api/agent/conversations/{id}/accept`: take a queued conversation", ALL, ALL, ALL,
-                       "You may not take conversations."),
+    Action.TAKE: _rule("`POST /api/agent/conversations/{id}/accept`: take a queued conversation; going online "
+                       "(`PUT /api/me/presence`, and signing in, which sets online only those who may): being "
+                       "routed conversations", ALL, ALL, ALL, "You may not take conversations."),
     Action.READ_CONVERSATION: _rule("`GET /api/agent/conversations/{id}` (transcript, customer, past tickets), "
                                     "`GET .../suggestions`", OWN, ALL, ALL,
                                     "This conversation is not one of yours."),
@@ -152,6 +164,14 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                 "`POST /api/capacity/simulate`: the forecast against the contacts that came, the "
                                 "staffing plan, a what-if on it and the routing simulator (nothing is written)",
                                 NONE, ALL, ALL, "Only supervisors and admins see the capacity page."),
+    Action.READ_INBOX: _rule("`GET /api/inbox`, `GET /api/inbox/intents`: the NLU inbox (customer messages the "
+                             "bot was unsure about, with its top intents and scores, grouped) and the intents "
+                             "to label them with", NONE, ALL, ALL, "Only trainers see the NLU inbox.",
+                             trainer=ALL),
+    Action.LABEL_INBOX: _rule("`POST /api/inbox/decisions`: label inbox messages with an intent (existing or "
+                              "new), mark them out of scope, dismiss or reopen them; confirmed examples are "
+                              "written to the Rasa training data", NONE, ALL, ALL,
+                              "Only trainers label the NLU inbox.", trainer=ALL),
 })
 
 

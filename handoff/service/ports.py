@@ -9,6 +9,7 @@
     Bot         the assistant: a customer's words in, its      RasaClient (Rasa's REST channel and tracker API)
                 replies (Rasa's REST reply format) out
     Knowledge   articles close to a text, for agents           Suggestions (knowledge/, in process)
+    TrainingData  the bot's domain intents, its NLU files      TrainingData (files: read; the inbox's written)
     Clock       seconds since the epoch                        time.time; a fake clock in the tests
 
 The store has two implementations held to one contract, so it is a :class:`typing.Protocol` here. The ticket
@@ -32,13 +33,16 @@ from handoff.adapters.tickets import (
     CustomerView,
     MessageView,
     TicketLog,
+    TicketView,
     TransitionNote,
     TransitionView,
 )
 from handoff.adapters.tickets.analytics import StoredRun, StoredTopic
 from handoff.adapters.tickets.automation import Candidate as AutomationCandidate
 from handoff.adapters.tickets.feedback import Verdict, citation_of, request_of
+from handoff.adapters.tickets.inbox import InboxView
 from handoff.adapters.tickets.quality import HandledTicket, ReviewView
+from handoff.adapters.training_data import TrainingData
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
@@ -47,6 +51,7 @@ __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "
 __all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
 __all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
 __all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
+__all__ += ["InboxView", "TicketView", "TrainingData"]  # the NLU inbox and its training data (service/inbox.py)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""
@@ -76,6 +81,15 @@ class Bot(Protocol):
     async def intents(self, conversation_id: str, latest: bool = False) -> list[str]:
         """The intents the bot recognised in the customer's messages, in the order first seen (``latest``: only
         that of the newest message), from its tracker; empty for a conversation it does not know.
+
+        Raises:
+            UpstreamUnavailable: the bot did not answer.
+        """
+
+    async def parses(self, conversation_id: str, latest: bool = False) -> list[dict[str, Any]]:
+        """What the bot's NLU made of the customer's messages (Rasa's ``parse_data``: ``text``, ``intent``,
+        ``intent_ranking``), oldest first (``latest``: only the newest message's); empty for a conversation it
+        does not know.
 
         Raises:
             UpstreamUnavailable: the bot did not answer.

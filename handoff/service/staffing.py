@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from handoff.core import roster
 from handoff.core.forecast import ForecastError, fit, open_series
+from handoff.core.model import DESK_ROLES
 from handoff.core.routing.schedule import BusinessHours
 from handoff.core.staffing import IntervalPlan, Target, Workload, plan, recent_average
 from handoff.service.ports import AgentAccount, Clock, TicketLog
@@ -81,8 +82,10 @@ class Staffing:
         self._log, self._hours, self._grace, self._clock = log, hours, abandon_grace, clock
 
     async def roster(self, tier: int | None = None, skill: str | None = None) -> list[AgentAccount]:
-        """The active accounts (their shifts, capacities), those of ``tier`` / ``skill`` only if given."""
-        return roster.eligible(await self._log.people.list_agents(active_only=True), tier, skill)
+        """The active accounts that take conversations (their shifts, capacities; no trainer), those of
+        ``tier`` / ``skill`` only if given."""
+        accounts = [a for a in await self._log.people.list_agents(active_only=True) if a.role in DESK_ROLES]
+        return roster.eligible(accounts, tier, skill)
 
     async def measure(self, until: datetime, agents: Sequence[AgentAccount], days: int = HISTORY_DAYS) -> Measured:
         """Handle time and patience over the ``days`` before ``until``, the concurrency of ``agents``."""

@@ -35,7 +35,7 @@ from typing import Any
 from handoff.core import transitions
 from handoff.core.conversation import Cause
 from handoff.core.errors import BadRequest, StateConflict
-from handoff.core.model import AgentId, ConversationId, ConversationRecord, Presence, State
+from handoff.core.model import DESK_ROLES, AgentId, ConversationId, ConversationRecord, Presence, State
 from handoff.core.targets import Targets
 from handoff.core.transitions import Change
 from handoff.service import policy
@@ -101,7 +101,7 @@ class Supervision:
         now = self._clock()
         queued = await self._store.queued()
         live = {snapshot.agent_id: snapshot for snapshot in await self._store.agents()}
-        accounts = await self._log.people.list_agents(active_only=True)
+        accounts = [a for a in await self._log.people.list_agents(active_only=True) if a.role in DESK_ROLES]
         assigned = await asyncio.gather(*(self._assigned_to(account.agent_id) for account in accounts))
         theirs = {account.agent_id: records for account, records in zip(accounts, assigned, strict=True)}
         records = queued + [record for records in theirs.values() for record in records]

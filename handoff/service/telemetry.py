@@ -174,5 +174,8 @@ class TimedBot:
     async def intents(self, conversation_id: str, latest: bool = False) -> list[str]:
         return await self._bot.intents(conversation_id, latest)
 
+    async def parses(self, conversation_id: str, latest: bool = False) -> list[dict[str, Any]]:
+        return await self._bot.parses(conversation_id, latest)
+
     async def close(self) -> None:
         await self._bot.close()

@@ -46,6 +46,7 @@ from handoff.web import (
     api_capacity,
     api_customers,
     api_feedback,
+    api_inbox,
     api_insights,
     api_qa,
     api_reports,
@@ -142,6 +143,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_capacity.router)
     app.include_router(api_qa.router)
     app.include_router(api_insights.router)
+    app.include_router(api_inbox.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

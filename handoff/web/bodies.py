@@ -53,7 +53,20 @@ class TransferBody(BaseModel):
 class TicketPatch(BaseModel):
     tags: list[Str] | None = Field(None, max_length=20)
     priority: Str | None = Field(None, pattern="^(normal|high|urgent)$")
+    category: Str | None = Field(None, pattern="^[a-z][a-z0-9_-]{0,63}$",
+                                 description="what the conversation was about, as a knowledge category "
+                                             "(orders, payments...): an agent's correction of the bot's "
+                                             "reaches the NLU inbox")
     callback_sent: bool = Field(False, description="the callback an out-of-hours ticket promised was made")
+
+
+class InboxDecision(BaseModel):
+    """A trainer's decision on NLU inbox items (docs/training.md)."""
+
+    item_ids: list[int] = Field(min_length=1, max_length=1000, description="the inbox items (a group's, or one)")
+    decision: Str = Field(pattern="^(label|out_of_scope|dismiss|reopen)$")
+    intent: Str | None = Field(None, max_length=64, description="with ``label``: an intent of the domain, or a new "
+                                                                 "one (snake_case)")
 
 
 Tier = Annotated[int, Field(ge=1, le=3)]

@@ -28,6 +28,7 @@ from handoff.web.guards import client_address
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN, CLOSE_ERROR, CLOSE_TRY_AGAIN = 4401, 4404, 1011, 1013
+CLOSE_FORBIDDEN = 4403  # the agent socket streams the queue: a role that may not see it (a trainer) gets none
 CLOSE_TOO_MANY = 4429
 Frame = dict[str, Any]
 MAX_MESSAGE_ID = 2**31 - 1  # message ids are 32-bit integers in PostgreSQL
@@ -352,6 +353,10 @@ async def _serve_agent(websocket: WebSocket, service: HandoffService, principal:
             connection.keep(await desk.watch(principal, deliver))
             await websocket.send_json(await desk.hello(principal))
             await desk.seen(principal)
+        except NotAllowed as exc:
+            logger.info("agent %s: socket refused (%s)", principal.agent_id, exc)
+            await websocket.close(CLOSE_FORBIDDEN, "not for this role")
+            return
         except HandoffError as exc:
             logger.warning("agent %s: socket refused (%s)", principal.agent_id, exc)
             await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -118,6 +119,8 @@ async def in_process_service(profile: str, database_url: str, prefix: str, clock
     """A started service in ``profile`` on ``database_url`` (and, in production, Redis under ``prefix``), with the
     fake Rasa and the fake clock; ``overrides`` are settings. Its event loop is the caller's."""
     overrides.setdefault("automation_config", NO_AUTOMATION)
+    # the NLU inbox's training data file: never the repository's data/nlu (a fuzzer decides too)
+    overrides.setdefault("inbox_file", Path(tempfile.mkdtemp(prefix="handoff-inbox-")) / "inbox.yml")
     settings = replace(HandoffSettings(), database_url=database_url, rasa_token=Secret(RASA_TOKEN),
                        routing_config=routing_file, key_prefix=prefix, **overrides)
     store = wrap_store(MemoryStore() if profile == "embedded" else RedisStore(REDIS_URL, prefix))
@@ -156,6 +159,7 @@ async def open_service(profile: str, database_url: str, clock: FakeClock, rasa: 
         if forget:
             await delete_keys(prefix)
         url = options.pop("database_url", database_url)  # another way to the same database (a proxy)
+        options.setdefault("inbox_file", tmp_path / "nlu" / "inbox.yml")  # never the repository's data/nlu
         service = await in_process_service(profile, url, prefix, clock, rasa, routing_file, **options)
         opened.append(service)
         return service

@@ -114,7 +114,7 @@ async def test_once_then_clear(database_url: str) -> None:
         assert deleted["conversations"] == before["Conversation"] and deleted["messages"] == before["Message"]
         assert await count(log, Conversation) == await count(log, Message) == await count(log, Ticket) == 0
         assert await count(log, Customer) == seeded_customers  # data/demo's customers stay, and the team
-        assert await count(log, Agent) == 4
+        assert await count(log, Agent) == 5  # data/demo/agents.yml: ada, grace, linus, admin, tess
         assert await log.demo.is_empty()
     finally:
         await log.close()

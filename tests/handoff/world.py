@@ -80,6 +80,8 @@ class FakeRasa:
         self.tracker: dict[str, list[dict[str, Any]]] = {}
         self.intents: dict[str, list[str]] = {}  # sender -> the intent of each message heard
         self.replies_to: dict[str, list[dict[str, Any]]] = {}
+        self.rankings: dict[str, list[tuple[str, float]]] = {}  # text -> the NLU's ranking of it, best first
+        self.said: dict[str, list[str]] = {}  # sender -> the text of each message heard
         self.down = False
         self.hold: asyncio.Event | None = None
         self.app = Starlette(routes=[
@@ -122,6 +124,7 @@ class FakeRasa:
         body = await request.json()
         self.heard.append((body["sender"], body["message"], body.get("metadata") or {}))
         self.intents.setdefault(body["sender"], []).append(self.intent_of(body["message"]))
+        self.said.setdefault(body["sender"], []).append(body["message"])
         if self.hold is not None:
             await self.hold.wait()
         return JSONResponse(self.replies(body["sender"], body["message"]))
@@ -131,11 +134,23 @@ class FakeRasa:
             return Response("upstream down", status_code=502)
         if request.query_params.get("token") != RASA_TOKEN:
             return Response("unauthorized", status_code=401)
-        intents = self.intents.get(request.path_params["conversation_id"], [])
-        events = [{"event": "user", "parse_data": {"intent": {"name": name}}} for name in intents]
-        latest = {"intent": {"name": intents[-1]}} if intents else {}
+        sender = request.path_params["conversation_id"]
+        intents, said = self.intents.get(sender, []), self.said.get(sender, [])
+        parses = [self.parse(text, name) for name, text in zip(intents, said, strict=True)]
+        events = [{"event": "user", "parse_data": parse} for parse in parses]
+        latest = parses[-1] if parses else {}
         none = request.query_params.get("include_events") == "NONE"
         return JSONResponse({"latest_message": latest, "events": None if none else events})
+
+    def parse(self, text: str, intent: str) -> dict[str, Any]:
+        """Rasa's ``parse_data`` of a message: the script's intent, sure of it (0.95), unless :attr:`rankings`
+        names the text; a fallback ranks the script's guesses under Rasa's ``nlu_fallback``."""
+        ranked = self.rankings.get(text) or ([("ask_shipping", 0.31), ("order_status", 0.28)]
+                                             if intent == "nlu_fallback" else [(intent, 0.95)])
+        ranking = [{"name": name, "confidence": confidence} for name, confidence in ranked]
+        if intent == "nlu_fallback":
+            ranking.insert(0, {"name": "nlu_fallback", "confidence": 0.7})
+        return {"text": text, "intent": ranking[0], "intent_ranking": ranking, "entities": []}
 
     async def _events(self, request: Request) -> Response:
         if self.down:

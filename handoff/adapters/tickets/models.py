@@ -452,3 +452,39 @@ class TopicRow(Base):
 
 # ---- reports: indexes (declared on the tables above where they belong) -------------------------------------
 # conversations.created_at (ix_conversations_created_at): the containment and hand-off rates of a period.
+
+
+# ---- the NLU inbox (0007) -----------------------------------------------------------------------------------
+
+
+class InboxItem(Base):
+    """One customer message the bot was unsure about (docs/training.md): its text and normalised ``key`` (near
+    duplicates without an encoder), the model's top intents ``[{name, confidence}]``, why it is here
+    (``reasons``: ``fallback``, ``ambiguous``, ``handed_off``, ``not_helpful``, ``agent_category``), what an agent's
+    handling said (``hint``: ``{category, agent_id}``), and the trainer's decision: ``status`` (``new``,
+    ``labelled``, ``out_of_scope``, ``dismissed``), the ``intent`` it was labelled with, by whom and when.
+
+    One row per message. Erasing a customer deletes their rows; the retention sweep deletes the rows of old
+    conversations that are no training example, and detaches the examples (conversation and message cleared,
+    the confirmed text kept as training data)."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        Index("ix_inbox_items_status_created_at", "status", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(String(255), index=True)
+    intents: Mapped[list[Any]]
+    reasons: Mapped[list[Any]]
+    hint: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    status: Mapped[str] = mapped_column(String(16))
+    intent: Mapped[str | None] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

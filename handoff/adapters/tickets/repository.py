@@ -30,6 +30,8 @@ session factory:
   time, patience.
 - ``replay`` (:class:`~handoff.adapters.tickets.replay.ReplayLog`): a period's hand-offs for the routing
   simulator (:mod:`handoff.core.replay`), read only.
+- ``inbox`` (:class:`~handoff.adapters.tickets.inbox.InboxBook`): the NLU inbox: customer messages the bot was
+  unsure about, and the trainers' decisions.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -50,6 +52,7 @@ from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
 from handoff.adapters.tickets.demo import DemoRecords
 from handoff.adapters.tickets.feedback import FeedbackBook
+from handoff.adapters.tickets.inbox import InboxBook
 from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
@@ -90,6 +93,7 @@ class TicketLog:
         self.analytics = AnalyticsBook(sessions)
         self.workload = WorkloadBook(sessions)
         self.replay = ReplayLog(sessions)  # the routing simulator's history (read only)
+        self.inbox = InboxBook(sessions)  # the NLU inbox (docs/training.md)
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

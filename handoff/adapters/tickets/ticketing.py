@@ -267,9 +267,10 @@ class TicketBook(Repository):
 
     async def update_ticket(self, ticket_id: int, *, tags: Iterable[str] | None = None,
                             priority: Priority | str | None = None, status: str | None = None,
+                            category: str | None = None,
                             now: datetime | float | None = None) -> TicketView | None:
-        """Edit a ticket: replace its tags (trimmed, lower-cased, deduplicated), priority, or move it between
-        ``open`` and ``pending``. Returns the ticket, or None if there is none with that id."""
+        """Edit a ticket: replace its tags (trimmed, lower-cased, deduplicated), priority or category, or move it
+        between ``open`` and ``pending``. Returns the ticket, or None if there is none with that id."""
         if status is not None and status not in ("open", "pending"):
             raise BadRequest("A ticket's status can only be set to open or pending; resolve it to close it.")
         async with self._sessions.begin() as session:
@@ -280,6 +281,8 @@ class TicketBook(Repository):
                 row.tags = _clean_tags(tags)
             if priority is not None:
                 row.priority = priority_name(priority)
+            if category is not None:
+                row.category = category
             if status is not None and row.status in ("open", "pending"):
                 row.status = status
             row.updated_at = utc(now) if now is not None else datetime.now(UTC)

@@ -110,6 +110,7 @@ export class AgentSocket {
       clearInterval(this.pingTimer);
       if (this.stopped) return;
       if (ev.code === 4401) { this.stopped = true; this.onUnauthorized(); return; }
+      if (ev.code === 4403) { this.stopped = true; return; } // a role without the queue (a trainer): no socket
       this.onStatus(false);
       const delay = Math.min(15000, 500 * 2 ** this.attempt) * (0.75 + Math.random() * 0.5);
       this.attempt += 1;

@@ -175,20 +175,26 @@ export class TicketsView {
       } });
   }
 
-  /** PATCH /api/tickets/{id} with tags and priority. */
+  /** PATCH /api/tickets/{id} with tags, priority and category (an agent's correction of the bot's category sends the
+   * hand-off's message to the trainers' NLU inbox, docs/training.md). */
   tagEditor(t) {
     const tags = el('input', { value: (t.tags || []).join(', '), 'aria-label': 'Tags (comma separated)', size: '24' });
+    const category = el('input', { value: t.category || '', 'aria-label': 'Category', size: '12',
+      placeholder: 'e.g. returns', pattern: '[a-z][a-z0-9_-]*', 'data-testid': 'ticket-category' });
     const priority = el('select', { 'aria-label': 'Priority' },
       ...['normal', 'high', 'urgent'].map((p) => el('option', { value: p, text: humanize(p), selected: p === t.priority })));
-    const save = el('button', { type: 'button', class: 'small', text: 'Save',
+    const save = el('button', { type: 'button', class: 'small', text: 'Save', 'data-testid': 'ticket-save',
       onclick: async () => {
         const body = { tags: tags.value.split(',').map((x) => x.trim()).filter(Boolean), priority: priority.value };
+        const chosen = category.value.trim().toLowerCase();
+        if (chosen && chosen !== (t.category || '')) body.category = chosen;
         try {
           await api('PATCH', `/api/tickets/${encodeURIComponent(t.id)}`, body);
           toast('Ticket updated.');
           this.load();
         } catch (e) { toast(e.message, 'error'); }
       } });
-    return el('div', { class: 'tag-editor' }, el('label', {}, 'Tags ', tags), el('label', {}, 'Priority ', priority), save);
+    return el('div', { class: 'tag-editor' }, el('label', {}, 'Tags ', tags), el('label', {}, 'Priority ', priority),
+      el('label', {}, 'Category ', category), save);
   }
 }

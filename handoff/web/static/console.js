@@ -104,6 +104,11 @@ $('#login-form').addEventListener('submit', async (ev) => {
   }
 });
 
+/** Whether the signed-in person works conversations (a trainer does not: no socket, queue or presence). */
+function isDesk() {
+  return Boolean(app.me) && app.me.role !== 'trainer';
+}
+
 function start(agent) {
   app.me = agent;
   $('#login-view').hidden = true;
@@ -111,6 +116,7 @@ function start(agent) {
   renderMe();
   if (!app.view) app.view = new ConversationView(app);
   if (!app.tickets) app.tickets = new TicketsView(app);
+  if (!isDesk()) return; // the trainers' workbench: renderTabs showed the NLU inbox
   app.socket = new AgentSocket({ onFrame, onStatus, onUnauthorized: () => signedOut('Your session has ended. Please sign in again.') });
   app.socket.start();
   loadCanned();
@@ -139,6 +145,7 @@ function renderMe() {
   $('#me-name').textContent = app.me.name || app.me.username;
   $('#me-role').textContent = humanize(app.me.role || 'agent');
   $('#presence').value = app.me.presence || 'offline';
+  $('#presence').hidden = !isDesk();
   renderTabs();
 }
 
@@ -352,6 +359,11 @@ const SUPERVISOR_VIEWS = {
   insights: './console-insights.js',
   capacity: './console-capacity.js',
 };
+/** Views of other roles than supervisors': the trainers' workbench (docs/training.md), which supervisors and
+ * admins see too. */
+const VIEWS = { ...SUPERVISOR_VIEWS, inbox: './console-inbox.js' };
+const VIEW_ROLES = { inbox: ['trainer', 'supervisor', 'admin'] };
+const DESK_TABS = ['conversations', 'tickets']; // an agent's own: not a trainer's
 const supervisorViews = new Map(); // name -> Promise of the view's instance
 let currentTab = 'conversations';
 
@@ -359,9 +371,16 @@ function isSupervisor() {
   return Boolean(app.me) && (app.me.role === 'supervisor' || app.me.role === 'admin');
 }
 
+/** Whether the signed-in person's role has the view ``name`` (the API refuses the rest anyway). */
+function mayShow(name) {
+  if (DESK_TABS.includes(name)) return isDesk();
+  const roles = VIEW_ROLES[name] || ['supervisor', 'admin'];
+  return Boolean(app.me) && roles.includes(app.me.role);
+}
+
 function supervisorView(name) {
   if (!supervisorViews.has(name)) {
-    supervisorViews.set(name, import(SUPERVISOR_VIEWS[name]).then((module) => new module.default(app, $(`#${name}-view`))));
+    supervisorViews.set(name, import(VIEWS[name]).then((module) => new module.default(app, $(`#${name}-view`))));
   }
   return supervisorViews.get(name);
 }
@@ -374,21 +393,22 @@ function showTab(name) {
     tab.setAttribute('aria-selected', String(view === name));
     $(`#${view}-view`).hidden = view !== name;
   }
-  if (previous !== name && SUPERVISOR_VIEWS[previous] && supervisorViews.has(previous)) {
+  if (previous !== name && VIEWS[previous] && supervisorViews.has(previous)) {
     supervisorViews.get(previous).then((v) => v.hide && v.hide());
   }
   if (name === 'tickets') app.tickets.show();
-  if (SUPERVISOR_VIEWS[name]) {
+  if (VIEWS[name]) {
     supervisorView(name).then((v) => { if (currentTab === name) v.show(); })
       .catch((e) => toast(`This view failed to load: ${e.message}`, 'error'));
   }
 }
 
-/** Show the supervisors' tabs to supervisors and admins (called when the signed-in person is known). */
+/** Show each role its tabs (called when the signed-in person is known): supervisors' to supervisors and admins,
+ * the inbox to trainers too, the conversations and tickets to all but trainers. */
 function renderTabs() {
-  for (const name of Object.keys(SUPERVISOR_VIEWS)) $(`#${name}-tab`).hidden = !isSupervisor();
+  for (const name of [...DESK_TABS, ...Object.keys(VIEWS)]) $(`#${name}-tab`).hidden = !mayShow(name);
   if (isSupervisor()) import('./console-alerts.js').then((m) => m.watchAlertBadge()).catch(() => {});
-  if (SUPERVISOR_VIEWS[currentTab] && !isSupervisor()) showTab('conversations');
+  if (!mayShow(currentTab)) showTab(isDesk() ? 'conversations' : 'inbox');
 }
 
 for (const tab of document.querySelectorAll('.tabs [role=tab]')) {

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -27,16 +25,6 @@ async def customer_with_a_conversation(url: str, email: str, when: datetime) -> 
                                             now=when)
     finally:
         await log.close()
-
-
-@pytest.fixture
-def database(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    path = tmp_path / "handoff.sqlite3"
-    shutil.copyfile(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HANDOFF_SUGGESTIONS", "false")
-    return url
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -33,16 +31,6 @@ async def hand_offs(url: str) -> None:
                                           reasons=[], summary="")
     finally:
         await log.close()
-
-
-@pytest.fixture
-def database(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    path = tmp_path / "handoff.sqlite3"
-    shutil.copyfile(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HANDOFF_SUGGESTIONS", "false")
-    return url
 
 
 def test_topics_of_a_week_from_the_command_line(database: str, capsys: pytest.CaptureFixture[str]) -> None:

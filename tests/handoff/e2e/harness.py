@@ -91,7 +91,7 @@ def running_handoff(tmp: Path, profile: str, rasa_url: str, rasa_token: str, ext
     env = {**{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}, **env_profile,
            "RASA_URL": rasa_url, "RASA_TOKEN": rasa_token, "HANDOFF_SECRET": "test-secret-" + uuid.uuid4().hex,
            "HANDOFF_DEMO_PASSWORD": PASSWORD, "HANDOFF_SUGGESTIONS": "true", "PYTHONPATH": str(ROOT),
-           "HF_HUB_OFFLINE": "1",
+           "HF_HUB_OFFLINE": "1", "HANDOFF_INBOX_FILE": str(tmp / "nlu" / "inbox.yml"),  # never data/nlu's
            # every simulated customer comes from 127.0.0.1: the per-address limits would count them as one
            "HANDOFF_CONVERSATIONS_PER_MINUTE": "1000000", "HANDOFF_MESSAGES_PER_MINUTE": "1000000",
            **(extra_env or {})}

@@ -2,7 +2,8 @@
 -> the status the caller gets.
 
 Callers: ``nobody`` (no credentials), ``customer`` (the token of their own conversation), and an ``agent``
-(grace), a ``supervisor`` (ada) and an ``admin``, each signed in. Targets: ``-`` (no object), ``own`` (the
+(grace), a ``trainer`` (tess: no conversation is theirs, so their ``own`` and ``other`` are one of grace's),
+a ``supervisor`` (ada) and an ``admin``, each signed in. Targets: ``-`` (no object), ``own`` (the
 caller's: the conversation assigned to them, its ticket, their account; the customer's conversation),
 ``other`` (another agent's: linus's, one conversation per caller so that one caller's action does not change
 another's answer), ``queued`` (a conversation waiting for anybody). Socket rows give the close code of a refused
@@ -34,131 +35,134 @@ from tests.handoff.qa_history import rated
 from tests.handoff.web.sockets import connect
 from tests.handoff.world import PASSWORD, Agent, Customer
 
-CALLERS = ("nobody", "customer", "agent", "supervisor", "admin")
+CALLERS = ("nobody", "customer", "agent", "trainer", "supervisor", "admin")
 TABLE = """
-method     path                                                  target  nobody customer agent supervisor admin
-GET        /                                                     -       200    200      200   200        200
-GET        /widget.js                                            -       200    200      200   200        200
-GET        /console                                              -       200    200      200   200        200
-GET        /static/{name}                                        -       200    200      200   200        200
-GET        /health                                               -       200    200      200   200        200
-GET        /openapi.json                                         -       200    200      200   200        200
-GET        /docs                                                 -       200    200      200   200        200
-GET        /docs/oauth2-redirect                                 -       200    200      200   200        200
-GET        /redoc                                                -       200    200      200   200        200
-GET        /metrics                                              -       200    200      200   200        200
-POST       /api/conversations                                    -       201    201      201   201        201
-GET        /api/conversations/{conversation_id}/messages         own     401    200      401   401        401
-GET        /api/conversations/{conversation_id}/messages         other   401    401      401   401        401
-POST       /api/conversations/{conversation_id}/messages         own     401    200      401   401        401
-POST       /api/conversations/{conversation_id}/messages         other   401    401      401   401        401
-WS         /ws/customer                                          own     4401   200      4401  4401       4401
-WS         /ws/customer                                          other   4401   4401     4401  4401       4401
-POST       /api/auth/login                                       -       200    200      200   200        200
-POST       /api/auth/logout                                      -       204    204      204   204        204
-GET        /api/me                                               -       401    401      200   200        200
-PUT        /api/me/presence                                      -       401    401      200   200        200
-GET        /api/queue                                            -       401    401      200   200        200
-GET        /api/agent/conversations                              -       401    401      200   200        200
-GET        /api/agent/conversations/{conversation_id}            own     401    401      200   200        200
-GET        /api/agent/conversations/{conversation_id}            other   401    401      403   200        200
-GET        /api/agent/conversations/{conversation_id}            queued  401    401      403   200        200
-GET        /api/agent/conversations/{conversation_id}/suggestions own    401    401      200   200        200
-GET        /api/agent/conversations/{conversation_id}/suggestions other  401    401      403   200        200
-GET        /api/agent/conversations/{conversation_id}/suggestions queued 401    401      403   200        200
-POST       /api/agent/conversations/{conversation_id}/accept     own     401    401      200   200        200
-POST       /api/agent/conversations/{conversation_id}/accept     other   401    401      409   409        409
-POST       /api/agent/conversations/{conversation_id}/messages   own     401    401      200   200        200
-POST       /api/agent/conversations/{conversation_id}/messages   other   401    401      403   200        200
-POST       /api/agent/conversations/{conversation_id}/messages   queued  401    401      409   409        409
-POST       /api/agent/conversations/{conversation_id}/notes      own     401    401      201   201        201
-POST       /api/agent/conversations/{conversation_id}/notes      other   401    401      403   201        201
-POST       /api/agent/conversations/{conversation_id}/notes      queued  401    401      403   201        201
-POST       /api/agent/conversations/{conversation_id}/transfer   own     401    401      200   200        200
-POST       /api/agent/conversations/{conversation_id}/transfer   other   401    401      403   200        200
-POST       /api/agent/conversations/{conversation_id}/handback   own     401    401      200   200        200
-POST       /api/agent/conversations/{conversation_id}/handback   other   401    401      403   200        200
-POST       /api/agent/conversations/{conversation_id}/resolve    own     401    401      200   200        200
-POST       /api/agent/conversations/{conversation_id}/resolve    other   401    401      403   200        200
-GET        /api/agents                                           -       401    401      200   200        200
-GET        /api/canned-responses                                 -       401    401      200   200        200
-GET        /api/tickets                                          -       401    401      200   200        200
-GET        /api/tickets/{ticket_id}                              own     401    401      200   200        200
-GET        /api/tickets/{ticket_id}                              other   401    401      403   200        200
-GET        /api/tickets/{ticket_id}                              queued  401    401      403   200        200
-PATCH      /api/tickets/{ticket_id}                              own     401    401      200   200        200
-PATCH      /api/tickets/{ticket_id}                              other   401    401      403   200        200
-GET        /api/admin/agents                                     -       401    401      403   403        200
-POST       /api/admin/agents                                     -       401    401      403   403        201
-PATCH      /api/admin/agents/{agent_id}                          own     401    401      403   403        200
-PATCH      /api/admin/agents/{agent_id}                          other   401    401      403   403        200
-POST       /api/admin/agents/{agent_id}/password                 own     401    401      403   403        204
-POST       /api/admin/agents/{agent_id}/password                 other   401    401      403   403        204
-POST       /api/admin/customers/export                           -       401    401      403   403        200
-POST       /api/admin/customers/delete                           -       401    401      403   403        200
-POST       /api/admin/conversations/{conversation_id}/revoke-token own   401    401      403   403        204
-POST       /api/admin/conversations/{conversation_id}/revoke-token other 401    401      403   403        204
-POST       /api/admin/retention                                  -       401    401      403   403        200
-GET        /api/alerts                                           -       401    401      403   200        200
-GET        /api/alerts/rules                                     -       401    401      403   200        200
-GET        /api/automation/rules                                 -       401    401      403   200        200
-GET        /api/automation/events                                -       401    401      403   200        200
-GET        /api/reports/summary                                  -       401    401      403   200        200
-GET        /api/reports/timeseries                               -       401    401      403   200        200
-GET        /api/reports/today                                    -       401    401      403   200        200
-GET        /api/reports/export.csv                               -       401    401      403   200        200
-GET        /api/capacity/forecast                                -       401    401      403   200        200
-GET        /api/capacity/plan                                    -       401    401      403   200        200
-POST       /api/capacity/what-if                                 -       401    401      403   200        200
-POST       /api/capacity/simulate                                -       401    401      403   200        200
-GET        /api/qa/scorecard                                     -       401    401      200   200        200
-GET        /api/qa/sample                                        -       401    401      403   200        200
-GET        /api/qa/tickets/{ticket_id}                           own     401    401      403   200        200
-GET        /api/qa/tickets/{ticket_id}                           other   401    401      403   200        200
-PUT        /api/qa/tickets/{ticket_id}/review                    own     401    401      403   403        403
-PUT        /api/qa/tickets/{ticket_id}/review                    other   401    401      403   200        200
-GET        /api/qa/reviews                                       -       401    401      200   200        200
-GET        /api/qa/scores                                        -       401    401      200   200        200
-GET        /api/followups                                        -       401    401      403   200        200
-GET        /api/followups/{follow_up_id}                         own     401    401      403   200        200
-GET        /api/followups/{follow_up_id}                         other   401    401      403   200        200
-POST       /api/followups/{follow_up_id}/assign                  own     401    401      403   200        200
-POST       /api/followups/{follow_up_id}/assign                  other   401    401      403   200        200
-POST       /api/followups/{follow_up_id}/notes                   own     401    401      403   201        201
-POST       /api/followups/{follow_up_id}/notes                   other   401    401      403   201        201
-POST       /api/followups/{follow_up_id}/close                   own     401    401      403   200        200
-POST       /api/followups/{follow_up_id}/close                   other   401    401      403   200        200
-POST       /api/followups/{follow_up_id}/reopen                  own     401    401      403   409        409
-POST       /api/followups/{follow_up_id}/reopen                  other   401    401      403   409        409
-GET        /api/insights/conversations/{conversation_id}/sentiment own 401 401   200   200        200
-GET        /api/insights/conversations/{conversation_id}/sentiment other 401 401 403   200        200
-GET        /api/insights/conversations/{conversation_id}/sentiment queued 401 401 403  200        200
-GET        /api/insights/topics                                  -       401    401      403   200        200
-POST       /api/insights/topics/refresh                          -       401    401      403   200        200
-WS         /ws/agent                                             -       4401   4401     200   200        200
-WS:message /ws/agent                                             own     4401   4401     200   200        200
-WS:message /ws/agent                                             other   4401   4401     403   200        200
-WS:typing  /ws/agent                                             own     4401   4401     200   200        200
-WS:typing  /ws/agent                                             other   4401   4401     403   200        200
-GET        /api/board                                            -       401    401      403   200        200
-POST       /api/board/conversations/{conversation_id}/whisper    own     401    401      403   201        201
-POST       /api/board/conversations/{conversation_id}/whisper    other   401    401      403   201        201
-POST       /api/board/conversations/{conversation_id}/whisper    queued  401    401      403   409        409
-POST       /api/board/conversations/{conversation_id}/reassign   own     401    401      403   409        409
-POST       /api/board/conversations/{conversation_id}/reassign   other   401    401      403   409        409
-POST       /api/board/conversations/{conversation_id}/escalate   own     401    401      403   200        200
-POST       /api/board/conversations/{conversation_id}/escalate   other   401    401      403   200        200
-POST       /api/board/conversations/{conversation_id}/escalate   queued  401    401      403   200        200
-WS:watch   /ws/agent                                             own     4401   4401     403   200        200
-WS:watch   /ws/agent                                             other   4401   4401     403   200        200
-GET        /api/conversations/{conversation_id}/feedback         own     401    200      401   401        401
-GET        /api/conversations/{conversation_id}/feedback         other   401    401      401   401        401
-POST       /api/conversations/{conversation_id}/rating           own     401    409      401   401        401
-POST       /api/conversations/{conversation_id}/rating           other   401    401      401   401        401
-POST       /api/conversations/{conversation_id}/votes            own     401    400      401   401        401
-POST       /api/conversations/{conversation_id}/votes            other   401    401      401   401        401
-GET        /api/agent/conversations/{conversation_id}/feedback   own     401    401      403   200        200
-GET        /api/agent/conversations/{conversation_id}/feedback   other   401    401      403   200        200
+method     path                                                  target  nobody customer agent trainer supervisor admin
+GET        /                                                     -       200    200      200   200     200        200
+GET        /widget.js                                            -       200    200      200   200     200        200
+GET        /console                                              -       200    200      200   200     200        200
+GET        /static/{name}                                        -       200    200      200   200     200        200
+GET        /health                                               -       200    200      200   200     200        200
+GET        /openapi.json                                         -       200    200      200   200     200        200
+GET        /docs                                                 -       200    200      200   200     200        200
+GET        /docs/oauth2-redirect                                 -       200    200      200   200     200        200
+GET        /redoc                                                -       200    200      200   200     200        200
+GET        /metrics                                              -       200    200      200   200     200        200
+POST       /api/conversations                                    -       201    201      201   201     201        201
+GET        /api/conversations/{conversation_id}/messages         own     401    200      401   401     401        401
+GET        /api/conversations/{conversation_id}/messages         other   401    401      401   401     401        401
+POST       /api/conversations/{conversation_id}/messages         own     401    200      401   401     401        401
+POST       /api/conversations/{conversation_id}/messages         other   401    401      401   401     401        401
+WS         /ws/customer                                          own     4401   200      4401  4401    4401       4401
+WS         /ws/customer                                          other   4401   4401     4401  4401    4401       4401
+POST       /api/auth/login                                       -       200    200      200   200     200        200
+POST       /api/auth/logout                                      -       204    204      204   204     204        204
+GET        /api/me                                               -       401    401      200   200     200        200
+PUT        /api/me/presence                                      -       401    401      200   200     200        200
+GET        /api/queue                                            -       401    401      200   403     200        200
+GET        /api/agent/conversations                              -       401    401      200   200     200        200
+GET        /api/agent/conversations/{conversation_id}            own     401    401      200   403     200        200
+GET        /api/agent/conversations/{conversation_id}            other   401    401      403   403     200        200
+GET        /api/agent/conversations/{conversation_id}            queued  401    401      403   403     200        200
+GET        /api/agent/conversations/{conversation_id}/suggestions own     401    401      200   403     200        200
+GET        /api/agent/conversations/{conversation_id}/suggestions other   401    401      403   403     200        200
+GET        /api/agent/conversations/{conversation_id}/suggestions queued  401    401      403   403     200        200
+POST       /api/agent/conversations/{conversation_id}/accept     own     401    401      200   403     200        200
+POST       /api/agent/conversations/{conversation_id}/accept     other   401    401      409   403     409        409
+POST       /api/agent/conversations/{conversation_id}/messages   own     401    401      200   403     200        200
+POST       /api/agent/conversations/{conversation_id}/messages   other   401    401      403   403     200        200
+POST       /api/agent/conversations/{conversation_id}/messages   queued  401    401      409   409     409        409
+POST       /api/agent/conversations/{conversation_id}/notes      own     401    401      201   403     201        201
+POST       /api/agent/conversations/{conversation_id}/notes      other   401    401      403   403     201        201
+POST       /api/agent/conversations/{conversation_id}/notes      queued  401    401      403   403     201        201
+POST       /api/agent/conversations/{conversation_id}/transfer   own     401    401      200   403     200        200
+POST       /api/agent/conversations/{conversation_id}/transfer   other   401    401      403   403     200        200
+POST       /api/agent/conversations/{conversation_id}/handback   own     401    401      200   403     200        200
+POST       /api/agent/conversations/{conversation_id}/handback   other   401    401      403   403     200        200
+POST       /api/agent/conversations/{conversation_id}/resolve    own     401    401      200   403     200        200
+POST       /api/agent/conversations/{conversation_id}/resolve    other   401    401      403   403     200        200
+GET        /api/agents                                           -       401    401      200   403     200        200
+GET        /api/canned-responses                                 -       401    401      200   403     200        200
+GET        /api/tickets                                          -       401    401      200   403     200        200
+GET        /api/tickets/{ticket_id}                              own     401    401      200   403     200        200
+GET        /api/tickets/{ticket_id}                              other   401    401      403   403     200        200
+GET        /api/tickets/{ticket_id}                              queued  401    401      403   403     200        200
+PATCH      /api/tickets/{ticket_id}                              own     401    401      200   403     200        200
+PATCH      /api/tickets/{ticket_id}                              other   401    401      403   403     200        200
+GET        /api/admin/agents                                     -       401    401      403   403     403        200
+POST       /api/admin/agents                                     -       401    401      403   403     403        201
+PATCH      /api/admin/agents/{agent_id}                          own     401    401      403   403     403        200
+PATCH      /api/admin/agents/{agent_id}                          other   401    401      403   403     403        200
+POST       /api/admin/agents/{agent_id}/password                 own     401    401      403   403     403        204
+POST       /api/admin/agents/{agent_id}/password                 other   401    401      403   403     403        204
+POST       /api/admin/customers/export                           -       401    401      403   403     403        200
+POST       /api/admin/customers/delete                           -       401    401      403   403     403        200
+POST       /api/admin/conversations/{conversation_id}/revoke-token own     401    401      403   403     403        204
+POST       /api/admin/conversations/{conversation_id}/revoke-token other   401    401      403   403     403        204
+POST       /api/admin/retention                                  -       401    401      403   403     403        200
+GET        /api/alerts                                           -       401    401      403   403     200        200
+GET        /api/alerts/rules                                     -       401    401      403   403     200        200
+GET        /api/automation/rules                                 -       401    401      403   403     200        200
+GET        /api/automation/events                                -       401    401      403   403     200        200
+GET        /api/reports/summary                                  -       401    401      403   403     200        200
+GET        /api/reports/timeseries                               -       401    401      403   403     200        200
+GET        /api/reports/today                                    -       401    401      403   403     200        200
+GET        /api/reports/export.csv                               -       401    401      403   403     200        200
+GET        /api/capacity/forecast                                -       401    401      403   403     200        200
+GET        /api/capacity/plan                                    -       401    401      403   403     200        200
+POST       /api/capacity/what-if                                 -       401    401      403   403     200        200
+POST       /api/capacity/simulate                                -       401    401      403   403     200        200
+GET        /api/qa/scorecard                                     -       401    401      200   403     200        200
+GET        /api/qa/sample                                        -       401    401      403   403     200        200
+GET        /api/qa/tickets/{ticket_id}                           own     401    401      403   403     200        200
+GET        /api/qa/tickets/{ticket_id}                           other   401    401      403   403     200        200
+PUT        /api/qa/tickets/{ticket_id}/review                    own     401    401      403   403     403        403
+PUT        /api/qa/tickets/{ticket_id}/review                    other   401    401      403   403     200        200
+GET        /api/qa/reviews                                       -       401    401      200   403     200        200
+GET        /api/qa/scores                                        -       401    401      200   403     200        200
+GET        /api/followups                                        -       401    401      403   403     200        200
+GET        /api/followups/{follow_up_id}                         own     401    401      403   403     200        200
+GET        /api/followups/{follow_up_id}                         other   401    401      403   403     200        200
+POST       /api/followups/{follow_up_id}/assign                  own     401    401      403   403     200        200
+POST       /api/followups/{follow_up_id}/assign                  other   401    401      403   403     200        200
+POST       /api/followups/{follow_up_id}/notes                   own     401    401      403   403     201        201
+POST       /api/followups/{follow_up_id}/notes                   other   401    401      403   403     201        201
+POST       /api/followups/{follow_up_id}/close                   own     401    401      403   403     200        200
+POST       /api/followups/{follow_up_id}/close                   other   401    401      403   403     200        200
+POST       /api/followups/{follow_up_id}/reopen                  own     401    401      403   403     409        409
+POST       /api/followups/{follow_up_id}/reopen                  other   401    401      403   403     409        409
+GET        /api/insights/conversations/{conversation_id}/sentiment own     401    401      200   403     200        200
+GET        /api/insights/conversations/{conversation_id}/sentiment other   401    401      403   403     200        200
+GET        /api/insights/conversations/{conversation_id}/sentiment queued  401    401      403   403     200        200
+GET        /api/insights/topics                                  -       401    401      403   403     200        200
+POST       /api/insights/topics/refresh                          -       401    401      403   403     200        200
+WS         /ws/agent                                             -       4401   4401     200   4403    200        200
+WS:message /ws/agent                                             own     4401   4401     200   4403    200        200
+WS:message /ws/agent                                             other   4401   4401     403   4403    200        200
+WS:typing  /ws/agent                                             own     4401   4401     200   4403    200        200
+WS:typing  /ws/agent                                             other   4401   4401     403   4403    200        200
+GET        /api/board                                            -       401    401      403   403     200        200
+POST       /api/board/conversations/{conversation_id}/whisper    own     401    401      403   403     201        201
+POST       /api/board/conversations/{conversation_id}/whisper    other   401    401      403   403     201        201
+POST       /api/board/conversations/{conversation_id}/whisper    queued  401    401      403   403     409        409
+POST       /api/board/conversations/{conversation_id}/reassign   own     401    401      403   403     409        409
+POST       /api/board/conversations/{conversation_id}/reassign   other   401    401      403   403     409        409
+POST       /api/board/conversations/{conversation_id}/escalate   own     401    401      403   403     200        200
+POST       /api/board/conversations/{conversation_id}/escalate   other   401    401      403   403     200        200
+POST       /api/board/conversations/{conversation_id}/escalate   queued  401    401      403   403     200        200
+WS:watch   /ws/agent                                             own     4401   4401     403   4403    200        200
+WS:watch   /ws/agent                                             other   4401   4401     403   4403    200        200
+GET        /api/conversations/{conversation_id}/feedback         own     401    200      401   401     401        401
+GET        /api/conversations/{conversation_id}/feedback         other   401    401      401   401     401        401
+POST       /api/conversations/{conversation_id}/rating           own     401    409      401   401     401        401
+POST       /api/conversations/{conversation_id}/rating           other   401    401      401   401     401        401
+POST       /api/conversations/{conversation_id}/votes            own     401    400      401   401     401        401
+POST       /api/conversations/{conversation_id}/votes            other   401    401      401   401     401        401
+GET        /api/agent/conversations/{conversation_id}/feedback   own     401    401      403   403     200        200
+GET        /api/agent/conversations/{conversation_id}/feedback   other   401    401      403   403     200        200
+GET        /api/inbox                                            -       401    401      403   200     200        200
+GET        /api/inbox/intents                                    -       401    401      403   200     200        200
+POST       /api/inbox/decisions                                  -       401    401      403   200     200        200
 """
 
 
@@ -223,6 +227,7 @@ class World:
     queued: str
     tickets: dict[str, int]
     follow_ups: dict[int, int]  # ticket -> the follow-up item of a low rating of it
+    inbox_item: int  # a message the bot was unsure about, in the NLU inbox
 
     def ids(self, caller: str, target: str) -> dict[str, Any]:
         conversation = {"own": self.own.get(caller, self.own["agent"]), "queued": self.queued}.get(
@@ -255,7 +260,7 @@ async def world(open_service: OpenService) -> AsyncIterator[World]:
     tokens: dict[str, str | None] = {"nobody": None}
     accounts, own, other, tickets = {}, {}, {}, {}
     linus = await Agent.sign_in(service, "linus")
-    theirs = [await escalated(service) for _ in CALLERS[2:]]
+    theirs = [await escalated(service) for _ in ("agent", "supervisor", "admin")]
     await linus.presence("away")
     accounts["linus"] = linus.id
     for caller, username in (("agent", "grace"), ("supervisor", "ada"), ("admin", "admin")):
@@ -264,10 +269,19 @@ async def world(open_service: OpenService) -> AsyncIterator[World]:
         await agent.presence("away")
         tokens[caller], accounts[caller], own[caller] = agent.token, agent.id, customer.conversation_id
         other[caller] = theirs.pop().conversation_id
+        if caller == "agent":  # the trainer's targets (no conversation is theirs): one of grace's, untouched
+            await agent.presence("online")
+            own["trainer"] = other["trainer"] = (await escalated(service)).conversation_id
+            await agent.presence("away")
     queued = await escalated(service)
     mine = await Customer.start(service)
     await mine.say("hello")
     tokens["customer"], own["customer"] = service.customers.token(mine.conversation_id), mine.conversation_id
+    tokens["trainer"], tess = await service.accounts.sign_in("tess", PASSWORD)  # no agent socket: no queue
+    accounts["trainer"] = tess.agent_id
+    unsure = await Customer.start(service)
+    await unsure.say("zqx flurb")  # the bot falls back: the NLU inbox keeps it
+    [inbox_item] = [i["id"] for g in (await service.inbox.page(tess))["groups"] for i in g["items"]]
     for conversation_id in [*own.values(), *other.values(), queued.conversation_id]:
         record = await service.customers.get(conversation_id)
         if record.ticket_id is not None:
@@ -276,7 +290,8 @@ async def world(open_service: OpenService) -> AsyncIterator[World]:
     follow_ups = {ticket: await rated(service._log, ticket, 1, "no", at=0) or 0 for ticket in tickets.values()}
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://handoff.test") as client:
-        yield World(app, client, tokens, accounts, own, other, queued.conversation_id, tickets, follow_ups)
+        yield World(app, client, tokens, accounts, own, other, queued.conversation_id, tickets, follow_ups,
+                    inbox_item)
 
 
 async def socket_outcome(world: World, row: Row, caller: str) -> int:
@@ -312,6 +327,8 @@ async def outcome(world: World, row: Row, caller: str) -> int:
         body = {**body, "username": f"new-{caller}"}
     if row.path.endswith("/reassign"):  # everybody is away: a supervisor may, but nobody can take it (409)
         body = {"agent_id": world.accounts["linus"]}
+    if row.path == "/api/inbox/decisions":  # the same decision again and again: each caller sees its own answer
+        body = {"item_ids": [world.inbox_item], "decision": "dismiss"}
     if row.path.endswith("/escalate"):  # each caller to a tier the (shared) queued conversation is not in yet
         body = {"tier": 3 if caller == "admin" else 2}
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -232,7 +232,7 @@ async def test_admins_manage_accounts(site: Site) -> None:
     assert (mary["username"], mary["role"], mary["tiers"], mary["active"]) == ("mary", "agent", [1, 2], True)
     assert "password_hash" not in mary and "password" not in str(mary)
     listed = (await client.get("/api/admin/agents", headers=admin)).json()["agents"]
-    assert {a["username"] for a in listed} == {"ada", "admin", "grace", "linus", "mary"}
+    assert {a["username"] for a in listed} == {"ada", "admin", "grace", "linus", "tess", "mary"}
     session = await client.post("/api/auth/login", json={"username": "mary", "password": "first-password"})
     old = {"Authorization": f"Bearer {session.json()['token']}"}
     promoted = await client.patch(f"/api/admin/agents/{mary['id']}", headers=admin,

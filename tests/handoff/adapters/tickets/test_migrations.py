@@ -39,7 +39,7 @@ async def test_migrate_creates_exactly_the_orm_schema(database_url: str) -> None
         await engine.dispose()
     assert differences == []
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
-    assert version == "0006"
+    assert version == "0007"
 
 
 async def test_migrate_concurrent_instances_take_turns(postgres_url: str) -> None:
@@ -121,3 +121,27 @@ async def test_0006_fills_the_ticket_measures_as_the_log_keeps_them(log: TicketL
         filled = [tuple(row) for row in await connection.execute(measures)]
     assert [(i, None if h is None else round(h, 3), t, r, c) for i, h, t, r, c in filled] == \
         [(i, None if h is None else round(h, 3), t, r, c) for i, h, t, r, c in kept]
+
+
+async def test_0007_adds_the_nlu_inbox_and_takes_it_away_again(log: TicketLog) -> None:
+    """Migration 0007 creates the NLU inbox's table (and its indexes); down to 0006 it goes, up again it is back,
+    empty, and takes rows with the unique message id the inbox's upsert relies on."""
+    async def tables() -> tuple[set[str], set[str]]:
+        async with log.engine.connect() as connection:
+            names = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+            indexes = await connection.run_sync(
+                lambda c: {i["name"] for i in inspect(c).get_indexes("inbox_items")} if "inbox_items" in names
+                else set())
+        return names, indexes
+
+    names, indexes = await tables()
+    assert "inbox_items" in names
+    assert {"ix_inbox_items_conversation_id", "ix_inbox_items_key", "ix_inbox_items_status_created_at"} <= indexes
+    async with log.engine.begin() as connection:
+        await connection.run_sync(_revision, alembic_config(), "downgrade", "0006")
+    assert "inbox_items" not in (await tables())[0]
+    async with log.engine.begin() as connection:
+        await connection.run_sync(_revision, alembic_config(), "upgrade", "0007")
+        differences = await connection.run_sync(_differences)
+    assert "inbox_items" in (await tables())[0] and differences == []
+    assert await log.inbox.counts() == {}
