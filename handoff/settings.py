@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from starlette.datastructures import Secret
 
+from handoff.core.channels import resolve_channels
 from handoff.core.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +94,13 @@ class HandoffSettings:
         insights_topics: at most this many topics a period.
         insights_hour: the hour (UTC) of the sweeper's daily topics run; None (``off``): the sweeper never runs
             them, ``python -m handoff topics`` does (from cron, or the demo history at the end of its month).
+        channels: ``HANDOFF_CHANNELS``: the customer channels run besides the widget (``email``); an unknown name
+            stops start-up (docs/channels.md).
+        mail_host / mail_port: where the e-mail channel's SMTP listener listens (loopback by default; port 0:
+            none); mail_address: the address (or ``@domain``) it accepts mail for, replies' From and the domain of
+            their Message-IDs; mail_max_bytes: the largest message accepted; mail_attachment_bytes: the largest
+            attachment kept (larger ones are named, not kept); mail_attachments: the folder they are kept in;
+            article_url: a knowledge article's public address (``{article_id}``), the link under a bot answer.
     """
 
     host: str = "127.0.0.1"
@@ -152,6 +160,14 @@ class HandoffSettings:
     insights_min_similarity: float = 0.7
     insights_topics: int = 20
     insights_hour: int | None = 3
+    channels: tuple[str, ...] = ("web",)
+    mail_host: str = "127.0.0.1"
+    mail_port: int = 2525
+    mail_address: str = "support@localhost"
+    mail_max_bytes: int = 10 * 1024 * 1024
+    mail_attachment_bytes: int = 5 * 1024 * 1024
+    mail_attachments: Path = ROOT / "var" / "mail"
+    article_url: str = "https://help.example.com/articles/{article_id}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -227,6 +243,16 @@ class HandoffSettings:
                 raise ValueError("an hour is between 0 and 23")
             return value
 
+        def channels(raw: str) -> tuple[str, ...]:
+            names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+            resolve_channels(names)  # an unknown name stops start-up, naming the valid ones
+            return names
+
+        def article_url(raw: str) -> str:
+            if "{article_id}" not in raw:
+                raise ValueError("it must contain {article_id}")
+            return raw
+
         # the settings whose variable is HANDOFF_ and the field's name in capitals, with how each is read
         parsers: dict[str, Callable[[str], object]] = {
             "conversations_per_minute": count, "messages_per_minute": count, "client_ip_header": str,
@@ -237,7 +263,9 @@ class HandoffSettings:
             "alert_interval": positive, "alert_webhook_secret": Secret, "smtp_host": str, "smtp_port": port,
             "smtp_user": str, "smtp_password": Secret, "smtp_from": str, "smtp_starttls": boolean,
             "insights_encoder": Path, "insights_min_similarity": similarity, "insights_topics": topic_count,
-            "insights_hour": hour}
+            "insights_hour": hour, "channels": channels, "mail_host": str, "mail_port": port, "mail_address": str,
+            "mail_max_bytes": count, "mail_attachment_bytes": count, "mail_attachments": Path,
+            "article_url": article_url}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)

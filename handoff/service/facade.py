@@ -23,8 +23,10 @@
     │                               routing simulator
     ├── quality      Quality        QA review: sample, scorecard reviews, scores    (quality.py)
     ├── follow_ups   FollowUps      follow-up items of low feedback: assign, close  (follow_ups.py)
-    └── insights     Insights       sentiment trends, what sent customers to a      (insights.py)
-                                    person (topics); TopicMap: routing's category
+    ├── insights     Insights       sentiment trends, what sent customers to a      (insights.py)
+    │                               person (topics); TopicMap: routing's category
+    └── mail         MailChannel    e-mail in (threaded, once) and out (the outbox, (mail.py)
+                                    retried); None unless HANDOFF_CHANNELS has email
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -45,10 +47,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from handoff.core.alerting import load_rules as load_alert_rules
 from handoff.core.automation import load_rules as load_automation_rules
+from handoff.core.channels import ChannelTable
 from handoff.core.queue import QueueOrder
 from handoff.core.routing import Router
 from handoff.core.routing.schedule import BusinessHours
@@ -69,7 +72,18 @@ from handoff.service.feedback import CustomerFeedback
 from handoff.service.follow_ups import FollowUps
 from handoff.service.helpdesk import Helpdesk
 from handoff.service.insights import Insights, TopicMap
-from handoff.service.ports import Bot, Clock, Knowledge, SentenceEncoder, Sentiment, Store, TicketLog
+from handoff.service.mail import MailChannel, mail_sender
+from handoff.service.ports import (
+    Bot,
+    Clock,
+    Knowledge,
+    MailRelay,
+    SentenceEncoder,
+    Sentiment,
+    SmtpServer,
+    Store,
+    TicketLog,
+)
 from handoff.service.quality import Quality
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
@@ -110,8 +124,18 @@ class HandoffService:
                                      queue_order or QueueOrder(), clock, automation_rules)
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock,
                                 self.automation, self.telemetry, topic_map=topic_map)
+        channels = ChannelTable.of(settings.channels)  # HANDOFF_CHANNELS (handoff.core.channels)
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
-                                       feedback=self.feedback)
+                                       feedback=self.feedback, channels=channels)
+        self.mail: MailChannel | None = None  # the e-mail channel, when HANDOFF_CHANNELS names it
+        if "email" in channels:
+            outgoing = MailRelay(SmtpServer(settings.smtp_host, settings.smtp_port, mail_sender(settings),
+                                            settings.smtp_user,
+                                            str(settings.smtp_password) if settings.smtp_password else None,
+                                            settings.smtp_starttls)) if settings.smtp_host else None
+            self.mail = MailChannel(settings, log, self.customers, relay, channels, clock, outgoing)
+            relay.outbound["email"] = self.mail.outbound
+            escalation.on_callback = self.mail.callback_promised
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
                          feedback=self.feedback)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
@@ -133,6 +157,11 @@ class HandoffService:
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []  # adapters the wiring started for it (listeners)
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Have :meth:`close` call ``closer`` first (a listener the wiring started, such as e-mail's)."""
+        self._closers.append(closer)
 
     async def start(self, *, sweeper: bool = True, recover: bool = True) -> None:
         """Rebuild what the live store lacks from the ticket log (it may be new: a restart), answer the
@@ -163,6 +192,8 @@ class HandoffService:
         await self.alerts.tick()
         await self.feedback.sweep()
         await self.insights.run_if_due()
+        if self.mail is not None:
+            await self.mail.sweep()  # replies the SMTP relay did not take yet, when their next try is due
 
     async def _replay(self) -> None:
         """The bot's turn on each customer message it never answered (each once, across instances); those
@@ -206,6 +237,8 @@ class HandoffService:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        for closer in self._closers:
+            await closer()
         if self._sweeper is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper

@@ -2,8 +2,9 @@
 
 What erasing a customer (a request to delete their data) does, in one transaction:
 
-- deleted: the messages of every conversation of theirs (the transcripts) and the agents' notes on their
-  tickets, and the notes supervisors left on their follow-up items;
+- deleted: the messages of every conversation of theirs (the transcripts), their e-mails in and out (the
+  addresses, subjects and bodies: ``mail_messages``) and the agents' notes on their tickets, and the notes
+  supervisors left on their follow-up items;
 - blanked: the QA reviewers' notes and comments on their conversations (they may quote the customer; the
   scores stay);
 - blanked: on each of their tickets the summary, the bot's hand-off request (it quotes the customer), the
@@ -37,6 +38,7 @@ from handoff.adapters.tickets.models import (
     Customer,
     Feedback,
     FollowUp,
+    MailMessage,
     Message,
     Note,
     Ticket,
@@ -88,6 +90,7 @@ class CustomerRecords(Repository):
             ids = [ConversationId(c) for c in await session.scalars(conversations)]
             await session.execute(update(Feedback).where(Feedback.conversation_id.in_(conversations)).values(
                 comment=None, message_id=None))
+            await session.execute(delete(MailMessage).where(MailMessage.conversation_id.in_(conversations)))
             await session.execute(delete(Message).where(Message.conversation_id.in_(conversations)))
             await session.execute(delete(Note).where(Note.ticket_id.in_(tickets)))
             for statement in qa_erasures(conversations):
@@ -116,6 +119,7 @@ class CustomerRecords(Repository):
                               delete(FollowUp).where(FollowUp.conversation_id.in_(old)),
                               delete(Feedback).where(Feedback.conversation_id.in_(old)),
                               delete(Ticket).where(Ticket.conversation_id.in_(old)),
+                              delete(MailMessage).where(MailMessage.conversation_id.in_(old)),
                               delete(Message).where(Message.conversation_id.in_(old)),
                               delete(Transition).where(Transition.conversation_id.in_(old))]
                 for statement in statements:  # children first: the foreign keys hold at every step

@@ -30,6 +30,8 @@ session factory:
   time, patience.
 - ``replay`` (:class:`~handoff.adapters.tickets.replay.ReplayLog`): a period's hand-offs for the routing
   simulator (:mod:`handoff.core.replay`), read only.
+- ``mail`` (:class:`~handoff.adapters.tickets.mail.MailBook`): the e-mail channel's mail in and out (threading,
+  re-deliveries, the outbox).
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -51,6 +53,7 @@ from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, 
 from handoff.adapters.tickets.demo import DemoRecords
 from handoff.adapters.tickets.feedback import FeedbackBook
 from handoff.adapters.tickets.kpis import KpiBook
+from handoff.adapters.tickets.mail import MailBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
 from handoff.adapters.tickets.privacy import CustomerRecords
@@ -90,6 +93,7 @@ class TicketLog:
         self.analytics = AnalyticsBook(sessions)
         self.workload = WorkloadBook(sessions)
         self.replay = ReplayLog(sessions)  # the routing simulator's history (read only)
+        self.mail = MailBook(sessions)  # the e-mail channel's mail in and out, the outbox
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

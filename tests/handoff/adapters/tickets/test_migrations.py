@@ -39,7 +39,7 @@ async def test_migrate_creates_exactly_the_orm_schema(database_url: str) -> None
         await engine.dispose()
     assert differences == []
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
-    assert version == "0006"
+    assert version == "0008"
 
 
 async def test_migrate_concurrent_instances_take_turns(postgres_url: str) -> None:
@@ -121,3 +121,15 @@ async def test_0006_fills_the_ticket_measures_as_the_log_keeps_them(log: TicketL
         filled = [tuple(row) for row in await connection.execute(measures)]
     assert [(i, None if h is None else round(h, 3), t, r, c) for i, h, t, r, c in filled] == \
         [(i, None if h is None else round(h, 3), t, r, c) for i, h, t, r, c in kept]
+
+
+async def test_0008_adds_the_mail_table_and_takes_it_away(log: TicketLog, database_url: str) -> None:
+    """Migration 0008 (the e-mail channel's ``mail_messages``) goes down to 0006 and up again on both databases."""
+    async with log.engine.begin() as connection:
+        await connection.run_sync(_revision, alembic_config(), "downgrade", "0006")
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert "mail_messages" not in tables
+        await connection.run_sync(_revision, alembic_config(), "upgrade", "0008")
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        differences = await connection.run_sync(_differences)
+    assert "mail_messages" in tables and differences == []
