@@ -243,6 +243,8 @@ class HandoffService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         self.accounts.close()
+        if self.mail is not None:
+            await self.mail.close()
         await self.alerts.close()
         await self.insights.close()
         await self._bot.close()

@@ -23,6 +23,7 @@ given up), the agent told on their console each time: nothing is lost while the 
 
 from __future__ import annotations
 
+import asyncio
 import email
 import hashlib
 import logging
@@ -89,6 +90,7 @@ class MailChannel:
         self.sender = mail_sender(settings)
         self.domain = self.sender.rsplit("@", 1)[-1]  # of every Message-ID the service makes
         self._article_url = settings.article_url
+        self._tries: set[asyncio.Task[bool]] = set()
 
     # ---- in ----------------------------------------------------------------------------------------------
 
@@ -110,7 +112,7 @@ class MailChannel:
             record = await self._customers.open(channel=CHANNEL, name=mail.name, email=mail.address,
                                                 customer_id=customer_id)
             conversation_id = record.conversation_id
-        links = self._keep_attachments(mail)
+        links = self._keep_attachments(mail, conversation_id)
         text = self._text(mail, new=not threaded, links=links)
         payload = {"links": [{"title": link.title, "url": link.url} for link in links]} if links else None
         said = await self._customers.says(conversation_id, text, client_id_of(mail.message_id), payload=payload)
@@ -132,9 +134,10 @@ class MailChannel:
         limit = self._settings.max_message_chars
         return text if len(text) <= limit else text[:limit - 1] + "…"
 
-    def _keep_attachments(self, mail: ParsedMail) -> list[Link]:
+    def _keep_attachments(self, mail: ParsedMail, conversation_id: str) -> list[Link]:
         """Each attachment as a file under ``HANDOFF_MAIL_ATTACHMENTS/<mail>/``, linked for the console
-        (``/api/attachments/...``); one over ``HANDOFF_MAIL_ATTACHMENT_BYTES`` is named, not kept."""
+        (``/api/agent/conversations/<id>/attachments/<mail>/<n>-<name>``: agents who may see the conversation);
+        one over ``HANDOFF_MAIL_ATTACHMENT_BYTES`` is named, not kept."""
         links: list[Link] = []
         folder_name = hashlib.sha256(mail.message_id.encode()).hexdigest()[:24]
         folder = Path(self._settings.mail_attachments) / folder_name
@@ -147,15 +150,20 @@ class MailChannel:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(attachment.data)
             links.append(Link(f"{attachment.filename} ({len(attachment.data)} bytes)",
-                              f"/api/attachments/{folder_name}/{name}"))
+                              f"/api/agent/conversations/{conversation_id}/attachments/{folder_name}/{name}"))
         return links
 
-    def attachment(self, folder: str, name: str) -> Path | None:
-        """The file of an attachment link, if it is one (no other path: the names are checked)."""
+    async def attachment(self, conversation_id: str, folder: str, name: str) -> Path | None:
+        """The file of an attachment link of the conversation, if a message of it links it (no other path: the
+        names are checked, and the link must be the conversation's). The caller checks who may see it."""
         if not re.fullmatch(r"[0-9a-f]{24}", folder) or not re.fullmatch(r"[0-9]+-[A-Za-z0-9._-]+", name):
             return None
+        url = f"/api/agent/conversations/{conversation_id}/attachments/{folder}/{name}"
+        linked = any(isinstance(link, dict) and link.get("url") == url
+                     for message in await self._log.conversations.messages(conversation_id, after_id=0)
+                     if message.sender == "customer" for link in (message.payload or {}).get("links") or [])
         path = Path(self._settings.mail_attachments) / folder / name
-        return path if path.is_file() else None
+        return path if linked and path.is_file() else None
 
     # ---- out ---------------------------------------------------------------------------------------------
 
@@ -193,7 +201,24 @@ class MailChannel:
         row_id = await self._log.mail.queue_out(mail_id, record.conversation_id, message.id, latest.address,
                                                 str(mail["Subject"]), mail.as_string(), self._clock())
         if row_id is not None:
-            await self._try(row_id, 0, record)
+            self._first_try(row_id, record)
+
+    def _first_try(self, row_id: int, record: ConversationRecord) -> None:
+        """The first try, in the background: the agent's reply is acknowledged once it is kept, not once the
+        relay has answered (the outbox holds it either way)."""
+        task = asyncio.create_task(self._try(row_id, 0, record))
+        self._tries.add(task)
+        task.add_done_callback(self._tries.discard)
+
+    async def settle(self) -> None:
+        """Wait for the tries under way (tests; and closing)."""
+        while self._tries:
+            await asyncio.gather(*list(self._tries), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Give the tries under way a few seconds; what is left is tried again by the next sweep (any instance)."""
+        if self._tries:
+            await asyncio.wait(list(self._tries), timeout=5.0)
 
     def _mail_text(self, record: ConversationRecord, message: MessageView) -> str | None:
         """What of a message goes out by mail: an agent's reply, a bot answer the channel sends (cited), and the
@@ -231,7 +256,7 @@ class MailChannel:
         row_id = await self._log.mail.queue_out(mail_id, record.conversation_id, None, contact,
                                                 str(mail["Subject"]), mail.as_string(), self._clock())
         if row_id is not None:
-            await self._try(row_id, 0, record)
+            self._first_try(row_id, record)
 
     async def _try(self, row_id: int, tries: int, record: ConversationRecord | None = None) -> bool:
         """One try at handing a kept reply to the relay (if no other instance holds it); True: sent."""

@@ -168,10 +168,13 @@ async def test_attachments_are_kept_as_files_and_linked(mail_service: HandoffSer
     [message] = [m for m in await mail_service.customers.history(conversation_id or "") if m.sender == "customer"]
     links = (message.payload or {})["links"]
     assert [link["title"] for link in links] == ["broken vase.png (70 bytes)", "invoice-20417.pdf (3069 bytes)"]
-    folder, name = links[1]["url"].removeprefix("/api/attachments/").split("/")
-    path = mail_service.mail.attachment(folder, name)
+    prefix = f"/api/agent/conversations/{conversation_id}/attachments/"
+    folder, name = links[1]["url"].removeprefix(prefix).split("/")
+    path = await mail_service.mail.attachment(conversation_id or "", folder, name)
     assert path is not None and path.read_bytes().startswith(b"%PDF") and path.is_relative_to(tmp_path / "mail")
-    assert mail_service.mail.attachment(folder, "../../etc/passwd") is None
+    assert await mail_service.mail.attachment(conversation_id or "", folder, "../../etc/passwd") is None
+    other = await mail_service.mail.receive(sample("gmail_new_question.eml"))
+    assert await mail_service.mail.attachment(other or "", folder, name) is None  # not that conversation's
 
 
 async def test_an_attachment_over_the_limit_is_named_not_kept(open_service: OpenService, relay: CatchingRelay,
