@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -19,14 +18,6 @@ from tests.handoff.e2e.harness import Agent, running_handoff
 from tests.handoff.frames import of_type
 from tests.handoff.service.mail_relay import CatchingRelay, free_port
 from tests.servers import Assistant
-
-
-@pytest.fixture
-def relay() -> Iterator[CatchingRelay]:
-    caught = CatchingRelay()
-    caught.start()
-    yield caught
-    caught.stop()
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,6 @@ def sample(name: str, **replace: str) -> bytes:
     for old, new in replace.items():
         raw = raw.replace(old.encode(), new.encode())
     return raw
-
-
-@pytest.fixture
-def relay() -> Iterator[CatchingRelay]:
-    caught = CatchingRelay()
-    caught.start()
-    yield caught
-    caught.stop()
 
 
 @pytest.fixture
