@@ -107,6 +107,8 @@ async def test_an_answer_the_bot_cannot_cite_goes_to_the_queue_with_its_reason(
                                                  f"#{record.ticket_id}")
     ticket = await mail_service.helpdesk.ticket(SUPERVISOR, record.ticket_id or 0)
     assert ticket["channel"] == "email" and ticket["reasons"][0]["code"] == "bot_uncited"
+    metrics = (await mail_service.metrics({})).decode()
+    assert 'handoff_handoffs_total{outcome="queued",reason="bot_uncited"} 1.0' in metrics
 
 
 async def test_a_redelivered_mail_is_stored_once_and_an_auto_reply_never_answered(
