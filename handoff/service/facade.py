@@ -140,6 +140,8 @@ class HandoffService:
                          feedback=self.feedback)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
         self.helpdesk = Helpdesk(log, clock)
+        if self.mail is not None:
+            self.helpdesk.callback_mail = self.mail.callback  # an out-of-hours callback made by e-mail
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
         self.board = board
         self.supervision = Supervision(settings, self.targets, store, log, board, changes, self._dispatch, self.desk,

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from handoff.core import texts
 from handoff.core.channels import ChannelTable, Link, outbound_of, reply_thread
-from handoff.core.model import ConversationId, ConversationRecord, State, TicketId
+from handoff.core.model import AgentId, ConversationId, ConversationRecord, State, TicketId, moment
 from handoff.service.conversations import Conversations
 from handoff.service.ports import Clock, DeliveryFailed, MessageView, ParsedMail, TicketLog, parse_mail
 from handoff.service.relay import Relay
@@ -170,25 +170,36 @@ class MailChannel:
     async def outbound(self, record: ConversationRecord, message: MessageView) -> None:
         """A message just stored in a conversation of this channel: mail it if it is one the customer gets."""
         text = self._mail_text(record, message)
-        if text is None:
-            return
-        thread = await self._log.mail.thread(record.conversation_id)
+        if text is not None:
+            await self._mail(record.conversation_id, message, text, record)
+
+    async def _mail(self, conversation_id: str, message: MessageView, text: str, record: ConversationRecord | None,
+                    *, to: str | None = None, subject: str | None = None) -> None:
+        """Keep ``message`` as a mail in the outbox and try it: to the customer's latest address, threaded under
+        their latest mail; in a conversation without any (a widget's), to ``to`` under the service's earlier
+        mail of it, if any."""
+        thread = await self._log.mail.thread(conversation_id)
         inbound = [row for row in thread if row.direction == "in"]
-        if not inbound:
+        answered: str | None
+        if inbound:
+            to, subject, answered = inbound[-1].address, inbound[0].subject, inbound[-1].mail_id
+        elif to is not None:
+            answered = thread[-1].mail_id if thread else None
+            subject = thread[0].subject if thread else subject
+        else:
             return
-        latest, first = inbound[-1], inbound[0]
         agent_name = message.agent_name
         if message.sender == "agent" and not agent_name and message.agent_id:
             account = await self._log.people.get_agent(message.agent_id)
             agent_name = account.name if account else None
         rendered = self._channel.render(outbound_of(message.sender, text, message.payload, agent_name,
                                                     self._article_url))
-        mail_id = f"<m{message.id}.{record.conversation_id}@{self.domain}>"
-        threading = reply_thread([row.mail_id for row in thread], latest.mail_id)
+        mail_id = f"<m{message.id}.{conversation_id}@{self.domain}>"
+        threading = reply_thread([row.mail_id for row in thread], answered)
         mail = EmailMessage(policy=policy.SMTP)
         mail["From"] = formataddr((agent_name or "Customer service", self.sender))
-        mail["To"] = latest.address
-        subject = first.subject or "Your message"
+        mail["To"] = to
+        subject = subject or "Your message"
         mail["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
         mail["Date"] = formatdate(self._clock(), usegmt=True)
         mail["Message-ID"] = mail_id
@@ -198,12 +209,22 @@ class MailChannel:
         if message.sender != "agent":
             mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: no out-of-office answers it back
         mail.set_content(rendered.text)
-        row_id = await self._log.mail.queue_out(mail_id, record.conversation_id, message.id, latest.address,
-                                                str(mail["Subject"]), mail.as_string(), self._clock())
+        row_id = await self._log.mail.queue_out(mail_id, conversation_id, message.id, to, str(mail["Subject"]),
+                                                mail.as_string(), self._clock())
         if row_id is not None:
             self._first_try(row_id, record)
 
-    def _first_try(self, row_id: int, record: ConversationRecord) -> None:
+    async def callback(self, ticket_id: int, conversation_id: str, contact: str | None, text: str,
+                       agent_id: AgentId) -> None:
+        """The callback an out-of-hours ticket promised, written by an agent: kept as their message in the
+        conversation (its transcript) and mailed, threaded under the customer's mail (an e-mail conversation)
+        or under the promise's confirmation to ``contact`` (a widget's). The conversation's live record may be
+        gone by then (ended ones expire): nothing here needs it."""
+        message, _ = await self._log.conversations.add_message(ConversationId(conversation_id), "agent", text,
+                                                               now=moment(self._clock()), agent_id=agent_id)
+        await self._mail(conversation_id, message, text, None, to=contact, subject=f"Your request: ticket #{ticket_id}")
+
+    def _first_try(self, row_id: int, record: ConversationRecord | None) -> None:
         """The first try, in the background: the agent's reply is acknowledged once it is kept, not once the
         relay has answered (the outbox holds it either way)."""
         task = asyncio.create_task(self._try(row_id, 0, record))

@@ -146,7 +146,7 @@ async def ticket(ticket_id: int, agent: Agent, service: Service) -> dict[str, An
 @router.patch("/api/tickets/{ticket_id}", responses=errors(400, 401, 403, 404, 409))
 async def edit_ticket(ticket_id: int, body: TicketPatch, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.helpdesk.edit_ticket(agent, ticket_id, tags=body.tags, priority=body.priority,
-                                              callback_sent=body.callback_sent)
+                                              callback_sent=body.callback_sent, callback_text=body.callback_text)
 
 
 @router.websocket("/ws/agent")

@@ -54,6 +54,9 @@ class TicketPatch(BaseModel):
     tags: list[Str] | None = Field(None, max_length=20)
     priority: Str | None = Field(None, pattern="^(normal|high|urgent)$")
     callback_sent: bool = Field(False, description="the callback an out-of-hours ticket promised was made")
+    callback_text: str | None = Field(None, max_length=20000, description=(
+        "make the promised callback by e-mail with these words (the e-mail channel mails them to the customer, "
+        "threaded; implies callback_sent)"))
 
 
 Tier = Annotated[int, Field(ge=1, le=3)]

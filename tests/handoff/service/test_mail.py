@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from handoff.adapters.mail.listener import MailListener
+from handoff.core.errors import Conflict
 from handoff.core.model import State
 from handoff.service import HandoffService
 from tests.handoff.conftest import OpenService
@@ -212,6 +213,22 @@ async def test_out_of_hours_the_promise_goes_by_mail(open_service: OpenService, 
     _, confirmation = await relay.wait_for(2)
     assert relay.recipients[1] == ["jo@example.com"]
     assert "by e-mail at jo@example.com" in confirmation.get_content()
+    # the desk opens: the callbacks are made by e-mail from the ticket, threaded, each once
+    ada = await Agent.sign_in(service, "ada")
+    await service.helpdesk.edit_ticket(ada.principal, record.ticket_id or 0,
+                                       callback_text="Hello Jane, a colleague will call you today.")
+    web_ticket = (await service.customers.get(web.conversation_id)).ticket_id or 0
+    ticket = await service.helpdesk.edit_ticket(ada.principal, web_ticket, callback_text="Hello Jo, here we are.")
+    assert ticket["callback"]["sent_by"] == ada.id
+    *_, to_jane, to_jo = await relay.wait_for(4)
+    assert to_jane["In-Reply-To"] == QUESTION_ID and to_jane["To"] == "jane.doe@gmail.com"
+    assert to_jane.get_content().startswith("Hello Jane, a colleague will call you today.")
+    assert to_jo["In-Reply-To"] == confirmation["Message-ID"] and to_jo["Subject"] == f"Re: {confirmation['Subject']}"
+    assert ("agent", "Hello Jo, here we are.") in await texts_of(service, web.conversation_id)
+    with pytest.raises(Conflict):
+        await service.helpdesk.edit_ticket(ada.principal, web_ticket, callback_text="again")
+    await asyncio.sleep(0.2)
+    assert len(relay.messages) == 4
 
 
 async def test_the_listener_takes_mail_over_smtp_for_its_address_only(mail_service: HandoffService,
