@@ -28,6 +28,7 @@ import email
 import hashlib
 import logging
 import re
+from dataclasses import replace
 from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
@@ -37,7 +38,7 @@ from typing import Any, Protocol
 from handoff.core import texts
 from handoff.core.channels import ChannelTable, Link, outbound_of, reply_thread
 from handoff.core.model import AgentId, ConversationId, ConversationRecord, State, TicketId, moment
-from handoff.service.conversations import Conversations
+from handoff.service.conversations import UNSENDABLE, Conversations
 from handoff.service.ports import Clock, DeliveryFailed, MessageView, ParsedMail, TicketLog, parse_mail
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
@@ -71,6 +72,17 @@ def mail_sender(settings: HandoffSettings) -> str:
     return address if "@" in address else f"support@{address or 'localhost'}"
 
 
+def clean(mail: ParsedMail) -> ParsedMail:
+    """The mail without what no text column takes and no person types (NUL, control characters but tab and line
+    breaks, lone surrogates: :data:`~handoff.service.conversations.UNSENDABLE`): refusing them would make the
+    listener answer 451 and the sender retry the same bytes for days. At most the latest 50 thread ids."""
+    def text(value: str) -> str:
+        return UNSENDABLE.sub("", value)
+    return replace(mail, message_id=text(mail.message_id)[:998], address=text(mail.address)[:320],
+                   name=text(mail.name)[:200] if mail.name else None, subject=text(mail.subject)[:998],
+                   text=text(mail.text), thread=tuple(text(i)[:998] for i in mail.thread[-50:]))
+
+
 def _queued_notice(text: str) -> bool:
     return text.startswith(texts.QUEUED.split("{", 1)[0])
 
@@ -98,9 +110,9 @@ class MailChannel:
         """Store a mail as the customer's message and give the bot its turn; the conversation's id, or None when
         it was stored before (a re-delivery) or has no sender."""
         digest = hashlib.sha256(raw).hexdigest()
-        mail = parse_mail(raw, fallback_id=f"<{digest[:32]}@missing-id.{self.domain}>")
-        if not mail.address:
-            logger.warning("an inbound e-mail without a From address was dropped")
+        mail = clean(parse_mail(raw, fallback_id=f"<{digest[:32]}@missing-id.{self.domain}>"))
+        if not mail.address or mail.address == self.sender.lower():
+            logger.warning("an inbound e-mail without a From address, or from the service's own, was dropped")
             return None
         if await self._log.mail.known(mail.message_id):
             logger.info("e-mail %s: delivered again, stored before", mail.message_id)

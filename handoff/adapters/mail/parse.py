@@ -157,7 +157,8 @@ def parse_mail(raw: bytes, *, fallback_id: str) -> ParsedMail:
         if isinstance(data, bytes) and not part.is_multipart():
             attachments.append(Attachment(part.get_filename() or "attachment", part.get_content_type(), data))
     auto = str(message.get("Auto-Submitted") or "no").lower() != "no" or bool(message.get("X-Autoreply")) or (
-        str(message.get("Content-Type") or "").lower().startswith("multipart/report"))
+        str(message.get("Content-Type") or "").lower().startswith("multipart/report")) or (
+        str(message.get("Precedence") or "").lower() in ("bulk", "junk", "list"))
     return ParsedMail(message_id=ids[0] if ids else fallback_id, address=address.strip().lower(),
                       name=name.strip() or None, subject=str(message.get("Subject") or "").strip(), text=text,
                       thread=tuple(dict.fromkeys(thread)), attachments=tuple(attachments), auto_reply=auto)

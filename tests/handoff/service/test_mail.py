@@ -251,3 +251,18 @@ async def test_the_listener_takes_mail_over_smtp_for_its_address_only(mail_servi
         assert answer["In-Reply-To"] == QUESTION_ID
     finally:
         await listener.close()
+
+
+async def test_control_characters_are_dropped_and_mail_from_ourselves_never_answered(
+        mail_service: HandoffService, relay: CatchingRelay, rasa: FakeRasa) -> None:
+    assert mail_service.mail is not None
+    raw = (b"From: Odd <odd@example.org>\r\nTo: support@shop.test\r\nSubject: Null\x00ed\r\n"
+           b"Message-ID: <odd-1@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           b"page one\x0cpage two\x00 shipping?\r\n")
+    conversation_id = await mail_service.mail.receive(raw)
+    said = await texts_of(mail_service, conversation_id or "")
+    assert said[0] == ("customer", "Nulled\n\npage onepage two shipping?")
+    heard = len(rasa.heard)
+    ours = sample("gmail_new_question.eml", **{"Jane Doe <jane.doe@gmail.com>": "support@shop.test",
+                                               "CAH7b3q+": "loop-"})
+    assert await mail_service.mail.receive(ours) is None and len(rasa.heard) == heard
