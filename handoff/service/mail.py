@@ -14,7 +14,7 @@ address those gave, unless the shop links them (docs/channels.md).
 
 Out: the relay calls :meth:`MailChannel.outbound` for each message stored in an e-mail conversation. Agents'
 replies, the bot's cited answers and the notices that matter by mail (the out-of-hours promise, the ticket
-logged, the conversation resolved, the rating asked) become a mail (:class:`~handoff.core.channels.EmailChannel`)
+logged, the conversation resolved) become a mail (:class:`~handoff.core.channels.EmailChannel`)
 with a stable Message-ID (``<m<message id>.<conversation>@<domain>>``: one message, one mail), In-Reply-To
 the customer's latest mail and References the thread. It is kept in the outbox (``mail_messages``) before the
 relay is tried, and a failed try is tried again by the sweeper with back-off (30 s doubling to an hour, never
@@ -265,7 +265,9 @@ class MailChannel:
             return message.text if cites or not self._channel.bot_answers_only_cited else None
         if message.sender != "system":
             return None
-        if (message.payload or {}).get("feedback_request") or record.state in (State.OFFLINE, State.RESOLVED):
+        if (message.payload or {}).get("feedback_request"):
+            return None  # a rating asked: an answer by mail is not scored yet (docs/channels.md), so none is asked
+        if record.state in (State.OFFLINE, State.RESOLVED):
             return message.text
         if record.state is State.QUEUED and _queued_notice(message.text) and record.ticket_id is not None:
             return texts.EMAIL_QUEUED.format(ticket=record.ticket_id)

@@ -47,7 +47,7 @@ async def texts_of(service: HandoffService, conversation_id: str) -> list[tuple[
 
 
 async def test_a_new_mail_is_a_conversation_the_bot_answers_with_its_cited_article(
-        mail_service: HandoffService, relay: CatchingRelay, rasa: FakeRasa) -> None:
+        mail_service: HandoffService, relay: CatchingRelay, rasa: FakeRasa, clock: FakeClock) -> None:
     assert mail_service.mail is not None
     conversation_id = await mail_service.mail.receive(sample("gmail_new_question.eml"))
     assert conversation_id is not None
@@ -68,6 +68,11 @@ async def test_a_new_mail_is_a_conversation_the_bot_answers_with_its_cited_artic
     assert "Standard shipping costs $4.95." in body
     assert "Shipping costs: https://help.example.com/articles/shipping-costs" in body
     assert record.state is State.BOT
+    clock.advance(mail_service.settings.feedback_quiet + 1)
+    await mail_service.sweep()  # the rating is asked (kept in the conversation), not mailed
+    assert (await texts_of(mail_service, conversation_id))[-1][0] == "system"
+    await asyncio.sleep(0.2)
+    assert len(relay.messages) == 1
 
 
 async def test_a_reply_threads_into_its_conversation_and_a_person_answers_it_by_mail(
