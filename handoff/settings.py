@@ -101,6 +101,8 @@ class HandoffSettings:
             their Message-IDs; mail_max_bytes: the largest message accepted; mail_attachment_bytes: the largest
             attachment kept (larger ones are named, not kept); mail_attachments: the folder they are kept in;
             article_url: a knowledge article's public address (``{article_id}``), the link under a bot answer.
+            imap_*: an existing mailbox the e-mail channel polls every ``imap_interval`` seconds (none without
+            ``imap_host``); ``imap_security``: tls (IMAPS), starttls or none.
     """
 
     host: str = "127.0.0.1"
@@ -168,6 +170,13 @@ class HandoffSettings:
     mail_attachment_bytes: int = 5 * 1024 * 1024
     mail_attachments: Path = ROOT / "var" / "mail"
     article_url: str = "https://help.example.com/articles/{article_id}"
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_user: str | None = None
+    imap_password: Secret | None = None
+    imap_security: str = "tls"
+    imap_mailbox: str = "INBOX"
+    imap_interval: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -248,6 +257,11 @@ class HandoffSettings:
             resolve_channels(names)  # an unknown name stops start-up, naming the valid ones
             return names
 
+        def security(raw: str) -> str:
+            if raw.lower() not in ("tls", "starttls", "none"):
+                raise ValueError("use tls, starttls or none")
+            return raw.lower()
+
         def article_url(raw: str) -> str:
             if "{article_id}" not in raw:
                 raise ValueError("it must contain {article_id}")
@@ -265,7 +279,8 @@ class HandoffSettings:
             "insights_encoder": Path, "insights_min_similarity": similarity, "insights_topics": topic_count,
             "insights_hour": hour, "channels": channels, "mail_host": str, "mail_port": port, "mail_address": str,
             "mail_max_bytes": count, "mail_attachment_bytes": count, "mail_attachments": Path,
-            "article_url": article_url}
+            "article_url": article_url, "imap_host": str, "imap_port": port, "imap_user": str,
+            "imap_password": Secret, "imap_security": security, "imap_mailbox": str, "imap_interval": positive}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)

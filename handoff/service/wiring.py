@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from handoff.adapters.knowledge import Suggestions
+from handoff.adapters.mail.imap import ImapMailbox, ImapPoller
 from handoff.adapters.mail.listener import MailListener
 from handoff.adapters.rasa import RasaClient
 from handoff.adapters.store import RedisStore, open_store
@@ -55,4 +56,11 @@ async def open_service(settings: HandoffSettings, *, serving: bool = True) -> Ha
             raise SettingsError(f"HANDOFF_MAIL_PORT: cannot listen on {settings.mail_host}:{settings.mail_port} "
                                 f"({exc.strerror}).") from None
         service.on_close(listener.close)
+    if serving and service.mail is not None and settings.imap_host:
+        poller = ImapPoller(service.mail.receive, ImapMailbox(
+            settings.imap_host, settings.imap_port, settings.imap_user or "",
+            str(settings.imap_password) if settings.imap_password else "", settings.imap_mailbox,
+            settings.imap_security), settings.imap_interval)
+        await poller.start()
+        service.on_close(poller.close)
     return service

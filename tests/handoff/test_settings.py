@@ -83,3 +83,14 @@ def test_channels_are_read_and_an_unknown_one_stops_start_up(tmp_path: Path) -> 
         HandoffSettings.from_env({**env, "HANDOFF_CHANNELS": "email,sms"})
     with pytest.raises(SettingsError, match="HANDOFF_ARTICLE_URL"):
         HandoffSettings.from_env({**env, "HANDOFF_ARTICLE_URL": "https://help.test/"})
+
+
+def test_the_imap_mailbox_settings(tmp_path: Path) -> None:
+    env = {"HANDOFF_SECRET_FILE": str(tmp_path / "secret"), "HANDOFF_IMAP_HOST": "imap.shop.test",
+           "HANDOFF_IMAP_SECURITY": "STARTTLS", "HANDOFF_IMAP_PASSWORD": "pw"}
+    settings = HandoffSettings.from_env(env)
+    assert (settings.imap_host, settings.imap_port, settings.imap_security, str(settings.imap_password)) == (
+        "imap.shop.test", 993, "starttls", "pw")
+    assert "pw" not in repr(settings)
+    with pytest.raises(SettingsError, match="HANDOFF_IMAP_SECURITY"):
+        HandoffSettings.from_env({**env, "HANDOFF_IMAP_SECURITY": "ssl3"})
