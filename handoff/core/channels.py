@@ -1,11 +1,12 @@
 """Channels: how the service's outbound messages look on each way a customer reaches it.
 
 One interface (:class:`Channel`), a table from short names to channels (:data:`CHANNELS`), and one resolver
-(:func:`resolve_channels`), as routing strategies are (:mod:`handoff.core.routing`). Inbound, every channel
-turns its provider's events into the same customer message (:class:`Inbound`) that the conversations part
-stores and answers; outbound, a channel renders a bot answer, an agent's reply, a system notice or a rating
-prompt (:class:`Outbound`) into what its provider carries, within its limits: length, formatting, buttons as
-text where it has none, attachments and citations as links.
+(:func:`resolve_channels`), as routing strategies are (:mod:`handoff.core.routing`). Inbound, every channel's
+adapter turns its provider's events into the conversations part's customer messages (``open``, ``says``,
+``bot_turn``, as the widget's socket does), so every channel feeds the same state machine; outbound, a channel
+renders a bot answer, an agent's reply, a system notice or a rating prompt (:class:`Outbound`) into what its
+provider carries, within its limits: length, formatting, buttons as text where it has none, attachments and
+citations as links.
 
 - ``web``: the widget renders messages itself (buttons, images): nothing to translate, sent over its socket.
 - ``email``: plain text, the sender named, buttons as a list of replies to type, citations and attachments
@@ -31,25 +32,6 @@ class Link:
 
     title: str
     url: str
-
-
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    """A customer's message as any channel receives it.
-
-    ``thread`` are the provider's ids this message answers (e-mail: In-Reply-To and References), which find its
-    conversation; ``key`` is its own id at the provider (e-mail: Message-ID), stored once however often the
-    provider delivers it.
-    """
-
-    channel: str
-    key: str
-    address: str  # who wrote: the channel identity (an e-mail address), unverified
-    text: str
-    name: str | None = None
-    subject: str = ""
-    thread: tuple[str, ...] = ()
-    attachments: tuple[Link, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
