@@ -25,8 +25,9 @@
     ├── follow_ups   FollowUps      follow-up items of low feedback: assign, close  (follow_ups.py)
     ├── insights     Insights       sentiment trends, what sent customers to a      (insights.py)
     │                               person (topics); TopicMap: routing's category
-    └── mail         MailChannel    e-mail in (threaded, once) and out (the outbox, (mail.py)
-                                    retried); None unless HANDOFF_CHANNELS has email
+    └── mail         MailChannel    e-mail in (threaded, once; by the SMTP listener (mail.py)
+                                    or the IMAP poller) and out (the outbox, retried);
+                                    None unless HANDOFF_CHANNELS has email
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)

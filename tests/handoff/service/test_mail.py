@@ -271,3 +271,18 @@ async def test_control_characters_are_dropped_and_mail_from_ourselves_never_answ
     ours = sample("gmail_new_question.eml", **{"Jane Doe <jane.doe@gmail.com>": "support@shop.test",
                                                "CAH7b3q+": "loop-"})
     assert await mail_service.mail.receive(ours) is None and len(rasa.heard) == heard
+
+
+async def test_a_reply_after_a_restart_still_finds_its_conversation(open_service: OpenService, relay: CatchingRelay,
+                                                                    tmp_path: Path) -> None:
+    first = await open_service(**mail_settings(relay, tmp_path))
+    assert first.mail is not None
+    conversation_id = await first.mail.receive(sample("gmail_new_question.eml"))
+    [bot_answer] = await relay.wait_for(1)
+    await first.close()
+    again = await open_service(forget=True, **mail_settings(relay, tmp_path))  # the live store kept nothing
+    assert again.mail is not None
+    reply = sample("gmail_reply.eml", **{"<m7.c_placeholder@shop.test>": bot_answer["Message-ID"]})
+    assert await again.mail.receive(reply) == conversation_id
+    record = await again.customers.get(conversation_id or "")
+    assert record.state is State.QUEUED and record.channel == "email"
