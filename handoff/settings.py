@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from starlette.datastructures import Secret
 
+from handoff.core.channels import resolve_channels
 from handoff.core.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +101,15 @@ class HandoffSettings:
         inbox_min_confidence / inbox_margin: a top intent under this confidence is a fallback; top two closer
             than the margin are ambiguous (the action server's ``ACTIONS_NLU_MIN_*`` by default).
         inbox_similarity: cosine similarity of two messages' sentence vectors from which they are grouped.
+        channels: ``HANDOFF_CHANNELS``: the customer channels run besides the widget (``email``); an unknown name
+            stops start-up (docs/channels.md).
+        mail_host / mail_port: where the e-mail channel's SMTP listener listens (loopback by default; port 0:
+            none); mail_address: the address (or ``@domain``) it accepts mail for, replies' From and the domain of
+            their Message-IDs; mail_max_bytes: the largest message accepted; mail_attachment_bytes: the largest
+            attachment kept (larger ones are named, not kept); mail_attachments: the folder they are kept in;
+            article_url: a knowledge article's public address (``{article_id}``), the link under a bot answer.
+            imap_*: an existing mailbox the e-mail channel polls every ``imap_interval`` seconds (none without
+            ``imap_host``); ``imap_security``: tls (IMAPS), starttls or none.
     """
 
     host: str = "127.0.0.1"
@@ -165,6 +175,21 @@ class HandoffSettings:
     inbox_min_confidence: float = 0.5
     inbox_margin: float = 0.1
     inbox_similarity: float = 0.75
+    channels: tuple[str, ...] = ("web",)
+    mail_host: str = "127.0.0.1"
+    mail_port: int = 2525
+    mail_address: str = "support@localhost"
+    mail_max_bytes: int = 10 * 1024 * 1024
+    mail_attachment_bytes: int = 5 * 1024 * 1024
+    mail_attachments: Path = ROOT / "var" / "mail"
+    article_url: str = "https://help.example.com/articles/{article_id}"
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_user: str | None = None
+    imap_password: Secret | None = None
+    imap_security: str = "tls"
+    imap_mailbox: str = "INBOX"
+    imap_interval: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -246,6 +271,21 @@ class HandoffSettings:
                 raise ValueError("an hour is between 0 and 23")
             return value
 
+        def channels(raw: str) -> tuple[str, ...]:
+            names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+            resolve_channels(names)  # an unknown name stops start-up, naming the valid ones
+            return names
+
+        def security(raw: str) -> str:
+            if raw.lower() not in ("tls", "starttls", "none"):
+                raise ValueError("use tls, starttls or none")
+            return raw.lower()
+
+        def article_url(raw: str) -> str:
+            if "{article_id}" not in raw:
+                raise ValueError("it must contain {article_id}")
+            return raw
+
         # the settings whose variable is HANDOFF_ and the field's name in capitals, with how each is read
         parsers: dict[str, Callable[[str], object]] = {
             "conversations_per_minute": count, "messages_per_minute": count, "client_ip_header": str,
@@ -257,7 +297,11 @@ class HandoffSettings:
             "smtp_user": str, "smtp_password": Secret, "smtp_from": str, "smtp_starttls": boolean,
             "insights_encoder": Path, "insights_min_similarity": similarity, "insights_topics": topic_count,
             "insights_hour": hour, "inbox": boolean, "inbox_file": Path, "inbox_domain": Path,
-            "inbox_min_confidence": share, "inbox_margin": share, "inbox_similarity": similarity}
+            "inbox_min_confidence": share, "inbox_margin": share, "inbox_similarity": similarity,
+            "channels": channels, "mail_host": str, "mail_port": port, "mail_address": str,
+            "mail_max_bytes": count, "mail_attachment_bytes": count, "mail_attachments": Path,
+            "article_url": article_url, "imap_host": str, "imap_port": port, "imap_user": str,
+            "imap_password": Secret, "imap_security": security, "imap_mailbox": str, "imap_interval": positive}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)

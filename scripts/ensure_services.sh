@@ -45,4 +45,10 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 /usr/bin/chromium --version >/dev/null 2>&1 || { echo "error: /usr/bin/chromium does not run" >&2; exit 1; }
 
-echo "== services ready: Redis, PostgreSQL, HAProxy, Chromium"
+# Dovecot for the e-mail channel's IMAP tests (started by the tests with a configuration of their own) ------
+if [ ! -x /usr/sbin/dovecot ]; then
+  apt_install dovecot-imapd
+fi
+/usr/sbin/dovecot --version >/dev/null 2>&1 || { echo "error: /usr/sbin/dovecot does not run" >&2; exit 1; }
+
+echo "== services ready: Redis, PostgreSQL, HAProxy, Chromium, Dovecot"

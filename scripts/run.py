@@ -14,7 +14,11 @@ Environment: ``HANDOFF_PORT`` (8000), ``RASA_HOST`` and ``RASA_PORT``
 ``HANDOFF_DEMO_PASSWORD`` (the demo agents' password when they are first
 created; random and printed if unset), ``HANDOFF_DEMO`` (0: no month of demo
 history on a fresh machine), ``REDIS_URL`` and ``DATABASE_URL`` (the
-production profile; see the README).
+production profile; see the README). The e-mail channel runs too
+(``HANDOFF_CHANNELS`` defaults to ``web,email`` here): its listener on
+127.0.0.1:2525, and, unless ``HANDOFF_SMTP_HOST`` names a relay, a local
+catcher (aiosmtpd, 127.0.0.1:2526 or ``HANDOFF_MAIL_CATCHER_PORT``) that files
+the replies as a Maildir in ``var/mail-out/``.
 """
 
 from __future__ import annotations
@@ -86,6 +90,21 @@ def main() -> int:
            "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "HF_HUB_OFFLINE": "1"}
     venv = ROOT / ".venv"
     (ROOT / "var").mkdir(exist_ok=True)
+    # the e-mail channel on loopback (docs/channels.md): mail to support@localhost at 127.0.0.1:2525; without a
+    # relay of your own (HANDOFF_SMTP_HOST), replies go to a local catcher that files them in var/mail-out/new/
+    env.setdefault("HANDOFF_CHANNELS", "web,email")
+    catcher = None
+    if "email" in env["HANDOFF_CHANNELS"] and not env.get("HANDOFF_SMTP_HOST"):
+        env.update(HANDOFF_SMTP_HOST="127.0.0.1", HANDOFF_SMTP_PORT=env.get("HANDOFF_MAIL_CATCHER_PORT", "2526"))
+        catcher = [str(venv / "app/bin/python"), "-m", "aiosmtpd", "-n", "-l",
+                   f"127.0.0.1:{env['HANDOFF_SMTP_PORT']}", "-c", "aiosmtpd.handlers.Mailbox",
+                   str(ROOT / "var" / "mail-out")]
+    mail = ""
+    if "email" in env["HANDOFF_CHANNELS"]:
+        mail_port = env.get("HANDOFF_MAIL_PORT", "2525")
+        replies = "var/mail-out/new/" if catcher else f"your relay ({env['HANDOFF_SMTP_HOST']})"
+        mail = (f"\n  E-mail channel:          send to {env.get('HANDOFF_MAIL_ADDRESS', 'support@localhost')} at "
+                f"127.0.0.1:{mail_port} (README: Trying e-mail); replies: {replies}")
     seeded = ""
     demo = os.environ.get("HANDOFF_DEMO", "1").strip().lower() not in ("0", "false", "no", "off")
     # the month of demo history only into a ticket log without any conversation (docs/demo-history.md)
@@ -105,7 +124,7 @@ def main() -> int:
                           "--port", rasa_port, "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml",
                           "--credentials", "credentials.yml"], env)
     handoff = start("handoff", [str(venv / "app/bin/python"), "-m", "handoff", "serve"], env)
-    processes = [actions, rasa, handoff]
+    processes = [actions, rasa, handoff, *([start("mail-out", catcher, env)] if catcher else [])]
     terminated = Termination()
     signal.signal(signal.SIGTERM, terminated)
     try:
@@ -124,7 +143,7 @@ Brightwood customer service is running.
   Customer chat (widget):  http://localhost:{handoff_port}/
   Agent console:           http://localhost:{handoff_port}/console
                            {seeded or "demo agents: ada, grace, linus, admin (password given when first created)"}
-  API reference:           http://localhost:{handoff_port}/docs
+  API reference:           http://localhost:{handoff_port}/docs{mail}
   Chat with the bot alone: make chat
   Or send a message:       curl -s {local(rasa_host)}:{rasa_port}/webhooks/rest/webhook \\
                              -d '{{"sender": "me", "message": "where is my order 12345"}}'

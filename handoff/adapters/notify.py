@@ -107,16 +107,24 @@ class Mail:
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = self._server.sender, to, subject
         message.set_content(text)
-        try:
-            await asyncio.to_thread(self._send, message)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:300]) from None
+        await send_message(self._server, message)
 
-    def _send(self, message: EmailMessage) -> None:
-        server = self._server
-        with smtplib.SMTP(server.host, server.port, timeout=server.timeout) as smtp:
-            if server.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if server.user:
-                smtp.login(server.user, server.password or "")
-            smtp.send_message(message)
+
+async def send_message(server: SmtpServer, message: EmailMessage) -> None:
+    """One try at handing ``message`` to ``server`` (alerts, and the e-mail channel's replies).
+
+    Raises:
+        DeliveryFailed: the server could not be reached or refused the message."""
+    try:
+        await asyncio.to_thread(_send, server, message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:300]) from None
+
+
+def _send(server: SmtpServer, message: EmailMessage) -> None:
+    with smtplib.SMTP(server.host, server.port, timeout=server.timeout) as smtp:
+        if server.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if server.user:
+            smtp.login(server.user, server.password or "")
+        smtp.send_message(message)

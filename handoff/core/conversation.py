@@ -51,6 +51,7 @@ class Cause(StrEnum):
     NO_AGENTS = "no_agents"  # open, but no agent online to wait for (bot / queued -> offline)
     CUSTOMER_RETURNED = "customer_returned"  # the customer wrote again after the end (-> bot)
     AUTOMATION = "automation"  # a supervisor's automation rule acted (assigned -> resolved / queued)
+    UNCITED = "bot_uncited"  # where the bot answers only from an article (e-mail), it had none (bot -> queued)
 
 
 TRANSITIONS: Mapping[State, frozenset[State]] = MappingProxyType({
@@ -64,7 +65,8 @@ TRANSITIONS: Mapping[State, frozenset[State]] = MappingProxyType({
 """Allowed transitions: current state -> the states that may follow it."""
 
 CAUSES: Mapping[tuple[State, State], frozenset[Cause]] = MappingProxyType({
-    (State.BOT, State.QUEUED): frozenset({Cause.HANDOFF_REQUESTED, Cause.ESCALATED, Cause.BOT_UNAVAILABLE}),
+    (State.BOT, State.QUEUED): frozenset({Cause.HANDOFF_REQUESTED, Cause.ESCALATED, Cause.BOT_UNAVAILABLE,
+                                             Cause.UNCITED}),
     (State.BOT, State.OFFLINE): frozenset({Cause.OUT_OF_HOURS, Cause.NO_AGENTS}),
     (State.QUEUED, State.ASSIGNED): frozenset({Cause.ASSIGNED, Cause.TAKEN}),
     (State.QUEUED, State.ABANDONED): frozenset({Cause.CUSTOMER_LEFT}),

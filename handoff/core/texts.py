@@ -19,6 +19,10 @@ OFFLINE_CONTACT_EMAIL = "by e-mail at {email}"
 OFFLINE_CONTACT_HERE = "here"
 BOT_DOWN = "Our assistant is not answering right now, so I'm passing you to a person. Your message is saved."
 NO_REASON = "The assistant handed the conversation over without saying why."
+UNCITED = ("The customer wrote by e-mail, where the assistant answers only from a knowledge article, and it had "
+           "none: its draft (not sent) is in the conversation.")
+EMAIL_QUEUED = ("Thank you for your e-mail. We have logged it as ticket #{ticket}; one of our team will answer you "
+                "by e-mail. Reply to this message to add anything.")
 
 
 def offline(ticket: int, email: str | None, opening: datetime) -> str:

@@ -36,6 +36,7 @@ def summary(record: ConversationRecord, accept_timeout: float, *, position: int 
         "conversation_id": record.conversation_id,
         "version": record.version,
         "state": record.state.value,
+        "channel": record.channel,
         "customer": {"id": record.customer_id, "name": record.customer_name, "email": record.customer_email,
                      "value_tier": record.profile.value_tier if record.profile else "standard",
                      "language": record.language},

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from handoff.core import texts, transitions
+from handoff.core.channels import ChannelTable, cited
 from handoff.core.conversation import Cause
 from handoff.core.errors import BadRequest, StateConflict, UpstreamUnavailable
 from handoff.core.model import MAX_ROW_ID, ConversationId, ConversationRecord, CustomerId, State, moment, storable
@@ -64,8 +65,10 @@ class Conversations:
 
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, bot: Bot, relay: Relay,
                  board: Board, changes: Changes, escalation: Escalation, clock: Clock, *,
-                 feedback: CustomerFeedback, inbox: TrainingInbox | None = None) -> None:
+                 feedback: CustomerFeedback, inbox: TrainingInbox | None = None,
+                 channels: ChannelTable | None = None) -> None:
         self._settings = settings
+        self._channels = channels or ChannelTable.of(("web",))
         self._store = store
         self._log = log
         self._bot = bot
@@ -137,17 +140,21 @@ class Conversations:
 
     async def open(self, *, channel: str = "web", name: str | None = None, email: str | None = None,
                    language: str = "en", external_id: str | None = None, expires: int | None = None,
-                   signature: str | None = None, client: str | None = None) -> ConversationRecord:
+                   signature: str | None = None, client: str | None = None,
+                   customer_id: CustomerId | None = None) -> ConversationRecord:
         """Start a conversation with the bot. ``external_id`` links the customer's record (value tier, history)
         and their orders (the bot is told it with every message) only when ``signature`` is the shop's for it
         and ``expires`` (:func:`~handoff.service.auth.verified_external_id`); otherwise it is ignored and the
-        visitor is anonymous. ``client``: the caller's address, for the rate limit (raises ``RateLimited``)."""
+        visitor is anonymous. ``client``: the caller's address, for the rate limit (raises ``RateLimited``).
+        ``customer_id``: a customer a channel knows already (the same unverified e-mail address as before)."""
         await self.limits.new_conversation(client)
         widget_secret = str(self._settings.widget_secret) if self._settings.widget_secret else None
         external_id = verified_external_id(widget_secret, external_id, expires, signature, self._clock())
         now = moment(self._clock())
         people = self._log.people
         known = await people.customer_by_external_id(external_id) if external_id else None
+        if known is None and customer_id is not None:
+            known = await people.get_customer(customer_id)
         customer_id = known.customer_id if known else CustomerId("cu_" + secrets.token_urlsafe(9))
         if known is None:
             await people.upsert_customer(customer_id, external_id=external_id, name=name, email=email,
@@ -181,14 +188,15 @@ class Conversations:
             raise BadRequest("A client_id cannot contain a NUL character.")
         return client_id
 
-    async def says(self, conversation_id: str, text: Any, client_id: str | None, client: str | None = None) -> Said:
+    async def says(self, conversation_id: str, text: Any, client_id: str | None, client: str | None = None, *,
+                   payload: dict[str, Any] | None = None) -> Said:
         """Store the customer's message and relay it to whoever owns the conversation; the caller then calls
         :meth:`bot_turn`, so the sender can be told the message is safe before the bot has thought about it.
         ``client``: the sender's address, for the rate limit (raises ``RateLimited``, storing nothing)."""
         text, client_id = self.check_text(text), self.check_client_id(client_id)
         await self.limits.message(client)
         record = await self.get(conversation_id)
-        message, new = await self._relay.keep(record, "customer", text, client_id=client_id)
+        message, new = await self._relay.keep(record, "customer", text, client_id=client_id, payload=payload)
         return Said(message, new, record.state)
 
     async def bot_turn(self, said: Said) -> None:
@@ -280,6 +288,10 @@ class Conversations:
         if said:
             await self._relay.say_all(record, "bot", said)  # one transaction for the turn's replies
         parse = await self._inbox.after_turn(record, message, request) if self._inbox else None
+        if request is None and self._channels.only_cited(record.channel) and not any(
+                cited(payload) for _, payload in said):  # e-mail: a person answers what the bot cannot cite
+            await self._escalation.escalate(record.conversation_id, None, Cause.UNCITED)
+            return
         if request is not None:
             await self._escalation.escalate(record.conversation_id, request, Cause.HANDOFF_REQUESTED)
         else:  # thanks or goodbye ends it: a rating is asked (from the parse just read, when there is one)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -72,8 +72,8 @@ def request_problem(request: Mapping[str, Any]) -> str | None:
 def reasons_of(request: Mapping[str, Any] | None, cause: Cause) -> list[dict[str, Any]]:
     """The request's reasons, strongest first (the ones that are objects); without any, the cause itself."""
     given = [dict(r) for r in (request or {}).get("reasons") or [] if isinstance(r, Mapping)]
-    return given or [{"code": cause.value, "detail": texts.BOT_DOWN if cause is Cause.BOT_UNAVAILABLE
-                      else texts.NO_REASON, "figures": {}}]
+    detail = {Cause.BOT_UNAVAILABLE: texts.BOT_DOWN, Cause.UNCITED: texts.UNCITED}.get(cause, texts.NO_REASON)
+    return given or [{"code": cause.value, "detail": detail, "figures": {}}]
 
 
 class Escalation:
@@ -93,6 +93,8 @@ class Escalation:
         self._automation = automation
         self._telemetry = telemetry
         self._topics = topic_map
+        # who confirms an out-of-hours promise by e-mail (the e-mail channel, when it runs)
+        self.on_callback: Callable[[ConversationRecord, TicketId, str | None, str], Awaitable[None]] | None = None
 
     async def escalate(self, conversation_id: str, request: dict[str, Any] | None, cause: Cause) -> None:
         """Open a ticket and queue the conversation (or, out of hours, make it an offline ticket)."""
@@ -164,6 +166,11 @@ class Escalation:
             return None
         log_transition(record.conversation_id, change)
         await self._changes.announce(change, after)
+        if self.on_callback is not None and change.notice is not None:
+            try:
+                await self.on_callback(after, ticket_id, email, change.notice)
+            except Exception:  # the ticket and its promise stand; the confirmation is what failed
+                logger.exception("ticket %s: the out-of-hours confirmation e-mail could not be kept", ticket_id)
         return ticket_id
 
     async def _lost_race(self, conversation_id: ConversationId, ticket_id: TicketId) -> None:

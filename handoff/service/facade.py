@@ -25,9 +25,12 @@
     ├── follow_ups   FollowUps      follow-up items of low feedback: assign, close  (follow_ups.py)
     ├── insights     Insights       sentiment trends, what sent customers to a      (insights.py)
     │                               person (topics); TopicMap: routing's category
-    └── inbox        TrainingInbox  the NLU inbox: messages the bot was unsure      (inbox.py)
-                                    about, grouped, labelled by trainers; the
-                                    training data written
+    ├── inbox        TrainingInbox  the NLU inbox: messages the bot was unsure      (inbox.py)
+    │                               about, grouped, labelled by trainers; the
+    │                               training data written
+    └── mail         MailChannel    e-mail in (threaded, once; by the SMTP listener (mail.py)
+                                    or the IMAP poller) and out (the outbox, retried);
+                                    None unless HANDOFF_CHANNELS has email
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -48,10 +51,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from handoff.core.alerting import load_rules as load_alert_rules
 from handoff.core.automation import load_rules as load_automation_rules
+from handoff.core.channels import ChannelTable
 from handoff.core.queue import QueueOrder
 from handoff.core.routing import Router
 from handoff.core.routing.schedule import BusinessHours
@@ -73,12 +77,15 @@ from handoff.service.follow_ups import FollowUps
 from handoff.service.helpdesk import Helpdesk
 from handoff.service.inbox import TrainingInbox
 from handoff.service.insights import Insights, TopicMap
+from handoff.service.mail import MailChannel, mail_sender
 from handoff.service.ports import (
     Bot,
     Clock,
     Knowledge,
+    MailRelay,
     SentenceEncoder,
     Sentiment,
+    SmtpServer,
     Store,
     TicketLog,
     TrainingData,
@@ -125,12 +132,24 @@ class HandoffService:
                                      queue_order or QueueOrder(), clock, automation_rules)
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock,
                                 self.automation, self.telemetry, topic_map=topic_map)
+        channels = ChannelTable.of(settings.channels)  # HANDOFF_CHANNELS (handoff.core.channels)
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
-                                       feedback=self.feedback, inbox=self.inbox)
+                                       feedback=self.feedback, inbox=self.inbox, channels=channels)
+        self.mail: MailChannel | None = None  # the e-mail channel, when HANDOFF_CHANNELS names it
+        if "email" in channels:
+            outgoing = MailRelay(SmtpServer(settings.smtp_host, settings.smtp_port, mail_sender(settings),
+                                            settings.smtp_user,
+                                            str(settings.smtp_password) if settings.smtp_password else None,
+                                            settings.smtp_starttls)) if settings.smtp_host else None
+            self.mail = MailChannel(settings, log, self.customers, relay, channels, clock, outgoing)
+            relay.outbound["email"] = self.mail.outbound
+            escalation.on_callback = self.mail.callback_promised
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
                          feedback=self.feedback)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
         self.helpdesk = Helpdesk(log, clock, inbox=self.inbox)
+        if self.mail is not None:
+            self.helpdesk.callback_mail = self.mail.callback  # an out-of-hours callback made by e-mail
         self.data = CustomerData(settings, store, log, relay, self.customers, clock)
         self.board = board
         self.supervision = Supervision(settings, self.targets, store, log, board, changes, self._dispatch, self.desk,
@@ -148,6 +167,11 @@ class HandoffService:
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []  # adapters the wiring started for it (listeners)
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Have :meth:`close` call ``closer`` first (a listener the wiring started, such as e-mail's)."""
+        self._closers.append(closer)
 
     async def start(self, *, sweeper: bool = True, recover: bool = True) -> None:
         """Rebuild what the live store lacks from the ticket log (it may be new: a restart), answer the
@@ -178,6 +202,8 @@ class HandoffService:
         await self.alerts.tick()
         await self.feedback.sweep()
         await self.insights.run_if_due()
+        if self.mail is not None:
+            await self.mail.sweep()  # replies the SMTP relay did not take yet, when their next try is due
 
     async def _replay(self) -> None:
         """The bot's turn on each customer message it never answered (each once, across instances); those
@@ -221,10 +247,14 @@ class HandoffService:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        for closer in self._closers:
+            await closer()
         if self._sweeper is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         self.accounts.close()
+        if self.mail is not None:
+            await self.mail.close()
         await self.alerts.close()
         await self.insights.close()
         await self._bot.close()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from handoff.core.errors import BadRequest, Conflict, UnknownConversation
-from handoff.core.model import MAX_ROW_ID, Priority, storable
+from handoff.core.model import MAX_ROW_ID, AgentId, Priority, storable
 from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.inbox import TrainingInbox
@@ -14,6 +15,7 @@ from handoff.service.policy import Action, Scope
 from handoff.service.ports import Clock, TicketLog
 
 MAX_PAGE = 200
+MAX_CALLBACK_CHARS = 20000
 TIERS = (1, 2, 3)
 
 
@@ -24,6 +26,8 @@ class Helpdesk:
         self._log = log
         self._clock = clock
         self._inbox = inbox
+        # the e-mail channel's callback (ticket id, conversation, address, words, agent), when it runs
+        self.callback_mail: Callable[[int, str, str | None, str, AgentId], Awaitable[None]] | None = None
 
     async def tickets(self, principal: Principal, *, status: str | None = None, assignee: str | None = None,
                       tier: int | None = None, priority: str | None = None, tag: str | None = None,
@@ -56,17 +60,24 @@ class Helpdesk:
 
     async def edit_ticket(self, principal: Principal, ticket_id: int, *, tags: list[str] | None = None,
                           priority: str | None = None, category: str | None = None,
-                          callback_sent: bool = False) -> dict[str, Any]:
+                          callback_sent: bool = False, callback_text: str | None = None) -> dict[str, Any]:
         """Replace the ticket's tags and/or set its priority (``normal``, ``high``, ``urgent``) or its category
         (an agent's correction of what the bot thought it was about: the hand-off's message goes to the NLU
         inbox with it); with ``callback_sent``, note that the caller made the callback an out-of-hours ticket
-        promised (now), which lets a ``close_callback`` automation rule close it."""
+        promised (now), which lets a ``close_callback`` automation rule close it. ``callback_text``: make that
+        callback by e-mail with these words (the e-mail channel sends it; implies ``callback_sent``)."""
         await self._authorize(principal, Action.EDIT_TICKET, ticket_id)
         before = await self._log.tickets.ticket(ticket_id)
+        callback = None
+        if callback_text is not None:
+            callback = await self._callback_by_mail(ticket_id, callback_text)
+            callback_sent = True
         if callback_sent and not await self._log.automation.callback_sent(ticket_id, principal.agent_id,
                                                                           self._clock()):
             raise Conflict("This ticket has no callback waiting: it is not an out-of-hours ticket, or its callback "
                            "is marked as made already.")
+        if callback is not None and self.callback_mail is not None:
+            await self.callback_mail(ticket_id, callback[0], callback[1], callback[2], principal.agent_id)
         try:
             await self._log.tickets.update_ticket(ticket_id, tags=tags, priority=priority, category=category)
         except ValueError as exc:
@@ -74,6 +85,20 @@ class Helpdesk:
         if category is not None and before is not None and category != before.category and self._inbox:
             await self._inbox.recategorised(before, category, principal.agent_id)
         return await self.ticket(principal, ticket_id)
+
+    async def _callback_by_mail(self, ticket_id: int, text: str) -> tuple[str, str | None, str]:
+        """Whether the ticket's callback can be made by e-mail with ``text``: (its conversation, the address,
+        the words)."""
+        words = text.strip()
+        if not words or len(words) > MAX_CALLBACK_CHARS or not storable(words):
+            raise BadRequest(f"A callback needs some text, at most {MAX_CALLBACK_CHARS} characters.")
+        if self.callback_mail is None:
+            raise BadRequest("Callbacks by e-mail need the e-mail channel (HANDOFF_CHANNELS=web,email).")
+        found = await self._log.tickets.get_ticket(ticket_id)
+        contact = (found.callback or {}).get("contact") if found is not None else None
+        if found is None or (found.channel != "email" and not contact):
+            raise Conflict("This ticket's customer left no e-mail address to call back.")
+        return found.conversation_id, contact if isinstance(contact, str) else None, words
 
     async def canned(self, principal: Principal) -> list[dict[str, Any]]:
         policy.check(principal.role, Action.CANNED)

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
+from handoff.adapters.mail.outbound import MailRelay
+from handoff.adapters.mail.parse import ParsedMail, parse_mail
 from handoff.adapters.notify import DeliveryFailed, Mail, SmtpServer, Webhooks, recipient
 from handoff.adapters.store.base import Event, Handler, Subscription
 from handoff.adapters.text_models import SentenceEncoder, Sentiment
@@ -49,6 +51,7 @@ __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "
            "MessageView", "SentenceEncoder", "Sentiment", "Store", "StoredRun", "StoredTopic", "Subscription",
            "TicketLog", "TransitionNote", "TransitionView", "Verdict", "citation_of", "request_of"]
 __all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
+__all__ += ["MailRelay", "ParsedMail", "parse_mail"]  # the e-mail channel (adapters/mail/, service/mail.py)
 __all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
 __all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
 __all__ += ["InboxView", "TicketView", "TrainingData"]  # the NLU inbox and its training data (service/inbox.py)

@@ -1,4 +1,5 @@
-"""The relay: messages into the ticket log and out to every socket that shows them, on any instance.
+"""The relay: messages into the ticket log and out to every socket that shows them, on any instance, and to
+the conversation's channel when it has one of its own (e-mail: :attr:`Relay.outbound`).
 
 Channels on the store's bus: ``conv:<id>`` reaches a conversation's customer sockets, ``agent:<id>`` an
 agent's console, ``queue`` every console (the queue's changes). A message is committed to the log before it
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from handoff.service.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 QUEUE_CHANNEL = "queue"
+Outbound = Callable[[ConversationRecord, MessageView], Awaitable[None]]
 
 
 def conversation_channel(conversation_id: str) -> str:
@@ -40,6 +42,7 @@ class Relay:
         self._log = log
         self._clock = clock
         self._telemetry = telemetry
+        self.outbound: dict[str, Outbound] = {}  # channel -> what sends the service's messages there (not web)
 
     def now(self) -> datetime:
         return moment(self._clock())
@@ -89,6 +92,13 @@ class Relay:
         except UpstreamUnavailable:
             logger.warning("conversation %s: message %s stored but not published (the bus is down)",
                            record.conversation_id, message.id)
+        send = self.outbound.get(record.channel) if message.sender != "customer" else None
+        if send is not None:  # a channel of its own (e-mail): the message goes out there too
+            try:
+                await send(record, message)
+            except Exception:  # the message stays in the transcript; the channel's own outbox is what failed
+                logger.exception("conversation %s: message %s not handed to the %s channel", record.conversation_id,
+                                 message.id, record.channel)
 
     async def publish_message(self, record: ConversationRecord, message: MessageView) -> None:
         """A new message goes to the customer's sockets and to the assigned agent's console, in one round trip."""

@@ -38,8 +38,9 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 @cache
 def reason_codes() -> frozenset[str]:
-    """The reason codes the hand-off request contracts know, and the service's own (the bot down)."""
-    codes = {"bot_unavailable", "handoff_requested"}
+    """The reason codes the hand-off request contracts know, and the service's own (the bot down, the bot with
+    no cited answer on e-mail)."""
+    codes = {"bot_unavailable", "bot_uncited", "handoff_requested"}
     for path in SCHEMAS.glob("handoff-request.v*.json"):
         reasons = json.loads(path.read_text())["properties"]["reasons"]["items"]["properties"]["code"]
         codes.update(reasons.get("enum", []))

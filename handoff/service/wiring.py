@@ -1,7 +1,8 @@
 """Build the service on the adapters the settings name: the one place the service meets them.
 
 Embedded profile (no ``REDIS_URL``): live state in process, tickets in SQLite. Production: Redis and
-PostgreSQL. The Rasa client and the knowledge suggestions are the same in both.
+PostgreSQL. The Rasa client and the knowledge suggestions are the same in both, and so is the e-mail channel's
+SMTP listener (``HANDOFF_CHANNELS=email``), started when serving.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 import time
 
 from handoff.adapters.knowledge import Suggestions
+from handoff.adapters.mail.imap import ImapMailbox, ImapPoller
+from handoff.adapters.mail.listener import MailListener
 from handoff.adapters.rasa import RasaClient
 from handoff.adapters.store import RedisStore, open_store
 from handoff.adapters.tickets import TicketLog
+from handoff.core.errors import SettingsError
 from handoff.core.model import State
 from handoff.core.routing import build_business_hours, build_queue_order, build_router, load_routing_config
 from handoff.service.facade import HandoffService
@@ -42,4 +46,21 @@ async def open_service(settings: HandoffSettings, *, serving: bool = True) -> Ha
         knowledge=Suggestions(settings.suggestions),
         router=build_router(config), hours=build_business_hours(config), queue_order=order)
     await service.start(sweeper=serving, recover=serving)
+    if serving and service.mail is not None and settings.mail_port:
+        listener = MailListener(service.mail.receive, host=settings.mail_host, port=settings.mail_port,
+                                address=settings.mail_address, max_bytes=settings.mail_max_bytes)
+        try:
+            await listener.start()
+        except OSError as exc:
+            await service.close()
+            raise SettingsError(f"HANDOFF_MAIL_PORT: cannot listen on {settings.mail_host}:{settings.mail_port} "
+                                f"({exc.strerror}).") from None
+        service.on_close(listener.close)
+    if serving and service.mail is not None and settings.imap_host:
+        poller = ImapPoller(service.mail.receive, ImapMailbox(
+            settings.imap_host, settings.imap_port, settings.imap_user or "",
+            str(settings.imap_password) if settings.imap_password else "", settings.imap_mailbox,
+            settings.imap_security), settings.imap_interval)
+        await poller.start()
+        service.on_close(poller.close)
     return service

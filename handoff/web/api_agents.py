@@ -11,8 +11,9 @@ import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response, WebSocket
+from fastapi.responses import FileResponse
 
-from handoff.core.errors import NotAllowed
+from handoff.core.errors import NotAllowed, UnknownConversation
 from handoff.web.bodies import Login, PresenceBody, Text, TicketPatch, TransferBody, errors
 from handoff.web.deps import COOKIE, Agent, Service, Settings, csrf_check, same_origin, session_token
 from handoff.web.gateway import agent_socket
@@ -66,6 +67,19 @@ async def mine(agent: Agent, service: Service) -> dict[str, Any]:
 @router.get("/api/agent/conversations/{conversation_id}", responses=errors(401, 403, 404))
 async def detail(conversation_id: str, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.desk.detail(agent, conversation_id)
+
+
+@router.get("/api/agent/conversations/{conversation_id}/attachments/{folder}/{name}",
+            responses=errors(401, 403, 404), response_class=FileResponse)
+async def attachment(conversation_id: str, folder: str, name: str, agent: Agent, service: Service) -> FileResponse:
+    """A file an e-mail of the conversation carried (kept by the e-mail channel), to whoever may see the
+    conversation; always as a download (never shown inline: it is the customer's file)."""
+    await service.desk.detail(agent, conversation_id)  # who may see the conversation (403, 404)
+    path = await service.mail.attachment(conversation_id, folder, name) if service.mail is not None else None
+    if path is None:
+        raise UnknownConversation("No such attachment.")
+    return FileResponse(path, media_type="application/octet-stream", filename=name.split("-", 1)[-1],
+                        content_disposition_type="attachment")
 
 
 @router.get("/api/agent/conversations/{conversation_id}/suggestions", responses=errors(401, 403, 404))
@@ -132,7 +146,8 @@ async def ticket(ticket_id: int, agent: Agent, service: Service) -> dict[str, An
 @router.patch("/api/tickets/{ticket_id}", responses=errors(400, 401, 403, 404, 409))
 async def edit_ticket(ticket_id: int, body: TicketPatch, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.helpdesk.edit_ticket(agent, ticket_id, tags=body.tags, priority=body.priority,
-                                              category=body.category, callback_sent=body.callback_sent)
+                                              category=body.category, callback_sent=body.callback_sent,
+                                              callback_text=body.callback_text)
 
 
 @router.websocket("/ws/agent")

@@ -58,6 +58,9 @@ class TicketPatch(BaseModel):
                                              "(orders, payments...): an agent's correction of the bot's "
                                              "reaches the NLU inbox")
     callback_sent: bool = Field(False, description="the callback an out-of-hours ticket promised was made")
+    callback_text: str | None = Field(None, max_length=20000, description=(
+        "make the promised callback by e-mail with these words (the e-mail channel mails them to the customer, "
+        "threaded; implies callback_sent)"))
 
 
 class InboxDecision(BaseModel):

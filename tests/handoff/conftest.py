@@ -33,6 +33,7 @@ from handoff.settings import HandoffSettings
 from tests.conftest import ROOT
 from tests.handoff.adapters.store.conftest import REDIS_URL, delete_keys
 from tests.handoff.adapters.tickets.conftest import POSTGRES_ADMIN, _postgres_url
+from tests.handoff.service.mail_relay import CatchingRelay
 from tests.handoff.world import PASSWORD, RASA_TOKEN, FakeClock, FakeRasa
 
 PROFILES = ["embedded", "production"]
@@ -173,3 +174,12 @@ async def open_service(profile: str, database_url: str, clock: FakeClock, rasa: 
 @pytest.fixture
 async def service(open_service: OpenService) -> HandoffService:
     return await open_service()
+
+
+@pytest.fixture
+def relay() -> Iterator[CatchingRelay]:
+    """A real SMTP relay (aiosmtpd on a free loopback port) catching what the e-mail channel sends."""
+    caught = CatchingRelay()
+    caught.start()
+    yield caught
+    caught.stop()

@@ -73,3 +73,24 @@ def test_a_bad_secret_file_stops_start_up(tmp_path: Path, content: str, mode: in
     path.chmod(mode)
     with pytest.raises(SettingsError, match=complaint):
         HandoffSettings.from_env({"HANDOFF_SECRET_FILE": str(path)})
+
+
+def test_channels_are_read_and_an_unknown_one_stops_start_up(tmp_path: Path) -> None:
+    env = {"HANDOFF_SECRET_FILE": str(tmp_path / "secret")}
+    assert HandoffSettings.from_env(env).channels == ("web",)
+    assert HandoffSettings.from_env({**env, "HANDOFF_CHANNELS": "web, email"}).channels == ("web", "email")
+    with pytest.raises(SettingsError, match=r"HANDOFF_CHANNELS: no channel 'sms' \(valid channels: email, web\)"):
+        HandoffSettings.from_env({**env, "HANDOFF_CHANNELS": "email,sms"})
+    with pytest.raises(SettingsError, match="HANDOFF_ARTICLE_URL"):
+        HandoffSettings.from_env({**env, "HANDOFF_ARTICLE_URL": "https://help.test/"})
+
+
+def test_the_imap_mailbox_settings(tmp_path: Path) -> None:
+    env = {"HANDOFF_SECRET_FILE": str(tmp_path / "secret"), "HANDOFF_IMAP_HOST": "imap.shop.test",
+           "HANDOFF_IMAP_SECURITY": "STARTTLS", "HANDOFF_IMAP_PASSWORD": "pw"}
+    settings = HandoffSettings.from_env(env)
+    assert (settings.imap_host, settings.imap_port, settings.imap_security, str(settings.imap_password)) == (
+        "imap.shop.test", 993, "starttls", "pw")
+    assert "pw" not in repr(settings)
+    with pytest.raises(SettingsError, match="HANDOFF_IMAP_SECURITY"):
+        HandoffSettings.from_env({**env, "HANDOFF_IMAP_SECURITY": "ssl3"})

@@ -488,3 +488,31 @@ class InboxItem(Base):
     decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# ---- e-mail: the channel's messages in and out (0008) -----------------------------------------------------
+
+
+class MailMessage(Base):
+    """One e-mail of a conversation, by its Message-ID (unique: a re-delivered message is stored once).
+
+    ``direction`` ``in``: a customer's mail, ``message_id`` the row of the customer message it became (none for
+    an auto-reply); ``out``: a reply of the service, kept until the relay took it (``status`` ``pending`` with
+    ``tries`` and ``next_try_at``, then ``sent``), ``raw`` the message as it goes out."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (Index("ix_mail_messages_status_next_try_at", "status", "next_try_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mail_id: Mapped[str] = mapped_column(String(998), unique=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    direction: Mapped[str] = mapped_column(String(3))
+    address: Mapped[str] = mapped_column(String(320), index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]

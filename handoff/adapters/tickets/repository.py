@@ -32,6 +32,8 @@ session factory:
   simulator (:mod:`handoff.core.replay`), read only.
 - ``inbox`` (:class:`~handoff.adapters.tickets.inbox.InboxBook`): the NLU inbox: customer messages the bot was
   unsure about, and the trainers' decisions.
+- ``mail`` (:class:`~handoff.adapters.tickets.mail.MailBook`): the e-mail channel's mail in and out (threading,
+  re-deliveries, the outbox).
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -54,6 +56,7 @@ from handoff.adapters.tickets.demo import DemoRecords
 from handoff.adapters.tickets.feedback import FeedbackBook
 from handoff.adapters.tickets.inbox import InboxBook
 from handoff.adapters.tickets.kpis import KpiBook
+from handoff.adapters.tickets.mail import MailBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
 from handoff.adapters.tickets.privacy import CustomerRecords
@@ -94,6 +97,7 @@ class TicketLog:
         self.workload = WorkloadBook(sessions)
         self.replay = ReplayLog(sessions)  # the routing simulator's history (read only)
         self.inbox = InboxBook(sessions)  # the NLU inbox (docs/training.md)
+        self.mail = MailBook(sessions)  # the e-mail channel's mail in and out, the outbox
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

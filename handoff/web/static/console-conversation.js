@@ -4,6 +4,7 @@ import { renderContext, loadSuggestions } from './console-context.js';
 
 const TYPING_SEND_MS = 3000;
 const TYPING_SHOW_MS = 4000;
+const CHANNEL_NAMES = { web: 'Web chat', email: 'E-mail' };
 
 export class ConversationView {
   /** @param app the console (me, mine, socket, canned, applySummary, markRead, refreshMine). */
@@ -96,7 +97,8 @@ export class ConversationView {
   renderHeader() {
     const s = this.summary || {};
     $('#conv-title').textContent = customerName(s);
-    const bits = [humanize(s.state || ''), `${humanize(s.priority || 'normal')} priority`, `Tier ${s.tier || 1}`];
+    const bits = [CHANNEL_NAMES[s.channel] || humanize(s.channel || 'web'), humanize(s.state || ''),
+      `${humanize(s.priority || 'normal')} priority`, `Tier ${s.tier || 1}`];
     if (s.category) bits.push(humanize(s.category));
     if (s.ticket_id != null) bits.push(`Ticket #${s.ticket_id}`);
     $('#conv-meta').textContent = bits.join(' · ');
@@ -125,6 +127,13 @@ export class ConversationView {
     const buttons = m.payload && Array.isArray(m.payload.buttons) ? m.payload.buttons : [];
     if (buttons.length) {
       node.append(el('div', { class: 'msg-buttons', text: `Buttons: ${buttons.map((b) => b && b.title).filter(Boolean).join(' | ')}` }));
+    }
+    const links = m.payload && Array.isArray(m.payload.links) ? m.payload.links : [];
+    for (const link of links) { // an e-mail's attachments: files kept by the service (agents only)
+      const safe = link && typeof link.url === 'string' && link.url.startsWith(`/api/agent/conversations/${encodeURIComponent(this.id)}/attachments/`);
+      node.append(el('div', { class: 'msg-attachment', 'data-testid': 'attachment' },
+        safe ? el('a', { href: link.url, target: '_blank', rel: 'noopener', text: link.title || 'attachment' })
+          : el('span', { text: (link && link.title) || 'attachment' })));
     }
     node.dataset.ts = String(toMillis(m.created_at) || Date.now());
     return node;
@@ -215,6 +224,20 @@ export class ConversationView {
     const status = node.querySelector('.msg-status');
     if (status) status.remove();
     delete node.dataset.clientId;
+  }
+
+  /** How an e-mail reply's delivery went (the relay may be down: the service keeps trying). */
+  onDelivery(frame) {
+    const text = frame.status === 'sent' ? 'Sent by e-mail.'
+      : `E-mail not delivered yet (${frame.error || 'the mail relay did not answer'}); trying again at ${clock(new Date(frame.next_try * 1000).toISOString())}.`;
+    if (frame.status !== 'sent') toast(text, 'error');
+    if (frame.conversation_id !== this.id || frame.message_id == null) return;
+    const node = this.transcript.querySelector(`[data-id="${Number(frame.message_id)}"]`);
+    if (!node) return;
+    let status = node.querySelector('.msg-delivery');
+    if (!status) { status = el('div', { class: 'msg-delivery', 'data-testid': 'delivery' }); node.append(status); }
+    status.textContent = text;
+    node.dataset.delivery = frame.status;
   }
 
   onError(frame) {

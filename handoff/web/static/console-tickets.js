@@ -116,6 +116,7 @@ export class TicketsView {
       t.summary ? el('p', { class: 'summary', text: t.summary }) : null,
       facts,
       this.callbackButton(t),
+      this.callbackByMail(t),
       this.tagEditor(t),
       el('h3', { text: 'Transcript' }),
       this.transcript(pick(t, 'messages', 'transcript') || []),
@@ -173,6 +174,24 @@ export class TicketsView {
           this.openTicket(t.id);
         } catch (e) { toast(e.message, 'error'); }
       } });
+  }
+
+  /** The callback made by e-mail (PATCH {callback_text}): the e-mail channel mails the words, threaded, and marks
+   * the callback as made. Offered when the customer left an address (or wrote by e-mail). */
+  callbackByMail(t) {
+    if (t.status !== 'offline' || !t.callback || t.callback.sent_at) return null;
+    if (t.channel !== 'email' && !(t.callback && t.callback.contact)) return null;
+    const words = el('textarea', { rows: '3', cols: '48', 'aria-label': 'Callback by e-mail', 'data-testid': 'callback-text',
+      placeholder: 'Write the callback; it is e-mailed to the customer' });
+    const send = el('button', { type: 'button', class: 'small', 'data-testid': 'callback-send', text: 'Send callback by e-mail',
+      onclick: async () => {
+        try {
+          await api('PATCH', `/api/tickets/${encodeURIComponent(t.id)}`, { callback_text: words.value });
+          toast('Callback sent by e-mail.');
+          this.openTicket(t.id);
+        } catch (e) { toast(e.message, 'error'); }
+      } });
+    return el('div', { class: 'callback-mail' }, words, send);
   }
 
   /** PATCH /api/tickets/{id} with tags, priority and category (an agent's correction of the bot's category sends the

@@ -229,6 +229,9 @@ function onFrame(f) {
     case 'whisper': // a supervisor's note to this agent (never the customer's)
       app.view.onWhisper(f.conversation_id, f.note);
       break;
+    case 'delivery': // an e-mail reply sent, or still retrying
+      app.view.onDelivery(f);
+      break;
     case 'error':
       app.view.onError(f);
       break;
@@ -258,6 +261,7 @@ function renderQueue() {
         el('span', { class: 'name', text: customerName(s) }),
         s.priority && s.priority !== 'normal' ? badge(humanize(s.priority), s.priority) : null,
         c.value_tier === 'vip' ? badge('VIP', 'vip') : null,
+        s.channel && s.channel !== 'web' ? badge(humanize(s.channel), 'channel') : null,
         badge(`T${s.tier || 1}`, 'tier')),
       el('div', { class: 'item-row muted' },
         el('span', { class: 'reasons-line', text: (s.reasons || []).map(humanize).join(', ') || humanize(s.category || '') })),
@@ -286,6 +290,7 @@ function renderMine() {
     el('div', { class: 'item-row' },
       el('span', { class: 'name', text: customerName(s) }),
       s.priority && s.priority !== 'normal' ? badge(humanize(s.priority), s.priority) : null,
+      s.channel && s.channel !== 'web' ? badge(humanize(s.channel), 'channel') : null,
       unread ? badge(String(unread), 'unread') : null),
     last ? el('div', { class: 'item-row muted clamp1', text: `${last.sender === 'agent' ? 'You: ' : ''}${last.text || ''}` }) : null,
     deadline ? el('div', { class: 'item-row' }, badge('Awaiting first reply', 'urgent'),

@@ -29,7 +29,7 @@ AGENT_ENDPOINTS = [
     ("POST", "/api/agent/conversations/c_x/notes"), ("POST", "/api/agent/conversations/c_x/transfer"),
     ("POST", "/api/agent/conversations/c_x/handback"), ("POST", "/api/agent/conversations/c_x/resolve"),
     ("GET", "/api/agents"), ("GET", "/api/canned-responses"), ("GET", "/api/tickets"), ("GET", "/api/tickets/1"),
-    ("PATCH", "/api/tickets/1")]
+    ("PATCH", "/api/tickets/1"), ("GET", "/api/agent/conversations/c_x/attachments/0123456789abcdef01234567/1-a")]
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ Callers: ``nobody`` (no credentials), ``customer`` (the token of their own conve
 a ``supervisor`` (ada) and an ``admin``, each signed in. Targets: ``-`` (no object), ``own`` (the
 caller's: the conversation assigned to them, its ticket, their account; the customer's conversation),
 ``other`` (another agent's: linus's, one conversation per caller so that one caller's action does not change
-another's answer), ``queued`` (a conversation waiting for anybody). Socket rows give the close code of a refused
+another's answer), ``queued`` (a conversation waiting for anybody). An attachment's 404 is a caller let through
+to a file this service never kept (the e-mail channel's own tests download real ones). Socket rows give the close code of a refused
 socket, or 200 for a hello, an ``ack`` or a frame served; an ``error`` frame counts as its HTTP status. The rule
 behind the table is :mod:`handoff.service.policy`; docs/security.md shows it.
 
@@ -67,6 +68,9 @@ GET        /api/agent/conversations/{conversation_id}            queued  401    
 GET        /api/agent/conversations/{conversation_id}/suggestions own     401    401      200   403     200        200
 GET        /api/agent/conversations/{conversation_id}/suggestions other   401    401      403   403     200        200
 GET        /api/agent/conversations/{conversation_id}/suggestions queued  401    401      403   403     200        200
+GET        /api/agent/conversations/{conversation_id}/attachments/{folder}/{name} own     401    401      404   403     404        404
+GET        /api/agent/conversations/{conversation_id}/attachments/{folder}/{name} other   401    401      403   403     404        404
+GET        /api/agent/conversations/{conversation_id}/attachments/{folder}/{name} queued  401    401      403   403     404        404
 POST       /api/agent/conversations/{conversation_id}/accept     own     401    401      200   403     200        200
 POST       /api/agent/conversations/{conversation_id}/accept     other   401    401      409   403     409        409
 POST       /api/agent/conversations/{conversation_id}/messages   own     401    401      200   403     200        200
@@ -332,7 +336,8 @@ async def outcome(world: World, row: Row, caller: str) -> int:
     if row.path.endswith("/escalate"):  # each caller to a tier the (shared) queued conversation is not in yet
         body = {"tier": 3 if caller == "admin" else 2}
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await world.client.request(row.method, row.path.format(**ids), json=body, headers=headers)
+    path = row.path.format(**ids, folder="f0")  # an attachment: one this service never kept
+    response = await world.client.request(row.method, path, json=body, headers=headers)
     return response.status_code
 
 

@@ -1,0 +1,131 @@
+"""The e-mail channel's mail, in and out (``mail_messages``): which conversation a reply threads into, a
+re-delivered message stored once, and the outbox of replies kept until the relay took them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from handoff.adapters.tickets.database import Repository, utc
+from handoff.adapters.tickets.models import Conversation, MailMessage
+from handoff.core.model import ConversationId, CustomerId
+
+
+@dataclass(frozen=True)
+class MailView:
+    id: int
+    mail_id: str
+    conversation_id: ConversationId
+    message_id: int | None
+    direction: str
+    address: str
+    subject: str
+    status: str
+    tries: int
+    next_try_at: datetime | None
+    last_error: str | None
+    raw: str | None
+    created_at: datetime
+
+
+def _view(row: MailMessage) -> MailView:
+    return MailView(row.id, row.mail_id, ConversationId(row.conversation_id), row.message_id, row.direction,
+                    row.address, row.subject, row.status, row.tries, row.next_try_at, row.last_error, row.raw,
+                    row.created_at)
+
+
+class MailBook(Repository):
+    """E-mail (a repository of :class:`~handoff.adapters.tickets.TicketLog`)."""
+
+    async def known(self, mail_id: str) -> bool:
+        async with self._sessions() as session:
+            found = await session.scalar(select(MailMessage.id).where(MailMessage.mail_id == mail_id))
+        return found is not None
+
+    async def conversation_of(self, mail_ids: Sequence[str]) -> ConversationId | None:
+        """The conversation of the latest of ``mail_ids`` we know (in or out), if any."""
+        if not mail_ids:
+            return None
+        async with self._sessions() as session:
+            found = await session.scalar(select(MailMessage.conversation_id)
+                                         .where(MailMessage.mail_id.in_(list(mail_ids)))
+                                         .order_by(MailMessage.id.desc()).limit(1))
+        return ConversationId(found) if found else None
+
+    async def customer_of(self, address: str) -> CustomerId | None:
+        """The customer who wrote from ``address`` before (their unverified e-mail identity), if any."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(Conversation.customer_id).join(MailMessage, MailMessage.conversation_id == Conversation.id)
+                .where(MailMessage.address == address, MailMessage.direction == "in")
+                .order_by(MailMessage.id.desc()).limit(1))
+        return CustomerId(found) if found else None
+
+    async def record_in(self, mail_id: str, conversation_id: str, message_id: int | None, address: str,
+                        subject: str, now: datetime | float) -> bool:
+        """Keep an inbound mail; False if it was kept before (a re-delivery, here or on another instance)."""
+        try:
+            async with self._sessions.begin() as session:
+                session.add(MailMessage(mail_id=mail_id, conversation_id=conversation_id, message_id=message_id,
+                                        direction="in", address=address, subject=subject[:998], status="received",
+                                        tries=0, created_at=utc(now)))
+        except IntegrityError:
+            return False
+        return True
+
+    async def thread(self, conversation_id: str) -> list[MailView]:
+        """The conversation's mail, in and out, oldest first."""
+        async with self._sessions() as session:
+            rows = (await session.scalars(select(MailMessage).where(MailMessage.conversation_id == conversation_id)
+                                          .order_by(MailMessage.id))).all()
+        return [_view(row) for row in rows]
+
+    async def queue_out(self, mail_id: str, conversation_id: str, message_id: int | None, address: str, subject: str,
+                        raw: str, now: datetime | float) -> int | None:
+        """Keep a reply to send (its row's id); None if it is kept already (one message, one mail)."""
+        try:
+            async with self._sessions.begin() as session:
+                row = MailMessage(mail_id=mail_id, conversation_id=conversation_id, message_id=message_id,
+                                  direction="out", address=address, subject=subject[:998], status="pending",
+                                  tries=0, next_try_at=utc(now), raw=raw, created_at=utc(now))
+                session.add(row)
+                await session.flush()
+                return row.id
+        except IntegrityError:
+            return None
+
+    async def get(self, row_id: int) -> MailView | None:
+        async with self._sessions() as session:
+            row = await session.get(MailMessage, row_id)
+        return _view(row) if row is not None else None
+
+    async def due(self, now: datetime | float, limit: int = 50) -> list[MailView]:
+        """Replies waiting for the relay whose next try is due, oldest first."""
+        async with self._sessions() as session:
+            rows = (await session.scalars(
+                select(MailMessage).where(and_(MailMessage.status == "pending", MailMessage.next_try_at <= utc(now)))
+                .order_by(MailMessage.id).limit(limit))).all()
+        return [_view(row) for row in rows]
+
+    async def claim_try(self, row_id: int, tries: int, until: datetime | float) -> bool:
+        """Take the reply's next try (``tries`` as read): pushes its next try to ``until`` so another instance
+        sweeping meanwhile leaves it; False if someone else took it first."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(update(MailMessage).where(
+                MailMessage.id == row_id, MailMessage.status == "pending", MailMessage.tries == tries)
+                .values(tries=tries + 1, next_try_at=utc(until)))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def sent(self, row_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(update(MailMessage).where(MailMessage.id == row_id)
+                                  .values(status="sent", next_try_at=None, last_error=None))
+
+    async def try_failed(self, row_id: int, error: str, next_try_at: datetime | float) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(update(MailMessage).where(MailMessage.id == row_id)
+                                  .values(last_error=error[:500], next_try_at=utc(next_try_at)))

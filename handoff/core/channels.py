@@ -1,0 +1,184 @@
+"""Channels: how the service's outbound messages look on each way a customer reaches it.
+
+One interface (:class:`Channel`), a table from short names to channels (:data:`CHANNELS`), and one resolver
+(:func:`resolve_channels`), as routing strategies are (:mod:`handoff.core.routing`). Inbound, every channel's
+adapter turns its provider's events into the conversations part's customer messages (``open``, ``says``,
+``bot_turn``, as the widget's socket does), so every channel feeds the same state machine; outbound, a channel
+renders a bot answer, an agent's reply, a system notice or a rating prompt (:class:`Outbound`) into what its
+provider carries, within its limits: length, formatting, buttons as text where it has none, attachments and
+citations as links.
+
+- ``web``: the widget renders messages itself (buttons, images): nothing to translate, sent over its socket.
+- ``email``: plain text, the sender named, buttons as a list of replies to type, citations and attachments
+  as links, cut at :attr:`EmailChannel.max_chars` with a note. Its bot answers only when confident
+  (:attr:`Channel.bot_answers_only_cited`): a knowledge answer with a citation; otherwise a person does.
+
+Everything here is pure: the adapters (:mod:`handoff.adapters.mail`) and the service part
+(:mod:`handoff.service.mail`) do the I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from handoff.core.errors import SettingsError
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link the message carries: an attachment kept as a file, or the article a bot answer cites."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A message of the service to a customer: ``sender`` is ``bot``, ``agent`` or ``system``."""
+
+    sender: str
+    text: str
+    agent_name: str | None = None
+    buttons: tuple[str, ...] = ()  # what the customer may answer (the buttons' titles)
+    links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    text: str
+    cut: bool = False  # True: longer than the channel carries, cut with a note
+
+
+class Channel(Protocol):
+    """What each channel declares and how it renders the service's messages."""
+
+    name: ClassVar[str]
+    max_chars: ClassVar[int]
+    bot_answers_only_cited: ClassVar[bool]  # True: an uncited bot answer goes to a person instead
+
+    def render(self, message: Outbound) -> Rendered: ...
+
+
+def outbound_of(sender: str, text: str, payload: Mapping[str, Any] | None, agent_name: str | None = None,
+                article_url: str | None = None) -> Outbound:
+    """A stored message (its text and payload, as the relay keeps them) as an :class:`Outbound`:
+    buttons' titles, the citation as a link (``article_url``: a template with ``{article_id}``), and the
+    payload's ``links`` (attachments)."""
+    payload = payload or {}
+    buttons = tuple(str(b.get("title") or b.get("payload") or "") for b in payload.get("buttons") or []
+                    if isinstance(b, Mapping))
+    links: list[Link] = []
+    custom = payload.get("custom")
+    citation = custom.get("citation") if isinstance(custom, Mapping) else None
+    if isinstance(citation, Mapping) and citation.get("article_id"):
+        url = (article_url or "{article_id}").format(article_id=citation["article_id"])
+        links.append(Link(str(citation.get("title") or citation["article_id"]), url))
+    for link in payload.get("links") or []:
+        if isinstance(link, Mapping) and link.get("url"):
+            links.append(Link(str(link.get("title") or link["url"]), str(link["url"])))
+    return Outbound(sender, text, agent_name, tuple(b for b in buttons if b), tuple(links))
+
+
+def cited(payload: Mapping[str, Any] | None) -> bool:
+    """Whether a bot reply's payload carries a knowledge citation (the bot answered from an article)."""
+    custom = (payload or {}).get("custom")
+    return isinstance(custom, Mapping) and isinstance(custom.get("citation"), Mapping)
+
+
+class WebChannel:
+    """The widget: it shows buttons, images and links itself."""
+
+    name: ClassVar[str] = "web"
+    max_chars: ClassVar[int] = 4000
+    bot_answers_only_cited: ClassVar[bool] = False
+
+    def render(self, message: Outbound) -> Rendered:
+        return Rendered(message.text)
+
+
+def _cut(text: str, limit: int) -> Rendered:
+    if len(text) <= limit:
+        return Rendered(text)
+    note = "\n\n[The message was shortened; the full text is kept in your conversation.]"
+    return Rendered(text[:limit - len(note)].rstrip() + note, cut=True)
+
+
+class EmailChannel:
+    """Plain-text e-mail: who wrote, the words, buttons as replies to type, links spelled out."""
+
+    name: ClassVar[str] = "email"
+    max_chars: ClassVar[int] = 20000
+    bot_answers_only_cited: ClassVar[bool] = True
+
+    def render(self, message: Outbound) -> Rendered:
+        parts = [message.text.strip()]
+        if message.buttons:
+            parts.append("You can answer this e-mail with one of:\n" + "\n".join(f"  - {b}" for b in message.buttons))
+        if message.links:
+            parts.append("\n".join(f"{link.title}: {link.url}" for link in message.links))
+        signature = {"agent": message.agent_name or "Customer service", "bot": "Brightwood's assistant (automatic "
+                     "answer; reply to reach a person)", "system": "Brightwood customer service"}.get(
+                         message.sender, "Brightwood customer service")
+        parts.append(f"-- \n{signature}")
+        return _cut("\n\n".join(p for p in parts if p), self.max_chars)
+
+
+CHANNELS: dict[str, type[Channel]] = {cls.name: cls for cls in (WebChannel, EmailChannel)}
+"""Short name (as ``HANDOFF_CHANNELS`` names it) -> channel class."""
+
+
+@dataclass(frozen=True)
+class ChannelTable:
+    """The channels this service runs (``web`` always among them), by name."""
+
+    channels: Mapping[str, Channel]
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> ChannelTable:
+        return cls(resolve_channels(names))
+
+    def get(self, name: str) -> Channel:
+        """The channel of that name; one not run (an older conversation's) renders as the widget does."""
+        return self.channels.get(name) or WebChannel()
+
+    def only_cited(self, name: str) -> bool:
+        return self.get(name).bot_answers_only_cited
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.channels
+
+
+def resolve_channels(names: Iterable[str]) -> dict[str, Channel]:
+    """The channels ``names`` name, ``web`` always among them.
+
+    Raises:
+        SettingsError: a name is not a channel (the valid ones are named).
+    """
+    chosen: dict[str, Channel] = {"web": WebChannel()}
+    for name in names:
+        if name not in CHANNELS:
+            valid = ", ".join(sorted(CHANNELS))
+            raise SettingsError(f"HANDOFF_CHANNELS: no channel {name!r} (valid channels: {valid}).")
+        chosen[name] = CHANNELS[name]()
+    return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """The threading headers of a reply: In-Reply-To, the message answered; References, the thread."""
+
+    in_reply_to: str | None
+    references: tuple[str, ...] = field(default_factory=tuple)
+
+
+def reply_thread(thread: Sequence[str], answered: str | None, limit: int = 20) -> Thread:
+    """RFC 5322 3.6.4: In-Reply-To is the message answered, References the thread's ids oldest first, ending
+    with it (the first and the latest ``limit`` - 1 when it is long, as mail clients trim it)."""
+    ids = [i for i in dict.fromkeys(thread) if i and i != answered]
+    if answered:
+        ids.append(answered)
+    if len(ids) > limit:
+        ids = [ids[0], *ids[-(limit - 1):]]
+    return Thread(answered, tuple(ids))

@@ -1,0 +1,345 @@
+"""E-mail as a customer channel: a mail in becomes a customer message of a conversation, the service's messages
+to that conversation go out as mail threaded under it.
+
+In: the listener (:mod:`handoff.adapters.mail.listener`) hands each message to :meth:`MailChannel.receive`. It is
+parsed (:mod:`handoff.adapters.mail.parse`), stored once by its Message-ID (a re-delivery is a no-op), threaded
+into the conversation its References / In-Reply-To name (none: a new conversation on the ``email`` channel),
+its attachments kept as files (up to ``HANDOFF_MAIL_ATTACHMENT_BYTES`` each) and linked, and the bot has its
+turn as on the widget, but on this channel it answers only from a knowledge article (with the article's link);
+otherwise a person answers (:class:`~handoff.core.conversation.Cause` ``bot_uncited``, the bot's draft kept).
+
+The writer is known by the From address only: an unverified channel identity. Mail from one address is one
+customer (their earlier conversations, their tier), kept apart from the widget's customers, whatever e-mail
+address those gave, unless the shop links them (docs/channels.md).
+
+Out: the relay calls :meth:`MailChannel.outbound` for each message stored in an e-mail conversation. Agents'
+replies, the bot's cited answers and the notices that matter by mail (the out-of-hours promise, the ticket
+logged, the conversation resolved) become a mail (:class:`~handoff.core.channels.EmailChannel`)
+with a stable Message-ID (``<m<message id>.<conversation>@<domain>>``: one message, one mail), In-Reply-To
+the customer's latest mail and References the thread. It is kept in the outbox (``mail_messages``) before the
+relay is tried, and a failed try is tried again by the sweeper with back-off (30 s doubling to an hour, never
+given up), the agent told on their console each time: nothing is lost while the relay is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import hashlib
+import logging
+import re
+from dataclasses import replace
+from email import policy
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from pathlib import Path
+from typing import Any, Protocol
+
+from handoff.core import texts
+from handoff.core.channels import ChannelTable, Link, outbound_of, reply_thread
+from handoff.core.model import AgentId, ConversationId, ConversationRecord, State, TicketId, moment
+from handoff.service.conversations import UNSENDABLE, Conversations
+from handoff.service.ports import Clock, DeliveryFailed, MessageView, ParsedMail, TicketLog, parse_mail
+from handoff.service.relay import Relay
+from handoff.settings import HandoffSettings
+
+logger = logging.getLogger(__name__)
+CHANNEL = "email"
+LEASE = 120.0  # seconds a try holds a reply against other instances' sweeps
+MAX_BACKOFF = 3600.0
+UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Outgoing(Protocol):
+    """The SMTP relay (:class:`handoff.adapters.mail.outbound.MailRelay`)."""
+
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+def backoff(tries: int) -> float:
+    """Seconds before the next try after ``tries`` failed ones: 30, 60, 120, ... at most an hour."""
+    return float(min(30.0 * 2.0 ** max(tries - 1, 0), MAX_BACKOFF))
+
+
+def client_id_of(mail_id: str) -> str:
+    """The customer message's client id for a mail (the relay stores a message once per client id)."""
+    return "mail:" + hashlib.sha256(mail_id.encode()).hexdigest()[:40]
+
+
+def mail_sender(settings: HandoffSettings) -> str:
+    """The address replies come from: ``HANDOFF_MAIL_ADDRESS`` (``support@<domain>`` when it is a domain)."""
+    address = settings.mail_address.lstrip("@")
+    return address if "@" in address else f"support@{address or 'localhost'}"
+
+
+def clean(mail: ParsedMail) -> ParsedMail:
+    """The mail without what no text column takes and no person types (NUL, control characters but tab and line
+    breaks, lone surrogates: :data:`~handoff.service.conversations.UNSENDABLE`): refusing them would make the
+    listener answer 451 and the sender retry the same bytes for days. At most the latest 50 thread ids."""
+    def text(value: str) -> str:
+        return UNSENDABLE.sub("", value)
+    return replace(mail, message_id=text(mail.message_id)[:998], address=text(mail.address)[:320],
+                   name=text(mail.name)[:200] if mail.name else None, subject=text(mail.subject)[:998],
+                   text=text(mail.text), thread=tuple(text(i)[:998] for i in mail.thread[-50:]))
+
+
+def _queued_notice(text: str) -> bool:
+    return text.startswith(texts.QUEUED.split("{", 1)[0])
+
+
+class MailChannel:
+    """What the e-mail channel does in and out."""
+
+    def __init__(self, settings: HandoffSettings, log: TicketLog, customers: Conversations, relay: Relay,
+                 channels: ChannelTable, clock: Clock, outgoing: Outgoing | None) -> None:
+        self._settings = settings
+        self._log = log
+        self._customers = customers
+        self._relay = relay
+        self._channel = channels.get(CHANNEL)
+        self._clock = clock
+        self._outgoing = outgoing
+        self.sender = mail_sender(settings)
+        self.domain = self.sender.rsplit("@", 1)[-1]  # of every Message-ID the service makes
+        self._article_url = settings.article_url
+        self._tries: set[asyncio.Task[bool]] = set()
+
+    # ---- in ----------------------------------------------------------------------------------------------
+
+    async def receive(self, raw: bytes) -> ConversationId | None:
+        """Store a mail as the customer's message and give the bot its turn; the conversation's id, or None when
+        it was stored before (a re-delivery) or has no sender."""
+        digest = hashlib.sha256(raw).hexdigest()
+        mail = clean(parse_mail(raw, fallback_id=f"<{digest[:32]}@missing-id.{self.domain}>"))
+        if not mail.address or mail.address == self.sender.lower():
+            logger.warning("an inbound e-mail without a From address, or from the service's own, was dropped")
+            return None
+        if await self._log.mail.known(mail.message_id):
+            logger.info("e-mail %s: delivered again, stored before", mail.message_id)
+            return None
+        conversation_id = await self._log.mail.conversation_of(mail.thread)
+        threaded = conversation_id is not None
+        if conversation_id is None:
+            customer_id = await self._log.mail.customer_of(mail.address)
+            record = await self._customers.open(channel=CHANNEL, name=mail.name, email=mail.address,
+                                                customer_id=customer_id)
+            conversation_id = record.conversation_id
+        links = self._keep_attachments(mail, conversation_id)
+        text = self._text(mail, new=not threaded, links=links)
+        payload = {"links": [{"title": link.title, "url": link.url} for link in links]} if links else None
+        said = await self._customers.says(conversation_id, text, client_id_of(mail.message_id), payload=payload)
+        if not await self._log.mail.record_in(mail.message_id, conversation_id, said.message.id, mail.address,
+                                              mail.subject, self._clock()):
+            return conversation_id  # another instance took the same delivery at the same moment
+        logger.info("conversation %s: e-mail %s received", conversation_id, mail.message_id)
+        if not mail.auto_reply:  # an out-of-office or a bounce is kept, never answered (no mail loops)
+            await self._customers.bot_turn(said)
+        return conversation_id
+
+    def _text(self, mail: ParsedMail, *, new: bool, links: list[Link]) -> str:
+        text = mail.text
+        subject = re.sub(r"^(re|aw|fwd?|sv)\s*:\s*", "", mail.subject, flags=re.IGNORECASE).strip()
+        if subject and (new or not text) and subject.lower() not in text.lower():
+            text = f"{subject}\n\n{text}".strip()
+        if not text:
+            text = "(an e-mail without text)" if not links else "(attachments only)"
+        limit = self._settings.max_message_chars
+        return text if len(text) <= limit else text[:limit - 1] + "…"
+
+    def _keep_attachments(self, mail: ParsedMail, conversation_id: str) -> list[Link]:
+        """Each attachment as a file under ``HANDOFF_MAIL_ATTACHMENTS/<mail>/``, linked for the console
+        (``/api/agent/conversations/<id>/attachments/<mail>/<n>-<name>``: agents who may see the conversation);
+        one over ``HANDOFF_MAIL_ATTACHMENT_BYTES`` is named, not kept."""
+        links: list[Link] = []
+        folder_name = hashlib.sha256(mail.message_id.encode()).hexdigest()[:24]
+        folder = Path(self._settings.mail_attachments) / folder_name
+        for index, attachment in enumerate(mail.attachments, 1):
+            name = f"{index}-{UNSAFE.sub('_', attachment.filename).strip('._')[:100] or 'attachment'}"
+            if len(attachment.data) > self._settings.mail_attachment_bytes:
+                links.append(Link(f"{attachment.filename} ({len(attachment.data)} bytes: over the limit, not kept)",
+                                  ""))
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(attachment.data)
+            links.append(Link(f"{attachment.filename} ({len(attachment.data)} bytes)",
+                              f"/api/agent/conversations/{conversation_id}/attachments/{folder_name}/{name}"))
+        return links
+
+    async def attachment(self, conversation_id: str, folder: str, name: str) -> Path | None:
+        """The file of an attachment link of the conversation, if a message of it links it (no other path: the
+        names are checked, and the link must be the conversation's). The caller checks who may see it."""
+        if not re.fullmatch(r"[0-9a-f]{24}", folder) or not re.fullmatch(r"[0-9]+-[A-Za-z0-9._-]+", name):
+            return None
+        url = f"/api/agent/conversations/{conversation_id}/attachments/{folder}/{name}"
+        linked = any(isinstance(link, dict) and link.get("url") == url
+                     for message in await self._log.conversations.messages(conversation_id, after_id=0)
+                     if message.sender == "customer" for link in (message.payload or {}).get("links") or [])
+        path = Path(self._settings.mail_attachments) / folder / name
+        return path if linked and path.is_file() else None
+
+    # ---- out ---------------------------------------------------------------------------------------------
+
+    async def outbound(self, record: ConversationRecord, message: MessageView) -> None:
+        """A message just stored in a conversation of this channel: mail it if it is one the customer gets."""
+        text = self._mail_text(record, message)
+        if text is not None:
+            await self._mail(record.conversation_id, message, text, record)
+
+    async def _mail(self, conversation_id: str, message: MessageView, text: str, record: ConversationRecord | None,
+                    *, to: str | None = None, subject: str | None = None) -> None:
+        """Keep ``message`` as a mail in the outbox and try it: to the customer's latest address, threaded under
+        their latest mail; in a conversation without any (a widget's), to ``to`` under the service's earlier
+        mail of it, if any."""
+        thread = await self._log.mail.thread(conversation_id)
+        inbound = [row for row in thread if row.direction == "in"]
+        answered: str | None
+        if inbound:
+            to, subject, answered = inbound[-1].address, inbound[0].subject, inbound[-1].mail_id
+        elif to is not None:
+            answered = thread[-1].mail_id if thread else None
+            subject = thread[0].subject if thread else subject
+        else:
+            return
+        agent_name = message.agent_name
+        if message.sender == "agent" and not agent_name and message.agent_id:
+            account = await self._log.people.get_agent(message.agent_id)
+            agent_name = account.name if account else None
+        rendered = self._channel.render(outbound_of(message.sender, text, message.payload, agent_name,
+                                                    self._article_url))
+        mail_id = f"<m{message.id}.{conversation_id}@{self.domain}>"
+        threading = reply_thread([row.mail_id for row in thread], answered)
+        mail = EmailMessage(policy=policy.SMTP)
+        mail["From"] = formataddr((agent_name or "Customer service", self.sender))
+        mail["To"] = to
+        subject = subject or "Your message"
+        mail["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+        mail["Date"] = formatdate(self._clock(), usegmt=True)
+        mail["Message-ID"] = mail_id
+        if threading.in_reply_to:
+            mail["In-Reply-To"] = threading.in_reply_to
+            mail["References"] = " ".join(threading.references)
+        if message.sender != "agent":
+            mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: no out-of-office answers it back
+        mail.set_content(rendered.text)
+        row_id = await self._log.mail.queue_out(mail_id, conversation_id, message.id, to, str(mail["Subject"]),
+                                                mail.as_string(), self._clock())
+        if row_id is not None:
+            self._first_try(row_id, record)
+
+    async def callback(self, ticket_id: int, conversation_id: str, contact: str | None, text: str,
+                       agent_id: AgentId) -> None:
+        """The callback an out-of-hours ticket promised, written by an agent: kept as their message in the
+        conversation (its transcript) and mailed, threaded under the customer's mail (an e-mail conversation)
+        or under the promise's confirmation to ``contact`` (a widget's). The conversation's live record may be
+        gone by then (ended ones expire): nothing here needs it."""
+        message, _ = await self._log.conversations.add_message(ConversationId(conversation_id), "agent", text,
+                                                               now=moment(self._clock()), agent_id=agent_id)
+        await self._mail(conversation_id, message, text, None, to=contact, subject=f"Your request: ticket #{ticket_id}")
+
+    def _first_try(self, row_id: int, record: ConversationRecord | None) -> None:
+        """The first try, in the background: the agent's reply is acknowledged once it is kept, not once the
+        relay has answered (the outbox holds it either way)."""
+        task = asyncio.create_task(self._try(row_id, 0, record))
+        self._tries.add(task)
+        task.add_done_callback(self._tries.discard)
+
+    async def settle(self) -> None:
+        """Wait for the tries under way (tests; and closing)."""
+        while self._tries:
+            await asyncio.gather(*list(self._tries), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Give the tries under way a few seconds; what is left is tried again by the next sweep (any instance)."""
+        if self._tries:
+            await asyncio.wait(list(self._tries), timeout=5.0)
+
+    def _mail_text(self, record: ConversationRecord, message: MessageView) -> str | None:
+        """What of a message goes out by mail: an agent's reply, a bot answer the channel sends (cited), and the
+        notices that matter by mail; None for the rest (a live chat's "X joined", the bot's uncited draft)."""
+        if message.sender == "agent":
+            return message.text
+        if message.sender == "bot":
+            payload = message.payload or {}
+            custom = payload.get("custom")
+            cites = isinstance(custom, dict) and isinstance(custom.get("citation"), dict)
+            return message.text if cites or not self._channel.bot_answers_only_cited else None
+        if message.sender != "system":
+            return None
+        if (message.payload or {}).get("feedback_request"):
+            return None  # a rating asked: an answer by mail is not scored yet (docs/channels.md), so none is asked
+        if record.state in (State.OFFLINE, State.RESOLVED):
+            return message.text
+        if record.state is State.QUEUED and _queued_notice(message.text) and record.ticket_id is not None:
+            return texts.EMAIL_QUEUED.format(ticket=record.ticket_id)
+        return None
+
+    async def callback_promised(self, record: ConversationRecord, ticket_id: TicketId, contact: str | None,
+                                promise: str) -> None:
+        """An out-of-hours ticket of the widget promised a callback by e-mail: confirm it there now, with the
+        promise's words (a conversation of this channel got them as its notice already)."""
+        if record.channel == CHANNEL or not contact:
+            return
+        mail_id = f"<callback-{ticket_id}.{record.conversation_id}@{self.domain}>"
+        mail = EmailMessage(policy=policy.SMTP)
+        mail["From"] = formataddr(("Customer service", self.sender))
+        mail["To"] = contact
+        mail["Subject"] = f"Your request: ticket #{ticket_id}"
+        mail["Date"] = formatdate(self._clock(), usegmt=True)
+        mail["Message-ID"] = mail_id
+        mail["Auto-Submitted"] = "auto-generated"
+        mail.set_content(promise + "\n\n-- \nBrightwood customer service")
+        row_id = await self._log.mail.queue_out(mail_id, record.conversation_id, None, contact,
+                                                str(mail["Subject"]), mail.as_string(), self._clock())
+        if row_id is not None:
+            self._first_try(row_id, record)
+
+    async def _try(self, row_id: int, tries: int, record: ConversationRecord | None = None) -> bool:
+        """One try at handing a kept reply to the relay (if no other instance holds it); True: sent."""
+        now = self._clock()
+        if not await self._log.mail.claim_try(row_id, tries, now + LEASE):
+            return False
+        row = await self._log.mail.get(row_id)
+        if row is None or row.raw is None:
+            return False
+        if self._outgoing is None:
+            error = "no SMTP relay is configured (HANDOFF_SMTP_HOST)"
+        else:
+            try:
+                await self._outgoing.send(email.message_from_string(row.raw, policy=policy.SMTP))
+            except DeliveryFailed as exc:
+                error = str(exc)
+            else:
+                await self._log.mail.sent(row_id)
+                logger.info("conversation %s: e-mail %s sent", row.conversation_id, row.mail_id)
+                await self._tell_agent(row.conversation_id, record, row.message_id, "sent", None, None)
+                return True
+        wait = backoff(tries + 1)
+        await self._log.mail.try_failed(row_id, error, now + wait)
+        logger.warning("conversation %s: e-mail %s not sent (try %d: %s); trying again in %.0f s",
+                       row.conversation_id, row.mail_id, tries + 1, error, wait)
+        await self._tell_agent(row.conversation_id, record, row.message_id, "retrying", error, now + wait)
+        return False
+
+    async def _tell_agent(self, conversation_id: str, record: ConversationRecord | None, message_id: int | None,
+                          status: str, error: str | None, next_try: float | None) -> None:
+        """The assigned agent's console hears how a reply's delivery went (``delivery`` frames)."""
+        if record is None:
+            try:
+                record = await self._customers.get(conversation_id)
+            except Exception:
+                return
+        if record.agent_id is None:
+            return
+        frame: dict[str, Any] = {"type": "delivery", "conversation_id": conversation_id, "message_id": message_id,
+                                 "channel": CHANNEL, "status": status, "error": error, "next_try": next_try}
+        try:
+            await self._relay.to_agent(record.agent_id, frame)
+        except Exception:
+            logger.warning("conversation %s: the delivery notice did not reach the agent's console", conversation_id)
+
+    async def sweep(self) -> int:
+        """Try again the replies whose next try is due; how many went out."""
+        sent = 0
+        for row in await self._log.mail.due(self._clock()):
+            sent += await self._try(row.id, row.tries)
+        return sent
