@@ -18,6 +18,7 @@ from handoff.core.model import ConversationId, State, moment
 from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.conversations import Conversations
+from handoff.service.mail import forget_attachments
 from handoff.service.ports import Clock, CustomerView, Store, TicketLog
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
@@ -110,9 +111,10 @@ class CustomerData:
         return {"customers": len(customers), "conversations": len(conversations)}
 
     async def _forget(self, conversation_id: ConversationId, *, revoke: bool = True) -> None:
-        """The conversation's live record goes (and with it its place in the queue or an agent's load), its
-        tokens are refused (``revoke``), its customers' sockets close."""
+        """The conversation's live record goes (and with it its place in the queue or an agent's load), so do the
+        files its e-mails carried, its tokens are refused (``revoke``), its customers' sockets close."""
         record = await self._store.delete_conversation(conversation_id)
+        await forget_attachments(self._settings, conversation_id)  # the files its e-mails carried
         if revoke:
             await self._customers.revoke_tokens(conversation_id)
         if record is not None and record.state is State.QUEUED:

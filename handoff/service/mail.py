@@ -24,10 +24,12 @@ given up), the agent told on their console each time: nothing is lost while the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import hashlib
 import logging
 import re
+import shutil
 from dataclasses import replace
 from email import policy
 from email.message import EmailMessage
@@ -64,6 +66,19 @@ def backoff(tries: int) -> float:
 def client_id_of(mail_id: str) -> str:
     """The customer message's client id for a mail (the relay stores a message once per client id)."""
     return "mail:" + hashlib.sha256(mail_id.encode()).hexdigest()[:40]
+
+
+def attachments_of(settings: HandoffSettings, conversation_id: str) -> Path:
+    """The folder of a conversation's kept attachments (conversation ids are URL-safe: letters, digits, - and _)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", conversation_id):
+        raise ValueError(f"not a conversation id: {conversation_id!r}")
+    return Path(settings.mail_attachments) / conversation_id
+
+
+async def forget_attachments(settings: HandoffSettings, conversation_id: str) -> None:
+    """Delete the files a conversation's e-mails carried (the conversation is erased or past retention)."""
+    with contextlib.suppress(ValueError):
+        await asyncio.to_thread(shutil.rmtree, attachments_of(settings, conversation_id), True)
 
 
 def mail_sender(settings: HandoffSettings) -> str:
@@ -147,12 +162,13 @@ class MailChannel:
         return text if len(text) <= limit else text[:limit - 1] + "…"
 
     def _keep_attachments(self, mail: ParsedMail, conversation_id: str) -> list[Link]:
-        """Each attachment as a file under ``HANDOFF_MAIL_ATTACHMENTS/<mail>/``, linked for the console
+        """Each attachment as a file under ``HANDOFF_MAIL_ATTACHMENTS/<conversation>/<mail>/`` (so that erasing the
+        conversation removes its files: :func:`forget_attachments`), linked for the console
         (``/api/agent/conversations/<id>/attachments/<mail>/<n>-<name>``: agents who may see the conversation);
         one over ``HANDOFF_MAIL_ATTACHMENT_BYTES`` is named, not kept."""
         links: list[Link] = []
         folder_name = hashlib.sha256(mail.message_id.encode()).hexdigest()[:24]
-        folder = Path(self._settings.mail_attachments) / folder_name
+        folder = attachments_of(self._settings, conversation_id) / folder_name
         for index, attachment in enumerate(mail.attachments, 1):
             name = f"{index}-{UNSAFE.sub('_', attachment.filename).strip('._')[:100] or 'attachment'}"
             if len(attachment.data) > self._settings.mail_attachment_bytes:
@@ -174,7 +190,7 @@ class MailChannel:
         linked = any(isinstance(link, dict) and link.get("url") == url
                      for message in await self._log.conversations.messages(conversation_id, after_id=0)
                      if message.sender == "customer" for link in (message.payload or {}).get("links") or [])
-        path = Path(self._settings.mail_attachments) / folder / name
+        path = attachments_of(self._settings, conversation_id) / folder / name
         return path if linked and path.is_file() else None
 
     # ---- out ---------------------------------------------------------------------------------------------

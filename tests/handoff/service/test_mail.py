@@ -174,6 +174,10 @@ async def test_attachments_are_kept_as_files_and_linked(mail_service: HandoffSer
     assert await mail_service.mail.attachment(conversation_id or "", folder, "../../etc/passwd") is None
     other = await mail_service.mail.receive(sample("gmail_new_question.eml"))
     assert await mail_service.mail.attachment(other or "", folder, name) is None  # not that conversation's
+    # the customer's data deleted: the files their e-mails carried go with the conversation
+    await mail_service.data.delete(conversation_id=conversation_id)
+    assert not path.exists() and not path.parent.parent.exists()
+    assert (tmp_path / "mail").exists()  # other conversations' files stay
 
 
 async def test_an_attachment_over_the_limit_is_named_not_kept(open_service: OpenService, relay: CatchingRelay,
