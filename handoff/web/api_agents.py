@@ -143,7 +143,7 @@ async def ticket(ticket_id: int, agent: Agent, service: Service) -> dict[str, An
     return await service.helpdesk.ticket(agent, ticket_id)
 
 
-@router.patch("/api/tickets/{ticket_id}", responses=errors(400, 401, 403, 404, 409))
+@router.patch("/api/tickets/{ticket_id}", responses=errors(400, 401, 403, 404, 409, 413))  # 413: a long callback_text
 async def edit_ticket(ticket_id: int, body: TicketPatch, agent: Agent, service: Service) -> dict[str, Any]:
     return await service.helpdesk.edit_ticket(agent, ticket_id, tags=body.tags, priority=body.priority,
                                               category=body.category, callback_sent=body.callback_sent,
