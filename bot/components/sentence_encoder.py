@@ -6,7 +6,11 @@ The model (all-MiniLM-L6-v2 by default) is exported to ONNX by
 (onnxruntime, then the same mean pooling and L2 normalisation as
 sentence-transformers) that the action server also uses. The bot and the
 knowledge base therefore share one embedding space, and the Rasa environment
-needs neither PyTorch nor a download. ``knowledge.encoder`` is the only module
+needs neither PyTorch nor a download. An assistant in another language points
+``encoder`` at a folder naming the multilingual model instead (``config_zh.yml``:
+``models/encoder_zh``, universal-sentence-encoder-multilingual v3 run by
+:class:`knowledge.encoder.UseEmbedder`); :func:`knowledge.encoder.load_encoder`
+opens either. ``knowledge.encoder`` is the only module
 of ours that bot/ may import: it needs nothing but numpy, onnxruntime and
 tokenizers (tests/test_boundaries.py).
 
@@ -39,7 +43,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from knowledge.encoder import OnnxEmbedder, missing_files
+from knowledge.encoder import load_encoder, missing_files
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +57,8 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return {
             **DenseFeaturizer.get_default_config(),
             # Folder written by `python -m knowledge export-encoder`:
-            # model.onnx, tokenizer.json and encoder.json.
+            # model.onnx, tokenizer.json and encoder.json (or, for the
+            # multilingual model, an encoder.json naming it).
             "encoder": "models/encoder",
             # Texts encoded per batch while featurizing training data.
             "batch_size": 64,
@@ -76,12 +81,13 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         if missing:
             raise RasaException(
                 f"Sentence encoder file {missing[0]} is missing: run "
-                f"`python -m knowledge export-encoder --out {folder}` (make does this)."
+                f"`python -m knowledge export-encoder --out {folder}` (make does this; with "
+                f"KB_MODEL=use-multilingual for the multilingual model)."
             )
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(name, config)
-        self._encoder = OnnxEmbedder(Path(config["encoder"]), int(config["batch_size"]), int(config["threads"]))
+        self._encoder = load_encoder(Path(config["encoder"]), int(config["batch_size"]), int(config["threads"]))
         self.model_name = self._encoder.name
         self.dimension = self._encoder.dimension
 

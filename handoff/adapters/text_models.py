@@ -6,8 +6,10 @@
 - Sentences: the knowledge base's encoder (all-MiniLM-L6-v2, exported to ONNX by
   ``python -m knowledge export-encoder`` into ``models/encoder/``, ``HANDOFF_INSIGHTS_ENCODER``), run by
   :class:`knowledge.encoder.OnnxEmbedder`, the one implementation the bot and the knowledge base share:
-  unit-length 384-dimension vectors. Loaded on first use, in the caller's thread (the service calls it from a
-  worker thread); a missing export raises :class:`~handoff.core.errors.UpstreamUnavailable` naming the folder.
+  unit-length 384-dimension vectors (or, for a shop in Chinese, a folder naming the multilingual model,
+  ``models/encoder_zh``, run by :class:`knowledge.encoder.UseEmbedder`: 512 dimensions). Loaded on first
+  use, in the caller's thread (the service calls it from a worker thread); a missing export raises
+  :class:`~handoff.core.errors.UpstreamUnavailable` naming the folder.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class Sentiment:
 
 
 class SentenceEncoder:
-    """Unit-length sentence vectors from the ONNX export in ``folder``."""
+    """Unit-length sentence vectors from the export in ``folder`` (:func:`knowledge.encoder.load_encoder`)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -44,16 +46,16 @@ class SentenceEncoder:
         self._embedder: object | None = None
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        from knowledge.encoder import OnnxEmbedder, missing_files
+        from knowledge.encoder import OnnxEmbedder, UseEmbedder, load_encoder, missing_files
 
         with self._lock:
             if self._embedder is None:
                 if missing := missing_files(self.folder):
                     raise UpstreamUnavailable(f"The sentence encoder is missing ({missing[0]}): run "
                                              "`python -m knowledge export-encoder` first.")
-                self._embedder = OnnxEmbedder(self.folder, threads=1)
+                self._embedder = load_encoder(self.folder, threads=1)
             embedder = self._embedder
-        assert isinstance(embedder, OnnxEmbedder)
+        assert isinstance(embedder, OnnxEmbedder | UseEmbedder)
         if not texts:
             return np.zeros((0, embedder.dimension), dtype=np.float32)
         return embedder.encode(texts)
