@@ -56,6 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 from knowledge.encoder import Vectors
+from knowledge.language import CHINESE_STOP, join_units, units
 
 logger = logging.getLogger(__name__)
 
@@ -289,9 +290,13 @@ def _rank(scores: npt.NDArray[np.float32], articles: npt.NDArray[Any],
 
 
 def paraphrases(text: str, rng: random.Random) -> list[str]:
-    """:data:`VARIANTS` copies of ``text`` each missing a share of its content words (the text itself if short)."""
-    words = text.split()
-    content = [i for i, w in enumerate(words) if re.sub(r"\W", "", w.lower()) not in _STOP]
+    """:data:`VARIANTS` copies of ``text`` each missing a share of its content words (the text itself if short).
+
+    Words are :func:`knowledge.language.units`: in Chinese, where no space separates words, each character.
+    """
+    words = units(text)
+    content = [i for i, w in enumerate(words)
+               if (key := re.sub(r"\W", "", w.lower())) not in _STOP and key not in CHINESE_STOP]
     if len(content) < 2:
         return [text]
     out = []
@@ -299,5 +304,5 @@ def paraphrases(text: str, rng: random.Random) -> list[str]:
         dropped = {i for i in content if rng.random() < DROP_RATE} or {rng.choice(content)}
         if len(dropped) == len(content):
             dropped.discard(rng.choice(sorted(dropped)))
-        out.append(" ".join(w for i, w in enumerate(words) if i not in dropped))
+        out.append(join_units([w for i, w in enumerate(words) if i not in dropped]))
     return out

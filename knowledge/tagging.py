@@ -6,17 +6,22 @@
   articles it predicts nothing rather than guess.
 - :func:`suggest_tags` picks an article's most distinctive words (TF-IDF against
   the rest of the knowledge base), for sources such as CSV exports that have no
-  tags.
+  tags. Chinese has no spaces between words: its candidates are character pairs
+  (:func:`knowledge.language.cjk_bigrams`), beside the words of any Latin text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from knowledge.encoder import Vectors
+from knowledge.language import cjk_bigrams, has_cjk
+
+_WORD = re.compile(r"(?u)\b[a-zA-Z][a-zA-Z-]{2,}\b")
 
 
 class CategoryClassifier:
@@ -44,8 +49,10 @@ def suggest_tags(texts: Sequence[str], top: int = 4) -> list[tuple[str, ...]]:
     """The ``top`` most distinctive words of each text against the others."""
     if not texts:
         return []
-    vectorizer = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]{2,}\b",
-                                 sublinear_tf=True)
+    if any(has_cjk(t) for t in texts):
+        vectorizer = TfidfVectorizer(analyzer=_terms, sublinear_tf=True)
+    else:
+        vectorizer = TfidfVectorizer(stop_words="english", token_pattern=_WORD.pattern, sublinear_tf=True)
     try:
         matrix = vectorizer.fit_transform(texts)
     except ValueError:  # only stop words
@@ -57,3 +64,9 @@ def suggest_tags(texts: Sequence[str], top: int = 4) -> list[tuple[str, ...]]:
         order = [i for i in np.argsort(-weights)[:top] if weights[i] > 0]
         tags.append(tuple(str(vocabulary[i]).lower() for i in order))
     return tags
+
+
+def _terms(text: str) -> list[str]:
+    """Tag candidates of a text with Chinese in it: its English words (no stop words) and its character pairs."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return [w for w in words if w not in ENGLISH_STOP_WORDS] + cjk_bigrams(text)
