@@ -8,6 +8,11 @@
 - ``hwu64_heldout/{train,test}.yml``, ``banking77_heldout/{train,test}.yml``: a held-out-intent
   test. Every fourth intent (in sorted order) is left out of training and its test
   messages become ``out_of_scope``: the assistant has never seen them and should hand them off.
+- ``xsid_zh/{train,test}.yml``, ``xsid_en/{train,test}.yml``: xSID 0.7's Chinese queries and
+  their parallel English (CC BY-SA 4.0, so they stay in ``build/``, never in ``data/``). xSID has
+  no training split for these languages: its ``valid`` split is the training data and ``test``
+  the test data. Intent names lose their ``/`` (``weather/find`` -> ``weather_find``), which Rasa
+  reads as a retrieval intent.
 - ``covid_faq/{articles,queries}.jsonl``: FAQ entries ``{id, question, answer}``
   and queries ``{query, id}``. A fixed fifth of the entries is held out of the
   articles and their queries get ``"id": null``: nothing in the knowledge base
@@ -65,6 +70,27 @@ def read_seq(folder: Path, oos_intent: str | None = None) -> list[tuple[str, str
     return [(t, oos_intent or label) for t, label in zip(texts, labels, strict=True)]
 
 
+def read_conll(path: Path) -> list[tuple[str, str]]:
+    """``(text, intent)`` of each sentence of an xSID ``.conll`` file (its ``# text`` and ``# intent`` lines)."""
+    examples = []
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            key, sep, value = line.partition(" = ")
+            if sep and key in ("# text", "# intent"):
+                fields.setdefault(key, value.strip())
+        if fields.get("# text") and fields.get("# intent"):
+            examples.append((fields["# text"], fields["# intent"].replace("/", "_")))
+    return examples
+
+
+def convert_xsid(folder: Path, out: Path) -> None:
+    """xSID's Chinese and parallel English sets: ``valid`` is the training data, ``test`` the test data."""
+    for language in ("zh", "en"):
+        write_nlu(out / f"xsid_{language}/train.yml", read_conll(folder / f"{language}.valid.conll"))
+        write_nlu(out / f"xsid_{language}/test.yml", read_conll(folder / f"{language}.test.conll"))
+
+
 def convert(datasets: Path, out: Path) -> None:
     b77 = datasets / "banking77"
     write_nlu(out / "banking77/train.yml", read_csv(b77 / "train.csv"))
@@ -84,6 +110,7 @@ def convert(datasets: Path, out: Path) -> None:
               read_seq(oos / "valid") + read_seq(oos / "id-oos/valid", "out_of_scope"))
     write_nlu(out / "banking77_oos/test.yml",
               read_seq(oos / "test") + read_seq(oos / "id-oos/test", "out_of_scope"))
+    convert_xsid(datasets / "xsid_zh", out)
     covid = datasets / "covid_faq"
     faqs = [json.loads(line) for line in (covid / "faq_cdc_only.jsonl").read_text().splitlines() if line.strip()]
     kept = {str(f["faq_id"]) for i, f in enumerate(faqs) if i % HOLD_OUT_EVERY != HOLD_OUT_EVERY - 1}
