@@ -75,7 +75,7 @@ models: $(KB_INDEX) $(MODEL) $(ENCODER_ZH)
 # an assistant in Chinese: config_zh.yml trained on the shop's Chinese NLU data (docs/architecture.md)
 model-zh: $(RASA_STAMP) $(ENCODER_ZH)
 	@test -n "$(ZH_NLU)" || { echo "usage: make model-zh ZH_NLU=path/to/chinese/nlu"; exit 2; }
-	$(RASA) train --config config_zh.yml --domain bot/domain --data "$(ZH_NLU)" data/rules \
+	$(RASA) train --config config_zh.yml --domain bot/domain --data "$(ZH_NLU)" bot/regexes_zh.yml data/rules \
 		--out models/rasa --fixed-model-name assistant_zh
 
 ## Running ----------------------------------------------------------------------------------------

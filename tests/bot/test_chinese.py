@@ -18,9 +18,6 @@ from tests.bot.conftest import ROOT
 
 NLU_ZH = r"""version: "3.1"
 nlu:
-- regex: order_number
-  examples: |
-    - \d{5,8}
 - intent: order_status
   examples: |
     - 我的订单到哪里了
@@ -46,8 +43,8 @@ nlu:
     - 转人工
     - 我要找人工客服
     - 让真人来跟我说
-    - 帮我接通客服
-    - 我想和工作人员谈谈
+    - 帮我接通客服，邮箱[li@example.com](email)
+    - 我想和工作人员谈谈，我的电话是[13812345678](phone_number)
     - 人工服务
     - 叫你们的客服过来
     - 我需要真人帮忙
@@ -74,8 +71,11 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Agent:
         if component.get("encoder"):
             component["encoder"] = str(encoder)
     (work / "config.yml").write_text(yaml.safe_dump(config, allow_unicode=True))
-    (work / "nlu.yml").write_text(NLU_ZH, encoding="utf-8")
-    model = train_nlu(str(work / "config.yml"), str(work / "nlu.yml"), str(work / "model"), fixed_model_name="zh")
+    data = work / "data"
+    data.mkdir()
+    (data / "nlu.yml").write_text(NLU_ZH, encoding="utf-8")
+    shutil.copy(ROOT / "bot" / "regexes_zh.yml", data)  # as `make model-zh` trains
+    model = train_nlu(str(work / "config.yml"), str(data), str(work / "model"), fixed_model_name="zh")
     assert model, "training the Chinese NLU pipeline failed"
     yield Agent.load(model)
     shutil.rmtree(work, ignore_errors=True)
@@ -106,10 +106,16 @@ def test_an_off_topic_chinese_message_is_handed_off(agent: Agent) -> None:
     assert parse(agent, "今天会下雨吗")["intent"]["name"] in ("out_of_scope", "nlu_fallback")
 
 
-def test_order_numbers_are_found_by_the_training_data_regex(agent: Agent) -> None:
-    result = parse(agent, "订单4409123发货了吗")
-    assert result["intent"]["name"] == "order_status"
-    assert [(e["entity"], e["value"]) for e in result["entities"]] == [("order_number", "4409123")]
+def entities(agent: Agent, text: str) -> list[tuple[str, str]]:
+    return [(e["entity"], e["value"]) for e in parse(agent, text)["entities"]]
+
+
+def test_order_numbers_phones_and_emails_are_found_without_spaces_around_them(agent: Agent) -> None:
+    assert parse(agent, "订单4409123发货了吗")["intent"]["name"] == "order_status"
+    assert entities(agent, "订单4409123发货了吗") == [("order_number", "4409123")]
+    assert entities(agent, "订单#55512到哪了") == [("order_number", "#55512")]
+    assert set(entities(agent, "我的手机号13912345678，邮箱wang.fang@example.cn谢谢")) == {
+        ("phone_number", "13912345678"), ("email", "wang.fang@example.cn")}
 
 
 def test_the_parse_data_carries_the_multilingual_embedding(agent: Agent) -> None:
