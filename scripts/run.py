@@ -9,7 +9,8 @@ chat page and the agent console are, and on Ctrl-C (or SIGTERM) stops them all.
 
 Environment: ``HANDOFF_PORT`` (8000), ``RASA_HOST`` and ``RASA_PORT``
 (127.0.0.1, 5005), ``ACTIONS_HOST`` and ``ACTIONS_PORT`` (127.0.0.1, 5055),
-``RASA_TOKEN`` (the token protecting Rasa's HTTP API) and ``ACTIONS_TOKEN``
+``RASA_MODEL`` (the Rasa model served: ``models/rasa/assistant.tar.gz``, or e.g.
+``models/rasa/assistant_zh.tar.gz`` from ``make model-zh``), ``RASA_TOKEN`` (the token protecting Rasa's HTTP API) and ``ACTIONS_TOKEN``
 (the one Rasa shows the action server), each random for this run if unset,
 ``HANDOFF_DEMO_PASSWORD`` (the demo agents' password when they are first
 created; random and printed if unset), ``HANDOFF_DEMO`` (0: no month of demo
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from scripts.servers import Stopped, stop, wait_until_up  # noqa: E402
 
-MODEL = ROOT / "models" / "rasa" / "assistant.tar.gz"
+MODEL = Path(os.environ.get("RASA_MODEL") or ROOT / "models" / "rasa" / "assistant.tar.gz")
 
 
 class Termination:

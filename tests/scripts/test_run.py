@@ -88,3 +88,15 @@ def test_sigterm_stops_run_py_and_every_server(tmp_path: Path) -> None:
         for group in servers:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
+
+
+def test_rasa_model_chooses_the_model_served() -> None:
+    probe = "import scripts.run as run; print(run.MODEL)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    default = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={k: v for k, v in env.items()
+                                                                           if k != "RASA_MODEL"},
+                             capture_output=True, text=True, check=True, timeout=TIMEOUT).stdout.strip()
+    assert default == str(ROOT / "models" / "rasa" / "assistant.tar.gz")
+    chosen = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={**env, "RASA_MODEL": "models/rasa/zh.tar.gz"},
+                            capture_output=True, text=True, check=True, timeout=TIMEOUT).stdout.strip()
+    assert chosen == "models/rasa/zh.tar.gz"
