@@ -6,22 +6,29 @@ it was -> the message the bot could not make out is now understood. In headless 
 a Rasa server and an action server of its own (the session's shared bot keeps the built model), with a registry,
 an inbox file and a served model in tmp_path: nothing of the repository's models/ or data/ is written.
 
-About 2-3 minutes: a Rasa server's start, one training of the project's model (~20-60 s on a shared machine) and
-the scoring of both models."""
+The production profile's swap is checked too: two Rasa servers sharing their trackers in Redis, a candidate
+trained and gated by ``python -m bot.retrain`` (what ``make retrain`` runs), promoted one server at a time by
+``python -m bot.registry`` while a conversation is mid-form, which goes on across both servers; then rolled back.
+
+Each test about 2-3 minutes on a shared machine: Rasa servers' start, one training of the project's model
+(15-60 s) and the scoring of both models."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+import redis
 import requests
 
 from tests.conftest import ROOT, TIMEOUT
 from tests.handoff.e2e.browser import Desk, browsers, expect
-from tests.handoff.e2e.harness import PASSWORD, running_handoff
+from tests.handoff.e2e.harness import running_handoff
 from tests.servers import MODEL, Assistant, running_assistant
 
 RASA_PYTHON = ROOT / ".venv" / "rasa" / "bin" / "python"
@@ -35,6 +42,35 @@ nlu:
     - click and collect?
 """
 TRAINING_MS = 400_000  # the candidate's training and both models' scoring, on a busy machine
+TRACKERS = "redis://127.0.0.1:6379/8"  # the production test's Rasa trackers (and locks in 9); 10-15 are others'
+
+
+def register_built(registry: Path) -> str:
+    """The model make built, registered as the live version (as make does); its Rasa model id."""
+    built = subprocess.run([str(RASA_PYTHON), "-m", "bot.registry", "--root", str(registry), "--json", "register",
+                            str(MODEL), "--live", "--trained-by", "make"], cwd=ROOT, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert built.returncode == 0, built.stderr
+    return str(json.loads(built.stdout)["model_id"])
+
+
+@pytest.fixture(scope="module")
+def retrained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """What ``make retrain`` does without servers: the registry (the built model live), the candidate trained with
+    the inbox's examples and gated, and the built model's id."""
+    root = tmp_path_factory.mktemp("retrained")
+    registry, inbox = root / "registry", root / "inbox.yml"
+    inbox.write_text(INBOX)
+    built_id = register_built(registry)
+    done = subprocess.run([str(RASA_PYTHON), "-m", "bot.retrain", "--registry", str(registry), "--inbox", str(inbox),
+                           "--trained-by", "ci"], cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+                               "RASA_TELEMETRY_ENABLED": "false"})
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "[  5%] training the candidate" in done.stdout and "gate passed" in done.stdout
+    [version] = [m.parent.name for m in registry.glob("*/metadata.json")
+                 if json.loads(m.read_text())["trained_by"] == "ci"]
+    return registry, version, built_id
 
 
 def parse(bot: Assistant, text: str) -> str:
@@ -58,11 +94,7 @@ async def test_browser_a_labelled_example_is_retrained_gated_and_promoted_mid_co
     registry, inbox = tmp_path / "registry", tmp_path / "nlu" / "inbox.yml"
     inbox.parent.mkdir(parents=True)
     inbox.write_text(INBOX)
-    built = subprocess.run([str(RASA_PYTHON), "-m", "bot.registry", "--root", str(registry), "--json", "register",
-                            str(MODEL), "--live", "--trained-by", "make"], cwd=ROOT, capture_output=True, text=True,
-                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert built.returncode == 0, built.stderr
-    built_id = json.loads(built.stdout)["model_id"]
+    built_id = register_built(registry)
     (tmp_path / "bot").mkdir()
     with running_assistant(tmp_path / "bot") as bot:
         assert serving(bot) == built_id and parse(bot, LABELLED) == "nlu_fallback"
@@ -78,10 +110,7 @@ async def test_browser_a_labelled_example_is_retrained_gated_and_promoted_mid_co
                 actor = await open_browser.open("tess")
                 desk = Desk(actor, server.url)
                 page = desk.page
-                await page.goto(server.url + "/console")
-                await page.get_by_test_id("login-username").fill("tess")
-                await page.get_by_test_id("login-password").fill(PASSWORD)
-                await page.get_by_test_id("login-submit").click()
+                await desk.sign_in("tess", desk=False)
                 await page.get_by_test_id("models-tab").click()
                 versions = page.get_by_test_id("models-version")
                 await expect(versions).to_have_count(1)
@@ -125,3 +154,46 @@ async def test_browser_a_labelled_example_is_retrained_gated_and_promoted_mid_co
         assert tracker["slots"]["order_number"] == "12345" and not (tracker.get("active_loop") or {}).get("name")
         assert parse(bot, LABELLED) == "shipping_options"  # the labelled message is understood now
     assert json.loads((registry / "live.json").read_text())["version"] == version
+
+
+def test_production_two_rasa_servers_swap_one_at_a_time_and_a_conversation_in_redis_goes_on(
+        retrained: tuple[Path, str, str], tmp_path: Path) -> None:
+    registry, version, built_id = retrained
+    candidate_id = json.loads((registry / version / "metadata.json").read_text())["model_id"]
+    token, env = "cluster-" + uuid.uuid4().hex, {"REDIS_URL": TRACKERS}
+    customer = f"mid-form-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    try:
+        with running_assistant(tmp_path / "a", env, token) as a, running_assistant(tmp_path / "b", env, token) as b:
+            assert "order number" in texts(a.say(customer, "where is my order"))
+            servers = f"{a.rasa_url},{b.rasa_url}"
+            done = subprocess.run([str(RASA_PYTHON), "-m", "bot.registry", "--root", str(registry), "promote",
+                                   version, "--servers", servers, "--by", "ci"], cwd=ROOT, capture_output=True,
+                                  text=True, env={**os.environ, "PYTHONPATH": str(ROOT), "RASA_TOKEN": token},
+                                  timeout=600)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert done.stdout.splitlines() == [  # b is asked only once a reports the candidate
+                f"{a.rasa_url}: loading {version}", f"{a.rasa_url}: now serves {version} (model {candidate_id})",
+                f"{b.rasa_url}: loading {version}", f"{b.rasa_url}: now serves {version} (model {candidate_id})",
+                f"live: {version}"]
+            assert serving(a) == serving(b) == candidate_id
+            # the tracker is Redis's: the form goes on, on either server
+            assert "postcode" in texts(b.say(customer, "12345"))
+            status = texts(a.say(customer, "94110"))
+            assert "12345" in status and "shipped" in status.lower(), status
+            assert parse(a, LABELLED) == parse(b, LABELLED) == "shipping_options"
+
+            back = subprocess.run([str(RASA_PYTHON), "-m", "bot.registry", "--root", str(registry), "rollback",
+                                   "--servers", servers, "--by", "ci"], cwd=ROOT, capture_output=True, text=True,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT), "RASA_TOKEN": token}, timeout=600)
+            assert back.returncode == 0, back.stdout + back.stderr
+            assert serving(a) == serving(b) == built_id
+            assert parse(b, LABELLED) == "nlu_fallback"
+    finally:
+        for db in (8, 9):
+            client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{db}")
+            for key in client.scan_iter(f"*{customer}*"):
+                client.delete(key)
+    history = json.loads((registry / "live.json").read_text())["history"]
+    assert [(e["action"], e["by"]) for e in history] == [("build", "make"), ("promote", "ci"), ("rollback", "ci")]
