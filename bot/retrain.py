@@ -229,6 +229,12 @@ def run(args: argparse.Namespace) -> int:
     if args.promote:
         servers = servers_from_env()
         progress("promoting", 98, f"{version} on {len(servers)} Rasa server(s)")
+        if not servers:
+            copied = ", copied to models/rasa/assistant.tar.gz, which Rasa starts with next time" \
+                if registry.served else ""
+            print(f"no Rasa server given (RASA_SERVERS or RASA_URL, with RASA_TOKEN): the version is recorded as live"
+                  f"{copied}; the running servers keep theirs (promote from the workbench, or again with RASA_URL "
+                  "and RASA_TOKEN set)")
         try:
             promote(registry, version, servers, os.environ.get("RASA_TOKEN", ""), args.trained_by)
         except RegistryError as exc:
