@@ -81,12 +81,20 @@ def _turn_start(events: List[Event], at_least: int) -> Optional[int]:
     return None
 
 
+# The in-memory trackers of this process, shared by every store built in it. Rasa's model replacement
+# (`PUT /model`, bot/registry.py) builds a new agent, and with it a new tracker store from endpoints.yml: with a
+# store of its own each, a conversation in progress (mid-form) would start again from nothing after the swap.
+_TRACKERS: Dict[str, Any] = {}
+
+
 class WindowedInMemoryTrackerStore(InMemoryTrackerStore):
-    """Rasa's in-memory store, keeping at most about ``max_events`` events a conversation."""
+    """Rasa's in-memory store, keeping at most about ``max_events`` events a conversation; the trackers are the
+    process's (:data:`_TRACKERS`), so they outlive a model replacement."""
 
     def __init__(self, domain: Domain, event_broker: Any = None, max_events: int = DEFAULT_MAX_EVENTS,
                  **kwargs: Any) -> None:
         super().__init__(domain, event_broker, **kwargs)
+        self.store = _TRACKERS
         self.max_events = max_events
 
     async def save(self, tracker: DialogueStateTracker) -> None:

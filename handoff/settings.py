@@ -101,6 +101,12 @@ class HandoffSettings:
         inbox_min_confidence / inbox_margin: a top intent under this confidence is a fallback; top two closer
             than the margin are ambiguous (the action server's ``ACTIONS_NLU_MIN_*`` by default).
         inbox_similarity: cosine similarity of two messages' sentence vectors from which they are grouped.
+        models_registry: the model registry's folder (versions, their metadata and gate reports, the live pointer;
+            bot/registry.py, docs/training.md "Versions"); models_python: the Rasa environment's Python, which
+            runs the retraining and promotions as subprocesses (the service imports neither Rasa nor the bot);
+            models_servers: ``HANDOFF_MODELS_SERVERS``: every Rasa server a promotion replaces the model on, one
+            at a time (comma-separated; empty: ``rasa_url``, the one server of the embedded profile);
+            models_tolerance: the regression gate's largest allowed drop of an intent's F1.
         channels: ``HANDOFF_CHANNELS``: the customer channels run besides the widget (``email``); an unknown name
             stops start-up (docs/channels.md).
         mail_host / mail_port: where the e-mail channel's SMTP listener listens (loopback by default; port 0:
@@ -175,6 +181,10 @@ class HandoffSettings:
     inbox_min_confidence: float = 0.5
     inbox_margin: float = 0.1
     inbox_similarity: float = 0.75
+    models_registry: Path = ROOT / "models" / "registry"
+    models_python: Path = ROOT / ".venv" / "rasa" / "bin" / "python"
+    models_servers: tuple[str, ...] = ()
+    models_tolerance: float = 0.02
     channels: tuple[str, ...] = ("web",)
     mail_host: str = "127.0.0.1"
     mail_port: int = 2525
@@ -276,6 +286,12 @@ class HandoffSettings:
             resolve_channels(names)  # an unknown name stops start-up, naming the valid ones
             return names
 
+        def urls(raw: str) -> tuple[str, ...]:
+            found = tuple(u.strip().rstrip("/") for u in raw.split(",") if u.strip())
+            if not all(u.startswith(("http://", "https://")) for u in found):
+                raise ValueError("comma-separated http:// or https:// URLs")
+            return found
+
         def security(raw: str) -> str:
             if raw.lower() not in ("tls", "starttls", "none"):
                 raise ValueError("use tls, starttls or none")
@@ -298,6 +314,7 @@ class HandoffSettings:
             "insights_encoder": Path, "insights_min_similarity": similarity, "insights_topics": topic_count,
             "insights_hour": hour, "inbox": boolean, "inbox_file": Path, "inbox_domain": Path,
             "inbox_min_confidence": share, "inbox_margin": share, "inbox_similarity": similarity,
+            "models_registry": Path, "models_python": Path, "models_servers": urls, "models_tolerance": share,
             "channels": channels, "mail_host": str, "mail_port": port, "mail_address": str,
             "mail_max_bytes": count, "mail_attachment_bytes": count, "mail_attachments": Path,
             "article_url": article_url, "imap_host": str, "imap_port": port, "imap_user": str,

@@ -189,6 +189,8 @@ def build_cluster(folder: Path, instances: int, started: list[Process | Postgres
     service_env = {**base, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/2", "DATABASE_URL": postgres.url(),
                    "HANDOFF_KEY_PREFIX": "chaos:", "HANDOFF_SECRET": "cluster-secret-" + uuid.uuid4().hex,
                    "RASA_URL": rasa_url, "RASA_TOKEN": token,
+                   # the workbench's promotions swap each Rasa server in turn, not the balancer (docs/training.md)
+                   "HANDOFF_MODELS_SERVERS": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports),
                    "HANDOFF_DEMO_PASSWORD": password, "HANDOFF_SUGGESTIONS": "false", "HANDOFF_LOG_LEVEL": "WARNING",
                    # every simulated customer comes from 127.0.0.1: the per-address limits would refuse them
                    "HANDOFF_CONVERSATIONS_PER_MINUTE": "1000000", "HANDOFF_MESSAGES_PER_MINUTE": "1000000"}

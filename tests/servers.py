@@ -55,13 +55,15 @@ class Assistant:
 
 
 @contextmanager
-def running_assistant(tmp: Path, extra_env: dict[str, str] | None = None) -> Iterator[Assistant]:
-    """Both servers on free ports, stopped on exit; fails clearly if the model is not built."""
+def running_assistant(tmp: Path, extra_env: dict[str, str] | None = None,
+                      token: str | None = None) -> Iterator[Assistant]:
+    """Both servers on free ports, stopped on exit; fails clearly if the model is not built. ``token``: the Rasa
+    HTTP API's (random by default; several servers of one deployment share one)."""
     for artifact in (MODEL, KB_INDEX):
         if not artifact.exists():
             raise RuntimeError(f"{artifact} is missing: run `make models` (make test does) first")
     rasa_port, actions_port = free_port(), free_port()
-    token = "test-token-" + os.urandom(4).hex()
+    token = token or "test-token-" + os.urandom(4).hex()
     actions_token = "test-actions-" + os.urandom(8).hex()
     env = {**os.environ, "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", "ACTIONS_TOKEN": actions_token,
            "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "HF_HUB_OFFLINE": "1",

@@ -28,6 +28,8 @@
     ├── inbox        TrainingInbox  the NLU inbox: messages the bot was unsure      (inbox.py)
     │                               about, grouped, labelled by trainers; the
     │                               training data written
+    ├── models       ModelWorkbench the bot's model versions, retraining behind   (models.py)
+    │                               the regression gate, promotion, rollback
     └── mail         MailChannel    e-mail in (threaded, once; by the SMTP listener (mail.py)
                                     or the IMAP poller) and out (the outbox, retried);
                                     None unless HANDOFF_CHANNELS has email
@@ -78,11 +80,13 @@ from handoff.service.helpdesk import Helpdesk
 from handoff.service.inbox import TrainingInbox
 from handoff.service.insights import Insights, TopicMap
 from handoff.service.mail import MailChannel, mail_sender
+from handoff.service.models import ModelWorkbench
 from handoff.service.ports import (
     Bot,
     Clock,
     Knowledge,
     MailRelay,
+    ModelRegistry,
     SentenceEncoder,
     Sentiment,
     SmtpServer,
@@ -122,6 +126,11 @@ class HandoffService:
         self.inbox = TrainingInbox(settings, log, bot, TrainingData(settings.inbox_file, settings.inbox_domain),
                                    encoder, clock)
         self.feedback = CustomerFeedback(settings, store, log, bot, relay, board, clock, inbox=self.inbox)
+        # HANDOFF_MODELS_*: the registry's files; retraining and promotions as subprocesses in the Rasa env
+        self.models = ModelWorkbench(ModelRegistry(settings.models_registry, settings.models_python,
+                                                   settings.models_servers or (settings.rasa_url,),
+                                                   str(settings.rasa_token)), settings.models_tolerance,
+                                     settings.inbox_file, clock)
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
         topic_map = TopicMap(log, encoder, settings.insights_min_similarity, clock)
         first_response = self.targets.first_response_seconds
@@ -257,6 +266,7 @@ class HandoffService:
             await self.mail.close()
         await self.alerts.close()
         await self.insights.close()
+        await self.models.close()
         await self._bot.close()
         await self._store.close()
         await self._log.close()

@@ -65,6 +65,9 @@ class Action(StrEnum):
     READ_CAPACITY = "read_capacity"
     READ_INBOX = "read_inbox"
     LABEL_INBOX = "label_inbox"
+    READ_MODELS = "read_models"
+    TRAIN_MODELS = "train_models"
+    PROMOTE_MODELS = "promote_models"
 
 
 class Scope(StrEnum):
@@ -172,6 +175,17 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                               "new), mark them out of scope, dismiss or reopen them; confirmed examples are "
                               "written to the Rasa training data", NONE, ALL, ALL,
                               "Only trainers label the NLU inbox.", trainer=ALL),
+    Action.READ_MODELS: _rule("`GET /api/models`, `GET /api/models/{version}/report`: the bot's model versions "
+                              "(who trained each, when, data hash, metrics, the gate's verdict), the live one, the "
+                              "retraining in progress, a candidate's comparison with the live model", NONE, ALL, ALL,
+                              "Only trainers see the bot's models.", trainer=ALL),
+    Action.TRAIN_MODELS: _rule("`POST /api/models/retrain`: train a candidate model from the current training data "
+                               "and score it against the live one (the regression gate)", NONE, ALL, ALL,
+                               "Only trainers retrain the bot.", trainer=ALL),
+    Action.PROMOTE_MODELS: _rule("`POST /api/models/{version}/promote`, `POST /api/models/rollback`: put a version "
+                                 "that passed the gate (or was live before) on every Rasa server; only an admin "
+                                 "forces one that failed it", NONE, ALL, ALL,
+                                 "Only trainers promote models.", trainer=ALL),
 })
 
 

@@ -10,6 +10,8 @@
                 replies (Rasa's REST reply format) out
     Knowledge   articles close to a text, for agents           Suggestions (knowledge/, in process)
     TrainingData  the bot's domain intents, its NLU files      TrainingData (files: read; the inbox's written)
+    ModelRegistry the bot's model versions, retraining,        ModelRegistry (files read; the bot's commands
+                  promotion                                    run as subprocesses in the Rasa environment)
     Clock       seconds since the epoch                        time.time; a fake clock in the tests
 
 The store has two implementations held to one contract, so it is a :class:`typing.Protocol` here. The ticket
@@ -26,6 +28,7 @@ from typing import Any, Protocol
 
 from handoff.adapters.mail.outbound import MailRelay
 from handoff.adapters.mail.parse import ParsedMail, parse_mail
+from handoff.adapters.model_registry import ModelRegistry
 from handoff.adapters.notify import DeliveryFailed, Mail, SmtpServer, Webhooks, recipient
 from handoff.adapters.store.base import Event, Handler, Subscription
 from handoff.adapters.text_models import SentenceEncoder, Sentiment
@@ -55,6 +58,7 @@ __all__ += ["MailRelay", "ParsedMail", "parse_mail"]  # the e-mail channel (adap
 __all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
 __all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
 __all__ += ["InboxView", "TicketView", "TrainingData"]  # the NLU inbox and its training data (service/inbox.py)
+__all__ += ["ModelRegistry"]  # the bot's model versions (service/models.py)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""

@@ -72,6 +72,12 @@ class InboxDecision(BaseModel):
                                                                  "one (snake_case)")
 
 
+class Promotion(BaseModel):
+    """Promote a model version (docs/training.md, "Versions")."""
+
+    force: bool = Field(False, description="promote a version that did not pass the regression gate (admins only)")
+
+
 Tier = Annotated[int, Field(ge=1, le=3)]
 Word = Annotated[str, Field(min_length=1, max_length=40)]
 

@@ -113,6 +113,17 @@ def test_the_in_memory_store_bounds_what_it_keeps(monkeypatch: pytest.MonkeyPatc
     assert len(again.events) <= 100 and again.get_slot("order_number") == "12345"
 
 
+def test_in_memory_trackers_outlive_a_model_replacement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rasa's ``PUT /model`` builds a new agent and, from endpoints.yml, a new tracker store: the conversations
+    of the process are still there (bot/registry.py promotes models so, mid-form conversations continue)."""
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    before = EnvironmentTrackerStore(domain=DOMAIN, max_events=100)
+    asyncio.run(before.save(long_conversation(10)))
+    after = EnvironmentTrackerStore(domain=DOMAIN, max_events=100)
+    tracker = asyncio.run(after.retrieve("long"))
+    assert tracker is not None and tracker.active_loop_name == "return_form"
+
+
 @pytest.mark.parametrize("profile", ["embedded", "production"])
 def test_endpoints_yml_window_reaches_both_stores(profile: str, monkeypatch: pytest.MonkeyPatch,
                                                   redis_db: redis.Redis) -> None:

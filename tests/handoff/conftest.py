@@ -41,6 +41,7 @@ NO_AUTOMATION = Path(__file__).parent / "no-automation.yml"
 """The spec tests' services run no automation rules unless a test names a file (``automation_config``): the
 shipped rules would resolve, raise and close what other tests watch on the fake clock."""
 OpenService = Callable[..., Awaitable[HandoffService]]
+FAKE_MODELS_PYTHON = Path(__file__).resolve().parent / "fake_models_python.sh"
 
 
 class NoKnowledge:
@@ -122,6 +123,9 @@ async def in_process_service(profile: str, database_url: str, prefix: str, clock
     overrides.setdefault("automation_config", NO_AUTOMATION)
     # the NLU inbox's training data file: never the repository's data/nlu (a fuzzer decides too)
     overrides.setdefault("inbox_file", Path(tempfile.mkdtemp(prefix="handoff-inbox-")) / "inbox.yml")
+    # the model registry: never the repository's models/registry, and no real retraining (fake_models_python.sh)
+    overrides.setdefault("models_registry", Path(tempfile.mkdtemp(prefix="handoff-models-")))
+    overrides.setdefault("models_python", FAKE_MODELS_PYTHON)
     settings = replace(HandoffSettings(), database_url=database_url, rasa_token=Secret(RASA_TOKEN),
                        routing_config=routing_file, key_prefix=prefix, **overrides)
     store = wrap_store(MemoryStore() if profile == "embedded" else RedisStore(REDIS_URL, prefix))

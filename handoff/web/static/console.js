@@ -366,8 +366,8 @@ const SUPERVISOR_VIEWS = {
 };
 /** Views of other roles than supervisors': the trainers' workbench (docs/training.md), which supervisors and
  * admins see too. */
-const VIEWS = { ...SUPERVISOR_VIEWS, inbox: './console-inbox.js' };
-const VIEW_ROLES = { inbox: ['trainer', 'supervisor', 'admin'] };
+const VIEWS = { ...SUPERVISOR_VIEWS, inbox: './console-inbox.js', models: './console-models.js' };
+const VIEW_ROLES = { inbox: ['trainer', 'supervisor', 'admin'], models: ['trainer', 'supervisor', 'admin'] };
 const DESK_TABS = ['conversations', 'tickets']; // an agent's own: not a trainer's
 const supervisorViews = new Map(); // name -> Promise of the view's instance
 let currentTab = 'conversations';

@@ -92,6 +92,7 @@ def running_handoff(tmp: Path, profile: str, rasa_url: str, rasa_token: str, ext
            "RASA_URL": rasa_url, "RASA_TOKEN": rasa_token, "HANDOFF_SECRET": "test-secret-" + uuid.uuid4().hex,
            "HANDOFF_DEMO_PASSWORD": PASSWORD, "HANDOFF_SUGGESTIONS": "true", "PYTHONPATH": str(ROOT),
            "HF_HUB_OFFLINE": "1", "HANDOFF_INBOX_FILE": str(tmp / "nlu" / "inbox.yml"),  # never data/nlu's
+           "HANDOFF_MODELS_REGISTRY": str(tmp / "models" / "registry"),  # never models/registry
            # every simulated customer comes from 127.0.0.1: the per-address limits would count them as one
            "HANDOFF_CONVERSATIONS_PER_MINUTE": "1000000", "HANDOFF_MESSAGES_PER_MINUTE": "1000000",
            **(extra_env or {})}

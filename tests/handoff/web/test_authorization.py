@@ -16,9 +16,11 @@ A route added to the application without rows here fails :func:`test_every_route
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -167,6 +169,13 @@ GET        /api/agent/conversations/{conversation_id}/feedback   other   401    
 GET        /api/inbox                                            -       401    401      403   200     200        200
 GET        /api/inbox/intents                                    -       401    401      403   200     200        200
 POST       /api/inbox/decisions                                  -       401    401      403   200     200        200
+GET        /api/models                                           -       401    401      403   200     200        200
+GET        /api/models/{version}/report                          own     401    401      403   200     200        200
+GET        /api/models/{version}/report                          other   401    401      403   200     200        200
+POST       /api/models/retrain                                   -       401    401      403   202     409        409
+POST       /api/models/{version}/promote                         own     401    401      403   400     400        400
+POST       /api/models/{version}/promote                         other   401    401      403   400     400        400
+POST       /api/models/rollback                                  -       401    401      403   400     400        400
 """
 
 
@@ -188,6 +197,7 @@ def rows() -> list[Row]:
 
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/models/{version}/promote"): {"force": False},
     ("POST", "/api/conversations"): {},
     ("POST", "/api/conversations/{conversation_id}/messages"): {"text": "hello"},
     ("POST", "/api/auth/login"): {"username": "grace", "password": PASSWORD},
@@ -217,6 +227,25 @@ FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversat
                 "bad_request": 400}
 
 
+# the model registry of the world: the version built by make, live since (so nothing to roll back to), and a
+# candidate whose gate failed (so that a promotion, refused by the gate without a force, changes nothing whoever
+# asks)
+BUILT, MODEL_VERSION = "20261130-120000-abcdef12", "20261201-120000-abcdef12"
+
+
+def model_registry(root: Path) -> Path:
+    for version, passed in ((BUILT, None), (MODEL_VERSION, False)):
+        (root / version).mkdir(parents=True)
+        (root / version / "metadata.json").write_text(json.dumps({
+            "version": version, "model_id": version, "data_hash": "abcdef12" * 8, "trained_by": "tess",
+            "trained_at": f"{version[:4]}-{version[4:6]}-{version[6:8]}T12:00:00Z", "parent": None, "metrics": {},
+            "gate": None if passed is None else {"passed": passed}}))
+    (root / MODEL_VERSION / "report.json").write_text(json.dumps({"version": MODEL_VERSION, "passed": False}))
+    (root / "live.json").write_text(json.dumps({"version": BUILT, "history": [
+        {"version": BUILT, "at": "2026-11-30T12:00:00Z", "by": "make", "action": "build"}]}))
+    return root
+
+
 @dataclass
 class World:
     """Linus (an agent) has three conversations, grace, ada and the admin one each; one waits in the queue; a
@@ -239,7 +268,7 @@ class World:
         ticket = self.tickets.get(conversation, self.tickets[self.own["agent"]])
         account = self.accounts.get(caller, self.accounts["linus"]) if target == "own" else self.accounts["linus"]
         return {"conversation_id": conversation, "ticket_id": ticket, "agent_id": account, "name": "console.js",
-                "follow_up_id": self.follow_ups[ticket]}
+                "follow_up_id": self.follow_ups[ticket], "version": MODEL_VERSION}
 
 
 async def escalated(service: HandoffService) -> Customer:
@@ -254,8 +283,8 @@ def profile() -> str:
 
 
 @pytest.fixture
-async def world(open_service: OpenService) -> AsyncIterator[World]:
-    service = await open_service()
+async def world(open_service: OpenService, tmp_path: Path) -> AsyncIterator[World]:
+    service = await open_service(models_registry=model_registry(tmp_path / "models"))
 
     async def opener(settings: HandoffSettings) -> HandoffService:
         return service
