@@ -65,6 +65,7 @@ class Action(StrEnum):
     READ_CAPACITY = "read_capacity"
     READ_INBOX = "read_inbox"
     LABEL_INBOX = "label_inbox"
+    UNLINK_IDENTITY = "unlink_identity"
 
 
 class Scope(StrEnum):
@@ -172,6 +173,10 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                               "new), mark them out of scope, dismiss or reopen them; confirmed examples are "
                               "written to the Rasa training data", NONE, ALL, ALL,
                               "Only trainers label the NLU inbox.", trainer=ALL),
+    Action.UNLINK_IDENTITY: _rule("`POST /api/admin/customers/identities/unlink`: remove a customer's linked "
+                                  "channel identity (an e-mail address, an IM account); everyone who may read a "
+                                  "conversation sees its customer's links (`read_conversation`)", NONE, NONE, ALL,
+                                  "Only an admin unlinks a customer's identities."),
 })
 
 

@@ -13,6 +13,7 @@
     title: ds.title || 'Brightwood support',
     name: ds.name || null, email: ds.email || null,
     externalId: ds.externalId || null, expires: ds.expires || null, signature: ds.signature || null,
+    identities: ds.identities || null,  // the customer's channel identities, signed with the id (docs/channels.md)
     language: ds.language || (navigator.language || 'en').slice(0, 2),
   };
   const KEY = 'brightwood-widget:' + ORIGIN;
@@ -377,6 +378,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     if (CONFIG.email) body.email = CONFIG.email;
     if (CONFIG.externalId) {
       body.external_id = CONFIG.externalId; body.signature = CONFIG.signature;
+      if (CONFIG.identities) body.identities = CONFIG.identities;
       body.expires = parseInt(CONFIG.expires, 10);
       if (!Number.isSafeInteger(body.expires)) delete body.expires;  // unsigned then: the visitor is anonymous
     }
