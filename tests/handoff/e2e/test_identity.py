@@ -27,6 +27,7 @@ import pytest
 
 from handoff.service.auth import widget_signature
 from tests.conftest import ROOT
+from tests.handoff.e2e.browser import Desk, browsers, expect
 from tests.handoff.e2e.conftest import PROFILES
 from tests.handoff.e2e.harness import Agent, Customer, running_handoff
 from tests.handoff.service.mail_relay import free_port
@@ -156,3 +157,28 @@ async def test_a_verified_address_makes_her_mail_hers_and_an_unverified_one_stay
 def maria_http(url: str, token: str) -> httpx.AsyncClient:
     """The widget's REST client: the conversation's token as a bearer token."""
     return httpx.AsyncClient(base_url=url, timeout=WAIT, headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_browser_the_customer_panel_shows_the_linked_identities_as_text(tmp_path: Path) -> None:
+    """An agent's console lists the customer's links (channel, address, how verified), read only, as text."""
+    hostile = "<img/src=x/onerror=document.title='owned'>"
+    with running_handoff(tmp_path, "embedded", "http://127.0.0.1:9", "unused-token",
+                         extra_env={"HANDOFF_WIDGET_SECRET": SHOP}) as [server]:
+        async with browsers(tmp_path) as open_browser:
+            desk = Desk(await open_browser.open("grace"), server.url)
+            await desk.sign_in("grace")
+            expires, claims = int(time.time()) + 3600, f"email:{ADDRESS} telegram:{hostile}"
+            maria = await Customer.start(server, external_id="shop-1001", expires=expires, identities=claims,
+                                         signature=widget_signature(SHOP, "shop-1001", expires, claims))
+            widget = await maria.connect()
+            await widget.next(lambda f: f.get("type") == "hello")
+            await maria.say(widget, "I need a person please")
+            await expect(desk.page.get_by_test_id("mine-item")).to_have_count(1)
+            identities = desk.page.get_by_test_id("identity")
+            await expect(identities).to_have_count(2)
+            await expect(identities.nth(0)).to_contain_text(f"E-mail {ADDRESS}")
+            await expect(identities.nth(0)).to_contain_text("the shop says so")
+            await expect(identities.nth(1)).to_contain_text(hostile)  # shown as the text it is
+            assert await desk.page.title() != "owned" and await desk.page.locator("#identities img").count() == 0
+            assert not desk.actor.page_errors and not desk.refused
+            await widget.close()
