@@ -225,3 +225,26 @@ async def test_links_are_removed_by_the_customer_or_an_admin_and_go_with_the_cus
     assert await service.identities.customer_of("email", ADDRESS) is None
     after = await service.mail.receive(mail(f"<{ADDRESS}>", "Hello again"))
     assert (await service.customers.get(after or "")).customer_id != maria.customer_id  # a stranger now
+
+
+async def test_a_restart_never_vouches_for_an_e_mail_conversation_of_a_linked_customer(
+        open_service: OpenService, relay: CatchingRelay, tmp_path: Path, clock: FakeClock) -> None:
+    first = await open_service(**mail_settings(relay, tmp_path), widget_secret=Secret(SHOP))
+    assert first.mail is not None
+    widget = await signed_in(first, clock, identities=f"email:{ADDRESS}")
+    conversation_id = await first.mail.receive(mail(f"<{ADDRESS}>", "Where is my parcel?"))
+    assert (await first.customers.get(conversation_id or "")).customer_external_id is None  # not vouched
+    await first.close()
+    again = await open_service(**mail_settings(relay, tmp_path), widget_secret=Secret(SHOP), forget=True)
+    record = await again.customers.get(conversation_id or "")
+    assert record.customer_id == widget.customer_id and record.customer_external_id is None
+    assert (await again.customers.get(widget.conversation_id)).customer_external_id == MARIA  # the widget's: signed
+
+
+async def test_retention_deletes_the_links_of_the_customers_it_deletes(service: HandoffService,
+                                                                        clock: FakeClock) -> None:
+    old = await signed_in(service, clock, "shop-9999", identities="telegram:777")  # a customer of T0
+    clock.advance(service.settings.retention_days * 86400 + 86400)
+    result = await service.data.retention()
+    assert result["conversations"] == 1 and await service.identities.customer_of("telegram", "777") is None
+    assert await service.identities.of_customer(old.customer_id) == []
