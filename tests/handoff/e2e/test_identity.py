@@ -27,9 +27,10 @@ import pytest
 
 from handoff.service.auth import widget_signature
 from tests.conftest import ROOT
-from tests.handoff.e2e.browser import Desk, browsers, expect
+from tests.handoff.e2e.browser import Desk, Shopper, browsers, expect
 from tests.handoff.e2e.conftest import PROFILES
 from tests.handoff.e2e.harness import Agent, Customer, running_handoff
+from tests.handoff.e2e.test_browser import SIGNED_IN_PAGE
 from tests.handoff.service.mail_relay import free_port
 
 SHOP = "e2e-shop"
@@ -182,3 +183,41 @@ async def test_browser_the_customer_panel_shows_the_linked_identities_as_text(tm
             assert await desk.page.title() != "owned" and await desk.page.locator("#identities img").count() == 0
             assert not desk.actor.page_errors and not desk.refused
             await widget.close()
+
+
+async def test_browser_a_signed_in_customer_links_an_address_and_a_chat_app_in_the_widget(tmp_path: Path) -> None:
+    """On the shop's page, signed in by the shop: the widget's accounts view mails a code to the address (through
+    the local catcher), takes it back, lists the link, gives a chat-app code, and removes the link."""
+    outbox = tmp_path / "mail-out"
+    with local_catcher(outbox) as catcher:
+        env = {"HANDOFF_CHANNELS": "web,email", "HANDOFF_MAIL_PORT": str(free_port()),
+               "HANDOFF_MAIL_ADDRESS": "support@shop.test", "HANDOFF_SMTP_HOST": "127.0.0.1",
+               "HANDOFF_SMTP_PORT": str(catcher), "HANDOFF_WIDGET_SECRET": SHOP}
+        with running_handoff(tmp_path, "embedded", "http://127.0.0.1:9", "unused-token", extra_env=env) as [server]:
+            async with browsers(tmp_path) as open_browser:
+                shop = Shopper(await open_browser.open("customer"), server.url)
+                await shop.page.add_init_script(SIGNED_IN_PAGE)
+                expires = int(time.time()) + 600
+                signature = widget_signature(SHOP, "shop-1001", expires)
+                await shop.page.goto(f"{server.url}/?external_id=shop-1001&expires={expires}&signature={signature}")
+                page = shop.page
+                await page.get_by_test_id("bw-launcher").click()
+                await page.get_by_test_id("bw-accounts-toggle").click()
+                await expect(page.get_by_test_id("bw-identities")).to_contain_text("None yet.")
+                await page.get_by_test_id("bw-email").fill(ADDRESS)
+                await page.get_by_test_id("bw-email-send").click()
+                await expect(page.get_by_test_id("bw-accounts-hint")).to_contain_text(f"We sent a code to {ADDRESS}")
+                await page.get_by_test_id("bw-code").fill("ABCDEFGH")
+                await page.get_by_test_id("bw-code-send").click()
+                await expect(page.get_by_test_id("bw-accounts-hint")).to_contain_text("not right")
+                await page.get_by_test_id("bw-code").fill(await caught_code(outbox, ADDRESS))
+                await page.get_by_test_id("bw-code-send").click()
+                await expect(page.get_by_test_id("bw-accounts-hint")).to_contain_text(f"{ADDRESS} is linked")
+                await expect(page.get_by_test_id("bw-identity")).to_have_count(1)
+                await expect(page.get_by_test_id("bw-identity")).to_contain_text(f"E-mail: {ADDRESS}verified")
+                await page.get_by_test_id("bw-link-code").click()
+                await expect(page.get_by_test_id("bw-accounts-hint")).to_contain_text(re.compile(r"link [A-Z2-9]{8}"))
+                await page.get_by_role("button", name=f"Remove {ADDRESS}").click()
+                await expect(page.get_by_test_id("bw-accounts-hint")).to_have_text("Removed.")
+                await expect(page.get_by_test_id("bw-identities")).to_contain_text("None yet.")
+                shop.actor.check_clean()
