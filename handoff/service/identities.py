@@ -111,7 +111,7 @@ class Identities:
         """The shop's signature listed these identities of the customer (``shop_signed``)."""
         for channel, address in claims:
             current = await self._log.identities.get(channel, address)
-            if current is None or current.customer_id != customer_id or current.verified_by != "shop_signed":
+            if current is None or current.customer_id != customer_id:  # theirs already: the earlier proof stays
                 await self.link(channel, address, customer_id, Verification.SHOP_SIGNED)
 
     async def request_email_code(self, record: ConversationRecord, address: str) -> dict[str, Any]:
