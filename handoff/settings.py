@@ -116,6 +116,12 @@ class HandoffSettings:
             article_url: a knowledge article's public address (``{article_id}``), the link under a bot answer.
             imap_*: an existing mailbox the e-mail channel polls every ``imap_interval`` seconds (none without
             ``imap_host``); ``imap_security``: tls (IMAPS), starttls or none.
+        mail_trust_auth_results: the authserv-id of the MTA in front of the listener whose
+            ``Authentication-Results`` (SPF, DKIM, DMARC) the e-mail channel believes; set, mail from a linked
+            address is the customer's only when that MTA vouched for its From domain (docs/channels.md).
+        link_code_ttl: seconds a link code (an IM account's, an e-mail address's) stays valid;
+            link_codes_per_hour: codes one customer may ask for an hour; link_attempts_per_hour: codes one
+            customer (e-mail) or one IM account may try an hour.
     """
 
     host: str = "127.0.0.1"
@@ -200,6 +206,10 @@ class HandoffSettings:
     imap_security: str = "tls"
     imap_mailbox: str = "INBOX"
     imap_interval: float = 60.0
+    mail_trust_auth_results: str = ""
+    link_code_ttl: float = 900.0
+    link_codes_per_hour: int = 5
+    link_attempts_per_hour: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -318,7 +328,9 @@ class HandoffSettings:
             "channels": channels, "mail_host": str, "mail_port": port, "mail_address": str,
             "mail_max_bytes": count, "mail_attachment_bytes": count, "mail_attachments": Path,
             "article_url": article_url, "imap_host": str, "imap_port": port, "imap_user": str,
-            "imap_password": Secret, "imap_security": security, "imap_mailbox": str, "imap_interval": positive}
+            "imap_password": Secret, "imap_security": security, "imap_mailbox": str, "imap_interval": positive,
+            "mail_trust_auth_results": str, "link_code_ttl": positive, "link_codes_per_hour": count,
+            "link_attempts_per_hour": count}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)

@@ -29,6 +29,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from handoff.core.errors import BadRequest, NotAuthenticated, RateLimited
+from handoff.core.identity import signed_text
 from handoff.core.model import AgentId, Role
 from handoff.service.ports import Clock, Store, TicketLog
 
@@ -205,20 +206,23 @@ class Sessions:
 MAX_SIGNATURE_LIFETIME = 24 * 3600.0  # seconds: a shop's signature expiring later than this is refused
 
 
-def widget_signature(widget_secret: str, external_id: str, expires: int) -> str:
+def widget_signature(widget_secret: str, external_id: str, expires: int, identities: str | None = None) -> str:
     """What the shop signs for a signed-in visitor: hex HMAC-SHA256, under ``HANDOFF_WIDGET_SECRET``, of the
-    UTF-8 text ``"<external_id>.<expires>"`` (``expires``: seconds since the epoch, a whole number)."""
-    return hmac.new(widget_secret.encode(), f"{external_id}.{expires}".encode(), hashlib.sha256).hexdigest()
+    UTF-8 text ``"<external_id>.<expires>"`` (``expires``: seconds since the epoch, a whole number), followed by
+    ``".<identities>"`` when the shop also vouches for the customer's channel identities
+    (``"email:jo@example.com xmpp:jo@im.example"``: :func:`handoff.core.identity.parse_claims`)."""
+    return hmac.new(widget_secret.encode(), signed_text(external_id, expires, identities).encode(),
+                    hashlib.sha256).hexdigest()
 
 
 def verified_external_id(widget_secret: str | None, external_id: str | None, expires: int | None,
-                         signature: str | None, now: float) -> str | None:
-    """The shop's customer id if the shop signed it (:func:`widget_signature`) and the signature is in date:
-    not expired, and not expiring more than :data:`MAX_SIGNATURE_LIFETIME` from ``now`` (a signature cannot be
-    made to last for ever). Anything else is None: the visitor is anonymous."""
+                         signature: str | None, now: float, identities: str | None = None) -> str | None:
+    """The shop's customer id if the shop signed it (:func:`widget_signature`, with ``identities`` when given)
+    and the signature is in date: not expired, and not expiring more than :data:`MAX_SIGNATURE_LIFETIME` from
+    ``now`` (a signature cannot be made to last for ever). Anything else is None: the visitor is anonymous."""
     if not (widget_secret and external_id and signature and expires is not None):
         return None
     if not now < expires <= now + MAX_SIGNATURE_LIFETIME:
         return None
-    expected = widget_signature(widget_secret, external_id, expires)
+    expected = widget_signature(widget_secret, external_id, expires, identities)
     return external_id if hmac.compare_digest(expected.encode(), signature.lower().encode()) else None

@@ -18,12 +18,14 @@ from handoff.core import texts, transitions
 from handoff.core.channels import ChannelTable, cited
 from handoff.core.conversation import Cause
 from handoff.core.errors import BadRequest, StateConflict, UpstreamUnavailable
+from handoff.core.identity import parse_claims
 from handoff.core.model import MAX_ROW_ID, ConversationId, ConversationRecord, CustomerId, State, moment, storable
 from handoff.service import tokens
 from handoff.service.auth import verified_external_id
 from handoff.service.board import Board
 from handoff.service.changes import Changes
 from handoff.service.escalation import Escalation
+from handoff.service.identities import Identities
 from handoff.service.limits import Limits
 from handoff.service.ports import Bot, Clock, Handler, MessageView, Store, Subscription, TicketLog
 from handoff.service.relay import Relay
@@ -66,8 +68,9 @@ class Conversations:
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, bot: Bot, relay: Relay,
                  board: Board, changes: Changes, escalation: Escalation, clock: Clock, *,
                  feedback: CustomerFeedback, inbox: TrainingInbox | None = None,
-                 channels: ChannelTable | None = None) -> None:
+                 channels: ChannelTable | None = None, identities: Identities | None = None) -> None:
         self._settings = settings
+        self._identities = identities
         self._channels = channels or ChannelTable.of(("web",))
         self._store = store
         self._log = log
@@ -140,25 +143,35 @@ class Conversations:
 
     async def open(self, *, channel: str = "web", name: str | None = None, email: str | None = None,
                    language: str = "en", external_id: str | None = None, expires: int | None = None,
-                   signature: str | None = None, client: str | None = None,
-                   customer_id: CustomerId | None = None) -> ConversationRecord:
+                   signature: str | None = None, identities: str | None = None, client: str | None = None,
+                   customer_id: CustomerId | None = None, vouched: bool = False) -> ConversationRecord:
         """Start a conversation with the bot. ``external_id`` links the customer's record (value tier, history)
-        and their orders (the bot is told it with every message) only when ``signature`` is the shop's for it
-        and ``expires`` (:func:`~handoff.service.auth.verified_external_id`); otherwise it is ignored and the
-        visitor is anonymous. ``client``: the caller's address, for the rate limit (raises ``RateLimited``).
-        ``customer_id``: a customer a channel knows already (the same unverified e-mail address as before)."""
+        and their orders (the bot is told it with every message) only when ``signature`` is the shop's for it,
+        ``expires`` and ``identities`` (:func:`~handoff.service.auth.verified_external_id`); otherwise it is
+        ignored and the visitor is anonymous. ``identities``: the customer's channel identities the shop signed
+        with it (``"email:jo@example.com xmpp:jo@im.example"``), linked to them (``shop_signed``,
+        :mod:`handoff.service.identities`). ``client``: the caller's address, for the rate limit (raises
+        ``RateLimited``). ``customer_id``: a customer a channel knows already (the same unverified e-mail address
+        as before, or a linked identity's customer); ``vouched``: the channel proved the sender is that customer
+        (an authenticated mail from a linked address, a linked IM account), so the bot is told the customer's
+        shop id as on the widget."""
         await self.limits.new_conversation(client)
         widget_secret = str(self._settings.widget_secret) if self._settings.widget_secret else None
-        external_id = verified_external_id(widget_secret, external_id, expires, signature, self._clock())
+        external_id = verified_external_id(widget_secret, external_id, expires, signature, self._clock(),
+                                           identities)
+        claims = parse_claims(identities) if external_id else ()
         now = moment(self._clock())
         people = self._log.people
         known = await people.customer_by_external_id(external_id) if external_id else None
         if known is None and customer_id is not None:
             known = await people.get_customer(customer_id)
+            external_id = known.external_id if known and vouched else None
         customer_id = known.customer_id if known else CustomerId("cu_" + secrets.token_urlsafe(9))
         if known is None:
             await people.upsert_customer(customer_id, external_id=external_id, name=name, email=email,
                                          language=language, now=now)
+        if claims and self._identities is not None:
+            await self._identities.shop_says(customer_id, claims)
         conversation_id = ConversationId("c_" + secrets.token_urlsafe(12))
         await self._log.conversations.create_conversation(conversation_id, customer_id, channel, now,
                                                           cause=Cause.STARTED.value)

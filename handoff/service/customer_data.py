@@ -18,6 +18,7 @@ from handoff.core.model import ConversationId, State, moment
 from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.conversations import Conversations
+from handoff.service.identities import Identities
 from handoff.service.mail import forget_attachments
 from handoff.service.ports import Clock, CustomerView, Store, TicketLog
 from handoff.service.relay import Relay
@@ -37,8 +38,9 @@ class CustomerData:
     """Export, delete, retention."""
 
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, relay: Relay,
-                 customers: Conversations, clock: Clock) -> None:
+                 customers: Conversations, clock: Clock, *, identities: Identities | None = None) -> None:
         self._settings = settings
+        self._identities = identities
         self._store = store
         self._log = log
         self._relay = relay
@@ -70,7 +72,8 @@ class CustomerData:
         return found
 
     async def export(self, **who: str | None) -> dict[str, Any]:
-        """Everything the ticket log holds about the customer(s): their record, each conversation with its
+        """Everything the ticket log holds about the customer(s): their record, their linked channel identities
+        (channel, address, how and when verified), each conversation with its
         messages and state changes, each ticket with its notes and assignments, their messages in the NLU inbox
         with the trainers' decisions (JSON)."""
         customers = []
@@ -86,7 +89,8 @@ class CustomerData:
             record = {**customer.to_json(), "external_id": customer.external_id,
                       "created_at": customer.created_at.isoformat()}
             inbox = await self._log.inbox.export([c["conversation_id"] for c in conversations])
-            customers.append({"customer": record, "conversations": conversations,
+            identities = await self._identities.of_customer(customer.customer_id) if self._identities else []
+            customers.append({"customer": record, "identities": identities, "conversations": conversations,
                               "tickets": [t.to_json() for t in tickets if t is not None], "nlu_inbox": inbox})
         return {"exported_at": moment(self._clock()).isoformat(), "customers": customers}
 

@@ -19,6 +19,7 @@ from handoff.service.changes import Changes
 from handoff.service.conversations import Conversations
 from handoff.service.dispatch import Dispatch
 from handoff.service.feedback import CustomerFeedback
+from handoff.service.identities import Identities
 from handoff.service.policy import Action
 from handoff.service.ports import Clock, Handler, Knowledge, MessageView, Store, Subscription, TicketLog
 from handoff.service.relay import Relay
@@ -31,8 +32,9 @@ class Desk:
 
     def __init__(self, store: Store, log: TicketLog, knowledge: Knowledge, relay: Relay, board: Board,
                  changes: Changes, dispatch: Dispatch, conversations: Conversations, clock: Clock, *,
-                 feedback: CustomerFeedback) -> None:
+                 feedback: CustomerFeedback, identities: Identities | None = None) -> None:
         self._store = store
+        self._identities = identities
         self._log = log
         self._knowledge = knowledge
         self._relay = relay
@@ -75,7 +77,8 @@ class Desk:
         return summaries
 
     async def detail(self, principal: Principal, conversation_id: str) -> dict[str, Any]:
-        """Everything the console shows of one conversation."""
+        """Everything the console shows of one conversation: with the customer, their linked channel identities
+        (read only here; an admin unlinks) and their past tickets on every channel."""
         record = await self._conversations.get(conversation_id)
         await self.authorize(principal, Action.READ_CONVERSATION, record)
         ticket = await self._log.tickets.get_ticket(record.ticket_id) if record.ticket_id else None
@@ -87,6 +90,7 @@ class Desk:
                 "handoff": ticket.request if ticket else None,
                 "ticket": ticket.to_json() if ticket else None,
                 "customer": customer.to_json() if customer else {"id": record.customer_id},
+                "identities": await self._identities.of_customer(record.customer_id) if self._identities else [],
                 "past_tickets": past}
 
     async def suggestions(self, principal: Principal, conversation_id: str) -> list[dict[str, Any]]:

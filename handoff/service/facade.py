@@ -10,6 +10,8 @@
     │                               admins' management of accounts
     ├── helpdesk     Helpdesk       tickets and canned responses                   (helpdesk.py)
     ├── data         CustomerData   a customer's data: export, delete; retention   (customer_data.py)
+    ├── identities   Identities     channel identities linked to customers: the    (identities.py)
+    │                               shop's claims, verified e-mail, IM link codes
     ├── board        Board          the read model: queue, summaries, positions    (board.py)
     ├── feedback     CustomerFeedback  ratings asked at the end; ratings, votes    (feedback.py)
     ├── supervision  Supervision    the supervisors' live board; watch, whisper,   (supervision.py)
@@ -77,6 +79,7 @@ from handoff.service.escalation import Escalation
 from handoff.service.feedback import CustomerFeedback
 from handoff.service.follow_ups import FollowUps
 from handoff.service.helpdesk import Helpdesk
+from handoff.service.identities import Identities
 from handoff.service.inbox import TrainingInbox
 from handoff.service.insights import Insights, TopicMap
 from handoff.service.mail import MailChannel, mail_sender
@@ -142,8 +145,10 @@ class HandoffService:
         escalation = Escalation(store, log, board, changes, self._dispatch, hours, queue_order or QueueOrder(), clock,
                                 self.automation, self.telemetry, topic_map=topic_map)
         channels = ChannelTable.of(settings.channels)  # HANDOFF_CHANNELS (handoff.core.channels)
+        self.identities = Identities(settings, store, log, clock)  # channel identities linked to customers
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
-                                       feedback=self.feedback, inbox=self.inbox, channels=channels)
+                                       feedback=self.feedback, inbox=self.inbox, channels=channels,
+                                       identities=self.identities)
         self.mail: MailChannel | None = None  # the e-mail channel, when HANDOFF_CHANNELS names it
         if "email" in channels:
             outgoing = MailRelay(SmtpServer(settings.smtp_host, settings.smtp_port, mail_sender(settings),
@@ -152,14 +157,16 @@ class HandoffService:
                                             settings.smtp_starttls)) if settings.smtp_host else None
             self.mail = MailChannel(settings, log, self.customers, relay, channels, clock, outgoing)
             relay.outbound["email"] = self.mail.outbound
+            self.mail.identities = self.identities  # mail from a linked address is its customer's
+            self.identities.mailer = self.mail.verification  # codes that verify an e-mail address
             escalation.on_callback = self.mail.callback_promised
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
-                         feedback=self.feedback)
+                         feedback=self.feedback, identities=self.identities)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
         self.helpdesk = Helpdesk(log, clock, inbox=self.inbox)
         if self.mail is not None:
             self.helpdesk.callback_mail = self.mail.callback  # an out-of-hours callback made by e-mail
-        self.data = CustomerData(settings, store, log, relay, self.customers, clock)
+        self.data = CustomerData(settings, store, log, relay, self.customers, clock, identities=self.identities)
         self.board = board
         self.supervision = Supervision(settings, self.targets, store, log, board, changes, self._dispatch, self.desk,
                                        self.customers, clock)

@@ -8,9 +8,12 @@ its attachments kept as files (up to ``HANDOFF_MAIL_ATTACHMENT_BYTES`` each) and
 turn as on the widget, but on this channel it answers only from a knowledge article (with the article's link);
 otherwise a person answers (:class:`~handoff.core.conversation.Cause` ``bot_uncited``, the bot's draft kept).
 
-The writer is known by the From address only: an unverified channel identity. Mail from one address is one
-customer (their earlier conversations, their tier), kept apart from the widget's customers, whatever e-mail
-address those gave, unless the shop links them (docs/channels.md).
+The writer is known by the From address only. An address linked to a customer (the shop said so, or the customer
+verified it: :mod:`handoff.service.identities`) opens that customer's conversations, with their profile, tickets
+and routing, when no Reply-To points elsewhere and, with ``HANDOFF_MAIL_TRUST_AUTH_RESULTS``, when the receiving
+MTA's Authentication-Results pass for the From domain. Any other address is an unverified channel identity:
+mail from it is one pseudo-customer (their earlier conversations, their tier), kept apart from the widget's
+customers whatever e-mail address those gave (docs/channels.md, "Who a customer is").
 
 Out: the relay calls :meth:`MailChannel.outbound` for each message stored in an e-mail conversation. Agents'
 replies, the bot's cited answers and the notices that matter by mail (the out-of-hours promise, the ticket
@@ -29,6 +32,7 @@ import email
 import hashlib
 import logging
 import re
+import secrets
 import shutil
 from dataclasses import replace
 from email import policy
@@ -39,8 +43,11 @@ from typing import Any, Protocol
 
 from handoff.core import texts
 from handoff.core.channels import ChannelTable, Link, outbound_of, reply_thread
-from handoff.core.model import AgentId, ConversationId, ConversationRecord, State, TicketId, moment
+from handoff.core.errors import UpstreamUnavailable
+from handoff.core.identity import mail_authenticated
+from handoff.core.model import AgentId, ConversationId, ConversationRecord, CustomerId, State, TicketId, moment
 from handoff.service.conversations import UNSENDABLE, Conversations
+from handoff.service.identities import Identities
 from handoff.service.ports import Clock, DeliveryFailed, MessageView, ParsedMail, TicketLog, parse_mail
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
@@ -94,6 +101,7 @@ def clean(mail: ParsedMail) -> ParsedMail:
     def text(value: str) -> str:
         return UNSENDABLE.sub("", value)
     return replace(mail, message_id=text(mail.message_id)[:998], address=text(mail.address)[:320],
+                   from_address=text(mail.from_address)[:320],
                    name=text(mail.name)[:200] if mail.name else None, subject=text(mail.subject)[:998],
                    text=text(mail.text), thread=tuple(text(i)[:998] for i in mail.thread[-50:]))
 
@@ -118,6 +126,7 @@ class MailChannel:
         self.domain = self.sender.rsplit("@", 1)[-1]  # of every Message-ID the service makes
         self._article_url = settings.article_url
         self._tries: set[asyncio.Task[bool]] = set()
+        self.identities: Identities | None = None  # linked e-mail addresses (handoff.service.identities)
 
     # ---- in ----------------------------------------------------------------------------------------------
 
@@ -135,10 +144,7 @@ class MailChannel:
         conversation_id = await self._log.mail.conversation_of(mail.thread)
         threaded = conversation_id is not None
         if conversation_id is None:
-            customer_id = await self._log.mail.customer_of(mail.address)
-            record = await self._customers.open(channel=CHANNEL, name=mail.name, email=mail.address,
-                                                customer_id=customer_id)
-            conversation_id = record.conversation_id
+            conversation_id = (await self._open(mail)).conversation_id
         links = self._keep_attachments(mail, conversation_id)
         text = self._text(mail, new=not threaded, links=links)
         payload = {"links": [{"title": link.title, "url": link.url} for link in links]} if links else None
@@ -150,6 +156,56 @@ class MailChannel:
         if not mail.auto_reply:  # an out-of-office or a bounce is kept, never answered (no mail loops)
             await self._customers.bot_turn(said)
         return conversation_id
+
+    async def _open(self, mail: ParsedMail) -> ConversationRecord:
+        """A new thread's conversation: the linked customer's when the sender's address is linked to one (and the
+        mail passes :meth:`_linked`'s checks), else the address's own pseudo-customer, as before."""
+        linked, vouched = await self._linked(mail)
+        customer_id = linked if linked is not None else await self._log.mail.customer_of(mail.address)
+        return await self._customers.open(channel=CHANNEL, name=mail.name, email=mail.address,
+                                          customer_id=customer_id, vouched=vouched)
+
+    async def _linked(self, mail: ParsedMail) -> tuple[CustomerId | None, bool]:
+        """The customer the mail's From address is linked to, and whether the receiving MTA vouched for the From
+        domain (docs/channels.md, "Who a customer is"). None when the address is linked to nobody, when a
+        Reply-To names another address (replies would go there, not to the linked address), or when
+        ``HANDOFF_MAIL_TRUST_AUTH_RESULTS`` is set and that MTA's Authentication-Results do not pass."""
+        if self.identities is None or not mail.from_address or mail.address != mail.from_address:
+            return None, False
+        link = await self.identities.customer_of(CHANNEL, mail.from_address)
+        if link is None:
+            return None, False
+        trusted = self._settings.mail_trust_auth_results
+        vouched = bool(trusted) and mail_authenticated(mail.authentication_results, trusted, mail.from_address)
+        if trusted and not vouched:
+            logger.info("e-mail %s: from a linked address without the MTA's pass: kept apart from its customer",
+                        mail.message_id)
+            return None, False
+        return link.customer_id, vouched
+
+    async def verification(self, address: str, code: str) -> None:
+        """Mail a verification code to ``address`` (:meth:`handoff.service.identities.Identities.
+        request_email_code`), straight through the relay: not kept in the outbox (a code is no record, and a
+        customer whose mail did not go asks again). Raises ``UpstreamUnavailable`` if the relay refused it."""
+        if self._outgoing is None:
+            raise UpstreamUnavailable("E-mail cannot be sent right now; please try again later.")
+        mail = EmailMessage(policy=policy.SMTP)
+        mail["From"] = formataddr(("Customer service", self.sender))
+        mail["To"] = address
+        mail["Subject"] = "Your verification code"
+        mail["Date"] = formatdate(self._clock(), usegmt=True)
+        mail["Message-ID"] = f"<verify-{secrets.token_hex(12)}@{self.domain}>"
+        mail["Auto-Submitted"] = "auto-generated"
+        minutes = max(1, round(self._settings.link_code_ttl / 60))
+        mail.set_content(f"Your code to add this e-mail address to your account: {code}\n\n"
+                         f"Type it in the chat on our website within {minutes} minutes. If you did not ask for "
+                         "it, ignore this e-mail: the address is not added without the code.\n\n"
+                         "-- \nCustomer service")
+        try:
+            await self._outgoing.send(mail)
+        except DeliveryFailed as exc:
+            logger.warning("a verification e-mail was not sent: %s", exc)
+            raise UpstreamUnavailable("The e-mail could not be sent right now; please try again later.") from exc
 
     def _text(self, mail: ParsedMail, *, new: bool, links: list[Link]) -> str:
         text = mail.text

@@ -68,6 +68,7 @@ class Action(StrEnum):
     READ_MODELS = "read_models"
     TRAIN_MODELS = "train_models"
     PROMOTE_MODELS = "promote_models"
+    UNLINK_IDENTITY = "unlink_identity"
 
 
 class Scope(StrEnum):
@@ -186,6 +187,10 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                  "that passed the gate (or was live before) on every Rasa server; only an admin "
                                  "forces one that failed it", NONE, ALL, ALL,
                                  "Only trainers promote models.", trainer=ALL),
+    Action.UNLINK_IDENTITY: _rule("`POST /api/admin/customers/identities/unlink`: remove a customer's linked "
+                                  "channel identity (an e-mail address, an IM account); everyone who may read a "
+                                  "conversation sees its customer's links (`read_conversation`)", NONE, NONE, ALL,
+                                  "Only an admin unlinks a customer's identities."),
 })
 
 

@@ -45,6 +45,7 @@ from handoff.adapters.tickets import (
 from handoff.adapters.tickets.analytics import StoredRun, StoredTopic
 from handoff.adapters.tickets.automation import Candidate as AutomationCandidate
 from handoff.adapters.tickets.feedback import Verdict, citation_of, request_of
+from handoff.adapters.tickets.identities import IdentityView
 from handoff.adapters.tickets.inbox import InboxView
 from handoff.adapters.tickets.quality import HandledTicket, ReviewView
 from handoff.adapters.training_data import TrainingData
@@ -55,6 +56,7 @@ __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "
            "TicketLog", "TransitionNote", "TransitionView", "Verdict", "citation_of", "request_of"]
 __all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
 __all__ += ["MailRelay", "ParsedMail", "parse_mail"]  # the e-mail channel (adapters/mail/, service/mail.py)
+__all__ += ["IdentityView"]  # a channel identity linked to a customer (handoff.service.identities)
 __all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
 __all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
 __all__ += ["InboxView", "TicketView", "TrainingData"]  # the NLU inbox and its training data (service/inbox.py)

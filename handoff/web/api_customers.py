@@ -21,6 +21,7 @@ async def start(body: NewConversation, request: Request, service: Service) -> di
     record = await service.customers.open(channel=body.channel, name=body.name, email=body.email,
                                           language=body.language, external_id=body.external_id,
                                           expires=body.expires, signature=body.signature,
+                                          identities=body.identities,
                                           client=client_address(request, service.settings))
     return {"conversation_id": record.conversation_id, "state": record.state.value,
             "customer_token": service.customers.token(record.conversation_id)}

@@ -46,6 +46,7 @@ from handoff.web import (
     api_capacity,
     api_customers,
     api_feedback,
+    api_identities,
     api_inbox,
     api_insights,
     api_models,
@@ -146,6 +147,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_insights.router)
     app.include_router(api_inbox.router)
     app.include_router(api_models.router)
+    app.include_router(api_identities.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

@@ -28,7 +28,10 @@ class NewConversation(BaseModel):
     expires: int | None = Field(None, ge=0, le=2**53, description="when the signature expires (seconds since the "
                                 "epoch); at most 24 hours ahead")
     signature: Str | None = Field(None, max_length=200, description='hex HMAC-SHA256 of "<external_id>.<expires>" '
+                                                                    '(".<identities>" after it when they are given) '
                                                                     "under HANDOFF_WIDGET_SECRET")
+    identities: Str | None = Field(None, max_length=4000, description="the customer's channel identities the shop "
+                                   'vouches for, signed with the id: "email:jo@example.com xmpp:jo@im.example"')
 
 
 class Text(BaseModel):

@@ -54,6 +54,8 @@ class ParsedMail:
     thread: tuple[str, ...]  # References then In-Reply-To, oldest first
     attachments: tuple[Attachment, ...]
     auto_reply: bool  # an out-of-office or a bounce: stored, never answered
+    from_address: str = ""  # the From address, lower-cased (``address`` is Reply-To's when there is one)
+    authentication_results: tuple[str, ...] = ()  # the Authentication-Results headers, as received (RFC 8601)
 
 
 class _Text(HTMLParser):
@@ -161,7 +163,9 @@ def parse_mail(raw: bytes, *, fallback_id: str) -> ParsedMail:
         str(message.get("Precedence") or "").lower() in ("bulk", "junk", "list"))
     return ParsedMail(message_id=ids[0] if ids else fallback_id, address=address.strip().lower(),
                       name=name.strip() or None, subject=str(message.get("Subject") or "").strip(), text=text,
-                      thread=tuple(dict.fromkeys(thread)), attachments=tuple(attachments), auto_reply=auto)
+                      thread=tuple(dict.fromkeys(thread)), attachments=tuple(attachments), auto_reply=auto,
+                      from_address=parseaddr(str(message.get("From") or ""))[1].strip().lower(),
+                      authentication_results=tuple(str(v) for v in message.get_all("Authentication-Results") or ()))
 
 
 def recipients(raw_to: list[str]) -> list[str]:

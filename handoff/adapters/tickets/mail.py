@@ -11,7 +11,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from handoff.adapters.tickets.database import Repository, utc
-from handoff.adapters.tickets.models import Conversation, MailMessage
+from handoff.adapters.tickets.models import ChannelIdentity, Conversation, Customer, MailMessage
 from handoff.core.model import ConversationId, CustomerId
 
 
@@ -57,11 +57,16 @@ class MailBook(Repository):
         return ConversationId(found) if found else None
 
     async def customer_of(self, address: str) -> CustomerId | None:
-        """The customer who wrote from ``address`` before (their unverified e-mail identity), if any."""
+        """The pseudo-customer who wrote from ``address`` before (their unverified e-mail identity), if any: never
+        a customer the shop signed in or one with linked identities, whose mail from this address was theirs only
+        while the address was linked to them (docs/channels.md, "Who a customer is")."""
+        linked = select(ChannelIdentity.channel).where(ChannelIdentity.customer_id == Conversation.customer_id)
         async with self._sessions() as session:
             found = await session.scalar(
                 select(Conversation.customer_id).join(MailMessage, MailMessage.conversation_id == Conversation.id)
-                .where(MailMessage.address == address, MailMessage.direction == "in")
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(MailMessage.address == address, MailMessage.direction == "in",
+                       Customer.external_id.is_(None), ~linked.exists())
                 .order_by(MailMessage.id.desc()).limit(1))
         return CustomerId(found) if found else None
 

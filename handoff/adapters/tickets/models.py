@@ -516,3 +516,17 @@ class MailMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class ChannelIdentity(Base):
+    """A channel identity linked to a customer (migration 0013, docs/channels.md "Who a customer is"): mail from
+    ``address`` on ``email``, or messages from an IM account, are that customer's. Only proved links are kept
+    (``verified_by``: ``shop_signed``, ``email_verified``, ``im_linked``); an unverified identity has no row."""
+
+    __tablename__ = "channel_identities"
+
+    channel: Mapped[str] = mapped_column(String(40), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    verified_by: Mapped[str] = mapped_column(String(16))
+    verified_at: Mapped[datetime]

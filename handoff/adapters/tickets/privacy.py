@@ -2,7 +2,8 @@
 
 What erasing a customer (a request to delete their data) does, in one transaction:
 
-- deleted: the messages of every conversation of theirs (the transcripts), their e-mails in and out (the
+- deleted: the messages of every conversation of theirs (the transcripts), their linked channel identities
+  (``channel_identities``: e-mail addresses, IM accounts), their e-mails in and out (the
   addresses, subjects and bodies: ``mail_messages``) and the agents' notes on their tickets, and the notes
   supervisors left on their follow-up items, and their messages in the NLU inbox (trainer-confirmed examples
   too: their words leave the training data file at its next write);
@@ -22,7 +23,7 @@ The retention sweep (``HANDOFF_RETENTION_DAYS``) deletes conversations not touch
 rows included (messages, transitions, tickets with their notes and assignments, feedback and its
 follow-ups with their notes, QA reviews with their scores, NLU inbox items that are no trainer-confirmed
 example; the examples stay as training data, detached from the conversation), and then the customers
-created before the cutoff that have no conversation left.
+created before the cutoff that have no conversation left, with their linked channel identities.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sqlalchemy import delete, func, select, update
 
 from handoff.adapters.tickets.analytics import forget_examples
 from handoff.adapters.tickets.database import Repository, utc
+from handoff.adapters.tickets.identities import identities_of
 from handoff.adapters.tickets.inbox import inbox_deletions, inbox_erasures
 from handoff.adapters.tickets.models import (
     Conversation,
@@ -103,6 +105,7 @@ class CustomerRecords(Repository):
             await forget_examples(session, ids)
             await session.execute(update(Ticket).where(Ticket.customer_id == customer_id).values(
                 summary="", request=None, callback=None, tags=[]))
+            await session.execute(identities_of(select(Customer.id).where(Customer.id == customer_id)))
             await session.execute(update(Customer).where(Customer.id == customer_id).values(
                 name=None, email=None, external_id=None, lifetime_value=0.0))
             await session.execute(update(Conversation).where(Conversation.customer_id == customer_id).values(
@@ -138,5 +141,6 @@ class CustomerRecords(Repository):
                 ~select(Ticket.id).where(Ticket.customer_id == Customer.id).exists())
             customers = list(await session.scalars(unused))
             if customers:
+                await session.execute(identities_of(select(Customer.id).where(Customer.id.in_(customers))))
                 await session.execute(delete(Customer).where(Customer.id.in_(customers)))
         return ids, len(customers)

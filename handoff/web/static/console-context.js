@@ -10,7 +10,26 @@ export function renderContext(detail, summary) {
   $('#bot-summary').textContent = handoff.summary || (detail.ticket && detail.ticket.summary) || 'No summary from the bot.';
   renderIntents(handoff.intents || [], handoff.sentiment);
   renderProfile(detail.customer || summary.customer || {}, handoff.slots);
+  renderIdentities(detail.identities);
   renderPastTickets(detail.past_tickets);
+}
+
+const VERIFIED = { shop_signed: 'the shop says so', email_verified: 'verified by e-mail', im_linked: 'linked IM account' };
+const CHANNEL_NAMES = { email: 'E-mail', web: 'Web', xmpp: 'XMPP', telegram: 'Telegram' };
+
+/** The customer's linked channel identities (read only: an admin unlinks), each with how it was verified. */
+function renderIdentities(identities) {
+  const list = $('#identities');
+  if (!list) return;
+  list.replaceChildren();
+  const items = Array.isArray(identities) ? identities : [];
+  if (!items.length) { list.append(el('li', { class: 'muted', text: 'None linked.' })); return; }
+  for (const i of items) {
+    list.append(el('li', { 'data-testid': 'identity', 'data-channel': i.channel || '' },
+      el('strong', { text: CHANNEL_NAMES[i.channel] || humanize(i.channel || '') }), ' ',
+      el('span', { text: i.address || '' }),
+      el('div', { class: 'muted', text: `${VERIFIED[i.verified_by] || humanize(i.verified_by || '')} · ${dateTime(i.verified_at)}` })));
+  }
 }
 
 function renderReasons(reasons, codes) {

@@ -13,6 +13,7 @@
     title: ds.title || 'Brightwood support',
     name: ds.name || null, email: ds.email || null,
     externalId: ds.externalId || null, expires: ds.expires || null, signature: ds.signature || null,
+    identities: ds.identities || null,  // the customer's channel identities, signed with the id (docs/channels.md)
     language: ds.language || (navigator.language || 'en').slice(0, 2),
   };
   const KEY = 'brightwood-widget:' + ORIGIN;
@@ -124,6 +125,16 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
 .survey .ends { display: flex; justify-content: space-between; font-size: 11px; color: #616e7c; }
 .survey .thanks { margin: 0; }
 .survey .change { align-self: flex-start; border: 0; background: transparent; color: #2f6f4f; text-decoration: underline; padding: 0; font-size: 12px; }
+.accounts { background: #fff; border-bottom: 1px solid #e4e7eb; padding: 10px 12px; font-size: 13px; max-height: 60%; overflow-y: auto; }
+.accounts[hidden], .accounts form[hidden] { display: none; }
+.accounts h3 { font-size: 13px; margin: 0 0 6px; }
+.accounts ul { list-style: none; margin: 0 0 8px; padding: 0; }
+.accounts li { display: flex; gap: 6px; align-items: center; padding: 2px 0; word-break: break-all; }
+.accounts li .how { color: #616e7c; font-size: 11px; }
+.accounts li button, .accounts .link { border: 0; background: transparent; color: #2f6f4f; text-decoration: underline; padding: 0; font-size: 12px; }
+.accounts form { padding: 6px 0; border: 0; }
+.accounts input { flex: 1; border: 1px solid #cbd2d9; border-radius: 8px; padding: 6px 8px; font: inherit; min-width: 0; }
+.accounts .hint { margin: 6px 0 0; color: #52606d; font-size: 12px; white-space: pre-wrap; }
 `;
 
   const host = el('div', { id: 'brightwood-widget' });
@@ -145,12 +156,36 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
   const form = el('form', { novalidate: '' },
     el('label', { class: 'sr', for: 'bw-input', text: 'Your message' }), input,
     el('button', { class: 'send', type: 'submit', 'data-testid': 'bw-send', text: 'Send' }));
+  // Linked accounts (docs/channels.md, "Who a customer is"): only a customer the shop signed in links their
+  // e-mail addresses and chat apps; every text below is set with textContent.
+  const identityList = el('ul', { 'data-testid': 'bw-identities' });
+  const accountsHint = el('p', { class: 'hint', 'data-testid': 'bw-accounts-hint', role: 'status' });
+  const emailInput = el('input', { id: 'bw-email', type: 'email', 'data-testid': 'bw-email', maxlength: '320',
+    placeholder: 'you@example.com', autocomplete: 'email' });
+  const codeInput = el('input', { id: 'bw-code', 'data-testid': 'bw-code', maxlength: '16', placeholder: 'Code from the e-mail',
+    autocomplete: 'one-time-code' });
+  const emailForm = el('form', { novalidate: '' }, el('label', { class: 'sr', for: 'bw-email', text: 'E-mail address to add' }),
+    emailInput, el('button', { class: 'send', type: 'submit', 'data-testid': 'bw-email-send', text: 'Send code' }));
+  const codeForm = el('form', { novalidate: '', hidden: '' }, el('label', { class: 'sr', for: 'bw-code', text: 'Code' }),
+    codeInput, el('button', { class: 'send', type: 'submit', 'data-testid': 'bw-code-send', text: 'Confirm' }));
+  const accounts = el('section', { class: 'accounts', hidden: '', 'data-testid': 'bw-accounts', 'aria-label': 'Your linked accounts' },
+    el('h3', { text: 'Your linked accounts' }), identityList,
+    el('h3', { text: 'Add an e-mail address' }), emailForm, codeForm,
+    el('button', { type: 'button', class: 'link', 'data-testid': 'bw-link-code', text: 'Link a chat app',
+      onclick: () => identityAction(async () => {
+        const given = await identityCall('POST', '/link-code');
+        return `Send this message from your chat app within 15 minutes:\n${given.command}`;
+      }) }),
+    accountsHint);
+  const accountsButton = CONFIG.externalId ? el('button', { type: 'button', 'data-testid': 'bw-accounts-toggle',
+    'aria-label': 'Your linked accounts', onclick: () => toggleAccounts() },
+    svg('M12 12a4 4 0 1 0-4-4 4 4 0 0 0 4 4zm0 2c-4 0-8 2-8 5v1h16v-1c0-3-4-5-8-5z')) : null;
   const panel = el('section', { class: 'panel', 'data-testid': 'bw-panel', hidden: '', role: 'dialog', 'aria-label': CONFIG.title },
     el('header', {},
-      el('div', { class: 'titles' }, el('h2', { text: CONFIG.title }), stateLine),
+      el('div', { class: 'titles' }, el('h2', { text: CONFIG.title }), stateLine), accountsButton,
       el('button', { type: 'button', 'aria-label': 'Close chat', onclick: () => setOpen(false) },
         svg('M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z'))),
-    notice, list, typing, form);
+    notice, accounts, list, typing, form);
   // A constructed sheet also works under a host page's strict style-src CSP; <style> is the fallback.
   try {
     const sheet = new CSSStyleSheet();
@@ -377,6 +412,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     if (CONFIG.email) body.email = CONFIG.email;
     if (CONFIG.externalId) {
       body.external_id = CONFIG.externalId; body.signature = CONFIG.signature;
+      if (CONFIG.identities) body.identities = CONFIG.identities;
       body.expires = parseInt(CONFIG.expires, 10);
       if (!Number.isSafeInteger(body.expires)) delete body.expires;  // unsigned then: the visitor is anonymous
     }
@@ -557,6 +593,64 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     if (input.value && now - lastTypingSent >= TYPING_SEND_MS && sendFrame({ type: 'typing' })) lastTypingSent = now;
   });
   panel.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') { setOpen(false); launcher.focus(); } });
+
+  // ---- linked accounts ------------------------------------------------------------------------
+  const HOW = { shop_signed: 'from your shop account', email_verified: 'verified', im_linked: 'linked' };
+  async function identityCall(method, path, body) {
+    await ensureConversation();
+    if (!st.conversationId) throw new Error('We could not reach support; please try again in a moment.');
+    const res = await fetch(`${ORIGIN}/api/conversations/${encodeURIComponent(st.conversationId)}/identities${path}`, {
+      method, body: body ? JSON.stringify(body) : undefined,
+      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + st.token },
+    });
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (!res.ok) throw new Error((data && data.error && data.error.detail) || 'That did not work; please try again.');
+    return data;
+  }
+  async function identityAction(work) {
+    accountsHint.textContent = '';
+    try { accountsHint.textContent = (await work()) || ''; } catch (e) { accountsHint.textContent = e.message; }
+  }
+  async function loadIdentities() {
+    const data = await identityCall('GET', '');
+    identityList.replaceChildren();
+    for (const i of (data && data.identities) || []) {
+      identityList.append(el('li', { 'data-testid': 'bw-identity' },
+        el('span', { text: `${i.channel === 'email' ? 'E-mail' : i.channel}: ${i.address}` }),
+        el('span', { class: 'how', text: HOW[i.verified_by] || '' }),
+        el('button', { type: 'button', text: 'Remove', 'aria-label': `Remove ${i.address}`,
+          onclick: () => identityAction(async () => {
+            await identityCall('POST', '/unlink', { channel: i.channel, address: i.address });
+            await loadIdentities();
+            return 'Removed.';
+          }) })));
+    }
+    if (!identityList.childElementCount) identityList.append(el('li', { class: 'how', text: 'None yet.' }));
+  }
+  function toggleAccounts() {
+    accounts.hidden = !accounts.hidden;
+    if (!accounts.hidden) identityAction(async () => { await loadIdentities(); return ''; });
+  }
+  let pendingEmail = '';
+  emailForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    identityAction(async () => {
+      const address = emailInput.value.trim();
+      await identityCall('POST', '/email', { address });
+      pendingEmail = address; codeForm.hidden = false; codeInput.focus();
+      return `We sent a code to ${address}. Type it here.`;
+    });
+  });
+  codeForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    identityAction(async () => {
+      await identityCall('POST', '/email/confirm', { address: pendingEmail, code: codeInput.value.trim() });
+      codeForm.hidden = true; codeInput.value = ''; emailInput.value = '';
+      await loadIdentities();
+      return `${pendingEmail} is linked: your e-mails from it reach us as you.`;
+    });
+  });
 
   function setOpen(open, { create = true } = {}) {
     st.open = open;

@@ -30,13 +30,14 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from handoff.service import HandoffService, policy
-from handoff.settings import HandoffSettings
+from handoff.service.auth import widget_signature
+from handoff.settings import HandoffSettings, Secret
 from handoff.web.app import create_app
 from tests.conftest import ROOT
 from tests.handoff.conftest import OpenService
 from tests.handoff.qa_history import rated
 from tests.handoff.web.sockets import connect
-from tests.handoff.world import PASSWORD, Agent, Customer
+from tests.handoff.world import PASSWORD, Agent, Customer, FakeClock
 
 CALLERS = ("nobody", "customer", "agent", "trainer", "supervisor", "admin")
 TABLE = """
@@ -176,6 +177,17 @@ POST       /api/models/retrain                                   -       401    
 POST       /api/models/{version}/promote                         own     401    401      403   400     400        400
 POST       /api/models/{version}/promote                         other   401    401      403   400     400        400
 POST       /api/models/rollback                                  -       401    401      403   400     400        400
+GET        /api/conversations/{conversation_id}/identities       own     401    200      401   401     401        401
+GET        /api/conversations/{conversation_id}/identities       other   401    401      401   401     401        401
+POST       /api/conversations/{conversation_id}/identities/email own     401    409      401   401     401        401
+POST       /api/conversations/{conversation_id}/identities/email other   401    401      401   401     401        401
+POST       /api/conversations/{conversation_id}/identities/email/confirm own     401    400      401   401     401        401
+POST       /api/conversations/{conversation_id}/identities/email/confirm other   401    401      401   401     401        401
+POST       /api/conversations/{conversation_id}/identities/link-code own     401    201      401   401     401        401
+POST       /api/conversations/{conversation_id}/identities/link-code other   401    401      401   401     401        401
+POST       /api/conversations/{conversation_id}/identities/unlink own     401    204      401   401     401        401
+POST       /api/conversations/{conversation_id}/identities/unlink other   401    401      401   401     401        401
+POST       /api/admin/customers/identities/unlink                -       401    401      403   403     403        204
 """
 
 
@@ -222,6 +234,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/followups/{follow_up_id}/close"): {},
     ("POST", "/api/capacity/what-if"): {"days": 1, "agents": [{"id": "new", "shift": []}]},
     ("POST", "/api/capacity/simulate"): {"since": "2026-11-25", "until": "2026-11-26", "seeds": 1},
+    # the customer is signed in by the shop, with two identities; this service has no e-mail channel (409)
+    ("POST", "/api/conversations/{conversation_id}/identities/email"): {"address": "jo@example.org"},
+    ("POST", "/api/conversations/{conversation_id}/identities/email/confirm"): {"address": "jo@example.org",
+                                                                                 "code": "ABCDEFGH"},  # 400: wrong
+    ("POST", "/api/conversations/{conversation_id}/identities/unlink"): {"channel": "telegram", "address": "4242"},
 }
 FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
                 "bad_request": 400}
@@ -261,6 +278,7 @@ class World:
     tickets: dict[str, int]
     follow_ups: dict[int, int]  # ticket -> the follow-up item of a low rating of it
     inbox_item: int  # a message the bot was unsure about, in the NLU inbox
+    customer_id: str  # the signed-in customer's, whose xmpp identity the admin unlinks
 
     def ids(self, caller: str, target: str) -> dict[str, Any]:
         conversation = {"own": self.own.get(caller, self.own["agent"]), "queued": self.queued}.get(
@@ -283,8 +301,8 @@ def profile() -> str:
 
 
 @pytest.fixture
-async def world(open_service: OpenService, tmp_path: Path) -> AsyncIterator[World]:
-    service = await open_service(models_registry=model_registry(tmp_path / "models"))
+async def world(open_service: OpenService, clock: FakeClock, tmp_path: Path) -> AsyncIterator[World]:
+    service = await open_service(models_registry=model_registry(tmp_path / "models"), widget_secret=Secret("shop"))
 
     async def opener(settings: HandoffSettings) -> HandoffService:
         return service
@@ -307,7 +325,9 @@ async def world(open_service: OpenService, tmp_path: Path) -> AsyncIterator[Worl
             own["trainer"] = other["trainer"] = (await escalated(service)).conversation_id
             await agent.presence("away")
     queued = await escalated(service)
-    mine = await Customer.start(service)
+    expires, claims = int(clock()) + 3600, "telegram:4242 xmpp:jo@im.example"
+    mine = await Customer.start(service, external_id="shop-1002", expires=expires, identities=claims,
+                                signature=widget_signature("shop", "shop-1002", expires, claims))
     await mine.say("hello")
     tokens["customer"], own["customer"] = service.customers.token(mine.conversation_id), mine.conversation_id
     tokens["trainer"], tess = await service.accounts.sign_in("tess", PASSWORD)  # no agent socket: no queue
@@ -324,7 +344,7 @@ async def world(open_service: OpenService, tmp_path: Path) -> AsyncIterator[Worl
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://handoff.test") as client:
         yield World(app, client, tokens, accounts, own, other, queued.conversation_id, tickets, follow_ups,
-                    inbox_item)
+                    inbox_item, (await mine.record()).customer_id)
 
 
 async def socket_outcome(world: World, row: Row, caller: str) -> int:
@@ -362,6 +382,8 @@ async def outcome(world: World, row: Row, caller: str) -> int:
         body = {"agent_id": world.accounts["linus"]}
     if row.path == "/api/inbox/decisions":  # the same decision again and again: each caller sees its own answer
         body = {"item_ids": [world.inbox_item], "decision": "dismiss"}
+    if row.path == "/api/admin/customers/identities/unlink":
+        body = {"customer_id": world.customer_id, "channel": "xmpp", "address": "jo@im.example"}
     if row.path.endswith("/escalate"):  # each caller to a tier the (shared) queued conversation is not in yet
         body = {"tier": 3 if caller == "admin" else 2}
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -39,7 +39,7 @@ async def test_migrate_creates_exactly_the_orm_schema(database_url: str) -> None
         await engine.dispose()
     assert differences == []
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
-    assert version == "0008"
+    assert version == "0013_channel_identities"
 
 
 async def test_migrate_concurrent_instances_take_turns(postgres_url: str) -> None:
@@ -153,7 +153,19 @@ async def test_0008_adds_the_mail_table_and_takes_it_away(log: TicketLog, databa
         await connection.run_sync(_revision, alembic_config(), "downgrade", "0007")
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert "mail_messages" not in tables
-        await connection.run_sync(_revision, alembic_config(), "upgrade", "0008")
+        await connection.run_sync(_revision, alembic_config(), "upgrade", "head")
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         differences = await connection.run_sync(_differences)
     assert "mail_messages" in tables and differences == []
+
+
+async def test_0013_adds_the_channel_identities_and_takes_them_away(log: TicketLog) -> None:
+    """Migration 0013 (``channel_identities``) goes down to 0008 and up again on both databases."""
+    async with log.engine.begin() as connection:
+        await connection.run_sync(_revision, alembic_config(), "downgrade", "0008")
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert "channel_identities" not in tables and "mail_messages" in tables
+        await connection.run_sync(_revision, alembic_config(), "upgrade", "0013_channel_identities")
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        differences = await connection.run_sync(_differences)
+    assert "channel_identities" in tables and differences == []
