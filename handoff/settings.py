@@ -101,8 +101,8 @@ class HandoffSettings:
         inbox_min_confidence / inbox_margin: a top intent under this confidence is a fallback; top two closer
             than the margin are ambiguous (the action server's ``ACTIONS_NLU_MIN_*`` by default).
         inbox_similarity: cosine similarity of two messages' sentence vectors from which they are grouped.
-        channels: ``HANDOFF_CHANNELS``: the customer channels run besides the widget (``email``); an unknown name
-            stops start-up (docs/channels.md).
+        channels: ``HANDOFF_CHANNELS``: the customer channels run besides the widget (``email``, ``xmpp``); an
+            unknown name stops start-up (docs/channels.md).
         mail_host / mail_port: where the e-mail channel's SMTP listener listens (loopback by default; port 0:
             none); mail_address: the address (or ``@domain``) it accepts mail for, replies' From and the domain of
             their Message-IDs; mail_max_bytes: the largest message accepted; mail_attachment_bytes: the largest
@@ -110,6 +110,10 @@ class HandoffSettings:
             article_url: a knowledge article's public address (``{article_id}``), the link under a bot answer.
             imap_*: an existing mailbox the e-mail channel polls every ``imap_interval`` seconds (none without
             ``imap_host``); ``imap_security``: tls (IMAPS), starttls or none.
+        xmpp_jid / xmpp_password: the XMPP account the service signs in as (the ``xmpp`` channel: required with
+            it); xmpp_server: ``host:port`` of its server when DNS does not say (none: the JID's domain's SRV
+            records, as any XMPP client); xmpp_tls: ``required`` (default), or ``optional`` (a server on
+            loopback without a certificate, as ``make run``'s).
     """
 
     host: str = "127.0.0.1"
@@ -190,6 +194,10 @@ class HandoffSettings:
     imap_security: str = "tls"
     imap_mailbox: str = "INBOX"
     imap_interval: float = 60.0
+    xmpp_jid: str | None = None
+    xmpp_password: Secret | None = None
+    xmpp_server: tuple[str, int] | None = None
+    xmpp_tls: str = "required"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -281,6 +289,22 @@ class HandoffSettings:
                 raise ValueError("use tls, starttls or none")
             return raw.lower()
 
+        def host_port(raw: str) -> tuple[str, int]:
+            host, _, number = raw.rpartition(":")
+            if not host or not number.isdigit() or not 0 < int(number) < 65536:
+                raise ValueError("use host:port")
+            return host.strip("[]"), int(number)
+
+        def jid(raw: str) -> str:
+            if "@" not in raw or raw.startswith("@") or "/" in raw.split("@", 1)[0]:
+                raise ValueError("use a bare JID: user@domain")
+            return raw
+
+        def tls(raw: str) -> str:
+            if raw.lower() not in ("required", "optional"):
+                raise ValueError("use required or optional")
+            return raw.lower()
+
         def article_url(raw: str) -> str:
             if "{article_id}" not in raw:
                 raise ValueError("it must contain {article_id}")
@@ -301,9 +325,13 @@ class HandoffSettings:
             "channels": channels, "mail_host": str, "mail_port": port, "mail_address": str,
             "mail_max_bytes": count, "mail_attachment_bytes": count, "mail_attachments": Path,
             "article_url": article_url, "imap_host": str, "imap_port": port, "imap_user": str,
-            "imap_password": Secret, "imap_security": security, "imap_mailbox": str, "imap_interval": positive}
+            "imap_password": Secret, "imap_security": security, "imap_mailbox": str, "imap_interval": positive,
+            "xmpp_jid": jid, "xmpp_password": Secret, "xmpp_server": host_port, "xmpp_tls": tls}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
+        if "xmpp" in newer["channels"] and not (newer["xmpp_jid"] and newer["xmpp_password"]):
+            raise SettingsError("HANDOFF_CHANNELS has xmpp, but HANDOFF_XMPP_JID or HANDOFF_XMPP_PASSWORD is not "
+                                "set: the service signs in to XMPP as that account (docs/channels.md).")
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)
         if not routing.is_file():
             raise SettingsError(f"HANDOFF_ROUTING: no routing configuration at {routing}.")

@@ -28,9 +28,12 @@
     ├── inbox        TrainingInbox  the NLU inbox: messages the bot was unsure      (inbox.py)
     │                               about, grouped, labelled by trainers; the
     │                               training data written
-    └── mail         MailChannel    e-mail in (threaded, once; by the SMTP listener (mail.py)
-                                    or the IMAP poller) and out (the outbox, retried);
-                                    None unless HANDOFF_CHANNELS has email
+    ├── mail         MailChannel    e-mail in (threaded, once; by the SMTP listener (mail.py)
+    │                               or the IMAP poller) and out (the outbox, retried);
+    │                               None unless HANDOFF_CHANNELS has email
+    └── im           InstantMessaging  the IM channels (xmpp): a provider's events in    (im.py)
+                                    (once), out through the channel's transport (the
+                                    outbox, retried); None unless HANDOFF_CHANNELS has one
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -55,7 +58,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from handoff.core.alerting import load_rules as load_alert_rules
 from handoff.core.automation import load_rules as load_automation_rules
-from handoff.core.channels import ChannelTable
+from handoff.core.channels import IM_CHANNELS, ChannelTable
+from handoff.core.errors import SettingsError
 from handoff.core.queue import QueueOrder
 from handoff.core.routing import Router
 from handoff.core.routing.schedule import BusinessHours
@@ -75,12 +79,14 @@ from handoff.service.escalation import Escalation
 from handoff.service.feedback import CustomerFeedback
 from handoff.service.follow_ups import FollowUps
 from handoff.service.helpdesk import Helpdesk
+from handoff.service.im import InstantMessaging
 from handoff.service.inbox import TrainingInbox
 from handoff.service.insights import Insights, TopicMap
 from handoff.service.mail import MailChannel, mail_sender
 from handoff.service.ports import (
     Bot,
     Clock,
+    ImTransport,
     Knowledge,
     MailRelay,
     SentenceEncoder,
@@ -108,7 +114,7 @@ class HandoffService:
 
     def __init__(self, settings: HandoffSettings, *, store: Store, log: TicketLog, bot: Bot, knowledge: Knowledge,
                  router: Router, hours: BusinessHours, queue_order: QueueOrder | None = None,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, im_transports: Mapping[str, ImTransport] | None = None) -> None:
         self.settings = settings
         self.targets = load_targets(settings.targets_config)  # the team's service-level targets
         self.telemetry = Telemetry()  # this instance's metrics (GET /metrics, docs/operations-metrics.md)
@@ -144,6 +150,17 @@ class HandoffService:
             self.mail = MailChannel(settings, log, self.customers, relay, channels, clock, outgoing)
             relay.outbound["email"] = self.mail.outbound
             escalation.on_callback = self.mail.callback_promised
+        self.im: InstantMessaging | None = None  # the IM channels, when HANDOFF_CHANNELS names one
+        im_channels = [name for name in settings.channels if name in IM_CHANNELS]
+        if im_channels:
+            transports = dict(im_transports or {})
+            missing = [name for name in im_channels if name not in transports]
+            if missing:
+                raise SettingsError(f"HANDOFF_CHANNELS: no transport for {', '.join(missing)}.")
+            self.im = InstantMessaging(settings, store, log, self.customers, relay, channels, clock,
+                                       {name: transports[name] for name in im_channels})
+            for name in im_channels:
+                relay.outbound[name] = self.im.outbound
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
                          feedback=self.feedback)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
@@ -173,14 +190,16 @@ class HandoffService:
         """Have :meth:`close` call ``closer`` first (a listener the wiring started, such as e-mail's)."""
         self._closers.append(closer)
 
-    async def start(self, *, sweeper: bool = True, recover: bool = True) -> None:
+    async def start(self, *, sweeper: bool = True, recover: bool = True, channels: bool = True) -> None:
         """Rebuild what the live store lacks from the ticket log (it may be new: a restart), answer the
-        customer messages the bot never answered (not with ``recover`` False: a one-off command), and start
-        the sweeper (every ``HANDOFF_SWEEP_INTERVAL`` seconds; tests drive :meth:`sweep` on a fake clock
-        instead)."""
+        customer messages the bot never answered (not with ``recover`` False: a one-off command), start the IM
+        channels' transports (not with ``channels`` False) and the sweeper (every ``HANDOFF_SWEEP_INTERVAL``
+        seconds; tests drive :meth:`sweep` on a fake clock instead)."""
         if recover:
             await self._recovery.rebuild()
             await self._replay()
+        if channels and self.im is not None:
+            await self.im.start()
         if sweeper:
             self._sweeper = asyncio.create_task(self._run_sweeper())
 
@@ -204,6 +223,8 @@ class HandoffService:
         await self.insights.run_if_due()
         if self.mail is not None:
             await self.mail.sweep()  # replies the SMTP relay did not take yet, when their next try is due
+        if self.im is not None:
+            await self.im.sweep()  # IM messages their provider did not take yet, when their next try is due
 
     async def _replay(self) -> None:
         """The bot's turn on each customer message it never answered (each once, across instances); those
@@ -255,6 +276,8 @@ class HandoffService:
         self.accounts.close()
         if self.mail is not None:
             await self.mail.close()
+        if self.im is not None:
+            await self.im.close()
         await self.alerts.close()
         await self.insights.close()
         await self._bot.close()

@@ -11,6 +11,8 @@
     Knowledge   articles close to a text, for agents           Suggestions (knowledge/, in process)
     TrainingData  the bot's domain intents, its NLU files      TrainingData (files: read; the inbox's written)
     Clock       seconds since the epoch                        time.time; a fake clock in the tests
+    ImTransport an IM provider: its customers' messages in,    XmppTransport (adapters/xmpp.py: slixmpp)
+                the service's out (one per IM channel)
 
 The store has two implementations held to one contract, so it is a :class:`typing.Protocol` here. The ticket
 log has one implementation whose database is what varies (the same tests run on SQLite and PostgreSQL), so its
@@ -21,7 +23,8 @@ port is its class: a protocol would only be a copy of its signatures. The parts 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from handoff.adapters.mail.outbound import MailRelay
@@ -45,6 +48,7 @@ from handoff.adapters.tickets.feedback import Verdict, citation_of, request_of
 from handoff.adapters.tickets.inbox import InboxView
 from handoff.adapters.tickets.quality import HandledTicket, ReviewView
 from handoff.adapters.training_data import TrainingData
+from handoff.core.channels import Rendered
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
@@ -52,12 +56,59 @@ __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "
            "TicketLog", "TransitionNote", "TransitionView", "Verdict", "citation_of", "request_of"]
 __all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
 __all__ += ["MailRelay", "ParsedMail", "parse_mail"]  # the e-mail channel (adapters/mail/, service/mail.py)
+__all__ += ["Deliver", "ImTransport", "InboundIm"]  # the IM channels (service/im.py, adapters/xmpp.py)
 __all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
 __all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
 __all__ += ["InboxView", "TicketView", "TrainingData"]  # the NLU inbox and its training data (service/inbox.py)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundIm:
+    """One event of an IM provider: a customer's message (or button press) to the service.
+
+    ``address``: who wrote, as the channel names them (a bare JID, a chat id): the customer's unverified identity
+    and where the service's answers go. ``event_id``: the provider's id of the event, unique on the channel (a
+    re-delivery carries the same one: it is taken in once). ``button_payload``: a button the provider's own
+    buttons carried (its payload, title or number), None for typed text."""
+
+    channel: str
+    address: str
+    event_id: str
+    text: str
+    display_name: str | None = None
+    button_payload: str | None = None
+
+
+Deliver = Callable[[InboundIm], Awaitable[object]]
+"""What a transport calls with each event (:meth:`handoff.service.im.InstantMessaging.receive`); an exception
+means the event was not taken in (a webhook answers an error so that its provider sends it again)."""
+
+
+class ImTransport(Protocol):
+    """An IM provider's connection, one per IM channel (:data:`handoff.core.channels.IM_CHANNELS`).
+
+    A session transport (XMPP) holds a connection: :meth:`start` opens it and calls ``deliver`` for each event,
+    and only one instance of a deployment runs it (``exclusive``: the service holds a store lease for it). A
+    webhook transport (``exclusive`` False) gets its events from an HTTP route that calls ``deliver`` (the
+    service's ``receive``) itself; its :meth:`start` only remembers ``deliver``."""
+
+    channel: str
+    exclusive: bool
+
+    async def start(self, deliver: Deliver) -> None: ...
+
+    async def send(self, address: str, rendered: Rendered) -> str:
+        """Send one message (its text as the channel rendered it; ``rendered.buttons``: buttons the provider
+        shows itself) to ``address``; the provider's id of the message sent.
+
+        Raises:
+            DeliveryFailed: not sent (not connected, refused); the outbox tries again later.
+        """
+
+    async def close(self) -> None: ...
 
 
 class Bot(Protocol):

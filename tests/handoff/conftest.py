@@ -122,6 +122,7 @@ async def in_process_service(profile: str, database_url: str, prefix: str, clock
     overrides.setdefault("automation_config", NO_AUTOMATION)
     # the NLU inbox's training data file: never the repository's data/nlu (a fuzzer decides too)
     overrides.setdefault("inbox_file", Path(tempfile.mkdtemp(prefix="handoff-inbox-")) / "inbox.yml")
+    im_transports = overrides.pop("im_transports", None)  # the IM channels' (a test double of the provider)
     settings = replace(HandoffSettings(), database_url=database_url, rasa_token=Secret(RASA_TOKEN),
                        routing_config=routing_file, key_prefix=prefix, **overrides)
     store = wrap_store(MemoryStore() if profile == "embedded" else RedisStore(REDIS_URL, prefix))
@@ -132,7 +133,7 @@ async def in_process_service(profile: str, database_url: str, prefix: str, clock
         settings, store=store, log=log,
         bot=RasaClient("http://rasa.test", RASA_TOKEN, 5.0, transport=httpx.ASGITransport(app=rasa.app)),
         knowledge=knowledge or NoKnowledge(), router=build_router(config), hours=build_business_hours(config),
-        queue_order=build_queue_order(config), clock=clock)
+        queue_order=build_queue_order(config), clock=clock, im_transports=im_transports)
     await service.start(sweeper=False)
     return service
 

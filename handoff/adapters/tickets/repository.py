@@ -34,6 +34,8 @@ session factory:
   unsure about, and the trainers' decisions.
 - ``mail`` (:class:`~handoff.adapters.tickets.mail.MailBook`): the e-mail channel's mail in and out (threading,
   re-deliveries, the outbox).
+- ``im`` (:class:`~handoff.adapters.tickets.im.ImBook`): every IM channel's messages in and out (an event taken
+  in once, the address's conversation, the outbox).
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -54,6 +56,7 @@ from handoff.adapters.tickets.conversations import ConversationLog
 from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, normalize_database_url
 from handoff.adapters.tickets.demo import DemoRecords
 from handoff.adapters.tickets.feedback import FeedbackBook
+from handoff.adapters.tickets.im import ImBook
 from handoff.adapters.tickets.inbox import InboxBook
 from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.mail import MailBook
@@ -98,6 +101,7 @@ class TicketLog:
         self.replay = ReplayLog(sessions)  # the routing simulator's history (read only)
         self.inbox = InboxBook(sessions)  # the NLU inbox (docs/training.md)
         self.mail = MailBook(sessions)  # the e-mail channel's mail in and out, the outbox
+        self.im = ImBook(sessions)  # the IM channels' messages in and out, the outbox
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

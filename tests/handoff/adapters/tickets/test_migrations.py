@@ -39,7 +39,7 @@ async def test_migrate_creates_exactly_the_orm_schema(database_url: str) -> None
         await engine.dispose()
     assert differences == []
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
-    assert version == "0008"
+    assert version == "0009_im_messages"
 
 
 async def test_migrate_concurrent_instances_take_turns(postgres_url: str) -> None:
@@ -147,13 +147,18 @@ async def test_0007_adds_the_nlu_inbox_and_takes_it_away_again(log: TicketLog) -
     assert await log.inbox.counts() == {}
 
 
-async def test_0008_adds_the_mail_table_and_takes_it_away(log: TicketLog, database_url: str) -> None:
-    """Migration 0008 (the e-mail channel's ``mail_messages``) goes down to 0007 and up again on both databases."""
+@pytest.mark.parametrize(("before", "revision", "table"), [("0007", "0008", "mail_messages"),
+                                                         ("0008", "0009_im_messages", "im_messages")])
+async def test_a_channels_migration_adds_its_table_and_takes_it_away(log: TicketLog, database_url: str, before: str,
+                                                                    revision: str, table: str) -> None:
+    """Migrations 0008 (the e-mail channel's ``mail_messages``) and 0009 (the IM channels' ``im_messages``) go
+    down and up again on both databases."""
     async with log.engine.begin() as connection:
-        await connection.run_sync(_revision, alembic_config(), "downgrade", "0007")
+        await connection.run_sync(_revision, alembic_config(), "downgrade", before)
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
-        assert "mail_messages" not in tables
-        await connection.run_sync(_revision, alembic_config(), "upgrade", "0008")
+        assert table not in tables
+        await connection.run_sync(_revision, alembic_config(), "upgrade", revision)
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        await connection.run_sync(_revision, alembic_config(), "upgrade", "head")
         differences = await connection.run_sync(_differences)
-    assert "mail_messages" in tables and differences == []
+    assert table in tables and differences == []
