@@ -25,7 +25,7 @@ service parts (:mod:`handoff.service.mail`, :mod:`handoff.service.im`) do the I/
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -187,6 +187,28 @@ def chosen_button(buttons: Sequence[Mapping[str, str]], text: str,
             if answer and answer.casefold() in names:
                 return button
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundIm:
+    """One event of an IM provider: a customer's message (or button press) to the service.
+
+    ``address``: who wrote, as the channel names them (a bare JID, a chat id): the customer's unverified identity
+    and where the service's answers go. ``event_id``: the provider's id of the event, unique on the channel (a
+    re-delivery carries the same one: it is taken in once). ``button_payload``: a button the provider's own
+    buttons carried (its payload, title or number), None for typed text."""
+
+    channel: str
+    address: str
+    event_id: str
+    text: str
+    display_name: str | None = None
+    button_payload: str | None = None
+
+
+Deliver = Callable[[InboundIm], Awaitable[object]]
+"""What an IM transport calls with each event (:meth:`handoff.service.im.InstantMessaging.receive`); an exception
+means the event was not taken in (a webhook answers an error so that its provider sends it again)."""
 
 
 IM_CHANNELS: dict[str, type[ImChannel]] = {cls.name: cls for cls in (XmppChannel,)}

@@ -23,8 +23,7 @@ port is its class: a protocol would only be a copy of its signatures. The parts 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from handoff.adapters.mail.outbound import MailRelay
@@ -48,7 +47,7 @@ from handoff.adapters.tickets.feedback import Verdict, citation_of, request_of
 from handoff.adapters.tickets.inbox import InboxView
 from handoff.adapters.tickets.quality import HandledTicket, ReviewView
 from handoff.adapters.training_data import TrainingData
-from handoff.core.channels import Rendered
+from handoff.core.channels import Deliver, InboundIm, Rendered
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
@@ -63,28 +62,6 @@ __all__ += ["InboxView", "TicketView", "TrainingData"]  # the NLU inbox and its 
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""
-
-
-@dataclass(frozen=True, slots=True)
-class InboundIm:
-    """One event of an IM provider: a customer's message (or button press) to the service.
-
-    ``address``: who wrote, as the channel names them (a bare JID, a chat id): the customer's unverified identity
-    and where the service's answers go. ``event_id``: the provider's id of the event, unique on the channel (a
-    re-delivery carries the same one: it is taken in once). ``button_payload``: a button the provider's own
-    buttons carried (its payload, title or number), None for typed text."""
-
-    channel: str
-    address: str
-    event_id: str
-    text: str
-    display_name: str | None = None
-    button_payload: str | None = None
-
-
-Deliver = Callable[[InboundIm], Awaitable[object]]
-"""What a transport calls with each event (:meth:`handoff.service.im.InstantMessaging.receive`); an exception
-means the event was not taken in (a webhook answers an error so that its provider sends it again)."""
 
 
 class ImTransport(Protocol):
