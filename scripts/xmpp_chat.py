@@ -5,7 +5,8 @@ customer account; any XMPP client works too: README, "Trying instant messaging")
                                               [--server 127.0.0.1:5222]
 
 Type a line and press Enter to send it; what the service answers is printed as it arrives; Ctrl-D or Ctrl-C ends.
-The password defaults to ``HANDOFF_XMPP_DEMO_PASSWORD`` (``make run`` prints it). :class:`XmppChat` is the same
+The password defaults to ``HANDOFF_XMPP_DEMO_PASSWORD``, else the one ``make run`` made and printed
+(``var/prosody/customer.password``). :class:`XmppChat` is the same
 client for the tests: it signs in over plain text on loopback (SCRAM), as ``make run``'s server allows.
 """
 
@@ -17,6 +18,7 @@ import contextlib
 import os
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 from slixmpp import ClientXMPP
@@ -108,7 +110,9 @@ async def chat(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jid", default="customer@localhost")
-    parser.add_argument("--password", default=os.environ.get("HANDOFF_XMPP_DEMO_PASSWORD", ""))
+    kept = Path(__file__).resolve().parent.parent / "var" / "prosody" / "customer.password"  # make run's
+    parser.add_argument("--password", default=os.environ.get("HANDOFF_XMPP_DEMO_PASSWORD")
+                        or (kept.read_text().strip() if kept.exists() else ""))
     parser.add_argument("--to", default="support@localhost")
     parser.add_argument("--server", default="127.0.0.1:" + os.environ.get("HANDOFF_XMPP_PORT", "5222"))
     args = parser.parse_args()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from scripts.xmpp_chat import XmppChat
+from tests.handoff.e2e.browser import Desk, browsers, expect
 from tests.handoff.e2e.conftest import PROFILES
 from tests.handoff.e2e.harness import Agent, running_handoff
 from tests.handoff.frames import Frame, of_type
@@ -79,3 +80,28 @@ async def test_a_customer_chats_over_xmpp_with_the_bot_then_an_agent_through_an_
             await console.close()
             holders = [s for s in servers if "this instance holds the session" in s.log.read_text()]
             assert len(holders) == 1  # one XMPP session for the deployment
+
+
+async def test_browser_the_console_shows_the_xmpp_channel_and_the_delivery(bot: Assistant, tmp_path: Path) -> None:
+    with running_prosody(tmp_path, dict([BOT, CUSTOMER])) as prosody:
+        env = {"HANDOFF_CHANNELS": "web,xmpp", "HANDOFF_XMPP_JID": prosody.jid(BOT[0]),
+               "HANDOFF_XMPP_PASSWORD": BOT[1], "HANDOFF_XMPP_SERVER": f"127.0.0.1:{prosody.config.port}",
+               "HANDOFF_XMPP_TLS": "optional"}
+        with running_handoff(tmp_path, "embedded", bot.rasa_url, bot.token, extra_env=env) as [server]:
+            async with browsers(tmp_path) as open_browser:
+                desk = Desk(await open_browser.open("grace"), server.url)
+                await desk.sign_in("grace")
+                customer = XmppChat(prosody.jid(CUSTOMER[0]), CUSTOMER[1], prosody.server)
+                await customer.connect()
+                customer.say(prosody.jid(BOT[0]), "<b>I want to talk to a human</b>")
+
+                mine = desk.page.get_by_test_id("mine-item")
+                await expect(mine).to_have_count(1, timeout=90_000)
+                await expect(mine.locator(".badge.channel")).to_have_text("Xmpp")
+                await expect(desk.page.locator("#conv-meta")).to_contain_text("XMPP")
+                await expect(desk.transcript).to_contain_text("<b>I want to talk to a human</b>")  # inert text
+                await desk.reply("Hello, Grace here.")
+                await expect(desk.transcript.get_by_test_id("delivery")).to_have_text("Sent by XMPP.")
+                assert "Grace here." in await customer.next("Grace here", timeout=30)
+                await customer.close()
+                assert not desk.actor.page_errors and not desk.refused
