@@ -20,8 +20,9 @@ assigned agent told on their console each time (``delivery`` frames): nothing is
 away.
 
 One instance holds a session transport (``exclusive``: XMPP) at a time: the store's lease ``im:<channel>``
-renewed every few seconds; the others keep what they are to send in the outbox, and the holder's sweeper sends
-it. Should the holder die, another takes the lease once it lapses.
+renewed every 5 s; the others keep what they are to send in the outbox, and the holder's sweeper sends it. An
+instance that closes lets the lease go, and another takes it at its next look (within 5 s); should the holder die,
+another takes it once it lapses (within 20 s).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 LEASE = 120.0  # seconds a try holds a message against other instances' sweeps
 FIRST_RETRY, MOST_RETRY = 5.0, 300.0  # a chat is live: tried again sooner than e-mail
 SESSION_LEASE = 15.0  # seconds an instance holds an exclusive transport's session between renewals
+RELEASED = 0.001  # a lease renewed for this long is let go (the store's leases have no release of their own)
 
 
 def client_id_of(channel: str, event_id: str) -> str:
@@ -125,15 +127,26 @@ class InstantMessaging:
             except Exception:
                 logger.exception("%s: the session's lease could not be renewed", channel)
 
+    async def hold_sessions(self) -> tuple[str, ...]:
+        """Take or renew the session leases now (as the loop does every few seconds); the channels held here."""
+        for channel, transport in self._transports.items():
+            if transport.exclusive:
+                await self._hold(channel, transport)
+        return tuple(sorted(self._held))
+
     async def close(self) -> None:
-        """Stop holding the sessions, give the tries under way a few seconds, close the transports."""
+        """Stop holding the sessions (their leases let go, so another instance takes them at its next look),
+        give the tries under way a few seconds, close the transports."""
         self._stopping.set()
         for task in self._holders:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._deliveries.close()
-        for transport in self._transports.values():
+        for channel, transport in self._transports.items():
             await transport.close()
+            if transport.exclusive and channel in self._held:
+                with contextlib.suppress(Exception):
+                    await self._store.lease(f"im:{channel}", self._instance, RELEASED)
         self._held.clear()
 
     # ---- in ----------------------------------------------------------------------------------------------

@@ -81,6 +81,10 @@ async def test_a_second_instance_takes_the_same_event_in_once(
     assert sum(1 for r in results if r) == 1
     conversation_id = next(r for r in results if r)
     assert [s for s, _ in await said(first, str(conversation_id))] == ["customer", "bot"]
+    assert await second.im.hold_sessions() == ()  # still the first's
+    await first.close()  # it lets the session go: the second takes it at its next look
+    assert await second.im.hold_sessions() == ("xmpp",)
+    assert other.starts == 1 and other.deliver is not None
 
 
 async def test_after_the_conversation_ended_the_address_writes_in_a_new_one_as_the_same_customer(
