@@ -105,7 +105,6 @@ class MailChannel:
         self._settings = settings
         self._log = log
         self._customers = customers
-        self._relay = relay
         self._channel = channels.get(CHANNEL)
         self._clock = clock
         self._outgoing = outgoing

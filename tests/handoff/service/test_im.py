@@ -167,3 +167,27 @@ async def test_empty_messages_and_unknown_channels_are_not_taken_in(
     assert im_service.im is not None
     with pytest.raises(ValueError, match="telegram"):
         await im_service.im.receive(InboundIm("telegram", JANE, "e2", "hello"))
+
+
+async def test_erasing_the_customer_deletes_their_instant_messages(
+        im_service: HandoffService, provider: FakeImProvider, clock: FakeClock) -> None:
+    conversation_id = str(await provider.writes(JANE, "hello", "e1"))
+    await settled(im_service)
+    log = im_service._log  # what the ticket log keeps of the channel
+    assert [row.direction for row in await log.im.thread(conversation_id)] == ["in", "out"]
+    assert await im_service.data.delete(conversation_id=conversation_id) == {"customers": 1, "conversations": 1}
+    assert await log.im.thread(conversation_id) == []
+    assert await log.im.customer_of("xmpp", JANE) is None
+    second = await provider.writes(JANE, "hello again", "e2")  # a new customer, a new conversation
+    assert second != conversation_id
+
+
+async def test_an_event_whose_taker_died_half_way_is_taken_again_later(
+        im_service: HandoffService, provider: FakeImProvider, clock: FakeClock) -> None:
+    log = im_service._log
+    assert await log.im.claim_in("xmpp", "e1", JANE, clock()) is not None  # then the instance died
+    assert await provider.writes(JANE, "hello", "e1") is None  # the provider's re-delivery: still being taken in
+    clock.advance(301)
+    conversation_id = await provider.writes(JANE, "hello", "e1")
+    assert conversation_id is not None
+    assert [s for s, _ in await said(im_service, str(conversation_id))] == ["customer", "bot"]
