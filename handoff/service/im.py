@@ -175,7 +175,7 @@ class InstantMessaging:
             await self._log.im.drop_claim(row_id)
             logger.warning("%s: a message over the rate limit was dropped", event.channel)
             return None
-        except BaseException:
+        except Exception:
             await self._log.im.drop_claim(row_id)
             raise
         await self._log.im.received(row_id, said.message.conversation_id, said.message.id)
@@ -216,9 +216,8 @@ class InstantMessaging:
         channel = self._channels.get(record.channel)
         if record.channel not in self._transports or not self._goes_out(channel.bot_answers_only_cited, message):
             return
-        thread = await self._log.im.thread(record.conversation_id)
-        addresses = [row.address for row in thread if row.direction == "in"]
-        if not addresses:
+        address = await self._log.im.address_of(record.conversation_id)
+        if address is None:
             return
         agent_name = message.agent_name
         if message.sender == "agent" and not agent_name and message.agent_id:
@@ -226,7 +225,7 @@ class InstantMessaging:
             agent_name = account.name if account else None
         rendered = channel.render(outbound_of(message.sender, message.text, message.payload, agent_name,
                                               self._settings.article_url))
-        row_id = await self._log.im.queue_out(record.channel, record.conversation_id, message.id, addresses[-1],
+        row_id = await self._log.im.queue_out(record.channel, record.conversation_id, message.id, address,
                                               rendered.text, buttons_of(message.payload), self._clock())
         if row_id is not None and record.channel in self._held:
             self._deliveries.start(self._try(row_id, 0, record))

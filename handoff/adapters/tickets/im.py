@@ -91,6 +91,13 @@ class ImBook(Outbox):
                     ImMessage.conversation_id.is_not(None)).order_by(ImMessage.id.desc()).limit(1))
         return ConversationId(found) if found else None
 
+    async def address_of(self, conversation_id: str) -> str | None:
+        """Where the conversation's customer writes from (its latest inbound message's address), if anywhere."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(ImMessage.address).where(ImMessage.conversation_id == conversation_id,
+                                                ImMessage.direction == "in").order_by(ImMessage.id.desc()).limit(1))
+
     async def customer_of(self, channel: str, address: str) -> CustomerId | None:
         """The customer who wrote from ``address`` on ``channel`` before (an unverified identity), if any."""
         async with self._sessions() as session:
