@@ -33,7 +33,7 @@ BOT_CODE := $(filter-out bot/registry.py bot/gate.py bot/retrain.py,$(wildcard b
 # model is retrained when it changes, and the export is rewritten, since it names the export's files.
 SHARED_ENCODER := knowledge/encoder.py
 
-.PHONY: run setup models model-zh retrain chat balanced test test-app test-rasa lint fuzz chaos eval eval-nlu eval-kb bench bench-servers clean
+.PHONY: run setup models model-zh retrain chat xmpp-chat balanced test test-app test-rasa lint fuzz chaos eval eval-nlu eval-kb bench bench-servers clean
 
 ## Environments -------------------------------------------------------------------------------
 
@@ -93,11 +93,19 @@ retrain: $(RASA_STAMP) $(ENCODER) $(SPACY) $(REGISTRY_LIVE)
 
 ## Running ----------------------------------------------------------------------------------------
 
+# Prosody (the local XMPP server of the IM channel) is optional: installed when it can be, else make run says how
 run: models
+	@command -v prosody >/dev/null 2>&1 || { echo "== installing Prosody for the XMPP channel (optional)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prosody) >/dev/null 2>&1 \
+	  || echo "note: Prosody could not be installed: the XMPP channel stays off"; }
 	$(APP) scripts/run.py
 
 chat: $(APP_STAMP)
 	$(APP) scripts/chat.py
+
+# chat with the service over XMPP as make run's demo customer (HANDOFF_XMPP_DEMO_PASSWORD: the printed password)
+xmpp-chat: $(APP_STAMP)
+	$(APP) scripts/xmpp_chat.py
 
 # the production profile behind HAProxy (deploy/haproxy.cfg) on this machine, until Ctrl-C (docs/deployment.md)
 balanced: models

@@ -107,8 +107,8 @@ class HandoffSettings:
             models_servers: ``HANDOFF_MODELS_SERVERS``: every Rasa server a promotion replaces the model on, one
             at a time (comma-separated; empty: ``rasa_url``, the one server of the embedded profile);
             models_tolerance: the regression gate's largest allowed drop of an intent's F1.
-        channels: ``HANDOFF_CHANNELS``: the customer channels run besides the widget (``email``); an unknown name
-            stops start-up (docs/channels.md).
+        channels: ``HANDOFF_CHANNELS``: the customer channels run besides the widget (``email``, ``xmpp``); an
+            unknown name stops start-up (docs/channels.md).
         mail_host / mail_port: where the e-mail channel's SMTP listener listens (loopback by default; port 0:
             none); mail_address: the address (or ``@domain``) it accepts mail for, replies' From and the domain of
             their Message-IDs; mail_max_bytes: the largest message accepted; mail_attachment_bytes: the largest
@@ -122,6 +122,10 @@ class HandoffSettings:
         link_code_ttl: seconds a link code (an IM account's, an e-mail address's) stays valid;
             link_codes_per_hour: codes one customer may ask for an hour; link_attempts_per_hour: codes one
             customer (e-mail) or one IM account may try an hour.
+        xmpp_jid / xmpp_password: the XMPP account the service signs in as (the ``xmpp`` channel: required with
+            it); xmpp_server: ``host:port`` of its server when DNS does not say (none: the JID's domain's SRV
+            records, as any XMPP client); xmpp_tls: ``required`` (default), or ``optional`` (a server on
+            loopback without a certificate, as ``make run``'s).
     """
 
     host: str = "127.0.0.1"
@@ -210,6 +214,10 @@ class HandoffSettings:
     link_code_ttl: float = 900.0
     link_codes_per_hour: int = 5
     link_attempts_per_hour: int = 10
+    xmpp_jid: str | None = None
+    xmpp_password: Secret | None = None
+    xmpp_server: tuple[str, int] | None = None
+    xmpp_tls: str = "required"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -307,6 +315,22 @@ class HandoffSettings:
                 raise ValueError("use tls, starttls or none")
             return raw.lower()
 
+        def host_port(raw: str) -> tuple[str, int]:
+            host, _, number = raw.rpartition(":")
+            if not host or not number.isdigit() or not 0 < int(number) < 65536:
+                raise ValueError("use host:port")
+            return host.strip("[]"), int(number)
+
+        def jid(raw: str) -> str:
+            if "@" not in raw or raw.startswith("@") or "/" in raw.split("@", 1)[0]:
+                raise ValueError("use a bare JID: user@domain")
+            return raw
+
+        def tls(raw: str) -> str:
+            if raw.lower() not in ("required", "optional"):
+                raise ValueError("use required or optional")
+            return raw.lower()
+
         def article_url(raw: str) -> str:
             if "{article_id}" not in raw:
                 raise ValueError("it must contain {article_id}")
@@ -330,9 +354,13 @@ class HandoffSettings:
             "article_url": article_url, "imap_host": str, "imap_port": port, "imap_user": str,
             "imap_password": Secret, "imap_security": security, "imap_mailbox": str, "imap_interval": positive,
             "mail_trust_auth_results": str, "link_code_ttl": positive, "link_codes_per_hour": count,
-            "link_attempts_per_hour": count}
+            "link_attempts_per_hour": count,
+            "xmpp_jid": jid, "xmpp_password": Secret, "xmpp_server": host_port, "xmpp_tls": tls}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
+        if "xmpp" in newer["channels"] and not (newer["xmpp_jid"] and newer["xmpp_password"]):
+            raise SettingsError("HANDOFF_CHANNELS has xmpp, but HANDOFF_XMPP_JID or HANDOFF_XMPP_PASSWORD is not "
+                                "set: the service signs in to XMPP as that account (docs/channels.md).")
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)
         if not routing.is_file():
             raise SettingsError(f"HANDOFF_ROUTING: no routing configuration at {routing}.")

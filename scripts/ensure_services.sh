@@ -51,4 +51,11 @@ if [ ! -x /usr/sbin/dovecot ]; then
 fi
 /usr/sbin/dovecot --version >/dev/null 2>&1 || { echo "error: /usr/sbin/dovecot does not run" >&2; exit 1; }
 
-echo "== services ready: Redis, PostgreSQL, HAProxy, Chromium, Dovecot"
+# Prosody for the XMPP channel's tests and make run's local chat server (started by them with a configuration of
+# their own, in the foreground: no system-wide one is started) ----------------------------------------------
+if [ ! -x /usr/bin/prosody ]; then
+  apt_install prosody
+fi
+/usr/bin/prosodyctl about >/dev/null 2>&1 || { echo "error: /usr/bin/prosodyctl does not run" >&2; exit 1; }
+
+echo "== services ready: Redis, PostgreSQL, HAProxy, Chromium, Dovecot, Prosody"

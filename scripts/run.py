@@ -19,7 +19,13 @@ production profile; see the README). The e-mail channel runs too
 (``HANDOFF_CHANNELS`` defaults to ``web,email`` here): its listener on
 127.0.0.1:2525, and, unless ``HANDOFF_SMTP_HOST`` names a relay, a local
 catcher (aiosmtpd, 127.0.0.1:2526 or ``HANDOFF_MAIL_CATCHER_PORT``) that files
-the replies as a Maildir in ``var/mail-out/``.
+the replies as a Maildir in ``var/mail-out/``. So does instant messaging when
+Debian's ``prosody`` is installed (``HANDOFF_CHANNELS`` then ``web,email,xmpp``;
+without it, the line printed says how to add it): a local Prosody on
+127.0.0.1:5222 (``HANDOFF_XMPP_PORT``) with the bot's account
+``support@localhost`` and a demo customer's ``customer@localhost`` (password
+``HANDOFF_XMPP_DEMO_PASSWORD``, else made once and printed), unless
+``HANDOFF_XMPP_JID`` names an account of your own server.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from scripts import prosody  # noqa: E402
 from scripts.servers import Stopped, stop, wait_until_up  # noqa: E402
 
 MODEL = Path(os.environ.get("RASA_MODEL") or ROOT / "models" / "rasa" / "assistant.tar.gz")
@@ -80,6 +87,28 @@ def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Pope
     return process
 
 
+def local_xmpp(env: dict[str, str]) -> tuple[str, prosody.ProsodyConfig]:
+    """Configure Prosody on 127.0.0.1 (``HANDOFF_XMPP_PORT``, 5222) serving ``localhost``, in ``var/prosody/``, with
+    the bot's account (a new password each start) and the demo customer's (``HANDOFF_XMPP_DEMO_PASSWORD``, else one
+    made once and kept in ``var/prosody/customer.password``); point the service at it. The line to print."""
+    folder = ROOT / "var" / "prosody"
+    config = prosody.configure(folder, int(env.get("HANDOFF_XMPP_PORT", "5222")))
+    bot_password = secrets.token_urlsafe(18)
+    kept = folder / "customer.password"
+    customer_password = env.get("HANDOFF_XMPP_DEMO_PASSWORD") or (kept.read_text().strip() if kept.exists() else "")
+    if not customer_password:
+        customer_password = secrets.token_urlsafe(9)
+        kept.write_text(customer_password + "\n")
+        kept.chmod(0o600)
+    prosody.register(config, "support", bot_password)
+    prosody.register(config, "customer", customer_password)
+    env.update(HANDOFF_XMPP_JID="support@localhost", HANDOFF_XMPP_PASSWORD=bot_password,
+               HANDOFF_XMPP_SERVER=f"127.0.0.1:{config.port}", HANDOFF_XMPP_TLS="optional")
+    line = (f"\n  Instant messaging (XMPP): write to support@localhost as customer@localhost (password "
+            f"{customer_password}) at 127.0.0.1:{config.port}, or: make xmpp-chat")
+    return line, config
+
+
 def main() -> int:
     rasa_host, rasa_port = os.environ.get("RASA_HOST", "127.0.0.1"), os.environ.get("RASA_PORT", "5005")
     actions_host, actions_port = os.environ.get("ACTIONS_HOST", "127.0.0.1"), os.environ.get("ACTIONS_PORT", "5055")
@@ -93,7 +122,14 @@ def main() -> int:
     (ROOT / "var").mkdir(exist_ok=True)
     # the e-mail channel on loopback (docs/channels.md): mail to support@localhost at 127.0.0.1:2525; without a
     # relay of your own (HANDOFF_SMTP_HOST), replies go to a local catcher that files them in var/mail-out/new/
-    env.setdefault("HANDOFF_CHANNELS", "web,email")
+    # instant messaging: a local Prosody (XMPP) with the bot's account and a demo customer's, when Prosody is here
+    env.setdefault("HANDOFF_CHANNELS", "web,email,xmpp" if prosody.installed() else "web,email")
+    xmpp, xmpp_config = "", None
+    if "xmpp" in env["HANDOFF_CHANNELS"] and not env.get("HANDOFF_XMPP_JID"):
+        xmpp, xmpp_config = local_xmpp(env)
+    elif not prosody.installed():
+        xmpp = ("\n  Instant messaging (XMPP): off; `apt-get install -y prosody` and make run again (README: Trying "
+                "instant messaging)")
     catcher = None
     if "email" in env["HANDOFF_CHANNELS"] and not env.get("HANDOFF_SMTP_HOST"):
         env.update(HANDOFF_SMTP_HOST="127.0.0.1", HANDOFF_SMTP_PORT=env.get("HANDOFF_MAIL_CATCHER_PORT", "2526"))
@@ -124,8 +160,11 @@ def main() -> int:
     rasa = start("rasa", [str(venv / "rasa/bin/rasa"), "run", "--model", str(MODEL), "--interface", rasa_host,
                           "--port", rasa_port, "--enable-api", "--auth-token", token, "--endpoints", "endpoints.yml",
                           "--credentials", "credentials.yml"], env)
+    xmpp_server = start("xmpp", [prosody.PROSODY, "--config", str(xmpp_config.path), "-F"],
+                        env) if xmpp_config else None
     handoff = start("handoff", [str(venv / "app/bin/python"), "-m", "handoff", "serve"], env)
-    processes = [actions, rasa, handoff, *([start("mail-out", catcher, env)] if catcher else [])]
+    processes = [actions, rasa, handoff, *([start("mail-out", catcher, env)] if catcher else []),
+                 *([xmpp_server] if xmpp_server else [])]
     terminated = Termination()
     signal.signal(signal.SIGTERM, terminated)
     try:
@@ -134,6 +173,8 @@ def main() -> int:
                           stop=terminated.__bool__)
             wait_until_up(f"http://{local(rasa_host)}:{rasa_port}/", rasa, 300, stop=terminated.__bool__)
             wait_until_up(f"http://localhost:{handoff_port}/health", handoff, 120, stop=terminated.__bool__)
+            if xmpp_config and xmpp_server:
+                prosody.wait_listening(xmpp_config, xmpp_server)
         except Stopped:
             return 0
         except RuntimeError as exc:
@@ -144,7 +185,7 @@ Brightwood customer service is running.
   Customer chat (widget):  http://localhost:{handoff_port}/
   Agent console:           http://localhost:{handoff_port}/console
                            {seeded or "demo agents: ada, grace, linus, admin (password given when first created)"}
-  API reference:           http://localhost:{handoff_port}/docs{mail}
+  API reference:           http://localhost:{handoff_port}/docs{mail}{xmpp}
   Chat with the bot alone: make chat
   Or send a message:       curl -s {local(rasa_host)}:{rasa_port}/webhooks/rest/webhook \\
                              -d '{{"sender": "me", "message": "where is my order 12345"}}'

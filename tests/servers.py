@@ -1,9 +1,10 @@
-"""Start the real assistant (action server + Rasa server) for end-to-end tests."""
+"""Start the real assistant (action server + Rasa server) and a real XMPP server (Prosody) for end-to-end tests."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 
 import requests
 
+from scripts import prosody
 from scripts.servers import free_port, start_logged, stop, wait_until_up
 from tests.conftest import ROOT, TIMEOUT
 
@@ -87,3 +89,44 @@ def running_assistant(tmp: Path, extra_env: dict[str, str] | None = None,
                         actions_token)
     finally:
         stop(processes)
+
+
+@dataclass
+class Prosody:
+    """A private Prosody on a free loopback port (scripts/prosody.py), its accounts registered."""
+
+    config: prosody.ProsodyConfig
+    process: subprocess.Popen[bytes]
+
+    @property
+    def server(self) -> tuple[str, int]:
+        return "127.0.0.1", self.config.port
+
+    def jid(self, user: str) -> str:
+        return f"{user}@{self.config.domain}"
+
+    def register(self, user: str, password: str) -> str:
+        prosody.register(self.config, user, password)
+        return self.jid(user)
+
+    def stop(self) -> None:
+        stop([self.process])
+
+    def restart(self) -> None:
+        """Stop and start again on the same port with the same accounts (an outage)."""
+        self.stop()
+        self.process = prosody.start(self.config)
+
+
+@contextmanager
+def running_prosody(tmp: Path, accounts: dict[str, str]) -> Iterator[Prosody]:
+    """Prosody with ``accounts`` (user -> password) on ``localhost``, stopped on exit; fails clearly when Prosody is
+    not installed."""
+    config = prosody.configure(tmp / "prosody", free_port())
+    for user, password in accounts.items():
+        prosody.register(config, user, password)
+    server = Prosody(config, prosody.start(config))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -12,14 +12,20 @@ citations as links.
 - ``email``: plain text, the sender named, buttons as a list of replies to type, citations and attachments
   as links, cut at :attr:`EmailChannel.max_chars` with a note. Its bot answers only when confident
   (:attr:`Channel.bot_answers_only_cited`): a knowledge answer with a citation; otherwise a person does.
+- ``xmpp``: an instant-messaging channel (:data:`IM_CHANNELS`): plain text, an agent's words under their name,
+  buttons as a numbered list the customer answers with the number or the title (:func:`chosen_button` maps the
+  answer back), links spelled out. An IM channel whose provider shows buttons itself (a later Telegram) sets
+  :attr:`ImChannel.native_buttons` and leaves them out of the text (:attr:`Rendered.buttons`).
 
-Everything here is pure: the adapters (:mod:`handoff.adapters.mail`) and the service part
-(:mod:`handoff.service.mail`) do the I/O.
+Delivery of every channel with an outbox is retried with :func:`backoff`.
+
+Everything here is pure: the adapters (:mod:`handoff.adapters.mail`, :mod:`handoff.adapters.xmpp`) and the
+service parts (:mod:`handoff.service.mail`, :mod:`handoff.service.im`) do the I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -49,6 +55,13 @@ class Outbound:
 class Rendered:
     text: str
     cut: bool = False  # True: longer than the channel carries, cut with a note
+    buttons: tuple[str, ...] = ()  # titles the provider shows as buttons itself (none: they are in the text)
+
+
+def backoff(tries: int, first: float = 30.0, most: float = 3600.0) -> float:
+    """Seconds before the next try of an outbox's message after ``tries`` failed ones: ``first``, doubling,
+    at most ``most`` (e-mail: 30, 60, 120, ... an hour)."""
+    return float(min(first * 2.0 ** max(tries - 1, 0), most))
 
 
 class Channel(Protocol):
@@ -125,7 +138,83 @@ class EmailChannel:
         return _cut("\n\n".join(p for p in parts if p), self.max_chars)
 
 
-CHANNELS: dict[str, type[Channel]] = {cls.name: cls for cls in (WebChannel, EmailChannel)}
+class ImChannel(Protocol):
+    """An instant-messaging channel: a :class:`Channel` whose provider may show buttons itself."""
+
+    name: ClassVar[str]
+    max_chars: ClassVar[int]
+    bot_answers_only_cited: ClassVar[bool]
+    native_buttons: ClassVar[bool]  # True: buttons go to the provider (Rendered.buttons), not into the text
+
+    def render(self, message: Outbound) -> Rendered: ...
+
+
+class XmppChannel:
+    """XMPP chat: plain text (one message per message), an agent's words under their name, buttons as a
+    numbered list to answer with the number or the title, links as URLs."""
+
+    name: ClassVar[str] = "xmpp"
+    max_chars: ClassVar[int] = 4000
+    bot_answers_only_cited: ClassVar[bool] = False
+    native_buttons: ClassVar[bool] = False
+
+    def render(self, message: Outbound) -> Rendered:
+        text = message.text.strip()
+        if message.sender == "agent" and message.agent_name:
+            text = f"{message.agent_name}: {text}"
+        parts = [text]
+        if message.buttons:
+            parts.append("\n".join(f"{n}. {title}" for n, title in enumerate(message.buttons, 1))
+                         + "\n(Answer with a number or the words.)")
+        if message.links:
+            parts.append("\n".join(f"{link.title}: {link.url}" if link.url else link.title for link in message.links))
+        return _cut("\n\n".join(p for p in parts if p), self.max_chars)
+
+
+def chosen_button(buttons: Sequence[Mapping[str, str]], text: str,
+                  payload: str | None = None) -> Mapping[str, str] | None:
+    """The button a customer's answer chose among the last message's ``buttons`` (``title``, ``payload``): the
+    provider's button event (``payload``: a button's payload, title or number), else the text when it is a
+    button's number (``1``, ``2.``) or title (any case); None when it chose none."""
+    for answer in (payload, text):
+        if answer is None:
+            continue
+        answer = answer.strip().rstrip(".").strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(buttons):
+            return buttons[int(answer) - 1]
+        for button in buttons:
+            names = (button.get("title", "").casefold(), button.get("payload", "").casefold())
+            if answer and answer.casefold() in names:
+                return button
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundIm:
+    """One event of an IM provider: a customer's message (or button press) to the service.
+
+    ``address``: who wrote, as the channel names them (a bare JID, a chat id): the customer's unverified identity
+    and where the service's answers go. ``event_id``: the provider's id of the event, unique on the channel (a
+    re-delivery carries the same one: it is taken in once). ``button_payload``: a button the provider's own
+    buttons carried (its payload, title or number), None for typed text."""
+
+    channel: str
+    address: str
+    event_id: str
+    text: str
+    display_name: str | None = None
+    button_payload: str | None = None
+
+
+Deliver = Callable[[InboundIm], Awaitable[object]]
+"""What an IM transport calls with each event (:meth:`handoff.service.im.InstantMessaging.receive`); an exception
+means the event was not taken in (a webhook answers an error so that its provider sends it again)."""
+
+
+IM_CHANNELS: dict[str, type[ImChannel]] = {cls.name: cls for cls in (XmppChannel,)}
+"""The instant-messaging channels (:mod:`handoff.service.im` serves them all, one transport each)."""
+
+CHANNELS: dict[str, type[Channel]] = {WebChannel.name: WebChannel, EmailChannel.name: EmailChannel, **IM_CHANNELS}
 """Short name (as ``HANDOFF_CHANNELS`` names it) -> channel class."""
 
 

@@ -279,8 +279,10 @@ class Conversations:
 
     async def _ask_bot(self, record: ConversationRecord, message: MessageView) -> None:
         """Send the customer's words to the bot; relay its replies; keep them in the NLU inbox if the bot was
-        unsure; escalate if it asks for a person."""
-        text = message.text
+        unsure; escalate if it asks for a person. A button the customer chose on a channel without buttons of
+        its own (its number typed: :mod:`handoff.service.im`) is told to the bot as the button's payload."""
+        button = (message.payload or {}).get("button")
+        text = button if isinstance(button, str) and button else message.text
         await self._relay.to_customer(record.conversation_id, {"type": "typing", "sender": "bot", "agent_name": None})
         try:
             replies = await self._bot.send(record.conversation_id, text, bot_metadata(record))

@@ -32,9 +32,12 @@
     │                               training data written
     ├── models       ModelWorkbench the bot's model versions, retraining behind   (models.py)
     │                               the regression gate, promotion, rollback
-    └── mail         MailChannel    e-mail in (threaded, once; by the SMTP listener (mail.py)
-                                    or the IMAP poller) and out (the outbox, retried);
-                                    None unless HANDOFF_CHANNELS has email
+    ├── mail         MailChannel    e-mail in (threaded, once; by the SMTP listener (mail.py)
+    │                               or the IMAP poller) and out (the outbox, retried);
+    │                               None unless HANDOFF_CHANNELS has email
+    └── im           InstantMessaging  the IM channels (xmpp): a provider's events in    (im.py)
+                                    (once), out through the channel's transport (the
+                                    outbox, retried); None unless HANDOFF_CHANNELS has one
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -59,7 +62,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from handoff.core.alerting import load_rules as load_alert_rules
 from handoff.core.automation import load_rules as load_automation_rules
-from handoff.core.channels import ChannelTable
+from handoff.core.channels import IM_CHANNELS, ChannelTable
+from handoff.core.errors import SettingsError
 from handoff.core.queue import QueueOrder
 from handoff.core.routing import Router
 from handoff.core.routing.schedule import BusinessHours
@@ -80,6 +84,7 @@ from handoff.service.feedback import CustomerFeedback
 from handoff.service.follow_ups import FollowUps
 from handoff.service.helpdesk import Helpdesk
 from handoff.service.identities import Identities
+from handoff.service.im import InstantMessaging
 from handoff.service.inbox import TrainingInbox
 from handoff.service.insights import Insights, TopicMap
 from handoff.service.mail import MailChannel, mail_sender
@@ -87,6 +92,7 @@ from handoff.service.models import ModelWorkbench
 from handoff.service.ports import (
     Bot,
     Clock,
+    ImTransport,
     Knowledge,
     MailRelay,
     ModelRegistry,
@@ -115,7 +121,7 @@ class HandoffService:
 
     def __init__(self, settings: HandoffSettings, *, store: Store, log: TicketLog, bot: Bot, knowledge: Knowledge,
                  router: Router, hours: BusinessHours, queue_order: QueueOrder | None = None,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, im_transports: Mapping[str, ImTransport] | None = None) -> None:
         self.settings = settings
         self.targets = load_targets(settings.targets_config)  # the team's service-level targets
         self.telemetry = Telemetry()  # this instance's metrics (GET /metrics, docs/operations-metrics.md)
@@ -160,6 +166,17 @@ class HandoffService:
             self.mail.identities = self.identities  # mail from a linked address is its customer's
             self.identities.mailer = self.mail.verification  # codes that verify an e-mail address
             escalation.on_callback = self.mail.callback_promised
+        self.im: InstantMessaging | None = None  # the IM channels, when HANDOFF_CHANNELS names one
+        im_channels = [name for name in settings.channels if name in IM_CHANNELS]
+        if im_channels:
+            transports = dict(im_transports or {})
+            missing = [name for name in im_channels if name not in transports]
+            if missing:
+                raise SettingsError(f"HANDOFF_CHANNELS: no transport for {', '.join(missing)}.")
+            self.im = InstantMessaging(settings, store, log, self.customers, relay, channels, clock,
+                                       {name: transports[name] for name in im_channels})
+            for name in im_channels:
+                relay.outbound[name] = self.im.outbound
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,
                          feedback=self.feedback, identities=self.identities)
         self.accounts = Accounts(store, log, self.desk, self._dispatch, relay, settings.session_ttl, clock)
@@ -189,14 +206,16 @@ class HandoffService:
         """Have :meth:`close` call ``closer`` first (a listener the wiring started, such as e-mail's)."""
         self._closers.append(closer)
 
-    async def start(self, *, sweeper: bool = True, recover: bool = True) -> None:
+    async def start(self, *, sweeper: bool = True, recover: bool = True, channels: bool = True) -> None:
         """Rebuild what the live store lacks from the ticket log (it may be new: a restart), answer the
-        customer messages the bot never answered (not with ``recover`` False: a one-off command), and start
-        the sweeper (every ``HANDOFF_SWEEP_INTERVAL`` seconds; tests drive :meth:`sweep` on a fake clock
-        instead)."""
+        customer messages the bot never answered (not with ``recover`` False: a one-off command), start the IM
+        channels' transports (not with ``channels`` False) and the sweeper (every ``HANDOFF_SWEEP_INTERVAL``
+        seconds; tests drive :meth:`sweep` on a fake clock instead)."""
         if recover:
             await self._recovery.rebuild()
             await self._replay()
+        if channels and self.im is not None:
+            await self.im.start()
         if sweeper:
             self._sweeper = asyncio.create_task(self._run_sweeper())
 
@@ -220,6 +239,8 @@ class HandoffService:
         await self.insights.run_if_due()
         if self.mail is not None:
             await self.mail.sweep()  # replies the SMTP relay did not take yet, when their next try is due
+        if self.im is not None:
+            await self.im.sweep()  # IM messages their provider did not take yet, when their next try is due
 
     async def _replay(self) -> None:
         """The bot's turn on each customer message it never answered (each once, across instances); those
@@ -271,6 +292,8 @@ class HandoffService:
         self.accounts.close()
         if self.mail is not None:
             await self.mail.close()
+        if self.im is not None:
+            await self.im.close()
         await self.alerts.close()
         await self.insights.close()
         await self.models.close()

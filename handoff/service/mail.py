@@ -39,14 +39,15 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from handoff.core import texts
-from handoff.core.channels import ChannelTable, Link, outbound_of, reply_thread
+from handoff.core.channels import ChannelTable, Link, backoff, outbound_of, reply_thread
 from handoff.core.errors import UpstreamUnavailable
 from handoff.core.identity import mail_authenticated
 from handoff.core.model import AgentId, ConversationId, ConversationRecord, CustomerId, State, TicketId, moment
 from handoff.service.conversations import UNSENDABLE, Conversations
+from handoff.service.delivery import Deliveries
 from handoff.service.identities import Identities
 from handoff.service.ports import Clock, DeliveryFailed, MessageView, ParsedMail, TicketLog, parse_mail
 from handoff.service.relay import Relay
@@ -55,7 +56,6 @@ from handoff.settings import HandoffSettings
 logger = logging.getLogger(__name__)
 CHANNEL = "email"
 LEASE = 120.0  # seconds a try holds a reply against other instances' sweeps
-MAX_BACKOFF = 3600.0
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -63,11 +63,6 @@ class Outgoing(Protocol):
     """The SMTP relay (:class:`handoff.adapters.mail.outbound.MailRelay`)."""
 
     async def send(self, message: EmailMessage) -> None: ...
-
-
-def backoff(tries: int) -> float:
-    """Seconds before the next try after ``tries`` failed ones: 30, 60, 120, ... at most an hour."""
-    return float(min(30.0 * 2.0 ** max(tries - 1, 0), MAX_BACKOFF))
 
 
 def client_id_of(mail_id: str) -> str:
@@ -118,14 +113,13 @@ class MailChannel:
         self._settings = settings
         self._log = log
         self._customers = customers
-        self._relay = relay
         self._channel = channels.get(CHANNEL)
         self._clock = clock
         self._outgoing = outgoing
         self.sender = mail_sender(settings)
         self.domain = self.sender.rsplit("@", 1)[-1]  # of every Message-ID the service makes
         self._article_url = settings.article_url
-        self._tries: set[asyncio.Task[bool]] = set()
+        self._deliveries = Deliveries(relay, customers)
         self.identities: Identities | None = None  # linked e-mail addresses (handoff.service.identities)
 
     # ---- in ----------------------------------------------------------------------------------------------
@@ -311,19 +305,15 @@ class MailChannel:
     def _first_try(self, row_id: int, record: ConversationRecord | None) -> None:
         """The first try, in the background: the agent's reply is acknowledged once it is kept, not once the
         relay has answered (the outbox holds it either way)."""
-        task = asyncio.create_task(self._try(row_id, 0, record))
-        self._tries.add(task)
-        task.add_done_callback(self._tries.discard)
+        self._deliveries.start(self._try(row_id, 0, record))
 
     async def settle(self) -> None:
         """Wait for the tries under way (tests; and closing)."""
-        while self._tries:
-            await asyncio.gather(*list(self._tries), return_exceptions=True)
+        await self._deliveries.settle()
 
     async def close(self) -> None:
         """Give the tries under way a few seconds; what is left is tried again by the next sweep (any instance)."""
-        if self._tries:
-            await asyncio.wait(list(self._tries), timeout=5.0)
+        await self._deliveries.close()
 
     def _mail_text(self, record: ConversationRecord, message: MessageView) -> str | None:
         """What of a message goes out by mail: an agent's reply, a bot answer the channel sends (cited), and the
@@ -394,20 +384,7 @@ class MailChannel:
 
     async def _tell_agent(self, conversation_id: str, record: ConversationRecord | None, message_id: int | None,
                           status: str, error: str | None, next_try: float | None) -> None:
-        """The assigned agent's console hears how a reply's delivery went (``delivery`` frames)."""
-        if record is None:
-            try:
-                record = await self._customers.get(conversation_id)
-            except Exception:
-                return
-        if record.agent_id is None:
-            return
-        frame: dict[str, Any] = {"type": "delivery", "conversation_id": conversation_id, "message_id": message_id,
-                                 "channel": CHANNEL, "status": status, "error": error, "next_try": next_try}
-        try:
-            await self._relay.to_agent(record.agent_id, frame)
-        except Exception:
-            logger.warning("conversation %s: the delivery notice did not reach the agent's console", conversation_id)
+        await self._deliveries.tell_agent(CHANNEL, conversation_id, record, message_id, status, error, next_try)
 
     async def sweep(self) -> int:
         """Try again the replies whose next try is due; how many went out."""

@@ -13,6 +13,8 @@
     ModelRegistry the bot's model versions, retraining,        ModelRegistry (files read; the bot's commands
                   promotion                                    run as subprocesses in the Rasa environment)
     Clock       seconds since the epoch                        time.time; a fake clock in the tests
+    ImTransport an IM provider: its customers' messages in,    XmppTransport (adapters/xmpp.py: slixmpp)
+                the service's out (one per IM channel)
 
 The store has two implementations held to one contract, so it is a :class:`typing.Protocol` here. The ticket
 log has one implementation whose database is what varies (the same tests run on SQLite and PostgreSQL), so its
@@ -49,6 +51,7 @@ from handoff.adapters.tickets.identities import IdentityView
 from handoff.adapters.tickets.inbox import InboxView
 from handoff.adapters.tickets.quality import HandledTicket, ReviewView
 from handoff.adapters.training_data import TrainingData
+from handoff.core.channels import Deliver, InboundIm, Rendered
 from handoff.core.model import AgentId, AgentSnapshot, ConversationId, ConversationRecord, Presence, State
 
 __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "Event", "Handler", "Knowledge",
@@ -57,6 +60,7 @@ __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "
 __all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
 __all__ += ["MailRelay", "ParsedMail", "parse_mail"]  # the e-mail channel (adapters/mail/, service/mail.py)
 __all__ += ["IdentityView"]  # a channel identity linked to a customer (handoff.service.identities)
+__all__ += ["Deliver", "ImTransport", "InboundIm"]  # the IM channels (service/im.py, adapters/xmpp.py)
 __all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
 __all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
 __all__ += ["InboxView", "TicketView", "TrainingData"]  # the NLU inbox and its training data (service/inbox.py)
@@ -64,6 +68,30 @@ __all__ += ["ModelRegistry"]  # the bot's model versions (service/models.py)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""
+
+
+class ImTransport(Protocol):
+    """An IM provider's connection, one per IM channel (:data:`handoff.core.channels.IM_CHANNELS`).
+
+    A session transport (XMPP) holds a connection: :meth:`start` opens it and calls ``deliver`` for each event,
+    and only one instance of a deployment runs it (``exclusive``: the service holds a store lease for it). A
+    webhook transport (``exclusive`` False) gets its events from an HTTP route that calls ``deliver`` (the
+    service's ``receive``) itself; its :meth:`start` only remembers ``deliver``."""
+
+    channel: str
+    exclusive: bool
+
+    async def start(self, deliver: Deliver) -> None: ...
+
+    async def send(self, address: str, rendered: Rendered) -> str:
+        """Send one message (its text as the channel rendered it; ``rendered.buttons``: buttons the provider
+        shows itself) to ``address``; the provider's id of the message sent.
+
+        Raises:
+            DeliveryFailed: not sent (not connected, refused); the outbox tries again later.
+        """
+
+    async def close(self) -> None: ...
 
 
 class Bot(Protocol):

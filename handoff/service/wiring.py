@@ -1,8 +1,9 @@
 """Build the service on the adapters the settings name: the one place the service meets them.
 
 Embedded profile (no ``REDIS_URL``): live state in process, tickets in SQLite. Production: Redis and
-PostgreSQL. The Rasa client and the knowledge suggestions are the same in both, and so is the e-mail channel's
-SMTP listener (``HANDOFF_CHANNELS=email``), started when serving.
+PostgreSQL. The Rasa client and the knowledge suggestions are the same in both, and so are the e-mail channel's
+SMTP listener (``HANDOFF_CHANNELS=email``) and the IM channels' transports (``xmpp``: an XMPP client session,
+held by one instance at a time), started when serving.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from handoff.adapters.mail.listener import MailListener
 from handoff.adapters.rasa import RasaClient
 from handoff.adapters.store import RedisStore, open_store
 from handoff.adapters.tickets import TicketLog
+from handoff.adapters.xmpp import XmppTransport
 from handoff.core.errors import SettingsError
 from handoff.core.model import State
 from handoff.core.routing import build_business_hours, build_queue_order, build_router, load_routing_config
 from handoff.service.facade import HandoffService
+from handoff.service.ports import ImTransport
 from handoff.settings import HandoffSettings
 
 
@@ -28,6 +31,17 @@ def live_ttls(settings: HandoffSettings) -> dict[State, float]:
     keeps every conversation's history either way)."""
     ended = {state: settings.ended_ttl for state in (State.RESOLVED, State.ABANDONED, State.OFFLINE)}
     return {**ended, State.BOT: settings.idle_ttl}
+
+
+def im_transports(settings: HandoffSettings) -> dict[str, ImTransport]:
+    """The transport of each IM channel ``HANDOFF_CHANNELS`` names."""
+    transports: dict[str, ImTransport] = {}
+    if "xmpp" in settings.channels:
+        if not settings.xmpp_jid or settings.xmpp_password is None:
+            raise SettingsError("HANDOFF_CHANNELS has xmpp, but HANDOFF_XMPP_JID or HANDOFF_XMPP_PASSWORD is not set.")
+        transports["xmpp"] = XmppTransport(settings.xmpp_jid, str(settings.xmpp_password), settings.xmpp_server,
+                                           settings.xmpp_tls)
+    return transports
 
 
 async def open_service(settings: HandoffSettings, *, serving: bool = True) -> HandoffService:
@@ -44,8 +58,9 @@ async def open_service(settings: HandoffSettings, *, serving: bool = True) -> Ha
         settings, store=store, log=log,
         bot=RasaClient(settings.rasa_url, str(settings.rasa_token), settings.rasa_timeout),
         knowledge=Suggestions(settings.suggestions),
-        router=build_router(config), hours=build_business_hours(config), queue_order=order)
-    await service.start(sweeper=serving, recover=serving)
+        router=build_router(config), hours=build_business_hours(config), queue_order=order,
+        im_transports=im_transports(settings))
+    await service.start(sweeper=serving, recover=serving, channels=serving)
     if serving and service.mail is not None and settings.mail_port:
         listener = MailListener(service.mail.receive, host=settings.mail_host, port=settings.mail_port,
                                 address=settings.mail_address, max_bytes=settings.mail_max_bytes)

@@ -126,6 +126,7 @@ async def in_process_service(profile: str, database_url: str, prefix: str, clock
     # the model registry: never the repository's models/registry, and no real retraining (fake_models_python.sh)
     overrides.setdefault("models_registry", Path(tempfile.mkdtemp(prefix="handoff-models-")))
     overrides.setdefault("models_python", FAKE_MODELS_PYTHON)
+    im_transports = overrides.pop("im_transports", None)  # the IM channels' (a test double of the provider)
     settings = replace(HandoffSettings(), database_url=database_url, rasa_token=Secret(RASA_TOKEN),
                        routing_config=routing_file, key_prefix=prefix, **overrides)
     store = wrap_store(MemoryStore() if profile == "embedded" else RedisStore(REDIS_URL, prefix))
@@ -136,7 +137,7 @@ async def in_process_service(profile: str, database_url: str, prefix: str, clock
         settings, store=store, log=log,
         bot=RasaClient("http://rasa.test", RASA_TOKEN, 5.0, transport=httpx.ASGITransport(app=rasa.app)),
         knowledge=knowledge or NoKnowledge(), router=build_router(config), hours=build_business_hours(config),
-        queue_order=build_queue_order(config), clock=clock)
+        queue_order=build_queue_order(config), clock=clock, im_transports=im_transports)
     await service.start(sweeper=False)
     return service
 

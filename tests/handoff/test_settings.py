@@ -79,10 +79,27 @@ def test_channels_are_read_and_an_unknown_one_stops_start_up(tmp_path: Path) -> 
     env = {"HANDOFF_SECRET_FILE": str(tmp_path / "secret")}
     assert HandoffSettings.from_env(env).channels == ("web",)
     assert HandoffSettings.from_env({**env, "HANDOFF_CHANNELS": "web, email"}).channels == ("web", "email")
-    with pytest.raises(SettingsError, match=r"HANDOFF_CHANNELS: no channel 'sms' \(valid channels: email, web\)"):
+    with pytest.raises(SettingsError,
+                       match=r"HANDOFF_CHANNELS: no channel 'sms' \(valid channels: email, web, xmpp\)"):
         HandoffSettings.from_env({**env, "HANDOFF_CHANNELS": "email,sms"})
     with pytest.raises(SettingsError, match="HANDOFF_ARTICLE_URL"):
         HandoffSettings.from_env({**env, "HANDOFF_ARTICLE_URL": "https://help.test/"})
+
+
+def test_the_xmpp_channel_needs_its_account(tmp_path: Path) -> None:
+    env = {"HANDOFF_SECRET_FILE": str(tmp_path / "secret"), "HANDOFF_CHANNELS": "web,xmpp"}
+    with pytest.raises(SettingsError, match="HANDOFF_XMPP_JID or HANDOFF_XMPP_PASSWORD is not set"):
+        HandoffSettings.from_env(env)
+    settings = HandoffSettings.from_env({**env, "HANDOFF_XMPP_JID": "support@chat.shop.test",
+                                         "HANDOFF_XMPP_PASSWORD": "pw", "HANDOFF_XMPP_SERVER": "127.0.0.1:5222",
+                                         "HANDOFF_XMPP_TLS": "optional"})
+    assert (settings.channels, settings.xmpp_jid, settings.xmpp_server, settings.xmpp_tls) == (
+        ("web", "xmpp"), "support@chat.shop.test", ("127.0.0.1", 5222), "optional")
+    assert "pw" not in repr(settings)
+    for key, value in (("HANDOFF_XMPP_JID", "support"), ("HANDOFF_XMPP_SERVER", "localhost"),
+                       ("HANDOFF_XMPP_TLS", "maybe")):
+        with pytest.raises(SettingsError, match=key):
+            HandoffSettings.from_env({**env, "HANDOFF_XMPP_JID": "a@b", "HANDOFF_XMPP_PASSWORD": "pw", key: value})
 
 
 def test_the_imap_mailbox_settings(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def sigterm_to_a_thread_other_than_main(pid: int) -> None:
 
 def test_sigterm_stops_run_py_and_every_server(tmp_path: Path) -> None:
     ports = {"HANDOFF_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port(),
-             "HANDOFF_MAIL_PORT": free_port(), "HANDOFF_MAIL_CATCHER_PORT": free_port()}
+             "HANDOFF_MAIL_PORT": free_port(), "HANDOFF_MAIL_CATCHER_PORT": free_port(), "HANDOFF_XMPP_PORT": free_port()}
     env = {**os.environ, **{key: str(port) for key, port in ports.items()},
            "DATABASE_URL": f"sqlite:///{tmp_path / 'handoff.sqlite3'}", "HANDOFF_SECRET": "test-secret-run",
            "HANDOFF_SUGGESTIONS": "false", "HANDOFF_DEMO_PASSWORD": "demo-password-1",
@@ -71,7 +71,9 @@ def test_sigterm_stops_run_py_and_every_server(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, f"run.py did not come up:\n{log.read_text()[-4000:]}"
             time.sleep(1)
         servers.update(children(run.pid))
-        assert len(servers) == 4, servers  # actions, rasa, handoff, the local mail catcher: each its own group
+        assert "Instant messaging (XMPP): write to support@localhost" in log.read_text()
+        # actions, rasa, handoff, the local mail catcher, the local XMPP server (Prosody): each its own group
+        assert len(servers) == 5, servers
         sigterm_to_a_thread_other_than_main(run.pid)
         sent = time.monotonic()
         run.wait(timeout=STOPPED_WITHIN)

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from handoff.adapters.tickets.database import Repository, utc
 from handoff.adapters.tickets.models import ChannelIdentity, Conversation, Customer, MailMessage
+from handoff.adapters.tickets.outbox import Outbox
 from handoff.core.model import ConversationId, CustomerId
 
 
@@ -38,8 +39,10 @@ def _view(row: MailMessage) -> MailView:
                     row.created_at)
 
 
-class MailBook(Repository):
+class MailBook(Outbox):
     """E-mail (a repository of :class:`~handoff.adapters.tickets.TicketLog`)."""
+
+    table = MailMessage
 
     async def known(self, mail_id: str) -> bool:
         async with self._sessions() as session:
@@ -110,27 +113,7 @@ class MailBook(Repository):
 
     async def due(self, now: datetime | float, limit: int = 50) -> list[MailView]:
         """Replies waiting for the relay whose next try is due, oldest first."""
-        async with self._sessions() as session:
-            rows = (await session.scalars(
-                select(MailMessage).where(and_(MailMessage.status == "pending", MailMessage.next_try_at <= utc(now)))
-                .order_by(MailMessage.id).limit(limit))).all()
-        return [_view(row) for row in rows]
-
-    async def claim_try(self, row_id: int, tries: int, until: datetime | float) -> bool:
-        """Take the reply's next try (``tries`` as read): pushes its next try to ``until`` so another instance
-        sweeping meanwhile leaves it; False if someone else took it first."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(update(MailMessage).where(
-                MailMessage.id == row_id, MailMessage.status == "pending", MailMessage.tries == tries)
-                .values(tries=tries + 1, next_try_at=utc(until)))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return [_view(row) for row in await self._due_rows(now, limit)]
 
     async def sent(self, row_id: int) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(update(MailMessage).where(MailMessage.id == row_id)
-                                  .values(status="sent", next_try_at=None, last_error=None))
-
-    async def try_failed(self, row_id: int, error: str, next_try_at: datetime | float) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(update(MailMessage).where(MailMessage.id == row_id)
-                                  .values(last_error=error[:500], next_try_at=utc(next_try_at)))
+        await self._mark_sent(row_id)

@@ -530,3 +530,33 @@ class ChannelIdentity(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     verified_by: Mapped[str] = mapped_column(String(16))
     verified_at: Mapped[datetime]
+class ImMessage(Base):
+    """One instant message of a conversation on an IM channel (``xmpp``, and every later one: one table for all).
+
+    ``direction`` ``in``: a customer's message, by the provider's event id (unique per channel: a re-delivered
+    event is stored once, also when two instances receive it), ``message_id`` the customer message it became
+    (none while it is being taken in); the latest inbound row of a ``(channel, address)`` names the address's
+    conversation. ``out``: a message of the service, ``event_id`` ``out:<message id>`` (one message, one send),
+    kept until the provider took it (``status`` ``pending`` with ``tries`` and ``next_try_at``, then ``sent``
+    with the provider's ``provider_id``); ``text`` and ``buttons`` as the channel rendered them."""
+
+    __tablename__ = "im_messages"
+    __table_args__ = (UniqueConstraint("channel", "event_id"),
+                      Index("ix_im_messages_status_next_try_at", "status", "next_try_at"),
+                      Index("ix_im_messages_channel_address", "channel", "address"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(255))
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    direction: Mapped[str] = mapped_column(String(3))
+    address: Mapped[str] = mapped_column(String(320))
+    text: Mapped[str | None] = mapped_column(Text)
+    buttons: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    status: Mapped[str] = mapped_column(String(16))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]

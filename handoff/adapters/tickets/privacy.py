@@ -4,7 +4,8 @@ What erasing a customer (a request to delete their data) does, in one transactio
 
 - deleted: the messages of every conversation of theirs (the transcripts), their linked channel identities
   (``channel_identities``: e-mail addresses, IM accounts), their e-mails in and out (the
-  addresses, subjects and bodies: ``mail_messages``) and the agents' notes on their tickets, and the notes
+  addresses, subjects and bodies: ``mail_messages``), their instant messages (the addresses and texts:
+  ``im_messages``) and the agents' notes on their tickets, and the notes
   supervisors left on their follow-up items, and their messages in the NLU inbox (trainer-confirmed examples
   too: their words leave the training data file at its next write);
 - blanked: the QA reviewers' notes and comments on their conversations (they may quote the customer; the
@@ -43,6 +44,7 @@ from handoff.adapters.tickets.models import (
     Customer,
     Feedback,
     FollowUp,
+    ImMessage,
     MailMessage,
     Message,
     Note,
@@ -98,6 +100,7 @@ class CustomerRecords(Repository):
             for statement in inbox_erasures(conversations):  # before the messages they point at
                 await session.execute(statement)
             await session.execute(delete(MailMessage).where(MailMessage.conversation_id.in_(conversations)))
+            await session.execute(delete(ImMessage).where(ImMessage.conversation_id.in_(conversations)))
             await session.execute(delete(Message).where(Message.conversation_id.in_(conversations)))
             await session.execute(delete(Note).where(Note.ticket_id.in_(tickets)))
             for statement in qa_erasures(conversations):
@@ -129,6 +132,7 @@ class CustomerRecords(Repository):
                               delete(Feedback).where(Feedback.conversation_id.in_(old)),
                               delete(Ticket).where(Ticket.conversation_id.in_(old)),
                               delete(MailMessage).where(MailMessage.conversation_id.in_(old)),
+                              delete(ImMessage).where(ImMessage.conversation_id.in_(old)),
                               delete(Message).where(Message.conversation_id.in_(old)),
                               delete(Transition).where(Transition.conversation_id.in_(old))]
                 for statement in statements:  # children first: the foreign keys hold at every step

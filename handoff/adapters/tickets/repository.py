@@ -36,6 +36,8 @@ session factory:
   re-deliveries, the outbox).
 - ``identities`` (:class:`~handoff.adapters.tickets.identities.IdentityBook`): channel identities linked to
   customers (an e-mail address, an IM account), with how each was proved.
+- ``im`` (:class:`~handoff.adapters.tickets.im.ImBook`): every IM channel's messages in and out (an event taken
+  in once, the address's conversation, the outbox).
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -57,6 +59,7 @@ from handoff.adapters.tickets.database import Sessions, is_sqlite, make_engine, 
 from handoff.adapters.tickets.demo import DemoRecords
 from handoff.adapters.tickets.feedback import FeedbackBook
 from handoff.adapters.tickets.identities import IdentityBook
+from handoff.adapters.tickets.im import ImBook
 from handoff.adapters.tickets.inbox import InboxBook
 from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.mail import MailBook
@@ -102,6 +105,7 @@ class TicketLog:
         self.inbox = InboxBook(sessions)  # the NLU inbox (docs/training.md)
         self.mail = MailBook(sessions)  # the e-mail channel's mail in and out, the outbox
         self.identities = IdentityBook(sessions)  # channel identities linked to customers (docs/channels.md)
+        self.im = ImBook(sessions)  # the IM channels' messages in and out, the outbox
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

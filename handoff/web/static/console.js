@@ -229,7 +229,7 @@ function onFrame(f) {
     case 'whisper': // a supervisor's note to this agent (never the customer's)
       app.view.onWhisper(f.conversation_id, f.note);
       break;
-    case 'delivery': // an e-mail reply sent, or still retrying
+    case 'delivery': // a reply by e-mail or IM sent, or still retrying
       app.view.onDelivery(f);
       break;
     case 'error':

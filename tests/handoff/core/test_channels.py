@@ -9,6 +9,9 @@ from handoff.core.channels import (
     ChannelTable,
     EmailChannel,
     Outbound,
+    XmppChannel,
+    backoff,
+    chosen_button,
     outbound_of,
     reply_thread,
     resolve_channels,
@@ -17,10 +20,10 @@ from handoff.core.errors import SettingsError
 
 
 def test_the_table_names_every_channel_and_web_is_always_run() -> None:
-    assert sorted(CHANNELS) == ["email", "web"]
+    assert sorted(CHANNELS) == ["email", "web", "xmpp"]
     assert sorted(resolve_channels([])) == ["web"]
     assert sorted(resolve_channels(["email"])) == ["email", "web"]
-    with pytest.raises(SettingsError, match=r"no channel 'fax' \(valid channels: email, web\)"):
+    with pytest.raises(SettingsError, match=r"no channel 'fax' \(valid channels: email, web, xmpp\)"):
         resolve_channels(["email", "fax"])
     table = ChannelTable.of(["email"])
     assert table.only_cited("email") and not table.only_cited("web") and not table.only_cited("telegram")
@@ -47,3 +50,33 @@ def test_reply_threading_headers() -> None:
     assert (thread.in_reply_to, thread.references) == ("<b@y>", ("<a@x>", "<c@x>", "<b@y>"))
     long = reply_thread([f"<{i}@x>" for i in range(30)], "<29@x>")
     assert len(long.references) == 20 and long.references[0] == "<0@x>" and long.references[-1] == "<29@x>"
+
+
+def test_xmpp_renders_plain_text_buttons_numbered_links_spelled_out() -> None:
+    message = outbound_of("bot", "Is this about order 1042?", {
+        "buttons": [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
+        "custom": {"citation": {"article_id": "returns", "title": "Returns"}}},
+        article_url="https://help.example.com/{article_id}")
+    rendered = XmppChannel().render(message)
+    assert rendered.text == ("Is this about order 1042?\n\n1. Yes\n2. No\n(Answer with a number or the words.)\n\n"
+                             "Returns: https://help.example.com/returns")
+    assert rendered.buttons == () and not rendered.cut
+    agent = XmppChannel().render(Outbound("agent", "  Shipping is free above $50. ", agent_name="Ada"))
+    assert agent.text == "Ada: Shipping is free above $50."
+    long = XmppChannel().render(Outbound("bot", "x" * 5000))
+    assert long.cut and len(long.text) == XmppChannel.max_chars and "shortened" in long.text
+
+
+def test_a_buttons_number_or_title_or_payload_chooses_it() -> None:
+    buttons = [{"title": "Yes", "payload": "/affirm"}, {"title": "No, thanks", "payload": "/deny"}]
+    assert chosen_button(buttons, "1") == buttons[0]
+    assert chosen_button(buttons, " 2. ") == buttons[1]
+    assert chosen_button(buttons, "no, THANKS") == buttons[1]
+    assert chosen_button(buttons, "anything", payload="/affirm") == buttons[0]
+    assert chosen_button(buttons, "3") is None and chosen_button(buttons, "0") is None
+    assert chosen_button(buttons, "yes please") is None and chosen_button([], "1") is None
+
+
+def test_backoff_doubles_from_the_first_wait_up_to_the_most() -> None:
+    assert [backoff(n) for n in (1, 2, 3)] == [30.0, 60.0, 120.0] and backoff(20) == 3600.0
+    assert [backoff(n, 5.0, 300.0) for n in (0, 1, 2, 7, 8)] == [5.0, 5.0, 10.0, 300.0, 300.0]

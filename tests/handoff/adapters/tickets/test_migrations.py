@@ -147,24 +147,29 @@ async def test_0007_adds_the_nlu_inbox_and_takes_it_away_again(log: TicketLog) -
     assert await log.inbox.counts() == {}
 
 
-async def test_0008_adds_the_mail_table_and_takes_it_away(log: TicketLog, database_url: str) -> None:
-    """Migration 0008 (the e-mail channel's ``mail_messages``) goes down to 0007 and up again on both databases."""
+@pytest.mark.parametrize(("before", "revision", "table"), [("0007", "0008", "mail_messages"),
+                                                         ("0008", "0009_im_messages", "im_messages")])
+async def test_a_channels_migration_adds_its_table_and_takes_it_away(log: TicketLog, database_url: str, before: str,
+                                                                    revision: str, table: str) -> None:
+    """Migrations 0008 (the e-mail channel's ``mail_messages``) and 0009 (the IM channels' ``im_messages``) go
+    down and up again on both databases."""
     async with log.engine.begin() as connection:
-        await connection.run_sync(_revision, alembic_config(), "downgrade", "0007")
+        await connection.run_sync(_revision, alembic_config(), "downgrade", before)
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
-        assert "mail_messages" not in tables
+        assert table not in tables
+        await connection.run_sync(_revision, alembic_config(), "upgrade", revision)
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         await connection.run_sync(_revision, alembic_config(), "upgrade", "head")
-        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         differences = await connection.run_sync(_differences)
-    assert "mail_messages" in tables and differences == []
+    assert table in tables and differences == []
 
 
 async def test_0013_adds_the_channel_identities_and_takes_them_away(log: TicketLog) -> None:
-    """Migration 0013 (``channel_identities``) goes down to 0008 and up again on both databases."""
+    """Migration 0013 (``channel_identities``) goes down to its parent and up again on both databases."""
     async with log.engine.begin() as connection:
-        await connection.run_sync(_revision, alembic_config(), "downgrade", "0008")
+        await connection.run_sync(_revision, alembic_config(), "downgrade", "0009_im_messages")
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
-        assert "channel_identities" not in tables and "mail_messages" in tables
+        assert "channel_identities" not in tables and "im_messages" in tables
         await connection.run_sync(_revision, alembic_config(), "upgrade", "0013_channel_identities")
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         differences = await connection.run_sync(_differences)

@@ -5,7 +5,7 @@ A row says that ``(channel, address)`` (an e-mail address, an IM account) is the
 (they stay their own pseudo-customer). docs/channels.md, "Who a customer is".
 
 Revision ID: 0013_channel_identities
-Revises: 0008
+Revises: 0009_im_messages
 Create Date: 2026-12-05
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_channel_identities"
-down_revision: str | None = "0008"  # the revision id of 0008_mail_messages.py
+down_revision: str | None = "0009_im_messages"
 branch_labels: str | None = None
 depends_on: str | None = None
 
