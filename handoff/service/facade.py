@@ -175,6 +175,7 @@ class HandoffService:
                 raise SettingsError(f"HANDOFF_CHANNELS: no transport for {', '.join(missing)}.")
             self.im = InstantMessaging(settings, store, log, self.customers, relay, channels, clock,
                                        {name: transports[name] for name in im_channels})
+            self.im.identities = self.identities  # an IM account linked by a code is its customer's
             for name in im_channels:
                 relay.outbound[name] = self.im.outbound
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,

@@ -36,10 +36,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from handoff.core.channels import ChannelTable, Rendered, backoff, chosen_button, outbound_of
-from handoff.core.errors import RateLimited, UnknownConversation
+from handoff.core.errors import BadRequest, RateLimited, UnknownConversation
+from handoff.core.identity import link_command
 from handoff.core.model import ConversationId, ConversationRecord
 from handoff.service.conversations import ENDED, UNSENDABLE, Conversations, Said
 from handoff.service.delivery import Deliveries
+from handoff.service.identities import Identities
 from handoff.service.ports import Clock, DeliveryFailed, ImTransport, InboundIm, MessageView, Store, TicketLog
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
@@ -48,6 +50,8 @@ logger = logging.getLogger(__name__)
 LEASE = 120.0  # seconds a try holds a message against other instances' sweeps
 FIRST_RETRY, MOST_RETRY = 5.0, 300.0  # a chat is live: tried again sooner than e-mail
 SESSION_LEASE = 15.0  # seconds an instance holds an exclusive transport's session between renewals
+LINKED = ("This account is now linked to your customer account: your next conversation here is yours, with "
+          "your details and history.")
 RELEASED = 0.001  # a lease renewed for this long is let go (the store's leases have no release of their own)
 
 
@@ -84,6 +88,7 @@ class InstantMessaging:
         self._held: set[str] = set()  # channels whose transport runs on this instance
         self._holders: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self.identities: Identities | None = None  # linked IM accounts (handoff.service.identities)
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -169,6 +174,10 @@ class InstantMessaging:
         if row_id is None:
             logger.info("%s: event delivered again, taken in before", event.channel)
             return None
+        code = link_command(text) if self.identities is not None else None
+        if code is not None:
+            await self._link(event, address, code, row_id)
+            return None
         try:
             said = await self._take_in(event, address, text)
         except RateLimited:
@@ -182,6 +191,26 @@ class InstantMessaging:
         logger.info("conversation %s: %s message received", said.message.conversation_id, event.channel)
         await self._customers.bot_turn(said)
         return said.message.conversation_id
+
+    async def _link(self, event: InboundIm, address: str, code: str, row_id: int) -> None:
+        """``link CODE`` from an IM account (docs/channels.md, "Who a customer is"): the account becomes the
+        customer's the code was given to (:meth:`Identities.link_with_code`); the command is no customer message
+        (the code is kept nowhere), and the account is told the outcome straight through its transport."""
+        assert self.identities is not None
+        try:
+            await self.identities.link_with_code(event.channel, address, code)
+        except (BadRequest, RateLimited) as exc:
+            answer = str(exc)
+        except BaseException:
+            await self._log.im.drop_claim(row_id)
+            raise
+        else:
+            answer = LINKED
+            logger.info("%s: an account was linked to a customer by a link code", event.channel)
+        await self._log.im.taken_without_message(row_id)
+        if event.channel in self._held:
+            with contextlib.suppress(DeliveryFailed):  # the outcome is the customer's to see again: they may retry
+                await self._transports[event.channel].send(address, Rendered(answer))
 
     async def _take_in(self, event: InboundIm, address: str, text: str) -> Said:
         client = f"{event.channel}:{address}"  # the rate limits count per address
@@ -203,10 +232,13 @@ class InstantMessaging:
                 record = await self._customers.get(conversation_id)
                 if record.state not in ENDED:
                     return conversation_id
-        customer_id = await self._log.im.customer_of(event.channel, address)
+        link = await self.identities.customer_of(event.channel, address) if self.identities is not None else None
+        # a linked account is the customer's (their profile, tickets, routing); its network authenticated it
+        customer_id = link.customer_id if link is not None else await self._log.im.customer_of(event.channel,
+                                                                                                 address)
         name = UNSENDABLE.sub("", event.display_name or "").strip()[:200] or address
         record = await self._customers.open(channel=event.channel, name=name, customer_id=customer_id,
-                                            client=client)
+                                            client=client, vouched=link is not None)
         return record.conversation_id
 
     # ---- out ---------------------------------------------------------------------------------------------

@@ -82,6 +82,11 @@ class ImBook(Outbox):
             await session.execute(update(ImMessage).where(ImMessage.id == row_id).values(
                 conversation_id=conversation_id, message_id=message_id, status="received"))
 
+    async def taken_without_message(self, row_id: int) -> None:
+        """An event taken in that became no customer message (an IM account's ``link CODE`` command)."""
+        async with self._sessions.begin() as session:
+            await session.execute(update(ImMessage).where(ImMessage.id == row_id).values(status="received"))
+
     async def conversation_of(self, channel: str, address: str) -> ConversationId | None:
         """The conversation ``address`` last wrote in on ``channel``, if any."""
         async with self._sessions() as session:

@@ -191,3 +191,31 @@ async def test_an_event_whose_taker_died_half_way_is_taken_again_later(
     conversation_id = await provider.writes(JANE, "hello", "e1")
     assert conversation_id is not None
     assert [s for s, _ in await said(im_service, str(conversation_id))] == ["customer", "bot"]
+
+
+async def test_an_im_account_linked_by_a_code_writes_as_its_customer(
+        open_service: OpenService, provider: FakeImProvider, clock: FakeClock) -> None:
+    """``link CODE`` from the IM account (the code a signed-in widget customer was given) links the account: the
+    command is no customer message, the account is told, and its next conversation is the customer's (their
+    profile, vouched); a wrong code is refused and links nothing."""
+    from handoff.service.auth import widget_signature
+    from handoff.settings import Secret
+
+    service = await open_service(channels=("web", "xmpp"), im_transports={"xmpp": provider},
+                                 widget_secret=Secret("shop"))
+    expires = int(clock()) + 3600
+    widget = await service.customers.open(external_id="shop-1001", expires=expires,
+                                          signature=widget_signature("shop", "shop-1001", expires, None))
+    assert await provider.writes(JANE, "link ABCDEFGH", "l1") is None  # never given
+    assert await service.identities.customer_of("xmpp", JANE) is None
+    code = (await service.identities.link_code(widget))["code"]
+    assert await provider.writes(JANE, f"link {code}", "l2") is None  # a command, not a message
+    assert await provider.writes(JANE, f"link {code}", "l2") is None  # delivered again: taken once
+    texts = provider.texts_to(JANE)
+    assert len(texts) == 2 and "not" in texts[0].lower() and texts[1].startswith("This account is now linked")
+    link = await service.identities.customer_of("xmpp", JANE)
+    assert link is not None and link.customer_id == widget.customer_id
+    conversation_id = await provider.writes(JANE, "Where is my parcel?", "l3")
+    record = await service.customers.get(str(conversation_id))
+    assert record.customer_id == widget.customer_id and record.customer_external_id == "shop-1001"
+    assert [text for _, text in await said(service, str(conversation_id))][0] == "Where is my parcel?"
