@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from handoff.adapters.tickets.database import Repository, utc
+from handoff.adapters.tickets.database import utc
 from handoff.adapters.tickets.models import ChannelIdentity, Conversation, Customer, MailMessage
 from handoff.adapters.tickets.outbox import Outbox
 from handoff.core.model import ConversationId, CustomerId
