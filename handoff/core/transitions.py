@@ -121,7 +121,7 @@ def assign(record: ConversationRecord, agent_id: AgentId, agent_name: str, cause
     ``assign`` makes the move, atomically."""
     return _checked(record, State.ASSIGNED, cause, actor=agent_id, assignment_starts=agent_id,
                     details={"agent_id": agent_id, "ticket_id": record.ticket_id, **(details or {})},
-                    notice=texts.ASSIGNED.format(agent=agent_name))
+                    notice=texts.say(record.language, "assigned", agent=agent_name))
 
 
 def requeue(record: ConversationRecord, cause: Cause = Cause.ACCEPT_TIMEOUT) -> Change:
@@ -131,7 +131,7 @@ def requeue(record: ConversationRecord, cause: Cause = Cause.ACCEPT_TIMEOUT) -> 
     agent = _assignee(record, State.QUEUED)
     return _checked(record, State.QUEUED, cause, actor=agent, assignment_ends=agent,
                     fields={"excluded": record.excluded | {agent}, "requested_agent": None},
-                    notice=texts.REQUEUED)
+                    notice=texts.say(record.language, "requeued"))
 
 
 def agent_gone(record: ConversationRecord, agent_name: str) -> Change:
@@ -139,7 +139,7 @@ def agent_gone(record: ConversationRecord, agent_name: str) -> Change:
     (them too, should they come back first: sticky routing may give it back)."""
     agent = _assignee(record, State.QUEUED)
     return _checked(record, State.QUEUED, Cause.AGENT_OFFLINE, actor=agent, assignment_ends=agent,
-                    fields={"requested_agent": None}, notice=texts.AGENT_GONE.format(agent=agent_name))
+                    fields={"requested_agent": None}, notice=texts.say(record.language, "agent_gone", agent=agent_name))
 
 
 def transfer(record: ConversationRecord, actor: AgentId, *, to_agent: AgentId | None = None,
@@ -150,7 +150,8 @@ def transfer(record: ConversationRecord, actor: AgentId, *, to_agent: AgentId | 
     return _checked(record, State.QUEUED, Cause.TRANSFERRED, actor=actor, assignment_ends=agent,
                     fields={"excluded": record.excluded | {agent}, "requested_agent": to_agent,
                             "tier": to_tier if to_tier is not None else record.tier},
-                    details={"to_agent": to_agent, "to_tier": to_tier}, notice=texts.TRANSFERRED)
+                    details={"to_agent": to_agent, "to_tier": to_tier},
+                    notice=texts.say(record.language, "transferred"))
 
 
 def _handled(record: ConversationRecord, now: float) -> float | None:
@@ -162,7 +163,8 @@ def hand_back(record: ConversationRecord, actor: AgentId, actor_name: str, now: 
     agent = _assignee(record, State.BOT)
     return _checked(record, State.BOT, Cause.HANDED_BACK, actor=actor, assignment_ends=agent,
                     fields=BACK_TO_BOT, close_ticket="handed_back", handle_seconds=_handled(record, now),
-                    tell_bot=record.ticket_id is not None, notice=texts.HANDED_BACK.format(agent=actor_name))
+                    tell_bot=record.ticket_id is not None,
+                    notice=texts.say(record.language, "handed_back", agent=actor_name))
 
 
 def resolve(record: ConversationRecord, actor: AgentId, actor_name: str, now: float) -> Change:
@@ -170,7 +172,7 @@ def resolve(record: ConversationRecord, actor: AgentId, actor_name: str, now: fl
     agent = _assignee(record, State.RESOLVED)
     return _checked(record, State.RESOLVED, Cause.RESOLVED, actor=actor, assignment_ends=agent,
                     close_ticket="resolved", handle_seconds=_handled(record, now),
-                    notice=texts.RESOLVED.format(agent=actor_name))
+                    notice=texts.say(record.language, "resolved", agent=actor_name))
 
 
 def abandon(record: ConversationRecord) -> Change:
@@ -201,4 +203,4 @@ def requeue_by_rule(record: ConversationRecord, rule: str, priority: Priority, r
                     fields={"excluded": record.excluded | {agent}, "requested_agent": None, "priority": priority,
                             "rank": rank},
                     details={"rule": rule, "agent_id": agent, "priority": priority.name.lower()},
-                    notice=texts.REQUEUED)
+                    notice=texts.say(record.language, "requeued"))

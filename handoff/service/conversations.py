@@ -287,7 +287,7 @@ class Conversations:
         try:
             replies = await self._bot.send(record.conversation_id, text, bot_metadata(record))
         except UpstreamUnavailable:
-            await self._relay.say(record, "system", texts.BOT_DOWN)
+            await self._relay.say(record, "system", texts.say(record.language, "bot_down"))
             await self._escalation.escalate(record.conversation_id, None, Cause.BOT_UNAVAILABLE)
             return
         request = None

@@ -146,7 +146,8 @@ class Escalation:
         if after.state is State.QUEUED:
             status = await self._board.queue_status(after) or {"position": 1, "wait_seconds": None}
             await self._changes.announce(replace(change, notice=texts.queued(status["position"],
-                                                                             status["wait_seconds"])), after)
+                                                                             status["wait_seconds"],
+                                                                             after.language)), after)
 
     async def _close_for_callback(self, record: ConversationRecord, common: dict[str, Any]) -> TicketId | None:
         """The offline ticket, or None if another escalation of the conversation came first."""
@@ -158,7 +159,8 @@ class Escalation:
         ticket_id = await self._log.tickets.open_ticket(record.conversation_id, record.customer_id, record.channel,
                                                         status="offline", callback=callback,
                                                         transition=note(change), **common)
-        change = replace(change.with_fields(ticket_id=ticket_id), notice=texts.offline(ticket_id, email, opening))
+        change = replace(change.with_fields(ticket_id=ticket_id), notice=texts.offline(ticket_id, email, opening,
+                                                                                          record.language))
         try:
             after = await self._store.update_conversation(record.conversation_id, [change.before], change.fields)
         except StateConflict:

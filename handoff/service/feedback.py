@@ -189,7 +189,7 @@ class CustomerFeedback:
         if not await self._store.claim(key, CLAIM_TTL):
             return None
         logger.info("conversation %s: rating asked (%s)", record.conversation_id, reason)
-        return await self._relay.say(record, "system", texts.FEEDBACK_ASK,
+        return await self._relay.say(record, "system", texts.say(record.language, "feedback_ask"),
                                      payload={"feedback_request": {"reason": reason, "ticket_id": ticket_id}})
 
     async def resolved(self, record: ConversationRecord, ticket_id: int | None) -> None:

@@ -101,10 +101,6 @@ def clean(mail: ParsedMail) -> ParsedMail:
                    text=text(mail.text), thread=tuple(text(i)[:998] for i in mail.thread[-50:]))
 
 
-def _queued_notice(text: str) -> bool:
-    return text.startswith(texts.QUEUED.split("{", 1)[0])
-
-
 class MailChannel:
     """What the e-mail channel does in and out."""
 
@@ -157,7 +153,8 @@ class MailChannel:
         linked, vouched = await self._linked(mail)
         customer_id = linked if linked is not None else await self._log.mail.customer_of(mail.address)
         return await self._customers.open(channel=CHANNEL, name=mail.name, email=mail.address,
-                                          customer_id=customer_id, vouched=vouched)
+                                          customer_id=customer_id, vouched=vouched,
+                                          language=texts.language_of_text(f"{mail.subject}\n{mail.text}"))
 
     async def _linked(self, mail: ParsedMail) -> tuple[CustomerId | None, bool]:
         """The customer the mail's From address is linked to, and whether the receiving MTA vouched for the From
@@ -275,9 +272,10 @@ class MailChannel:
         mail_id = f"<m{message.id}.{conversation_id}@{self.domain}>"
         threading = reply_thread([row.mail_id for row in thread], answered)
         mail = EmailMessage(policy=policy.SMTP)
-        mail["From"] = formataddr((agent_name or "Customer service", self.sender))
+        tag = record.language if record else None
+        mail["From"] = formataddr((agent_name or texts.say(tag, "mail_sender"), self.sender))
         mail["To"] = to
-        subject = subject or "Your message"
+        subject = subject or texts.say(tag, "mail_subject")
         mail["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
         mail["Date"] = formatdate(self._clock(), usegmt=True)
         mail["Message-ID"] = mail_id
@@ -331,8 +329,8 @@ class MailChannel:
             return None  # a rating asked: an answer by mail is not scored yet (docs/channels.md), so none is asked
         if record.state in (State.OFFLINE, State.RESOLVED):
             return message.text
-        if record.state is State.QUEUED and _queued_notice(message.text) and record.ticket_id is not None:
-            return texts.EMAIL_QUEUED.format(ticket=record.ticket_id)
+        if record.state is State.QUEUED and texts.is_queued_notice(message.text) and record.ticket_id is not None:
+            return texts.say(record.language, "email_queued", ticket=record.ticket_id)
         return None
 
     async def callback_promised(self, record: ConversationRecord, ticket_id: TicketId, contact: str | None,
@@ -343,13 +341,13 @@ class MailChannel:
             return
         mail_id = f"<callback-{ticket_id}.{record.conversation_id}@{self.domain}>"
         mail = EmailMessage(policy=policy.SMTP)
-        mail["From"] = formataddr(("Customer service", self.sender))
+        mail["From"] = formataddr((texts.say(record.language, "mail_sender"), self.sender))
         mail["To"] = contact
-        mail["Subject"] = f"Your request: ticket #{ticket_id}"
+        mail["Subject"] = texts.say(record.language, "mail_request_subject", ticket=ticket_id)
         mail["Date"] = formatdate(self._clock(), usegmt=True)
         mail["Message-ID"] = mail_id
         mail["Auto-Submitted"] = "auto-generated"
-        mail.set_content(promise + "\n\n-- \nBrightwood customer service")
+        mail.set_content(promise + "\n\n-- \n" + texts.say(record.language, "mail_signature"))
         row_id = await self._log.mail.queue_out(mail_id, record.conversation_id, None, contact,
                                                 str(mail["Subject"]), mail.as_string(), self._clock())
         if row_id is not None:

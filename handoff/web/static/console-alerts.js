@@ -3,6 +3,7 @@
  * Refreshes every few seconds while shown. watchAlertBadge() keeps a count of firing alerts on the Alerts tab. */
 
 import { $, api, dateTime, duration, el, toMillis } from './console-lib.js';
+import { localeTag, number, t } from './i18n.js';
 
 const REFRESH_MS = 5000;
 const BADGE_MS = 30000;
@@ -11,15 +12,18 @@ const BADGE_MS = 30000;
 function shown(value, unit) {
   if (value == null) return '–';
   if (unit === 'seconds') return duration(value);
-  if (unit === 'share') return `${(value * 100).toFixed(1)}%`;
+  if (unit === 'share') return number(value, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
   if (unit === 'rating') return value.toFixed(2);
   return String(Math.round(value * 100) / 100);
 }
 
 function since(value) {
   const ms = toMillis(value);
-  return ms == null ? '' : `${duration((Date.now() - ms) / 1000)} ago`;
+  return ms == null ? '' : t('alerts.ago', { time: duration((Date.now() - ms) / 1000) });
 }
+
+const phaseName = (phase) => ({ ok: t('alerts.phase.ok'), pending: t('alerts.phase.pending'),
+  firing: t('alerts.phase.firing') }[phase] || phase);
 
 const severityBadge = (severity) => el('span', { class: `badge alert-${severity}`, text: severity });
 
@@ -40,7 +44,7 @@ export default class AlertsView {
     this.active = el('section', { class: 'alerts-active', 'aria-labelledby': 'alerts-active-h' });
     this.rules = el('section', { class: 'alerts-rules', 'aria-labelledby': 'alerts-rules-h' });
     this.history = el('section', { class: 'alerts-history', 'aria-labelledby': 'alerts-history-h' });
-    root.replaceChildren(el('div', { class: 'alerts-page' }, el('h2', { text: 'Alerts' }), this.status,
+    root.replaceChildren(el('div', { class: 'alerts-page' }, el('h2', { text: t('tab.alerts') }), this.status,
       this.active, this.rules, this.history));
   }
 
@@ -63,10 +67,10 @@ export default class AlertsView {
       this.renderRules(rules.rules);
       this.renderHistory(alerts.recent);
       setBadge(alerts.active.length);
-      this.status.textContent = `Updated ${new Date().toLocaleTimeString()}; rules are evaluated every `
-        + `${duration(alerts.interval_seconds)}.`;
+      this.status.textContent = t('alerts.updated', { time: new Date().toLocaleTimeString(localeTag()),
+        interval: duration(alerts.interval_seconds) });
     } catch (e) {
-      this.status.textContent = `The alerts cannot be loaded: ${e.message}`;
+      this.status.textContent = t('alerts.failed', { error: e.message });
     }
   }
 
@@ -78,32 +82,32 @@ export default class AlertsView {
       el('td', { class: 'alert-value',
         text: `${shown(a.last_value, this.units[a.metric])} (${a.comparison} ${shown(a.threshold, this.units[a.metric])})` }),
       el('td', { text: since(a.notified_at) })));
-    this.active.replaceChildren(el('h3', { id: 'alerts-active-h', text: `Firing now (${active.length})` }),
-      table(['Severity', 'Rule', 'Since', 'Value (threshold)', 'Last notice'], rows,
-        'Nothing is firing.', 'alerts-active'));
+    this.active.replaceChildren(el('h3', { id: 'alerts-active-h', text: t('alerts.firing_now', { count: active.length }) }),
+      table([t('alerts.severity'), t('alerts.rule'), t('alerts.since'), t('alerts.value_threshold'), t('alerts.last_notice')],
+        rows, t('alerts.nothing_firing'), 'alerts-active'));
   }
 
   renderRules(rules) {
     const rows = rules.map((r) => {
-      const limit = `${r.comparison} ${shown(r.threshold, r.unit)}${r.target ? ` (target ${r.target})` : ''}`;
-      const over = r.window_seconds != null ? `last ${duration(r.window_seconds)}`
-        : r.sample != null ? `last ${r.sample} ratings` : 'now';
-      const channels = [r.channels.webhooks ? `${r.channels.webhooks} webhook(s)` : null,
-        ...r.channels.emails].filter(Boolean).join(', ') || 'console only';
+      const limit = `${r.comparison} ${shown(r.threshold, r.unit)}${r.target ? t('alerts.target', { target: r.target }) : ''}`;
+      const over = r.window_seconds != null ? t('alerts.last_window', { time: duration(r.window_seconds) })
+        : r.sample != null ? t('alerts.last_ratings', { count: r.sample }) : t('alerts.now');
+      const channels = [r.channels.webhooks ? t('alerts.webhooks', { count: r.channels.webhooks }) : null,
+        ...r.channels.emails].filter(Boolean).join(', ') || t('alerts.console_only');
       return el('tr', { 'data-testid': 'alert-rule', dataset: { phase: r.phase } },
         el('td', {}, el('span', { class: 'alert-rule', text: r.name }),
           r.description ? el('div', { class: 'muted', text: r.description }) : null),
         el('td', { text: `${r.metric} ${limit}` }),
         el('td', { text: over }),
-        el('td', { text: r.for_seconds ? duration(r.for_seconds) : 'at once' }),
-        el('td', { text: r.repeat_seconds ? `every ${duration(r.repeat_seconds)}` : 'never' }),
+        el('td', { text: r.for_seconds ? duration(r.for_seconds) : t('alerts.at_once') }),
+        el('td', { text: r.repeat_seconds ? t('alerts.every', { time: duration(r.repeat_seconds) }) : t('alerts.never') }),
         el('td', {}, severityBadge(r.severity)),
-        el('td', { class: `alert-phase phase-${r.phase}`, text: `${r.phase} · ${shown(r.value, r.unit)}` }),
+        el('td', { class: `alert-phase phase-${r.phase}`, text: `${phaseName(r.phase)} · ${shown(r.value, r.unit)}` }),
         el('td', { text: channels }));
     });
-    this.rules.replaceChildren(el('h3', { id: 'alerts-rules-h', text: 'Rules' }),
-      table(['Rule', 'Condition', 'Over', 'For', 'Reminder', 'Severity', 'Now', 'Channels'], rows,
-        'No rules are configured (HANDOFF_ALERTS).', 'alerts-rules'));
+    this.rules.replaceChildren(el('h3', { id: 'alerts-rules-h', text: t('alerts.rules') }),
+      table([t('alerts.rule'), t('alerts.condition'), t('alerts.over'), t('alerts.for'), t('alerts.reminder'),
+        t('alerts.severity'), t('alerts.now_col'), t('alerts.channels')], rows, t('alerts.no_rules'), 'alerts-rules'));
   }
 
   renderHistory(recent) {
@@ -111,24 +115,24 @@ export default class AlertsView {
       const deliveries = a.events.flatMap((e) => e.deliveries.map((d) => ({ ...d, kind: e.kind })));
       const failed = deliveries.filter((d) => d.outcome !== 'delivered').length;
       const details = deliveries.length ? el('details', {},
-        el('summary', { text: `${deliveries.length - failed} delivered, ${failed} not` }),
+        el('summary', { text: t('alerts.delivered_summary', { delivered: deliveries.length - failed, failed }) }),
         el('ul', {}, ...deliveries.map((d) => el('li', { class: d.outcome === 'delivered' ? '' : 'alert-failed',
-          text: `${d.kind} → ${d.channel} ${d.recipient}: ${d.outcome} after ${d.attempts} tr${d.attempts === 1 ? 'y' : 'ies'}`
-            + (d.error ? ` (${d.error})` : '') })))) : el('span', { class: 'muted', text: 'console only' });
+          text: t('alerts.delivery', { kind: d.kind, channel: d.channel, recipient: d.recipient, outcome: d.outcome,
+            count: d.attempts }) + (d.error ? ` (${d.error})` : '') })))) : el('span', { class: 'muted', text: t('alerts.console_only') });
       const unit = this.units[a.metric];
       return el('tr', { 'data-testid': 'alert-history' },
         el('td', { text: dateTime(a.fired_at) }),
         el('td', {}, severityBadge(a.severity)),
         el('td', { class: 'alert-rule', text: a.rule }),
         el('td', { text: `${shown(a.value, unit)} ${a.comparison} ${shown(a.threshold, unit)}` }),
-        el('td', { text: a.resolved_at ? `resolved after ${duration((toMillis(a.resolved_at) - toMillis(a.fired_at)) / 1000)}`
-          : 'firing' }),
+        el('td', { text: a.resolved_at ? t('alerts.resolved_after', { time: duration((toMillis(a.resolved_at) - toMillis(a.fired_at)) / 1000) })
+          : t('alerts.phase.firing') }),
         el('td', { text: a.events.map((e) => e.kind).join(', ') }),
         el('td', {}, details));
     });
-    this.history.replaceChildren(el('h3', { id: 'alerts-history-h', text: 'History' }),
-      table(['Fired', 'Severity', 'Rule', 'Value', 'Outcome', 'Notices', 'Deliveries'], rows,
-        'No alert has fired yet.', 'alerts-history'));
+    this.history.replaceChildren(el('h3', { id: 'alerts-history-h', text: t('alerts.history') }),
+      table([t('alerts.fired'), t('alerts.severity'), t('alerts.rule'), t('alerts.value'), t('alerts.outcome'),
+        t('alerts.notices'), t('alerts.deliveries')], rows, t('alerts.no_history'), 'alerts-history'));
   }
 }
 
@@ -140,7 +144,7 @@ function setBadge(count) {
   if (!badge) { badge = el('span', { class: 'badge alerts-badge', 'data-testid': 'alerts-badge' }); tab.append(badge); }
   badge.textContent = String(count);
   badge.hidden = count === 0;
-  tab.setAttribute('aria-label', count ? `Alerts, ${count} firing` : 'Alerts');
+  tab.setAttribute('aria-label', count ? t('alerts.tab_firing', { count }) : t('tab.alerts'));
 }
 
 let watching = null;

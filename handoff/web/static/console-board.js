@@ -3,13 +3,14 @@
  * reassign it, escalate it. The snapshot is read again every REFRESH_MS while the tab is shown; a watched
  * conversation comes live over the console's socket (`watch` / `watching` / `watched` frames). */
 import { el, api, toast, duration, clock, humanize, customerName } from './console-lib.js';
+import { presenceWord, t } from './i18n.js';
 
 const REFRESH_MS = 3000;
-const RISKS = {
-  waiting_past_target: 'Waiting past target',
-  negative_sentiment: 'Negative sentiment',
-  transferred_repeatedly: 'Transferred 2+ times',
-};
+const risks = () => ({
+  waiting_past_target: t('board.risk.waiting_past_target'),
+  negative_sentiment: t('board.risk.negative_sentiment'),
+  transferred_repeatedly: t('board.risk.transferred_repeatedly'),
+});
 
 function table(headers, body, testid) {
   return el('div', { class: 'table-wrap board-table' },
@@ -45,41 +46,43 @@ export default class BoardView {
     this.panelTitle = el('h3', { 'data-testid': 'watch-title' });
     this.panelMeta = el('div', { class: 'meta', 'data-testid': 'watch-meta' });
     this.transcript = el('div', { class: 'transcript board-transcript', 'data-testid': 'watch-transcript',
-      role: 'log', 'aria-live': 'polite', 'aria-label': 'Watched transcript' });
+      role: 'log', 'aria-live': 'polite', 'aria-label': t('board.watched_transcript') });
     this.whisperInput = el('textarea', { rows: '2', maxlength: '2000', 'data-testid': 'whisper-input',
-      placeholder: 'Whisper to the agent (the customer never sees it)', 'aria-label': 'Whisper' });
-    this.reassignTarget = el('select', { 'data-testid': 'reassign-target', 'aria-label': 'Reassign to' });
-    this.escalateTier = el('select', { 'data-testid': 'escalate-tier', 'aria-label': 'Escalate to tier' },
-      el('option', { value: '2', text: 'Tier 2' }), el('option', { value: '3', text: 'Tier 3' }));
+      placeholder: t('board.whisper_placeholder'), 'aria-label': t('board.whisper') });
+    this.reassignTarget = el('select', { 'data-testid': 'reassign-target', 'aria-label': t('board.reassign_to') });
+    this.escalateTier = el('select', { 'data-testid': 'escalate-tier', 'aria-label': t('board.escalate_to') },
+      el('option', { value: '2', text: t('conv.tier', { tier: 2 }) }), el('option', { value: '3', text: t('conv.tier', { tier: 3 }) }));
     this.panel = el('aside', { class: 'board-panel', 'data-testid': 'watch-panel', hidden: true },
       el('div', { class: 'board-panel-head' },
         el('div', {}, this.panelTitle, this.panelMeta),
-        el('button', { type: 'button', class: 'small', 'data-testid': 'stop-watching', text: 'Stop watching',
+        el('button', { type: 'button', class: 'small', 'data-testid': 'stop-watching', text: t('board.stop_watching'),
           onclick: () => this.unwatch() })),
       el('p', { class: 'read-only', 'data-testid': 'read-only', role: 'note',
-        text: 'Read-only: you are watching. Nobody is told, and you cannot write to the customer here.' }),
+        text: t('board.read_only') }),
       this.transcript,
       el('form', { class: 'board-form', onsubmit: (ev) => { ev.preventDefault(); this.whisper(); } },
         this.whisperInput,
-        el('button', { type: 'submit', 'data-testid': 'whisper-send', text: 'Whisper' })),
+        el('button', { type: 'submit', 'data-testid': 'whisper-send', text: t('board.whisper') })),
       el('div', { class: 'board-form' },
         this.reassignTarget,
-        el('button', { type: 'button', 'data-testid': 'reassign', text: 'Reassign',
+        el('button', { type: 'button', 'data-testid': 'reassign', text: t('board.reassign'),
           onclick: () => this.act('reassign', { agent_id: this.reassignTarget.value }) })),
       el('div', { class: 'board-form' },
         this.escalateTier,
-        el('button', { type: 'button', 'data-testid': 'escalate', text: 'Escalate',
+        el('button', { type: 'button', 'data-testid': 'escalate', text: t('board.escalate'),
           onclick: () => this.act('escalate', { tier: Number(this.escalateTier.value) }) })));
     this.root.replaceChildren(el('div', { class: 'board-layout' },
       el('div', { class: 'board-main' },
-        el('div', { class: 'board-head' }, el('h2', { text: 'Live board' }), this.updated),
+        el('div', { class: 'board-head' }, el('h2', { text: t('board.title') }), this.updated),
         this.tiles,
-        el('h3', { text: 'At risk' }),
-        table(['Customer', 'State', 'Agent', 'Waiting', 'Why', ''], this.riskRows, 'board-at-risk'),
-        el('h3', { text: 'Agents' }),
-        table(['Agent', 'Presence', 'Load', 'Conversations'], this.agentRows, 'board-agents'),
-        el('h3', { text: 'Queue' }),
-        table(['Customer', 'Tier', 'Priority', 'Waiting', 'Why', ''], this.queueRows, 'board-queue')),
+        el('h3', { text: t('board.at_risk') }),
+        table([t('board.customer'), t('board.state'), t('board.agent'), t('board.waiting'), t('board.why'), ''],
+          this.riskRows, 'board-at-risk'),
+        el('h3', { text: t('board.agents') }),
+        table([t('board.agent'), t('board.presence'), t('board.load'), t('tab.conversations')], this.agentRows, 'board-agents'),
+        el('h3', { text: t('lists.queue') }),
+        table([t('board.customer'), t('tickets.tier'), t('tickets.priority'), t('board.waiting'), t('board.why'), ''],
+          this.queueRows, 'board-queue')),
       this.panel));
   }
 
@@ -98,7 +101,7 @@ export default class BoardView {
     try {
       this.data = await api('GET', '/api/board');
     } catch (e) {
-      this.updated.textContent = `Not updated: ${e.message}`;
+      this.updated.textContent = t('board.not_updated', { error: e.message });
       return;
     }
     this.render();
@@ -110,14 +113,14 @@ export default class BoardView {
     const target = d.targets.queue_wait_seconds;
     const longest = d.queue.longest_wait_seconds;
     const online = d.agents.filter((a) => a.presence === 'online').length;
-    this.updated.textContent = `Updated ${clock(d.now)} · every ${REFRESH_MS / 1000} s`;
+    this.updated.textContent = t('board.updated', { time: clock(d.now), seconds: REFRESH_MS / 1000 });
     this.tiles.replaceChildren(
-      tile('Waiting in the queue', String(d.queue.length), 'board-queue-length', false),
-      tile(`Longest wait (target ${duration(target)})`, longest == null ? '–' : duration(longest),
+      tile(t('board.tile.waiting'), String(d.queue.length), 'board-queue-length', false),
+      tile(t('board.tile.longest', { target: duration(target) }), longest == null ? '–' : duration(longest),
         'board-longest-wait', longest != null && longest > target),
-      tile('Waiting past target', String(d.queue.over_target), 'board-over-target', d.queue.over_target > 0),
-      tile('At risk', String(d.at_risk.length), 'board-risk-count', d.at_risk.length > 0),
-      tile('Agents online', `${online} of ${d.agents.length}`, 'board-online', false));
+      tile(t('board.risk.waiting_past_target'), String(d.queue.over_target), 'board-over-target', d.queue.over_target > 0),
+      tile(t('board.at_risk'), String(d.at_risk.length), 'board-risk-count', d.at_risk.length > 0),
+      tile(t('board.tile.online'), t('board.of', { part: online, whole: d.agents.length }), 'board-online', false));
     const names = new Map(d.agents.map((a) => [a.id, a.name]));
     this.riskRows.replaceChildren(...d.at_risk.map((c) => el('tr', { 'data-testid': 'risk-row',
       'data-conversation-id': c.conversation_id },
@@ -125,27 +128,27 @@ export default class BoardView {
     el('td', { text: c.agent_id ? names.get(c.agent_id) || c.agent_id : '–' }),
     el('td', { text: c.wait_seconds == null ? '–' : duration(c.wait_seconds) }),
     el('td', {}, ...this.riskBadges(c)), el('td', {}, this.actions(c)))));
-    if (!d.at_risk.length) this.riskRows.append(el('tr', {}, el('td', { colspan: '6', class: 'muted', text: 'Nothing at risk.' })));
+    if (!d.at_risk.length) this.riskRows.append(el('tr', {}, el('td', { colspan: '6', class: 'muted', text: t('board.nothing_at_risk') })));
     this.agentRows.replaceChildren(...d.agents.map((a) => el('tr', { 'data-testid': 'agent-row', 'data-agent-id': a.id },
-      el('td', {}, el('div', { text: a.name }), el('div', { class: 'muted', text: `${humanize(a.role)} · tiers ${a.tiers.join(', ')}` })),
+      el('td', {}, el('div', { text: a.name }), el('div', { class: 'muted', text: t('board.role_tiers', { role: humanize(a.role), tiers: a.tiers.join(', ') }) })),
       el('td', {}, el('span', { class: `presence ${a.presence}`, 'data-testid': 'agent-presence', text: humanize(a.presence) })),
       el('td', { 'data-testid': 'agent-load', text: `${a.load} / ${a.capacity}` }),
       el('td', {}, ...(a.conversations.length ? a.conversations.map((c) => el('div', { class: 'board-conv',
         'data-testid': 'agent-conversation', 'data-conversation-id': c.conversation_id },
-      el('span', { text: customerName(c) }), el('span', { class: 'badge tier', text: `T${c.tier}` }),
-      ...this.riskBadges(c), this.actions(c))) : [el('span', { class: 'muted', text: 'None' })])))));
+      el('span', { text: customerName(c) }), el('span', { class: 'badge tier', text: t('lists.tier', { tier: c.tier }) }),
+      ...this.riskBadges(c), this.actions(c))) : [el('span', { class: 'muted', text: t('board.none') })])))));
     this.queueRows.replaceChildren(...d.queued.map((c) => el('tr', { 'data-testid': 'queued-row',
       'data-conversation-id': c.conversation_id },
-    el('td', { text: customerName(c) }), el('td', { text: `T${c.tier}` }), el('td', { text: humanize(c.priority) }),
+    el('td', { text: customerName(c) }), el('td', { text: t('lists.tier', { tier: c.tier }) }), el('td', { text: humanize(c.priority) }),
     el('td', { text: c.wait_seconds == null ? '–' : duration(c.wait_seconds) }),
     el('td', {}, ...this.riskBadges(c)), el('td', {}, this.actions(c)))));
-    if (!d.queued.length) this.queueRows.append(el('tr', {}, el('td', { colspan: '6', class: 'muted', text: 'Nobody is waiting.' })));
+    if (!d.queued.length) this.queueRows.append(el('tr', {}, el('td', { colspan: '6', class: 'muted', text: t('lists.queue_empty') })));
     this.renderTargets();
   }
 
   riskBadges(c) {
     return (c.risks || []).map((r) => el('span', { class: 'badge risk', 'data-testid': 'risk', 'data-risk': r,
-      text: RISKS[r] || humanize(r) }));
+      text: risks()[r] || humanize(r) }));
   }
 
   /** The buttons of one conversation's row: each opens the watch panel, then the control it names. */
@@ -153,12 +156,12 @@ export default class BoardView {
     const id = c.conversation_id;
     const open = (focus) => () => { this.watch(id); if (focus) focus.focus(); };
     return el('span', { class: 'board-actions' },
-      el('button', { type: 'button', class: 'small', 'data-testid': 'watch', text: 'Watch', onclick: open(null) }),
+      el('button', { type: 'button', class: 'small', 'data-testid': 'watch', text: t('board.watch'), onclick: open(null) }),
       c.state === 'assigned' ? el('button', { type: 'button', class: 'small', 'data-testid': 'whisper',
-        text: 'Whisper', onclick: open(this.whisperInput) }) : null,
-      el('button', { type: 'button', class: 'small', 'data-testid': 'reassign-open', text: 'Reassign',
+        text: t('board.whisper'), onclick: open(this.whisperInput) }) : null,
+      el('button', { type: 'button', class: 'small', 'data-testid': 'reassign-open', text: t('board.reassign'),
         onclick: open(this.reassignTarget) }),
-      el('button', { type: 'button', class: 'small', 'data-testid': 'escalate-open', text: 'Escalate',
+      el('button', { type: 'button', class: 'small', 'data-testid': 'escalate-open', text: t('board.escalate'),
         onclick: open(this.escalateTier) }));
   }
 
@@ -167,7 +170,7 @@ export default class BoardView {
     const chosen = this.reassignTarget.value;
     const current = this.summary && this.summary.agent_id;
     this.reassignTarget.replaceChildren(...this.data.agents.filter((a) => a.id !== current).map((a) => el('option', {
-      value: a.id, text: `${a.name} (${a.presence}, ${a.load}/${a.capacity})` })));
+      value: a.id, text: `${a.name} (${presenceWord(a.presence)}, ${a.load}/${a.capacity})` })));
     if (chosen) this.reassignTarget.value = chosen;
   }
 
@@ -176,13 +179,13 @@ export default class BoardView {
     if (this.watching !== id) {
       this.watching = id;
       this.summary = null;
-      this.panelTitle.textContent = 'Loading…';
+      this.panelTitle.textContent = t('common.loading');
       this.panelMeta.textContent = '';
       this.transcript.replaceChildren();
     }
     this.panel.hidden = false;
     if (!this.app.socket || !this.app.socket.send({ type: 'watch', conversation_id: id })) {
-      this.panelMeta.textContent = 'Reconnecting: the conversation shows once the connection is back.';
+      this.panelMeta.textContent = t('board.reconnecting');
     }
   }
 
@@ -216,15 +219,15 @@ export default class BoardView {
   renderHeader() {
     const s = this.summary || {};
     const agent = this.data && this.data.agents.find((a) => a.id === s.agent_id);
-    this.panelTitle.textContent = `Watching ${customerName(s)}`;
-    this.panelMeta.textContent = [humanize(s.state || ''), agent ? `with ${agent.name}` : null, `Tier ${s.tier || 1}`,
-      s.ticket_id != null ? `Ticket #${s.ticket_id}` : null].filter(Boolean).join(' · ');
+    this.panelTitle.textContent = t('board.watching', { name: customerName(s) });
+    this.panelMeta.textContent = [humanize(s.state || ''), agent ? t('board.with', { agent: agent.name }) : null,
+      t('conv.tier', { tier: s.tier || 1 }), s.ticket_id != null ? t('conv.ticket', { id: s.ticket_id }) : null].filter(Boolean).join(' · ');
   }
 
   /** In id order, once each (frames that came while the transcript was read are merged by id). */
   renderMessage(m) {
     if (m.id == null || !m.text || this.transcript.querySelector(`[data-id="${Number(m.id)}"]`)) return;
-    const who = { customer: customerName(this.summary), bot: 'Assistant', agent: m.agent_name || 'Agent', system: '' }[m.sender];
+    const who = { customer: customerName(this.summary), bot: t('conv.assistant'), agent: m.agent_name || t('conv.agent'), system: '' }[m.sender];
     const node = el('div', { class: `msg ${m.sender}`, 'data-testid': 'watched-message', 'data-sender': m.sender,
       dataset: { id: String(m.id) } },
     el('div', { class: 'msg-head' }, who ? el('span', { class: 'who', text: who }) : null, el('time', { text: clock(m.created_at) })),
@@ -237,7 +240,8 @@ export default class BoardView {
 
   renderNote(n) {
     if (this.transcript.querySelector(`[data-note-id="${Number(n.id)}"]`)) return;
-    const label = n.whisper ? `Whisper from ${n.agent_name || 'a supervisor'}` : `Internal note · ${n.agent_name || ''}`;
+    const label = n.whisper ? t('board.whisper_from', { author: n.agent_name || t('conv.a_supervisor') })
+      : t('conv.note_by', { author: n.agent_name || '' });
     this.transcript.append(el('div', { class: `note${n.whisper ? ' whisper' : ''}`, 'data-testid': 'watched-note',
       dataset: { noteId: String(n.id) } },
     el('div', { class: 'msg-head' }, el('span', { class: 'who', text: label }), el('time', { text: clock(n.created_at) })),
@@ -253,7 +257,7 @@ export default class BoardView {
       const data = await api('POST', `/api/board/conversations/${encodeURIComponent(this.watching)}/whisper`, { text });
       this.whisperInput.value = '';
       this.renderNote(data.note);
-      toast('Whispered to the agent.');
+      toast(t('board.whispered'));
     } catch (e) {
       toast(e.message, 'error');
     }
@@ -265,7 +269,7 @@ export default class BoardView {
       const summary = await api('POST', `/api/board/conversations/${encodeURIComponent(this.watching)}/${name}`, body);
       this.summary = { ...(this.summary || {}), ...summary };
       this.renderHeader();
-      toast(name === 'reassign' ? 'Reassigned.' : `Escalated to tier ${summary.tier}.`);
+      toast(name === 'reassign' ? t('board.reassigned') : t('board.escalated', { tier: summary.tier }));
     } catch (e) {
       toast(e.message, 'error');
     }

@@ -5,6 +5,7 @@
 
 import uPlot from './uPlot.esm.js';
 import { api, duration, el, toast } from './console-lib.js';
+import { number as formatNumber, t } from './i18n.js';
 
 const COLORS = ['#2563eb', '#d97706', '#059669', '#dc2626'];
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -17,15 +18,16 @@ const PRESETS = {
   'least busy only': 'strategies:\n  - {name: schedule, weight: 0.5}\n  - {name: tier, weight: 0}\n'
     + '  - {name: workload, weight: 1.0}\n',
 };
-const FIGURES = [
-  ['Hand-offs queued', 'queued', 'n'], ['Offline (closed)', 'offline', 'n'], ['Wait p50', 'wait_p50', 's'],
-  ['Wait p90', 'wait_p90', 's'], ['Service level', 'service_level', '%'], ['Abandonment', 'abandonment', '%'],
-  ['Transfers', 'transfers', 'n'], ['Sticky-agent hits', 'sticky_hits', 'n'], ['Sticky-agent hit rate', 'sticky_rate', '%'],
-  ['Agent utilisation', 'utilisation', '%'],
+const figures = () => [
+  [t('capacity.fig.queued'), 'queued', 'n'], [t('capacity.fig.offline'), 'offline', 'n'], [t('reports.wait_p50'), 'wait_p50', 's'],
+  [t('reports.wait_p90'), 'wait_p90', 's'], [t('capacity.service_level'), 'service_level', '%'],
+  [t('reports.abandonment'), 'abandonment', '%'], [t('reports.transfers'), 'transfers', 'n'],
+  [t('capacity.fig.sticky_hits'), 'sticky_hits', 'n'], [t('capacity.fig.sticky_rate'), 'sticky_rate', '%'],
+  [t('capacity.fig.utilisation'), 'utilisation', '%'],
 ];
 
 const isoDay = (date) => date.toISOString().slice(0, 10);
-const percent = (value) => `${(value * 100).toFixed(1)}%`;
+const percent = (value) => formatNumber(value, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
 
 function shown(value, kind) {
   if (value == null) return '–';
@@ -68,13 +70,13 @@ export function parseShift(text) {
   const windows = [];
   for (const part of text.split(';').map((p) => p.trim()).filter(Boolean)) {
     const match = /^([a-z]{3})(?:-([a-z]{3}))? +(\d\d:\d\d)-(\d\d:\d\d)$/i.exec(part);
-    if (!match) throw new Error(`"${part}": write days and times as "mon-fri 09:00-17:00"`);
+    if (!match) throw new Error(t('capacity.shift.format', { part }));
     const from = DAYS.indexOf(match[1].toLowerCase());
     const to = match[2] ? DAYS.indexOf(match[2].toLowerCase()) : from;
-    if (from < 0 || to < from) throw new Error(`"${part}": days are mon..sun, in order`);
+    if (from < 0 || to < from) throw new Error(t('capacity.shift.days', { part }));
     const [, , , start, end] = match;
-    if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(start) || !/^([01]\d|2[0-3]):[0-5]\d$/.test(end)) throw new Error(`"${part}": times are 00:00-23:59`);
-    if (end !== '00:00' && end <= start) throw new Error(`"${part}": a window ends after it starts`);
+    if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(start) || !/^([01]\d|2[0-3]):[0-5]\d$/.test(end)) throw new Error(t('capacity.shift.times', { part }));
+    if (end !== '00:00' && end <= start) throw new Error(t('capacity.shift.order', { part }));
     for (let day = from; day <= to; day += 1) windows.push({ weekday: day, start, end });
   }
   return windows;
@@ -107,68 +109,74 @@ export default class CapacityView {
     this.asked = 0; // what-if requests sent; only the latest one's answer is drawn
     stylesheet();
     const today = new Date();
-    this.since = el('input', { type: 'date', value: isoDay(new Date(today.getTime() - 7 * 86400000)), 'aria-label': 'From' });
-    this.until = el('input', { type: 'date', value: isoDay(new Date(today.getTime() + 86400000)), 'aria-label': 'Until (excluded)' });
+    this.since = el('input', { type: 'date', value: isoDay(new Date(today.getTime() - 7 * 86400000)), 'aria-label': t('reports.from') });
+    this.until = el('input', { type: 'date', value: isoDay(new Date(today.getTime() + 86400000)), 'aria-label': t('reports.until_excluded') });
     this.forecastChart = el('div', { class: 'report-chart', 'data-testid': 'capacity-forecast-chart' });
     this.forecastNote = el('p', { class: 'report-note', 'data-testid': 'capacity-forecast-note' });
     const forecastForm = el('form', { class: 'report-period', onsubmit: (ev) => { ev.preventDefault(); this.loadForecast(); } },
-      el('label', {}, 'From ', this.since), el('label', {}, 'until ', this.until), el('button', { type: 'submit', text: 'Show' }));
+      el('label', {}, t('reports.from'), ' ', this.since), el('label', {}, t('reports.until'), ' ', this.until),
+      el('button', { type: 'submit', text: t('automation.show') }));
 
-    this.first = el('input', { type: 'date', value: isoDay(new Date(today.getTime() + 86400000)), 'aria-label': 'First day', 'data-testid': 'capacity-first' });
-    this.days = el('select', { 'aria-label': 'Days' }, el('option', { value: '1', text: '1 day' }),
-      el('option', { value: '7', text: '7 days', selected: true }), el('option', { value: '14', text: '14 days' }));
-    this.interval = el('select', { 'aria-label': 'Interval' }, el('option', { value: '15', text: '15 min' }),
-      el('option', { value: '30', text: '30 min', selected: true }), el('option', { value: '60', text: '60 min' }));
+    this.first = el('input', { type: 'date', value: isoDay(new Date(today.getTime() + 86400000)), 'aria-label': t('capacity.first_day'), 'data-testid': 'capacity-first' });
+    this.days = el('select', { 'aria-label': t('capacity.days') }, el('option', { value: '1', text: t('capacity.n_days', { count: 1 }) }),
+      el('option', { value: '7', text: t('capacity.n_days', { count: 7 }), selected: true }),
+      el('option', { value: '14', text: t('capacity.n_days', { count: 14 }) }));
+    this.interval = el('select', { 'aria-label': t('capacity.interval') },
+      el('option', { value: '15', text: t('capacity.n_min', { count: 15 }) }),
+      el('option', { value: '30', text: t('capacity.n_min', { count: 30 }), selected: true }),
+      el('option', { value: '60', text: t('capacity.n_min', { count: 60 }) }));
     const planForm = el('form', { class: 'report-period', onsubmit: (ev) => { ev.preventDefault(); this.loadPlan(); } },
-      el('label', {}, 'From ', this.first), this.days, this.interval, el('button', { type: 'submit', text: 'Plan' }));
+      el('label', {}, t('reports.from'), ' ', this.first), this.days, this.interval,
+      el('button', { type: 'submit', text: t('capacity.plan') }));
     const number = (label, testid, attrs) => {
       const input = el('input', { type: 'number', 'aria-label': label, 'data-testid': testid, ...attrs,
         oninput: () => this.schedule() });
       return [input, el('label', {}, `${label} `, input)];
     };
-    [this.level, this.levelLabel] = number('Service level %', 'capacity-level', { min: 1, max: 99, step: 1 });
-    [this.within, this.withinLabel] = number('within s', 'capacity-within', { min: 0, max: 86400, step: 1 });
-    [this.occupancy, this.occupancyLabel] = number('Occupancy cap %', 'capacity-occupancy', { min: 1, max: 100, step: 1 });
-    [this.shrinkage, this.shrinkageLabel] = number('Shrinkage %', 'capacity-shrinkage', { min: 0, max: 99, step: 1 });
+    [this.level, this.levelLabel] = number(t('capacity.level'), 'capacity-level', { min: 1, max: 99, step: 1 });
+    [this.within, this.withinLabel] = number(t('capacity.within'), 'capacity-within', { min: 0, max: 86400, step: 1 });
+    [this.occupancy, this.occupancyLabel] = number(t('capacity.occupancy'), 'capacity-occupancy', { min: 1, max: 100, step: 1 });
+    [this.shrinkage, this.shrinkageLabel] = number(t('capacity.shrinkage'), 'capacity-shrinkage', { min: 0, max: 99, step: 1 });
     this.summary = el('p', { class: 'capacity-summary', 'data-testid': 'capacity-understaffed' });
     this.planNote = el('p', { class: 'report-note' });
     this.planChart = el('div', { class: 'report-chart', 'data-testid': 'capacity-plan-chart' });
     this.short = el('div', { class: 'table-wrap report-table' });
     this.roster = el('tbody', {});
     const rosterTable = el('table', { 'data-testid': 'capacity-roster' }, el('thead', {}, el('tr', {},
-      el('th', { text: 'Agent' }), el('th', { text: 'Chats at once' }),
-      el('th', { text: 'Shift (their timezone; empty: always on)' }), el('th', { text: '' }))), this.roster);
+      el('th', { text: t('board.agent') }), el('th', { text: t('capacity.chats') }),
+      el('th', { text: t('capacity.shift_head') }), el('th', { text: '' }))), this.roster);
     const rosterButtons = el('div', { class: 'report-period' },
-      el('button', { type: 'button', 'data-testid': 'capacity-add-agent', text: 'Add an agent', onclick: () => this.addAgent() }),
-      el('button', { type: 'button', text: 'Back to the roster as it is', onclick: () => this.resetRoster() }));
+      el('button', { type: 'button', 'data-testid': 'capacity-add-agent', text: t('capacity.add_agent'), onclick: () => this.addAgent() }),
+      el('button', { type: 'button', text: t('capacity.reset_roster'), onclick: () => this.resetRoster() }));
 
-    this.simSince = el('input', { type: 'date', value: isoDay(new Date(today.getTime() - 7 * 86400000)), 'aria-label': 'Replay from' });
-    this.simUntil = el('input', { type: 'date', value: isoDay(today), 'aria-label': 'Replay until (excluded)' });
-    this.preset = el('select', { 'aria-label': 'Candidate routing', onchange: () => { this.routing.value = PRESETS[this.preset.value] ?? this.routing.value; } },
-      ...Object.keys(PRESETS).map((name) => el('option', { value: name, text: name === 'current' ? 'current routing' : name })),
-      el('option', { value: 'custom', text: 'custom (edit below)' }));
-    this.routing = el('textarea', { rows: 7, cols: 60, spellcheck: 'false', 'aria-label': 'Candidate routing configuration (YAML)',
-      placeholder: 'strategies: ... (handoff/routing.yml\'s format; empty: the current one)', 'data-testid': 'capacity-routing',
+    this.simSince = el('input', { type: 'date', value: isoDay(new Date(today.getTime() - 7 * 86400000)), 'aria-label': t('capacity.replay_from') });
+    this.simUntil = el('input', { type: 'date', value: isoDay(today), 'aria-label': t('capacity.replay_until') });
+    this.preset = el('select', { 'aria-label': t('capacity.candidate'), onchange: () => { this.routing.value = PRESETS[this.preset.value] ?? this.routing.value; } },
+      ...Object.keys(PRESETS).map((name) => el('option', { value: name, text: name === 'current' ? t('capacity.current_routing') : name })),
+      el('option', { value: 'custom', text: t('capacity.custom') }));
+    this.routing = el('textarea', { rows: 7, cols: 60, spellcheck: 'false', 'aria-label': t('capacity.routing_label'),
+      placeholder: t('capacity.routing_placeholder'), 'data-testid': 'capacity-routing',
       oninput: () => { this.preset.value = 'custom'; } });
-    this.seeds = el('input', { type: 'number', min: 1, max: 5, value: 3, 'aria-label': 'Seeds' });
-    this.useRoster = el('input', { type: 'checkbox', 'aria-label': 'Candidate roster: the what-if roster' });
-    this.runButton = el('button', { type: 'submit', text: 'Run the simulation', 'data-testid': 'capacity-simulate' });
+    this.seeds = el('input', { type: 'number', min: 1, max: 5, value: 3, 'aria-label': t('capacity.seeds') });
+    this.useRoster = el('input', { type: 'checkbox', 'aria-label': t('capacity.use_roster_label') });
+    this.runButton = el('button', { type: 'submit', text: t('capacity.run'), 'data-testid': 'capacity-simulate' });
     this.simResult = el('div', { class: 'table-wrap report-table', 'data-testid': 'capacity-simulation' });
     const simForm = el('form', { class: 'capacity-simulator', onsubmit: (ev) => { ev.preventDefault(); this.simulate(); } },
-      el('div', { class: 'report-period' }, el('label', {}, 'Replay from ', this.simSince), el('label', {}, 'until ', this.simUntil),
-        this.preset, el('label', {}, 'seeds ', this.seeds), el('label', {}, this.useRoster, ' with the what-if roster')),
+      el('div', { class: 'report-period' }, el('label', {}, t('capacity.replay_from'), ' ', this.simSince),
+        el('label', {}, t('reports.until'), ' ', this.simUntil), this.preset,
+        el('label', {}, t('capacity.seeds_word'), ' ', this.seeds), el('label', {}, this.useRoster, ' ', t('capacity.use_roster'))),
       this.routing, el('div', {}, this.runButton));
 
     root.append(
-      el('h2', { text: 'Forecast against the contacts that came' }), forecastForm, this.forecastNote, this.forecastChart,
-      el('h2', { text: 'Staffing: required against scheduled' }), planForm,
+      el('h2', { text: t('capacity.forecast_title') }), forecastForm, this.forecastNote, this.forecastChart,
+      el('h2', { text: t('capacity.staffing_title') }), planForm,
       el('div', { class: 'report-period' }, this.levelLabel, this.withinLabel, this.occupancyLabel, this.shrinkageLabel),
-      this.summary, this.planNote, this.planChart, el('h3', { text: 'Understaffed intervals' }), this.short,
-      el('h2', { text: 'What-if: the roster' }),
-      el('p', { class: 'report-note', text: 'Move a shift, add an agent or change the target: the plan above is recomputed at once on the same forecast and handle time. Nothing is saved.' }),
+      this.summary, this.planNote, this.planChart, el('h3', { text: t('capacity.understaffed') }), this.short,
+      el('h2', { text: t('capacity.whatif_title') }),
+      el('p', { class: 'report-note', text: t('capacity.whatif_intro') }),
       el('div', { class: 'table-wrap' }, rosterTable), rosterButtons,
-      el('h2', { text: 'Routing simulator' }),
-      el('p', { class: 'report-note', text: 'Replays the period\'s hand-offs through the current routing and team and through the candidate; mean over the seeds, the lowest and highest run in brackets.' }),
+      el('h2', { text: t('capacity.simulator_title') }),
+      el('p', { class: 'report-note', text: t('capacity.simulator_intro') }),
       simForm, this.simResult);
   }
 
@@ -190,12 +198,14 @@ export default class CapacityView {
       const xs = found.intervals.map((row) => Date.parse(row.start) / 1000);
       if (this.plots.forecast) this.plots.forecast.destroy();
       this.forecastChart.replaceChildren();
-      this.plots.forecast = drawChart(this.forecastChart, 'Contacts per interval', xs, [
-        ['Forecast', found.intervals.map((row) => row.forecast)], ['Came', found.intervals.map((row) => row.actual)]], this.width());
-      const wape = found.wape == null ? '' : ` Forecast error (WAPE) so far: ${percent(found.wape)}.`;
+      this.plots.forecast = drawChart(this.forecastChart, t('capacity.contacts_chart'), xs, [
+        [t('capacity.forecast'), found.intervals.map((row) => row.forecast)],
+        [t('capacity.came'), found.intervals.map((row) => row.actual)]], this.width());
+      const wape = found.wape == null ? '' : t('capacity.wape', { wape: percent(found.wape) });
       this.forecastNote.textContent = found.forecast_error
         ? found.forecast_error
-        : `Live hand-offs per ${found.interval_seconds / 60} minutes (${found.timezone}), the forecast made from the history before ${found.since}: ${found.forecast_total.toFixed(1)} expected, ${found.actual_total} came.${wape}`;
+        : t('capacity.forecast_note', { minutes: found.interval_seconds / 60, timezone: found.timezone, since: found.since,
+          expected: found.forecast_total.toFixed(1), came: found.actual_total }) + wape;
     } catch (err) {
       toast(err.message, 'error');
     }
@@ -230,13 +240,13 @@ export default class CapacityView {
   }
 
   rosterRow(agent) {
-    const name = el('input', { type: 'text', value: agent.name, maxlength: 200, 'aria-label': 'Agent', oninput: () => this.schedule() });
-    const capacity = el('input', { type: 'number', min: 1, max: 50, value: agent.capacity, 'aria-label': 'Chats at once',
+    const name = el('input', { type: 'text', value: agent.name, maxlength: 200, 'aria-label': t('board.agent'), oninput: () => this.schedule() });
+    const capacity = el('input', { type: 'number', min: 1, max: 50, value: agent.capacity, 'aria-label': t('capacity.chats'),
       oninput: () => this.schedule() });
-    const shift = el('input', { type: 'text', size: 40, value: shiftText(agent.shift), 'aria-label': `Shift of ${agent.name}`,
+    const shift = el('input', { type: 'text', size: 40, value: shiftText(agent.shift), 'aria-label': t('capacity.shift_of', { name: agent.name }),
       'data-testid': 'capacity-shift', oninput: () => this.schedule() });
     const row = el('tr', { dataset: { agent: agent.id } }, el('td', {}, name), el('td', {}, capacity), el('td', {}, shift),
-      el('td', {}, el('button', { type: 'button', text: 'Remove', onclick: () => { row.remove(); this.schedule(); } })));
+      el('td', {}, el('button', { type: 'button', text: t('capacity.remove'), onclick: () => { row.remove(); this.schedule(); } })));
     row.agent = agent;
     row.fields = { name, capacity, shift };
     return row;
@@ -246,7 +256,7 @@ export default class CapacityView {
     const taken = new Set([...this.roster.children].map((row) => row.agent.id));
     let n = 1;
     while (taken.has(`new-${n}`)) n += 1;
-    this.roster.append(this.rosterRow({ id: `new-${n}`, name: `New agent ${n}`, capacity: 3, tiers: [1], languages: ['en'],
+    this.roster.append(this.rosterRow({ id: `new-${n}`, name: t('capacity.new_agent', { n }), capacity: 3, tiers: [1], languages: ['en'],
       skills: [], timezone: 'UTC', shift: parseShift('mon-fri 09:00-17:00') }));
     this.schedule();
   }
@@ -287,7 +297,7 @@ export default class CapacityView {
     if (!this.plan || !this.plan.available) return;
     const agents = this.editedRoster();
     if (!agents) {
-      this.planNote.textContent = 'A shift or a number of chats is not valid: fix the field marked in the roster.';
+      this.planNote.textContent = t('capacity.invalid_roster');
       return;
     }
     const asked = ++this.asked;
@@ -312,17 +322,21 @@ export default class CapacityView {
     }
     const rows = plan.intervals;
     const short = rows.filter((row) => row.understaffed);
-    this.summary.textContent = `${short.length} of ${rows.length} open intervals understaffed${edited ? ' (what-if)' : ''}`;
+    this.summary.textContent = t('capacity.summary', { short: short.length, count: rows.length })
+      + (edited ? t('capacity.whatif_suffix') : '');
     this.summary.dataset.count = String(short.length);
     const m = plan.measured;
-    this.planNote.textContent = `Demand: ${plan.demand_source.replace(/\.$/, '')}. Handle time ${duration(m.handle_seconds)}, `
-      + `${m.patience_seconds ? `patience ${duration(m.patience_seconds)}, ` : 'no abandonment measured (Erlang C), '}`
-      + `${m.concurrency.toFixed(2)} chats at once, measured ${m.since.slice(0, 10)} to ${m.until.slice(0, 10)} on ${m.tickets} contacts. Times in ${plan.timezone}.`;
+    this.planNote.textContent = t('capacity.plan_note', { demand: plan.demand_source.replace(/\.$/, ''),
+      handle: duration(m.handle_seconds),
+      patience: m.patience_seconds ? t('capacity.patience', { time: duration(m.patience_seconds) }) : t('capacity.no_patience'),
+      concurrency: m.concurrency.toFixed(2), since: m.since.slice(0, 10), until: m.until.slice(0, 10), tickets: m.tickets,
+      timezone: plan.timezone });
     const xs = rows.map((row) => Date.parse(row.start) / 1000);
-    this.plots.plan = drawChart(this.planChart, 'Agents per interval', xs, [
-      ['Required', rows.map((row) => row.required)], ['Scheduled', rows.map((row) => row.scheduled)],
-      ['Demand (contacts)', rows.map((row) => row.demand)]], this.width());
-    const head = el('tr', {}, ...['Interval', 'Demand', 'Required', 'Scheduled', 'Gap', 'Service level', 'Mean wait', 'Abandon']
+    this.plots.plan = drawChart(this.planChart, t('capacity.agents_chart'), xs, [
+      [t('capacity.required'), rows.map((row) => row.required)], [t('capacity.scheduled'), rows.map((row) => row.scheduled)],
+      [t('capacity.demand_contacts'), rows.map((row) => row.demand)]], this.width());
+    const head = el('tr', {}, ...[t('capacity.interval'), t('capacity.demand'), t('capacity.required'), t('capacity.scheduled'),
+      t('capacity.gap'), t('capacity.service_level'), t('capacity.mean_wait'), t('capacity.abandon')]
       .map((text) => el('th', { text })));
     const body = short.map((row) => el('tr', {}, el('td', { text: row.start.slice(0, 16).replace('T', ' ') }),
       el('td', { text: row.demand.toFixed(2) }), el('td', { text: String(row.required) }), el('td', { text: row.scheduled.toFixed(1) }),
@@ -330,7 +344,7 @@ export default class CapacityView {
       el('td', { text: row.mean_wait == null ? '∞' : duration(row.mean_wait) }), el('td', { text: shown(row.abandonment, '%') })));
     this.short.replaceChildren(body.length
       ? el('table', { 'data-testid': 'capacity-short-table' }, el('thead', {}, head), el('tbody', {}, ...body))
-      : el('p', { class: 'report-note', text: 'No interval is understaffed.' }));
+      : el('p', { class: 'report-note', text: t('capacity.none_short') }));
   }
 
   async simulate() {
@@ -338,11 +352,11 @@ export default class CapacityView {
     if (this.routing.value.trim()) body.routing = this.routing.value;
     if (this.useRoster.checked) {
       const agents = this.editedRoster();
-      if (!agents) { toast('Fix the roster\'s marked field first.', 'error'); return; }
+      if (!agents) { toast(t('capacity.fix_roster'), 'error'); return; }
       body.agents = agents;
     }
     this.runButton.disabled = true;
-    this.simResult.replaceChildren(el('p', { class: 'report-note', text: 'Simulating…' }));
+    this.simResult.replaceChildren(el('p', { class: 'report-note', text: t('capacity.simulating') }));
     try {
       this.drawSimulation(await api('POST', '/api/capacity/simulate', body));
     } catch (err) {
@@ -354,14 +368,15 @@ export default class CapacityView {
   }
 
   drawSimulation(result) {
-    const head = el('tr', {}, el('th', { text: '' }), el('th', { text: 'measured' }), el('th', { text: 'current' }),
-      el('th', { text: 'candidate' }));
+    const head = el('tr', {}, el('th', { text: '' }), el('th', { text: t('capacity.measured') }), el('th', { text: t('capacity.current') }),
+      el('th', { text: t('capacity.candidate_col') }));
     const measured = result.measured.overall;
-    const rows = FIGURES.map(([label, key, kind]) => el('tr', {}, el('td', { text: label }),
+    const rows = figures().map(([label, key, kind]) => el('tr', {}, el('td', { text: label }),
       el('td', { text: key in measured ? shown(measured[key], kind) : '' }),
       el('td', { text: spread(result.current.overall[key], kind) }), el('td', { text: spread(result.candidate.overall[key], kind) })));
     this.simResult.replaceChildren(
-      el('p', { class: 'report-note', text: `${result.handoffs} hand-offs from ${result.since} to ${result.until} (${result.timezone}), ${result.seeds.length} seeds; service level: assigned within ${duration(result.target_seconds)}.` }),
+      el('p', { class: 'report-note', text: t('capacity.sim_note', { handoffs: result.handoffs, since: result.since, until: result.until,
+        timezone: result.timezone, seeds: result.seeds.length, within: duration(result.target_seconds) }) }),
       el('table', { 'data-testid': 'capacity-simulation-table' }, el('thead', {}, head), el('tbody', {}, ...rows)));
   }
 }

@@ -1,21 +1,24 @@
 /* The context panel: why the bot handed off, its summary and intents, the customer, suggestions. */
 import { $, el, api, humanize, figures, dateTime } from './console-lib.js';
+import { number, t } from './i18n.js';
 
-const pct = (x) => (typeof x === 'number' ? `${Math.round(x * 100)}%` : '');
+const pct = (x) => (typeof x === 'number' ? number(x, { style: 'percent' }) : '');
 
 /** Fill the right-hand panel from a conversation detail (GET /api/agent/conversations/{id}). */
 export function renderContext(detail, summary) {
   const handoff = detail.handoff || (detail.ticket && detail.ticket.request) || {};
   renderReasons(handoff.reasons, summary.reasons);
-  $('#bot-summary').textContent = handoff.summary || (detail.ticket && detail.ticket.summary) || 'No summary from the bot.';
+  $('#bot-summary').textContent = handoff.summary || (detail.ticket && detail.ticket.summary) || t('ctx.no_summary');
   renderIntents(handoff.intents || [], handoff.sentiment);
   renderProfile(detail.customer || summary.customer || {}, handoff.slots);
   renderIdentities(detail.identities);
   renderPastTickets(detail.past_tickets);
 }
 
-const VERIFIED = { shop_signed: 'the shop says so', email_verified: 'verified by e-mail', im_linked: 'linked IM account' };
-const CHANNEL_NAMES = { email: 'E-mail', web: 'Web', xmpp: 'XMPP', telegram: 'Telegram' };
+const VERIFIED = () => ({ shop_signed: t('ctx.verified.shop_signed'), email_verified: t('ctx.verified.email_verified'),
+  im_linked: t('ctx.verified.im_linked') });
+const CHANNEL_NAMES = () => ({ email: t('conv.channel.email'), web: t('conv.channel.web'), xmpp: t('conv.channel.xmpp'),
+  telegram: t('conv.channel.telegram') });
 
 /** The customer's linked channel identities (read only: an admin unlinks), each with how it was verified. */
 function renderIdentities(identities) {
@@ -23,12 +26,12 @@ function renderIdentities(identities) {
   if (!list) return;
   list.replaceChildren();
   const items = Array.isArray(identities) ? identities : [];
-  if (!items.length) { list.append(el('li', { class: 'muted', text: 'None linked.' })); return; }
+  if (!items.length) { list.append(el('li', { class: 'muted', text: t('ctx.none_linked') })); return; }
   for (const i of items) {
     list.append(el('li', { 'data-testid': 'identity', 'data-channel': i.channel || '' },
-      el('strong', { text: CHANNEL_NAMES[i.channel] || humanize(i.channel || '') }), ' ',
+      el('strong', { text: CHANNEL_NAMES()[i.channel] || humanize(i.channel || '') }), ' ',
       el('span', { text: i.address || '' }),
-      el('div', { class: 'muted', text: `${VERIFIED[i.verified_by] || humanize(i.verified_by || '')} · ${dateTime(i.verified_at)}` })));
+      el('div', { class: 'muted', text: `${VERIFIED()[i.verified_by] || humanize(i.verified_by || '')} · ${dateTime(i.verified_at)}` })));
   }
 }
 
@@ -38,7 +41,7 @@ function renderReasons(reasons, codes) {
   const items = Array.isArray(reasons) && reasons.length ? reasons
     : (codes || []).map((code) => (typeof code === 'string' ? { code } : code));
   if (!items.length) {
-    list.append(el('li', { class: 'muted', text: 'No hand-off reasons (transferred or started by the customer).' }));
+    list.append(el('li', { class: 'muted', text: t('ctx.no_reasons') }));
     return;
   }
   for (const r of items) {
@@ -59,27 +62,29 @@ function renderIntents(intents, sentiment) {
       el('span', { class: 'num', text: pct(i.confidence) })));
   }
   if (sentiment && typeof sentiment === 'object') {
-    list.append(el('li', { class: 'muted', text: `Sentiment: ${sentiment.label || 'unknown'}${
-      typeof sentiment.frustration === 'number' ? ` · frustration ${sentiment.frustration.toFixed(2)}` : ''}` }));
+    list.append(el('li', { class: 'muted', text: typeof sentiment.frustration === 'number'
+      ? t('ctx.sentiment_frustration', { label: humanize(sentiment.label || 'unknown'),
+        frustration: sentiment.frustration.toFixed(2) })
+      : t('ctx.sentiment', { label: humanize(sentiment.label || 'unknown') }) }));
   }
-  if (!list.childElementCount) list.append(el('li', { class: 'muted', text: 'None recorded.' }));
+  if (!list.childElementCount) list.append(el('li', { class: 'muted', text: t('ctx.none_recorded') }));
 }
 
 function renderProfile(customer, slots) {
   const dl = $('#profile');
   dl.replaceChildren();
   const rows = [
-    ['Name', customer.name || 'Visitor'],
-    ['Value tier', customer.value_tier || 'standard'],
-    ['Language', customer.language],
-    ['Email', customer.email],
-    ['Lifetime value', customer.lifetime_value != null ? String(customer.lifetime_value) : null],
+    [t('ctx.name'), customer.name || t('lib.visitor')],
+    [t('ctx.value_tier'), humanize(customer.value_tier || 'standard'), customer.value_tier === 'vip'],
+    [t('ctx.language'), customer.language],
+    [t('ctx.email'), customer.email],
+    [t('ctx.lifetime_value'), customer.lifetime_value != null ? number(customer.lifetime_value) : null],
   ];
   for (const [k, v] of Object.entries(slots || {})) if (v != null && v !== '') rows.push([humanize(k), String(v)]);
-  for (const [k, v] of rows) {
+  for (const [k, v, vip] of rows) {
     if (v == null || v === '') continue;
     const dd = el('dd', { text: v });
-    if (k === 'Value tier' && v === 'vip') dd.className = 'vip';
+    if (vip) dd.className = 'vip';
     dl.append(el('dt', { text: k }), dd);
   }
 }
@@ -88,17 +93,17 @@ function renderPastTickets(past) {
   const list = $('#past-tickets');
   list.replaceChildren();
   if (typeof past === 'number') {
-    list.append(el('li', { class: 'muted', text: past ? `${past} earlier tickets` : 'None.' }));
+    list.append(el('li', { class: 'muted', text: past ? t('ctx.earlier_tickets', { count: past }) : t('ctx.none') }));
     return;
   }
   const items = Array.isArray(past) ? past : [];
-  if (!items.length) { list.append(el('li', { class: 'muted', text: 'None.' })); return; }
-  for (const t of items) {
-    const label = `#${t.number || t.id} · ${t.status || ''} · ${dateTime(t.created_at)}`;
+  if (!items.length) { list.append(el('li', { class: 'muted', text: t('ctx.none') })); return; }
+  for (const ticket of items) {
+    const label = `#${ticket.number || ticket.id} · ${humanize(ticket.status || '')} · ${dateTime(ticket.created_at)}`;
     const link = el('button', { type: 'button', class: 'link', text: label,
-      onclick: () => document.dispatchEvent(new CustomEvent('open-ticket', { detail: t.id })) });
-    list.append(el('li', {}, link, t.summary || t.category
-      ? el('div', { class: 'muted clamp', text: t.summary || humanize(t.category) }) : null));
+      onclick: () => document.dispatchEvent(new CustomEvent('open-ticket', { detail: ticket.id })) });
+    list.append(el('li', {}, link, ticket.summary || ticket.category
+      ? el('div', { class: 'muted clamp', text: ticket.summary || humanize(ticket.category) }) : null));
   }
 }
 
@@ -115,14 +120,14 @@ export async function loadSuggestions(id, currentId, insert) {
   if (currentId() !== id) return;
   list.replaceChildren();
   const items = (data && data.suggestions) || [];
-  if (!items.length) { list.append(el('li', { class: 'muted', text: 'No matching articles.' })); return; }
+  if (!items.length) { list.append(el('li', { class: 'muted', text: t('ctx.no_articles') })); return; }
   for (const s of items) {
     list.append(el('li', { 'data-testid': 'suggestion', 'data-article-id': s.article_id || '' },
       el('div', { class: 'suggestion-head' },
         el('strong', { text: s.title || s.article_id }),
         el('span', { class: 'num', text: typeof s.score === 'number' ? s.score.toFixed(2) : '' })),
       el('div', { class: 'muted clamp', text: s.text || '' }),
-      el('button', { type: 'button', class: 'small', 'data-testid': 'suggestion-insert', text: 'Insert',
+      el('button', { type: 'button', class: 'small', 'data-testid': 'suggestion-insert', text: t('ctx.insert'),
         onclick: () => insert(s.text || '') })));
   }
 }

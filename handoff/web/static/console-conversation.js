@@ -1,10 +1,12 @@
 /* The open conversation: transcript, reply box (outbox + drafts), canned responses, notes, actions. */
 import { $, el, api, store, newId, clock, customerName, humanize, toast, toMillis } from './console-lib.js';
 import { renderContext, loadSuggestions } from './console-context.js';
+import { presenceWord, t } from './i18n.js';
 
 const TYPING_SEND_MS = 3000;
 const TYPING_SHOW_MS = 4000;
-const CHANNEL_NAMES = { web: 'Web chat', email: 'E-mail', xmpp: 'XMPP' };
+const channelNames = () => ({ web: t('conv.channel.web'), email: t('conv.channel.email'),
+  xmpp: t('conv.channel.xmpp'), telegram: t('conv.channel.telegram') });
 
 export class ConversationView {
   /** @param app the console (me, mine, socket, canned, applySummary, markRead, refreshMine). */
@@ -46,7 +48,7 @@ export class ConversationView {
     $('#conversation-empty').hidden = true;
     $('#conversation-body').hidden = false;
     $('#context').hidden = false;
-    this.transcript.replaceChildren(el('p', { class: 'placeholder', text: 'Loading…' }));
+    this.transcript.replaceChildren(el('p', { class: 'placeholder', text: t('common.loading') }));
     this.input.value = store.get(this.draftKey(id), '');
     $('#typing').textContent = '';
     let detail;
@@ -58,7 +60,7 @@ export class ConversationView {
         this.buffer = null;
         this.opening = null;
         this.transcript.replaceChildren(el('p', { class: 'placeholder', 'data-testid': 'open-failed' },
-          `${e.message} `, el('button', { type: 'button', 'data-testid': 'retry-open', text: 'Retry',
+          `${e.message} `, el('button', { type: 'button', 'data-testid': 'retry-open', text: t('common.retry'),
             onclick: () => this.open(id) })));
       }
       return;
@@ -97,16 +99,16 @@ export class ConversationView {
   renderHeader() {
     const s = this.summary || {};
     $('#conv-title').textContent = customerName(s);
-    const bits = [CHANNEL_NAMES[s.channel] || humanize(s.channel || 'web'), humanize(s.state || ''),
-      `${humanize(s.priority || 'normal')} priority`, `Tier ${s.tier || 1}`];
+    const bits = [channelNames()[s.channel] || humanize(s.channel || 'web'), humanize(s.state || ''),
+      t('conv.priority', { priority: humanize(s.priority || 'normal') }), t('conv.tier', { tier: s.tier || 1 })];
     if (s.category) bits.push(humanize(s.category));
-    if (s.ticket_id != null) bits.push(`Ticket #${s.ticket_id}`);
+    if (s.ticket_id != null) bits.push(t('conv.ticket', { id: s.ticket_id }));
     $('#conv-meta').textContent = bits.join(' · ');
     const mine = s.state === 'assigned' && s.agent_id === this.app.me.id;
     for (const sel of ['#reply-input', '#reply-send', '#transfer', '#transfer-target', '#handback', '#resolve', '#canned']) {
       $(sel).disabled = !mine;
     }
-    $('#reply-status').textContent = mine ? '' : 'This conversation is not assigned to you; notes only.';
+    $('#reply-status').textContent = mine ? '' : t('conv.not_yours');
   }
 
   /** A summary changed (conversation frame, assignment, action answer). */
@@ -119,21 +121,21 @@ export class ConversationView {
   // ---- transcript ---------------------------------------------------------------------------
   messageNode(m) {
     const sender = m.sender || 'system';
-    const who = { customer: customerName(this.summary), bot: 'Assistant', agent: m.agent_name || 'Agent', system: '' }[sender];
+    const who = { customer: customerName(this.summary), bot: t('conv.assistant'), agent: m.agent_name || t('conv.agent'), system: '' }[sender];
     const node = el('div', { class: `msg ${sender}`, 'data-testid': 'message', 'data-sender': sender },
       el('div', { class: 'msg-head' }, who ? el('span', { class: 'who', text: who }) : null,
         el('time', { text: clock(m.created_at) })),
       el('div', { class: 'msg-text', text: m.text || '' }));
     const buttons = m.payload && Array.isArray(m.payload.buttons) ? m.payload.buttons : [];
     if (buttons.length) {
-      node.append(el('div', { class: 'msg-buttons', text: `Buttons: ${buttons.map((b) => b && b.title).filter(Boolean).join(' | ')}` }));
+      node.append(el('div', { class: 'msg-buttons', text: t('conv.buttons', { buttons: buttons.map((b) => b && b.title).filter(Boolean).join(' | ') }) }));
     }
     const links = m.payload && Array.isArray(m.payload.links) ? m.payload.links : [];
     for (const link of links) { // an e-mail's attachments: files kept by the service (agents only)
       const safe = link && typeof link.url === 'string' && link.url.startsWith(`/api/agent/conversations/${encodeURIComponent(this.id)}/attachments/`);
       node.append(el('div', { class: 'msg-attachment', 'data-testid': 'attachment' },
-        safe ? el('a', { href: link.url, target: '_blank', rel: 'noopener', text: link.title || 'attachment' })
-          : el('span', { text: (link && link.title) || 'attachment' })));
+        safe ? el('a', { href: link.url, target: '_blank', rel: 'noopener', text: link.title || t('conv.attachment') })
+          : el('span', { text: (link && link.title) || t('conv.attachment') })));
     }
     node.dataset.ts = String(toMillis(m.created_at) || Date.now());
     return node;
@@ -160,8 +162,8 @@ export class ConversationView {
   renderNote(n) {
     const ts = toMillis(n.created_at) || Date.now();
     const author = n.agent_name || n.author || (n.agent_id === this.app.me.id ? this.app.me.name : n.agent_id) || '';
-    const label = n.whisper ? `Whisper from ${author || 'a supervisor'} (supervisor; the customer does not see it)`
-      : `Internal note${author ? ' · ' + author : ''}`;
+    const label = n.whisper ? t('conv.whisper_label', { author: author || t('conv.a_supervisor') })
+      : author ? t('conv.note_by', { author }) : t('conv.note');
     const node = el('div', { class: `note${n.whisper ? ' whisper' : ''}`, 'data-testid': 'note',
       dataset: n.whisper ? { ts: String(ts), whisper: 'true', noteId: String(n.id) } : { ts: String(ts) } },
       el('div', { class: 'msg-head' }, el('span', { class: 'who', text: label }),
@@ -177,7 +179,7 @@ export class ConversationView {
     const node = this.messageNode({ sender: 'agent', text: item.text, agent_name: this.app.me.name });
     node.dataset.clientId = item.client_id;
     node.dataset.status = 'sending';
-    node.append(el('div', { class: 'msg-status', text: 'Sending…' }));
+    node.append(el('div', { class: 'msg-status', text: t('conv.sending') }));
     this.transcript.append(node);
     this.transcript.scrollTop = this.transcript.scrollHeight;
   }
@@ -187,8 +189,8 @@ export class ConversationView {
   }
 
   nearBottom() {
-    const t = this.transcript;
-    return t.scrollHeight - t.scrollTop - t.clientHeight < 80;
+    const box = this.transcript;
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   }
 
   // ---- frames -------------------------------------------------------------------------------
@@ -198,7 +200,7 @@ export class ConversationView {
     this.renderMessage(message);
     if (message.sender === 'customer') {
       clearTimeout(this.suggestTimer);
-      this.suggestTimer = setTimeout(() => loadSuggestions(this.id, () => this.id, (t) => this.insertText(t)), 400);
+      this.suggestTimer = setTimeout(() => loadSuggestions(this.id, () => this.id, (text) => this.insertText(text)), 400);
     }
   }
 
@@ -209,7 +211,7 @@ export class ConversationView {
       this.renderNote(note);
       this.transcript.scrollTop = this.transcript.scrollHeight;
     }
-    toast(`Whisper from ${note.agent_name || 'a supervisor'}: ${note.text}`);
+    toast(t('conv.whisper_toast', { author: note.agent_name || t('conv.a_supervisor'), text: note.text }));
   }
 
   onAck(frame) {
@@ -230,11 +232,13 @@ export class ConversationView {
    * trying). */
   onDelivery(frame) {
     const email = (frame.channel || 'email') === 'email';
-    const name = email ? 'e-mail' : (CHANNEL_NAMES[frame.channel] || humanize(frame.channel));
-    const what = email ? 'E-mail' : `${name} message`;
-    const cause = frame.error || (email ? 'the mail relay did not answer' : 'the IM server did not answer');
-    const text = frame.status === 'sent' ? `Sent by ${name}.`
-      : `${what} not delivered yet (${cause}); trying again at ${clock(new Date(frame.next_try * 1000).toISOString())}.`;
+    const time = frame.next_try ? clock(new Date(frame.next_try * 1000).toISOString()) : '';
+    const channel = channelNames()[frame.channel] || humanize(frame.channel || '');
+    const text = email
+      ? (frame.status === 'sent' ? t('conv.mail_sent')
+        : t('conv.mail_retry', { error: frame.error || t('conv.mail_no_answer'), time }))
+      : (frame.status === 'sent' ? t('conv.im_sent', { channel })
+        : t('conv.im_retry', { channel, error: frame.error || t('conv.im_no_answer'), time }));
     if (frame.status !== 'sent') toast(text, 'error');
     if (frame.conversation_id !== this.id || frame.message_id == null) return;
     const node = this.transcript.querySelector(`[data-id="${Number(frame.message_id)}"]`);
@@ -246,17 +250,17 @@ export class ConversationView {
   }
 
   onError(frame) {
-    toast(frame.detail || 'The service refused that.', 'error');
+    toast(frame.detail || t('conv.refused'), 'error');
     const node = frame.client_id ? this.findPending(frame.client_id) : null;
     if (!node) return;
     node.dataset.status = 'failed';
     const status = node.querySelector('.msg-status');
-    if (status) status.textContent = 'Not sent. Click to retry.';
+    if (status) status.textContent = t('conv.not_sent');
   }
 
   onTyping(conversationId) {
     if (conversationId !== this.id) return;
-    $('#typing').textContent = `${customerName(this.summary)} is typing…`;
+    $('#typing').textContent = t('conv.typing', { name: customerName(this.summary) });
     clearTimeout(this.typingTimer);
     this.typingTimer = setTimeout(() => { $('#typing').textContent = ''; }, TYPING_SHOW_MS);
   }
@@ -277,7 +281,7 @@ export class ConversationView {
     this.input.value = '';
     store.set(this.draftKey(this.id), null);
     if (!this.app.socket.send({ type: 'message', conversation_id: item.conversation_id, client_id: item.client_id, text })) {
-      $('#reply-status').textContent = 'Offline: the reply is kept and sent when the connection is back.';
+      $('#reply-status').textContent = t('conv.offline_kept');
     }
   }
 
@@ -307,16 +311,16 @@ export class ConversationView {
 
   async loadTransferTargets() {
     const select = $('#transfer-target');
-    const tiers = [1, 2, 3].map((t) => el('option', { value: `tier:${t}`, text: `Tier ${t} queue` }));
+    const tiers = [1, 2, 3].map((n) => el('option', { value: `tier:${n}`, text: t('conv.tier_queue', { tier: n }) }));
     select.replaceChildren(...tiers);
     try {
       const data = await api('GET', '/api/agents');
       const agents = (Array.isArray(data) ? data : data.agents || []).filter((a) => a.id !== this.app.me.id);
       if (!agents.length) return;
-      const group = el('optgroup', { label: 'Agents' });
+      const group = el('optgroup', { label: t('conv.agents') });
       for (const a of agents) {
         const load = a.load != null ? ` · ${a.load}${a.capacity != null ? '/' + a.capacity : ''}` : '';
-        group.append(el('option', { value: `agent:${a.id}`, text: `${a.name || a.username} (${a.presence || 'offline'}${load})` }));
+        group.append(el('option', { value: `agent:${a.id}`, text: `${a.name || a.username} (${presenceWord(a.presence || 'offline')}${load})` }));
       }
       select.append(group);
     } catch (e) { /* tiers still work */ }
@@ -330,7 +334,7 @@ export class ConversationView {
       const summary = data && (data.conversation || (data.conversation_id ? data : null));
       if (summary) this.app.applySummary(summary);
       else this.app.refreshMine();
-      toast({ transfer: 'Transferred.', handback: 'Handed back to the bot.', resolve: 'Resolved.' }[name]);
+      toast({ transfer: t('conv.transferred'), handback: t('conv.handed_back'), resolve: t('conv.resolved') }[name]);
     } catch (e) {
       toast(e.message, 'error');
     }
@@ -380,7 +384,7 @@ export class ConversationView {
       const item = node && this.outbox.find((x) => x.client_id === node.dataset.clientId);
       if (!item) return;
       node.dataset.status = 'sending';
-      node.querySelector('.msg-status').textContent = 'Sending…';
+      node.querySelector('.msg-status').textContent = t('conv.sending');
       this.app.socket.send({ type: 'message', conversation_id: item.conversation_id, client_id: item.client_id, text: item.text });
     });
     window.addEventListener('beforeunload', () => this.saveDraft());

@@ -1,5 +1,6 @@
 /* Shared pieces of the agent console: DOM building (text only, never HTML), the REST client,
  * the reconnecting agent socket, formatting and per-agent local storage. */
+import { codeLabel, localeTag, t } from './i18n.js';
 
 /** Build an element. `text` goes through textContent; `on<event>` attributes become listeners. */
 export function el(tag, attrs = {}, ...children) {
@@ -20,7 +21,7 @@ export const $ = (sel, root = document) => root.querySelector(sel);
 
 export class ApiError extends Error {
   constructor(status, code, detail) {
-    super(detail || `Request failed (${status})`);
+    super(detail || t('lib.request_failed', { status }));
     this.status = status;
     this.code = code;
   }
@@ -42,7 +43,7 @@ export async function api(method, path, body) {
   try {
     res = await fetch(path, init);
   } catch (e) {
-    throw new ApiError(0, 'network', 'The service cannot be reached. Check your connection.');
+    throw new ApiError(0, 'network', t('lib.unreachable'));
   }
   let data = null;
   const type = res.headers.get('content-type') || '';
@@ -146,9 +147,9 @@ export const store = {
 /** Seconds -> "45s", "3m 05s", "1h 04m". */
 export function duration(seconds) {
   const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s < 60) return t('lib.seconds', { s });
+  if (s < 3600) return t('lib.minutes_seconds', { m: Math.floor(s / 60), s: String(s % 60).padStart(2, '0') });
+  return t('lib.hours_minutes', { h: Math.floor(s / 3600), m: String(Math.floor((s % 3600) / 60)).padStart(2, '0') });
 }
 
 /** A time value from the API (ISO string or epoch seconds) as milliseconds, or null. */
@@ -161,23 +162,20 @@ export function toMillis(value) {
 
 export function clock(value) {
   const ms = toMillis(value);
-  return ms == null ? '' : new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return ms == null ? '' : new Date(ms).toLocaleTimeString(localeTag(), { hour: '2-digit', minute: '2-digit' });
 }
 
 export function dateTime(value) {
   const ms = toMillis(value);
-  return ms == null ? '' : new Date(ms).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+  return ms == null ? '' : new Date(ms).toLocaleString(localeTag(), { dateStyle: 'medium', timeStyle: 'short' });
 }
 
-/** "explicit_request" -> "Explicit request". */
-export const humanize = (code) => {
-  const s = String(code || '').replace(/_/g, ' ');
-  return s.charAt(0).toUpperCase() + s.slice(1);
-};
+/** A code from the service in the agent's language: "explicit_request" -> "Explicit request" (i18n.js). */
+export const humanize = codeLabel;
 
 export const customerName = (summary) => {
   const c = (summary && summary.customer) || {};
-  return c.name || c.email || 'Visitor';
+  return c.name || c.email || t('lib.visitor');
 };
 
 /** A short toast at the bottom of the screen (role=alert). */

@@ -2,11 +2,20 @@
 import {
   $, el, api, AgentSocket, setUnauthorizedHandler, duration, toMillis, humanize, customerName, toast,
 } from './console-lib.js';
+import { LOCALES, chooseLocale, loadLocale, locale, t, translate } from './i18n.js';
 import { ConversationView } from './console-conversation.js';
 import { QueueModel } from './console-queue.js';
 import { TicketsView } from './console-tickets.js';
 
-const TITLE = 'Agent console';
+// The texts first: every view draws its words from the catalog of the agent's language (docs/translations.md).
+await loadLocale();
+translate();
+for (const picker of document.querySelectorAll('.locale-picker')) {
+  picker.replaceChildren(...Object.entries(LOCALES).map(([code, name]) => el('option', { value: code, text: name })));
+  picker.value = locale();
+  picker.addEventListener('change', () => chooseLocale(picker.value));
+}
+const TITLE = t('console.title');
 
 const app = {
   me: null,
@@ -78,7 +87,7 @@ function showLogin(message) {
 }
 
 async function boot() {
-  setUnauthorizedHandler(() => signedOut('Your session has ended. Please sign in again.'));
+  setUnauthorizedHandler(() => signedOut(t('login.session_ended')));
   try {
     const data = await api('GET', '/api/me');
     start(data.agent || data);
@@ -91,14 +100,14 @@ $('#login-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const username = $('#login-username').value.trim();
   const password = $('#login-password').value;
-  if (!username || !password) { showLogin('Enter your username and password.'); return; }
+  if (!username || !password) { showLogin(t('login.missing')); return; }
   $('#login-submit').disabled = true;
   try {
     const data = await api('POST', '/api/auth/login', { username, password });
     $('#login-password').value = '';
     start(data.agent);
   } catch (e) {
-    showLogin(e.status === 401 ? 'Wrong username or password.' : e.message);
+    showLogin(e.status === 401 ? t('login.wrong') : e.message);
   } finally {
     $('#login-submit').disabled = false;
   }
@@ -117,7 +126,7 @@ function start(agent) {
   if (!app.view) app.view = new ConversationView(app);
   if (!app.tickets) app.tickets = new TicketsView(app);
   if (!isDesk()) return; // the trainers' workbench: renderTabs showed the NLU inbox
-  app.socket = new AgentSocket({ onFrame, onStatus, onUnauthorized: () => signedOut('Your session has ended. Please sign in again.') });
+  app.socket = new AgentSocket({ onFrame, onStatus, onUnauthorized: () => signedOut(t('login.session_ended')) });
   app.socket.start();
   loadCanned();
   app.refreshMine(); // the queue comes with the socket's hello
@@ -166,7 +175,7 @@ async function loadCanned() {
     app.canned = (data && data.canned) || [];
   } catch (e) { app.canned = []; }
   const select = $('#canned');
-  select.replaceChildren(el('option', { value: '', text: 'Canned responses…' }),
+  select.replaceChildren(el('option', { value: '', text: t('conv.canned') }),
     ...app.canned.map((c) => el('option', { value: String(c.id), text: `${c.title}${c.shortcut ? '  /' + String(c.shortcut).replace(/^\//, '') : ''}` })));
 }
 
@@ -197,7 +206,7 @@ function onFrame(f) {
       break;
     case 'assigned':
       app.applySummary(f.conversation);
-      toast(`New conversation: ${customerName(f.conversation)}`);
+      toast(t('lists.new_conversation', { name: customerName(f.conversation) }));
       if (!app.view.id && f.conversation) openConversation(f.conversation.conversation_id);
       break;
     case 'conversation':
@@ -251,22 +260,22 @@ function renderQueue() {
   const list = $('#queue-list');
   const queue = app.queue.ordered();
   list.replaceChildren(...queue.map((s) => {
-    const take = el('button', { type: 'button', class: 'small primary', 'data-testid': 'take', text: 'Take',
+    const take = el('button', { type: 'button', class: 'small primary', 'data-testid': 'take', text: t('lists.take'),
       onclick: (ev) => { ev.stopPropagation(); takeConversation(s.conversation_id, ev.currentTarget); } });
     const c = s.customer || {};
     return el('li', { class: 'item', 'data-testid': 'queue-item', 'data-conversation-id': s.conversation_id },
       el('div', { class: 'item-row' },
-        s.position ? el('span', { class: 'position', 'data-testid': 'queue-position', title: 'Position in the queue',
+        s.position ? el('span', { class: 'position', 'data-testid': 'queue-position', title: t('lists.position'),
           text: `#${s.position}` }) : null,
         el('span', { class: 'name', text: customerName(s) }),
         s.priority && s.priority !== 'normal' ? badge(humanize(s.priority), s.priority) : null,
-        c.value_tier === 'vip' ? badge('VIP', 'vip') : null,
+        c.value_tier === 'vip' ? badge(t('lists.vip'), 'vip') : null,
         s.channel && s.channel !== 'web' ? badge(humanize(s.channel), 'channel') : null,
-        badge(`T${s.tier || 1}`, 'tier')),
+        badge(t('lists.tier', { tier: s.tier || 1 }), 'tier')),
       el('div', { class: 'item-row muted' },
         el('span', { class: 'reasons-line', text: (s.reasons || []).map(humanize).join(', ') || humanize(s.category || '') })),
       el('div', { class: 'item-row' },
-        el('span', { class: 'muted' }, 'Waiting ', el('span', { 'data-since': String(toMillis(s.queued_at) || '') })),
+        el('span', { class: 'muted' }, t('lists.waiting'), ' ', el('span', { 'data-since': String(toMillis(s.queued_at) || '') })),
         el('span', { class: 'spacer' }), take));
   }));
   $('#queue-count').textContent = String(queue.length);
@@ -292,8 +301,8 @@ function renderMine() {
       s.priority && s.priority !== 'normal' ? badge(humanize(s.priority), s.priority) : null,
       s.channel && s.channel !== 'web' ? badge(humanize(s.channel), 'channel') : null,
       unread ? badge(String(unread), 'unread') : null),
-    last ? el('div', { class: 'item-row muted clamp1', text: `${last.sender === 'agent' ? 'You: ' : ''}${last.text || ''}` }) : null,
-    deadline ? el('div', { class: 'item-row' }, badge('Awaiting first reply', 'urgent'),
+    last ? el('div', { class: 'item-row muted clamp1', text: last.sender === 'agent' ? t('lists.you', { text: last.text || '' }) : last.text || '' }) : null,
+    deadline ? el('div', { class: 'item-row' }, badge(t('lists.awaiting_first_reply'), 'urgent'),
       el('span', { class: 'muted countdown', 'data-deadline': String(deadline) })) : null);
   }));
   $('#mine-count').textContent = String(items.length);
@@ -344,7 +353,7 @@ function tick() {
   }
   for (const node of document.querySelectorAll('[data-deadline]')) {
     const left = (Number(node.dataset.deadline) - now) / 1000;
-    node.textContent = left > 0 ? `${duration(left)} left` : 'time is up';
+    node.textContent = left > 0 ? t('lists.left', { time: duration(left) }) : t('lists.time_up');
   }
 }
 setInterval(tick, 1000);
@@ -404,7 +413,7 @@ function showTab(name) {
   if (name === 'tickets') app.tickets.show();
   if (VIEWS[name]) {
     supervisorView(name).then((v) => { if (currentTab === name) v.show(); })
-      .catch((e) => toast(`This view failed to load: ${e.message}`, 'error'));
+      .catch((e) => toast(t('console.view_failed', { error: e.message }), 'error'));
   }
 }
 

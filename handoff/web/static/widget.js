@@ -1,6 +1,6 @@
 /* Brightwood support widget: one script tag, a Shadow DOM UI, the customer side of
  * docs/handoff-protocol.md. Customer text only ever reaches the page through textContent. */
-(() => {
+(async () => {
   'use strict';
   if (window.__brightwoodWidget) return;
   window.__brightwoodWidget = true;
@@ -9,12 +9,36 @@
   const ORIGIN = new URL(script ? script.src : location.href, location.href).origin;
   const WS_ORIGIN = ORIGIN.replace(/^http/, 'ws');
   const ds = (script && script.dataset) || {};
+  // ---- texts: the catalog of the shop's language (data-lang), else the browser's; English fills any gap.
+  // How to add a language: docs/translations.md.
+  const LOCALES = ['en', 'zh'];
+  const pickLocale = (tags) => {
+    for (const tag of tags) {
+      const base = String(tag || '').toLowerCase().split(/[-_]/)[0];
+      if (LOCALES.includes(base)) return base;
+    }
+    return 'en';
+  };
+  const LOCALE = pickLocale(ds.lang || ds.language ? [ds.lang || ds.language] : (navigator.languages || [navigator.language]));
+  const catalogs = { en: {}, here: {} };
+  const plurals = new Intl.PluralRules(LOCALE);
+  /** The text of `key` with its {placeholders} filled; a plural entry picks its form by `params.count`. */
+  const t = (key, params = {}) => {
+    let msg = key in catalogs.here ? catalogs.here[key] : key in catalogs.en ? catalogs.en[key] : key;
+    if (msg && typeof msg === 'object') msg = msg[plurals.select(Number(params.count))] || msg.other;
+    return String(msg).replace(/\{(\w+)\}/g, (all, name) => (name in params ? String(params[name]) : all));
+  };
+  const loadCatalog = (locale) => fetch(`${ORIGIN}/static/widget.${locale}.json`)
+    .then((res) => (res.ok ? res.json() : {})).catch(() => ({}));
+  [catalogs.en, catalogs.here] = await Promise.all([loadCatalog('en'), LOCALE === 'en' ? {} : loadCatalog(LOCALE)]);
+
   const CONFIG = {
-    title: ds.title || 'Brightwood support',
+    title: ds.title || t('widget.title'),
     name: ds.name || null, email: ds.email || null,
     externalId: ds.externalId || null, expires: ds.expires || null, signature: ds.signature || null,
     identities: ds.identities || null,  // the customer's channel identities, signed with the id (docs/channels.md)
-    language: ds.language || (navigator.language || 'en').slice(0, 2),
+    // The conversation's language (the service's notices, and routing to an agent who speaks it).
+    language: (ds.lang || ds.language || navigator.language || 'en').slice(0, 2).toLowerCase(),
   };
   const KEY = 'brightwood-widget:' + ORIGIN;
   const MAX_CHARS = 2000, MAX_CACHED = 100, PING_MS = 25000, TYPING_SEND_MS = 3000, TYPING_SHOW_MS = 4000;
@@ -137,53 +161,53 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
 .accounts .hint { margin: 6px 0 0; color: #52606d; font-size: 12px; white-space: pre-wrap; }
 `;
 
-  const host = el('div', { id: 'brightwood-widget' });
+  const host = el('div', { id: 'brightwood-widget', lang: LOCALE === 'zh' ? 'zh-CN' : LOCALE });
   const root = host.attachShadow({ mode: 'open' });
   const badge = el('span', { class: 'badge', hidden: '' });
   const launcher = el('button', {
-    class: 'launcher', type: 'button', 'data-testid': 'bw-launcher', 'aria-label': 'Open support chat',
+    class: 'launcher', type: 'button', 'data-testid': 'bw-launcher', 'aria-label': t('widget.open_chat'),
     'aria-expanded': 'false', onclick: () => setOpen(!st.open),
   }, svg('M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z'), badge);
   const stateLine = el('div', { class: 'state', 'data-testid': 'bw-state', role: 'status' });
   const notice = el('div', { class: 'notice', hidden: '', role: 'alert' });
   const list = el('div', {
-    class: 'messages', 'data-testid': 'bw-messages', 'aria-live': 'polite', role: 'log', 'aria-label': 'Messages',
+    class: 'messages', 'data-testid': 'bw-messages', 'aria-live': 'polite', role: 'log', 'aria-label': t('widget.messages'),
   });
   const typing = el('div', { class: 'typing', 'data-testid': 'bw-typing', 'aria-live': 'polite' });
   const input = el('textarea', {
-    id: 'bw-input', 'data-testid': 'bw-input', rows: '1', maxlength: String(MAX_CHARS), placeholder: 'Write a message…',
+    id: 'bw-input', 'data-testid': 'bw-input', rows: '1', maxlength: String(MAX_CHARS), placeholder: t('widget.placeholder'),
   });
   const form = el('form', { novalidate: '' },
-    el('label', { class: 'sr', for: 'bw-input', text: 'Your message' }), input,
-    el('button', { class: 'send', type: 'submit', 'data-testid': 'bw-send', text: 'Send' }));
+    el('label', { class: 'sr', for: 'bw-input', text: t('widget.your_message') }), input,
+    el('button', { class: 'send', type: 'submit', 'data-testid': 'bw-send', text: t('widget.send') }));
   // Linked accounts (docs/channels.md, "Who a customer is"): only a customer the shop signed in links their
   // e-mail addresses and chat apps; every text below is set with textContent.
   const identityList = el('ul', { 'data-testid': 'bw-identities' });
   const accountsHint = el('p', { class: 'hint', 'data-testid': 'bw-accounts-hint', role: 'status' });
   const emailInput = el('input', { id: 'bw-email', type: 'email', 'data-testid': 'bw-email', maxlength: '320',
     placeholder: 'you@example.com', autocomplete: 'email' });
-  const codeInput = el('input', { id: 'bw-code', 'data-testid': 'bw-code', maxlength: '16', placeholder: 'Code from the e-mail',
+  const codeInput = el('input', { id: 'bw-code', 'data-testid': 'bw-code', maxlength: '16', placeholder: t('widget.accounts.code_placeholder'),
     autocomplete: 'one-time-code' });
-  const emailForm = el('form', { novalidate: '' }, el('label', { class: 'sr', for: 'bw-email', text: 'E-mail address to add' }),
-    emailInput, el('button', { class: 'send', type: 'submit', 'data-testid': 'bw-email-send', text: 'Send code' }));
-  const codeForm = el('form', { novalidate: '', hidden: '' }, el('label', { class: 'sr', for: 'bw-code', text: 'Code' }),
-    codeInput, el('button', { class: 'send', type: 'submit', 'data-testid': 'bw-code-send', text: 'Confirm' }));
-  const accounts = el('section', { class: 'accounts', hidden: '', 'data-testid': 'bw-accounts', 'aria-label': 'Your linked accounts' },
-    el('h3', { text: 'Your linked accounts' }), identityList,
-    el('h3', { text: 'Add an e-mail address' }), emailForm, codeForm,
-    el('button', { type: 'button', class: 'link', 'data-testid': 'bw-link-code', text: 'Link a chat app',
+  const emailForm = el('form', { novalidate: '' }, el('label', { class: 'sr', for: 'bw-email', text: t('widget.accounts.email_label') }),
+    emailInput, el('button', { class: 'send', type: 'submit', 'data-testid': 'bw-email-send', text: t('widget.accounts.send_code') }));
+  const codeForm = el('form', { novalidate: '', hidden: '' }, el('label', { class: 'sr', for: 'bw-code', text: t('widget.accounts.code') }),
+    codeInput, el('button', { class: 'send', type: 'submit', 'data-testid': 'bw-code-send', text: t('widget.accounts.confirm') }));
+  const accounts = el('section', { class: 'accounts', hidden: '', 'data-testid': 'bw-accounts', 'aria-label': t('widget.accounts.title') },
+    el('h3', { text: t('widget.accounts.title') }), identityList,
+    el('h3', { text: t('widget.accounts.add_email') }), emailForm, codeForm,
+    el('button', { type: 'button', class: 'link', 'data-testid': 'bw-link-code', text: t('widget.accounts.link_app'),
       onclick: () => identityAction(async () => {
         const given = await identityCall('POST', '/link-code');
-        return `Send this message from your chat app within 15 minutes:\n${given.command}`;
+        return t('widget.accounts.send_command', { command: given.command });
       }) }),
     accountsHint);
   const accountsButton = CONFIG.externalId ? el('button', { type: 'button', 'data-testid': 'bw-accounts-toggle',
-    'aria-label': 'Your linked accounts', onclick: () => toggleAccounts() },
+    'aria-label': t('widget.accounts.title'), onclick: () => toggleAccounts() },
     svg('M12 12a4 4 0 1 0-4-4 4 4 0 0 0 4 4zm0 2c-4 0-8 2-8 5v1h16v-1c0-3-4-5-8-5z')) : null;
   const panel = el('section', { class: 'panel', 'data-testid': 'bw-panel', hidden: '', role: 'dialog', 'aria-label': CONFIG.title },
     el('header', {},
       el('div', { class: 'titles' }, el('h2', { text: CONFIG.title }), stateLine), accountsButton,
-      el('button', { type: 'button', 'aria-label': 'Close chat', onclick: () => setOpen(false) },
+      el('button', { type: 'button', 'aria-label': t('widget.close_chat'), onclick: () => setOpen(false) },
         svg('M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z'))),
     notice, accounts, list, typing, form);
   // A constructed sheet also works under a host page's strict style-src CSP; <style> is the fallback.
@@ -205,16 +229,18 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     if (text && !sticky) noticeTimer = setTimeout(() => { notice.hidden = true; }, 8000);
   };
   const renderState = () => {
-    let line = 'Assistant';
+    let line = t('widget.state.bot');
     if (st.state === 'queued') {
-      line = 'Waiting for an agent';
-      const q = st.queue;
-      if (q && q.position) line += ` — you are number ${q.position}`;
-      if (q && q.wait_seconds != null) line += `${q.position ? ',' : ' —'} about ${Math.max(1, Math.round(q.wait_seconds / 60))} min`;
-    } else if (st.state === 'assigned') line = `${st.agentName || 'An agent'} (agent)`;
-    else if (st.state === 'resolved') line = 'Resolved';
-    else if (st.state === 'offline') line = 'We will get back to you by email';
-    else if (st.state === 'abandoned') line = 'Conversation ended';
+      const q = st.queue || {};
+      const minutes = q.wait_seconds != null ? Math.max(1, Math.round(q.wait_seconds / 60)) : null;
+      if (q.position && minutes) line = t('widget.state.queued_position_wait', { position: q.position, count: minutes });
+      else if (q.position) line = t('widget.state.queued_position', { position: q.position });
+      else if (minutes) line = t('widget.state.queued_wait', { count: minutes });
+      else line = t('widget.state.queued');
+    } else if (st.state === 'assigned') line = t('widget.state.assigned', { agent: st.agentName || t('widget.an_agent') });
+    else if (st.state === 'resolved') line = t('widget.state.resolved');
+    else if (st.state === 'offline') line = t('widget.state.offline');
+    else if (st.state === 'abandoned') line = t('widget.state.abandoned');
     stateLine.textContent = line;
     stateLine.dataset.state = st.state;
   };
@@ -249,13 +275,13 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     let node = m.client_id ? byClient(m.client_id) : null;
     if (node) {
       node.dataset.id = m.id;
-      setStatus(node, 'sent', 'Sent');
+      setStatus(node, 'sent', t('widget.sent'));
     } else {
-      const who = m.sender === 'agent' ? (m.agent_name || 'Agent') : m.sender === 'bot' ? 'Assistant' : null;
+      const who = m.sender === 'agent' ? (m.agent_name || t('widget.agent')) : m.sender === 'bot' ? t('widget.assistant') : null;
       node = bubble(m.sender, m.text || '', who);
       if (m.id != null) node.dataset.id = m.id;
       if (m.client_id) node.dataset.clientId = m.client_id;
-      if (m.created_at) node.title = new Date(m.created_at).toLocaleString();
+      if (m.created_at) node.title = new Date(m.created_at).toLocaleString(LOCALE);
       if (citationOf(m) && m.id != null) node.append(voteBar(m.id));
       const buttons = m.payload && Array.isArray(m.payload.buttons) ? m.payload.buttons : [];
       if (buttons.length) {
@@ -275,7 +301,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
   // ---- feedback: helpful votes under help-centre answers, the rating asked when a conversation ends ----------
   const votes = {};  // message id -> { helpful, comment }, as the service last said
   let rating = null, requestId = null;
-  const SCALE = ['very poor', 'poor', 'fair', 'good', 'excellent'];
+  const SCALE = [t('widget.scale.1'), t('widget.scale.2'), t('widget.scale.3'), t('widget.scale.4'), t('widget.scale.5')];
 
   function insertInOrder(node, id) {
     const later = [...list.children].find((n) => !n.dataset.id || Number(n.dataset.id) > id);
@@ -296,7 +322,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     });
     let data = null;
     try { data = await res.json(); } catch (e) { data = null; }
-    if (!res.ok) throw new Error((data && data.error && data.error.detail) || 'Your feedback could not be sent.');
+    if (!res.ok) throw new Error((data && data.error && data.error.detail) || t('widget.feedback_failed'));
     applyFeedback(data);
   }
 
@@ -310,26 +336,26 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     const choose = (helpful) => postFeedback('votes', { message_id: id, helpful })
       .then(() => { if (!helpful) openWhy(bar); })
       .catch((e) => showNotice(e.message));
-    const yes = el('button', { type: 'button', 'aria-label': 'Yes, this answer helped', 'aria-pressed': String(!!mine && mine.helpful), text: 'Yes', onclick: () => choose(true) });
-    const no = el('button', { type: 'button', 'aria-label': 'No, this answer did not help', 'aria-pressed': String(!!mine && !mine.helpful), text: 'No', onclick: () => choose(false) });
-    const label = mine ? (mine.helpful ? 'Thanks! Glad it helped.' : 'Thanks for telling us.') : 'Was this answer helpful?';
+    const yes = el('button', { type: 'button', 'aria-label': t('widget.vote.yes_label'), 'aria-pressed': String(!!mine && mine.helpful), text: t('widget.vote.yes'), onclick: () => choose(true) });
+    const no = el('button', { type: 'button', 'aria-label': t('widget.vote.no_label'), 'aria-pressed': String(!!mine && !mine.helpful), text: t('widget.vote.no'), onclick: () => choose(false) });
+    const label = mine ? (mine.helpful ? t('widget.vote.glad') : t('widget.vote.thanks')) : t('widget.vote.ask');
     bar.replaceChildren(el('span', { class: 'label', text: label }), yes, no);
   }
   function openWhy(bar) {
     if (bar.querySelector('textarea')) return;
     const id = Number(bar.dataset.messageId), fieldId = `bw-why-${id}`;
     const why = el('textarea', { id: fieldId, 'data-testid': 'bw-vote-comment', maxlength: '1000', rows: '2' });
-    const sendWhy = el('button', { type: 'button', class: 'send', text: 'Send', onclick: () => {
+    const sendWhy = el('button', { type: 'button', class: 'send', text: t('widget.send'), onclick: () => {
       if (!why.value.trim()) return;
       postFeedback('votes', { message_id: id, helpful: false, comment: why.value.trim() })
         .then(() => drawVote(bar)).catch((e) => showNotice(e.message));
     } });
-    bar.append(el('label', { for: fieldId, text: 'What was missing? (optional)' }), why, sendWhy);
+    bar.append(el('label', { for: fieldId, text: t('widget.vote.why') }), why, sendWhy);
     why.focus();
   }
 
   function surveyNode(messageId) {
-    const node = el('div', { class: 'survey', 'data-testid': 'bw-survey', role: 'group', 'aria-label': 'Rate this conversation' });
+    const node = el('div', { class: 'survey', 'data-testid': 'bw-survey', role: 'group', 'aria-label': t('widget.survey.label') });
     node.dataset.requestId = String(messageId);
     drawSurvey(node, !(rating && requestId === messageId));
     return node;
@@ -340,8 +366,8 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
       const given = requestId === id && rating ? rating.score : null;
       node.replaceChildren(
         el('p', { class: 'thanks', 'data-testid': 'bw-survey-thanks', role: 'status',
-          text: given ? `Thank you for your rating (${given} of 5).` : 'Thank you for your feedback.' }),
-        el('button', { type: 'button', class: 'change', text: 'Change your rating', onclick: () => drawSurvey(node, true) }));
+          text: given ? t('widget.survey.thanks_score', { score: given }) : t('widget.survey.thanks') }),
+        el('button', { type: 'button', class: 'change', text: t('widget.survey.change'), onclick: () => drawSurvey(node, true) }));
       return;
     }
     let score = rating && requestId === id ? rating.score : 0;
@@ -350,20 +376,20 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     if (rating && requestId === id && rating.comment) comment.value = rating.comment;
     const scale = el('div', { class: 'scale' }, ...SCALE.map((word, i) => el('button', {
       type: 'button', 'data-score': String(i + 1), 'aria-pressed': String(score === i + 1),
-      'aria-label': `${i + 1} of 5: ${word}`, text: String(i + 1),
+      'aria-label': t('widget.survey.score_label', { score: i + 1, word }), text: String(i + 1),
       onclick: (ev) => {
         score = i + 1;
         scale.querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed', String(b === ev.currentTarget)));
       },
     })));
-    const submit = el('button', { type: 'button', class: 'send', 'data-testid': 'bw-survey-send', text: 'Send rating', onclick: () => {
-      if (!score) { showNotice('Choose a rating from 1 to 5 first.'); return; }
+    const submit = el('button', { type: 'button', class: 'send', 'data-testid': 'bw-survey-send', text: t('widget.survey.send'), onclick: () => {
+      if (!score) { showNotice(t('widget.survey.choose')); return; }
       postFeedback('rating', { score, comment: comment.value.trim() || null }).catch((e) => showNotice(e.message));
     } });
     node.replaceChildren(
-      el('p', { class: 'question', text: 'How did we do? Rate this conversation.' }), scale,
-      el('div', { class: 'ends' }, el('span', { text: '1 very poor' }), el('span', { text: '5 excellent' })),
-      el('label', { for: fieldId, text: 'Anything to add? (optional)' }), comment, submit);
+      el('p', { class: 'question', text: t('widget.survey.question') }), scale,
+      el('div', { class: 'ends' }, el('span', { text: t('widget.survey.low') }), el('span', { text: t('widget.survey.high') })),
+      el('label', { for: fieldId, text: t('widget.survey.comment') }), comment, submit);
   }
 
   // The service's word on this conversation's feedback (in the hello, and in answer to a rating or a vote).
@@ -388,7 +414,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     if (byClient(item.client_id)) return;
     const node = bubble('customer', item.text);
     node.dataset.clientId = item.client_id;
-    setStatus(node, 'sending', 'Sending…');
+    setStatus(node, 'sending', t('widget.sending'));
     list.append(node);
     list.scrollTop = list.scrollHeight;
   }
@@ -431,7 +457,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     if (!creating) {
       creating = createConversation()
         .then(() => { showNotice(''); connect(); })
-        .catch(() => { showNotice('We could not reach support. We will try again when you send a message.', true); })
+        .catch(() => { showNotice(t('widget.unreachable'), true); })
         .finally(() => { creating = null; });
     }
     return creating;
@@ -458,7 +484,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
       ws = null;
       clearInterval(pingTimer);
       if (ev.code === 4401 || ev.code === 4404) { forgetConversation(); return; }
-      showNotice('Reconnecting…', true);
+      showNotice(t('widget.reconnecting'), true);
       const delay = Math.min(15000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
       attempt += 1;
       retryTimer = setTimeout(connect, delay);
@@ -475,7 +501,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     Object.assign(st, { conversationId: null, token: null, lastId: 0, messages: [], state: 'bot', agentName: null, queue: null });
     persist();
     renderState();
-    showNotice('This conversation has ended. Send a message to start a new one.', true);
+    showNotice(t('widget.ended'), true);
   }
   const sendFrame = (frame) => {
     if (!ws || ws.readyState !== 1) return false;
@@ -495,7 +521,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
         (f.messages || []).forEach((m) => { remember(m); renderMessage(m); if (m.client_id) ackOutbox(m.client_id); });
         applyFeedback(f.feedback);
         persist(); renderState();
-        if (ENDED.has(st.state)) showNotice('This conversation is closed. Writing again starts a new one.', true);
+        if (ENDED.has(st.state)) showNotice(t('widget.closed'), true);
         flushOutbox();
         break;
       case 'message':
@@ -508,7 +534,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
       case 'ack': {
         ackOutbox(f.client_id);
         const node = byClient(f.client_id);
-        if (node) { if (f.id != null) node.dataset.id = f.id; setStatus(node, 'sent', 'Sent'); }
+        if (node) { if (f.id != null) node.dataset.id = f.id; setStatus(node, 'sent', t('widget.sent')); }
         persist();
         break;
       }
@@ -517,27 +543,28 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
         st.queue = f.queue || null;
         if (f.agent_name) st.agentName = f.agent_name;
         persist(); renderState();
-        if (ENDED.has(st.state)) { showNotice('This conversation is closed. Writing again starts a new one.', true); hideTyping(); }
+        if (ENDED.has(st.state)) { showNotice(t('widget.closed'), true); hideTyping(); }
         break;
       case 'typing': {
-        const who = f.sender === 'agent' ? (f.agent_name || st.agentName || 'The agent') : 'The assistant';
-        typing.textContent = `${who} is typing…`;
+        typing.textContent = f.sender === 'agent'
+          ? t('widget.typing.agent', { agent: f.agent_name || st.agentName || t('widget.the_agent') })
+          : t('widget.typing.bot');
         clearTimeout(typingTimer);
         typingTimer = setTimeout(hideTyping, TYPING_SHOW_MS);
         break;
       }
       case 'error': {
-        showNotice(f.detail || 'Your message could not be sent. We will try again.');
+        showNotice(f.detail || t('widget.send_failed'));
         const node = f.client_id ? byClient(f.client_id) : null;
         const item = f.client_id ? st.outbox.find((x) => x.client_id === f.client_id) : null;
         if (item && RETRY_CODES.has(f.code) && (item.retries || 0) < MAX_RETRIES) {
           // The service is briefly unable to take it (database down, rate limit): it is kept and sent again
           // with the same client_id (stored once), after a growing pause.
           item.retries = (item.retries || 0) + 1;
-          if (node) setStatus(node, 'sending', 'Sending…');
+          if (node) setStatus(node, 'sending', t('widget.sending'));
           setTimeout(() => sendFrame({ type: 'message', client_id: item.client_id, text: item.text }),
             Math.min(15000, 1000 * 2 ** (item.retries - 1)) * (0.75 + Math.random() * 0.5));
-        } else if (node) setStatus(node, 'failed', 'Not sent. Select to retry.');
+        } else if (node) setStatus(node, 'failed', t('widget.not_sent'));
         break;
       }
       default: break; // pong and frames from newer servers
@@ -555,7 +582,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
   function send(text) {
     text = (text || '').trim();
     if (!text) return;
-    if (text.length > MAX_CHARS) { showNotice(`Messages are limited to ${MAX_CHARS} characters.`); return; }
+    if (text.length > MAX_CHARS) { showNotice(t('widget.too_long', { count: MAX_CHARS })); return; }
     if (st.conversationId && ENDED.has(st.state)) {
       // A new conversation: what the old one never delivered stays with it.
       Object.assign(st, { conversationId: null, token: null, lastId: 0, messages: [], outbox: [], state: 'bot', agentName: null });
@@ -575,7 +602,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     const node = ev.target.closest && ev.target.closest('.msg.failed');
     const item = node && st.outbox.find((x) => x.client_id === node.dataset.clientId);
     if (!item) return;
-    setStatus(node, 'sending', 'Sending…');
+    setStatus(node, 'sending', t('widget.sending'));
     if (!sendFrame({ type: 'message', client_id: item.client_id, text: item.text })) connect();
   });
   form.addEventListener('submit', (ev) => {
@@ -595,17 +622,18 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
   panel.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') { setOpen(false); launcher.focus(); } });
 
   // ---- linked accounts ------------------------------------------------------------------------
-  const HOW = { shop_signed: 'from your shop account', email_verified: 'verified', im_linked: 'linked' };
+  const HOW = () => ({ shop_signed: t('widget.accounts.how.shop_signed'), email_verified: t('widget.accounts.how.email_verified'),
+    im_linked: t('widget.accounts.how.im_linked') });
   async function identityCall(method, path, body) {
     await ensureConversation();
-    if (!st.conversationId) throw new Error('We could not reach support; please try again in a moment.');
+    if (!st.conversationId) throw new Error(t('widget.accounts.unreachable'));
     const res = await fetch(`${ORIGIN}/api/conversations/${encodeURIComponent(st.conversationId)}/identities${path}`, {
       method, body: body ? JSON.stringify(body) : undefined,
       headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + st.token },
     });
     let data = null;
     try { data = await res.json(); } catch (e) { data = null; }
-    if (!res.ok) throw new Error((data && data.error && data.error.detail) || 'That did not work; please try again.');
+    if (!res.ok) throw new Error((data && data.error && data.error.detail) || t('widget.accounts.failed'));
     return data;
   }
   async function identityAction(work) {
@@ -617,16 +645,16 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     identityList.replaceChildren();
     for (const i of (data && data.identities) || []) {
       identityList.append(el('li', { 'data-testid': 'bw-identity' },
-        el('span', { text: `${i.channel === 'email' ? 'E-mail' : i.channel}: ${i.address}` }),
-        el('span', { class: 'how', text: HOW[i.verified_by] || '' }),
-        el('button', { type: 'button', text: 'Remove', 'aria-label': `Remove ${i.address}`,
+        el('span', { text: `${i.channel === 'email' ? t('widget.accounts.email') : i.channel}: ${i.address}` }),
+        el('span', { class: 'how', text: HOW()[i.verified_by] || '' }),
+        el('button', { type: 'button', text: t('widget.accounts.remove'), 'aria-label': t('widget.accounts.remove_address', { address: i.address }),
           onclick: () => identityAction(async () => {
             await identityCall('POST', '/unlink', { channel: i.channel, address: i.address });
             await loadIdentities();
-            return 'Removed.';
+            return t('widget.accounts.removed');
           }) })));
     }
-    if (!identityList.childElementCount) identityList.append(el('li', { class: 'how', text: 'None yet.' }));
+    if (!identityList.childElementCount) identityList.append(el('li', { class: 'how', text: t('widget.accounts.none') }));
   }
   function toggleAccounts() {
     accounts.hidden = !accounts.hidden;
@@ -639,7 +667,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
       const address = emailInput.value.trim();
       await identityCall('POST', '/email', { address });
       pendingEmail = address; codeForm.hidden = false; codeInput.focus();
-      return `We sent a code to ${address}. Type it here.`;
+      return t('widget.accounts.code_sent', { address });
     });
   });
   codeForm.addEventListener('submit', (ev) => {
@@ -648,7 +676,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
       await identityCall('POST', '/email/confirm', { address: pendingEmail, code: codeInput.value.trim() });
       codeForm.hidden = true; codeInput.value = ''; emailInput.value = '';
       await loadIdentities();
-      return `${pendingEmail} is linked: your e-mails from it reach us as you.`;
+      return t('widget.accounts.email_linked', { address: pendingEmail });
     });
   });
 
@@ -656,7 +684,7 @@ textarea { flex: 1; resize: none; border: 1px solid #cbd2d9; border-radius: 8px;
     st.open = open;
     panel.hidden = !open;
     launcher.setAttribute('aria-expanded', String(open));
-    launcher.setAttribute('aria-label', open ? 'Close support chat' : 'Open support chat');
+    launcher.setAttribute('aria-label', open ? t('widget.close_support') : t('widget.open_chat'));
     persist();
     if (open) {
       unread = 0; renderBadge();

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +292,18 @@ async def test_a_reply_after_a_restart_still_finds_its_conversation(open_service
     assert await again.mail.receive(reply) == conversation_id
     record = await again.customers.get(conversation_id or "")
     assert record.state is State.QUEUED and record.channel == "email"
+
+
+async def test_a_mail_in_chinese_is_a_chinese_conversation_and_acknowledged_in_chinese(
+        mail_service: HandoffService, relay: CatchingRelay) -> None:
+    mail = EmailMessage(policy=SMTP)
+    mail["From"], mail["To"], mail["Subject"] = "王芳 <wang@example.cn>", "support@shop.test", "退货需要多久？"
+    mail["Message-ID"], mail["Date"] = "<zh-1@example.cn>", "Sat, 05 Dec 2026 10:00:00 +0800"
+    mail.set_content("我想退掉这件外套，退款需要多长时间？")
+    assert mail_service.mail is not None
+    conversation_id = await mail_service.mail.receive(mail.as_bytes())
+    record = await mail_service.customers.get(conversation_id or "")
+    assert (record.language, record.state) == ("zh", State.QUEUED)
+    [acknowledged] = await relay.wait_for(1)
+    assert acknowledged.get_content().startswith(f"感谢您的来信。我们已将其登记为工单 #{record.ticket_id}")
+    assert "客户服务" in str(acknowledged["From"])
