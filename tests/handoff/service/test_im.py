@@ -218,4 +218,4 @@ async def test_an_im_account_linked_by_a_code_writes_as_its_customer(
     conversation_id = await provider.writes(JANE, "Where is my parcel?", "l3")
     record = await service.customers.get(str(conversation_id))
     assert record.customer_id == widget.customer_id and record.customer_external_id == "shop-1001"
-    assert [text for _, text in await said(service, str(conversation_id))][0] == "Where is my parcel?"
+    assert (await said(service, str(conversation_id)))[0] == ("customer", "Where is my parcel?")
