@@ -33,6 +33,11 @@ class DeliveryFailed(Exception):
     """One try at a delivery failed; the sentence says why (never a secret)."""
 
 
+class DeliveryRefused(DeliveryFailed):
+    """The provider refused the message for good (a Telegram customer blocked the bot, the chat is gone): trying
+    again would not help, so an outbox gives it up and tells the agent."""
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     """The signature header's value for ``body`` sent at ``timestamp``."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()

@@ -17,7 +17,8 @@ channel: the bot's answers, agents' replies and notices (not the rating prompt: 
 yet). It is rendered by the channel, kept in the outbox (``im_messages``, once per message) and tried at once;
 a failed try is tried again by the sweeper with back-off (5 s doubling to 5 minutes, never given up), the
 assigned agent told on their console each time (``delivery`` frames): nothing is lost while the provider is
-away.
+away. Only a refusal for good (:class:`~handoff.service.ports.DeliveryRefused`: the customer blocked a Telegram
+bot) is given up at once (``failed``), and the agent told so.
 
 One instance holds a session transport (``exclusive``: XMPP) at a time: the store's lease ``im:<channel>``
 renewed every few seconds; the others keep what they are to send in the outbox, and the holder's sweeper sends
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import secrets
@@ -39,7 +41,16 @@ from handoff.core.errors import RateLimited, UnknownConversation
 from handoff.core.model import ConversationId, ConversationRecord
 from handoff.service.conversations import ENDED, UNSENDABLE, Conversations, Said
 from handoff.service.delivery import Deliveries
-from handoff.service.ports import Clock, DeliveryFailed, ImTransport, InboundIm, MessageView, Store, TicketLog
+from handoff.service.ports import (
+    Clock,
+    DeliveryFailed,
+    DeliveryRefused,
+    ImTransport,
+    InboundIm,
+    MessageView,
+    Store,
+    TicketLog,
+)
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
 
@@ -96,8 +107,8 @@ class InstantMessaging:
         """Start each transport: a webhook one here, a session one on the instance that holds its lease (checked
         now, then every few seconds: another instance takes over once a holder is gone)."""
         for channel, transport in self._transports.items():
-            if not transport.exclusive:
-                await transport.start(self.receive)
+            if not transport.exclusive:  # a webhook answers its provider once the event is kept: the bot's turn after
+                await transport.start(functools.partial(self.receive, answer_later=True))
                 self._held.add(channel)
                 continue
             await self._hold(channel, transport)
@@ -138,10 +149,12 @@ class InstantMessaging:
 
     # ---- in ----------------------------------------------------------------------------------------------
 
-    async def receive(self, event: InboundIm) -> ConversationId | None:
+    async def receive(self, event: InboundIm, *, answer_later: bool = False) -> ConversationId | None:
         """Take a provider event in: the customer's message in the address's conversation, then the bot's turn;
         the conversation's id, or None when it was taken in before (a re-delivery), is empty, or over the rate
-        limit.
+        limit. With ``answer_later`` (a webhook, which answers its provider as soon as the message is kept) the
+        bot's turn runs in the background (one lost in a crash is taken at the next start, as any unanswered
+        message is).
 
         Raises:
             Exception: it could not be stored (nothing was kept: the provider's re-delivery is taken in).
@@ -167,8 +180,19 @@ class InstantMessaging:
             raise
         await self._log.im.received(row_id, said.message.conversation_id, said.message.id)
         logger.info("conversation %s: %s message received", said.message.conversation_id, event.channel)
-        await self._customers.bot_turn(said)
+        if answer_later:
+            self._deliveries.start(self._bot_turn(said))
+        else:
+            await self._customers.bot_turn(said)
         return said.message.conversation_id
+
+    async def _bot_turn(self, said: Said) -> bool:
+        try:
+            await self._customers.bot_turn(said)
+        except Exception:
+            logger.exception("conversation %s: the bot's turn failed", said.message.conversation_id)
+            return False
+        return True
 
     async def _take_in(self, event: InboundIm, address: str, text: str) -> Said:
         client = f"{event.channel}:{address}"  # the rate limits count per address
@@ -241,6 +265,13 @@ class InstantMessaging:
         try:
             provider_id = await self._transports[row.channel].send(row.address, Rendered(row.text or "",
                                                                                           buttons=native))
+        except DeliveryRefused as exc:
+            await self._log.im.given_up(row_id, str(exc))
+            logger.warning("conversation %s: %s message %s refused for good (%s); not tried again",
+                           row.conversation_id, row.channel, row.message_id, exc)
+            await self._deliveries.tell_agent(row.channel, row.conversation_id, record, row.message_id, "failed",
+                                              str(exc), None)
+            return False
         except DeliveryFailed as exc:
             error = str(exc)
         else:

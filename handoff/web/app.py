@@ -50,6 +50,7 @@ from handoff.web import (
     api_insights,
     api_qa,
     api_reports,
+    channels,
     metrics,
 )
 from handoff.web.guards import BodyLimit
@@ -144,6 +145,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_qa.router)
     app.include_router(api_insights.router)
     app.include_router(api_inbox.router)
+    app.include_router(channels.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

@@ -4,7 +4,7 @@ import { renderContext, loadSuggestions } from './console-context.js';
 
 const TYPING_SEND_MS = 3000;
 const TYPING_SHOW_MS = 4000;
-const CHANNEL_NAMES = { web: 'Web chat', email: 'E-mail' };
+const CHANNEL_NAMES = { web: 'Web chat', email: 'E-mail', xmpp: 'XMPP', telegram: 'Telegram' };
 
 export class ConversationView {
   /** @param app the console (me, mine, socket, canned, applySummary, markRead, refreshMine). */
@@ -226,10 +226,16 @@ export class ConversationView {
     delete node.dataset.clientId;
   }
 
-  /** How an e-mail reply's delivery went (the relay may be down: the service keeps trying). */
+  /** How a reply's delivery by e-mail or IM went (the relay or the IM server may be down: the service keeps
+   * trying; a refusal for good, such as a Telegram customer who blocked the bot, is not tried again). */
   onDelivery(frame) {
-    const text = frame.status === 'sent' ? 'Sent by e-mail.'
-      : `E-mail not delivered yet (${frame.error || 'the mail relay did not answer'}); trying again at ${clock(new Date(frame.next_try * 1000).toISOString())}.`;
+    const email = (frame.channel || 'email') === 'email';
+    const name = email ? 'e-mail' : (CHANNEL_NAMES[frame.channel] || humanize(frame.channel));
+    const what = email ? 'E-mail' : `${name} message`;
+    const cause = frame.error || (email ? 'the mail relay did not answer' : 'the IM server did not answer');
+    const text = frame.status === 'sent' ? `Sent by ${name}.`
+      : frame.status === 'failed' ? `${what} not delivered (${cause}); it will not be tried again.`
+      : `${what} not delivered yet (${cause}); trying again at ${clock(new Date(frame.next_try * 1000).toISOString())}.`;
     if (frame.status !== 'sent') toast(text, 'error');
     if (frame.conversation_id !== this.id || frame.message_id == null) return;
     const node = this.transcript.querySelector(`[data-id="${Number(frame.message_id)}"]`);

@@ -7,7 +7,9 @@ a ``supervisor`` (ada) and an ``admin``, each signed in. Targets: ``-`` (no obje
 caller's: the conversation assigned to them, its ticket, their account; the customer's conversation),
 ``other`` (another agent's: linus's, one conversation per caller so that one caller's action does not change
 another's answer), ``queued`` (a conversation waiting for anybody). An attachment's 404 is a caller let through
-to a file this service never kept (the e-mail channel's own tests download real ones). Socket rows give the close code of a refused
+to a file this service never kept (the e-mail channel's own tests download real ones). Telegram's webhook takes no
+session: only its secret token header (which no caller here has) lets a request in (tests/handoff/web/
+test_telegram_webhook.py sends it). Socket rows give the close code of a refused
 socket, or 200 for a hello, an ``ack`` or a frame served; an ``error`` frame counts as its HTTP status. The rule
 behind the table is :mod:`handoff.service.policy`; docs/security.md shows it.
 
@@ -25,8 +27,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.datastructures import Secret
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from handoff.adapters.telegram import TelegramTransport
 from handoff.service import HandoffService, policy
 from handoff.settings import HandoffSettings
 from handoff.web.app import create_app
@@ -167,6 +171,7 @@ GET        /api/agent/conversations/{conversation_id}/feedback   other   401    
 GET        /api/inbox                                            -       401    401      403   200     200        200
 GET        /api/inbox/intents                                    -       401    401      403   200     200        200
 POST       /api/inbox/decisions                                  -       401    401      403   200     200        200
+POST       /channels/telegram/webhook                            -       401    401      401   401     401        401
 """
 
 
@@ -212,6 +217,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/followups/{follow_up_id}/close"): {},
     ("POST", "/api/capacity/what-if"): {"days": 1, "agents": [{"id": "new", "shift": []}]},
     ("POST", "/api/capacity/simulate"): {"since": "2026-11-25", "until": "2026-11-26", "seeds": 1},
+    ("POST", "/channels/telegram/webhook"): {"update_id": 1, "message": {
+        "message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "hello"}},
 }
 FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
                 "bad_request": 400}
@@ -255,7 +262,10 @@ def profile() -> str:
 
 @pytest.fixture
 async def world(open_service: OpenService) -> AsyncIterator[World]:
-    service = await open_service()
+    token = "1:never-used"  # the Telegram channel runs (its webhook is a route like any other); nothing is sent
+    service = await open_service(channels=("web", "telegram"), telegram_token=Secret(token),
+                                 telegram_secret=Secret("the-webhook-secret"),
+                                 im_transports={"telegram": TelegramTransport(token, "http://127.0.0.1:9")})
 
     async def opener(settings: HandoffSettings) -> HandoffService:
         return service
