@@ -14,8 +14,8 @@ Out: :meth:`TelegramTransport.send` calls ``sendMessage`` (the text as is, no ``
 inline keyboard). What the Bot API answers decides what the outbox does:
 
 - 200 ``ok``: sent (the ``message_id`` kept);
-- 429 (``retry_after``), 5xx, no answer, 401/404 (a token Telegram does not know): :class:`DeliveryFailed`, tried
-  again with back-off, the agent told each time;
+- 429, 5xx, no answer, 401/404 (a token Telegram does not know): :class:`DeliveryFailed`, tried again with
+  back-off (after a 429 no sooner than its ``retry_after``), the agent told each time;
 - 400 and 403 (``Forbidden: bot was blocked by the user``, a chat gone, a message Telegram will never take):
   :class:`DeliveryRefused`, given up at once and the agent told; the customer's next message opens the way again.
 
@@ -158,7 +158,8 @@ class TelegramTransport:
         if status == 429:
             parameters = answer.get("parameters")
             wait = parameters.get("retry_after") if isinstance(parameters, Mapping) else None
-            raise DeliveryFailed(f"Telegram: too many requests (retry after {wait if wait is not None else '?'} s)")
+            seconds = float(wait) if isinstance(wait, int | float) and not isinstance(wait, bool) and wait > 0 else None
+            raise DeliveryFailed(f"Telegram: too many requests (retry after {wait if seconds else '?'} s)", seconds)
         if status in (400, 403):
             raise DeliveryRefused(f"Telegram refused the message ({status}: {description or 'no reason given'})")
         if status in (401, 404):

@@ -15,7 +15,8 @@ customer per address and channel, kept apart from every other channel's customer
 Out: the relay calls :meth:`InstantMessaging.outbound` for each message stored in a conversation of an IM
 channel: the bot's answers, agents' replies and notices (not the rating prompt: an answer by IM is not scored
 yet). It is rendered by the channel, kept in the outbox (``im_messages``, once per message) and tried at once;
-a failed try is tried again by the sweeper with back-off (5 s doubling to 5 minutes, never given up), the
+a failed try is tried again by the sweeper with back-off (5 s doubling to 5 minutes, never given up; no sooner
+than the provider asked, as Telegram's 429 ``retry_after`` does), the
 assigned agent told on their console each time (``delivery`` frames): nothing is lost while the provider is
 away. Only a refusal for good (:class:`~handoff.service.ports.DeliveryRefused`: the customer blocked a Telegram
 bot) is given up at once (``failed``), and the agent told so.
@@ -273,14 +274,14 @@ class InstantMessaging:
                                               str(exc), None)
             return False
         except DeliveryFailed as exc:
-            error = str(exc)
+            error, asked = str(exc), exc.retry_after or 0.0
         else:
             await self._log.im.sent(row_id, provider_id)
             logger.info("conversation %s: %s message %s sent", row.conversation_id, row.channel, row.message_id)
             await self._deliveries.tell_agent(row.channel, row.conversation_id, record, row.message_id, "sent",
                                               None, None)
             return True
-        wait = backoff(tries + 1, FIRST_RETRY, MOST_RETRY)
+        wait = max(backoff(tries + 1, FIRST_RETRY, MOST_RETRY), min(asked, MOST_RETRY))  # a provider's wait kept
         await self._log.im.try_failed(row_id, error, now + wait)
         logger.warning("conversation %s: %s message %s not sent (try %d: %s); trying again in %.0f s",
                        row.conversation_id, row.channel, row.message_id, tries + 1, error, wait)

@@ -102,6 +102,7 @@ async def test_an_outage_a_rate_limit_or_an_unknown_token_are_worth_trying_again
     with pytest.raises(DeliveryFailed, match=r"too many requests \(retry after 17 s\)") as failed:
         await transport.send(str(CHAT), Rendered("hello"))
     assert not isinstance(failed.value, DeliveryRefused)
+    assert failed.value.retry_after == 17  # the outbox waits at least that long
     standin.retry_after = None
     wrong = TelegramTransport("999:not-the-token", standin.api)
     with caplog.at_level(logging.ERROR), pytest.raises(DeliveryFailed, match="does not know the bot's token"):

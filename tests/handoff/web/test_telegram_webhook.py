@@ -192,9 +192,12 @@ async def test_an_agents_reply_through_an_outage_is_retried_shown_and_sent_once(
     clock.advance(5)
     await service.sweep()
     limited = await agent.inbox.next(of_type("delivery", status="retrying", conversation_id=conversation_id))
-    assert "retry after 30 s" in limited["error"] and limited["next_try"] == clock() + 10.0
+    assert "retry after 30 s" in limited["error"] and limited["next_try"] == clock() + 30.0  # not the 10 s due
     standin.retry_after = None
-    clock.advance(10)
+    clock.advance(29)
+    await service.sweep()
+    assert "Ada Lovelace: Your refund is on its way." not in [body["text"] for body in standin.sent(JANE)]
+    clock.advance(1)
     await service.sweep()
     await agent.inbox.next(of_type("delivery", status="sent", conversation_id=conversation_id))
     clock.advance(600)
