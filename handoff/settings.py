@@ -7,6 +7,7 @@ A missing or malformed value stops start-up with a sentence naming the variable.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -107,8 +108,8 @@ class HandoffSettings:
             models_servers: ``HANDOFF_MODELS_SERVERS``: every Rasa server a promotion replaces the model on, one
             at a time (comma-separated; empty: ``rasa_url``, the one server of the embedded profile);
             models_tolerance: the regression gate's largest allowed drop of an intent's F1.
-        channels: ``HANDOFF_CHANNELS``: the customer channels run besides the widget (``email``, ``xmpp``); an
-            unknown name stops start-up (docs/channels.md).
+        channels: ``HANDOFF_CHANNELS``: the customer channels run besides the widget (``email``, ``xmpp``,
+            ``telegram``); an unknown name stops start-up (docs/channels.md).
         mail_host / mail_port: where the e-mail channel's SMTP listener listens (loopback by default; port 0:
             none); mail_address: the address (or ``@domain``) it accepts mail for, replies' From and the domain of
             their Message-IDs; mail_max_bytes: the largest message accepted; mail_attachment_bytes: the largest
@@ -126,6 +127,11 @@ class HandoffSettings:
             it); xmpp_server: ``host:port`` of its server when DNS does not say (none: the JID's domain's SRV
             records, as any XMPP client); xmpp_tls: ``required`` (default), or ``optional`` (a server on
             loopback without a certificate, as ``make run``'s).
+        telegram_token: the bot's token from BotFather (the ``telegram`` channel: required with it; never logged);
+            telegram_secret: the webhook's secret token (1-256 of ``A-Z a-z 0-9 _ -``: required with it), which
+            Telegram sends in ``X-Telegram-Bot-Api-Secret-Token``; telegram_api: the Bot API's address;
+            telegram_webhook_url: the public HTTPS address of ``/channels/telegram/webhook`` (set: the service
+            registers it with ``setWebhook`` at start-up; none: registered by hand).
     """
 
     host: str = "127.0.0.1"
@@ -218,6 +224,10 @@ class HandoffSettings:
     xmpp_password: Secret | None = None
     xmpp_server: tuple[str, int] | None = None
     xmpp_tls: str = "required"
+    telegram_token: Secret | None = None
+    telegram_secret: Secret | None = None
+    telegram_api: str = "https://api.telegram.org"
+    telegram_webhook_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -331,6 +341,26 @@ class HandoffSettings:
                 raise ValueError("use required or optional")
             return raw.lower()
 
+        def telegram_token(raw: str) -> Secret:
+            if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", raw):
+                raise ValueError("use the token BotFather gave: <digits>:<letters>")
+            return Secret(raw)
+
+        def telegram_secret(raw: str) -> Secret:
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", raw):
+                raise ValueError("use 1 to 256 of A-Z, a-z, 0-9, _ and - (Telegram's secret_token)")
+            return Secret(raw)
+
+        def web_url(raw: str) -> str:
+            if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", raw):
+                raise ValueError("use an http(s):// URL")
+            return raw.rstrip("/")
+
+        def https_url(raw: str) -> str:
+            if not raw.startswith("https://"):
+                raise ValueError("Telegram calls webhooks over HTTPS only")
+            return web_url(raw)
+
         def article_url(raw: str) -> str:
             if "{article_id}" not in raw:
                 raise ValueError("it must contain {article_id}")
@@ -355,12 +385,17 @@ class HandoffSettings:
             "imap_password": Secret, "imap_security": security, "imap_mailbox": str, "imap_interval": positive,
             "mail_trust_auth_results": str, "link_code_ttl": positive, "link_codes_per_hour": count,
             "link_attempts_per_hour": count,
-            "xmpp_jid": jid, "xmpp_password": Secret, "xmpp_server": host_port, "xmpp_tls": tls}
+            "xmpp_jid": jid, "xmpp_password": Secret, "xmpp_server": host_port, "xmpp_tls": tls,
+            "telegram_token": telegram_token, "telegram_secret": telegram_secret, "telegram_api": web_url,
+            "telegram_webhook_url": https_url}
         newer: dict[str, Any] = {name: get(f"HANDOFF_{name.upper()}", getattr(d, name), parse)
                                  for name, parse in parsers.items()}
         if "xmpp" in newer["channels"] and not (newer["xmpp_jid"] and newer["xmpp_password"]):
             raise SettingsError("HANDOFF_CHANNELS has xmpp, but HANDOFF_XMPP_JID or HANDOFF_XMPP_PASSWORD is not "
                                 "set: the service signs in to XMPP as that account (docs/channels.md).")
+        if "telegram" in newer["channels"] and not (newer["telegram_token"] and newer["telegram_secret"]):
+            raise SettingsError("HANDOFF_CHANNELS has telegram, but HANDOFF_TELEGRAM_TOKEN or HANDOFF_TELEGRAM_SECRET "
+                                "is not set: the bot's token and the webhook's secret token (docs/channels.md).")
         routing = get("HANDOFF_ROUTING", d.routing_config, Path)
         if not routing.is_file():
             raise SettingsError(f"HANDOFF_ROUTING: no routing configuration at {routing}.")

@@ -30,7 +30,17 @@ TIMEOUT = 10.0
 
 
 class DeliveryFailed(Exception):
-    """One try at a delivery failed; the sentence says why (never a secret)."""
+    """One try at a delivery failed; the sentence says why (never a secret). ``retry_after``: seconds the provider
+    asked to wait before the next try (Telegram's 429), if it said."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DeliveryRefused(DeliveryFailed):
+    """The provider refused the message for good (a Telegram customer blocked the bot, the chat is gone): trying
+    again would not help, so an outbox gives it up and tells the agent."""
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

@@ -14,12 +14,17 @@ citations as links.
   (:attr:`Channel.bot_answers_only_cited`): a knowledge answer with a citation; otherwise a person does.
 - ``xmpp``: an instant-messaging channel (:data:`IM_CHANNELS`): plain text, an agent's words under their name,
   buttons as a numbered list the customer answers with the number or the title (:func:`chosen_button` maps the
-  answer back), links spelled out. An IM channel whose provider shows buttons itself (a later Telegram) sets
+  answer back), links spelled out. An IM channel whose provider shows buttons itself sets
   :attr:`ImChannel.native_buttons` and leaves them out of the text (:attr:`Rendered.buttons`).
+- ``telegram``: an IM channel through a bot of the Bot API: plain text (no ``parse_mode``: nothing a customer or an
+  agent writes is read as markup), at most 4096 characters as Telegram counts them (UTF-16 code units), an
+  agent's words under their name, buttons as an inline keyboard (:func:`inline_keyboard`: each button's
+  ``callback_data`` its title when that fits Telegram's 64 bytes, else its number), links spelled out.
 
 Delivery of every channel with an outbox is retried with :func:`backoff`.
 
-Everything here is pure: the adapters (:mod:`handoff.adapters.mail`, :mod:`handoff.adapters.xmpp`) and the
+Everything here is pure: the adapters (:mod:`handoff.adapters.mail`, :mod:`handoff.adapters.xmpp`,
+:mod:`handoff.adapters.telegram`) and the
 service parts (:mod:`handoff.service.mail`, :mod:`handoff.service.im`) do the I/O.
 """
 
@@ -171,6 +176,72 @@ class XmppChannel:
         return _cut("\n\n".join(p for p in parts if p), self.max_chars)
 
 
+def utf16_len(text: str) -> int:
+    """The length of ``text`` in UTF-16 code units (how Telegram counts a message's characters)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut_utf16(text: str, limit: int) -> Rendered:
+    """:func:`_cut` with the length counted in UTF-16 code units (a character beyond the BMP counts two)."""
+    if utf16_len(text) <= limit:
+        return Rendered(text)
+    note = "\n\n[The message was shortened; the full text is kept in your conversation.]"
+    room, kept = limit - utf16_len(note), []
+    for char in text:
+        room -= utf16_len(char)
+        if room < 0:
+            break
+        kept.append(char)
+    return Rendered("".join(kept).rstrip() + note, cut=True)
+
+
+def _signed(message: Outbound) -> str:
+    """An IM message's words: an agent's under their name."""
+    text = message.text.strip()
+    return f"{message.agent_name}: {text}" if message.sender == "agent" and message.agent_name else text
+
+
+def _link_lines(links: Sequence[Link]) -> str:
+    return "\n".join(f"{link.title}: {link.url}" if link.url else link.title for link in links)
+
+
+class TelegramChannel:
+    """A Telegram bot: plain text (sent without ``parse_mode``), an agent's words under their name, buttons as the
+    bot's inline keyboard (not in the text), links as ``title: URL``; cut at 4096 UTF-16 code units with a note."""
+
+    name: ClassVar[str] = "telegram"
+    max_chars: ClassVar[int] = 4096
+    bot_answers_only_cited: ClassVar[bool] = False
+    native_buttons: ClassVar[bool] = True
+
+    def render(self, message: Outbound) -> Rendered:
+        parts = [_signed(message), _link_lines(message.links)]
+        rendered = _cut_utf16("\n\n".join(p for p in parts if p) or "…", self.max_chars)
+        return Rendered(rendered.text, rendered.cut, message.buttons)
+
+
+CALLBACK_DATA_BYTES = 64  # Telegram's limit of an inline button's callback_data
+BUTTON_TEXT_CHARS = 64  # what a button's label keeps (Telegram shows a long one cut anyway)
+
+
+def callback_data(number: int, title: str) -> str:
+    """An inline button's ``callback_data``: its title when it fits 64 bytes of UTF-8 (so a press on an older
+    message's button still says which one), else its number (1-based), matched against the latest message's
+    buttons (:func:`chosen_button` takes either)."""
+    plain = title == title.strip().rstrip(".").strip() and not title.isdigit()  # read back as itself
+    return title if plain and 0 < len(title.encode()) <= CALLBACK_DATA_BYTES else str(number)
+
+
+def inline_keyboard(titles: Sequence[str]) -> dict[str, Any] | None:
+    """The ``reply_markup`` of a message with these buttons: an ``InlineKeyboardMarkup``, one button a row;
+    None without buttons."""
+    if not titles:
+        return None
+    rows = [[{"text": (title if len(title) <= BUTTON_TEXT_CHARS else title[:BUTTON_TEXT_CHARS - 1] + "…"),
+              "callback_data": callback_data(number, title)}] for number, title in enumerate(titles, 1)]
+    return {"inline_keyboard": rows}
+
+
 def chosen_button(buttons: Sequence[Mapping[str, str]], text: str,
                   payload: str | None = None) -> Mapping[str, str] | None:
     """The button a customer's answer chose among the last message's ``buttons`` (``title``, ``payload``): the
@@ -211,7 +282,7 @@ Deliver = Callable[[InboundIm], Awaitable[object]]
 means the event was not taken in (a webhook answers an error so that its provider sends it again)."""
 
 
-IM_CHANNELS: dict[str, type[ImChannel]] = {cls.name: cls for cls in (XmppChannel,)}
+IM_CHANNELS: dict[str, type[ImChannel]] = {cls.name: cls for cls in (XmppChannel, TelegramChannel)}
 """The instant-messaging channels (:mod:`handoff.service.im` serves them all, one transport each)."""
 
 CHANNELS: dict[str, type[Channel]] = {WebChannel.name: WebChannel, EmailChannel.name: EmailChannel, **IM_CHANNELS}

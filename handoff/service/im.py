@@ -15,9 +15,11 @@ customer per address and channel, kept apart from every other channel's customer
 Out: the relay calls :meth:`InstantMessaging.outbound` for each message stored in a conversation of an IM
 channel: the bot's answers, agents' replies and notices (not the rating prompt: an answer by IM is not scored
 yet). It is rendered by the channel, kept in the outbox (``im_messages``, once per message) and tried at once;
-a failed try is tried again by the sweeper with back-off (5 s doubling to 5 minutes, never given up), the
+a failed try is tried again by the sweeper with back-off (5 s doubling to 5 minutes, never given up; no sooner
+than the provider asked, as Telegram's 429 ``retry_after`` does), the
 assigned agent told on their console each time (``delivery`` frames): nothing is lost while the provider is
-away.
+away. Only a refusal for good (:class:`~handoff.service.ports.DeliveryRefused`: the customer blocked a Telegram
+bot) is given up at once (``failed``), and the agent told so.
 
 One instance holds a session transport (``exclusive``: XMPP) at a time: the store's lease ``im:<channel>``
 renewed every 5 s; the others keep what they are to send in the outbox, and the holder's sweeper sends it. An
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import secrets
@@ -42,7 +45,16 @@ from handoff.core.model import ConversationId, ConversationRecord
 from handoff.service.conversations import ENDED, UNSENDABLE, Conversations, Said
 from handoff.service.delivery import Deliveries
 from handoff.service.identities import Identities
-from handoff.service.ports import Clock, DeliveryFailed, ImTransport, InboundIm, MessageView, Store, TicketLog
+from handoff.service.ports import (
+    Clock,
+    DeliveryFailed,
+    DeliveryRefused,
+    ImTransport,
+    InboundIm,
+    MessageView,
+    Store,
+    TicketLog,
+)
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
 
@@ -103,8 +115,8 @@ class InstantMessaging:
         """Start each transport: a webhook one here, a session one on the instance that holds its lease (checked
         now, then every few seconds: another instance takes over once a holder is gone)."""
         for channel, transport in self._transports.items():
-            if not transport.exclusive:
-                await transport.start(self.receive)
+            if not transport.exclusive:  # a webhook answers its provider once the event is kept: the bot's turn after
+                await transport.start(functools.partial(self.receive, answer_later=True))
                 self._held.add(channel)
                 continue
             await self._hold(channel, transport)
@@ -156,10 +168,12 @@ class InstantMessaging:
 
     # ---- in ----------------------------------------------------------------------------------------------
 
-    async def receive(self, event: InboundIm) -> ConversationId | None:
+    async def receive(self, event: InboundIm, *, answer_later: bool = False) -> ConversationId | None:
         """Take a provider event in: the customer's message in the address's conversation, then the bot's turn;
         the conversation's id, or None when it was taken in before (a re-delivery), is empty, or over the rate
-        limit.
+        limit. With ``answer_later`` (a webhook, which answers its provider as soon as the message is kept) the
+        bot's turn runs in the background (one lost in a crash is taken at the next start, as any unanswered
+        message is).
 
         Raises:
             Exception: it could not be stored (nothing was kept: the provider's re-delivery is taken in).
@@ -189,7 +203,10 @@ class InstantMessaging:
             raise
         await self._log.im.received(row_id, said.message.conversation_id, said.message.id)
         logger.info("conversation %s: %s message received", said.message.conversation_id, event.channel)
-        await self._customers.bot_turn(said)
+        if answer_later:
+            self._deliveries.start(self._bot_turn(said))
+        else:
+            await self._customers.bot_turn(said)
         return said.message.conversation_id
 
     async def _link(self, event: InboundIm, address: str, code: str, row_id: int) -> None:
@@ -211,6 +228,14 @@ class InstantMessaging:
         if event.channel in self._held:
             with contextlib.suppress(DeliveryFailed):  # the outcome is the customer's to see again: they may retry
                 await self._transports[event.channel].send(address, Rendered(answer))
+
+    async def _bot_turn(self, said: Said) -> bool:
+        try:
+            await self._customers.bot_turn(said)
+        except Exception:
+            logger.exception("conversation %s: the bot's turn failed", said.message.conversation_id)
+            return False
+        return True
 
     async def _take_in(self, event: InboundIm, address: str, text: str) -> Said:
         client = f"{event.channel}:{address}"  # the rate limits count per address
@@ -285,15 +310,22 @@ class InstantMessaging:
         try:
             provider_id = await self._transports[row.channel].send(row.address, Rendered(row.text or "",
                                                                                           buttons=native))
+        except DeliveryRefused as exc:
+            await self._log.im.given_up(row_id, str(exc))
+            logger.warning("conversation %s: %s message %s refused for good (%s); not tried again",
+                           row.conversation_id, row.channel, row.message_id, exc)
+            await self._deliveries.tell_agent(row.channel, row.conversation_id, record, row.message_id, "failed",
+                                              str(exc), None)
+            return False
         except DeliveryFailed as exc:
-            error = str(exc)
+            error, asked = str(exc), exc.retry_after or 0.0
         else:
             await self._log.im.sent(row_id, provider_id)
             logger.info("conversation %s: %s message %s sent", row.conversation_id, row.channel, row.message_id)
             await self._deliveries.tell_agent(row.channel, row.conversation_id, record, row.message_id, "sent",
                                               None, None)
             return True
-        wait = backoff(tries + 1, FIRST_RETRY, MOST_RETRY)
+        wait = max(backoff(tries + 1, FIRST_RETRY, MOST_RETRY), min(asked, MOST_RETRY))  # a provider's wait kept
         await self._log.im.try_failed(row_id, error, now + wait)
         logger.warning("conversation %s: %s message %s not sent (try %d: %s); trying again in %.0f s",
                        row.conversation_id, row.channel, row.message_id, tries + 1, error, wait)

@@ -26,12 +26,12 @@ port is its class: a protocol would only be a copy of its signatures. The parts 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from handoff.adapters.mail.outbound import MailRelay
 from handoff.adapters.mail.parse import ParsedMail, parse_mail
 from handoff.adapters.model_registry import ModelRegistry
-from handoff.adapters.notify import DeliveryFailed, Mail, SmtpServer, Webhooks, recipient
+from handoff.adapters.notify import DeliveryFailed, DeliveryRefused, Mail, SmtpServer, Webhooks, recipient
 from handoff.adapters.store.base import Event, Handler, Subscription
 from handoff.adapters.text_models import SentenceEncoder, Sentiment
 from handoff.adapters.tickets import (
@@ -60,7 +60,7 @@ __all__ = ["AgentAccount", "Bot", "Clock", "ConversationView", "CustomerView", "
 __all__ += ["DeliveryFailed", "Mail", "SmtpServer", "Webhooks", "recipient"]  # alert delivery (adapters/notify.py)
 __all__ += ["MailRelay", "ParsedMail", "parse_mail"]  # the e-mail channel (adapters/mail/, service/mail.py)
 __all__ += ["IdentityView"]  # a channel identity linked to a customer (handoff.service.identities)
-__all__ += ["Deliver", "ImTransport", "InboundIm"]  # the IM channels (service/im.py, adapters/xmpp.py)
+__all__ += ["Deliver", "DeliveryRefused", "ImTransport", "InboundIm", "WebhookTransport"]  # IM (service/im.py)
 __all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (handoff.service.automation)
 __all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
 __all__ += ["InboxView", "TicketView", "TrainingData"]  # the NLU inbox and its training data (service/inbox.py)
@@ -89,9 +89,23 @@ class ImTransport(Protocol):
 
         Raises:
             DeliveryFailed: not sent (not connected, refused); the outbox tries again later.
+            DeliveryRefused: refused for good (the customer blocked the bot); the outbox gives it up.
         """
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class WebhookTransport(ImTransport, Protocol):
+    """An IM transport whose provider POSTs its events to a route of the service (Telegram): the route checks the
+    caller, then hands the parsed body to :meth:`take`."""
+
+    async def take(self, update: Any) -> None:
+        """Take in what the provider posted (an event the channel ignores is dropped).
+
+        Raises:
+            Exception: it could not be stored; the route answers 5xx, and the provider sends it again.
+        """
 
 
 class Bot(Protocol):

@@ -3,7 +3,8 @@
 Embedded profile (no ``REDIS_URL``): live state in process, tickets in SQLite. Production: Redis and
 PostgreSQL. The Rasa client and the knowledge suggestions are the same in both, and so are the e-mail channel's
 SMTP listener (``HANDOFF_CHANNELS=email``) and the IM channels' transports (``xmpp``: an XMPP client session,
-held by one instance at a time), started when serving.
+held by one instance at a time; ``telegram``: a Bot API client, its updates by webhook on every instance), started
+when serving.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from handoff.adapters.mail.imap import ImapMailbox, ImapPoller
 from handoff.adapters.mail.listener import MailListener
 from handoff.adapters.rasa import RasaClient
 from handoff.adapters.store import RedisStore, open_store
+from handoff.adapters.telegram import TelegramTransport
 from handoff.adapters.tickets import TicketLog
 from handoff.adapters.xmpp import XmppTransport
 from handoff.core.errors import SettingsError
@@ -41,6 +43,13 @@ def im_transports(settings: HandoffSettings) -> dict[str, ImTransport]:
             raise SettingsError("HANDOFF_CHANNELS has xmpp, but HANDOFF_XMPP_JID or HANDOFF_XMPP_PASSWORD is not set.")
         transports["xmpp"] = XmppTransport(settings.xmpp_jid, str(settings.xmpp_password), settings.xmpp_server,
                                            settings.xmpp_tls)
+    if "telegram" in settings.channels:
+        if settings.telegram_token is None or settings.telegram_secret is None:
+            raise SettingsError("HANDOFF_CHANNELS has telegram, but HANDOFF_TELEGRAM_TOKEN or HANDOFF_TELEGRAM_SECRET "
+                                "is not set.")
+        transports["telegram"] = TelegramTransport(str(settings.telegram_token), settings.telegram_api,
+                                                   webhook_url=settings.telegram_webhook_url,
+                                                   secret=str(settings.telegram_secret))
     return transports
 
 

@@ -52,6 +52,7 @@ from handoff.web import (
     api_models,
     api_qa,
     api_reports,
+    channels,
     metrics,
 )
 from handoff.web.guards import BodyLimit
@@ -148,6 +149,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_inbox.router)
     app.include_router(api_models.router)
     app.include_router(api_identities.router)
+    app.include_router(channels.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

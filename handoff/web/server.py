@@ -8,8 +8,9 @@
   ``websockets`` protocol does it; no permessage-deflate (docs/benchmarks.md, "Idle connections").
 - Client addresses are the connection's: uvicorn's proxy headers are off, since only the setting
   ``HANDOFF_CLIENT_IP_HEADER`` may make a header count (:mod:`handoff.web.guards`).
-- Logs: :class:`RedactSecrets` on every handler blanks ``token=`` values and bearer tokens, so neither the
-  access log nor the WebSocket lines ("WebSocket /ws/customer?...") print a customer's token.
+- Logs: :class:`RedactSecrets` on every handler blanks ``token=`` values, bearer tokens and Telegram bot tokens in
+  Bot API URLs, so neither the access log, the WebSocket lines ("WebSocket /ws/customer?...") nor httpx's request
+  lines ("HTTP Request: POST https://api.telegram.org/bot.../sendMessage") print a secret.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from handoff.settings import HandoffSettings
 
 SECRETS = re.compile(r"(?i)((?:^|[?&;\s\"'])(?:token|access_token|customer_token|authorization)=)[^&\s\"']*"
-                     r"|(?i:(bearer\s+))[^\s\"',]+")
+                     r"|(?i:(bearer\s+))[^\s\"',]+"
+                     r"|(/bot)\d+:[A-Za-z0-9_-]+")  # a Telegram bot's token in a Bot API URL (/bot<token>/sendMessage)
 
 
 def redact(text: str) -> str:
-    """``text`` with the values of ``token=``-like query parameters and bearer tokens blanked."""
-    return SECRETS.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
+    """``text`` with the values of ``token=``-like query parameters, bearer tokens and Telegram bot tokens in
+    URLs blanked."""
+    return SECRETS.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "[redacted]", text)
 
 
 class RedactSecrets(logging.Filter):
@@ -43,8 +46,20 @@ class RedactSecrets(logging.Filter):
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_redacted(a) for a in record.args)
         return True
+
+
+def _redacted(arg: Any) -> Any:
+    """A record's argument with its secrets blanked: a string, or an object printed as one (httpx logs its
+    request's URL as an ``httpx.URL``); numbers as they are (``%d``)."""
+    if isinstance(arg, str):
+        return redact(arg)
+    if arg is None or isinstance(arg, int | float):
+        return arg
+    text = str(arg)
+    cleaned = redact(text)
+    return arg if cleaned == text else cleaned
 
 
 def log_config() -> dict[str, Any]:

@@ -80,7 +80,7 @@ def test_channels_are_read_and_an_unknown_one_stops_start_up(tmp_path: Path) -> 
     assert HandoffSettings.from_env(env).channels == ("web",)
     assert HandoffSettings.from_env({**env, "HANDOFF_CHANNELS": "web, email"}).channels == ("web", "email")
     with pytest.raises(SettingsError,
-                       match=r"HANDOFF_CHANNELS: no channel 'sms' \(valid channels: email, web, xmpp\)"):
+                       match=r"HANDOFF_CHANNELS: no channel 'sms' \(valid channels: email, telegram, web, xmpp\)"):
         HandoffSettings.from_env({**env, "HANDOFF_CHANNELS": "email,sms"})
     with pytest.raises(SettingsError, match="HANDOFF_ARTICLE_URL"):
         HandoffSettings.from_env({**env, "HANDOFF_ARTICLE_URL": "https://help.test/"})
@@ -100,6 +100,28 @@ def test_the_xmpp_channel_needs_its_account(tmp_path: Path) -> None:
                        ("HANDOFF_XMPP_TLS", "maybe")):
         with pytest.raises(SettingsError, match=key):
             HandoffSettings.from_env({**env, "HANDOFF_XMPP_JID": "a@b", "HANDOFF_XMPP_PASSWORD": "pw", key: value})
+
+
+def test_the_telegram_channel_needs_its_token_and_webhook_secret(tmp_path: Path) -> None:
+    env = {"HANDOFF_SECRET_FILE": str(tmp_path / "secret"), "HANDOFF_CHANNELS": "web,telegram"}
+    with pytest.raises(SettingsError, match="HANDOFF_TELEGRAM_TOKEN or HANDOFF_TELEGRAM_SECRET is not set"):
+        HandoffSettings.from_env(env)
+    with pytest.raises(SettingsError, match="HANDOFF_TELEGRAM_TOKEN or HANDOFF_TELEGRAM_SECRET is not set"):
+        HandoffSettings.from_env({**env, "HANDOFF_TELEGRAM_TOKEN": "123:AAE-x_y"})
+    token, secret = "123456:AAE-token_value", "a-Secret_of-the_webhook"
+    settings = HandoffSettings.from_env({**env, "HANDOFF_TELEGRAM_TOKEN": token, "HANDOFF_TELEGRAM_SECRET": secret,
+                                         "HANDOFF_TELEGRAM_WEBHOOK_URL": "https://support.shop.test/channels/"
+                                                                         "telegram/webhook"})
+    assert settings.channels == ("web", "telegram") and settings.telegram_api == "https://api.telegram.org"
+    assert (str(settings.telegram_token), str(settings.telegram_secret)) == (token, secret)
+    assert settings.telegram_webhook_url == "https://support.shop.test/channels/telegram/webhook"
+    assert token not in repr(settings) and secret not in repr(settings)
+    good = {**env, "HANDOFF_TELEGRAM_TOKEN": token, "HANDOFF_TELEGRAM_SECRET": secret}
+    for key, value in (("HANDOFF_TELEGRAM_TOKEN", "not-a-token"), ("HANDOFF_TELEGRAM_SECRET", "has space"),
+                       ("HANDOFF_TELEGRAM_SECRET", "x" * 257), ("HANDOFF_TELEGRAM_API", "ftp://api.test"),
+                       ("HANDOFF_TELEGRAM_WEBHOOK_URL", "http://support.shop.test/channels/telegram/webhook")):
+        with pytest.raises(SettingsError, match=key):
+            HandoffSettings.from_env({**good, key: value})
 
 
 def test_the_imap_mailbox_settings(tmp_path: Path) -> None:

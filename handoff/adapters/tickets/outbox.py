@@ -41,6 +41,13 @@ class Outbox(Repository):
             await session.execute(update(table).where(table.id == row_id)
                                   .values(status="sent", next_try_at=None, last_error=None, **values))
 
+    async def given_up(self, row_id: int, error: str) -> None:
+        """The provider refused a message for good: ``failed``, never tried again."""
+        table = self.table
+        async with self._sessions.begin() as session:
+            await session.execute(update(table).where(table.id == row_id)
+                                  .values(status="failed", last_error=error[:500], next_try_at=None))
+
     async def try_failed(self, row_id: int, error: str, next_try_at: datetime | float) -> None:
         table = self.table
         async with self._sessions.begin() as session:

@@ -229,16 +229,17 @@ export class ConversationView {
   }
 
   /** How a reply's delivery by e-mail or IM went (the relay or the IM server may be down: the service keeps
-   * trying). */
+   * trying; a refusal for good, such as a Telegram customer who blocked the bot, is not tried again). */
   onDelivery(frame) {
     const email = (frame.channel || 'email') === 'email';
     const time = frame.next_try ? clock(new Date(frame.next_try * 1000).toISOString()) : '';
     const channel = channelNames()[frame.channel] || humanize(frame.channel || '');
-    const text = email
-      ? (frame.status === 'sent' ? t('conv.mail_sent')
-        : t('conv.mail_retry', { error: frame.error || t('conv.mail_no_answer'), time }))
-      : (frame.status === 'sent' ? t('conv.im_sent', { channel })
-        : t('conv.im_retry', { channel, error: frame.error || t('conv.im_no_answer'), time }));
+    const cause = frame.error || (email ? t('conv.mail_no_answer') : t('conv.im_no_answer'));
+    const failed = () => (email ? t('conv.mail_failed', { error: cause }) : t('conv.im_failed', { channel, error: cause }));
+    const text = frame.status === 'failed' ? failed()
+      : email
+        ? (frame.status === 'sent' ? t('conv.mail_sent') : t('conv.mail_retry', { error: cause, time }))
+        : (frame.status === 'sent' ? t('conv.im_sent', { channel }) : t('conv.im_retry', { channel, error: cause, time }));
     if (frame.status !== 'sent') toast(text, 'error');
     if (frame.conversation_id !== this.id || frame.message_id == null) return;
     const node = this.transcript.querySelector(`[data-id="${Number(frame.message_id)}"]`);

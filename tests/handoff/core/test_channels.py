@@ -9,9 +9,12 @@ from handoff.core.channels import (
     ChannelTable,
     EmailChannel,
     Outbound,
+    TelegramChannel,
     XmppChannel,
     backoff,
+    callback_data,
     chosen_button,
+    inline_keyboard,
     outbound_of,
     reply_thread,
     resolve_channels,
@@ -20,10 +23,10 @@ from handoff.core.errors import SettingsError
 
 
 def test_the_table_names_every_channel_and_web_is_always_run() -> None:
-    assert sorted(CHANNELS) == ["email", "web", "xmpp"]
+    assert sorted(CHANNELS) == ["email", "telegram", "web", "xmpp"]
     assert sorted(resolve_channels([])) == ["web"]
     assert sorted(resolve_channels(["email"])) == ["email", "web"]
-    with pytest.raises(SettingsError, match=r"no channel 'fax' \(valid channels: email, web, xmpp\)"):
+    with pytest.raises(SettingsError, match=r"no channel 'fax' \(valid channels: email, telegram, web, xmpp\)"):
         resolve_channels(["email", "fax"])
     table = ChannelTable.of(["email"])
     assert table.only_cited("email") and not table.only_cited("web") and not table.only_cited("telegram")
@@ -80,3 +83,40 @@ def test_a_buttons_number_or_title_or_payload_chooses_it() -> None:
 def test_backoff_doubles_from_the_first_wait_up_to_the_most() -> None:
     assert [backoff(n) for n in (1, 2, 3)] == [30.0, 60.0, 120.0] and backoff(20) == 3600.0
     assert [backoff(n, 5.0, 300.0) for n in (0, 1, 2, 7, 8)] == [5.0, 5.0, 10.0, 300.0, 300.0]
+
+
+def test_telegram_renders_plain_text_with_buttons_for_the_keyboard_and_links_spelled_out() -> None:
+    message = outbound_of("bot", "Shall I cancel <b>order</b> 23456 & refund?", {
+        "buttons": [{"title": "Yes, cancel it", "payload": "/affirm"}, {"title": "No, keep it", "payload": "/deny"}],
+        "custom": {"citation": {"article_id": "cancel", "title": "Cancelling"}}},
+        article_url="https://help.test/a/{article_id}")
+    rendered = TelegramChannel().render(message)
+    assert TelegramChannel.native_buttons and TelegramChannel.max_chars == 4096
+    assert rendered.text == "Shall I cancel <b>order</b> 23456 & refund?\n\nCancelling: https://help.test/a/cancel"
+    assert rendered.buttons == ("Yes, cancel it", "No, keep it")  # for the inline keyboard, not in the text
+    agent = TelegramChannel().render(Outbound("agent", " It ships tomorrow. ", agent_name="Ada Lovelace"))
+    assert agent.text == "Ada Lovelace: It ships tomorrow." and not agent.buttons
+
+
+def test_telegram_cuts_at_4096_utf16_code_units_and_says_so() -> None:
+    emoji = "\N{PACKAGE}" * 3000  # two UTF-16 code units each: 6000 as Telegram counts
+    rendered = TelegramChannel().render(Outbound("bot", emoji))
+    assert rendered.cut and rendered.text.endswith("[The message was shortened; the full text is kept in your "
+                                                   "conversation.]")
+    assert len(rendered.text.encode("utf-16-le")) // 2 <= 4096
+    exactly = "x" * 4096
+    assert TelegramChannel().render(Outbound("bot", exactly)) == TelegramChannel().render(Outbound("bot", exactly))
+    assert not TelegramChannel().render(Outbound("bot", exactly)).cut
+
+
+def test_inline_buttons_carry_their_title_or_else_their_number() -> None:
+    assert callback_data(1, "Yes, cancel it") == "Yes, cancel it"
+    assert callback_data(2, "é" * 33) == "2"  # 66 bytes: over Telegram's 64
+    assert callback_data(3, "42") == "3" and callback_data(4, "Done.") == "4"  # read back as something else
+    keyboard = inline_keyboard(["Yes", "ü" * 100])
+    assert keyboard == {"inline_keyboard": [[{"text": "Yes", "callback_data": "Yes"}],
+                                            [{"text": "ü" * 63 + "…", "callback_data": "2"}]]}
+    assert inline_keyboard([]) is None
+    buttons = [{"title": "Yes", "payload": "/affirm"}, {"title": "é" * 33, "payload": "/other"}]
+    for row, button in zip(keyboard["inline_keyboard"], buttons, strict=True):  # pressed: the button it was
+        assert chosen_button(buttons, "", row[0]["callback_data"]) == button

@@ -7,7 +7,9 @@ a ``supervisor`` (ada) and an ``admin``, each signed in. Targets: ``-`` (no obje
 caller's: the conversation assigned to them, its ticket, their account; the customer's conversation),
 ``other`` (another agent's: linus's, one conversation per caller so that one caller's action does not change
 another's answer), ``queued`` (a conversation waiting for anybody). An attachment's 404 is a caller let through
-to a file this service never kept (the e-mail channel's own tests download real ones). Socket rows give the close code of a refused
+to a file this service never kept (the e-mail channel's own tests download real ones). Telegram's webhook takes no
+session: only its secret token header (which no caller here has) lets a request in (tests/handoff/web/
+test_telegram_webhook.py sends it). Socket rows give the close code of a refused
 socket, or 200 for a hello, an ``ack`` or a frame served; an ``error`` frame counts as its HTTP status. The rule
 behind the table is :mod:`handoff.service.policy`; docs/security.md shows it.
 
@@ -27,8 +29,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.datastructures import Secret
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from handoff.adapters.telegram import TelegramTransport
 from handoff.service import HandoffService, policy
 from handoff.service.auth import widget_signature
 from handoff.settings import HandoffSettings, Secret
@@ -188,6 +192,7 @@ POST       /api/conversations/{conversation_id}/identities/link-code other   401
 POST       /api/conversations/{conversation_id}/identities/unlink own     401    204      401   401     401        401
 POST       /api/conversations/{conversation_id}/identities/unlink other   401    401      401   401     401        401
 POST       /api/admin/customers/identities/unlink                -       401    401      403   403     403        204
+POST       /channels/telegram/webhook                            -       401    401      401   401     401        401
 """
 
 
@@ -239,6 +244,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/conversations/{conversation_id}/identities/email/confirm"): {"address": "jo@example.org",
                                                                                  "code": "ABCDEFGH"},  # 400: wrong
     ("POST", "/api/conversations/{conversation_id}/identities/unlink"): {"channel": "telegram", "address": "4242"},
+    ("POST", "/channels/telegram/webhook"): {"update_id": 1, "message": {
+        "message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "hello"}},
 }
 FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
                 "bad_request": 400}
@@ -302,7 +309,11 @@ def profile() -> str:
 
 @pytest.fixture
 async def world(open_service: OpenService, clock: FakeClock, tmp_path: Path) -> AsyncIterator[World]:
-    service = await open_service(models_registry=model_registry(tmp_path / "models"), widget_secret=Secret("shop"))
+    token = "1:never-used"  # the Telegram channel runs (its webhook is a route like any other); nothing is sent
+    service = await open_service(models_registry=model_registry(tmp_path / "models"), widget_secret=Secret("shop"),
+                                 channels=("web", "telegram"), telegram_token=Secret(token),
+                                 telegram_secret=Secret("the-webhook-secret"),
+                                 im_transports={"telegram": TelegramTransport(token, "http://127.0.0.1:9")})
 
     async def opener(settings: HandoffSettings) -> HandoffService:
         return service
