@@ -29,7 +29,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
-from starlette.datastructures import Secret
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from handoff.adapters.telegram import TelegramTransport
