@@ -20,7 +20,8 @@ def test_each_role_may_do_at_least_what_the_one_below_may(action: Action) -> Non
     assert scopes == sorted(scopes)
 
 
-TRAINER_MAY = {Action.SELF, Action.READ_INBOX, Action.LABEL_INBOX}
+TRAINER_MAY = {Action.SELF, Action.READ_INBOX, Action.LABEL_INBOX, Action.READ_MODELS, Action.TRAIN_MODELS,
+               Action.PROMOTE_MODELS}
 
 
 @pytest.mark.parametrize("action", list(Action))
