@@ -28,6 +28,8 @@
     ├── inbox        TrainingInbox  the NLU inbox: messages the bot was unsure      (inbox.py)
     │                               about, grouped, labelled by trainers; the
     │                               training data written
+    ├── practice     Practice       team training: weak spots, practice on masked  (practice.py)
+    │                               past conversations, reviews, progress
     └── mail         MailChannel    e-mail in (threaded, once; by the SMTP listener (mail.py)
                                     or the IMAP poller) and out (the outbox, retried);
                                     None unless HANDOFF_CHANNELS has email
@@ -90,6 +92,7 @@ from handoff.service.ports import (
     TicketLog,
     TrainingData,
 )
+from handoff.service.practice import Practice
 from handoff.service.quality import Quality
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
@@ -163,6 +166,7 @@ class HandoffService:
         self.follow_ups = FollowUps(log, clock)
         self.insights = Insights(settings, store, log, self.customers, self.desk, Sentiment(), encoder, topic_map,
                                  clock)
+        self.practice = Practice(log, knowledge, encoder, clock)  # team training (docs/training.md)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()

@@ -21,6 +21,8 @@ A trainer curates the bot's training data (the NLU inbox, docs/training.md) and 
 customers' words the bot was unsure about, one message at a time, and nothing else of a conversation (no
 transcript, customer, ticket or queue), take no conversation and never join the routing (going online is the
 ``take`` rule). Supervisors and admins may use the inbox too: in a small team the supervisor trains the bot.
+A trainer has no part in the team's practice either (``practice``, ``read_practice``): its scenarios are
+customers' conversations (masked) and its figures are agents' performance, neither of which their work needs.
 
 ``docs/security.md`` ("Authorization") carries :func:`markdown_table`, and a test keeps the two equal.
 """
@@ -65,6 +67,9 @@ class Action(StrEnum):
     READ_CAPACITY = "read_capacity"
     READ_INBOX = "read_inbox"
     LABEL_INBOX = "label_inbox"
+    PRACTICE = "practice"
+    READ_PRACTICE = "read_practice"
+    REVIEW_PRACTICE = "review_practice"
 
 
 class Scope(StrEnum):
@@ -172,6 +177,18 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                               "new), mark them out of scope, dismiss or reopen them; confirmed examples are "
                               "written to the Rasa training data", NONE, ALL, ALL,
                               "Only trainers label the NLU inbox.", trainer=ALL),
+    Action.PRACTICE: _rule("`POST /api/practice/sessions`, `POST /api/practice/sessions/{id}/replies`: start a "
+                           "practice session on a masked past conversation and answer its turns (one's own "
+                           "sessions only: nobody answers for another)", OWN, OWN, OWN,
+                           "You may practise in your own sessions only."),
+    Action.READ_PRACTICE: _rule("`GET /api/practice/weak-spots`, `GET /api/practice/progress`, "
+                                "`GET /api/practice/sessions`, `GET /api/practice/sessions/{id}`: weak spots, "
+                                "practice sessions with their scores and reviews, progress (an agent's: their own)",
+                                OWN, ALL, ALL, "You may see your own practice only."),
+    Action.REVIEW_PRACTICE: _rule("`PUT /api/practice/sessions/{id}/review`, `POST /api/practice/scenarios`: "
+                                  "review a finished practice session (never one's own), make practice scenarios "
+                                  "of resolved conversations", NONE, ALL, ALL,
+                                  "Only supervisors review practice sessions."),
 })
 
 

@@ -34,6 +34,8 @@ session factory:
   unsure about, and the trainers' decisions.
 - ``mail`` (:class:`~handoff.adapters.tickets.mail.MailBook`): the e-mail channel's mail in and out (threading,
   re-deliveries, the outbox).
+- ``practice`` (:class:`~handoff.adapters.tickets.practice.PracticeBook`): team training: weak spots' facts,
+  practice scenarios, agents' sessions and their reviews.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -59,6 +61,7 @@ from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.mail import MailBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
+from handoff.adapters.tickets.practice import PracticeBook
 from handoff.adapters.tickets.privacy import CustomerRecords
 from handoff.adapters.tickets.quality import QaBook
 from handoff.adapters.tickets.replay import ReplayLog
@@ -98,6 +101,7 @@ class TicketLog:
         self.replay = ReplayLog(sessions)  # the routing simulator's history (read only)
         self.inbox = InboxBook(sessions)  # the NLU inbox (docs/training.md)
         self.mail = MailBook(sessions)  # the e-mail channel's mail in and out, the outbox
+        self.practice = PracticeBook(sessions)  # team training (docs/training.md, "Team training")
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

@@ -39,7 +39,7 @@ async def test_migrate_creates_exactly_the_orm_schema(database_url: str) -> None
         await engine.dispose()
     assert differences == []
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
-    assert version == "0008"
+    assert version == "0014_practice"
 
 
 async def test_migrate_concurrent_instances_take_turns(postgres_url: str) -> None:
