@@ -32,12 +32,14 @@
     │                               training data written
     ├── models       ModelWorkbench the bot's model versions, retraining behind   (models.py)
     │                               the regression gate, promotion, rollback
+    ├── practice     Practice       team training: weak spots, practice on masked  (practice.py)
+    │                               past conversations, reviews, progress
     ├── mail         MailChannel    e-mail in (threaded, once; by the SMTP listener (mail.py)
     │                               or the IMAP poller) and out (the outbox, retried);
     │                               None unless HANDOFF_CHANNELS has email
-    └── im           InstantMessaging  the IM channels (xmpp): a provider's events in    (im.py)
-                                    (once), out through the channel's transport (the
-                                    outbox, retried); None unless HANDOFF_CHANNELS has one
+    └── im           InstantMessaging  the IM channels (xmpp, telegram): a provider's     (im.py)
+                                    events in (once), out through the channel's transport
+                                    (the outbox, retried); None unless HANDOFF_CHANNELS has one
         and inside:  Escalation     the bot's request -> ticket -> queue           (escalation.py)
                      Dispatch       routing the queue; the sweeper                 (dispatch.py)
                      Changes        what a state change records and announces      (changes.py)
@@ -103,6 +105,7 @@ from handoff.service.ports import (
     TicketLog,
     TrainingData,
 )
+from handoff.service.practice import Practice
 from handoff.service.quality import Quality
 from handoff.service.recovery import Recovery
 from handoff.service.relay import Relay
@@ -197,6 +200,7 @@ class HandoffService:
         self.follow_ups = FollowUps(log, clock)
         self.insights = Insights(settings, store, log, self.customers, self.desk, Sentiment(), encoder, topic_map,
                                  clock)
+        self.practice = Practice(log, knowledge, encoder, clock)  # team training (docs/training.md)
         self._clock = clock
         self._replay_at: float | None = None  # when to look again for the bot's turns another instance held
         self._stopping = asyncio.Event()

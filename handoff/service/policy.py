@@ -21,6 +21,8 @@ A trainer curates the bot's training data (the NLU inbox, docs/training.md) and 
 customers' words the bot was unsure about, one message at a time, and nothing else of a conversation (no
 transcript, customer, ticket or queue), take no conversation and never join the routing (going online is the
 ``take`` rule). Supervisors and admins may use the inbox too: in a small team the supervisor trains the bot.
+A trainer has no part in the team's practice either (``practice``, ``read_practice``): its scenarios are
+customers' conversations (masked) and its figures are agents' performance, neither of which their work needs.
 
 ``docs/security.md`` ("Authorization") carries :func:`markdown_table`, and a test keeps the two equal.
 """
@@ -69,6 +71,9 @@ class Action(StrEnum):
     TRAIN_MODELS = "train_models"
     PROMOTE_MODELS = "promote_models"
     UNLINK_IDENTITY = "unlink_identity"
+    PRACTICE = "practice"
+    READ_PRACTICE = "read_practice"
+    REVIEW_PRACTICE = "review_practice"
 
 
 class Scope(StrEnum):
@@ -191,6 +196,18 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                   "channel identity (an e-mail address, an IM account); everyone who may read a "
                                   "conversation sees its customer's links (`read_conversation`)", NONE, NONE, ALL,
                                   "Only an admin unlinks a customer's identities."),
+    Action.PRACTICE: _rule("`POST /api/practice/sessions`, `POST /api/practice/sessions/{id}/replies`: start a "
+                           "practice session on a masked past conversation and answer its turns (one's own "
+                           "sessions only: nobody answers for another)", OWN, OWN, OWN,
+                           "You may practise in your own sessions only."),
+    Action.READ_PRACTICE: _rule("`GET /api/practice/weak-spots`, `GET /api/practice/progress`, "
+                                "`GET /api/practice/sessions`, `GET /api/practice/sessions/{id}`: weak spots, "
+                                "practice sessions with their scores and reviews, progress (an agent's: their own)",
+                                OWN, ALL, ALL, "You may see your own practice only."),
+    Action.REVIEW_PRACTICE: _rule("`PUT /api/practice/sessions/{id}/review`, `POST /api/practice/scenarios`: "
+                                  "review a finished practice session (never one's own), make practice scenarios "
+                                  "of resolved conversations", NONE, ALL, ALL,
+                                  "Only supervisors review practice sessions."),
 })
 
 

@@ -49,6 +49,7 @@ from handoff.adapters.tickets.automation import Candidate as AutomationCandidate
 from handoff.adapters.tickets.feedback import Verdict, citation_of, request_of
 from handoff.adapters.tickets.identities import IdentityView
 from handoff.adapters.tickets.inbox import InboxView
+from handoff.adapters.tickets.practice import ScenarioView, SessionView
 from handoff.adapters.tickets.quality import HandledTicket, ReviewView
 from handoff.adapters.training_data import TrainingData
 from handoff.core.channels import Deliver, InboundIm, Rendered
@@ -65,6 +66,7 @@ __all__ += ["AutomationCandidate"]  # a ticket an automation rule may act on (ha
 __all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality)
 __all__ += ["InboxView", "TicketView", "TrainingData"]  # the NLU inbox and its training data (service/inbox.py)
 __all__ += ["ModelRegistry"]  # the bot's model versions (service/models.py)
+__all__ += ["ScenarioView", "SessionView"]  # team training (service/practice.py)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""

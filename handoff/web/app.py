@@ -50,6 +50,7 @@ from handoff.web import (
     api_inbox,
     api_insights,
     api_models,
+    api_practice,
     api_qa,
     api_reports,
     channels,
@@ -150,6 +151,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_models.router)
     app.include_router(api_identities.router)
     app.include_router(channels.router)
+    app.include_router(api_practice.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

@@ -530,6 +530,8 @@ class ChannelIdentity(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     verified_by: Mapped[str] = mapped_column(String(16))
     verified_at: Mapped[datetime]
+
+
 class ImMessage(Base):
     """One instant message of a conversation on an IM channel (``xmpp``, and every later one: one table for all).
 
@@ -559,4 +561,67 @@ class ImMessage(Base):
     next_try_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+# ---- team training: practice scenarios and sessions (0014) ------------------------------------------------
+
+
+class PracticeScenario(Base):
+    """A resolved conversation made a practice scenario (docs/training.md, "Team training"): its customer's turns
+    and the replies of the agent who resolved it, masked (``turns``: ``[{customer, reply, terms, article}]``, the
+    article ``{article_id, title, text, score}`` or None), its category, why it was chosen (``reason``:
+    ``rated`` or ``qa``), the agent whose replies it holds. One per conversation. Erasing the customer or the
+    retention sweep deletes it (its sessions stay, their scores and the agents' own replies with them)."""
+
+    __tablename__ = "practice_scenarios"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), unique=True)
+    ticket_id: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(64), index=True)
+    source_agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    reason: Mapped[str] = mapped_column(String(16))
+    turns: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+
+
+class PracticeSession(Base):
+    """An agent's practice on a scenario: the next turn to answer (``turn``), ``status`` ``open`` or
+    ``finished``, the automatic ``total`` (the mean of the replies' scores), and a supervisor's review (score
+    0-100, comment, who, when). ``scenario_id`` is cleared when the scenario is deleted."""
+
+    __tablename__ = "practice_sessions"
+    __table_args__ = (Index("ix_practice_sessions_agent_id_started_at", "agent_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    scenario_id: Mapped[int | None] = mapped_column(ForeignKey("practice_scenarios.id"), index=True)
+    category: Mapped[str | None] = mapped_column(String(64))
+    turns: Mapped[int] = mapped_column(Integer)
+    turn: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    total: Mapped[float | None] = mapped_column(Float)
+    review_score: Mapped[float | None] = mapped_column(Float)
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    reviewer_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
+    reviewed_at: Mapped[datetime | None]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class PracticeReply(Base):
+    """The agent's reply to one turn of a session, its automatic score with the why (``details``), and the
+    reviewer's comment on it."""
+
+    __tablename__ = "practice_replies"
+    __table_args__ = (UniqueConstraint("session_id", "turn"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("practice_sessions.id", ondelete="CASCADE"))
+    turn: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    details: Mapped[dict[str, Any]]
+    review_comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]

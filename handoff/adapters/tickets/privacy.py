@@ -7,7 +7,8 @@ What erasing a customer (a request to delete their data) does, in one transactio
   addresses, subjects and bodies: ``mail_messages``), their instant messages (the addresses and texts:
   ``im_messages``) and the agents' notes on their tickets, and the notes
   supervisors left on their follow-up items, and their messages in the NLU inbox (trainer-confirmed examples
-  too: their words leave the training data file at its next write);
+  too: their words leave the training data file at its next write), and the practice scenarios made of their
+  conversations (masked, yet their words; the sessions agents practised on them stay, with their scores);
 - blanked: the QA reviewers' notes and comments on their conversations (they may quote the customer; the
   scores stay);
 - blanked: on each of their tickets the summary, the bot's hand-off request (it quotes the customer), the
@@ -22,8 +23,8 @@ What erasing a customer (a request to delete their data) does, in one transactio
 
 The retention sweep (``HANDOFF_RETENTION_DAYS``) deletes conversations not touched since the cutoff whole,
 rows included (messages, transitions, tickets with their notes and assignments, feedback and its
-follow-ups with their notes, QA reviews with their scores, NLU inbox items that are no trainer-confirmed
-example; the examples stay as training data, detached from the conversation), and then the customers
+follow-ups with their notes, QA reviews with their scores, practice scenarios, NLU inbox items that are no
+trainer-confirmed example; the examples stay as training data, detached from the conversation), and then the customers
 created before the cutoff that have no conversation left, with their linked channel identities.
 """
 
@@ -53,6 +54,7 @@ from handoff.adapters.tickets.models import (
     Transition,
 )
 from handoff.adapters.tickets.people import customer_view
+from handoff.adapters.tickets.practice import practice_deletions
 from handoff.adapters.tickets.quality import qa_deletions, qa_erasures
 from handoff.adapters.tickets.views import CustomerView, iso
 from handoff.core.model import ConversationId, CustomerId
@@ -103,7 +105,7 @@ class CustomerRecords(Repository):
             await session.execute(delete(ImMessage).where(ImMessage.conversation_id.in_(conversations)))
             await session.execute(delete(Message).where(Message.conversation_id.in_(conversations)))
             await session.execute(delete(Note).where(Note.ticket_id.in_(tickets)))
-            for statement in qa_erasures(conversations):
+            for statement in [*qa_erasures(conversations), *practice_deletions(conversations)]:
                 await session.execute(statement)
             await forget_examples(session, ids)
             await session.execute(update(Ticket).where(Ticket.customer_id == customer_id).values(
@@ -125,7 +127,7 @@ class CustomerRecords(Repository):
         async with self._sessions.begin() as session:
             ids = [ConversationId(c) for c in await session.scalars(old)]
             if ids:
-                statements = [*qa_deletions(old), *inbox_deletions(old),
+                statements = [*qa_deletions(old), *inbox_deletions(old), *practice_deletions(old),
                               delete(Note).where(Note.ticket_id.in_(tickets)),
                               delete(TicketAssignment).where(TicketAssignment.ticket_id.in_(tickets)),
                               delete(FollowUp).where(FollowUp.conversation_id.in_(old)),

@@ -38,6 +38,8 @@ session factory:
   customers (an e-mail address, an IM account), with how each was proved.
 - ``im`` (:class:`~handoff.adapters.tickets.im.ImBook`): every IM channel's messages in and out (an event taken
   in once, the address's conversation, the outbox).
+- ``practice`` (:class:`~handoff.adapters.tickets.practice.PracticeBook`): team training: weak spots' facts,
+  practice scenarios, agents' sessions and their reviews.
 
 Every method is async, runs in its own short transaction and returns frozen views
 (:mod:`handoff.adapters.tickets.views`), never ORM objects. Times go in as aware datetimes or epoch seconds
@@ -65,6 +67,7 @@ from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.mail import MailBook
 from handoff.adapters.tickets.message_writer import MessageWriter
 from handoff.adapters.tickets.people import PeopleBook
+from handoff.adapters.tickets.practice import PracticeBook
 from handoff.adapters.tickets.privacy import CustomerRecords
 from handoff.adapters.tickets.quality import QaBook
 from handoff.adapters.tickets.replay import ReplayLog
@@ -106,6 +109,7 @@ class TicketLog:
         self.mail = MailBook(sessions)  # the e-mail channel's mail in and out, the outbox
         self.identities = IdentityBook(sessions)  # channel identities linked to customers (docs/channels.md)
         self.im = ImBook(sessions)  # the IM channels' messages in and out, the outbox
+        self.practice = PracticeBook(sessions)  # team training (docs/training.md, "Team training")
 
     @classmethod
     async def open(cls, database_url: str) -> TicketLog:

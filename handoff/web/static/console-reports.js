@@ -47,7 +47,8 @@ function shown(value, kind) {
 const tileKind = (target) => (target.endsWith('_seconds') ? 's' : target === 'csat' ? 'f' : '%');
 const isoDay = (date) => date.toISOString().slice(0, 10);
 
-function stylesheet() {
+/** uPlot's stylesheet, once per page (the Practice tab's chart uses it too). */
+export function stylesheet() {
   if (!document.querySelector('link[data-uplot]')) {
     document.head.append(el('link', { rel: 'stylesheet', href: '/static/uPlot.min.css', dataset: { uplot: '1' } }));
   }

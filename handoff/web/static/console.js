@@ -374,9 +374,11 @@ const SUPERVISOR_VIEWS = {
   capacity: './console-capacity.js',
 };
 /** Views of other roles than supervisors': the trainers' workbench (docs/training.md), which supervisors and
- * admins see too. */
-const VIEWS = { ...SUPERVISOR_VIEWS, inbox: './console-inbox.js', models: './console-models.js' };
-const VIEW_ROLES = { inbox: ['trainer', 'supervisor', 'admin'], models: ['trainer', 'supervisor', 'admin'] };
+ * admins see too; team training (Practice: agents their own, supervisors and admins the team's). */
+const VIEWS = { ...SUPERVISOR_VIEWS, inbox: './console-inbox.js', models: './console-models.js',
+  practice: './console-practice.js' };
+const VIEW_ROLES = { inbox: ['trainer', 'supervisor', 'admin'], models: ['trainer', 'supervisor', 'admin'],
+  practice: ['agent', 'supervisor', 'admin'] };
 const DESK_TABS = ['conversations', 'tickets']; // an agent's own: not a trainer's
 const supervisorViews = new Map(); // name -> Promise of the view's instance
 let currentTab = 'conversations';

@@ -33,7 +33,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from handoff.adapters.telegram import TelegramTransport
 from handoff.service import HandoffService, policy
-from handoff.service.auth import widget_signature
+from handoff.service.auth import Principal, widget_signature
 from handoff.settings import HandoffSettings, Secret
 from handoff.web.app import create_app
 from tests.conftest import ROOT
@@ -192,6 +192,17 @@ POST       /api/conversations/{conversation_id}/identities/unlink own     401   
 POST       /api/conversations/{conversation_id}/identities/unlink other   401    401      401   401     401        401
 POST       /api/admin/customers/identities/unlink                -       401    401      403   403     403        204
 POST       /channels/telegram/webhook                            -       401    401      401   401     401        401
+GET        /api/practice/weak-spots                              -       401    401      200   403     200        200
+GET        /api/practice/progress                                -       401    401      200   403     200        200
+GET        /api/practice/sessions                                -       401    401      200   403     200        200
+POST       /api/practice/sessions                                -       401    401      201   403     201        201
+GET        /api/practice/sessions/{session_id}                   own     401    401      200   403     200        200
+GET        /api/practice/sessions/{session_id}                   other   401    401      403   403     200        200
+POST       /api/practice/sessions/{session_id}/replies           own     401    401      200   403     200        200
+POST       /api/practice/sessions/{session_id}/replies           other   401    401      403   403     403        403
+PUT        /api/practice/sessions/{session_id}/review            own     401    401      403   403     403        403
+PUT        /api/practice/sessions/{session_id}/review            other   401    401      403   403     200        200
+POST       /api/practice/scenarios                               -       401    401      403   403     200        200
 """
 
 
@@ -245,6 +256,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/conversations/{conversation_id}/identities/unlink"): {"channel": "telegram", "address": "4242"},
     ("POST", "/channels/telegram/webhook"): {"update_id": 1, "message": {
         "message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "hello"}},
+    ("POST", "/api/practice/sessions"): {},
+    ("POST", "/api/practice/sessions/{session_id}/replies"): {"text": "Within 30 days, for a full refund."},
+    ("PUT", "/api/practice/sessions/{session_id}/review"): {"score": 70, "comment": "Good."},
+    ("POST", "/api/practice/scenarios"): {},
 }
 FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
                 "bad_request": 400}
@@ -285,20 +300,37 @@ class World:
     follow_ups: dict[int, int]  # ticket -> the follow-up item of a low rating of it
     inbox_item: int  # a message the bot was unsure about, in the NLU inbox
     customer_id: str  # the signed-in customer's, whose xmpp identity the admin unlinks
+    sessions: dict[str, int]  # each agent's practice session (open); linus's is finished
 
     def ids(self, caller: str, target: str) -> dict[str, Any]:
         conversation = {"own": self.own.get(caller, self.own["agent"]), "queued": self.queued}.get(
             target, self.other.get(caller, self.other["agent"]))
         ticket = self.tickets.get(conversation, self.tickets[self.own["agent"]])
         account = self.accounts.get(caller, self.accounts["linus"]) if target == "own" else self.accounts["linus"]
+        session = self.sessions.get(caller, self.sessions["agent"]) if target == "own" else self.sessions["linus"]
         return {"conversation_id": conversation, "ticket_id": ticket, "agent_id": account, "name": "console.js",
-                "follow_up_id": self.follow_ups[ticket], "version": MODEL_VERSION}
+                "follow_up_id": self.follow_ups[ticket], "version": MODEL_VERSION, "session_id": session}
 
 
 async def escalated(service: HandoffService) -> Customer:
     customer = await Customer.start(service, name="Jo", email="jo@example.com")
     await customer.say("a person please")
     return customer
+
+
+async def practice_sessions(service: HandoffService, principals: dict[str, Principal],
+                            conversations: list[str]) -> dict[str, int]:
+    """Two one-turn practice scenarios (of conversations Linus and Grace resolved, as far as the table cares) and a
+    session of each agent's on them; Linus's finished."""
+    for conversation_id, source in zip(conversations, ("linus", "agent"), strict=True):
+        await service._log.practice.add_scenario(
+            conversation_id, 1, category="returns", source_agent_id=principals[source].agent_id, reason="rated",
+            turns=[{"customer": "Can I return it?", "reply": "Yes, within 30 days.", "article": None,
+                    "terms": ["30"]}], now=0)
+    sessions = {caller: (await service.practice.start(principal))["id"] for caller, principal in principals.items()}
+    # Linus's is finished: his reply written as the part writes it (scoring would load the encoder in every row)
+    await service._log.practice.add_reply(sessions["linus"], 0, "Yes, within a month.", 50.0, {"why": []}, now=0)
+    return sessions
 
 
 @pytest.fixture
@@ -319,8 +351,9 @@ async def world(open_service: OpenService, clock: FakeClock, tmp_path: Path) -> 
 
     app = create_app(service.settings, opener)
     tokens: dict[str, str | None] = {"nobody": None}
-    accounts, own, other, tickets = {}, {}, {}, {}
+    accounts, own, other, tickets, principals = {}, {}, {}, {}, {}
     linus = await Agent.sign_in(service, "linus")
+    principals["linus"] = linus.principal
     theirs = [await escalated(service) for _ in ("agent", "supervisor", "admin")]
     await linus.presence("away")
     accounts["linus"] = linus.id
@@ -329,6 +362,7 @@ async def world(open_service: OpenService, clock: FakeClock, tmp_path: Path) -> 
         customer = await escalated(service)
         await agent.presence("away")
         tokens[caller], accounts[caller], own[caller] = agent.token, agent.id, customer.conversation_id
+        principals[caller] = agent.principal
         other[caller] = theirs.pop().conversation_id
         if caller == "agent":  # the trainer's targets (no conversation is theirs): one of grace's, untouched
             await agent.presence("online")
@@ -351,10 +385,11 @@ async def world(open_service: OpenService, clock: FakeClock, tmp_path: Path) -> 
             tickets[conversation_id] = record.ticket_id
     assert (await queued.record()).state.value == "queued"
     follow_ups = {ticket: await rated(service._log, ticket, 1, "no", at=0) or 0 for ticket in tickets.values()}
+    sessions = await practice_sessions(service, principals, [own["agent"], queued.conversation_id])
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://handoff.test") as client:
         yield World(app, client, tokens, accounts, own, other, queued.conversation_id, tickets, follow_ups,
-                    inbox_item, (await mine.record()).customer_id)
+                    inbox_item, (await mine.record()).customer_id, sessions)
 
 
 async def socket_outcome(world: World, row: Row, caller: str) -> int:

@@ -39,7 +39,7 @@ async def test_migrate_creates_exactly_the_orm_schema(database_url: str) -> None
         await engine.dispose()
     assert differences == []
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
-    assert version == "0013_channel_identities"
+    assert version == "0014_practice"
 
 
 async def test_migrate_concurrent_instances_take_turns(postgres_url: str) -> None:
@@ -172,5 +172,20 @@ async def test_0013_adds_the_channel_identities_and_takes_them_away(log: TicketL
         assert "channel_identities" not in tables and "im_messages" in tables
         await connection.run_sync(_revision, alembic_config(), "upgrade", "0013_channel_identities")
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        await connection.run_sync(_revision, alembic_config(), "upgrade", "head")  # the ORM is the head's
         differences = await connection.run_sync(_differences)
     assert "channel_identities" in tables and differences == []
+
+
+async def test_0014_adds_the_practice_tables_and_takes_them_away(log: TicketLog) -> None:
+    """Migration 0014_practice (team training's scenarios, sessions, replies) goes down to its parent and up again."""
+    practice = {"practice_scenarios", "practice_sessions", "practice_replies"}
+    async with log.engine.begin() as connection:
+        await connection.run_sync(_revision, alembic_config(), "downgrade", "0013_channel_identities")
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert not practice & tables and "channel_identities" in tables
+        await connection.run_sync(_revision, alembic_config(), "upgrade", "head")
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        differences = await connection.run_sync(_differences)
+    assert practice <= tables and differences == []
+    assert await log.practice.scenarios() == []
