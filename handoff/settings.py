@@ -101,6 +101,10 @@ class HandoffSettings:
         inbox_min_confidence / inbox_margin: a top intent under this confidence is a fallback; top two closer
             than the margin are ambiguous (the action server's ``ACTIONS_NLU_MIN_*`` by default).
         inbox_similarity: cosine similarity of two messages' sentence vectors from which they are grouped.
+        knowledge_days: the knowledge workbench's window: the days of the ticket log its gaps and each
+            article's use are read from.
+        knowledge_stale_days: an article not updated for this many days is listed as stale (as is one whose
+            ``review_by`` date has passed).
         channels: ``HANDOFF_CHANNELS``: the customer channels run besides the widget (``email``); an unknown name
             stops start-up (docs/channels.md).
         mail_host / mail_port: where the e-mail channel's SMTP listener listens (loopback by default; port 0:
@@ -175,6 +179,8 @@ class HandoffSettings:
     inbox_min_confidence: float = 0.5
     inbox_margin: float = 0.1
     inbox_similarity: float = 0.75
+    knowledge_days: int = 90
+    knowledge_stale_days: int = 365
     channels: tuple[str, ...] = ("web",)
     mail_host: str = "127.0.0.1"
     mail_port: int = 2525
@@ -298,6 +304,7 @@ class HandoffSettings:
             "insights_encoder": Path, "insights_min_similarity": similarity, "insights_topics": topic_count,
             "insights_hour": hour, "inbox": boolean, "inbox_file": Path, "inbox_domain": Path,
             "inbox_min_confidence": share, "inbox_margin": share, "inbox_similarity": similarity,
+            "knowledge_days": count, "knowledge_stale_days": count,
             "channels": channels, "mail_host": str, "mail_port": port, "mail_address": str,
             "mail_max_bytes": count, "mail_attachment_bytes": count, "mail_attachments": Path,
             "article_url": article_url, "imap_host": str, "imap_port": port, "imap_user": str,

@@ -28,6 +28,8 @@
     ├── inbox        TrainingInbox  the NLU inbox: messages the bot was unsure      (inbox.py)
     │                               about, grouped, labelled by trainers; the
     │                               training data written
+    ├── knowledge    KnowledgeWorkbench  the questions the knowledge base failed,   (knowledge.py)
+    │                               articles published live, their use reviewed
     └── mail         MailChannel    e-mail in (threaded, once; by the SMTP listener (mail.py)
                                     or the IMAP poller) and out (the outbox, retried);
                                     None unless HANDOFF_CHANNELS has email
@@ -77,11 +79,13 @@ from handoff.service.follow_ups import FollowUps
 from handoff.service.helpdesk import Helpdesk
 from handoff.service.inbox import TrainingInbox
 from handoff.service.insights import Insights, TopicMap
+from handoff.service.knowledge import KnowledgeWorkbench
 from handoff.service.mail import MailChannel, mail_sender
 from handoff.service.ports import (
     Bot,
     Clock,
     Knowledge,
+    Library,
     MailRelay,
     SentenceEncoder,
     Sentiment,
@@ -108,7 +112,7 @@ class HandoffService:
 
     def __init__(self, settings: HandoffSettings, *, store: Store, log: TicketLog, bot: Bot, knowledge: Knowledge,
                  router: Router, hours: BusinessHours, queue_order: QueueOrder | None = None,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, library: Library | None = None) -> None:
         self.settings = settings
         self.targets = load_targets(settings.targets_config)  # the team's service-level targets
         self.telemetry = Telemetry()  # this instance's metrics (GET /metrics, docs/operations-metrics.md)
@@ -122,6 +126,7 @@ class HandoffService:
         self.inbox = TrainingInbox(settings, log, bot, TrainingData(settings.inbox_file, settings.inbox_domain),
                                    encoder, clock)
         self.feedback = CustomerFeedback(settings, store, log, bot, relay, board, clock, inbox=self.inbox)
+        self.knowledge = KnowledgeWorkbench(settings, log, encoder, library, clock)  # None: the workbench is off
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
         topic_map = TopicMap(log, encoder, settings.insights_min_similarity, clock)
         first_response = self.targets.first_response_seconds

@@ -21,6 +21,8 @@ A trainer curates the bot's training data (the NLU inbox, docs/training.md) and 
 customers' words the bot was unsure about, one message at a time, and nothing else of a conversation (no
 transcript, customer, ticket or queue), take no conversation and never join the routing (going online is the
 ``take`` rule). Supervisors and admins may use the inbox too: in a small team the supervisor trains the bot.
+The knowledge workbench (gaps, articles) is the trainer's too, with the same scopes; a gap shows the customers'
+questions and the agents' replies to them, not the conversations.
 
 ``docs/security.md`` ("Authorization") carries :func:`markdown_table`, and a test keeps the two equal.
 """
@@ -65,6 +67,8 @@ class Action(StrEnum):
     READ_CAPACITY = "read_capacity"
     READ_INBOX = "read_inbox"
     LABEL_INBOX = "label_inbox"
+    READ_KNOWLEDGE = "read_knowledge"
+    EDIT_KNOWLEDGE = "edit_knowledge"
 
 
 class Scope(StrEnum):
@@ -172,6 +176,16 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                               "new), mark them out of scope, dismiss or reopen them; confirmed examples are "
                               "written to the Rasa training data", NONE, ALL, ALL,
                               "Only trainers label the NLU inbox.", trainer=ALL),
+    Action.READ_KNOWLEDGE: _rule("`GET /api/knowledge/gaps`, `GET /api/knowledge/articles`, "
+                                 "`GET /api/knowledge/articles/{article_id}`: the knowledge workbench: the questions "
+                                 "the knowledge base failed (grouped, with the agents' replies), each article's use, "
+                                 "staleness and near-duplicates, an article's source", NONE, ALL, ALL,
+                                 "Only trainers see the knowledge workbench.", trainer=ALL),
+    Action.EDIT_KNOWLEDGE: _rule("`POST /api/knowledge/articles`, `PUT /api/knowledge/articles/{article_id}`, "
+                                 "`DELETE /api/knowledge/articles/{article_id}`, `POST /api/knowledge/merges`, "
+                                 "`POST /api/knowledge/gaps/dismiss`: publish, edit, retire and merge knowledge "
+                                 "articles (the running bot answers with them within seconds), dismiss gaps",
+                                 NONE, ALL, ALL, "Only trainers edit the knowledge base.", trainer=ALL),
 })
 
 

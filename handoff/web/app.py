@@ -48,6 +48,7 @@ from handoff.web import (
     api_feedback,
     api_inbox,
     api_insights,
+    api_knowledge,
     api_qa,
     api_reports,
     metrics,
@@ -144,6 +145,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_qa.router)
     app.include_router(api_insights.router)
     app.include_router(api_inbox.router)
+    app.include_router(api_knowledge.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +33,7 @@ from handoff.settings import HandoffSettings
 from handoff.web.app import create_app
 from tests.conftest import ROOT
 from tests.handoff.conftest import OpenService
+from tests.handoff.library import library_copy
 from tests.handoff.qa_history import rated
 from tests.handoff.web.sockets import connect
 from tests.handoff.world import PASSWORD, Agent, Customer
@@ -167,6 +169,14 @@ GET        /api/agent/conversations/{conversation_id}/feedback   other   401    
 GET        /api/inbox                                            -       401    401      403   200     200        200
 GET        /api/inbox/intents                                    -       401    401      403   200     200        200
 POST       /api/inbox/decisions                                  -       401    401      403   200     200        200
+GET        /api/knowledge/gaps                                   -       401    401      403   200     200        200
+POST       /api/knowledge/gaps/dismiss                           -       401    401      403   200     200        200
+GET        /api/knowledge/articles                               -       401    401      403   200     200        200
+GET        /api/knowledge/articles/{article_id}                  -       401    401      403   200     200        200
+POST       /api/knowledge/articles                               -       401    401      403   201     201        201
+PUT        /api/knowledge/articles/{article_id}                  -       401    401      403   200     200        200
+DELETE     /api/knowledge/articles/{article_id}                  -       401    401      403   200     200        200
+POST       /api/knowledge/merges                                 -       401    401      403   200     200        200
 """
 
 
@@ -212,7 +222,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/followups/{follow_up_id}/close"): {},
     ("POST", "/api/capacity/what-if"): {"days": 1, "agents": [{"id": "new", "shift": []}]},
     ("POST", "/api/capacity/simulate"): {"since": "2026-11-25", "until": "2026-11-26", "seeds": 1},
+    ("POST", "/api/knowledge/articles"): {"category": "orders", "title": "Gift wrap colours",
+                                          "body": "Red, green or gold."},
+    ("PUT", "/api/knowledge/articles/{article_id}"): {"category": "orders", "title": "An edited article",
+                                                      "body": "Edited by the authorization test."},
 }
+# the knowledge workbench's articles (a copy of data/knowledge): each caller edits, retires or merges their own
+ARTICLES = {"trainer": "orders-combine", "supervisor": "orders-gift-wrapping", "admin": "orders-order-number"}
+MERGES = {"trainer": ("accounts-password-reset", "accounts-password-reset-old"),
+          "supervisor": ("shipping-delivered-not-received", "shipping-delivered-not-received-old"),
+          "admin": ("orders-status", "orders-confirmation-email")}
 FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
                 "bad_request": 400}
 
@@ -232,6 +251,7 @@ class World:
     tickets: dict[str, int]
     follow_ups: dict[int, int]  # ticket -> the follow-up item of a low rating of it
     inbox_item: int  # a message the bot was unsure about, in the NLU inbox
+    question: int  # its message id (a customer question the knowledge workbench may dismiss)
 
     def ids(self, caller: str, target: str) -> dict[str, Any]:
         conversation = {"own": self.own.get(caller, self.own["agent"]), "queued": self.queued}.get(
@@ -239,7 +259,7 @@ class World:
         ticket = self.tickets.get(conversation, self.tickets[self.own["agent"]])
         account = self.accounts.get(caller, self.accounts["linus"]) if target == "own" else self.accounts["linus"]
         return {"conversation_id": conversation, "ticket_id": ticket, "agent_id": account, "name": "console.js",
-                "follow_up_id": self.follow_ups[ticket]}
+                "follow_up_id": self.follow_ups[ticket], "article_id": ARTICLES.get(caller, "orders-cancel")}
 
 
 async def escalated(service: HandoffService) -> Customer:
@@ -254,8 +274,8 @@ def profile() -> str:
 
 
 @pytest.fixture
-async def world(open_service: OpenService) -> AsyncIterator[World]:
-    service = await open_service()
+async def world(open_service: OpenService, tmp_path: Path) -> AsyncIterator[World]:
+    service = await open_service(library=library_copy(tmp_path))
 
     async def opener(settings: HandoffSettings) -> HandoffService:
         return service
@@ -286,6 +306,7 @@ async def world(open_service: OpenService) -> AsyncIterator[World]:
     unsure = await Customer.start(service)
     await unsure.say("zqx flurb")  # the bot falls back: the NLU inbox keeps it
     [inbox_item] = [i["id"] for g in (await service.inbox.page(tess))["groups"] for i in g["items"]]
+    question = (await service.customers.history(unsure.conversation_id))[0].id
     for conversation_id in [*own.values(), *other.values(), queued.conversation_id]:
         record = await service.customers.get(conversation_id)
         if record.ticket_id is not None:
@@ -295,7 +316,7 @@ async def world(open_service: OpenService) -> AsyncIterator[World]:
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://handoff.test") as client:
         yield World(app, client, tokens, accounts, own, other, queued.conversation_id, tickets, follow_ups,
-                    inbox_item)
+                    inbox_item, question)
 
 
 async def socket_outcome(world: World, row: Row, caller: str) -> int:
@@ -333,6 +354,13 @@ async def outcome(world: World, row: Row, caller: str) -> int:
         body = {"agent_id": world.accounts["linus"]}
     if row.path == "/api/inbox/decisions":  # the same decision again and again: each caller sees its own answer
         body = {"item_ids": [world.inbox_item], "decision": "dismiss"}
+    if row.path == "/api/knowledge/gaps/dismiss":  # dismissing again changes nothing: each caller is answered
+        body = {"message_ids": [world.question]}
+    if row.path == "/api/knowledge/articles" and body is not None:
+        body = {**body, "id": f"gift-wrap-{caller}"}
+    if row.path == "/api/knowledge/merges":
+        keep, retire = MERGES.get(caller, MERGES["trainer"])
+        body = {"keep": keep, "retire": retire}
     if row.path.endswith("/escalate"):  # each caller to a tier the (shared) queued conversation is not in yet
         body = {"tier": 3 if caller == "admin" else 2}
     headers = {"Authorization": f"Bearer {token}"} if token else {}

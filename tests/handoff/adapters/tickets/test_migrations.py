@@ -39,7 +39,7 @@ async def test_migrate_creates_exactly_the_orm_schema(database_url: str) -> None
         await engine.dispose()
     assert differences == []
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
-    assert version == "0008"
+    assert version == "0010_knowledge_workbench"
 
 
 async def test_migrate_concurrent_instances_take_turns(postgres_url: str) -> None:
@@ -153,7 +153,20 @@ async def test_0008_adds_the_mail_table_and_takes_it_away(log: TicketLog, databa
         await connection.run_sync(_revision, alembic_config(), "downgrade", "0007")
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert "mail_messages" not in tables
-        await connection.run_sync(_revision, alembic_config(), "upgrade", "0008")
+        await connection.run_sync(_revision, alembic_config(), "upgrade", "head")
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         differences = await connection.run_sync(_differences)
     assert "mail_messages" in tables and differences == []
+
+
+async def test_0010_adds_the_knowledge_gap_decisions_and_takes_them_away(log: TicketLog) -> None:
+    """Migration 0010 (the knowledge workbench's ``knowledge_gaps``) goes down to 0008 and up again."""
+    async with log.engine.begin() as connection:
+        await connection.run_sync(_revision, alembic_config(), "downgrade", "0008")
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert "knowledge_gaps" not in tables and "mail_messages" in tables
+        await connection.run_sync(_revision, alembic_config(), "upgrade", "head")
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        differences = await connection.run_sync(_differences)
+    assert "knowledge_gaps" in tables and differences == []
+    assert await log.knowledge.decided() == {}
