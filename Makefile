@@ -20,6 +20,7 @@ export TOKENIZERS_PARALLELISM := false
 
 ENCODER := models/encoder/encoder.json
 SPACY := models/spacy/en_brightwood/meta.json
+# the knowledge index's meta.json: the pointer to its live generation (knowledge/live.py)
 KB_INDEX := models/knowledge/meta.json
 MODEL := models/rasa/assistant.tar.gz
 KNOWLEDGE_SOURCES := $(shell find data/knowledge -type f 2>/dev/null)

@@ -47,6 +47,7 @@ class Library:
         self._settings = settings
         self._embedder = embedder
         self._live: LiveKnowledgeBase | None = None
+        self._writer: Embedder | None = None  # the live one's embedder, remembering what it embedded
         self._opening = threading.Lock()
 
     @property
@@ -173,13 +174,16 @@ class Library:
     def _reindex(self) -> dict[str, Any]:
         """Sync the index with the sources (only new and changed articles are embedded), refit the
         answerability rule and publish the next generation; the caller holds the lock."""
+        from knowledge.embed import CachingEmbedder
         from knowledge.errors import KnowledgeError
         from knowledge.ingest import load_sources
         from knowledge.live import publish
         from knowledge.search import KnowledgeBase
 
         settings = self.settings
-        embedder = self.live().embedder
+        if self._writer is None:
+            self._writer = CachingEmbedder(self.live().embedder)
+        embedder = self._writer
         try:
             kb = KnowledgeBase.load(settings.index_dir, embedder, settings.index_kind, settings.hnsw_threshold)
             report = kb.sync(load_sources(settings.sources))

@@ -7,11 +7,13 @@ import dataclasses
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from knowledge.documents import Article, ArticleId
-from knowledge.embed import SentenceTransformerEmbedder
+from knowledge.embed import CachingEmbedder, SentenceTransformerEmbedder
 from knowledge.ingest import load_sources
 from knowledge.live import GENERATIONS, KEEP, LiveKnowledgeBase, locked, publish
 from knowledge.search import KnowledgeBase
@@ -130,3 +132,26 @@ def test_the_flat_layout_is_still_read_and_a_broken_generation_keeps_the_old(
     (flat / "meta.json").write_text(json.dumps({**meta, "generation": 9, "path": "generations/000009"}))
     assert live.refresh() is False  # logged; the old generation keeps answering
     assert live.current().search("how much is delivery")[0].article_id == "shipping-costs"
+
+
+def test_a_writer_s_caching_embedder_embeds_each_text_once_with_the_same_vectors(
+        embedder: SentenceTransformerEmbedder) -> None:
+    class Counting:
+        name, dimension = embedder.name, embedder.dimension
+
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def encode(self, texts: list[str], progress: bool = False) -> Any:
+            self.texts += texts
+            return embedder.encode(texts)
+
+    counting = Counting()
+    cached = CachingEmbedder(counting, size=3)
+    first = cached.encode(["gift cards", "refunds", "gift cards"])
+    again = cached.encode(["refunds", "gift cards"])
+    assert counting.texts == ["gift cards", "refunds"]
+    assert np.allclose(again, first[[1, 0]]) and np.allclose(first[0], embedder.encode(["gift cards"])[0], atol=1e-6)
+    cached.encode(["a", "b"])  # past its size: it starts over
+    cached.encode(["refunds"])
+    assert counting.texts[-1] == "refunds" and cached.encode([]).shape == (0, embedder.dimension)
