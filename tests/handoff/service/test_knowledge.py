@@ -16,7 +16,7 @@ from handoff.service.auth import Principal
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import of_type
 from tests.handoff.library import library_copy
-from tests.handoff.world import PASSWORD, Agent, Customer, FakeRasa, handoff_request
+from tests.handoff.world import PASSWORD, Agent, Customer, FakeClock, FakeRasa, handoff_request
 
 MARS = "do you ship to mars"
 
@@ -242,3 +242,22 @@ async def test_without_a_library_the_workbench_says_it_is_off(service: HandoffSe
 
     with pytest.raises(UpstreamUnavailable, match="knowledge workbench is off"):
         await service.knowledge.articles(await trainer(service))
+
+
+async def test_erasure_and_retention_delete_the_decisions_on_a_customer_s_questions(
+        open_service: OpenService, rasa: FakeRasa, clock: FakeClock) -> None:
+    service = await open_service(retention_days=30)
+    no_answer(rasa, MARS)
+    no_answer(rasa, "Do you ship to Venus?")
+    erased, old = await Customer.start(service), await Customer.start(service)
+    await erased.say(MARS)
+    await old.say("Do you ship to Venus?")
+    tess = await trainer(service)
+    ids = [q["message_id"] for g in (await service.knowledge.gaps(tess))["gaps"] for q in g["questions"]]
+    assert await service.knowledge.dismiss(tess, ids) == {"dismissed": 2}
+    assert len(await service._log.knowledge.decided()) == 2
+    await service.data.delete(conversation_id=erased.conversation_id)
+    assert len(await service._log.knowledge.decided()) == 1
+    clock.advance(31 * 86400)
+    await service.data.retention()
+    assert await service._log.knowledge.decided() == {}
