@@ -69,8 +69,8 @@ class Library:
 
         with self._opening:
             if self._live is None:
-                settings = self.settings
                 try:
+                    settings = self.settings
                     if self._embedder is None:
                         self._live = open_live(settings)
                     else:

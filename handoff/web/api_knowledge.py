@@ -39,7 +39,7 @@ async def articles(agent: Agent, service: Service) -> dict[str, Any]:
     return await service.knowledge.articles(agent)
 
 
-@router.get("/api/knowledge/articles/{article_id}", responses=errors(404))
+@router.get("/api/knowledge/articles/{article_id}", responses=errors(400, 404))
 async def article(article_id: ArticleId, agent: Agent, service: Service) -> dict[str, Any]:
     """One article's source, for the editor."""
     return await service.knowledge.article(agent, article_id)
