@@ -31,6 +31,7 @@ from typing import Any
 from handoff.core import knowledge as rules
 from handoff.core.errors import BadRequest, UnknownConversation, UpstreamUnavailable
 from handoff.core.knowledge import GapStatus
+from handoff.core.model import MAX_ROW_ID
 from handoff.service import policy
 from handoff.service.auth import Principal
 from handoff.service.inbox import Grouper
@@ -211,7 +212,7 @@ def _gap(members: Sequence[GapQuestion], categories: Mapping[str, str]) -> dict[
 def _ids(values: Sequence[Any], empty: bool = False) -> list[int]:
     if not isinstance(values, list | tuple) or (not values and not empty) or len(values) > PAGE:
         raise BadRequest(f"Name 1 to {PAGE} customer questions.")
-    if any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in values):
+    if any(isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_ROW_ID for v in values):
         raise BadRequest("A customer question is named by its message id, a positive whole number.")
     return sorted(set(values))
 

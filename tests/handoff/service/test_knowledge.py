@@ -261,3 +261,8 @@ async def test_erasure_and_retention_delete_the_decisions_on_a_customer_s_questi
     clock.advance(31 * 86400)
     await service.data.retention()
     assert await service._log.knowledge.decided() == {}
+
+
+async def test_a_question_id_past_the_database_s_integers_is_refused(service: HandoffService) -> None:
+    with pytest.raises(BadRequest):  # PostgreSQL's 32-bit ids: a larger one would fail in the database
+        await service.knowledge.dismiss(await trainer(service), [2**40])
