@@ -3,6 +3,7 @@ failed, grouped, with the agents' replies as a draft; the articles with their us
 publishing, editing, merging and retiring articles, which the running bot answers with within seconds.
 
 Reading needs the policy's ``read_knowledge``, changing ``edit_knowledge`` (trainers, supervisors, admins).
+An article's body of 20,000 characters can pass the 64 KiB body limit once JSON-escaped: publishing documents 413.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ async def article(article_id: ArticleId, agent: Agent, service: Service) -> dict
     return await service.knowledge.article(agent, article_id)
 
 
-@router.post("/api/knowledge/articles", status_code=201, responses=errors(400, 409))
+@router.post("/api/knowledge/articles", status_code=201, responses=errors(400, 409, 413))
 async def create(body: NewKnowledgeArticle, agent: Agent, service: Service) -> dict[str, Any]:
     """Publish a new article: written to the sources, embedded, and the index's next ``generation`` published;
     the running bot answers with it within ``KB_RELOAD_INTERVAL`` seconds. ``version``: what its citations
@@ -54,7 +55,7 @@ async def create(body: NewKnowledgeArticle, agent: Agent, service: Service) -> d
                                            gap_ids=body.gap_ids)
 
 
-@router.put("/api/knowledge/articles/{article_id}", responses=errors(400, 404))
+@router.put("/api/knowledge/articles/{article_id}", responses=errors(400, 404, 413))
 async def edit(article_id: ArticleId, body: KnowledgeArticle, agent: Agent, service: Service) -> dict[str, Any]:
     """Publish a new version of an article (its category may change: the file moves)."""
     return await service.knowledge.publish(agent, {**body.model_dump(exclude={"gap_ids"}), "id": article_id},
