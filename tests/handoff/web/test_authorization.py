@@ -172,10 +172,13 @@ POST       /api/inbox/decisions                                  -       401    
 GET        /api/knowledge/gaps                                   -       401    401      403   200     200        200
 POST       /api/knowledge/gaps/dismiss                           -       401    401      403   200     200        200
 GET        /api/knowledge/articles                               -       401    401      403   200     200        200
-GET        /api/knowledge/articles/{article_id}                  -       401    401      403   200     200        200
+GET        /api/knowledge/articles/{article_id}                  own     401    401      403   200     200        200
+GET        /api/knowledge/articles/{article_id}                  other   401    401      403   200     200        200
 POST       /api/knowledge/articles                               -       401    401      403   201     201        201
-PUT        /api/knowledge/articles/{article_id}                  -       401    401      403   200     200        200
-DELETE     /api/knowledge/articles/{article_id}                  -       401    401      403   200     200        200
+PUT        /api/knowledge/articles/{article_id}                  own     401    401      403   200     200        200
+PUT        /api/knowledge/articles/{article_id}                  other   401    401      403   200     200        200
+DELETE     /api/knowledge/articles/{article_id}                  own     401    401      403   200     200        200
+DELETE     /api/knowledge/articles/{article_id}                  other   401    401      403   200     200        200
 POST       /api/knowledge/merges                                 -       401    401      403   200     200        200
 """
 
@@ -227,8 +230,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/knowledge/articles/{article_id}"): {"category": "orders", "title": "An edited article",
                                                       "body": "Edited by the authorization test."},
 }
-# the knowledge workbench's articles (a copy of data/knowledge): each caller edits, retires or merges their own
-ARTICLES = {"trainer": "orders-combine", "supervisor": "orders-gift-wrapping", "admin": "orders-order-number"}
+# the knowledge workbench's articles (a copy of data/knowledge) belong to nobody, so "own" and "other" are two
+# articles the policy treats alike; each caller edits, retires or merges articles of their own, so that one's
+# retirement does not change another's answer
+ARTICLES = {"own": {"trainer": "orders-combine", "supervisor": "orders-gift-wrapping", "admin": "orders-order-number"},
+            "other": {"trainer": "returns-exchanges", "supervisor": "returns-refund-timing",
+                      "admin": "returns-sale-items"}}
 MERGES = {"trainer": ("accounts-password-reset", "accounts-password-reset-old"),
           "supervisor": ("shipping-delivered-not-received", "shipping-delivered-not-received-old"),
           "admin": ("orders-status", "orders-confirmation-email")}
@@ -259,7 +266,7 @@ class World:
         ticket = self.tickets.get(conversation, self.tickets[self.own["agent"]])
         account = self.accounts.get(caller, self.accounts["linus"]) if target == "own" else self.accounts["linus"]
         return {"conversation_id": conversation, "ticket_id": ticket, "agent_id": account, "name": "console.js",
-                "follow_up_id": self.follow_ups[ticket], "article_id": ARTICLES.get(caller, "orders-cancel")}
+                "follow_up_id": self.follow_ups[ticket], "article_id": ARTICLES.get(target, ARTICLES["own"]).get(caller, "orders-cancel")}
 
 
 async def escalated(service: HandoffService) -> Customer:
