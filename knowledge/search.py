@@ -74,6 +74,7 @@ class KnowledgeBase:
         self.index = VectorIndex(embedder.dimension, kind=self._kind_for(0))
         self._next_id = 0
         self.answerability: Answerability | None = None
+        self.generation = 0  # the published generation it was loaded from (knowledge.live); 0: none
 
     # -- maintenance ---------------------------------------------------------------------------
 
@@ -291,20 +292,23 @@ class KnowledgeBase:
     @classmethod
     def load(cls, directory: Path, embedder: Embedder, index_kind: str = "auto",
              hnsw_threshold: int = 20_000) -> KnowledgeBase:
-        """Open a knowledge base written by :meth:`save`.
+        """Open a knowledge base written by :meth:`save`, or the generation ``directory``'s ``meta.json`` points
+        at (:func:`knowledge.live.publish`).
 
         Raises:
             IndexNotBuilt: nothing was saved there.
         """
         meta = json.loads(require_index(directory).read_text())
+        files = directory / meta["path"] if meta.get("path") else directory  # a generation (knowledge.live)
         if meta["model"] != embedder.name or meta["dimension"] != embedder.dimension:
             raise IndexNotBuilt(
                 f"The index in {directory} was built with {meta['model']}, not {embedder.name}: rebuild it.")
         kb = cls(embedder, index_kind=index_kind, hnsw_threshold=hnsw_threshold)
-        kb.index = VectorIndex.load(directory / INDEX_FILE, kind=meta["index_kind"])
-        kb.store = InMemoryArticleStore.load(directory / STORE_FILE)
+        kb.index = VectorIndex.load(files / INDEX_FILE, kind=meta["index_kind"])
+        kb.store = InMemoryArticleStore.load(files / STORE_FILE)
         kb._next_id = int(meta["next_id"])
-        kb.answerability = Answerability.load(directory / ANSWERABILITY_FILE)
+        kb.generation = int(meta.get("generation", 0))
+        kb.answerability = Answerability.load(files / ANSWERABILITY_FILE)
         if kb.answerability is None:
             logger.warning("no answerability calibration in %s (an index built before it existed, or too few "
                            "articles): answering by the cosine threshold KB_MIN_SCORE; `python -m knowledge "

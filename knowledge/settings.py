@@ -37,6 +37,8 @@ class KnowledgeSettings:
             Without a calibration (an index built before it), ``min_score`` decides.
         encoder_dir: the model's ONNX export (``python -m knowledge
             export-encoder``); servers embed queries with it when it is there.
+        reload_interval: seconds between a server's checks for a newly
+            published index generation (:mod:`knowledge.live`).
     """
 
     model: str = DEFAULT_MODEL
@@ -49,6 +51,7 @@ class KnowledgeSettings:
     abstain_target: float = DEFAULT_ABSTAIN_TARGET
     device: str = field(default="cpu")
     encoder_dir: Path = Path("models/encoder")
+    reload_interval: float = 1.0
 
     def __post_init__(self) -> None:
         if self.index_kind not in INDEX_KINDS:
@@ -59,6 +62,8 @@ class KnowledgeSettings:
             raise SettingsError("KB_HNSW_THRESHOLD and KB_BATCH_SIZE must be positive.")
         if not 0.0 < self.abstain_target < 1.0:
             raise SettingsError(f"KB_ABSTAIN_TARGET must be between 0 and 1, not {self.abstain_target!r}.")
+        if self.reload_interval < 0:
+            raise SettingsError(f"KB_RELOAD_INTERVAL must be 0 or more seconds, not {self.reload_interval!r}.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KnowledgeSettings:
@@ -95,4 +100,5 @@ class KnowledgeSettings:
             abstain_target=number("KB_ABSTAIN_TARGET", defaults.abstain_target),
             device=env.get("KB_DEVICE") or defaults.device,
             encoder_dir=Path(env.get("KB_ENCODER_DIR") or defaults.encoder_dir),
+            reload_interval=number("KB_RELOAD_INTERVAL", defaults.reload_interval),
         )

@@ -59,7 +59,9 @@ def handoff(replies: list[dict]) -> dict:
 
 
 def indexed_versions() -> dict[str, str]:
-    stored = json.loads((ROOT / "models" / "knowledge" / "articles.json").read_text())
+    index = ROOT / "models" / "knowledge"
+    meta = json.loads((index / "meta.json").read_text())  # the live generation's (knowledge.live), or the flat files
+    stored = json.loads((index / meta.get("path", ".") / "articles.json").read_text())
     return {row["article"]["id"]: row["version"] for row in stored["articles"]}
 
 

@@ -32,6 +32,8 @@
     │                               training data written
     ├── models       ModelWorkbench the bot's model versions, retraining behind   (models.py)
     │                               the regression gate, promotion, rollback
+    ├── knowledge    KnowledgeWorkbench  the questions the knowledge base failed,   (knowledge.py)
+    │                               articles published live, their use reviewed
     ├── practice     Practice       team training: weak spots, practice on masked  (practice.py)
     │                               past conversations, reviews, progress
     ├── mail         MailChannel    e-mail in (threaded, once; by the SMTP listener (mail.py)
@@ -89,6 +91,7 @@ from handoff.service.identities import Identities
 from handoff.service.im import InstantMessaging
 from handoff.service.inbox import TrainingInbox
 from handoff.service.insights import Insights, TopicMap
+from handoff.service.knowledge import KnowledgeWorkbench
 from handoff.service.mail import MailChannel, mail_sender
 from handoff.service.models import ModelWorkbench
 from handoff.service.ports import (
@@ -96,6 +99,7 @@ from handoff.service.ports import (
     Clock,
     ImTransport,
     Knowledge,
+    Library,
     MailRelay,
     ModelRegistry,
     SentenceEncoder,
@@ -124,7 +128,8 @@ class HandoffService:
 
     def __init__(self, settings: HandoffSettings, *, store: Store, log: TicketLog, bot: Bot, knowledge: Knowledge,
                  router: Router, hours: BusinessHours, queue_order: QueueOrder | None = None,
-                 clock: Clock = time.time, im_transports: Mapping[str, ImTransport] | None = None) -> None:
+                 clock: Clock = time.time, im_transports: Mapping[str, ImTransport] | None = None,
+                 library: Library | None = None) -> None:
         self.settings = settings
         self.targets = load_targets(settings.targets_config)  # the team's service-level targets
         self.telemetry = Telemetry()  # this instance's metrics (GET /metrics, docs/operations-metrics.md)
@@ -143,6 +148,7 @@ class HandoffService:
                                                    settings.models_servers or (settings.rasa_url,),
                                                    str(settings.rasa_token)), settings.models_tolerance,
                                      settings.inbox_file, clock)
+        self.knowledge = KnowledgeWorkbench(settings, log, encoder, library, clock)  # None: the workbench is off
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
         topic_map = TopicMap(log, encoder, settings.insights_min_similarity, clock)
         first_response = self.targets.first_response_seconds

@@ -57,6 +57,37 @@ DECISION_STATUS = {Decision.LABEL: Status.LABELLED, Decision.OUT_OF_SCOPE: Statu
                    Decision.DISMISS: Status.DISMISSED, Decision.REOPEN: Status.NEW}
 
 
+class Grouper:
+    """Texts grouped by near-duplicate (:func:`handoff.core.inbox.group`) over the sentence encoder's vectors,
+    cached by id (the NLU inbox's items, the knowledge workbench's questions), or by their normalised text when
+    the encoder is missing (``grouping``: ``encoder`` or ``text``)."""
+
+    def __init__(self, encoder: SentenceEncoder) -> None:
+        self._encoder = encoder
+        self._vectors: dict[int, npt.NDArray[np.float32]] = {}
+
+    async def group(self, texts: Sequence[tuple[int, str]], threshold: float) -> tuple[list[list[int]], str]:
+        """Indexes of ``texts`` (``(id, text)``), in groups of near-duplicates, and how they were grouped."""
+        vectors, grouping = await self._encode(texts)
+        return rules.group([rules.key(text) for _, text in texts], vectors, threshold), grouping
+
+    async def _encode(self, texts: Sequence[tuple[int, str]]) -> tuple[npt.NDArray[np.float32] | None, str]:
+        """The texts' sentence vectors (cached by id) and ``encoder``, or None and ``text`` without an encoder."""
+        if not texts:
+            return None, "encoder"
+        missing = [(i, text) for i, text in texts if i not in self._vectors]
+        if missing:
+            try:
+                encoded = await asyncio.to_thread(self._encoder.encode, [text for _, text in missing])
+            except UpstreamUnavailable as exc:
+                logger.warning("near-duplicates grouped by normalised text: %s", exc)
+                return None, "text"
+            if len(self._vectors) + len(missing) > CACHE:
+                self._vectors.clear()
+            self._vectors.update({i: vector for (i, _), vector in zip(missing, encoded, strict=True)})
+        return np.asarray([self._vectors[i] for i, _ in texts], dtype=np.float32), "encoder"
+
+
 class TrainingInbox:
     """Notices uncertain messages; pages, groups and decides them for trainers; writes the training data."""
 
@@ -66,10 +97,9 @@ class TrainingInbox:
         self._log = log
         self._bot = bot
         self._training = training
-        self._encoder = encoder
         self._clock = clock
         self._thresholds = rules.Thresholds(settings.inbox_min_confidence, settings.inbox_margin)
-        self._vectors: dict[int, npt.NDArray[np.float32]] = {}
+        self._grouper = Grouper(encoder)
         self._writing = asyncio.Lock()
 
     # ---- noticing ----------------------------------------------------------------------------------------
@@ -162,30 +192,13 @@ class TrainingInbox:
         except ValueError:
             raise BadRequest("The status is new, labelled, out_of_scope or dismissed.") from None
         items = await self._log.inbox.items([wanted.value], PAGE)
-        vectors, grouping = await self._encode(items)
-        groups = [self._group([items[i] for i in members])
-                  for members in rules.group([i.key for i in items], vectors, self._settings.inbox_similarity)]
+        found, grouping = await self._grouper.group([(i.id, i.text) for i in items], self._settings.inbox_similarity)
+        groups = [self._group([items[i] for i in members]) for members in found]
         groups.sort(key=lambda g: (-int(g["size"]), int(g["id"])))
         counts = await self._log.inbox.counts()
         return {"status": wanted.value, "grouping": grouping, "counts": {s.value: counts.get(s.value, 0)
                                                                        for s in Status},
                 "groups": groups}
-
-    async def _encode(self, items: Sequence[InboxView]) -> tuple[npt.NDArray[np.float32] | None, str]:
-        """The items' sentence vectors (cached by id) and ``encoder``, or None and ``text`` without an encoder."""
-        if not items:
-            return None, "encoder"
-        missing = [i for i in items if i.id not in self._vectors]
-        if missing:
-            try:
-                encoded = await asyncio.to_thread(self._encoder.encode, [i.text for i in missing])
-            except UpstreamUnavailable as exc:
-                logger.warning("NLU inbox grouped by normalised text: %s", exc)
-                return None, "text"
-            if len(self._vectors) + len(missing) > CACHE:
-                self._vectors.clear()
-            self._vectors.update({i.id: vector for i, vector in zip(missing, encoded, strict=True)})
-        return np.asarray([self._vectors[i.id] for i in items], dtype=np.float32), "encoder"
 
     @staticmethod
     def _group(members: Sequence[InboxView]) -> dict[str, Any]:

@@ -23,6 +23,8 @@ transcript, customer, ticket or queue), take no conversation and never join the 
 ``take`` rule). Supervisors and admins may use the inbox too: in a small team the supervisor trains the bot.
 A trainer has no part in the team's practice either (``practice``, ``read_practice``): its scenarios are
 customers' conversations (masked) and its figures are agents' performance, neither of which their work needs.
+The knowledge workbench (gaps, articles) is the trainer's too, with the same scopes; a gap shows the customers'
+questions and the agents' replies to them, not the conversations.
 
 ``docs/security.md`` ("Authorization") carries :func:`markdown_table`, and a test keeps the two equal.
 """
@@ -74,6 +76,8 @@ class Action(StrEnum):
     PRACTICE = "practice"
     READ_PRACTICE = "read_practice"
     REVIEW_PRACTICE = "review_practice"
+    READ_KNOWLEDGE = "read_knowledge"
+    EDIT_KNOWLEDGE = "edit_knowledge"
 
 
 class Scope(StrEnum):
@@ -208,6 +212,16 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                                   "review a finished practice session (never one's own), make practice scenarios "
                                   "of resolved conversations", NONE, ALL, ALL,
                                   "Only supervisors review practice sessions."),
+    Action.READ_KNOWLEDGE: _rule("`GET /api/knowledge/gaps`, `GET /api/knowledge/articles`, "
+                                 "`GET /api/knowledge/articles/{article_id}`: the knowledge workbench: the questions "
+                                 "the knowledge base failed (grouped, with the agents' replies), each article's use, "
+                                 "staleness and near-duplicates, an article's source", NONE, ALL, ALL,
+                                 "Only trainers see the knowledge workbench.", trainer=ALL),
+    Action.EDIT_KNOWLEDGE: _rule("`POST /api/knowledge/articles`, `PUT /api/knowledge/articles/{article_id}`, "
+                                 "`DELETE /api/knowledge/articles/{article_id}`, `POST /api/knowledge/merges`, "
+                                 "`POST /api/knowledge/gaps/dismiss`: publish, edit, retire and merge knowledge "
+                                 "articles (the running bot answers with them within seconds), dismiss gaps",
+                                 NONE, ALL, ALL, "Only trainers edit the knowledge base.", trainer=ALL),
 })
 
 

@@ -9,6 +9,7 @@
     Bot         the assistant: a customer's words in, its      RasaClient (Rasa's REST channel and tracker API)
                 replies (Rasa's REST reply format) out
     Knowledge   articles close to a text, for agents           Suggestions (knowledge/, in process)
+    Library     the articles' sources and index, for trainers  Library (knowledge/, in process; the files)
     TrainingData  the bot's domain intents, its NLU files      TrainingData (files: read; the inbox's written)
     ModelRegistry the bot's model versions, retraining,        ModelRegistry (files read; the bot's commands
                   promotion                                    run as subprocesses in the Rasa environment)
@@ -28,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from handoff.adapters.knowledge import Library
 from handoff.adapters.mail.outbound import MailRelay
 from handoff.adapters.mail.parse import ParsedMail, parse_mail
 from handoff.adapters.model_registry import ModelRegistry
@@ -49,6 +51,7 @@ from handoff.adapters.tickets.automation import Candidate as AutomationCandidate
 from handoff.adapters.tickets.feedback import Verdict, citation_of, request_of
 from handoff.adapters.tickets.identities import IdentityView
 from handoff.adapters.tickets.inbox import InboxView
+from handoff.adapters.tickets.knowledge import GapQuestion
 from handoff.adapters.tickets.practice import ScenarioView, SessionView
 from handoff.adapters.tickets.quality import HandledTicket, ReviewView
 from handoff.adapters.training_data import TrainingData
@@ -67,6 +70,7 @@ __all__ += ["HandledTicket", "ReviewView"]  # QA review (handoff.service.quality
 __all__ += ["InboxView", "TicketView", "TrainingData"]  # the NLU inbox and its training data (service/inbox.py)
 __all__ += ["ModelRegistry"]  # the bot's model versions (service/models.py)
 __all__ += ["ScenarioView", "SessionView"]  # team training (service/practice.py)
+__all__ += ["GapQuestion", "Library"]  # the knowledge workbench: gaps in the log, the articles (service/knowledge.py)
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); the service reads time only through it."""

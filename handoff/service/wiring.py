@@ -1,17 +1,17 @@
 """Build the service on the adapters the settings name: the one place the service meets them.
 
 Embedded profile (no ``REDIS_URL``): live state in process, tickets in SQLite. Production: Redis and
-PostgreSQL. The Rasa client and the knowledge suggestions are the same in both, and so are the e-mail channel's
-SMTP listener (``HANDOFF_CHANNELS=email``) and the IM channels' transports (``xmpp``: an XMPP client session,
-held by one instance at a time; ``telegram``: a Bot API client, its updates by webhook on every instance), started
-when serving.
+PostgreSQL. The Rasa client, the knowledge suggestions and the knowledge workbench's library (one live index
+between them) are the same in both, and so are the e-mail channel's SMTP listener (``HANDOFF_CHANNELS=email``)
+and the IM channels' transports (``xmpp``: an XMPP client session, held by one instance at a time; ``telegram``:
+a Bot API client, its updates by webhook on every instance), started when serving.
 """
 
 from __future__ import annotations
 
 import time
 
-from handoff.adapters.knowledge import Suggestions
+from handoff.adapters.knowledge import Library, Suggestions
 from handoff.adapters.mail.imap import ImapMailbox, ImapPoller
 from handoff.adapters.mail.listener import MailListener
 from handoff.adapters.rasa import RasaClient
@@ -63,10 +63,11 @@ async def open_service(settings: HandoffSettings, *, serving: bool = True) -> Ha
     if isinstance(store, RedisStore):
         await store.adopt_earlier_keys(order.rank, time.time())
     log = await TicketLog.open(settings.database_url)
+    library = Library()  # KB_SOURCES, KB_INDEX_DIR: the knowledge base's files, read on first use
     service = HandoffService(
         settings, store=store, log=log,
         bot=RasaClient(settings.rasa_url, str(settings.rasa_token), settings.rasa_timeout),
-        knowledge=Suggestions(settings.suggestions),
+        knowledge=Suggestions(settings.suggestions, library=library), library=library,
         router=build_router(config), hours=build_business_hours(config), queue_order=order,
         im_transports=im_transports(settings))
     await service.start(sweeper=serving, recover=serving, channels=serving)

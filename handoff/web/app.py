@@ -49,6 +49,7 @@ from handoff.web import (
     api_identities,
     api_inbox,
     api_insights,
+    api_knowledge,
     api_models,
     api_practice,
     api_qa,
@@ -152,6 +153,7 @@ def create_app(settings: HandoffSettings,
     app.include_router(api_identities.router)
     app.include_router(channels.router)
     app.include_router(api_practice.router)
+    app.include_router(api_knowledge.router)
     app.openapi = lambda: described(app)  # type: ignore[method-assign]
     return app
 

@@ -81,6 +81,38 @@ class Promotion(BaseModel):
     force: bool = Field(False, description="promote a version that did not pass the regression gate (admins only)")
 
 
+class KnowledgeArticle(BaseModel):
+    """An article a trainer publishes from the knowledge workbench (docs/training.md, "Knowledge"); the service
+    checks the rest (slugs, one-line fields, the body's Markdown, the date)."""
+
+    title: Str = Field(max_length=200)
+    category: Str = Field(max_length=32, description="a folder of the knowledge base, or a new slug")
+    body: Str = Field(max_length=20_000, description="Markdown; its first paragraph is the bot's answer")
+    questions: list[Annotated[Str, Field(max_length=300)]] = Field([], max_length=20,
+                                                                   description="ways customers ask for it")
+    tags: list[Annotated[Str, Field(max_length=32)]] = Field([], max_length=12)
+    review_by: Str | None = Field(None, max_length=10, description="YYYY-MM-DD: listed as stale after it")
+    gap_ids: list[int] = Field([], max_length=2000, description="the gap questions (message ids) it answers: they "
+                                                                "leave the gaps")
+
+
+class NewKnowledgeArticle(KnowledgeArticle):
+    id: Str = Field(max_length=80, description="a slug: a-z, 0-9 and '-'")
+
+
+class GapDismissal(BaseModel):
+    """Gap questions (a gap's, or one) a trainer dismisses."""
+
+    message_ids: list[int] = Field(min_length=1, max_length=2000)
+
+
+class KnowledgeMerge(BaseModel):
+    """Two near-duplicate articles: ``keep`` takes ``retire``'s questions; ``retire`` is retired."""
+
+    keep: Str = Field(max_length=80)
+    retire: Str = Field(max_length=80)
+
+
 Tier = Annotated[int, Field(ge=1, le=3)]
 Word = Annotated[str, Field(min_length=1, max_length=40)]
 

@@ -96,14 +96,9 @@ def test_asking_for_a_person_hands_off_with_the_conversation_summary(kb: Knowled
 
 
 def test_without_a_knowledge_index_the_bot_still_decides(tmp_path: Any, monkeypatch: Any) -> None:
-    from actions import knowledge as knowledge_actions
-
-    knowledge_actions._knowledge_base = None
+    use_knowledge_base(None)  # from KB_INDEX_DIR, which has none
     monkeypatch.setenv("KB_INDEX_DIR", str(tmp_path / "missing"))
-    try:
-        messages, _ = run(ActionAnswerOrHandoff(), tracker("do you ship to Peru?", [("shipping_options", 0.9)]))
-    finally:
-        knowledge_actions._knowledge_base = None
+    messages, _ = run(ActionAnswerOrHandoff(), tracker("do you ship to Peru?", [("shipping_options", 0.9)]))
     request = messages[0]["custom"]["handoff"]
     assert [r["code"] for r in request["reasons"]] == ["no_answer", "low_knowledge_score"]
     assert request["knowledge"] == [] and request["category"] == "shipping"  # from the intent

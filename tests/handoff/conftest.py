@@ -28,7 +28,7 @@ from handoff.adapters.tickets import TicketLog, migrate
 from handoff.cli.seed import seed_demo
 from handoff.core.routing import build_business_hours, build_queue_order, build_router, load_routing_config
 from handoff.service import HandoffService
-from handoff.service.ports import Knowledge, Store
+from handoff.service.ports import Knowledge, Library, Store
 from handoff.settings import HandoffSettings
 from tests.conftest import ROOT
 from tests.handoff.adapters.store.conftest import REDIS_URL, delete_keys
@@ -117,7 +117,7 @@ async def in_process_service(profile: str, database_url: str, prefix: str, clock
                              routing_file: Path = ROOT / "handoff" / "routing.yml", knowledge: Knowledge | None = None,
                              wrap_store: Callable[[Store], Store] = lambda store: store,
                              on_log: Callable[[TicketLog], None] = lambda log: None,
-                             **overrides: Any) -> HandoffService:
+                             library: Library | None = None, **overrides: Any) -> HandoffService:
     """A started service in ``profile`` on ``database_url`` (and, in production, Redis under ``prefix``), with the
     fake Rasa and the fake clock; ``overrides`` are settings. Its event loop is the caller's."""
     overrides.setdefault("automation_config", NO_AUTOMATION)
@@ -137,7 +137,7 @@ async def in_process_service(profile: str, database_url: str, prefix: str, clock
         settings, store=store, log=log,
         bot=RasaClient("http://rasa.test", RASA_TOKEN, 5.0, transport=httpx.ASGITransport(app=rasa.app)),
         knowledge=knowledge or NoKnowledge(), router=build_router(config), hours=build_business_hours(config),
-        queue_order=build_queue_order(config), clock=clock, im_transports=im_transports)
+        queue_order=build_queue_order(config), clock=clock, im_transports=im_transports, library=library)
     await service.start(sweeper=False)
     return service
 
@@ -147,7 +147,8 @@ async def open_service(profile: str, database_url: str, clock: FakeClock, rasa: 
                        tmp_path: Path) -> AsyncIterator[OpenService]:
     """A factory of started services in the test's profile, sharing one database (and, in production, one
     Redis prefix: several instances); ``routing``: the routing configuration's YAML, as a dict, instead of
-    handoff/routing.yml; ``knowledge``: the Knowledge port (none by default); ``wrap_store`` and ``on_log``
+    handoff/routing.yml; ``knowledge``: the Knowledge port (none by default); ``library``: the knowledge
+    workbench's (none by default: tests/handoff/library.py makes one on a copy); ``wrap_store`` and ``on_log``
     see the store and the ticket log first (to count what they are asked); ``forget``: open on an empty store
     (a restart: a new process in the embedded profile, a Redis that kept nothing in production); other keyword
     arguments override settings."""

@@ -625,3 +625,24 @@ class PracticeReply(Base):
     details: Mapped[dict[str, Any]]
     review_comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+# ---- the knowledge workbench (0010) -------------------------------------------------------------------------
+
+
+class KnowledgeGap(Base):
+    """A trainer's decision on a customer question the knowledge base failed (docs/training.md, "Knowledge"):
+    ``status`` ``dismissed`` (not a gap worth an article) or ``published`` (answered by ``article_id``), by whom
+    and when. The gaps themselves are read from the ticket log (hand-offs, votes, agents' replies); only the
+    decisions are kept. One row per message; erasing a customer or the retention sweep deletes their rows."""
+
+    __tablename__ = "knowledge_gaps"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    article_id: Mapped[str | None] = mapped_column(String(128))
+    decided_by: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime]

@@ -8,7 +8,9 @@ What erasing a customer (a request to delete their data) does, in one transactio
   ``im_messages``) and the agents' notes on their tickets, and the notes
   supervisors left on their follow-up items, and their messages in the NLU inbox (trainer-confirmed examples
   too: their words leave the training data file at its next write), and the practice scenarios made of their
-  conversations (masked, yet their words; the sessions agents practised on them stay, with their scores);
+  conversations (masked, yet their words; the sessions agents practised on them stay, with their scores),
+  the trainers' decisions on their
+  messages as knowledge gaps (``knowledge_gaps``; a published article keeps no customer words);
 - blanked: the QA reviewers' notes and comments on their conversations (they may quote the customer; the
   scores stay);
 - blanked: on each of their tickets the summary, the bot's hand-off request (it quotes the customer), the
@@ -24,8 +26,9 @@ What erasing a customer (a request to delete their data) does, in one transactio
 The retention sweep (``HANDOFF_RETENTION_DAYS``) deletes conversations not touched since the cutoff whole,
 rows included (messages, transitions, tickets with their notes and assignments, feedback and its
 follow-ups with their notes, QA reviews with their scores, practice scenarios, NLU inbox items that are no
-trainer-confirmed example; the examples stay as training data, detached from the conversation), and then the customers
-created before the cutoff that have no conversation left, with their linked channel identities.
+trainer-confirmed example; the examples stay as training data, detached from the conversation; trainers'
+decisions on knowledge gaps), and then the customers created before the cutoff that have no conversation left,
+with their linked channel identities.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from handoff.adapters.tickets.analytics import forget_examples
 from handoff.adapters.tickets.database import Repository, utc
 from handoff.adapters.tickets.identities import identities_of
 from handoff.adapters.tickets.inbox import inbox_deletions, inbox_erasures
+from handoff.adapters.tickets.knowledge import knowledge_gap_deletions
 from handoff.adapters.tickets.models import (
     Conversation,
     Customer,
@@ -99,8 +103,8 @@ class CustomerRecords(Repository):
             ids = [ConversationId(c) for c in await session.scalars(conversations)]
             await session.execute(update(Feedback).where(Feedback.conversation_id.in_(conversations)).values(
                 comment=None, message_id=None))
-            for statement in inbox_erasures(conversations):  # before the messages they point at
-                await session.execute(statement)
+            for statement in [*inbox_erasures(conversations), *knowledge_gap_deletions(conversations)]:
+                await session.execute(statement)  # before the messages they point at
             await session.execute(delete(MailMessage).where(MailMessage.conversation_id.in_(conversations)))
             await session.execute(delete(ImMessage).where(ImMessage.conversation_id.in_(conversations)))
             await session.execute(delete(Message).where(Message.conversation_id.in_(conversations)))
@@ -128,6 +132,7 @@ class CustomerRecords(Repository):
             ids = [ConversationId(c) for c in await session.scalars(old)]
             if ids:
                 statements = [*qa_deletions(old), *inbox_deletions(old), *practice_deletions(old),
+                              *knowledge_gap_deletions(old),
                               delete(Note).where(Note.ticket_id.in_(tickets)),
                               delete(TicketAssignment).where(TicketAssignment.ticket_id.in_(tickets)),
                               delete(FollowUp).where(FollowUp.conversation_id.in_(old)),

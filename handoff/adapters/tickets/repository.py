@@ -32,6 +32,8 @@ session factory:
   simulator (:mod:`handoff.core.replay`), read only.
 - ``inbox`` (:class:`~handoff.adapters.tickets.inbox.InboxBook`): the NLU inbox: customer messages the bot was
   unsure about, and the trainers' decisions.
+- ``knowledge`` (:class:`~handoff.adapters.tickets.knowledge.KnowledgeBook`): the knowledge workbench: the
+  questions the knowledge base failed, each article's use, and the trainers' decisions on gaps.
 - ``mail`` (:class:`~handoff.adapters.tickets.mail.MailBook`): the e-mail channel's mail in and out (threading,
   re-deliveries, the outbox).
 - ``identities`` (:class:`~handoff.adapters.tickets.identities.IdentityBook`): channel identities linked to
@@ -63,6 +65,7 @@ from handoff.adapters.tickets.feedback import FeedbackBook
 from handoff.adapters.tickets.identities import IdentityBook
 from handoff.adapters.tickets.im import ImBook
 from handoff.adapters.tickets.inbox import InboxBook
+from handoff.adapters.tickets.knowledge import KnowledgeBook
 from handoff.adapters.tickets.kpis import KpiBook
 from handoff.adapters.tickets.mail import MailBook
 from handoff.adapters.tickets.message_writer import MessageWriter
@@ -106,6 +109,7 @@ class TicketLog:
         self.workload = WorkloadBook(sessions)
         self.replay = ReplayLog(sessions)  # the routing simulator's history (read only)
         self.inbox = InboxBook(sessions)  # the NLU inbox (docs/training.md)
+        self.knowledge = KnowledgeBook(sessions)  # the knowledge workbench's gaps and use (docs/training.md)
         self.mail = MailBook(sessions)  # the e-mail channel's mail in and out, the outbox
         self.identities = IdentityBook(sessions)  # channel identities linked to customers (docs/channels.md)
         self.im = ImBook(sessions)  # the IM channels' messages in and out, the outbox

@@ -376,9 +376,9 @@ const SUPERVISOR_VIEWS = {
 /** Views of other roles than supervisors': the trainers' workbench (docs/training.md), which supervisors and
  * admins see too; team training (Practice: agents their own, supervisors and admins the team's). */
 const VIEWS = { ...SUPERVISOR_VIEWS, inbox: './console-inbox.js', models: './console-models.js',
-  practice: './console-practice.js' };
+  knowledge: './console-knowledge.js', practice: './console-practice.js' };
 const VIEW_ROLES = { inbox: ['trainer', 'supervisor', 'admin'], models: ['trainer', 'supervisor', 'admin'],
-  practice: ['agent', 'supervisor', 'admin'] };
+  knowledge: ['trainer', 'supervisor', 'admin'], practice: ['agent', 'supervisor', 'admin'] };
 const DESK_TABS = ['conversations', 'tickets']; // an agent's own: not a trainer's
 const supervisorViews = new Map(); // name -> Promise of the view's instance
 let currentTab = 'conversations';
@@ -420,7 +420,7 @@ function showTab(name) {
 }
 
 /** Show each role its tabs (called when the signed-in person is known): supervisors' to supervisors and admins,
- * the inbox to trainers too, the conversations and tickets to all but trainers. */
+ * the inbox and the knowledge workbench to trainers too, the conversations and tickets to all but trainers. */
 function renderTabs() {
   for (const name of [...DESK_TABS, ...Object.keys(VIEWS)]) $(`#${name}-tab`).hidden = !mayShow(name);
   if (isSupervisor()) import('./console-alerts.js').then((m) => m.watchAlertBadge()).catch(() => {});

@@ -20,16 +20,18 @@ def test_each_role_may_do_at_least_what_the_one_below_may(action: Action) -> Non
     assert scopes == sorted(scopes)
 
 
-TRAINER_MAY = {Action.SELF, Action.READ_INBOX, Action.LABEL_INBOX, Action.READ_MODELS, Action.TRAIN_MODELS,
-               Action.PROMOTE_MODELS}
+WORKBENCH = {Action.READ_INBOX, Action.LABEL_INBOX, Action.READ_KNOWLEDGE, Action.EDIT_KNOWLEDGE, Action.READ_MODELS,
+             Action.TRAIN_MODELS, Action.PROMOTE_MODELS}
+TRAINER_MAY = {Action.SELF, *WORKBENCH}
 
 
 @pytest.mark.parametrize("action", list(Action))
 def test_a_trainer_may_use_the_workbench_and_nothing_of_an_agent(action: Action) -> None:
-    """A trainer's row: the NLU inbox and their own account, nothing of a conversation, the queue, the team or
-    the supervisors' tools; the inbox is theirs, supervisors' and admins', never an agent's."""
+    """A trainer's row: the NLU inbox, the knowledge workbench and their own account, nothing of a conversation,
+    the queue, the team or the supervisors' tools; the workbench is theirs, supervisors' and admins', never an
+    agent's."""
     assert policy.scope(Role.TRAINER, action) is (Scope.ALL if action in TRAINER_MAY else Scope.NONE)
-    if action in (Action.READ_INBOX, Action.LABEL_INBOX):
+    if action in WORKBENCH:
         assert [policy.scope(role, action) for role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)] == [
             Scope.NONE, Scope.ALL, Scope.ALL]
 

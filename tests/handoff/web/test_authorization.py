@@ -38,6 +38,7 @@ from handoff.settings import HandoffSettings, Secret
 from handoff.web.app import create_app
 from tests.conftest import ROOT
 from tests.handoff.conftest import OpenService
+from tests.handoff.library import library_copy
 from tests.handoff.qa_history import rated
 from tests.handoff.web.sockets import connect
 from tests.handoff.world import PASSWORD, Agent, Customer, FakeClock
@@ -203,6 +204,17 @@ POST       /api/practice/sessions/{session_id}/replies           other   401    
 PUT        /api/practice/sessions/{session_id}/review            own     401    401      403   403     403        403
 PUT        /api/practice/sessions/{session_id}/review            other   401    401      403   403     200        200
 POST       /api/practice/scenarios                               -       401    401      403   403     200        200
+GET        /api/knowledge/gaps                                   -       401    401      403   200     200        200
+POST       /api/knowledge/gaps/dismiss                           -       401    401      403   200     200        200
+GET        /api/knowledge/articles                               -       401    401      403   200     200        200
+GET        /api/knowledge/articles/{article_id}                  own     401    401      403   200     200        200
+GET        /api/knowledge/articles/{article_id}                  other   401    401      403   200     200        200
+POST       /api/knowledge/articles                               -       401    401      403   201     201        201
+PUT        /api/knowledge/articles/{article_id}                  own     401    401      403   200     200        200
+PUT        /api/knowledge/articles/{article_id}                  other   401    401      403   200     200        200
+DELETE     /api/knowledge/articles/{article_id}                  own     401    401      403   200     200        200
+DELETE     /api/knowledge/articles/{article_id}                  other   401    401      403   200     200        200
+POST       /api/knowledge/merges                                 -       401    401      403   200     200        200
 """
 
 
@@ -260,7 +272,20 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/practice/sessions/{session_id}/replies"): {"text": "Within 30 days, for a full refund."},
     ("PUT", "/api/practice/sessions/{session_id}/review"): {"score": 70, "comment": "Good."},
     ("POST", "/api/practice/scenarios"): {},
+    ("POST", "/api/knowledge/articles"): {"category": "orders", "title": "Gift wrap colours",
+                                          "body": "Red, green or gold."},
+    ("PUT", "/api/knowledge/articles/{article_id}"): {"category": "orders", "title": "An edited article",
+                                                      "body": "Edited by the authorization test."},
 }
+# the knowledge workbench's articles (a copy of data/knowledge) belong to nobody, so "own" and "other" are two
+# articles the policy treats alike; each caller edits, retires or merges articles of their own, so that one's
+# retirement does not change another's answer
+ARTICLES = {"own": {"trainer": "orders-combine", "supervisor": "orders-gift-wrapping", "admin": "orders-order-number"},
+            "other": {"trainer": "returns-exchanges", "supervisor": "returns-refund-timing",
+                      "admin": "returns-sale-items"}}
+MERGES = {"trainer": ("accounts-password-reset", "accounts-password-reset-old"),
+          "supervisor": ("shipping-delivered-not-received", "shipping-delivered-not-received-old"),
+          "admin": ("orders-status", "orders-confirmation-email")}
 FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversation": 404, "state_conflict": 409,
                 "bad_request": 400}
 
@@ -301,6 +326,7 @@ class World:
     inbox_item: int  # a message the bot was unsure about, in the NLU inbox
     customer_id: str  # the signed-in customer's, whose xmpp identity the admin unlinks
     sessions: dict[str, int]  # each agent's practice session (open); linus's is finished
+    question: int  # its message id (a customer question the knowledge workbench may dismiss)
 
     def ids(self, caller: str, target: str) -> dict[str, Any]:
         conversation = {"own": self.own.get(caller, self.own["agent"]), "queued": self.queued}.get(
@@ -309,7 +335,8 @@ class World:
         account = self.accounts.get(caller, self.accounts["linus"]) if target == "own" else self.accounts["linus"]
         session = self.sessions.get(caller, self.sessions["agent"]) if target == "own" else self.sessions["linus"]
         return {"conversation_id": conversation, "ticket_id": ticket, "agent_id": account, "name": "console.js",
-                "follow_up_id": self.follow_ups[ticket], "version": MODEL_VERSION, "session_id": session}
+                "follow_up_id": self.follow_ups[ticket], "version": MODEL_VERSION, "session_id": session,
+                "article_id": ARTICLES.get(target, ARTICLES["own"]).get(caller, "orders-cancel")}
 
 
 async def escalated(service: HandoffService) -> Customer:
@@ -342,6 +369,7 @@ def profile() -> str:
 async def world(open_service: OpenService, clock: FakeClock, tmp_path: Path) -> AsyncIterator[World]:
     token = "1:never-used"  # the Telegram channel runs (its webhook is a route like any other); nothing is sent
     service = await open_service(models_registry=model_registry(tmp_path / "models"), widget_secret=Secret("shop"),
+                                 library=library_copy(tmp_path),
                                  channels=("web", "telegram"), telegram_token=Secret(token),
                                  telegram_secret=Secret("the-webhook-secret"),
                                  im_transports={"telegram": TelegramTransport(token, "http://127.0.0.1:9")})
@@ -379,6 +407,7 @@ async def world(open_service: OpenService, clock: FakeClock, tmp_path: Path) -> 
     unsure = await Customer.start(service)
     await unsure.say("zqx flurb")  # the bot falls back: the NLU inbox keeps it
     [inbox_item] = [i["id"] for g in (await service.inbox.page(tess))["groups"] for i in g["items"]]
+    question = (await service.customers.history(unsure.conversation_id))[0].id
     for conversation_id in [*own.values(), *other.values(), queued.conversation_id]:
         record = await service.customers.get(conversation_id)
         if record.ticket_id is not None:
@@ -389,7 +418,7 @@ async def world(open_service: OpenService, clock: FakeClock, tmp_path: Path) -> 
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://handoff.test") as client:
         yield World(app, client, tokens, accounts, own, other, queued.conversation_id, tickets, follow_ups,
-                    inbox_item, (await mine.record()).customer_id, sessions)
+                    inbox_item, (await mine.record()).customer_id, sessions, question)
 
 
 async def socket_outcome(world: World, row: Row, caller: str) -> int:
@@ -429,6 +458,13 @@ async def outcome(world: World, row: Row, caller: str) -> int:
         body = {"item_ids": [world.inbox_item], "decision": "dismiss"}
     if row.path == "/api/admin/customers/identities/unlink":
         body = {"customer_id": world.customer_id, "channel": "xmpp", "address": "jo@im.example"}
+    if row.path == "/api/knowledge/gaps/dismiss":  # dismissing again changes nothing: each caller is answered
+        body = {"message_ids": [world.question]}
+    if row.path == "/api/knowledge/articles" and body is not None:
+        body = {**body, "id": f"gift-wrap-{caller}"}
+    if row.path == "/api/knowledge/merges":
+        keep, retire = MERGES.get(caller, MERGES["trainer"])
+        body = {"keep": keep, "retire": retire}
     if row.path.endswith("/escalate"):  # each caller to a tier the (shared) queued conversation is not in yet
         body = {"tier": 3 if caller == "admin" else 2}
     headers = {"Authorization": f"Bearer {token}"} if token else {}

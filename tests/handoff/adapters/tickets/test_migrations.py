@@ -167,9 +167,9 @@ async def test_a_channels_migration_adds_its_table_and_takes_it_away(log: Ticket
 async def test_0013_adds_the_channel_identities_and_takes_them_away(log: TicketLog) -> None:
     """Migration 0013 (``channel_identities``) goes down to its parent and up again on both databases."""
     async with log.engine.begin() as connection:
-        await connection.run_sync(_revision, alembic_config(), "downgrade", "0009_im_messages")
+        await connection.run_sync(_revision, alembic_config(), "downgrade", "0010_knowledge_workbench")
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
-        assert "channel_identities" not in tables and "im_messages" in tables
+        assert "channel_identities" not in tables and "knowledge_gaps" in tables
         await connection.run_sync(_revision, alembic_config(), "upgrade", "0013_channel_identities")
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         await connection.run_sync(_revision, alembic_config(), "upgrade", "head")  # the ORM is the head's
@@ -189,3 +189,16 @@ async def test_0014_adds_the_practice_tables_and_takes_them_away(log: TicketLog)
         differences = await connection.run_sync(_differences)
     assert practice <= tables and differences == []
     assert await log.practice.scenarios() == []
+
+
+async def test_0010_adds_the_knowledge_gap_decisions_and_takes_them_away(log: TicketLog) -> None:
+    """Migration 0010 (the knowledge workbench's ``knowledge_gaps``) goes down to its parent and up again."""
+    async with log.engine.begin() as connection:
+        await connection.run_sync(_revision, alembic_config(), "downgrade", "0009_im_messages")
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert "knowledge_gaps" not in tables and "im_messages" in tables
+        await connection.run_sync(_revision, alembic_config(), "upgrade", "head")
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        differences = await connection.run_sync(_differences)
+    assert "knowledge_gaps" in tables and differences == []
+    assert await log.knowledge.decided() == {}

@@ -5,7 +5,7 @@ A row says that ``(channel, address)`` (an e-mail address, an IM account) is the
 (they stay their own pseudo-customer). docs/channels.md, "Who a customer is".
 
 Revision ID: 0013_channel_identities
-Revises: 0009_im_messages
+Revises: 0010_knowledge_workbench
 Create Date: 2026-12-05
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_channel_identities"
-down_revision: str | None = "0009_im_messages"
+down_revision: str | None = "0010_knowledge_workbench"
 branch_labels: str | None = None
 depends_on: str | None = None
 
