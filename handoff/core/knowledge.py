@@ -80,10 +80,10 @@ def check_article(data: Mapping[str, Any]) -> ArticleDraft:
     """The article ``data`` describes, cleaned (whitespace, control characters), or ValueError with a sentence a
     trainer can act on."""
     article_id = str(data.get("id") or "").strip()
-    if not ARTICLE_ID.match(article_id):
+    if not ARTICLE_ID.fullmatch(article_id):
         raise ValueError("The id is 3-80 characters of a-z, 0-9 and '-', starting with a letter or digit.")
     category = str(data.get("category") or "").strip()
-    if not CATEGORY.match(category):
+    if not CATEGORY.fullmatch(category):
         raise ValueError("The category is 2-32 characters of a-z, 0-9 and '-', starting with a letter.")
     title = _line(data.get("title"), "title", MAX_TITLE)
     body = data.get("body")
@@ -102,7 +102,7 @@ def check_article(data: Mapping[str, Any]) -> ArticleDraft:
     if not isinstance(raw_tags, list) or len(raw_tags) > MAX_TAGS:
         raise ValueError(f"The tags are a list of at most {MAX_TAGS}.")
     tags = tuple(dict.fromkeys(str(t).strip().lower() for t in raw_tags if str(t).strip()))
-    if bad := [t for t in tags if not TAG.match(t)]:
+    if bad := [t for t in tags if not TAG.fullmatch(t)]:
         raise ValueError(f"A tag is up to 32 characters of a-z, 0-9, '-' and '_': not {bad[0]!r}.")
     review_by = str(data.get("review_by") or "").strip()
     if review_by:
