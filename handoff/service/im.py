@@ -248,16 +248,16 @@ class InstantMessaging:
         conversation_id = await self._log.im.conversation_of(event.channel, address)
         if conversation_id is None:
             return False
+        latest = await self._log.im.latest_out(conversation_id)  # cheap looks first: most messages answer no prompt
+        button = chosen_button(latest.buttons, text, event.button_payload) if latest and latest.buttons else None
+        if latest is None or button is None or not button.get("payload", "").isdigit():
+            return False
         request = await self._log.feedback.latest_request(conversation_id)
-        latest = await self._log.im.latest_out(conversation_id)
-        if request is None or latest is None or latest.message_id != request.id:
+        if request is None or latest.message_id != request.id:
             return False
         if any(m.sender == "customer" and m.id > request.id
                for m in await self._log.conversations.messages(conversation_id)):
             return False  # answered by something else already: the prompt is no longer what they answer
-        button = chosen_button(latest.buttons, text, event.button_payload)
-        if button is None or not button.get("payload", "").isdigit():
-            return False
         score = int(button["payload"])
         try:
             record = await self._customers.get(conversation_id)
