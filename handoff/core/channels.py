@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from handoff.core import texts
 from handoff.core.errors import SettingsError
 
 
@@ -257,6 +258,25 @@ def chosen_button(buttons: Sequence[Mapping[str, str]], text: str,
             names = (button.get("title", "").casefold(), button.get("payload", "").casefold())
             if answer and answer.casefold() in names:
                 return button
+    return None
+
+
+def rating_buttons(tag: str | None) -> list[dict[str, str]]:
+    """The rating prompt's options on a channel with buttons: 1 to 5 (``payload``: the score), titled in the
+    language ``tag`` (:data:`handoff.core.texts` ``feedback_options``)."""
+    titles = texts.say(tag, "feedback_options").split("|")
+    return [{"title": title, "payload": str(score)} for score, title in enumerate(titles, 1)]
+
+
+def rating_of_reply(text: str) -> int | None:
+    """The score an e-mail reply gives: its first line that is not quoted (``>``) nor empty, when that line is just
+    a number from 1 to 5 (``4``, ``4.``); None otherwise (the reply is a message as any other)."""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(">"):
+            continue
+        answer = line.rstrip(".").strip()
+        return int(answer) if answer.isdigit() and len(answer) == 1 and 1 <= int(answer) <= 5 else None
     return None
 
 

@@ -36,6 +36,9 @@ _EN: Mapping[str, str] = {
     "email_queued": ("Thank you for your e-mail. We have logged it as ticket #{ticket}; one of our team will answer "
                      "you by e-mail. Reply to this message to add anything."),
     "feedback_ask": "How did we do? Please rate this conversation from 1 (very poor) to 5 (excellent).",
+    "feedback_ask_mail": "Reply with a number from 1 (poor) to 5 (excellent) to rate this conversation.",
+    "feedback_options": "1 (very poor)|2 (poor)|3 (okay)|4 (good)|5 (excellent)",
+    "feedback_thanks": "Thank you for your rating ({score} of 5).",
     "wait_under_a_minute": "under a minute",
     "wait_minute": "about {n} minute",
     "wait_minutes": "about {n} minutes",
@@ -64,6 +67,9 @@ _ZH: Mapping[str, str] = {
     "email_queued": ("感谢您的来信。我们已将其登记为工单 #{ticket}，客服人员会通过电子邮件回复您。"
                      "如需补充信息，直接回复本邮件即可。"),
     "feedback_ask": "您对本次服务满意吗？请为本次会话打分：1 分（非常不满意）到 5 分（非常满意）。",
+    "feedback_ask_mail": "请直接回复一个 1（不满意）到 5（非常满意）的数字，为本次会话打分。",
+    "feedback_options": "1（非常不满意）|2（不满意）|3（一般）|4（满意）|5（非常满意）",
+    "feedback_thanks": "感谢您的评分（{score} 分，满分 5 分）。",
     "wait_under_a_minute": "不到 1 分钟",
     "wait_minute": "约 {n} 分钟",
     "wait_minutes": "约 {n} 分钟",

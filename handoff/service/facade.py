@@ -173,6 +173,7 @@ class HandoffService:
             self.mail = MailChannel(settings, log, self.customers, relay, channels, clock, outgoing)
             relay.outbound["email"] = self.mail.outbound
             self.mail.identities = self.identities  # mail from a linked address is its customer's
+            self.mail.feedback = self.feedback  # a reply that is just a number 1-5 rates the conversation
             self.identities.mailer = self.mail.verification  # codes that verify an e-mail address
             escalation.on_callback = self.mail.callback_promised
         self.im: InstantMessaging | None = None  # the IM channels, when HANDOFF_CHANNELS names one
@@ -185,6 +186,7 @@ class HandoffService:
             self.im = InstantMessaging(settings, store, log, self.customers, relay, channels, clock,
                                        {name: transports[name] for name in im_channels})
             self.im.identities = self.identities  # an IM account linked by a code is its customer's
+            self.im.feedback = self.feedback  # an answer to the rating prompt is the customer's rating
             for name in im_channels:
                 relay.outbound[name] = self.im.outbound
         self.desk = Desk(store, log, knowledge, relay, board, changes, self._dispatch, self.customers, clock,

@@ -12,14 +12,20 @@ buttons becomes that button (the title kept in the transcript, its payload told 
 its turn, as on the widget. The writer is known by the address only: an unverified channel identity, one
 customer per address and channel, kept apart from every other channel's customers.
 
-Out: the relay calls :meth:`InstantMessaging.outbound` for each message stored in a conversation of an IM
-channel: the bot's answers, agents' replies and notices (not the rating prompt: an answer by IM is not scored
-yet). It is rendered by the channel, kept in the outbox (``im_messages``, once per message) and tried at once;
-a failed try is tried again by the sweeper with back-off (5 s doubling to 5 minutes, never given up; no sooner
-than the provider asked, as Telegram's 429 ``retry_after`` does), the
-assigned agent told on their console each time (``delivery`` frames): nothing is lost while the provider is
-away. Only a refusal for good (:class:`~handoff.service.ports.DeliveryRefused`: the customer blocked a Telegram
-bot) is given up at once (``failed``), and the agent told so.
+Ratings: an address's next message answering the rating prompt while it is the conversation's newest request and
+the service's latest message, with no customer message since (a number 1-5, an option's title, a button press), is
+the customer's rating, recorded as the widget's is (:meth:`~handoff.service.feedback.CustomerFeedback.rate`) and
+thanked straight through the transport; it is no customer message and opens no conversation. Anything else is a
+message as any other.
+
+Out: the relay calls :meth:`InstantMessaging.outbound` for each message stored in a conversation of an IM channel:
+the bot's answers, agents' replies, notices and the rating prompt (its options 1-5 as the channel's buttons:
+:func:`~handoff.core.channels.rating_buttons`). It is rendered by the channel, kept in the outbox (``im_messages``,
+once per message) and tried at once; a failed try is tried again by the sweeper with back-off (5 s doubling to 5
+minutes, never given up; no sooner than the provider asked, as Telegram's 429 ``retry_after`` does), the assigned
+agent told on their console each time (``delivery`` frames): nothing is lost while the provider is away. Only a
+refusal for good (:class:`~handoff.service.ports.DeliveryRefused`: the customer blocked a Telegram bot) is given up
+at once (``failed``), and the agent told so.
 
 One instance holds a session transport (``exclusive``: XMPP) at a time: the store's lease ``im:<channel>``
 renewed every 5 s; the others keep what they are to send in the outbox, and the holder's sweeper sends it. An
@@ -38,12 +44,14 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from handoff.core.channels import ChannelTable, Rendered, backoff, chosen_button, outbound_of
-from handoff.core.errors import BadRequest, RateLimited, UnknownConversation
+from handoff.core import texts
+from handoff.core.channels import ChannelTable, Rendered, backoff, chosen_button, outbound_of, rating_buttons
+from handoff.core.errors import BadRequest, RateLimited, StateConflict, UnknownConversation
 from handoff.core.identity import link_command
 from handoff.core.model import ConversationId, ConversationRecord
 from handoff.service.conversations import ENDED, UNSENDABLE, Conversations, Said
 from handoff.service.delivery import Deliveries
+from handoff.service.feedback import CustomerFeedback
 from handoff.service.identities import Identities
 from handoff.service.ports import (
     Clock,
@@ -101,6 +109,7 @@ class InstantMessaging:
         self._holders: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self.identities: Identities | None = None  # linked IM accounts (handoff.service.identities)
+        self.feedback: CustomerFeedback | None = None  # ratings answered by IM (handoff.service.feedback)
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -192,6 +201,8 @@ class InstantMessaging:
         if code is not None:
             await self._link(event, address, code, row_id)
             return None
+        if await self._rating(event, address, text, row_id):
+            return None
         try:
             said = await self._take_in(event, address, text)
         except RateLimited:
@@ -228,6 +239,41 @@ class InstantMessaging:
         if event.channel in self._held:
             with contextlib.suppress(DeliveryFailed):  # the outcome is the customer's to see again: they may retry
                 await self._transports[event.channel].send(address, Rendered(answer))
+
+    async def _rating(self, event: InboundIm, address: str, text: str, row_id: int) -> bool:
+        """The event as the customer's answer to the rating prompt (see the module's "Ratings"): recorded, thanked
+        and True; False when it answers no prompt (a message as any other)."""
+        if self.feedback is None:
+            return False
+        conversation_id = await self._log.im.conversation_of(event.channel, address)
+        if conversation_id is None:
+            return False
+        latest = await self._log.im.latest_out(conversation_id)  # cheap looks first: most messages answer no prompt
+        button = chosen_button(latest.buttons, text, event.button_payload) if latest and latest.buttons else None
+        if latest is None or button is None or not button.get("payload", "").isdigit():
+            return False
+        request = await self._log.feedback.latest_request(conversation_id)
+        if request is None or latest.message_id != request.id:
+            return False
+        if any(m.sender == "customer" and m.id > request.id
+               for m in await self._log.conversations.messages(conversation_id)):
+            return False  # answered by something else already: the prompt is no longer what they answer
+        score = int(button["payload"])
+        try:
+            record = await self._customers.get(conversation_id)
+            await self.feedback.rate(conversation_id, score)
+        except (BadRequest, StateConflict, UnknownConversation):
+            return False
+        except BaseException:
+            await self._log.im.drop_claim(row_id)
+            raise
+        await self._log.im.taken_without_message(row_id)
+        logger.info("conversation %s: %s rating received", conversation_id, event.channel)
+        if event.channel in self._held:
+            with contextlib.suppress(DeliveryFailed):  # the rating is kept: a lost thank-you is no loss
+                await self._transports[event.channel].send(
+                    address, Rendered(texts.say(record.language, "feedback_thanks", score=score)))
+        return True
 
     async def _bot_turn(self, said: Said) -> bool:
         try:
@@ -280,10 +326,13 @@ class InstantMessaging:
         if message.sender == "agent" and not agent_name and message.agent_id:
             account = await self._log.people.get_agent(message.agent_id)
             agent_name = account.name if account else None
-        rendered = channel.render(outbound_of(message.sender, message.text, message.payload, agent_name,
+        rating = message.sender == "system" and bool((message.payload or {}).get("feedback_request"))
+        buttons = rating_buttons(record.language) if rating else buttons_of(message.payload)
+        payload = {**(message.payload or {}), "buttons": buttons} if rating else message.payload
+        rendered = channel.render(outbound_of(message.sender, message.text, payload, agent_name,
                                               self._settings.article_url))
         row_id = await self._log.im.queue_out(record.channel, record.conversation_id, message.id, address,
-                                              rendered.text, buttons_of(message.payload), self._clock())
+                                              rendered.text, buttons, self._clock())
         if row_id is not None and record.channel in self._held:
             self._deliveries.start(self._try(row_id, 0, record))
 
@@ -293,9 +342,7 @@ class InstantMessaging:
         if message.sender == "bot":
             custom = payload.get("custom")
             return not only_cited or (isinstance(custom, dict) and isinstance(custom.get("citation"), dict))
-        if message.sender == "system":
-            return not payload.get("feedback_request")  # a rating by IM is not scored yet (docs/channels.md)
-        return message.sender == "agent"
+        return message.sender in ("system", "agent")
 
     async def _try(self, row_id: int, tries: int, record: ConversationRecord | None = None) -> bool:
         """One try at handing a kept message to its transport (if no other instance holds it); True: sent."""

@@ -16,12 +16,17 @@ mail from it is one pseudo-customer (their earlier conversations, their tier), k
 customers whatever e-mail address those gave (docs/channels.md, "Who a customer is").
 
 Out: the relay calls :meth:`MailChannel.outbound` for each message stored in an e-mail conversation. Agents'
-replies, the bot's cited answers and the notices that matter by mail (the out-of-hours promise, the ticket
-logged, the conversation resolved) become a mail (:class:`~handoff.core.channels.EmailChannel`)
-with a stable Message-ID (``<m<message id>.<conversation>@<domain>>``: one message, one mail), In-Reply-To
-the customer's latest mail and References the thread. It is kept in the outbox (``mail_messages``) before the
-relay is tried, and a failed try is tried again by the sweeper with back-off (30 s doubling to an hour, never
-given up), the agent told on their console each time: nothing is lost while the relay is down.
+replies, the bot's cited answers and the notices that matter by mail (the out-of-hours promise, the ticket logged,
+the conversation resolved, an agent's resolve's rating prompt as a line with the 1-5 scale) become a mail
+(:class:`~handoff.core.channels.EmailChannel`) with a stable Message-ID
+(``<m<message id>.<conversation>@<domain>>``: one message, one mail), In-Reply-To the customer's latest mail and
+References the thread. It is kept in the outbox (``mail_messages``) before the relay is tried, and a failed try is
+tried again by the sweeper with back-off (30 s doubling to an hour, never given up), the agent told on their console
+each time: nothing is lost while the relay is down.
+
+Ratings: a reply in a conversation's thread whose first line that is not quoted is just a number 1-5, while the
+mailed rating prompt is the conversation's newest request and the customer wrote nothing since, is the customer's
+rating (:meth:`MailChannel._rating`): recorded as the widget's is, no customer message, no bot turn.
 """
 
 from __future__ import annotations
@@ -42,14 +47,23 @@ from pathlib import Path
 from typing import Protocol
 
 from handoff.core import texts
-from handoff.core.channels import ChannelTable, Link, backoff, outbound_of, reply_thread
-from handoff.core.errors import UpstreamUnavailable
+from handoff.core.channels import ChannelTable, Link, backoff, outbound_of, rating_of_reply, reply_thread
+from handoff.core.errors import BadRequest, StateConflict, UnknownConversation, UpstreamUnavailable
 from handoff.core.identity import mail_authenticated
 from handoff.core.model import AgentId, ConversationId, ConversationRecord, CustomerId, State, TicketId, moment
 from handoff.service.conversations import UNSENDABLE, Conversations
 from handoff.service.delivery import Deliveries
+from handoff.service.feedback import CustomerFeedback
 from handoff.service.identities import Identities
-from handoff.service.ports import Clock, DeliveryFailed, MessageView, ParsedMail, TicketLog, parse_mail
+from handoff.service.ports import (
+    Clock,
+    DeliveryFailed,
+    MessageView,
+    ParsedMail,
+    TicketLog,
+    parse_mail,
+    request_of,
+)
 from handoff.service.relay import Relay
 from handoff.settings import HandoffSettings
 
@@ -57,6 +71,7 @@ logger = logging.getLogger(__name__)
 CHANNEL = "email"
 LEASE = 120.0  # seconds a try holds a reply against other instances' sweeps
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAILED_ASK = "resolved"  # the rating request mailed: an agent's resolve (a bot's ending by silence is not mailed)
 
 
 class Outgoing(Protocol):
@@ -117,6 +132,7 @@ class MailChannel:
         self._article_url = settings.article_url
         self._deliveries = Deliveries(relay, customers)
         self.identities: Identities | None = None  # linked e-mail addresses (handoff.service.identities)
+        self.feedback: CustomerFeedback | None = None  # ratings answered by mail (handoff.service.feedback)
 
     # ---- in ----------------------------------------------------------------------------------------------
 
@@ -133,6 +149,8 @@ class MailChannel:
             return None
         conversation_id = await self._log.mail.conversation_of(mail.thread)
         threaded = conversation_id is not None
+        if conversation_id is not None and not mail.auto_reply and await self._rating(mail, conversation_id):
+            return conversation_id
         if conversation_id is None:
             conversation_id = (await self._open(mail)).conversation_id
         links = self._keep_attachments(mail, conversation_id)
@@ -146,6 +164,29 @@ class MailChannel:
         if not mail.auto_reply:  # an out-of-office or a bounce is kept, never answered (no mail loops)
             await self._customers.bot_turn(said)
         return conversation_id
+
+    async def _rating(self, mail: ParsedMail, conversation_id: ConversationId) -> bool:
+        """A reply in the thread whose first line that is not quoted is just a number 1-5, while the rating prompt
+        is the conversation's newest request and the customer wrote nothing since: their rating, recorded as the
+        widget's is, the mail kept (a re-delivery is a no-op) but no customer message. False: not a rating."""
+        score = rating_of_reply(mail.text)
+        if score is None or self.feedback is None:
+            return False
+        request = await self._log.feedback.latest_request(conversation_id)
+        asked = request_of(request) if request else None
+        if request is None or asked is None or asked.get("reason") != MAILED_ASK:
+            return False
+        if any(m.sender == "customer" and m.id > request.id
+               for m in await self._log.conversations.messages(conversation_id)):
+            return False  # answered by something else already
+        try:
+            await self.feedback.rate(conversation_id, score)
+        except (BadRequest, StateConflict, UnknownConversation):
+            return False
+        await self._log.mail.record_in(mail.message_id, conversation_id, None, mail.address, mail.subject,
+                                       self._clock())
+        logger.info("conversation %s: e-mail %s is a rating", conversation_id, mail.message_id)
+        return True
 
     async def _open(self, mail: ParsedMail) -> ConversationRecord:
         """A new thread's conversation: the linked customer's when the sender's address is linked to one (and the
@@ -325,8 +366,10 @@ class MailChannel:
             return message.text if cites or not self._channel.bot_answers_only_cited else None
         if message.sender != "system":
             return None
-        if (message.payload or {}).get("feedback_request"):
-            return None  # a rating asked: an answer by mail is not scored yet (docs/channels.md), so none is asked
+        if asked := (message.payload or {}).get("feedback_request"):
+            # mailed when an agent resolved (a reply of just 1-5 rates); silence is no ending by mail
+            mailed = isinstance(asked, dict) and asked.get("reason") == MAILED_ASK
+            return texts.say(record.language, "feedback_ask_mail") if mailed else None
         if record.state in (State.OFFLINE, State.RESOLVED):
             return message.text
         if record.state is State.QUEUED and texts.is_queued_notice(message.text) and record.ticket_id is not None:

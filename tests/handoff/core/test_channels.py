@@ -16,6 +16,8 @@ from handoff.core.channels import (
     chosen_button,
     inline_keyboard,
     outbound_of,
+    rating_buttons,
+    rating_of_reply,
     reply_thread,
     resolve_channels,
 )
@@ -120,3 +122,19 @@ def test_inline_buttons_carry_their_title_or_else_their_number() -> None:
     buttons = [{"title": "Yes", "payload": "/affirm"}, {"title": "é" * 33, "payload": "/other"}]
     for row, button in zip(keyboard["inline_keyboard"], buttons, strict=True):  # pressed: the button it was
         assert chosen_button(buttons, "", row[0]["callback_data"]) == button
+
+
+def test_a_reply_rates_when_its_first_unquoted_line_is_just_a_number_from_1_to_5() -> None:
+    assert rating_of_reply("4") == 4
+    assert rating_of_reply("\n  5.\n\nOn Wed, support wrote:\n> Reply with a number") == 5
+    assert rating_of_reply("> 3\n2") == 2  # a quoted line is skipped
+    for text in ("", "6", "0", "10", "4 stars", "Four", "> 4", "thanks\n4"):
+        assert rating_of_reply(text) is None, text
+
+
+def test_the_rating_options_carry_the_score_and_are_titled_in_the_conversations_language() -> None:
+    assert [b["payload"] for b in rating_buttons("en")] == ["1", "2", "3", "4", "5"]
+    assert rating_buttons("en")[0]["title"] == "1 (very poor)" and rating_buttons("zh-CN")[4]["title"].startswith("5")
+    assert chosen_button(rating_buttons("en"), "5 (EXCELLENT)") == rating_buttons("en")[4]
+    assert [b["callback_data"] for [b] in (inline_keyboard([b["title"] for b in rating_buttons("zh")]) or {})[
+        "inline_keyboard"]] == [b["title"] for b in rating_buttons("zh")]  # each fits Telegram's 64 bytes

@@ -15,7 +15,7 @@ from handoff.service.ports import InboundIm
 from tests.handoff.conftest import OpenService
 from tests.handoff.frames import of_type
 from tests.handoff.service.im_provider import FakeImProvider
-from tests.handoff.world import Agent, FakeClock, FakeRasa
+from tests.handoff.world import SUPERVISOR, Agent, FakeClock, FakeRasa
 
 JANE = "jane@chat.test"
 
@@ -219,3 +219,66 @@ async def test_an_im_account_linked_by_a_code_writes_as_its_customer(
     record = await service.customers.get(str(conversation_id))
     assert record.customer_id == widget.customer_id and record.customer_external_id == "shop-1001"
     assert (await said(service, str(conversation_id)))[0] == ("customer", "Where is my parcel?")
+
+
+RATING_PROMPT = ("How did we do? Please rate this conversation from 1 (very poor) to 5 (excellent).\n\n"
+                 "1. 1 (very poor)\n2. 2 (poor)\n3. 3 (okay)\n4. 4 (good)\n5. 5 (excellent)\n"
+                 "(Answer with a number or the words.)")
+
+
+async def resolved_by_ada(service: HandoffService, provider: FakeImProvider, event: str = "r1") -> str:
+    """Jane asks for a person, Ada resolves: the rating prompt is the last message out."""
+    agent = await Agent.sign_in(service, "ada")
+    conversation_id = str(await provider.writes(JANE, "I want a person", event))
+    await agent.inbox.next(of_type("assigned"))
+    await service.desk.resolve(agent.principal, conversation_id)
+    await settled(service)
+    return conversation_id
+
+
+async def ratings_of(service: HandoffService, conversation_id: str) -> list[tuple[int, str]]:
+    return [(f["score"], f["channel"]) for f in await service.feedback.of_conversation(SUPERVISOR, conversation_id)
+            if f["kind"] == "csat"]
+
+
+async def test_a_rating_by_number_is_the_customers_rating_thanked_and_no_new_conversation(
+        im_service: HandoffService, provider: FakeImProvider, rasa: FakeRasa) -> None:
+    conversation_id = await resolved_by_ada(im_service, provider)
+    assert provider.texts_to(JANE)[-1] == RATING_PROMPT
+    heard = len(rasa.heard)
+    assert await provider.writes(JANE, "4", "r2") is None  # no conversation opened
+    assert provider.texts_to(JANE)[-1] == "Thank you for your rating (4 of 5)."
+    assert await ratings_of(im_service, conversation_id) == [(4, "xmpp")]
+    assert (await im_service.feedback.state(conversation_id))["rating"] == {"score": 4, "comment": None}
+    assert [s for s, _ in await said(im_service, conversation_id)].count("customer") == 1  # no message kept
+    assert len(rasa.heard) == heard
+    assert await provider.writes(JANE, "4", "r2") is None  # delivered again: taken once
+    assert provider.texts_to(JANE).count("Thank you for your rating (4 of 5).") == 1
+    summary = await im_service.reports.summary(SUPERVISOR, since="2026-11-25", until="2026-11-26", by="channel")
+    [row] = [r for r in summary["rows"] if r["key"] == "xmpp"]  # what the reports read: docs/metrics.md
+    assert row["metrics"]["csat_responses"] == 1 and row["metrics"]["csat_average"] == 4
+
+
+async def test_a_rating_by_telegram_button_and_by_title(open_service: OpenService) -> None:
+    telegram = FakeImProvider(channel="telegram", exclusive=False)
+    service = await open_service(channels=("web", "telegram"), im_transports={"telegram": telegram})
+    conversation_id = await resolved_by_ada(service, telegram)
+    _, prompt = telegram.sent[-1]
+    assert prompt.text == "How did we do? Please rate this conversation from 1 (very poor) to 5 (excellent)."
+    assert prompt.buttons == ("1 (very poor)", "2 (poor)", "3 (okay)", "4 (good)", "5 (excellent)")
+    assert await telegram.writes(JANE, "", "t1", button="5 (excellent)") is None  # the inline button's press
+    assert telegram.texts_to(JANE)[-1] == "Thank you for your rating (5 of 5)."
+    assert await ratings_of(service, conversation_id) == [(5, "telegram")]
+    assert await telegram.writes(JANE, "2 (poor)", "t2") is None  # the prompt is still the newest: changed
+    assert await ratings_of(service, conversation_id) == [(2, "telegram")]
+
+
+async def test_any_other_answer_or_a_late_one_is_a_message_as_any_other(
+        im_service: HandoffService, provider: FakeImProvider) -> None:
+    first = await resolved_by_ada(im_service, provider)
+    second = await provider.writes(JANE, "7", "r2")  # no option: a new conversation, as today
+    assert second is not None and second != first
+    assert await ratings_of(im_service, first) == []
+    assert (await said(im_service, str(second)))[0] == ("customer", "7")
+    third = await provider.writes(JANE, "3", "r3")  # the prompt was answered by something else: too late
+    assert third == second and await ratings_of(im_service, first) == []

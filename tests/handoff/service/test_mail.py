@@ -71,7 +71,7 @@ async def test_a_new_mail_is_a_conversation_the_bot_answers_with_its_cited_artic
     assert "Shipping costs: https://help.example.com/articles/shipping-costs" in body
     assert record.state is State.BOT
     clock.advance(mail_service.settings.feedback_quiet + 1)
-    await mail_service.sweep()  # the rating is asked (kept in the conversation), not mailed
+    await mail_service.sweep()  # the rating is asked (kept in the conversation), not mailed: only a resolve's is
     assert (await texts_of(mail_service, conversation_id))[-1][0] == "system"
     await asyncio.sleep(0.2)
     assert len(relay.messages) == 1
@@ -307,3 +307,59 @@ async def test_a_mail_in_chinese_is_a_chinese_conversation_and_acknowledged_in_c
     [acknowledged] = await relay.wait_for(1)
     assert acknowledged.get_content().startswith(f"感谢您的来信。我们已将其登记为工单 #{record.ticket_id}")
     assert "客户服务" in str(acknowledged["From"])
+
+
+def reply_to(answered: EmailMessage, text: str, message_id: str) -> bytes:
+    """Jane's reply to one of our mails, quoting it as mail clients do."""
+    quoted = "\n".join(f"> {line}" for line in answered.get_content().splitlines())
+    return (f"From: Jane Doe <jane.doe@gmail.com>\r\nTo: support@shop.test\r\nSubject: Re: {answered['Subject']}\r\n"
+            f"Message-ID: {message_id}\r\nIn-Reply-To: {answered['Message-ID']}\r\n"
+            f"References: {answered['References']} {answered['Message-ID']}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            f"{text}\r\n\r\nOn Wed, Jane wrote:\r\n{quoted}\r\n").encode()
+
+
+async def resolved_by_mail(service: HandoffService, relay: CatchingRelay) -> tuple[str, EmailMessage]:
+    """Jane asks by mail for a person, Ada resolves: the rating prompt is mailed in the thread."""
+    assert service.mail is not None
+    agent = await Agent.sign_in(service, "ada")
+    conversation_id = await service.mail.receive(sample("gmail_new_question.eml"))
+    [bot_answer] = await relay.wait_for(1)
+    await service.mail.receive(sample("gmail_reply.eml", **{"<m7.c_placeholder@shop.test>": bot_answer["Message-ID"]}))
+    await agent.inbox.next(of_type("assigned"))
+    await service.desk.resolve(agent.principal, str(conversation_id))
+    [prompt] = [m for m in await relay.wait_for(3) if "Reply with a number" in m.get_content()]
+    return str(conversation_id), prompt
+
+
+async def test_a_reply_with_a_number_rates_the_conversation(
+        mail_service: HandoffService, relay: CatchingRelay) -> None:
+    conversation_id, prompt = await resolved_by_mail(mail_service, relay)
+    assert prompt.get_content().startswith("Reply with a number from 1 (poor) to 5 (excellent) to rate this "
+                                           "conversation.")
+    assert prompt["In-Reply-To"] == "<CAH7b3q-Pq2rS1t=UvW3xYz8aBcDeFgHiJ0k@mail.gmail.com>"
+    assert mail_service.mail is not None
+    said = await texts_of(mail_service, conversation_id)
+    assert await mail_service.mail.receive(reply_to(prompt, "5", "<rate-1@mail.gmail.com>")) == conversation_id
+    assert await texts_of(mail_service, conversation_id) == said  # no customer message
+    assert (await mail_service.customers.get(conversation_id)).state is State.RESOLVED  # not reopened
+    ratings = [(f["score"], f["channel"]) for f in await mail_service.feedback.of_conversation(SUPERVISOR,
+                                                                                              conversation_id)]
+    assert ratings == [(5, "email")]
+    assert await mail_service.mail.receive(reply_to(prompt, "5", "<rate-1@mail.gmail.com>")) is None  # again
+    summary = await mail_service.reports.summary(SUPERVISOR, since="2026-11-25", until="2026-11-26", by="channel")
+    [row] = [r for r in summary["rows"] if r["key"] == "email"]  # what the reports read: docs/metrics.md
+    assert row["metrics"]["csat_responses"] == 1 and row["metrics"]["csat_average"] == 5
+
+
+async def test_a_reply_that_is_not_just_a_number_is_a_message_as_any_other(
+        mail_service: HandoffService, relay: CatchingRelay) -> None:
+    conversation_id, prompt = await resolved_by_mail(mail_service, relay)
+    assert mail_service.mail is not None
+    other = await mail_service.mail.receive(reply_to(prompt, "5 stars, but one more question", "<m-1@x>"))
+    assert other == conversation_id  # the reply continues the thread as today
+    assert await mail_service.feedback.of_conversation(SUPERVISOR, conversation_id) == []
+    assert await mail_service.mail.receive(reply_to(prompt, "4", "<m-2@x>")) == other  # too late: answered since
+    assert await mail_service.feedback.of_conversation(SUPERVISOR, conversation_id) == []
+    customer = [text for sender, text in await texts_of(mail_service, conversation_id) if sender == "customer"]
+    assert customer[-2].startswith("5 stars, but one more question") and customer[-1].startswith("4")
