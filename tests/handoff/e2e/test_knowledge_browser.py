@@ -83,6 +83,8 @@ async def test_browser_a_gap_becomes_an_article_the_running_bot_answers_with(pro
     assert "no_answer" in assigned["conversation"]["reasons"]
     await grace.say(desk, customer.conversation_id, REPLY)
     await socket.next(message_from("agent"))
+    await socket.close()
+    await desk.close()
 
     async with browsers(tmp_path) as open_browser:
         actor = await open_browser.open("tess")
