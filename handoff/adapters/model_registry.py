@@ -2,7 +2,8 @@
 
 The registry (``HANDOFF_MODELS_REGISTRY``, models/registry/, written by ``bot/registry.py`` and
 ``bot/retrain.py``) is a folder of versions, each with ``metadata.json`` and, when the regression gate scored it,
-``report.json``, beside ``live.json`` (the live version and its history): JSON read as data here. Retraining and
+``report.json``, beside ``live.json`` (the live version and its history), ``trial.json`` (the A/B trial running, if
+any) and ``trials.json`` (the trials ended): JSON read as data here. Retraining and
 promotions run the bot's own commands in the Rasa environment's Python (``HANDOFF_MODELS_PYTHON``) as
 subprocesses, with the servers (``RASA_SERVERS``) and their token (``RASA_TOKEN``) in their environment; their
 output comes back line by line.
@@ -50,6 +51,28 @@ class ModelRegistry:
         """``{version, since, by, history}`` of the live model (version None: nothing recorded yet)."""
         data = await asyncio.to_thread(_read, self.root / "live.json")
         return data if isinstance(data, dict) else {"version": None, "history": []}
+
+    async def trial(self) -> dict[str, Any] | None:
+        """The A/B trial running (``id``, ``version``, ``live``, ``share``, ``started_at``, ``started_by``), or None."""
+        data = await asyncio.to_thread(_read, self.root / "trial.json")
+        return data if isinstance(data, dict) else None
+
+    async def trials(self) -> list[dict[str, Any]]:
+        """The A/B trials ended, oldest first (each also with ``ended_at``, ``ended_by``, ``outcome``)."""
+        data = await asyncio.to_thread(_read, self.root / "trials.json")
+        return [entry for entry in data if isinstance(entry, dict)] if isinstance(data, list) else []
+
+    async def start_trial(self, version: str, share: float, by: str, force: bool,
+                          line: Callable[[str], Awaitable[None]]) -> int:
+        """Start serving ``version`` to ``share`` of new conversations on every server; the exit code."""
+        command = ["-m", "bot.registry", "--root", str(self.root), "trial", "start", version, "--share", repr(share),
+                   "--by", by, "--servers", ",".join(self.servers)] + (["--force"] if force else [])
+        return await self._run(command, line)
+
+    async def end_trial(self, by: str, line: Callable[[str], Awaitable[None]]) -> int:
+        """End the A/B trial running: every server serves the live model to everyone again; the exit code."""
+        return await self._run(["-m", "bot.registry", "--root", str(self.root), "trial", "end", "--by", by,
+                                "--servers", ",".join(self.servers)], line)
 
     async def report(self, version: str) -> dict[str, Any] | None:
         """The gate's comparison of ``version`` with the model live when it was trained, or None."""

@@ -18,6 +18,7 @@ from handoff.core.errors import UpstreamUnavailable
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "The assistant is not answering right now."
+CANDIDATE_CHANNEL = "candidate"  # bot/candidate.py: the A/B trial's candidate model, same body and replies as rest
 HANDBACK_INTENT = "human_handoff_turn"  # what the hand-back calls the customer's words the bot never classified
 
 
@@ -36,14 +37,17 @@ class RasaClient:
 
     async def send(self, conversation_id: str, text: str,
                    metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Say ``text`` to the bot as the customer; return the bot's replies (Rasa REST channel format).
+        """Say ``text`` to the bot as the customer; return the bot's replies (Rasa REST channel format). With
+        ``model_arm`` ``candidate`` in ``metadata`` (an A/B trial's candidate arm: handoff/service/trials.py), to
+        the servers' candidate channel (``bot/candidate.py``), which answers with the trial's candidate model.
 
         Raises:
             UpstreamUnavailable: Rasa did not answer, or answered with an error.
         """
         body = {"sender": conversation_id, "message": text, "metadata": metadata or {}}
+        channel = CANDIDATE_CHANNEL if (metadata or {}).get("model_arm") == "candidate" else "rest"
         try:
-            response = await self._http.post(f"{self._url}/webhooks/rest/webhook", json=body)
+            response = await self._http.post(f"{self._url}/webhooks/{channel}/webhook", json=body)
             response.raise_for_status()
             replies = response.json()
         except (httpx.HTTPError, ValueError) as exc:

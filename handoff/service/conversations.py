@@ -29,6 +29,7 @@ from handoff.service.identities import Identities
 from handoff.service.limits import Limits
 from handoff.service.ports import Bot, Clock, Handler, MessageView, Store, Subscription, TicketLog
 from handoff.service.relay import Relay
+from handoff.service.trials import ModelTrials
 from handoff.settings import HandoffSettings
 
 if TYPE_CHECKING:  # the feedback part reads this module's rules for text
@@ -68,8 +69,10 @@ class Conversations:
     def __init__(self, settings: HandoffSettings, store: Store, log: TicketLog, bot: Bot, relay: Relay,
                  board: Board, changes: Changes, escalation: Escalation, clock: Clock, *,
                  feedback: CustomerFeedback, inbox: TrainingInbox | None = None,
-                 channels: ChannelTable | None = None, identities: Identities | None = None) -> None:
+                 channels: ChannelTable | None = None, identities: Identities | None = None,
+                 trials: ModelTrials | None = None) -> None:
         self._settings = settings
+        self._trials = trials
         self._identities = identities
         self._channels = channels or ChannelTable.of(("web",))
         self._store = store
@@ -277,6 +280,16 @@ class Conversations:
         await self._changes.record(change, record, after)
         return after
 
+    async def _metadata(self, record: ConversationRecord) -> dict[str, Any]:
+        """:func:`bot_metadata`, and the model serving the conversation in an A/B trial (``model_arm``
+        ``candidate`` and its ``model_version``; nothing for the live model)."""
+        metadata = bot_metadata(record)
+        if self._trials is not None:
+            arm, version = await self._trials.arm(record)
+            if version is not None:
+                metadata.update(model_arm=arm, model_version=version)
+        return metadata
+
     async def _ask_bot(self, record: ConversationRecord, message: MessageView) -> None:
         """Send the customer's words to the bot; relay its replies; keep them in the NLU inbox if the bot was
         unsure; escalate if it asks for a person. A button the customer chose on a channel without buttons of
@@ -285,7 +298,7 @@ class Conversations:
         text = button if isinstance(button, str) and button else message.text
         await self._relay.to_customer(record.conversation_id, {"type": "typing", "sender": "bot", "agent_name": None})
         try:
-            replies = await self._bot.send(record.conversation_id, text, bot_metadata(record))
+            replies = await self._bot.send(record.conversation_id, text, await self._metadata(record))
         except UpstreamUnavailable:
             await self._relay.say(record, "system", texts.say(record.language, "bot_down"))
             await self._escalation.escalate(record.conversation_id, None, Cause.BOT_UNAVAILABLE)

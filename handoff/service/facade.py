@@ -32,6 +32,9 @@
     │                               training data written
     ├── models       ModelWorkbench the bot's model versions, retraining behind   (models.py)
     │                               the regression gate, promotion, rollback
+    ├── trials       ModelTrials    A/B trials: the arm serving each conversation, (trials.py)
+    │                               started and ended on every Rasa server, arms
+    │                               compared with significance tests
     ├── knowledge    KnowledgeWorkbench  the questions the knowledge base failed,   (knowledge.py)
     │                               articles published live, their use reviewed
     ├── practice     Practice       team training: weak spots, practice on masked  (practice.py)
@@ -118,6 +121,7 @@ from handoff.service.rules_file import RulesFile
 from handoff.service.staffing import Staffing
 from handoff.service.supervision import Supervision
 from handoff.service.telemetry import Telemetry, TimedBot
+from handoff.service.trials import ModelTrials
 from handoff.settings import HandoffSettings
 
 logger = logging.getLogger(__name__)
@@ -144,10 +148,10 @@ class HandoffService:
                                    encoder, clock)
         self.feedback = CustomerFeedback(settings, store, log, bot, relay, board, clock, inbox=self.inbox)
         # HANDOFF_MODELS_*: the registry's files; retraining and promotions as subprocesses in the Rasa env
-        self.models = ModelWorkbench(ModelRegistry(settings.models_registry, settings.models_python,
-                                                   settings.models_servers or (settings.rasa_url,),
-                                                   str(settings.rasa_token)), settings.models_tolerance,
-                                     settings.inbox_file, clock)
+        registry = ModelRegistry(settings.models_registry, settings.models_python,
+                                 settings.models_servers or (settings.rasa_url,), str(settings.rasa_token))
+        self.models = ModelWorkbench(registry, settings.models_tolerance, settings.inbox_file, clock)
+        self.trials = ModelTrials(registry, log, clock)  # A/B trials: which model answers whom, arms compared
         self.knowledge = KnowledgeWorkbench(settings, log, encoder, library, clock)  # None: the workbench is off
         self._dispatch = Dispatch(settings, store, log, relay, board, changes, router, clock)
         topic_map = TopicMap(log, encoder, settings.insights_min_similarity, clock)
@@ -163,7 +167,7 @@ class HandoffService:
         self.identities = Identities(settings, store, log, clock)  # channel identities linked to customers
         self.customers = Conversations(settings, store, log, bot, relay, board, changes, escalation, clock,
                                        feedback=self.feedback, inbox=self.inbox, channels=channels,
-                                       identities=self.identities)
+                                       identities=self.identities, trials=self.trials)
         self.mail: MailChannel | None = None  # the e-mail channel, when HANDOFF_CHANNELS names it
         if "email" in channels:
             outgoing = MailRelay(SmtpServer(settings.smtp_host, settings.smtp_port, mail_sender(settings),

@@ -185,16 +185,20 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                               "new), mark them out of scope, dismiss or reopen them; confirmed examples are "
                               "written to the Rasa training data", NONE, ALL, ALL,
                               "Only trainers label the NLU inbox.", trainer=ALL),
-    Action.READ_MODELS: _rule("`GET /api/models`, `GET /api/models/{version}/report`: the bot's model versions "
-                              "(who trained each, when, data hash, metrics, the gate's verdict), the live one, the "
-                              "retraining in progress, a candidate's comparison with the live model", NONE, ALL, ALL,
+    Action.READ_MODELS: _rule("`GET /api/models`, `GET /api/models/{version}/report`, `GET /api/models/trials`, "
+                              "`GET /api/models/trials/current`, `GET /api/models/trials/{trial_id}`: the bot's model "
+                              "versions (who trained each, when, data hash, metrics, the gate's verdict), the live "
+                              "one, the retraining in progress, a candidate's comparison with the live model, A/B "
+                              "trials and their arms compared", NONE, ALL, ALL,
                               "Only trainers see the bot's models.", trainer=ALL),
     Action.TRAIN_MODELS: _rule("`POST /api/models/retrain`: train a candidate model from the current training data "
                                "and score it against the live one (the regression gate)", NONE, ALL, ALL,
                                "Only trainers retrain the bot.", trainer=ALL),
-    Action.PROMOTE_MODELS: _rule("`POST /api/models/{version}/promote`, `POST /api/models/rollback`: put a version "
-                                 "that passed the gate (or was live before) on every Rasa server; only an admin "
-                                 "forces one that failed it", NONE, ALL, ALL,
+    Action.PROMOTE_MODELS: _rule("`POST /api/models/{version}/promote`, `POST /api/models/rollback`, "
+                                 "`POST /api/models/trial`, `DELETE /api/models/trial`: put a version that passed "
+                                 "the gate (or was live before) on every Rasa server, or start and end an A/B trial "
+                                 "of one on a share of new conversations; only an admin forces one that failed it",
+                                 NONE, ALL, ALL,
                                  "Only trainers promote models.", trainer=ALL),
     Action.UNLINK_IDENTITY: _rule("`POST /api/admin/customers/identities/unlink`: remove a customer's linked "
                                   "channel identity (an e-mail address, an IM account); everyone who may read a "

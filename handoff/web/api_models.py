@@ -2,7 +2,8 @@
 versions, retraining behind the regression gate, promotion and rollback.
 
 Reading needs the policy's ``read_models``, retraining ``train_models``, promoting and rolling back
-``promote_models`` (trainers, supervisors, admins); forcing a version the gate failed, an admin. Retraining runs
+``promote_models`` (trainers, supervisors, admins), as does starting and ending an A/B trial; forcing a version the
+gate failed, an admin. Retraining runs
 in the background (one at a time on an instance; ``GET /api/models`` shows its progress); a promotion answers
 when every Rasa server runs the version.
 """
@@ -13,12 +14,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from handoff.web.bodies import Promotion, errors
+from handoff.web.bodies import Promotion, TrialStart, errors
 from handoff.web.deps import Agent, Service
 
 router = APIRouter(tags=["models"], responses=errors(401, 403, 503))
 Version = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                               description="a version of the registry, e.g. 20261205-023734-b92a7860")]
+TrialId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                              description="an A/B trial, e.g. trial-20261205-061500")]
 
 
 @router.get("/api/models")
@@ -55,3 +58,37 @@ async def promote(version: Version, body: Promotion, agent: Agent, service: Serv
 async def rollback(agent: Agent, service: Service) -> dict[str, Any]:
     """Put the version live before the current one back on every Rasa server."""
     return await service.models.rollback(agent)
+
+
+@router.get("/api/models/trials")
+async def trials(agent: Agent, service: Service) -> dict[str, Any]:
+    """The A/B trial ``running`` (candidate ``version``, the ``live`` one it is tried against, ``share``, who
+    started it and when) or null, and the ``ended`` ones, newest first."""
+    return await service.trials.page(agent)
+
+
+@router.get("/api/models/trials/current", responses=errors(400))
+async def running_results(agent: Agent, service: Service) -> dict[str, Any]:
+    """The running trial's arms compared: per arm ``conversations``, ``handoff_rate``, ``containment_rate``,
+    ``ratings``, ``rating_average``; ``handoff_test`` (difference, 95% interval, p) and ``rating_test``
+    (Mann-Whitney p); ``planned_per_arm``, ``verdict`` (``collecting`` until the plan is reached), ``daily``."""
+    return await service.trials.results(agent, None)
+
+
+@router.get("/api/models/trials/{trial_id}", responses=errors(400))
+async def results(trial_id: TrialId, agent: Agent, service: Service) -> dict[str, Any]:
+    """An A/B trial's arms compared (as ``/api/models/trials/current``)."""
+    return await service.trials.results(agent, trial_id)
+
+
+@router.post("/api/models/trial", responses=errors(400, 409))
+async def start_trial(body: TrialStart, agent: Agent, service: Service) -> dict[str, Any]:
+    """Serve the candidate ``version`` to ``share`` of the conversations that start from now on (sticky per
+    conversation), on every Rasa server; answers once every server has loaded it."""
+    return await service.trials.start(agent, body.version, body.share, body.force)
+
+
+@router.delete("/api/models/trial", responses=errors(400, 409))
+async def end_trial(agent: Agent, service: Service) -> dict[str, Any]:
+    """End the running A/B trial: the live model answers every conversation again; the results stay."""
+    return await service.trials.end(agent)

@@ -81,6 +81,15 @@ class Promotion(BaseModel):
     force: bool = Field(False, description="promote a version that did not pass the regression gate (admins only)")
 
 
+class TrialStart(BaseModel):
+    """Start an A/B trial of a model version (docs/training.md, "A/B trials")."""
+
+    version: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                         description="the candidate: a version of the registry")
+    share: float = Field(gt=0, le=0.5, description="the share of new conversations the candidate serves (0-0.5]")
+    force: bool = Field(False, description="try a version that did not pass the regression gate (admins only)")
+
+
 class KnowledgeArticle(BaseModel):
     """An article a trainer publishes from the knowledge workbench (docs/training.md, "Knowledge"); the service
     checks the rest (slugs, one-line fields, the body's Markdown, the date)."""

@@ -48,6 +48,7 @@ from handoff.core.metrics import (
     TicketTally,
 )
 from handoff.core.targets import Targets
+from handoff.core.trials import ArmFact
 
 
 def _between(since: datetime | float, until: datetime | float) -> tuple[datetime, datetime]:
@@ -123,6 +124,20 @@ class KpiBook(Repository):
                  .where(and_(Feedback.kind.in_(("csat", "helpful")), Feedback.created_at >= start,
                              Feedback.created_at < end)))
         return [FeedbackFact._make(row) for row in await self._read(query)]
+
+    async def trial_facts(self, since: datetime | float, until: datetime | float) -> list[ArmFact]:
+        """One :class:`~handoff.core.trials.ArmFact` per conversation started in ``[since, until)`` (an A/B trial's
+        window): whether it was handed to a person, and its customer's latest rating (1-5), if any."""
+        start, end = _between(since, until)
+        handed = Conversation.id.in_(select(Ticket.conversation_id)).label("handed")
+        latest = (select(Feedback.conversation_id, func.max(Feedback.id).label("id"))
+                  .where(Feedback.kind == "csat").group_by(Feedback.conversation_id).subquery())
+        query = (select(Conversation.id, epoch(Conversation.created_at), handed, Feedback.score)
+                 .outerjoin(latest, latest.c.conversation_id == Conversation.id)
+                 .outerjoin(Feedback, Feedback.id == latest.c.id)
+                 .where(Conversation.created_at >= start, Conversation.created_at < end))
+        return [ArmFact(str(row[0]), float(row[1]), bool(row[2]), None if row[3] is None else int(row[3]))
+                for row in await self._read(query)]
 
     async def tallies_in_database(self) -> bool:
         """Whether the database tallies the metrics itself (:meth:`tallies`: PostgreSQL) and takes several reads at

@@ -181,6 +181,12 @@ POST       /api/models/retrain                                   -       401    
 POST       /api/models/{version}/promote                         own     401    401      403   400     400        400
 POST       /api/models/{version}/promote                         other   401    401      403   400     400        400
 POST       /api/models/rollback                                  -       401    401      403   400     400        400
+GET        /api/models/trials                                    -       401    401      403   200     200        200
+GET        /api/models/trials/current                            -       401    401      403   400     400        400
+GET        /api/models/trials/{trial_id}                         own     401    401      403   200     200        200
+GET        /api/models/trials/{trial_id}                         other   401    401      403   200     200        200
+POST       /api/models/trial                                     -       401    401      403   400     400        400
+DELETE     /api/models/trial                                     -       401    401      403   400     400        400
 GET        /api/conversations/{conversation_id}/identities       own     401    200      401   401     401        401
 GET        /api/conversations/{conversation_id}/identities       other   401    401      401   401     401        401
 POST       /api/conversations/{conversation_id}/identities/email own     401    409      401   401     401        401
@@ -237,6 +243,7 @@ def rows() -> list[Row]:
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/models/{version}/promote"): {"force": False},
+    ("POST", "/api/models/trial"): {"version": "20261201-120000-abcdef12", "share": 0.2},  # 400: its gate failed
     ("POST", "/api/conversations"): {},
     ("POST", "/api/conversations/{conversation_id}/messages"): {"text": "hello"},
     ("POST", "/api/auth/login"): {"username": "grace", "password": PASSWORD},
@@ -294,6 +301,7 @@ FRAME_STATUS = {"not_authenticated": 401, "not_allowed": 403, "unknown_conversat
 # candidate whose gate failed (so that a promotion, refused by the gate without a force, changes nothing whoever
 # asks)
 BUILT, MODEL_VERSION = "20261130-120000-abcdef12", "20261201-120000-abcdef12"
+TRIAL = "trial-20261201-130000"  # an A/B trial of an earlier candidate, ended: its results are readable
 
 
 def model_registry(root: Path) -> Path:
@@ -304,6 +312,9 @@ def model_registry(root: Path) -> Path:
             "trained_at": f"{version[:4]}-{version[4:6]}-{version[6:8]}T12:00:00Z", "parent": None, "metrics": {},
             "gate": None if passed is None else {"passed": passed}}))
     (root / MODEL_VERSION / "report.json").write_text(json.dumps({"version": MODEL_VERSION, "passed": False}))
+    (root / "trials.json").write_text(json.dumps([{
+        "id": TRIAL, "version": MODEL_VERSION, "live": BUILT, "share": 0.2, "started_at": "2026-12-01T13:00:00Z",
+        "started_by": "tess", "ended_at": "2026-12-02T13:00:00Z", "ended_by": "tess", "outcome": "ended"}]))
     (root / "live.json").write_text(json.dumps({"version": BUILT, "history": [
         {"version": BUILT, "at": "2026-11-30T12:00:00Z", "by": "make", "action": "build"}]}))
     return root
@@ -335,7 +346,7 @@ class World:
         account = self.accounts.get(caller, self.accounts["linus"]) if target == "own" else self.accounts["linus"]
         session = self.sessions.get(caller, self.sessions["agent"]) if target == "own" else self.sessions["linus"]
         return {"conversation_id": conversation, "ticket_id": ticket, "agent_id": account, "name": "console.js",
-                "follow_up_id": self.follow_ups[ticket], "version": MODEL_VERSION, "session_id": session,
+                "follow_up_id": self.follow_ups[ticket], "version": MODEL_VERSION, "trial_id": TRIAL, "session_id": session,
                 "article_id": ARTICLES.get(target, ARTICLES["own"]).get(caller, "orders-cancel")}
 
 
