@@ -7,6 +7,12 @@ Standard library only, so that any environment can run it (docs/training.md, "Ve
                                                parent (the live version it was trained against), metrics, gate
     models/registry/<version>/report.json|.md  the regression gate's comparison (bot.retrain)
     models/registry/live.json                  the live version and its history (promotions, rollbacks)
+    models/registry/trial.json                 the A/B trial running, if any: id, version (the candidate), live
+                                               (the live version at its start), share (of new conversations),
+                                               started_at, started_by
+    models/registry/trials.json                the trials that ended, oldest first: each trial.json's content
+                                               with ended_at, ended_by and outcome ("ended",
+                                               "promoted", "rolled back")
 
 The data hash is a SHA-256 over the training inputs (config.yml, bot/domain, data/nlu, data/rules: each file's
 path and bytes). Promoting a version replaces the model on every Rasa server, one at a time, with Rasa's
@@ -17,7 +23,17 @@ and copies the model to models/rasa/assistant.tar.gz, which ``make run`` and ``m
 The servers: ``RASA_SERVERS`` (comma-separated URLs of each Rasa server, not of a balancer in front of them),
 else ``RASA_URL``; the token of their HTTP API: ``RASA_TOKEN``.
 
-CLI: ``python -m bot.registry list|show VERSION|register MODEL [--live]|promote VERSION [--force]|rollback``.
+An A/B trial serves a share of the new conversations with a candidate version, sticky per conversation: the
+handoff service decides each conversation's arm and posts its messages either to Rasa's REST channel (live) or to
+``POST /webhooks/candidate/webhook`` (bot/candidate.py), which every Rasa server loads beside the live model while
+trial.json names a version. Starting a trial writes trial.json, then waits until every server's
+``GET /webhooks/candidate/`` reports the candidate's version and model id (else it removes trial.json again);
+ending one moves it to trials.json and waits until the servers report no candidate. Promoting or rolling back
+ends a running trial first (outcome "promoted" when the candidate is what gets promoted, "rolled back", else
+"ended"): the servers then serve the new live model to everyone.
+
+CLI: ``python -m bot.registry list|show VERSION|register MODEL [--live]|promote VERSION [--force]|rollback``,
+``trial start VERSION --share 0.2 [--force]|trial end|trial show`` (``--by NAME``, ``--servers URLS``, ``--json``).
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -43,7 +60,11 @@ REGISTRY = ROOT / "models" / "registry"
 SERVED = ROOT / "models" / "rasa" / "assistant.tar.gz"
 SOURCES = ("config.yml", "bot/domain", "data/nlu", "data/rules")
 MODEL_FILE = "model.tar.gz"
+TRIAL_FILE = "trial.json"
+TRIALS_FILE = "trials.json"
 STATUS_TIMEOUT = 300.0  # seconds a server may take to load a model
+CANDIDATE_ROUTE = "/webhooks/candidate/"  # bot/candidate.py's status route on every Rasa server
+CHECK_INTERVAL = 1.0  # seconds between the candidate channel's looks at trial.json (bot/candidate.py)
 
 
 class RegistryError(Exception):
@@ -112,6 +133,20 @@ class Registry:
         version: Optional[str] = self.pointer().get("version")
         return version
 
+    def trial(self) -> Optional[Dict[str, Any]]:
+        """The A/B trial running (trial.json), or None."""
+        path = self.root / TRIAL_FILE
+        if not path.exists():
+            return None
+        result: Dict[str, Any] = json.loads(path.read_text())
+        return result
+
+    def trials(self) -> List[Dict[str, Any]]:
+        """The trials that ended, oldest first."""
+        path = self.root / TRIALS_FILE
+        ended: List[Dict[str, Any]] = json.loads(path.read_text()) if path.exists() else []
+        return ended
+
     def _folder(self, version: str) -> Path:
         if not version or "/" in version or version.startswith("."):
             raise RegistryError(f"There is no model version {version!r}.")
@@ -164,6 +199,49 @@ class Registry:
             shutil.copyfile(self.model(version), temporary)
             os.replace(temporary, self.served)
         return pointer
+
+    def start_trial(self, version: str, share: float, by: str, force: bool = False) -> Dict[str, Any]:
+        """Record an A/B trial of ``version`` on ``share`` of the new conversations (0 < share < 1). Only a version
+        that is not live and passed the gate (unless ``force``), and only one trial at a time."""
+        meta = self.metadata(version)
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or math.isnan(share) \
+                or not 0 < share < 1:
+            raise RegistryError(f"The share of conversations must be between 0 and 1 (exclusive), not {share!r}.")
+        running = self.trial()
+        if running is not None:
+            raise RegistryError(f"Trial {running['id']} of version {running['version']} is running; end it first "
+                                "(python -m bot.registry trial end).")
+        live = self.live()
+        if version == live:
+            raise RegistryError(f"Version {version} is the live version; a trial needs another one.")
+        gate = meta.get("gate")
+        if not force and not (gate and gate.get("passed")):
+            raise RegistryError(f"Version {version} did not pass the regression gate; only an admin may force it.")
+        started = datetime.now(timezone.utc)
+        trial_id = "trial-" + started.strftime("%Y%m%d-%H%M%S")
+        taken = {ended["id"] for ended in self.trials()}
+        number = 1
+        while trial_id in taken:  # two trials in one second: the Rasa servers tell trials apart by their ids
+            number += 1
+            trial_id = f"trial-{started.strftime('%Y%m%d-%H%M%S')}-{number}"
+        record = {"id": trial_id, "version": version, "live": live,
+                  "share": float(share), "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "started_by": by}
+        _write_json(self._ensure_root() / TRIAL_FILE, record)
+        return record
+
+    def end_trial(self, by: str, outcome: str = "ended") -> Dict[str, Any]:
+        """Move the running trial to trials.json with who ended it, when, and how."""
+        running = self.trial()
+        if running is None:
+            raise RegistryError("No trial is running.")
+        ended = {**running, "ended_at": now(), "ended_by": by, "outcome": outcome}
+        _write_json(self.root / TRIALS_FILE, [*self.trials(), ended])
+        (self.root / TRIAL_FILE).unlink()
+        return ended
+
+    def _discard_trial(self) -> None:
+        """Remove trial.json of a trial that did not start (a server did not load its candidate)."""
+        (self.root / TRIAL_FILE).unlink(missing_ok=True)
 
     def previous(self) -> Optional[str]:
         """The version live before the current one (what a rollback returns to)."""
@@ -236,6 +314,12 @@ def promote(registry: Registry, version: str, servers: Sequence[str], token: str
     gate = meta.get("gate")
     if not force and not was_live and not (gate and gate.get("passed")):
         raise RegistryError(f"Version {version} did not pass the regression gate; only an admin may force it.")
+    running = registry.trial()
+    if running is not None:
+        outcome = "rolled back" if action == "rollback" else "promoted" if running["version"] == version \
+            else "ended"
+        log(f"ending trial {running['id']} of {running['version']} ({outcome})")
+        end_trial(registry, servers, by, outcome, log=log, call=call, timeout=timeout)
     previous = pointer.get("version")
     done: List[str] = []
     for server in servers:
@@ -254,6 +338,75 @@ def promote(registry: Registry, version: str, servers: Sequence[str], token: str
     return registry.set_live(version, by, action)
 
 
+def candidate_status(server: str, timeout: float = 10.0, call: Callable[..., Any] = _call) -> Dict[str, Any]:
+    """What one Rasa server's candidate channel reports: version, model_id, error (no token needed)."""
+    status = call("GET", f"{server}{CANDIDATE_ROUTE}", "", None, timeout)
+    if not isinstance(status, dict):
+        raise RegistryError(f"The Rasa server {server} answered {status!r} on {CANDIDATE_ROUTE}.")
+    return status
+
+
+def await_candidate(server: str, version: Optional[str], identity: Optional[str], timeout: float = STATUS_TIMEOUT,
+                    call: Callable[..., Any] = _call) -> None:
+    """Wait until ``server`` reports candidate ``version`` with model ``identity`` (None, None: no candidate). An
+    error the channel reports fails at once, once it has looked at trial.json since the call began."""
+    started = time.monotonic()
+    deadline = started + timeout
+    last: Any = "no answer"
+    while True:
+        try:
+            status = candidate_status(server, 10.0, call)
+            last = status
+            if status.get("version") == version and status.get("model_id") == identity:
+                return
+            if version is not None and status.get("error") and time.monotonic() - started > 2 * CHECK_INTERVAL:
+                raise RegistryError(f"The Rasa server {server} could not load the candidate {version}: "
+                                    f"{status['error']}")
+        except (urllib.error.URLError, OSError) as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            wanted = f"candidate {version} (model {identity})" if version else "no candidate"
+            raise RegistryError(f"The Rasa server {server} did not report {wanted} in {timeout:.0f} s "
+                                f"(last: {last}). Is bot.candidate.CandidateInput in its credentials.yml?")
+        time.sleep(0.5)
+
+
+def start_trial(registry: Registry, version: str, share: float, servers: Sequence[str], by: str, *,
+                force: bool = False, log: Callable[[str], None] = print, call: Callable[..., Any] = _call,
+                timeout: float = STATUS_TIMEOUT) -> Dict[str, Any]:
+    """Start an A/B trial: trial.json, then every server loads the candidate beside the live model. If one does
+    not report it, trial.json goes again (the others drop the candidate) and the trial did not start."""
+    record = registry.start_trial(version, share, by, force)
+    identity = registry.metadata(version)["model_id"]
+    ready: List[str] = []
+    try:
+        for server in servers:
+            log(f"{server}: loading candidate {version}")
+            await_candidate(server, version, identity, timeout, call)
+            log(f"{server}: candidate {version} ready (model {identity})")
+            ready.append(server)
+    except RegistryError:
+        registry._discard_trial()
+        for server in ready:  # a look at the status route makes a server drop the candidate now
+            try:
+                await_candidate(server, None, None, 10.0, call)
+            except RegistryError as exc:
+                log(f"{server}: {exc}")
+        raise
+    return record
+
+
+def end_trial(registry: Registry, servers: Sequence[str], by: str, outcome: str = "ended", *,
+              log: Callable[[str], None] = print, call: Callable[..., Any] = _call,
+              timeout: float = STATUS_TIMEOUT) -> Dict[str, Any]:
+    """End the running trial and wait until every server has dropped the candidate."""
+    ended = registry.end_trial(by, outcome)
+    for server in servers:
+        await_candidate(server, None, None, timeout, call)
+        log(f"{server}: candidate {ended['version']} dropped")
+    return ended
+
+
 def rollback(registry: Registry, servers: Sequence[str], token: str, by: str, **kwargs: Any) -> Dict[str, Any]:
     target = registry.previous()
     if target is None:
@@ -262,6 +415,37 @@ def rollback(registry: Registry, servers: Sequence[str], token: str, by: str, **
 
 
 # ---- CLI -----------------------------------------------------------------------------------------------------
+
+def run_trial_command(registry: Registry, args: argparse.Namespace) -> Any:
+    """``trial start|end|show``: what to print as JSON, or None when it printed its text already."""
+    if args.trial_command == "show":
+        shown = {"trial": registry.trial(), "ended": registry.trials()}
+        if args.json:
+            return shown
+        running = shown["trial"]
+        print(f"running: {running['id']}  {running['version']} on {running['share']:.0%} of new conversations "
+              f"(live {running['live']}), since {running['started_at']} by {running['started_by']}"
+              if running else "running: none")
+        for ended in shown["ended"]:
+            print(f"  {ended['id']}  {ended['version']}  {ended['share']:.0%}  {ended['started_at']} .. "
+                  f"{ended['ended_at']}  {ended['outcome']} by {ended['ended_by']}")
+        return None
+    servers = [s.strip() for s in args.servers.split(",")] if args.servers else servers_from_env()
+    log = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    if args.trial_command == "start":
+        out = start_trial(registry, args.version, args.share, servers, args.by, force=args.force, log=log)
+    else:
+        out = end_trial(registry, servers, args.by, log=log)
+    if not servers:
+        log("no Rasa server given (RASA_SERVERS, RASA_URL): only the trial files changed")
+    if args.json:
+        return out
+    if args.trial_command == "start":
+        print(f"trial {out['id']}: {out['version']} on {out['share']:.0%} of new conversations")
+    else:
+        print(f"trial {out['id']} ended")
+    return None
+
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.registry", description=__doc__,
@@ -284,6 +468,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         sub.add_argument("--force", action="store_true", help="promote even if the gate failed (admins)")
         sub.add_argument("--by", default=os.environ.get("USER", "unknown"))
         sub.add_argument("--servers", help="comma-separated Rasa server URLs (default: RASA_SERVERS, RASA_URL)")
+    trial = commands.add_parser("trial", help="A/B trials of a candidate version (bot/candidate.py)")
+    trial_commands = trial.add_subparsers(dest="trial_command", required=True)
+    start = trial_commands.add_parser("start", help="serve VERSION to a share of the new conversations")
+    start.add_argument("version")
+    start.add_argument("--share", type=float, required=True, help="the share of new conversations, 0 < share < 1")
+    start.add_argument("--force", action="store_true", help="start even if the gate failed (admins)")
+    end = trial_commands.add_parser("end", help="end the running trial: the live model serves everyone")
+    for sub in (start, end):
+        sub.add_argument("--by", default=os.environ.get("USER", "unknown"))
+        sub.add_argument("--servers", help="comma-separated Rasa server URLs (default: RASA_SERVERS, RASA_URL)")
+    trial_commands.add_parser("show", help="the running trial and the ended ones")
     args = parser.parse_args(argv)
     registry = Registry(args.root, SERVED if args.root == REGISTRY else None)
     out: Any
@@ -306,6 +501,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 registry.set_live(out["version"], args.trained_by, "build")
             if not args.json:
                 print(f"registered {args.model} as {out['version']}{' (live)' if args.live else ''}")
+                return 0
+        elif args.command == "trial":
+            out = run_trial_command(registry, args)
+            if out is None:
                 return 0
         else:
             servers = [s.strip() for s in args.servers.split(",")] if args.servers else servers_from_env()
