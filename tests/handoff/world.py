@@ -65,7 +65,8 @@ def handoff_request(conversation_id: str, text: str, *, code: str = "explicit_re
 
 
 class FakeRasa:
-    """A Rasa server in process: ``POST /webhooks/rest/webhook`` answers from a small script,
+    """A Rasa server in process: ``POST /webhooks/rest/webhook`` (and the A/B trial's candidate channel
+    ``/webhooks/candidate/webhook``) answers from a small script,
     ``POST /conversations/{id}/tracker/events`` keeps what it is sent, and ``GET /conversations/{id}/tracker``
     gives the intents it recognised (:meth:`intent_of`).
 
@@ -82,10 +83,12 @@ class FakeRasa:
         self.replies_to: dict[str, list[dict[str, Any]]] = {}
         self.rankings: dict[str, list[tuple[str, float]]] = {}  # text -> the NLU's ranking of it, best first
         self.said: dict[str, list[str]] = {}  # sender -> the text of each message heard
+        self.candidate: list[str] = []  # the sender of each message heard on the candidate channel (an A/B trial)
         self.down = False
         self.hold: asyncio.Event | None = None
         self.app = Starlette(routes=[
             Route("/webhooks/rest/webhook", self._webhook, methods=["POST"]),
+            Route("/webhooks/candidate/webhook", self._candidate, methods=["POST"]),
             Route("/conversations/{conversation_id}/tracker/events", self._events, methods=["POST"]),
             Route("/conversations/{conversation_id}/tracker", self._tracker, methods=["GET"])])
 
@@ -117,6 +120,12 @@ class FakeRasa:
             return [{"recipient_id": sender, "text": "Standard shipping costs $4.95.",
                      "custom": {"citation": citation}}]
         return [{"recipient_id": sender, "text": "I can help with orders, shipping and returns."}]
+
+    async def _candidate(self, request: Request) -> Response:
+        """The A/B trial's candidate channel (bot/candidate.py): the same script; who it heard is kept."""
+        if not self.down:
+            self.candidate.append((await request.json())["sender"])
+        return await self._webhook(request)
 
     async def _webhook(self, request: Request) -> Response:
         if self.down:

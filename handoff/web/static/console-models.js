@@ -1,10 +1,12 @@
 /* The trainers' workbench: the bot's models (docs/training.md, "Retraining" and "Versions"). Every version with
  * who trained it, when, its data hash and the regression gate's verdict; the live one; Retrain (in the background,
  * progress shown); a version's comparison with the model live when it was trained (per-intent F1, hand-off
- * decisions, confusions that changed, test stories, trainer-confirmed examples); Promote and Roll back. Text is
+ * decisions, confusions that changed, test stories, trainer-confirmed examples); Promote and Roll back; A/B trials
+ * (console-trials.js). Text is
  * set with textContent only (the reports quote customers' words from the inbox). */
 import { el, api, toast, dateTime } from './console-lib.js';
 import { t } from './i18n.js';
+import TrialsPanel from './console-trials.js';
 
 const POLL_MS = 1500;
 const fixed = (x) => (x == null ? '–' : Number(x).toFixed(3));
@@ -42,13 +44,15 @@ export default class ModelsView {
       this.bar, this.stage, el('details', {}, el('summary', { text: t('models.output') }), this.logBox));
     this.versions = el('div', { class: 'table-wrap', 'data-testid': 'models-versions' });
     this.report = el('section', { class: 'models-report', 'data-testid': 'models-report', hidden: true });
-    root.append(el('section', { class: 'models' },
+    const section = el('section', { class: 'models' },
       el('h2', { text: t('models.title') }),
       el('p', { class: 'muted', text: t('models.intro') }),
       this.live,
       el('div', { class: 'inbox-toolbar' }, this.retrainButton, this.rollbackButton,
         el('button', { type: 'button', 'data-testid': 'models-refresh', onclick: () => this.load() }, t('models.refresh'))),
-      this.progress, this.versions, this.report));
+      this.progress, this.versions, this.report);
+    root.append(section);
+    this.trials = new TrialsPanel(section, () => this.load());
   }
 
   show() { this.load(); }
@@ -57,7 +61,8 @@ export default class ModelsView {
 
   stopPolling() { if (this.timer) { clearTimeout(this.timer); this.timer = null; } }
 
-  async load() {
+  /** Everything; ``polling`` (a retraining's progress): the versions and the progress only, not the trials. */
+  async load(polling = false) {
     this.stopPolling();
     try {
       this.data = await api('GET', '/api/models');
@@ -69,7 +74,8 @@ export default class ModelsView {
         : t('models.live', live);
     this.renderTraining(d.training);
     this.renderVersions(d.versions || [], d.live);
-    if (d.training && d.training.running) this.timer = setTimeout(() => this.load(), POLL_MS);
+    if (d.training && d.training.running) this.timer = setTimeout(() => this.load(true), POLL_MS);
+    if (!polling) await this.trials.load(d.versions || [], d.live);
   }
 
   renderTraining(run) {

@@ -6,6 +6,10 @@ it was -> the message the bot could not make out is now understood. In headless 
 a Rasa server and an action server of its own (the session's shared bot keeps the built model), with a registry,
 an inbox file and a served model in tmp_path: nothing of the repository's models/ or data/ is written.
 
+An A/B trial runs on the same servers: started in the Models tab on half the new conversations, each customer's
+messages answered by their arm's model (the Rasa tracker says which model understood each one), the arms counted
+in the tab, and the candidate promoted from the trial.
+
 The production profile's swap is checked too: two Rasa servers sharing their trackers in Redis, a candidate
 trained and gated by ``python -m bot.retrain`` (what ``make retrain`` runs), promoted one server at a time by
 ``python -m bot.registry`` while a conversation is mid-form, which goes on across both servers; then rolled back.
@@ -17,7 +21,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,9 +32,11 @@ import pytest
 import redis
 import requests
 
+from handoff.core.trials import CANDIDATE, LIVE, Trial, arm_of
 from tests.conftest import ROOT, TIMEOUT
 from tests.handoff.e2e.browser import Desk, browsers, expect
-from tests.handoff.e2e.harness import running_handoff
+from tests.handoff.e2e.harness import Customer, HandoffServer, running_handoff
+from tests.handoff.frames import of_type
 from tests.servers import MODEL, Assistant, running_assistant
 
 RASA_PYTHON = ROOT / ".venv" / "rasa" / "bin" / "python"
@@ -197,3 +205,94 @@ def test_production_two_rasa_servers_swap_one_at_a_time_and_a_conversation_in_re
                 client.delete(key)
     history = json.loads((registry / "live.json").read_text())["history"]
     assert [(e["action"], e["by"]) for e in history] == [("build", "make"), ("promote", "ci"), ("rollback", "ci")]
+
+
+def tracker_models(bot: Assistant, conversation_id: str) -> list[tuple[str | None, str]]:
+    """``(model id, intent)`` of each customer message in the Rasa tracker: which model understood it as what."""
+    tracker = requests.get(f"{bot.rasa_url}/conversations/{conversation_id}/tracker", params={"token": bot.token},
+                           timeout=TIMEOUT).json()
+    return [((e.get("metadata") or {}).get("model_id"), e["parse_data"]["intent"]["name"])
+            for e in tracker.get("events") or [] if e.get("event") == "user"]
+
+
+async def talk(server: HandoffServer, bot: Assistant, customer: Customer, text: str) -> tuple[str | None, str]:
+    """The customer says ``text`` on the widget's socket; which model understood it, as what."""
+    socket = await customer.connect()
+    try:
+        await socket.next(of_type("hello"))
+        before = len(tracker_models(bot, customer.conversation_id))
+        await customer.say(socket, text)
+        deadline = time.monotonic() + TIMEOUT
+        while len(seen := tracker_models(bot, customer.conversation_id)) == before:
+            assert time.monotonic() < deadline, f"Rasa never heard {text!r} from {customer.conversation_id}"
+            time.sleep(0.2)
+        return seen[-1]
+    finally:
+        await socket.close()
+
+
+async def test_browser_an_ab_trial_serves_each_arm_its_model_sticky_counts_them_and_promotes_the_candidate(
+        retrained: tuple[Path, str, str], tmp_path: Path) -> None:
+    source, version, built_id = retrained
+    registry = tmp_path / "registry"
+    shutil.copytree(source, registry)
+    candidate_id = json.loads((registry / version / "metadata.json").read_text())["model_id"]
+    (tmp_path / "bot").mkdir()
+    with running_assistant(tmp_path / "bot", {"MODEL_REGISTRY": str(registry)}) as bot:
+        (tmp_path / "handoff").mkdir()
+        with running_handoff(tmp_path / "handoff", "embedded", bot.rasa_url, bot.token,
+                             extra_env={"HANDOFF_MODELS_REGISTRY": str(registry)}) as servers:
+            server = servers[0]
+            before = await Customer.start(server)  # started before the trial: the live model, whatever its draw
+            async with browsers(tmp_path / "browsers") as open_browser:
+                actor = await open_browser.open("tess")
+                desk = Desk(actor, server.url)
+                page = desk.page
+                await desk.sign_in("tess", desk=False)
+                await page.get_by_test_id("models-tab").click()
+                status = page.get_by_test_id("trial-status")
+                await expect(status).to_contain_text("No trial is running")
+                await page.get_by_test_id("trial-version").select_option(version)
+                await page.get_by_test_id("trial-share").fill("50")
+                await page.get_by_test_id("trial-start").click()
+                await expect(status).to_contain_text(f"Trial running: {version}", timeout=TRAINING_MS)
+                trial = Trial.from_json(json.loads((registry / "trial.json").read_text()))
+                assert trial is not None and trial.share == 0.5 and trial.started_by == "tess"
+
+                # each new customer is answered by their arm's model, every message: the candidate understands
+                # what the live model could not
+                arms: dict[str, list[Customer]] = {LIVE: [], CANDIDATE: []}
+                while min(len(found) for found in arms.values()) < 2:
+                    assert sum(len(found) for found in arms.values()) < 24, "the draws never filled both arms"
+                    customer = await Customer.start(server)
+                    arm = arm_of(trial, customer.conversation_id, time.time())
+                    model, intent = await talk(server, bot, customer, LABELLED)
+                    assert (model, intent) == ((candidate_id, "shipping_options") if arm == CANDIDATE
+                                               else (built_id, "nlu_fallback")), (arm, model, intent)
+                    arms[arm].append(customer)
+                for arm, found in arms.items():  # sticky: the next message goes to the same model
+                    model, _ = await talk(server, bot, found[0], "hello")
+                    assert model == (candidate_id if arm == CANDIDATE else built_id)
+                assert (await talk(server, bot, before, LABELLED)) == (built_id, "nlu_fallback")
+
+                await page.get_by_test_id("trial-refresh").click()
+                table = page.get_by_test_id("trial-arms")
+                cells = table.locator("tr[data-metric=conversations] td")
+                await expect(cells.nth(0)).to_have_text(str(len(arms[LIVE])))
+                await expect(cells.nth(1)).to_have_text(str(len(arms[CANDIDATE])))
+                await expect(page.get_by_test_id("trial-verdict")).to_contain_text("Collecting")
+                await expect(page.get_by_test_id("trial-chart").locator("canvas")).to_have_count(1)
+
+                await page.get_by_test_id("trial-promote").click()
+                await expect(page.get_by_test_id("models-live")).to_contain_text(f"Live: {version}",
+                                                                                  timeout=TIMEOUT * 1000)
+                ended = page.get_by_test_id("trials-ended-row")
+                await expect(ended).to_have_count(1)
+                await expect(ended.locator("td").nth(5)).to_have_text("promoted")
+                await expect(status).to_contain_text("No trial is running")
+                actor.check_clean()
+                assert desk.refused == []
+            # promoted: everyone, the live arm's customers too, is answered by the candidate now
+            assert serving(bot) == candidate_id and not (registry / "trial.json").exists()
+            model, intent = await talk(server, bot, arms[LIVE][0], LABELLED)
+            assert (model, intent) == (candidate_id, "shipping_options")
