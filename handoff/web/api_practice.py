@@ -80,7 +80,8 @@ async def reply(session_id: int, body: ReplyBody, agent: Agent, service: Service
     return await service.practice.reply(agent, session_id, body.text)
 
 
-@router.put("/api/practice/sessions/{session_id}/review", responses=errors(400, 401, 403, 404, 409))
+# 413: a comment on every reply can pass the body limit (HANDOFF_MAX_BODY_BYTES) once JSON-escaped
+@router.put("/api/practice/sessions/{session_id}/review", responses=errors(400, 401, 403, 404, 409, 413))
 async def review(session_id: int, body: PracticeReviewBody, agent: Agent, service: Service) -> dict[str, Any]:
     """Review a finished session (never one's own): a score, a comment, comments on replies."""
     return await service.practice.review(agent, session_id, body.score, body.comment,
