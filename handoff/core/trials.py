@@ -46,6 +46,7 @@ BASELINE_RATE = 0.3
 MIN_SAMPLE = 100
 """Conversations per arm below which no verdict is given whatever the plan says."""
 HASH_SPACE = 16 ** 13
+PROGRESS_POINTS = 100  # points of the chart of the arms' hand-off rates as the trial goes on
 
 
 @dataclass(frozen=True)
@@ -195,12 +196,14 @@ def verdict(handoff: Mapping[str, Any], rating: Mapping[str, Any], reached: bool
     return "mixed"
 
 
-def compare(trial: Trial, facts: Iterable[ArmFact], day: float = 86400.0) -> dict[str, Any]:
-    """Both arms' figures, the tests, the plan and the verdict, and per day (UTC, from the trial's start) each arm's
-    cumulative conversations and hand-offs (``daily``), for the chart."""
+def compare(trial: Trial, facts: Iterable[ArmFact]) -> dict[str, Any]:
+    """Both arms' figures, the tests, the plan and the verdict, and how each arm's hand-off rate moved as the
+    trial's conversations came in (``progress``, for the chart)."""
+    ordered = sorted(facts, key=lambda f: f.started_at)
+    labelled = [(arm_of(trial, fact.conversation_id, fact.started_at), fact) for fact in ordered]
     arms: dict[str, list[ArmFact]] = {LIVE: [], CANDIDATE: []}
-    for fact in sorted(facts, key=lambda f: f.started_at):
-        arms[arm_of(trial, fact.conversation_id, fact.started_at)].append(fact)
+    for arm, fact in labelled:
+        arms[arm].append(fact)
     figures = {name: _arm_figures(found) for name, found in arms.items()}
     handoff = _handoff_test(figures[LIVE], figures[CANDIDATE])
     rating = _rating_test([f.rating for f in arms[LIVE] if f.rating is not None],
@@ -210,26 +213,21 @@ def compare(trial: Trial, facts: Iterable[ArmFact], day: float = 86400.0) -> dic
     return {"trial": trial.to_json(), "arms": figures, "handoff_test": handoff, "rating_test": rating,
             "planned_per_arm": planned, "smaller_arm": smaller,
             "verdict": verdict(handoff, rating, smaller >= planned), "alpha": ALPHA,
-            "daily": _daily(trial, arms, day)}
+            "progress": _progress(labelled)}
 
 
-def _daily(trial: Trial, arms: Mapping[str, Sequence[ArmFact]], day: float) -> list[dict[str, Any]]:
-    """Per day since the trial's start: each arm's conversations and hand-offs so far (cumulative)."""
-    last = max((f.started_at for found in arms.values() for f in found), default=trial.started_at)
-    days = int((last - trial.started_at) // day) + 1
-    counts = {name: [[0, 0] for _ in range(days)] for name in arms}
-    for name, found in arms.items():
-        for fact in found:
-            slot = counts[name][int((fact.started_at - trial.started_at) // day)]
-            slot[0] += 1
-            slot[1] += int(fact.handed)
-    out, totals = [], {name: [0, 0] for name in arms}
-    for index in range(days):
-        row: dict[str, Any] = {"day": trial.started_at + index * day}
-        for name in arms:
-            totals[name][0] += counts[name][index][0]
-            totals[name][1] += counts[name][index][1]
-            row[name] = {"conversations": totals[name][0], "handoffs": totals[name][1],
-                         "handoff_rate": _rate(totals[name][1], totals[name][0])}
-        out.append(row)
+def _progress(labelled: Sequence[tuple[str, ArmFact]], points: int = PROGRESS_POINTS) -> list[dict[str, Any]]:
+    """Each arm's hand-off rate so far after the trial's first n conversations (both arms), for at most
+    ``points`` values of n spread evenly up to all of them: whether the arms' rates have settled."""
+    if not labelled:
+        return []
+    step = max(1, math.ceil(len(labelled) / points))
+    counts = {LIVE: [0, 0], CANDIDATE: [0, 0]}
+    out = []
+    for index, (arm, fact) in enumerate(labelled, start=1):
+        counts[arm][0] += 1
+        counts[arm][1] += int(fact.handed)
+        if index % step == 0 or index == len(labelled):
+            out.append({"conversations": index, **{name: _rate(handed, seen) for name, (seen, handed)
+                                                   in counts.items()}})
     return out

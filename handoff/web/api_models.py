@@ -71,7 +71,8 @@ async def trials(agent: Agent, service: Service) -> dict[str, Any]:
 async def running_results(agent: Agent, service: Service) -> dict[str, Any]:
     """The running trial's arms compared: per arm ``conversations``, ``handoff_rate``, ``containment_rate``,
     ``ratings``, ``rating_average``; ``handoff_test`` (difference, 95% interval, p) and ``rating_test``
-    (Mann-Whitney p); ``planned_per_arm``, ``verdict`` (``collecting`` until the plan is reached), ``daily``."""
+    (Mann-Whitney p); ``planned_per_arm``, ``verdict`` (``collecting`` until the plan is reached), ``progress``
+    (each arm's hand-off rate after the trial's first n conversations, for a chart)."""
     return await service.trials.results(agent, None)
 
 

@@ -1,7 +1,7 @@
 /* The Models tab's A/B trials (docs/training.md, "A/B trials"): start a trial of a version that passed the gate on
  * a share of the new conversations, follow both arms (conversations, hand-off and containment rates, ratings, the
- * tests' p-values and the verdict, which waits for the planned sample; a chart of each arm's hand-off rate day by
- * day), end it or promote the candidate; the ended trials' results. Text is set with textContent only. */
+ * tests' p-values and the verdict, which waits for the planned sample; a chart of each arm's hand-off rate as
+ * the trial's conversations come in), end it or promote the candidate; the ended trials' results. Text is set with textContent only. */
 import uPlot from './uPlot.esm.js';
 import { el, api, toast, dateTime } from './console-lib.js';
 import { stylesheet } from './console-reports.js';
@@ -112,16 +112,18 @@ export default class TrialsPanel {
     const chart = el('div', { class: 'trial-chart', 'data-testid': 'trial-chart' });
     this.result.append(el('h4', { text: t('trials.results', { id: r.trial.id, version: r.trial.version }) }),
       table, verdict, plan, chart);
-    this.draw(chart, r.daily);
+    this.draw(chart, r.progress);
   }
 
-  draw(root, daily) {
-    if (!daily.length) return;
+  /** Each arm's hand-off rate so far against the trial's conversations so far: whether the rates have settled. */
+  draw(root, progress) {
+    if (progress.length < 2) return;
     stylesheet();
-    const xs = daily.map((d) => d.day);
-    const series = ARMS.map((arm) => daily.map((d) => (d[arm].handoff_rate == null ? null : d[arm].handoff_rate * 100)));
-    this.plot = new uPlot({ title: t('trials.chart_title'), width: 520, height: 200, scales: { y: { range: [0, 100] } },
-      series: [{ label: t('trials.series.day') },
+    const xs = progress.map((p) => p.conversations);
+    const series = ARMS.map((arm) => progress.map((p) => (p[arm] == null ? null : p[arm] * 100)));
+    this.plot = new uPlot({ title: t('trials.chart_title'), width: 520, height: 200,
+      scales: { x: { time: false }, y: { range: [0, 100] } },
+      series: [{ label: t('trials.series.conversations') },
         { label: t('trials.arm.live'), stroke: '#6b7280', width: 2, spanGaps: true },
         { label: t('trials.arm.candidate'), stroke: '#2563eb', width: 2, spanGaps: true }] }, [xs, ...series], root);
   }

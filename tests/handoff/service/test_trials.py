@@ -87,7 +87,10 @@ def test_the_comparison_waits_for_the_planned_sample_then_says_which_is_better()
     same = compare(trial, facts(4000, 0.3, 0.3))
     assert same["verdict"] == "no_difference" and same["handoff_test"]["p"] > 0.5
     assert compare(trial, facts(4000, 0.1, 0.3))["verdict"] == "worse"
-    assert [row[LIVE]["conversations"] + row[CANDIDATE]["conversations"] for row in done["daily"]] == [4000]
+    progress = done["progress"]
+    assert len(progress) == 100 and progress[-1] == {"conversations": 4000, LIVE: live["handoff_rate"],
+                                                     CANDIDATE: candidate["handoff_rate"]}
+    assert [p["conversations"] for p in early["progress"]] == list(range(2, 201, 2))
 
 
 async def test_new_conversations_go_to_their_arm_for_every_message(open_service: OpenService, registry: Path,
