@@ -18,8 +18,10 @@ for frustration. Reported:
   as one class ``out_of_scope`` (the measure published for customer-service traffic);
 - ``auroc_confidence``: AUROC of ``1 - top in-scope confidence`` as an out-of-scope score
   (out-of-scope test messages positive);
-- ``auroc_distance``: AUROC of the out-of-scope detector's score
+- ``auroc_distance``: AUROC of the out-of-scope detector's distance score
   (bot/components/out_of_scope.py) when the pipeline has one, else absent;
+- ``auroc_detector``: AUROC of the detector's final score (the distance, or the
+  combined score when it combines several signals), when the pipeline has one;
 - ``curve``: the same accuracy / recall / precision when the confidence
   threshold alone varies (margin rule off), to pick a threshold.
 """
@@ -55,7 +57,8 @@ def load_examples(path: Path) -> List[Tuple[str, str]]:
 
 def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, Any]]],
           escalated: Optional[List[bool]] = None,
-          distances: Optional[List[Optional[float]]] = None) -> Dict[str, Any]:
+          distances: Optional[List[Optional[float]]] = None,
+          detector_scores: Optional[List[Optional[float]]] = None) -> Dict[str, Any]:
     """Every metric of the report from gold intents, final predictions and raw rankings.
 
     ``escalated`` marks messages the sentiment component escalated (handed off
@@ -86,10 +89,11 @@ def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, A
     confidence = [max((r["confidence"] for r in ranking if r["name"] != OUT_OF_SCOPE), default=0.0)
                   for ranking in rankings]
     report["auroc_confidence"] = _auroc(is_oos, [1.0 - c for c in confidence])
-    if distances and any(d is not None for d in distances):
-        known = [d for d in distances if d is not None]
-        # a message the detector did not score (no in-scope intent ranked) counts as the most out of scope
-        report["auroc_distance"] = _auroc(is_oos, [max(known) + 1.0 if d is None else d for d in distances])
+    for key, values in (("auroc_distance", distances), ("auroc_detector", detector_scores)):
+        if values and any(d is not None for d in values):
+            known = [d for d in values if d is not None]
+            # a message the detector did not score (no in-scope intent ranked) counts as the most out of scope
+            report[key] = _auroc(is_oos, [max(known) + 1.0 if d is None else d for d in values])
     curve = []
     for threshold in THRESHOLDS:
         top = [(r[0]["name"], r[0]["confidence"]) if r else (OUT_OF_SCOPE, 0.0) for r in rankings]
@@ -144,14 +148,15 @@ def evaluate(config: Path, train: Path, test: Path, model_dir: Optional[Path] = 
     predicted = [p.get("intent", {}).get("name") or FALLBACK for p in parsed]
     rankings = [[r for r in p.get("intent_ranking", []) if r["name"] != FALLBACK] for p in parsed]
     escalated = [bool((p.get("sentiment") or {}).get("escalate")) for p in parsed]
-    distances = [(p.get(DETECTOR_KEY) or {}).get("score") for p in parsed]
-    report = score(gold, predicted, rankings, escalated, distances)
+    detections = [p.get(DETECTOR_KEY) or {} for p in parsed]
+    distances = [d.get("distance", d.get("score")) for d in detections]
+    report = score(gold, predicted, rankings, escalated, distances, [d.get("score") for d in detections])
     if predictions:
         predictions.parent.mkdir(parents=True, exist_ok=True)
         with predictions.open("w", encoding="utf-8") as handle:
-            for (text, g), p, r, d in zip(examples, predicted, rankings, distances):
+            for (text, g), p, r, d, detection in zip(examples, predicted, rankings, distances, detections, strict=True):
                 handle.write(json.dumps({"text": text, "gold": g, "predicted": p, "ranking": r[:3],
-                                         "distance": d}) + "\n")
+                                         "distance": d, "detector": detection or None}) + "\n")
     report.update({"config": str(config), "train": str(train), "test": str(test),
                    "train_seconds": round(train_seconds, 1), "parse_ms_per_message": round(per_message * 1000, 2)})
     return report
@@ -159,7 +164,7 @@ def evaluate(config: Path, train: Path, test: Path, model_dir: Optional[Path] = 
 
 def table(report: Dict[str, Any]) -> str:
     keys = ["n_test", "n_in_scope", "n_out_of_scope", "intent_accuracy", "handoff_recall", "handoff_precision",
-            "handoff_rate_in_scope", "macro_f1", "mcc", "auroc_confidence", "auroc_distance",
+            "handoff_rate_in_scope", "macro_f1", "mcc", "auroc_confidence", "auroc_distance", "auroc_detector",
             "train_seconds", "parse_ms_per_message"]
     lines = [f"{k:<22} {report[k] if report.get(k) is not None else '-'}" for k in keys]
     if report["n_out_of_scope"]:

@@ -56,6 +56,12 @@ def test_score_reports_mcc_with_out_of_scope_as_one_class_and_the_auroc_of_each_
     # the unscored message counts as the most out of scope; 2.0 is under 3.0 only
     assert report["auroc_distance"] == pytest.approx(5 / 6, abs=1e-4)
     assert "auroc_distance" not in score(gold, predicted, rankings)
+    # the detector's final (combined) score is scored on its own: here it ranks every out-of-scope message first
+    combined = score(gold, predicted, rankings, distances=[0.5, 3.0, 0.8, 2.0, None],
+                     detector_scores=[0.1, 0.2, 0.3, 8.0, 9.0])
+    assert combined["auroc_detector"] == pytest.approx(1.0)
+    assert combined["auroc_distance"] == report["auroc_distance"]
+    assert "auroc_detector" not in report
 
 
 def test_eval_command_trains_scores_and_writes_the_report(tmp_path: Path) -> None:

@@ -139,3 +139,108 @@ def test_in_the_pipeline_known_questions_are_answered_and_off_topic_ones_handed_
     off_topic = asyncio.run(agent.parse_message("which vaccine side effects are common in cats"))
     assert off_topic["intent"]["name"] in ("nlu_fallback", "out_of_scope")
     assert off_topic[OUTPUT_KEY]["score"] > answered[OUTPUT_KEY]["score"]
+
+
+# -- the combined score (signals: distance and the classifier's confidence) -----------------------
+
+COMBINED = {"signals": ["distance", "confidence", "margin", "nearest"], "combine": "fisher"}
+
+
+def ranked(vector: np.ndarray, confidences: dict[str, float]) -> Message:
+    """A message as the classifier leaves it: ``confidences`` ranked, highest first."""
+    msg = message(vector)
+    ranking = sorted(({"name": n, "confidence": c} for n, c in confidences.items()), key=lambda r: -r["confidence"])
+    msg.set("intent", dict(ranking[0]))
+    msg.set("intent_ranking", ranking)
+    return msg
+
+
+@pytest.mark.parametrize("per_intent", [15, 120])
+def test_the_combined_score_is_fitted_on_held_out_folds_and_its_threshold_keeps_the_retention_share(
+        storage: LocalModelStorage, per_intent: int) -> None:
+    rng = np.random.default_rng(10 + per_intent)
+    _, groups = clusters(rng, 8, per_intent)
+    detector = trained(storage, groups, retention=0.9, **COMBINED)
+    n = 8 * per_intent
+    for name in COMBINED["signals"]:
+        sample = detector._arrays[f"held_out_{name}"]
+        assert sample.shape == detector._arrays["held_out_distance"].shape
+        assert 0 < sample.size <= n and np.isfinite(sample).all()
+    # the held-out confidences are a refitted classifier's on examples it never saw: not all certain
+    assert detector._arrays["held_out_confidence"].max() > 0.01
+    # p-values: 1 for the smallest possible signal, 1 / (n + 1) above every held-out value
+    sample = detector._arrays["held_out_distance"]
+    assert detector.p_value("distance", np.array([-1.0]))[0] == pytest.approx(1.0)
+    assert detector.p_value("distance", np.array([sample.max() + 1]))[0] == pytest.approx(1 / (sample.size + 1))
+    # the threshold is the retention quantile of the held-out combined scores
+    held = detector._combine({name: detector._arrays[f"held_out_{name}"] for name in COMBINED["signals"]})
+    assert detector.threshold == pytest.approx(float(np.quantile(held, 0.9)))
+    assert np.mean(held <= detector.threshold) == pytest.approx(0.9, abs=0.03)
+    # min_p scores each example by its least typical signal: never below any one signal's -log p
+    detector.config["combine"] = "min_p"
+    worst = detector._combine({name: detector._arrays[f"held_out_{name}"] for name in COMBINED["signals"]})
+    assert np.all(worst <= held + 1e-9)
+    assert np.all(worst >= -np.log(detector.p_value("distance", sample)) - 1e-9)
+
+
+def test_with_the_combined_score_a_far_message_is_handed_off_and_an_in_scope_paraphrase_kept(
+        storage: LocalModelStorage) -> None:
+    rng = np.random.default_rng(4)
+    centres, groups = clusters(rng, 6, 40)
+    detector = trained(storage, groups, **COMBINED)
+    paraphrase_vector = centres[3] + 0.35 * rng.normal(size=DIM) / np.sqrt(DIM) * 3
+    paraphrase = ranked(paraphrase_vector / np.linalg.norm(paraphrase_vector),
+                        {"intent_3": 0.93, "intent_1": 0.04, "intent_0": 0.03})
+    far_vector = rng.normal(size=DIM)
+    far_vector -= sum((far_vector @ c) * c for c in centres)  # orthogonal to every intent
+    far = ranked(far_vector / np.linalg.norm(far_vector), {"intent_3": 0.55, "intent_1": 0.25, "intent_0": 0.2})
+    detector.process([paraphrase, far])
+    assert paraphrase.get("intent")["name"] == "intent_3"
+    assert far.get("intent")["name"] == "nlu_fallback"
+    output = far.get(OUTPUT_KEY)
+    assert output["intent"] == "intent_3"
+    assert set(output) >= {"score", "threshold", "distance", "confidence", "p_distance", "p_confidence",
+                           "p_margin", "p_nearest"}
+    assert output["confidence"] == pytest.approx(0.45)
+    assert output["score"] > output["threshold"] >= paraphrase.get(OUTPUT_KEY)["score"]
+    # the parts add up: Fisher's score is minus the sum of the logs of the p-values (rounded to 4 places)
+    parts = [paraphrase.get(OUTPUT_KEY)[f"p_{name}"] for name in COMBINED["signals"]]
+    assert paraphrase.get(OUTPUT_KEY)["score"] == pytest.approx(-sum(np.log(parts)), rel=1e-2)
+
+
+def test_both_parts_of_the_combined_score_count(storage: LocalModelStorage) -> None:
+    """Far from the intent's examples or unsure classifier: each raises the score; both together hand off."""
+    rng = np.random.default_rng(5)
+    centres, groups = clusters(rng, 6, 40)
+    detector = trained(storage, groups, **COMBINED)
+    sure, unsure = {"intent_2": 0.99, "intent_1": 0.01}, {"intent_2": 0.2, "intent_1": 0.19, "intent_0": 0.18}
+    typical, far_but_sure = ranked(groups[2][0], sure), ranked(-centres[2], sure)
+    near_but_unsure, far_and_unsure = ranked(groups[2][0], unsure), ranked(-centres[2], unsure)
+    detector.process([typical, far_but_sure, near_but_unsure, far_and_unsure])
+    score = {name: m.get(OUTPUT_KEY)["score"] for name, m in [("typical", typical), ("far", far_but_sure),
+                                                              ("unsure", near_but_unsure),
+                                                              ("both", far_and_unsure)]}
+    assert score["typical"] < min(score["far"], score["unsure"]) <= max(score["far"], score["unsure"]) < score["both"]
+    assert typical.get("intent")["name"] == "intent_2"
+    assert far_and_unsure.get("intent")["name"] == "nlu_fallback"
+
+
+def test_the_combined_detector_is_persisted_as_plain_arrays_and_bad_settings_are_refused(
+        storage: LocalModelStorage) -> None:
+    rng = np.random.default_rng(6)
+    _, groups = clusters(rng, 4, 20)
+    detector = trained(storage, groups, **COMBINED)
+    context = ExecutionContext(GraphSchema({}), "test")
+    config = {**OutOfScopeDetector.get_default_config(), **COMBINED}
+    loaded = OutOfScopeDetector.load(config, storage, Resource("oos"), context)
+    assert loaded.threshold == pytest.approx(detector.threshold)
+    a = ranked(groups[1][0], {"intent_1": 0.7, "intent_0": 0.3})
+    b = ranked(groups[1][0], {"intent_1": 0.7, "intent_0": 0.3})
+    detector.process([a])
+    loaded.process([b])
+    assert a.get(OUTPUT_KEY) == b.get(OUTPUT_KEY)
+    with pytest.raises(ValueError):
+        OutOfScopeDetector.create({"signals": ["distance", "loudness"]}, storage, Resource("bad"), context)
+    with pytest.raises(ValueError):
+        OutOfScopeDetector.create({"signals": ["distance", "confidence"], "combine": "average"}, storage,
+                                  Resource("bad"), context)
