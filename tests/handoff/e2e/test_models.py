@@ -41,13 +41,13 @@ from tests.servers import MODEL, Assistant, running_assistant
 
 RASA_PYTHON = ROOT / ".venv" / "rasa" / "bin" / "python"
 # what customers said that the built model cannot make out (a fallback), as a trainer labelled it in the inbox
-LABELLED = "click and collect?"
+LABELLED = "curbside pickup?"
 INBOX = """version: "3.1"
 nlu:
 - intent: shipping_options
   examples: |
     - can I pick my order up from the shop
-    - click and collect?
+    - curbside pickup?
 """
 TRAINING_MS = 400_000  # the candidate's training and both models' scoring, on a busy machine
 TRACKERS = "redis://127.0.0.1:6379/8"  # the production test's Rasa trackers (and locks in 9); 10-15 are others'
