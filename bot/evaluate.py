@@ -23,7 +23,10 @@ for frustration. Reported:
 - ``auroc_detector``: AUROC of the detector's final score (the distance, or the
   combined score when it combines several signals), when the pipeline has one;
 - ``curve``: the same accuracy / recall / precision when the confidence
-  threshold alone varies (margin rule off), to pick a threshold.
+  threshold alone varies (margin rule off), to pick a threshold;
+- ``detector_curve``: the same when the out-of-scope detector's threshold is
+  scaled by each of :data:`DETECTOR_FACTORS` (1.0: as trained) and every other
+  rule is kept, when the pipeline has a detector: its trade-off.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 DETECTOR_KEY = "out_of_scope_detection"  # parse data key of bot/components/out_of_scope.py
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)]
+# multiples of the detector's fitted threshold swept by ``detector_curve``
+DETECTOR_FACTORS = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
 
 
 def load_examples(path: Path) -> List[Tuple[str, str]]:
@@ -58,12 +63,14 @@ def load_examples(path: Path) -> List[Tuple[str, str]]:
 def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, Any]]],
           escalated: Optional[List[bool]] = None,
           distances: Optional[List[Optional[float]]] = None,
-          detector_scores: Optional[List[Optional[float]]] = None) -> Dict[str, Any]:
+          detector_scores: Optional[List[Optional[float]]] = None,
+          detector_threshold: Optional[float] = None) -> Dict[str, Any]:
     """Every metric of the report from gold intents, final predictions and raw rankings.
 
     ``escalated`` marks messages the sentiment component escalated (handed off
     for frustration, whatever their intent); ``distances`` are the out-of-scope
-    detector's scores (None where it gave none).
+    detector's distances and ``detector_scores`` its final scores (None where it
+    gave none), ``detector_threshold`` the threshold it was trained to.
     """
     from sklearn.metrics import f1_score, matthews_corrcoef
 
@@ -105,7 +112,35 @@ def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, A
             "handoff_precision": _ratio(sum(h[i] for i in oos), sum(h)) if oos else None,
         })
     report["curve"] = curve
+    if detector_scores and detector_threshold:
+        report["detector_threshold"] = detector_threshold
+        report["detector_curve"] = _detector_curve(gold, handed, rankings, detector_scores, detector_threshold)
     return report
+
+
+def _detector_curve(gold: List[str], handed: List[bool], rankings: List[List[Dict[str, Any]]],
+                    scores: List[Optional[float]], threshold: float) -> List[Dict[str, Any]]:
+    """Accuracy, recall and precision with the detector's threshold scaled, every other hand-off rule kept.
+
+    A message handed off although the detector did not fire was handed off by
+    another rule (the FallbackClassifier, an out-of-scope intent, the sentiment
+    component) and stays handed off at any threshold.
+    """
+    other = [h and not (s is not None and s > threshold) for h, s in zip(handed, scores)]
+    top = [r[0]["name"] if r else OUT_OF_SCOPE for r in rankings]
+    in_scope = [i for i, g in enumerate(gold) if g != OUT_OF_SCOPE]
+    oos = [i for i, g in enumerate(gold) if g == OUT_OF_SCOPE]
+    curve = []
+    for factor in DETECTOR_FACTORS:
+        cut = threshold * factor
+        h = [o or (s is not None and s > cut) for o, s in zip(other, scores)]
+        curve.append({
+            "factor": factor, "threshold": round(cut, 4),
+            "intent_accuracy": _ratio(sum(top[i] == gold[i] and not h[i] for i in in_scope), len(in_scope)),
+            "handoff_recall": _ratio(sum(h[i] for i in oos), len(oos)) if oos else None,
+            "handoff_precision": _ratio(sum(h[i] for i in oos), sum(h)) if oos else None,
+        })
+    return curve
 
 
 def _auroc(positive: List[bool], scores: List[float]) -> Optional[float]:
@@ -150,7 +185,9 @@ def evaluate(config: Path, train: Path, test: Path, model_dir: Optional[Path] = 
     escalated = [bool((p.get("sentiment") or {}).get("escalate")) for p in parsed]
     detections = [p.get(DETECTOR_KEY) or {} for p in parsed]
     distances = [d.get("distance", d.get("score")) for d in detections]
-    report = score(gold, predicted, rankings, escalated, distances, [d.get("score") for d in detections])
+    thresholds = [d["threshold"] for d in detections if d.get("threshold") is not None]
+    report = score(gold, predicted, rankings, escalated, distances, [d.get("score") for d in detections],
+                   thresholds[0] if thresholds else None)
     if predictions:
         predictions.parent.mkdir(parents=True, exist_ok=True)
         with predictions.open("w", encoding="utf-8") as handle:
@@ -171,6 +208,11 @@ def table(report: Dict[str, Any]) -> str:
         lines += ["", "threshold  intent_accuracy  handoff_recall  handoff_precision"]
         lines += [f"{c['threshold']:>9.2f}  {c['intent_accuracy']:>15.3f}  {c['handoff_recall']:>14.3f}  "
                   f"{c['handoff_precision']:>17.3f}" for c in report["curve"]]
+        if report.get("detector_curve"):
+            lines += ["", "detector threshold  intent_accuracy  handoff_recall  handoff_precision"]
+            lines += [f"{c['threshold']:>9.3f} (x{c['factor']:<4})  {c['intent_accuracy']:>15.3f}  "
+                      f"{c['handoff_recall']:>14.3f}  {c['handoff_precision']:>17.3f}"
+                      for c in report["detector_curve"]]
     return "\n".join(lines)
 
 

@@ -64,6 +64,31 @@ def test_score_reports_mcc_with_out_of_scope_as_one_class_and_the_auroc_of_each_
     assert "auroc_detector" not in report
 
 
+def test_score_sweeps_the_detectors_threshold_keeping_the_other_hand_off_rules() -> None:
+    gold = ["a", "a", "b", "out_of_scope", "out_of_scope", "a"]
+    # message 2 was handed off by the FallbackClassifier (detector under its threshold of 4.0), message 4 by the
+    # detector (6.0 > 4.0); message 5 (3.0) and the in-scope message 6 (3.5) were answered
+    predicted = ["a", "nlu_fallback", "b", "nlu_fallback", "b", "a"]
+    rankings = [[{"name": "a", "confidence": 0.9}], [{"name": "a", "confidence": 0.2}],
+                [{"name": "b", "confidence": 0.8}], [{"name": "b", "confidence": 0.5}],
+                [{"name": "b", "confidence": 0.6}], [{"name": "a", "confidence": 0.7}]]
+    report = score(gold, predicted, rankings, detector_scores=[1.0, 2.0, 0.5, 6.0, 3.0, 3.5],
+                   detector_threshold=4.0)
+    curve = {c["factor"]: c for c in report["detector_curve"]}
+    assert report["detector_threshold"] == 4.0
+    # at the trained threshold the sweep gives the report's own figures
+    assert {k: curve[1.0][k] for k in ("intent_accuracy", "handoff_recall", "handoff_precision")} == {
+        k: report[k] for k in ("intent_accuracy", "handoff_recall", "handoff_precision")}
+    # at 0.7 x 4.0 = 2.8, messages 5 and 6 are handed off too; message 2 stays handed off (another rule)
+    assert curve[0.7]["threshold"] == 2.8
+    assert curve[0.7]["handoff_recall"] == 1.0
+    assert curve[0.7]["intent_accuracy"] == pytest.approx(2 / 4)
+    # at 2 x 4.0 the detector fires on nothing: message 4 is answered, message 2 still handed off
+    assert curve[2.0]["handoff_recall"] == 0.0
+    assert curve[2.0]["intent_accuracy"] == pytest.approx(3 / 4)
+    assert "detector_curve" not in score(gold, predicted, rankings)
+
+
 def test_eval_command_trains_scores_and_writes_the_report(tmp_path: Path) -> None:
     (tmp_path / "train.yml").write_text(NLU)
     (tmp_path / "test.yml").write_text(TEST)
