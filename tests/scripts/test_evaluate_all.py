@@ -32,6 +32,10 @@ def test_evaluate_all_writes_the_knowledge_section_and_chart_from_a_calibrated_r
 
     evaluate_all.rewrite_kb_section(report)
     assert evaluate_all.kb_chart(report).stat().st_size > 0
+    assert "kb_ceiling.py" not in doc.read_text()  # no upper bound measured: no paragraph
+    bound = {"recall_at_1": 0.763, "auroc": 0.753, "abstain_recall": 0.596, "answered_correct": 0.7}
+    evaluate_all.rewrite_kb_section({**report, "ceiling": {"results": {"frozen": bound}}})
+    assert "| MiniLM frozen | 76.3% | 0.753 | 59.6% (answered correct 70.0%) |" in doc.read_text()
     text = doc.read_text()
     assert text.startswith("# Evaluation\n\nkept\n\n## Knowledge retrieval") and text.endswith("## Commands\n\nkept too\n")
     assert "an earlier run" not in text and "| calibrated (answerability >= " in text
