@@ -64,13 +64,15 @@ def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, A
           escalated: Optional[List[bool]] = None,
           distances: Optional[List[Optional[float]]] = None,
           detector_scores: Optional[List[Optional[float]]] = None,
-          detector_threshold: Optional[float] = None) -> Dict[str, Any]:
+          detector_threshold: Optional[float] = None,
+          detector_fired: Optional[List[Optional[bool]]] = None) -> Dict[str, Any]:
     """Every metric of the report from gold intents, final predictions and raw rankings.
 
     ``escalated`` marks messages the sentiment component escalated (handed off
     for frustration, whatever their intent); ``distances`` are the out-of-scope
     detector's distances and ``detector_scores`` its final scores (None where it
-    gave none), ``detector_threshold`` the threshold it was trained to.
+    gave none), ``detector_threshold`` the threshold it was trained to and
+    ``detector_fired`` whether the detector itself handed each message off.
     """
     from sklearn.metrics import f1_score, matthews_corrcoef
 
@@ -114,20 +116,28 @@ def score(gold: List[str], predicted: List[str], rankings: List[List[Dict[str, A
     report["curve"] = curve
     if detector_scores and detector_threshold:
         report["detector_threshold"] = detector_threshold
-        report["detector_curve"] = _detector_curve(gold, handed, rankings, detector_scores, detector_threshold)
+        report["detector_curve"] = _detector_curve(gold, handed, rankings, detector_scores, detector_threshold,
+                                                   detector_fired)
     return report
 
 
 def _detector_curve(gold: List[str], handed: List[bool], rankings: List[List[Dict[str, Any]]],
-                    scores: List[Optional[float]], threshold: float) -> List[Dict[str, Any]]:
+                    scores: List[Optional[float]], threshold: float,
+                    fired: Optional[List[Optional[bool]]] = None) -> List[Dict[str, Any]]:
     """Accuracy, recall and precision with the detector's threshold scaled, every other hand-off rule kept.
 
     A message handed off although the detector did not fire was handed off by
     another rule (the FallbackClassifier, an out-of-scope intent, the sentiment
-    component) and stays handed off at any threshold.
+    component) and stays handed off at any threshold. Which rule fired is the
+    detector's own ``fired``; without it (a model older than that key), the
+    detector is taken to have fired wherever its score exceeds the threshold
+    and the classifier's top intent is not out of scope.
     """
-    other = [h and not (s is not None and s > threshold) for h, s in zip(handed, scores)]
     top = [r[0]["name"] if r else OUT_OF_SCOPE for r in rankings]
+    fired = fired or [None] * len(gold)
+    by_detector = [f if f is not None else (s is not None and s > threshold and t != OUT_OF_SCOPE)
+                   for f, s, t in zip(fired, scores, top)]
+    other = [h and not d for h, d in zip(handed, by_detector)]
     in_scope = [i for i, g in enumerate(gold) if g != OUT_OF_SCOPE]
     oos = [i for i, g in enumerate(gold) if g == OUT_OF_SCOPE]
     curve = []
@@ -187,7 +197,7 @@ def evaluate(config: Path, train: Path, test: Path, model_dir: Optional[Path] = 
     distances = [d.get("distance", d.get("score")) for d in detections]
     thresholds = [d["threshold"] for d in detections if d.get("threshold") is not None]
     report = score(gold, predicted, rankings, escalated, distances, [d.get("score") for d in detections],
-                   thresholds[0] if thresholds else None)
+                   thresholds[0] if thresholds else None, [d.get("fired") for d in detections])
     if predictions:
         predictions.parent.mkdir(parents=True, exist_ok=True)
         with predictions.open("w", encoding="utf-8") as handle:

@@ -57,8 +57,12 @@ At parse time a message scoring above the threshold becomes ``nlu_fallback``
 unless it is already ``nlu_fallback`` or an out-of-scope intent. Every parsed
 message carries the score and its parts:
 
-    "out_of_scope_detection": {"score": 7.9, "threshold": 6.1, "intent": "card_arrival",
+    "out_of_scope_detection": {"score": 7.9, "threshold": 6.1, "fired": true, "intent": "card_arrival",
                                "distance": 1.42, "confidence": 0.21, "p_distance": 0.04, "p_confidence": 0.02}
+
+``fired`` says the detector itself made the message ``nlu_fallback`` (false when
+the score is under the threshold, or when an earlier rule had already handed
+the message off).
 
 The sentence vectors are the dense sentence features of the featurizers before
 it (bot.components.sentence_encoder.SentenceEncoderFeaturizer in config.yml).
@@ -325,10 +329,11 @@ class OutOfScopeDetector(GraphComponent):
                 score = float(self._combine({name: np.array([values[name]]) for name in self.config["signals"]})[0])
             else:
                 score = values["distance"]
-            output.update({"score": round(score, 4), "threshold": round(self.threshold, 4)})
-            message.set(OUTPUT_KEY, output, add_to_output=True)
             current = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if score > self.threshold and current not in skip:
+            fired = score > self.threshold and current not in skip
+            output.update({"score": round(score, 4), "threshold": round(self.threshold, 4), "fired": fired})
+            message.set(OUTPUT_KEY, output, add_to_output=True)
+            if fired:
                 fallback = {INTENT_NAME_KEY: self.config["fallback_intent"], PREDICTED_CONFIDENCE_KEY: 1.0}
                 message.set(INTENT, fallback, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [dict(fallback)] + list(ranking), add_to_output=True)

@@ -87,6 +87,22 @@ def test_score_sweeps_the_detectors_threshold_keeping_the_other_hand_off_rules()
     assert curve[2.0]["handoff_recall"] == 0.0
     assert curve[2.0]["intent_accuracy"] == pytest.approx(3 / 4)
     assert "detector_curve" not in score(gold, predicted, rankings)
+    # message 4 labelled out_of_scope by the classifier (the detector left it alone, as its fired says): handed
+    # off at any threshold
+    rankings[3] = [{"name": "out_of_scope", "confidence": 0.5}]
+    labelled = score(gold, ["a", "nlu_fallback", "b", "out_of_scope", "b", "a"], rankings,
+                     detector_scores=[1.0, 2.0, 0.5, 6.0, 3.0, 3.5], detector_threshold=4.0,
+                     detector_fired=[False, False, False, False, False, False])
+    assert [c["handoff_recall"] for c in labelled["detector_curve"] if c["factor"] in (1.0, 2.0)] == [0.5, 0.5]
+    # without fired (an older model), a score over the threshold on an out_of_scope top intent is no detector's doing
+    older = score(gold, ["a", "nlu_fallback", "b", "out_of_scope", "b", "a"], rankings,
+                  detector_scores=[1.0, 2.0, 0.5, 6.0, 3.0, 3.5], detector_threshold=4.0)
+    assert older["detector_curve"] == labelled["detector_curve"]
+    # a message the FallbackClassifier handed off scores over the threshold too: fired False keeps it handed off
+    fallback_first = score(gold, predicted, [*rankings[:3], [{"name": "b", "confidence": 0.5}], *rankings[4:]],
+                           detector_scores=[1.0, 2.0, 0.5, 6.0, 3.0, 3.5], detector_threshold=4.0,
+                           detector_fired=[False] * 6)
+    assert [c["handoff_recall"] for c in fallback_first["detector_curve"] if c["factor"] == 2.0] == [0.5]
 
 
 def test_eval_command_trains_scores_and_writes_the_report(tmp_path: Path) -> None:

@@ -100,6 +100,8 @@ def test_a_message_far_from_its_intent_becomes_nlu_fallback_and_carries_its_scor
     assert labelled.get("intent")["name"] == "out_of_scope"  # already a hand-off: left alone
     assert far.get(OUTPUT_KEY)["intent"] == "intent_2"
     assert far.get(OUTPUT_KEY)["score"] > far.get(OUTPUT_KEY)["threshold"] >= near.get(OUTPUT_KEY)["score"]
+    # which rule handed a message off: the detector for the far one; the classifier's out_of_scope for the labelled
+    assert [m.get(OUTPUT_KEY)["fired"] for m in (near, far, labelled)] == [False, True, False]
 
 
 def test_out_of_scope_examples_are_not_references_and_the_model_is_persisted(storage: LocalModelStorage) -> None:
