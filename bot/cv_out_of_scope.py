@@ -31,13 +31,13 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from bot.components.out_of_scope import SIGNALS
 from bot.evaluate import _auroc, _parse_all, load_examples
 from scripts.convert_datasets import write_nlu
 
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
-SIGNALS = ("distance", "confidence", "margin", "nearest")
-RETENTIONS = (0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
+RETENTIONS = (0.9, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99)
 
 
 def pseudo_split(examples: List[tuple[str, str]], every: int, offset: int, share: float,
