@@ -30,22 +30,6 @@ that grows as the message looks less in scope:
     confidence  1 - the classifier's confidence in c
     margin      1 - (confidence in c - confidence in the next in-scope intent)
     nearest     1 - mean of the k highest cosine similarities to the examples of ANY intent
-    adapted     the distance, measured after a linear map of the sentence space
-                learned from the training examples (see below)
-
-The ``adapted`` signal: the frozen sentence encoder places sentences by topic,
-not by this assistant's intents. A linear map ``W`` (starting at the identity,
-``adapter_epochs`` passes of Adam) is trained so that two examples of one intent
-lie closer to each other than to the examples of other intents in the same
-batch (a contrastive loss with in-batch negatives, the objective of
-sentence-transformers' MultipleNegativesRankingLoss, here on the frozen
-vectors, in NumPy: 4-7 s on BANKING77). Distances and spreads are then measured
-between ``W x / |W x|``. For the held-out samples the map is refitted without
-the fold, like the classifier, so the p-values describe messages the map never
-saw. On HWU64 with a quarter of the intents held out it raises the AUROC of the
-nearest-example distance from 0.85 to 0.89 (fine-tuning the whole encoder,
-which the Rasa environment cannot do without PyTorch, reaches 0.91:
-scripts/intent_encoder_tuning.py, docs/evaluation.md).
 
 Each is turned into an empirical p-value against the same signal on held-out
 in-scope training examples, ``p_j(x) = (1 + #{held-out s_j >= s_j(x)}) / (n + 1)``,
@@ -109,7 +93,7 @@ ARRAYS_FILE = "out_of_scope_detector.npz"
 META_FILE = "out_of_scope_detector.json"
 FALLBACK = "nlu_fallback"
 OUTPUT_KEY = "out_of_scope_detection"
-SIGNALS = ("distance", "confidence", "margin", "nearest", "adapted")
+SIGNALS = ("distance", "confidence", "margin", "nearest")
 COMBINATIONS = ("fisher", "min_p")
 
 
@@ -150,9 +134,6 @@ class OutOfScopeDetector(GraphComponent):
             "out_of_scope_intents": ["out_of_scope"],
             # Intent set on messages scoring above the threshold.
             "fallback_intent": FALLBACK,
-            # Passes over the training examples learning the linear map of the
-            # `adapted` signal (only trained when that signal is used).
-            "adapter_epochs": 10,
             # Seed of the fold assignment (training is deterministic).
             "random_seed": 0,
         }
@@ -170,8 +151,6 @@ class OutOfScopeDetector(GraphComponent):
         self.intents: List[str] = list((meta or {}).get("intents", []))
         self.threshold: float = float((meta or {}).get("threshold", np.inf))
         self._sorted = {name: np.sort(values) for name, values in self._arrays.items() if name.startswith("held_out_")}
-        self._adapted = (_unit(self._arrays["vectors"] @ self._arrays["adapter"].T)
-                         if "adapter" in self._arrays else None)
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -213,15 +192,6 @@ class OutOfScopeDetector(GraphComponent):
                                         int(self.config["random_seed"]))
         self.intents = intents
         self._arrays = {"vectors": vectors, "labels": labels, "spreads": spreads.astype(np.float32)}
-        if "adapted" in self.config["signals"]:
-            started = time.perf_counter()
-            adapter = fit_adapter(vectors, labels, int(self.config["adapter_epochs"]), int(self.config["random_seed"]))
-            self._adapted = _unit(vectors @ adapter.T)
-            adapted_spreads, _ = fit_spreads(self._adapted, labels, len(intents), int(self.config["k"]),
-                                             int(self.config["folds"]), float(self.config["spread_prior"]),
-                                             int(self.config["random_seed"]))
-            self._arrays.update({"adapter": adapter, "adapted_spreads": adapted_spreads.astype(np.float32)})
-            logger.info("out-of-scope detector: sentence-space map fitted in %.1f s", time.perf_counter() - started)
         if not self.combined:
             scores = np.concatenate([raw / spreads[c] for c, raw in held_out.items()]) if held_out else np.zeros(0)
         else:
@@ -299,26 +269,10 @@ class OutOfScopeDetector(GraphComponent):
             out["confidence"].append(1.0 - top)
             out["margin"].append(1.0 - (top - second))
             out["nearest"].append(np.array([_distance(row, k) for row in similarities]))
-            if "adapted" in self.config["signals"]:
-                out["adapted"].append(self._held_out_adapted(vectors, own, references, test, top_intent))
             scored += int(test.sum())
             if scored >= int(self.config["min_held_out"]):
                 break
         return {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in out.items()}
-
-    def _held_out_adapted(self, vectors: np.ndarray, own: np.ndarray, references: np.ndarray, test: np.ndarray,
-                          top_intent: np.ndarray) -> np.ndarray:
-        """The ``adapted`` signal of the ``test`` rows, the map refitted on the ``references`` rows alone."""
-        adapter = fit_adapter(vectors[references], own[references], int(self.config["adapter_epochs"]),
-                              int(self.config["random_seed"]))
-        similarities = _unit(vectors[test] @ adapter.T) @ _unit(vectors[references] @ adapter.T).T
-        spreads = self._arrays["adapted_spreads"]
-        reference_intent = own[references]
-        distance = np.empty(len(top_intent))
-        for row, c in enumerate(top_intent):
-            sims = similarities[row, reference_intent == c]
-            distance[row] = _distance(sims, int(self.config["k"])) / spreads[c] if sims.size else np.inf
-        return distance
 
     def _combine(self, signals: Dict[str, np.ndarray]) -> np.ndarray:
         """The combined score of each row of ``signals`` (name -> values) from its held-out p-values."""
@@ -355,12 +309,6 @@ class OutOfScopeDetector(GraphComponent):
                                   "confidence": 1.0 - top, "margin": 1.0 - (top - second)}
         if "nearest" in self.config["signals"]:
             values["nearest"] = float(_distance(self._arrays["vectors"] @ vector, int(self.config["k"])))
-        if self._adapted is not None:
-            c = self.intents.index(candidate)
-            adapted = _unit((self._arrays["adapter"] @ vector).reshape(1, -1))[0]
-            members = self._adapted[self._arrays["labels"] == c]
-            values["adapted"] = float(_distance(members @ adapted, int(self.config["k"]))
-                                      / self._arrays["adapted_spreads"][c])
         return values
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -418,81 +366,6 @@ def _distance(similarities: np.ndarray, k: int) -> float:
     return float(1.0 - np.partition(similarities, similarities.size - kk)[-kk:].mean())
 
 
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    """``matrix``'s rows scaled to unit length."""
-    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
-
-
-def contrastive_gradient(weights: np.ndarray, anchors: np.ndarray, positives: np.ndarray,
-                         scale: float) -> tuple[float, np.ndarray]:
-    """Loss and gradient (with respect to ``weights``) of the in-batch contrastive loss.
-
-    Row i of ``anchors`` and of ``positives`` are two examples of one intent, and
-    no other row shares it. With ``u = W a / |W a|`` and ``v = W p / |W p|``, the
-    loss is the mean cross-entropy of ``scale * u_i . v_j`` over j, the right
-    answer being j = i.
-    """
-    u_raw, v_raw = anchors @ weights.T, positives @ weights.T
-    u_norm = np.maximum(np.linalg.norm(u_raw, axis=1, keepdims=True), 1e-9)
-    v_norm = np.maximum(np.linalg.norm(v_raw, axis=1, keepdims=True), 1e-9)
-    u, v = u_raw / u_norm, v_raw / v_norm
-    logits = scale * (u @ v.T)
-    logits -= logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(logits)
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
-    n = len(anchors)
-    loss = float(-np.log(np.maximum(np.diag(probabilities), 1e-300)).mean())
-    d_logits = (probabilities - np.eye(n)) * (scale / n)
-    d_u, d_v = d_logits @ v, d_logits.T @ u
-    d_u_raw = (d_u - u * (u * d_u).sum(axis=1, keepdims=True)) / u_norm
-    d_v_raw = (d_v - v * (v * d_v).sum(axis=1, keepdims=True)) / v_norm
-    return loss, d_u_raw.T @ anchors + d_v_raw.T @ positives
-
-
-def fit_adapter(vectors: np.ndarray, labels: np.ndarray, epochs: int, seed: int, batch: int = 64,
-                learning_rate: float = 1e-3, scale: float = 20.0) -> np.ndarray:
-    """A linear map of the sentence space under which examples of one intent lie together.
-
-    Starts at the identity; each step takes up to ``batch`` examples of distinct
-    intents, pairs each with another example of its intent and follows
-    :func:`contrastive_gradient` with Adam. Deterministic for a ``seed``.
-    """
-    dimension = vectors.shape[1]
-    identity = np.eye(dimension)
-    members = {int(c): np.flatnonzero(labels == c) for c in np.unique(labels)}
-    if len(members) < 2 or epochs <= 0:
-        return identity.astype(np.float32)
-    rng = np.random.default_rng(seed)
-    delta = np.zeros((dimension, dimension))
-    first_moment, second_moment = np.zeros_like(delta), np.zeros_like(delta)
-    step = 0
-    for _ in range(epochs):
-        order = rng.permutation(len(labels))
-        for start in range(0, len(order), batch):
-            rows = order[start:start + batch]
-            _, first = np.unique(labels[rows], return_index=True)
-            rows = rows[first]  # one example per intent: no other row of the batch is a positive
-            if rows.size < 2:
-                continue
-            partners = np.array([_partner(members[int(labels[r])], r, rng) for r in rows])
-            _, gradient = contrastive_gradient(identity + delta, vectors[rows].astype(np.float64),
-                                               vectors[partners].astype(np.float64), scale)
-            step += 1
-            first_moment = 0.9 * first_moment + 0.1 * gradient
-            second_moment = 0.999 * second_moment + 0.001 * gradient ** 2
-            corrected = first_moment / (1 - 0.9 ** step)
-            delta -= learning_rate * corrected / (np.sqrt(second_moment / (1 - 0.999 ** step)) + 1e-8)
-    return (identity + delta).astype(np.float32)
-
-
-def _partner(members: np.ndarray, row: int, rng: np.random.Generator) -> int:
-    """Another example of ``row``'s intent (``row`` itself when it is the only one)."""
-    if members.size < 2:
-        return row
-    choice = int(members[rng.integers(members.size - 1)])
-    return int(members[-1]) if choice == row else choice
-
-
 def fit_spreads(vectors: np.ndarray, labels: np.ndarray, n_intents: int, k: int, folds: int, prior: float,
                 seed: int) -> tuple[np.ndarray, Dict[int, np.ndarray]]:
     """Each intent's spread and its examples' held-out raw distances (k-fold within the intent).
@@ -528,4 +401,4 @@ def fit_spreads(vectors: np.ndarray, labels: np.ndarray, n_intents: int, k: int,
     return spreads, held_out
 
 
-__all__ = ["OutOfScopeDetector", "contrastive_gradient", "fit_adapter", "fit_spreads"]
+__all__ = ["OutOfScopeDetector", "fit_spreads"]

@@ -19,7 +19,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.out_of_scope import OUTPUT_KEY, OutOfScopeDetector, contrastive_gradient, fit_adapter
+from bot.components.out_of_scope import OUTPUT_KEY, OutOfScopeDetector
 from tests.bot.conftest import ROOT
 
 DIM = 32
@@ -246,80 +246,3 @@ def test_the_combined_detector_is_persisted_as_plain_arrays_and_bad_settings_are
     with pytest.raises(ValueError):
         OutOfScopeDetector.create({"signals": ["distance", "confidence"], "combine": "average"}, storage,
                                   Resource("bad"), context)
-
-
-def test_the_contrastive_gradient_is_the_derivative_of_its_loss() -> None:
-    rng = np.random.default_rng(20)
-    weights = np.eye(6) + 0.3 * rng.normal(size=(6, 6))
-    anchors, positives = rng.normal(size=(5, 6)), rng.normal(size=(5, 6))
-    loss, gradient = contrastive_gradient(weights, anchors, positives, scale=5.0)
-    step = 1e-6
-    numeric = np.zeros_like(weights)
-    for i in range(6):
-        for j in range(6):
-            moved = weights.copy()
-            moved[i, j] += step
-            numeric[i, j] = (contrastive_gradient(moved, anchors, positives, 5.0)[0] - loss) / step
-    assert gradient == pytest.approx(numeric, abs=1e-4)
-
-
-def nuisance_clusters(rng: np.random.Generator, n_intents: int, per_intent: int) -> list[np.ndarray]:
-    """Intents told apart by 6 of 32 dimensions, under loud noise on the other 26 (a topic-like nuisance)."""
-    groups = []
-    for _ in range(n_intents):
-        centre = np.zeros(DIM)
-        centre[:6] = rng.normal(size=6)
-        points = centre + np.hstack([0.15 * rng.normal(size=(per_intent, 6)), rng.normal(size=(per_intent, 26))])
-        groups.append(points / np.linalg.norm(points, axis=1, keepdims=True))
-    return groups
-
-
-def test_the_learned_map_brings_an_intents_examples_together_and_unseen_intents_stand_apart() -> None:
-    rng = np.random.default_rng(21)
-    seen, unseen = nuisance_clusters(rng, 16, 50), []
-    seen, unseen = seen[:12], seen[12:]  # four intents the map never sees
-    fresh_seen = [g[40:] for g in seen]  # and ten new messages of each seen intent
-    vectors = np.vstack([g[:40] for g in seen])
-    labels = np.repeat(np.arange(12), 40)
-    adapter = fit_adapter(vectors, labels, epochs=5, seed=0)
-    assert adapter.shape == (DIM, DIM) and adapter.dtype == np.float32
-    assert np.array_equal(adapter, fit_adapter(vectors, labels, epochs=5, seed=0))  # deterministic
-    assert np.array_equal(fit_adapter(vectors, labels, epochs=0, seed=0), np.eye(DIM))
-
-    def unit(matrix: np.ndarray) -> np.ndarray:
-        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-
-    def auroc(space: np.ndarray) -> float:
-        """AUROC of the nearest-example distance: fresh messages of seen intents vs messages of unseen ones."""
-        references = unit(vectors @ space.T)
-        fresh = unit(np.vstack(fresh_seen) @ space.T)
-        new = unit(np.vstack(unseen) @ space.T)
-        near = lambda rows: 1 - np.sort(rows @ references.T, axis=1)[:, -3:].mean(axis=1)  # noqa: E731
-        inside, outside = near(fresh), near(new)
-        return float(np.mean(outside[:, None] > inside[None, :]))
-
-    assert auroc(adapter.astype(np.float64)) > auroc(np.eye(DIM)) + 0.02  # 0.81 -> 0.85 with this seed
-
-
-def test_the_adapted_signal_is_fitted_on_held_out_folds_persisted_and_reported(storage: LocalModelStorage) -> None:
-    rng = np.random.default_rng(22)
-    groups = nuisance_clusters(rng, 6, 30)
-    signals = {"signals": ["distance", "confidence", "adapted"], "combine": "fisher"}
-    detector = trained(storage, groups, **signals)
-    held = detector._arrays["held_out_adapted"]
-    assert held.shape == detector._arrays["held_out_distance"].shape and np.isfinite(held).all()
-    assert detector._arrays["adapter"].shape == (DIM, DIM)
-    context = ExecutionContext(GraphSchema({}), "test")
-    loaded = OutOfScopeDetector.load({**OutOfScopeDetector.get_default_config(), **signals}, storage,
-                                     Resource("oos"), context)
-    far_vector = np.zeros(DIM)
-    far_vector[:6] = -groups[2][:, :6].mean(axis=0) * 3
-    far_vector[6:] = rng.normal(size=26) * 0.6
-    a, b = (ranked(groups[2][0], {"intent_2": 0.8, "intent_1": 0.2}) for _ in range(2))
-    far = ranked(far_vector / np.linalg.norm(far_vector), {"intent_2": 0.8, "intent_1": 0.2})
-    detector.process([a, far])
-    loaded.process([b])
-    assert a.get(OUTPUT_KEY) == b.get(OUTPUT_KEY)
-    assert {"adapted", "p_adapted"} <= set(a.get(OUTPUT_KEY))
-    assert far.get(OUTPUT_KEY)["adapted"] > a.get(OUTPUT_KEY)["adapted"]
-    assert far.get(OUTPUT_KEY)["p_adapted"] < 0.05
