@@ -21,7 +21,7 @@ Fine-tuning: one pass over the in-scope training examples (``--epochs``), each
 paired with another example of its intent, in-batch negatives from other intents
 (no two examples of one intent in a batch), AdamW at 3e-5, batch 32. The product
 does not do this today: the Rasa environment has no PyTorch (docs/evaluation.md,
-"Fine-tuning the encoder on the intents").
+"Adapting the sentence space to the intents").
 """
 
 from __future__ import annotations
